@@ -1,0 +1,141 @@
+/*
+ * internal.h - what every source file of libattend shares and callers never
+ * see: the context's insides, the arena, the tape, and small helpers that
+ * ops use to make their outputs and record themselves.
+ *
+ * How an op is written (see src/ops/ for many examples):
+ *
+ *   at_status at_tanh(at_ctx *ctx, at_tensor **out, at_tensor *x) {
+ *       AT_CHECK_TENSOR(ctx, x, "tanh: x");
+ *       int track = at_tracking(ctx, 1, &x);          // does a gradient flow?
+ *       at_tensor *y;
+ *       AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+ *       ... forward kernel writes y->data ...
+ *       if (track) {
+ *           at_node *node;
+ *           AT_TRY(at_tape_record(ctx, &node, "tanh", tanh_backward, y, 1, &x));
+ *       }
+ *       *out = y;
+ *       return AT_OK;
+ *   }
+ *
+ * A backward function reads node->out->grad and ADDS into node->in[i]->grad
+ * for every input whose grad is not NULL.
+ */
+#ifndef ATTEND_INTERNAL_H
+#define ATTEND_INTERNAL_H
+
+#include "attend.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define AT_NODE_MAX_IN 8
+#define AT_ERROR_BYTES 512
+
+/* Propagate a failure: evaluate a call returning at_status, return on error. */
+#define AT_TRY(call)                                                                          \
+    do {                                                                                      \
+        at_status at_try_status_ = (call);                                                    \
+        if (at_try_status_ != AT_OK) return at_try_status_;                                  \
+    } while (0)
+
+/* Reject a NULL tensor argument with a message naming it. */
+#define AT_CHECK_TENSOR(ctx, t, what)                                                         \
+    do {                                                                                      \
+        if (!(t)) return at_ctx_fail((ctx), AT_ERR_ARGUMENT, "%s is NULL", (what));           \
+    } while (0)
+
+/* ------------------------------------------------------------------ arena */
+
+typedef struct at_arena_block {
+    struct at_arena_block *next;
+    size_t capacity, used;
+    unsigned char *base; /* 64-byte aligned start */
+} at_arena_block;
+
+typedef struct at_arena {
+    at_arena_block *first, *current;
+    size_t first_block_bytes;
+} at_arena;
+
+void at_arena_init(at_arena *arena, size_t first_block_bytes);
+void at_arena_release(at_arena *arena);
+/* 64-byte aligned, uninitialised; NULL if out of memory. */
+void *at_arena_alloc(at_arena *arena, size_t bytes);
+/* Make all memory reusable; merges blocks into one so the next step fits. */
+void at_arena_reset(at_arena *arena);
+size_t at_arena_used(const at_arena *arena);
+size_t at_arena_capacity(const at_arena *arena);
+
+/* ------------------------------------------------------------------- tape */
+
+typedef struct at_node at_node;
+typedef at_status (*at_backward_fn)(at_ctx *ctx, at_node *node);
+
+struct at_node {
+    at_backward_fn backward;
+    const char *op;               /* op name, for messages                   */
+    at_tensor *out;               /* the tensor this op produced             */
+    at_tensor *in[AT_NODE_MAX_IN];
+    int nin;
+    int iarg[8];                  /* op-specific integers                    */
+    float farg[4];                /* op-specific floats                      */
+    const void *aux[4];           /* op-specific arrays (copied into arena)  */
+    void *saved;                  /* op-specific cache kept for backward     */
+};
+
+/* ---------------------------------------------------------------- context */
+
+struct at_ctx {
+    at_arena arena;
+    at_node **tape;
+    size_t tape_len, tape_cap;
+    int grad_enabled;
+    int training;
+    int threads;
+    at_rng rng;
+    at_status last_status;
+    char error[AT_ERROR_BYTES];
+};
+
+/* 1 if gradients are on and any of the n inputs requires a gradient. */
+int at_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs);
+
+/* A new arena tensor for an op's result: data zeroed; if track, also a
+ * zeroed grad and requires_grad = 1. */
+at_status at_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track);
+
+/* Arena scratch memory (uninitialised / zeroed) and a copy of caller memory
+ * (e.g. a mask or ids that must outlive the caller's buffer until backward). */
+at_status at_scratch(at_ctx *ctx, void **out, size_t bytes);
+at_status at_scratch_zero(at_ctx *ctx, void **out, size_t bytes);
+at_status at_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_t bytes);
+
+/* Append an entry to the tape. nin <= AT_NODE_MAX_IN. The node is zeroed
+ * apart from the fields given; fill iarg/farg/aux/saved afterwards. */
+at_status at_tape_record(at_ctx *ctx, at_node **node_out, const char *op, at_backward_fn fn,
+                         at_tensor *out, int nin, at_tensor *const *inputs);
+
+/* Shape helpers. */
+size_t at_shape_size(int ndim, const int *shape);
+at_status at_check_shape(at_ctx *ctx, int ndim, const int *shape, const char *what);
+/* Writes "(2, 3, 4)" into buf. */
+const char *at_shape_str(char *buf, size_t bytes, int ndim, const int *shape);
+/* Normalise a possibly negative axis; -1 if out of range. */
+int at_axis(int axis, int ndim);
+
+/* ------------------------------------------------------------------- gemm */
+
+/* Row-major C = alpha * op(A) op(B) + beta * C, op(X) = X or X^T.
+ * op(A) is (M, K), op(B) is (K, N), C is (M, N). Small products use a
+ * hand-written kernel (no BLAS call overhead); large ones call cblas_sgemm.
+ * See docs/design.md for where the cut-over lies. */
+void at_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Products with at most this many multiply-adds (M*N*K) use the small
+ * kernel. Measured by bench/gemm_cutover. */
+#define AT_GEMM_SMALL_FLOPS (48L * 48L * 48L)
+
+#endif /* ATTEND_INTERNAL_H */

@@ -1,0 +1,95 @@
+/*
+ * params.c - the named parameter set of a model.
+ *
+ * Parameters outlive every training step, so they are allocated with
+ * malloc, not in the arena. Each tensor's data and gradient sit in one
+ * allocation. Names follow PyTorch's state_dict ("encoder.weight_ih_l0"), so
+ * a checkpoint maps one to one onto a PyTorch module.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct at_params {
+    at_tensor **items;
+    int count, capacity;
+};
+
+at_status at_params_create(at_ctx *ctx, at_params **out) {
+    if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_create: out is NULL");
+    *out = calloc(1, sizeof **out);
+    if (!*out) return at_ctx_fail(ctx, AT_ERR_MEMORY, "params_create: out of memory");
+    return AT_OK;
+}
+
+void at_params_free(at_params *params) {
+    if (!params) return;
+    for (int i = 0; i < params->count; i++) {
+        free((char *)params->items[i]->name);
+        free(params->items[i]);
+    }
+    free(params->items);
+    free(params);
+}
+
+at_status at_params_add(at_ctx *ctx, at_params *params, const char *name, int ndim,
+                        const int *shape, at_tensor **out) {
+    if (!params || !name || !*name)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_add: missing set or name");
+    AT_TRY(at_check_shape(ctx, ndim, shape, name));
+    if (at_params_find(params, name))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_add: '%s' already exists", name);
+    if (params->count == params->capacity) {
+        int capacity = params->capacity ? 2 * params->capacity : 16;
+        at_tensor **grown = realloc(params->items, (size_t)capacity * sizeof *grown);
+        if (!grown) return at_ctx_fail(ctx, AT_ERR_MEMORY, "params_add: out of memory");
+        params->items = grown;
+        params->capacity = capacity;
+    }
+    size_t size = at_shape_size(ndim, shape);
+    /* header, then data, then grad, in one block */
+    at_tensor *t = calloc(1, sizeof *t + 2 * size * sizeof(float));
+    char *copy = malloc(strlen(name) + 1);
+    if (!t || !copy) {
+        free(t);
+        free(copy);
+        return at_ctx_fail(ctx, AT_ERR_MEMORY, "params_add: out of memory for '%s'", name);
+    }
+    strcpy(copy, name);
+    t->data = (float *)(t + 1);
+    t->grad = t->data + size;
+    t->ndim = ndim;
+    for (int i = 0; i < AT_MAX_DIMS; i++) t->shape[i] = i < ndim ? shape[i] : 1;
+    t->size = size;
+    t->requires_grad = 1;
+    t->name = copy;
+    params->items[params->count++] = t;
+    if (out) *out = t;
+    return AT_OK;
+}
+
+int at_params_count(const at_params *params) { return params ? params->count : 0; }
+
+at_tensor *at_params_get(const at_params *params, int index) {
+    if (!params || index < 0 || index >= params->count) return NULL;
+    return params->items[index];
+}
+
+at_tensor *at_params_find(const at_params *params, const char *name) {
+    if (!params || !name) return NULL;
+    for (int i = 0; i < params->count; i++)
+        if (strcmp(params->items[i]->name, name) == 0) return params->items[i];
+    return NULL;
+}
+
+size_t at_params_numel(const at_params *params) {
+    size_t total = 0;
+    for (int i = 0; i < at_params_count(params); i++) total += params->items[i]->size;
+    return total;
+}
+
+void at_params_zero_grad(at_params *params) {
+    for (int i = 0; i < at_params_count(params); i++)
+        memset(params->items[i]->grad, 0, params->items[i]->size * sizeof(float));
+}

@@ -1,0 +1,107 @@
+/*
+ * test_core.c - the context, arena, tape, generator and parameter set.
+ */
+#include "internal.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <string.h>
+
+static void test_rng(void) {
+    at_rng a, b;
+    at_rng_seed(&a, 42);
+    at_rng_seed(&b, 42);
+    int same = 1;
+    for (int i = 0; i < 1000; i++) same &= at_rng_u32(&a) == at_rng_u32(&b);
+    CHECK(same, "same seed must give the same stream");
+    at_rng_seed(&b, 43);
+    CHECK(at_rng_u32(&a) != at_rng_u32(&b), "different seeds should differ");
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 100000; i++) {
+        float x = at_rng_normal(&a);
+        sum += x;
+        sq += (double)x * x;
+    }
+    CHECK(fabs(sum / 1e5) < 0.02 && fabs(sq / 1e5 - 1) < 0.03, "normal: mean %g, var %g",
+          sum / 1e5, sq / 1e5);
+    int below_ok = 1;
+    for (int i = 0; i < 10000; i++) below_ok &= at_rng_below(&a, 7) < 7;
+    CHECK(below_ok, "at_rng_below out of range");
+    float u_min = 1, u_max = 0;
+    for (int i = 0; i < 100000; i++) {
+        float u = at_rng_uniform(&a);
+        u_min = fminf(u_min, u);
+        u_max = fmaxf(u_max, u);
+    }
+    CHECK(u_min >= 0 && u_max < 1, "uniform outside [0,1): %g %g", u_min, u_max);
+}
+
+static void test_arena_reuse(void) {
+    at_ctx *ctx;
+    at_ctx_options o = {.arena_block_bytes = 4096};
+    CHECK_OK(NULL, at_ctx_create(&ctx, &o));
+    int shape[2] = {100, 100};
+    at_tensor *t;
+    for (int i = 0; i < 10; i++) CHECK_OK(ctx, at_tensor_new(ctx, &t, 2, shape));
+    size_t used_first = at_ctx_arena_used(ctx);
+    at_ctx_reset(ctx);
+    size_t capacity = at_ctx_arena_capacity(ctx);
+    CHECK(ctx->arena.first && !ctx->arena.first->next, "reset should merge into one block");
+    for (int i = 0; i < 10; i++) CHECK_OK(ctx, at_tensor_new(ctx, &t, 2, shape));
+    CHECK(at_ctx_arena_capacity(ctx) == capacity,
+          "second step of the same shape must not grow the arena (%zu -> %zu)", capacity,
+          at_ctx_arena_capacity(ctx));
+    CHECK(at_ctx_arena_used(ctx) == used_first, "same work, same arena use");
+    int aligned = ((uintptr_t)t->data % 64) == 0;
+    CHECK(aligned, "tensor data must be 64-byte aligned");
+    at_ctx_free(ctx);
+}
+
+static void test_errors(void) {
+    at_ctx *ctx;
+    CHECK_OK(NULL, at_ctx_create(&ctx, NULL));
+    at_tensor *t = NULL;
+    int bad[2] = {3, 0};
+    CHECK_STATUS(ctx, at_tensor_new(ctx, &t, 2, bad), AT_ERR_SHAPE);
+    CHECK(strstr(at_ctx_error(ctx), "dimension 1") != NULL, "message should name the dimension: %s",
+          at_ctx_error(ctx));
+    int five[5] = {1, 1, 1, 1, 1};
+    CHECK_STATUS(ctx, at_tensor_new(ctx, &t, 5, five), AT_ERR_SHAPE);
+    int ok_shape[1] = {1};
+    CHECK_OK(ctx, at_tensor_new(ctx, &t, 1, ok_shape));
+    CHECK_STATUS(ctx, at_backward(ctx, t), AT_ERR_STATE);
+    CHECK_STATUS(ctx, at_backward(ctx, NULL), AT_ERR_ARGUMENT);
+    float values[3] = {1, NAN, 2};
+    CHECK_STATUS(ctx, at_check_finite(ctx, values, 3, "x"), AT_ERR_NUMERIC);
+    CHECK(strstr(at_ctx_error(ctx), "element 1 is NaN") != NULL, "message: %s", at_ctx_error(ctx));
+    for (int s = AT_OK; s <= AT_ERR_STATE; s++)
+        CHECK(strlen(at_status_name((at_status)s)) > 0, "status %d has no name", s);
+    at_ctx_free(ctx);
+}
+
+static void test_params(void) {
+    at_ctx *ctx;
+    CHECK_OK(NULL, at_ctx_create(&ctx, NULL));
+    at_params *params;
+    CHECK_OK(ctx, at_params_create(ctx, &params));
+    int shape[2] = {3, 4};
+    at_tensor *w;
+    CHECK_OK(ctx, at_params_add(ctx, params, "layer.weight", 2, shape, &w));
+    CHECK_STATUS(ctx, at_params_add(ctx, params, "layer.weight", 2, shape, NULL), AT_ERR_ARGUMENT);
+    CHECK(at_params_find(params, "layer.weight") == w, "find by name");
+    CHECK(at_params_find(params, "nope") == NULL, "find a missing name");
+    CHECK(at_params_numel(params) == 12, "numel");
+    w->grad[5] = 3;
+    at_params_zero_grad(params);
+    CHECK(w->grad[5] == 0, "zero_grad");
+    at_params_free(params);
+    at_ctx_free(ctx);
+}
+
+int main(void) {
+    test_rng();
+    test_arena_reuse();
+    test_errors();
+    test_params();
+    return test_finish("core");
+}

@@ -1,0 +1,246 @@
+/*
+ * testutil.c - loud checks and the finite-difference gradient check.
+ * See testutil.h for the idea.
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int test_failures = 0;
+int test_checks = 0;
+
+int check_close(const char *what, const float *got, const float *want, size_t n, double atol,
+                double rtol) {
+    size_t bad = 0, worst = 0;
+    double worst_err = 0.0;
+    test_checks++;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - (double)want[i]);
+        int nan = isnan(got[i]) != isnan(want[i]);
+        if (nan || err > atol + rtol * fabs((double)want[i])) {
+            if (bad < 5)
+                fprintf(stderr, "  %s[%zu]: got %.8g, want %.8g (error %.3g)\n", what, i,
+                        (double)got[i], (double)want[i], err);
+            bad++;
+        }
+        if (nan) err = INFINITY;
+        if (err > worst_err || i == 0) {
+            worst_err = err;
+            worst = i;
+        }
+    }
+    if (bad) {
+        test_failures++;
+        fprintf(stderr,
+                "FAIL %s: %zu of %zu values differ (atol %.2g, rtol %.2g); largest error %.3g "
+                "at %zu\n",
+                what, bad, n, atol, rtol, worst_err, worst);
+        return 0;
+    }
+    return 1;
+}
+
+int test_finish(const char *suite) {
+    printf("%s: %d checks\n", suite, test_checks);
+    printf("%d passed, %d failed\n", test_checks - test_failures, test_failures);
+    return test_failures ? 1 : 0;
+}
+
+void fill_uniform(float *x, size_t n, float lo, float hi, at_rng *rng) {
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * at_rng_uniform(rng);
+}
+
+/* ------------------------------------------------------- gradient check */
+
+typedef struct gc_run {
+    at_ctx *ctx;
+    int n_inputs;
+    gc_input *inputs;
+    gc_build_fn build;
+    void *user;
+    unsigned seed;
+    float *direction; /* R, y->size floats, made on the first run */
+    size_t out_size;
+} gc_run;
+
+/* Build the function once; L = sum(y * R) in double. If tensors is not
+ * NULL, the input tensors are handed back (for their gradients). */
+static at_status gc_evaluate(gc_run *run, double *loss, at_tensor **tensors, at_tensor **y_out) {
+    at_ctx *ctx = run->ctx;
+    at_ctx_reset(ctx);
+    at_rng_seed(at_ctx_rng(ctx), run->seed + 1000u); /* same dropout mask every run */
+    at_tensor *inputs[GC_MAX_INPUTS];
+    for (int i = 0; i < run->n_inputs; i++) {
+        gc_input *in = &run->inputs[i];
+        at_status s = at_tensor_from(ctx, &inputs[i], in->ndim, in->shape, in->values);
+        if (s != AT_OK) return s;
+        s = at_tensor_require_grad(ctx, inputs[i]);
+        if (s != AT_OK) return s;
+        if (tensors) tensors[i] = inputs[i];
+    }
+    at_tensor *y = NULL;
+    at_status s = run->build(ctx, inputs, run->user, &y);
+    if (s != AT_OK) return s;
+    if (!run->direction) {
+        at_rng rng;
+        at_rng_seed(&rng, run->seed);
+        run->out_size = y->size;
+        run->direction = malloc(y->size * sizeof(float));
+        if (!run->direction) return AT_ERR_MEMORY;
+        fill_uniform(run->direction, y->size, -1.0f, 1.0f, &rng);
+    } else if (y->size != run->out_size) {
+        return at_ctx_fail(ctx, AT_ERR_STATE, "gradcheck: output size changed between runs");
+    }
+    double sum = 0.0;
+    for (size_t i = 0; i < y->size; i++) sum += (double)y->data[i] * run->direction[i];
+    *loss = sum;
+    if (y_out) *y_out = y;
+    return AT_OK;
+}
+
+/* Central difference of L with respect to *value. */
+static at_status gc_numeric(gc_run *run, float *value, double h, double *slope) {
+    float saved = *value;
+    double plus, minus;
+    *value = saved + (float)h;
+    double h_plus = (double)*value - saved;
+    at_status s = gc_evaluate(run, &plus, NULL, NULL);
+    *value = saved - (float)h;
+    double h_minus = saved - (double)*value;
+    if (s == AT_OK) s = gc_evaluate(run, &minus, NULL, NULL);
+    *value = saved;
+    if (s == AT_OK) *slope = (plus - minus) / (h_plus + h_minus);
+    return s;
+}
+
+typedef struct gc_tally {
+    int bad;
+    double worst;
+    const char *worst_what;
+    size_t worst_index;
+} gc_tally;
+
+static void gc_compare(gc_tally *tally, const gc_options *o, const char *case_name,
+                       const char *what, size_t index, double analytic, double numeric) {
+    double err = fabs(analytic - numeric);
+    double scale = fmax(fabs(analytic), fabs(numeric));
+    int ok = isfinite(analytic) && err <= o->atol + o->rtol * scale;
+    if (!ok) {
+        if (tally->bad < 6)
+            fprintf(stderr, "  %s: d/d %s[%zu]: tape %.7g, finite difference %.7g\n", case_name,
+                    what, index, analytic, numeric);
+        tally->bad++;
+    }
+    if (!isfinite(analytic)) err = INFINITY;
+    if (err >= tally->worst) {
+        tally->worst = err;
+        tally->worst_what = what;
+        tally->worst_index = index;
+    }
+}
+
+/* Which elements of an n-element tensor to probe. */
+static size_t gc_probes(size_t n, size_t *out, at_rng *rng) {
+    if (n <= GC_MAX_PROBES) {
+        for (size_t i = 0; i < n; i++) out[i] = i;
+        return n;
+    }
+    out[0] = 0;
+    out[1] = n - 1;
+    for (size_t i = 2; i < GC_MAX_PROBES; i++) out[i] = at_rng_below(rng, (uint32_t)n);
+    return GC_MAX_PROBES;
+}
+
+int gc_check(const char *name, int n_inputs, gc_input *inputs, at_params *params,
+             gc_build_fn build, void *user, const gc_options *options) {
+    gc_options o = options ? *options : (gc_options){0};
+    if (o.step == 0) o.step = 1e-2;
+    if (o.atol == 0) o.atol = 2e-3;
+    if (o.rtol == 0) o.rtol = 2e-2;
+    test_checks++;
+
+    gc_run run = {.n_inputs = n_inputs, .inputs = inputs, .build = build, .user = user,
+                  .seed = o.seed};
+    at_ctx_options copts = {.num_threads = 1, .seed = o.seed};
+    if (n_inputs > GC_MAX_INPUTS || at_ctx_create(&run.ctx, &copts) != AT_OK) {
+        fprintf(stderr, "FAIL %s: gradcheck could not start\n", name);
+        test_failures++;
+        return 0;
+    }
+    gc_tally tally = {0, 0.0, "", 0};
+    float *analytic[GC_MAX_INPUTS] = {0};
+    float **param_grads = NULL;
+    int n_params = at_params_count(params);
+    at_status s = AT_OK;
+
+    /* 1. the tape's gradients */
+    at_tensor *tensors[GC_MAX_INPUTS];
+    at_tensor *y = NULL;
+    double loss;
+    if (params) at_params_zero_grad(params);
+    s = gc_evaluate(&run, &loss, tensors, &y);
+    if (s == AT_OK) s = at_backward_seeded(run.ctx, y, run.direction);
+    for (int i = 0; s == AT_OK && i < n_inputs; i++) {
+        analytic[i] = malloc(tensors[i]->size * sizeof(float));
+        if (!analytic[i]) s = AT_ERR_MEMORY;
+        else memcpy(analytic[i], tensors[i]->grad, tensors[i]->size * sizeof(float));
+    }
+    if (s == AT_OK && n_params) {
+        param_grads = calloc((size_t)n_params, sizeof *param_grads);
+        for (int p = 0; p < n_params; p++) {
+            at_tensor *t = at_params_get(params, p);
+            param_grads[p] = malloc(t->size * sizeof(float));
+            memcpy(param_grads[p], t->grad, t->size * sizeof(float));
+        }
+    }
+
+    /* 2. finite differences, in inference mode (no tape) */
+    at_ctx_set_grad(run.ctx, 0);
+    at_rng probe_rng;
+    at_rng_seed(&probe_rng, o.seed + 7u);
+    size_t probes[GC_MAX_PROBES];
+    for (int i = 0; s == AT_OK && i < n_inputs; i++) {
+        size_t n = at_shape_size(inputs[i].ndim, inputs[i].shape);
+        size_t count = gc_probes(n, probes, &probe_rng);
+        for (size_t k = 0; s == AT_OK && k < count; k++) {
+            double slope = 0;
+            s = gc_numeric(&run, &inputs[i].values[probes[k]], o.step, &slope);
+            if (s == AT_OK)
+                gc_compare(&tally, &o, name, inputs[i].name, probes[k], analytic[i][probes[k]],
+                           slope);
+        }
+    }
+    for (int p = 0; s == AT_OK && p < n_params; p++) {
+        at_tensor *t = at_params_get(params, p);
+        size_t count = gc_probes(t->size, probes, &probe_rng);
+        for (size_t k = 0; s == AT_OK && k < count; k++) {
+            double slope = 0;
+            s = gc_numeric(&run, &t->data[probes[k]], o.step, &slope);
+            if (s == AT_OK)
+                gc_compare(&tally, &o, name, t->name, probes[k], param_grads[p][probes[k]],
+                           slope);
+        }
+    }
+
+    int ok = 1;
+    if (s != AT_OK) {
+        fprintf(stderr, "FAIL %s: gradcheck stopped: %s: %s\n", name, at_status_name(s),
+                at_ctx_error(run.ctx));
+        ok = 0;
+    } else if (tally.bad) {
+        fprintf(stderr, "FAIL %s: %d gradients differ; largest error %.3g at d/d %s[%zu]\n",
+                name, tally.bad, tally.worst, tally.worst_what, tally.worst_index);
+        ok = 0;
+    }
+    if (!ok) test_failures++;
+    for (int i = 0; i < n_inputs; i++) free(analytic[i]);
+    for (int p = 0; param_grads && p < n_params; p++) free(param_grads[p]);
+    free(param_grads);
+    free(run.direction);
+    at_ctx_free(run.ctx);
+    return ok;
+}
