@@ -134,8 +134,17 @@ int at_axis(int axis, int ndim);
 void at_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Products with at most this many multiply-adds (M*N*K) use the small
- * kernel. Measured by bench/gemm_cutover. */
-#define AT_GEMM_SMALL_FLOPS (48L * 48L * 48L)
+/* The two sides of at_gemm, callable alone (the cut-over bench and the gemm
+ * test time and check each): the register-blocked hand kernel, and
+ * cblas_sgemm. Same arguments as at_gemm. */
+void at_gemm_small(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void at_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Above this many multiply-adds (M*N*K) at_gemm always calls BLAS; below
+ * it, the rule in gemm.c's use_small_kernel() picks by layout and shape,
+ * from bench/gemm_cutover's measurements. */
+#define AT_GEMM_SMALL_FLOPS (1L << 20)
 
 #endif /* ATTEND_INTERNAL_H */

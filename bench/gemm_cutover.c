@@ -1,0 +1,117 @@
+/*
+ * gemm_cutover.c - where does OpenBLAS start to beat the hand kernel?
+ *
+ * at_gemm() sends a product to a small hand-written kernel or to
+ * cblas_sgemm. This program times both over the shapes recurrent layers
+ * make, for each of the three layouts training uses:
+ *
+ *     NN  dX = dY W           (M, N) = (M, K) (K, N)
+ *     NT  Y  = X W^T          (M, N) = (M, K) (N, K)^T
+ *     TN  dW = dY^T X         (M, N) = (K, M)^T (K, N)
+ *
+ * M = batch 1..128, N = 3H or 4H (GRU, LSTM gates), K = H for H in
+ * 32..256. Each shape is timed as the best of several runs of enough calls
+ * to fill a few milliseconds. The table gives microseconds per call and
+ * the ratio blas / small (> 1: the small kernel wins); the summary gives,
+ * per layout, the largest M*N*K the small kernel wins and the smallest it
+ * loses. Run it single-threaded and with the default OpenBLAS threads:
+ *
+ *     OPENBLAS_NUM_THREADS=1 ./gemm_cutover
+ *     ./gemm_cutover
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef void (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *, int,
+                        float, float *, int);
+
+static double now_seconds(void) {
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC); /* C11; fine for intervals of milliseconds */
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct shape {
+    int ta, tb, M, N, K;
+} shape;
+
+/* Microseconds per call: best of 5 batches of calls lasting >= 2 ms each. */
+static double time_call(gemm_fn f, const shape *s, const float *A, const float *B, float *C) {
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    long reps = 1;
+    double best = 1e30;
+    for (int round = 0; round < 6; round++) {
+        double start = now_seconds();
+        for (long r = 0; r < reps; r++)
+            f(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 1.0f, C, s->N);
+        double took = now_seconds() - start;
+        if (took < 2e-3 && round == 0) { /* calibrate: grow until a batch lasts 2 ms */
+            reps = (long)(reps * (2.5e-3 / (took > 1e-7 ? took : 1e-7))) + 1;
+            round--;
+            continue;
+        }
+        if (round > 0 && took / (double)reps < best) best = took / (double)reps;
+    }
+    return best * 1e6;
+}
+
+typedef struct tally {
+    long small_wins_max;  /* largest M*N*K where small won  */
+    long blas_wins_min;   /* smallest M*N*K where blas won  */
+} tally;
+
+static void bench_layout(int ta, int tb, const char *name, float *A, float *B, float *C,
+                         tally *t) {
+    static const int batches[] = {1, 4, 8, 16, 32, 64, 128};
+    static const int hiddens[] = {32, 64, 128, 256};
+    t->small_wins_max = 0;
+    t->blas_wins_min = 1L << 40;
+    printf("\n%s      M     N     K      M*N*K   small us    blas us  blas/small\n", name);
+    for (size_t h = 0; h < sizeof hiddens / sizeof *hiddens; h++)
+        for (int gates = 3; gates <= 4; gates++)
+            for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+                int H = hiddens[h];
+                shape s = {ta, tb, batches[b], gates * H, H};
+                if (ta) { /* TN is the weight gradient: M = gates*H, N = H, K = batch */
+                    s.M = gates * H;
+                    s.N = H;
+                    s.K = batches[b];
+                }
+                long work = (long)s.M * s.N * s.K;
+                double small = time_call(at_gemm_small, &s, A, B, C);
+                double blas = time_call(at_gemm_blas, &s, A, B, C);
+                printf("%s  %5d %5d %5d %10ld %10.2f %10.2f %10.2f\n", name, s.M, s.N, s.K,
+                       work, small, blas, blas / small);
+                if (small <= blas && work > t->small_wins_max) t->small_wins_max = work;
+                if (blas < small && work < t->blas_wins_min) t->blas_wins_min = work;
+            }
+}
+
+int main(void) {
+    size_t most = 1024 * 256; /* largest operand: 4H x H or 128 x 1024 */
+    float *A = malloc(most * sizeof(float)), *B = malloc(most * sizeof(float));
+    float *C = malloc(most * sizeof(float));
+    if (!A || !B || !C) return 1;
+    at_rng rng;
+    at_rng_seed(&rng, 1);
+    for (size_t i = 0; i < most; i++) {
+        A[i] = at_rng_uniform(&rng) - 0.5f;
+        B[i] = at_rng_uniform(&rng) - 0.5f;
+        C[i] = 0.0f;
+    }
+    static const char *names[3] = {"NN", "NT", "TN"};
+    static const int flags[3][2] = {{0, 0}, {0, 1}, {1, 0}};
+    tally t[3];
+    for (int l = 0; l < 3; l++) bench_layout(flags[l][0], flags[l][1], names[l], A, B, C, &t[l]);
+    printf("\ncurrent AT_GEMM_SMALL_FLOPS = %ld\n", (long)AT_GEMM_SMALL_FLOPS);
+    for (int l = 0; l < 3; l++)
+        printf("%s: small wins up to M*N*K = %ld; blas wins from M*N*K = %ld\n", names[l],
+               t[l].small_wins_max, t[l].blas_wins_min);
+    free(A);
+    free(B);
+    free(C);
+    return 0;
+}

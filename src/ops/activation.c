@@ -1,0 +1,177 @@
+/*
+ * activation.c - elementwise nonlinearities: tanh, sigmoid, relu, gelu, exp.
+ *
+ * Each activation is a pair of loops over the n elements of x:
+ *
+ *     forward   y[i] = f(x[i])
+ *     backward  dx[i] += f'(x[i]) * dy[i]
+ *
+ * written so f' uses whichever of x[i] or y[i] is cheaper (tanh, sigmoid
+ * and exp reuse y; relu and gelu need x). One shared function validates,
+ * allocates, runs the pair and records the tape entry. Large tensors are
+ * split between the context's threads; every element is computed the same
+ * way on any thread, so results do not depend on the thread count.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+/* Use threads only above this many elements. */
+#define PARALLEL_MIN (1 << 15)
+
+typedef void (*forward_fn)(size_t n, const float *x, float *y);
+typedef void (*backward_fn)(size_t n, const float *x, const float *y, const float *dy,
+                            float *dx);
+
+typedef struct activation {
+    const char *name;
+    forward_fn forward;
+    backward_fn backward;
+} activation;
+
+/* ----------------------------------------------------------------- tanh */
+
+static void tanh_forward(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+}
+static void tanh_backward(size_t n, const float *x, const float *y, const float *dy,
+                          float *dx) {
+    (void)x;
+    for (size_t i = 0; i < n; i++)
+        // forward: y[i] = tanh(x[i])
+        dx[i] += (1.0f - y[i] * y[i]) * dy[i];
+}
+
+/* -------------------------------------------------------------- sigmoid */
+
+static void sigmoid_forward(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+static void sigmoid_backward(size_t n, const float *x, const float *y, const float *dy,
+                             float *dx) {
+    (void)x;
+    for (size_t i = 0; i < n; i++)
+        // forward: y[i] = 1 / (1 + exp(-x[i]))
+        dx[i] += y[i] * (1.0f - y[i]) * dy[i];
+}
+
+/* ----------------------------------------------------------------- relu */
+
+static void relu_forward(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+static void relu_backward(size_t n, const float *x, const float *y, const float *dy,
+                          float *dx) {
+    (void)y;
+    for (size_t i = 0; i < n; i++)
+        // forward: y[i] = x[i] > 0 ? x[i] : 0
+        dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+/* ----------------------------------------------------------------- gelu */
+/* Exact GELU, as torch's default: y = x * Phi(x), Phi the normal CDF.
+ * dy/dx = Phi(x) + x * phi(x), phi the normal density. */
+
+#define INV_SQRT2 0.70710678118654752440f
+#define INV_SQRT_2PI 0.39894228040143267794f
+
+static void gelu_forward(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * INV_SQRT2));
+}
+static void gelu_backward(size_t n, const float *x, const float *y, const float *dy,
+                          float *dx) {
+    (void)y;
+    for (size_t i = 0; i < n; i++) {
+        float cdf = 0.5f * (1.0f + erff(x[i] * INV_SQRT2));
+        float pdf = INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]);
+        // forward: y[i] = 0.5 * x[i] * (1 + erf(x[i] / sqrt(2)))
+        dx[i] += (cdf + x[i] * pdf) * dy[i];
+    }
+}
+
+/* ------------------------------------------------------------------ exp */
+
+static void exp_forward(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+static void exp_backward(size_t n, const float *x, const float *y, const float *dy, float *dx) {
+    (void)x;
+    for (size_t i = 0; i < n; i++)
+        // forward: y[i] = exp(x[i])
+        dx[i] += y[i] * dy[i];
+}
+
+static const activation TANH = {"tanh", tanh_forward, tanh_backward};
+static const activation SIGMOID = {"sigmoid", sigmoid_forward, sigmoid_backward};
+static const activation RELU = {"relu", relu_forward, relu_backward};
+static const activation GELU = {"gelu", gelu_forward, gelu_backward};
+static const activation EXP = {"exp", exp_forward, exp_backward};
+
+/* ------------------------------------------------------------- plumbing */
+
+/* Blocks of this many elements are the unit of work shared between threads. */
+#define BLOCK 4096
+
+static size_t block_count(size_t n) { return (n + BLOCK - 1) / BLOCK; }
+static size_t block_len(size_t n, long b) {
+    size_t start = (size_t)b * BLOCK;
+    return n - start < BLOCK ? n - start : BLOCK;
+}
+
+static void run_forward(at_ctx *ctx, const activation *f, size_t n, const float *x, float *y) {
+    long blocks = (long)block_count(n);
+#pragma omp parallel for num_threads(ctx->threads) if (n > PARALLEL_MIN) schedule(static)
+    for (long b = 0; b < blocks; b++) {
+        size_t at = (size_t)b * BLOCK;
+        f->forward(block_len(n, b), x + at, y + at);
+    }
+}
+
+static at_status activation_backward(at_ctx *ctx, at_node *node) {
+    const activation *f = node->aux[0];
+    at_tensor *x = node->in[0], *y = node->out;
+    if (!x->grad) return AT_OK;
+    size_t n = y->size;
+    long blocks = (long)block_count(n);
+#pragma omp parallel for num_threads(ctx->threads) if (n > PARALLEL_MIN) schedule(static)
+    for (long b = 0; b < blocks; b++) {
+        size_t at = (size_t)b * BLOCK;
+        f->backward(block_len(n, b), x->data + at, y->data + at, y->grad + at, x->grad + at);
+    }
+    return AT_OK;
+}
+
+static at_status activate(at_ctx *ctx, at_tensor **out, at_tensor *x, const activation *f) {
+    if (!ctx) return AT_ERR_ARGUMENT;
+    if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: out is NULL", f->name);
+    if (!x) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x is NULL", f->name);
+    if (!x->data) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x has no data", f->name);
+    AT_TRY(at_check_shape(ctx, x->ndim, x->shape, f->name));
+    int track = at_tracking(ctx, 1, &x);
+    at_tensor *y;
+    AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+    run_forward(ctx, f, y->size, x->data, y->data);
+    if (track) {
+        at_node *node;
+        AT_TRY(at_tape_record(ctx, &node, f->name, activation_backward, y, 1, &x));
+        node->aux[0] = f;
+    }
+    *out = y;
+    return AT_OK;
+}
+
+at_status at_tanh(at_ctx *ctx, at_tensor **out, at_tensor *x) {
+    return activate(ctx, out, x, &TANH);
+}
+at_status at_sigmoid(at_ctx *ctx, at_tensor **out, at_tensor *x) {
+    return activate(ctx, out, x, &SIGMOID);
+}
+at_status at_relu(at_ctx *ctx, at_tensor **out, at_tensor *x) {
+    return activate(ctx, out, x, &RELU);
+}
+at_status at_gelu(at_ctx *ctx, at_tensor **out, at_tensor *x) {
+    return activate(ctx, out, x, &GELU);
+}
+at_status at_exp(at_ctx *ctx, at_tensor **out, at_tensor *x) {
+    return activate(ctx, out, x, &EXP);
+}
