@@ -1,0 +1,251 @@
+/*
+ * recurrent.c - what LSTM and GRU share: parameters, checks, the step
+ * schedule, and the big products before and after the recurrence.
+ *
+ * A recurrent layer spends its time in small products. The input half of
+ * every gate pre-activation does not depend on the state, so it is done
+ * for all steps at once, before the recurrence:
+ *
+ *     proj (T*B, G*H) = xs (T*B, I) W_ih^T + b_ih           one gemm
+ *
+ * Only h W_hh^T is left inside the loop. Backward mirrors this: the loop
+ * produces the pre-activation gradients of every step, and then
+ *
+ *     dW_ih += d_proj^T xs      dx = d_proj W_ih      dW_hh += d_hidden^T hs
+ *
+ * are three big gemms over all T*B rows. Rows that have ended (packed
+ * sequences) carry zero gradient there, so they drop out of the sums.
+ */
+#include "layers.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------ parameters */
+
+at_status rnn_init_params(at_ctx *ctx, rnn_weights *w, at_params *params, const char *prefix,
+                          int gates, int input_size, int hidden_size, int reverse,
+                          at_rng *rng) {
+    if (!w || !params || !rng)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "recurrent init: NULL layer, params or rng");
+    if (input_size <= 0 || hidden_size <= 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "recurrent init: input_size %d and hidden_size %d must be > 0",
+                           input_size, hidden_size);
+    const char *suffix = reverse ? "_reverse" : "";
+    int GH = gates * hidden_size;
+    int ih_shape[2] = {GH, input_size}, hh_shape[2] = {GH, hidden_size}, b_shape[1] = {GH};
+    rnn_weights made = {0};
+    AT_TRY(layer_param(ctx, params, prefix, "weight_ih_l0", suffix, 2, ih_shape, &made.weight_ih));
+    AT_TRY(layer_param(ctx, params, prefix, "weight_hh_l0", suffix, 2, hh_shape, &made.weight_hh));
+    AT_TRY(layer_param(ctx, params, prefix, "bias_ih_l0", suffix, 1, b_shape, &made.bias_ih));
+    AT_TRY(layer_param(ctx, params, prefix, "bias_hh_l0", suffix, 1, b_shape, &made.bias_hh));
+
+    at_init_glorot_uniform(made.weight_ih, input_size, GH, 1.0f, rng);
+    size_t block = (size_t)hidden_size * hidden_size;
+    for (int g = 0; g < gates; g++)
+        AT_TRY(at_init_orthogonal(ctx, made.weight_hh->data + g * block, hidden_size,
+                                  hidden_size, 1.0f, rng));
+    made.input_size = input_size;
+    made.hidden_size = hidden_size;
+    made.gates = gates;
+    made.reverse = reverse != 0;
+    *w = made;
+    return AT_OK;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static at_status check_matrix(at_ctx *ctx, const char *op, const char *what, const at_tensor *t,
+                              int ndim, int d0, int d1) {
+    if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, what);
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim > 1 && t->shape[1] != d1)) {
+        char got[64], want[64];
+        int want_shape[2] = {d0, d1};
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, expected %s", op, what,
+                           at_shape_str(got, sizeof got, t->ndim, t->shape),
+                           at_shape_str(want, sizeof want, ndim, want_shape));
+    }
+    return AT_OK;
+}
+
+static at_status check_weights(at_ctx *ctx, const char *op, const rnn_weights *w) {
+    int I = w->input_size, H = w->hidden_size, GH = w->gates * w->hidden_size;
+    if (I <= 0 || H <= 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer sizes %d, %d (was it initialised?)",
+                           op, I, H);
+    AT_TRY(check_matrix(ctx, op, "weight_ih", w->weight_ih, 2, GH, I));
+    AT_TRY(check_matrix(ctx, op, "weight_hh", w->weight_hh, 2, GH, H));
+    AT_TRY(check_matrix(ctx, op, "bias_ih", w->bias_ih, 1, GH, 0));
+    AT_TRY(check_matrix(ctx, op, "bias_hh", w->bias_hh, 1, GH, 0));
+    return AT_OK;
+}
+
+static at_status check_input(at_ctx *ctx, const char *op, const at_tensor *x, int sequence,
+                             int I) {
+    if (!x) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x is NULL", op);
+    int want_ndim = sequence ? 3 : 2;
+    if (x->ndim != want_ndim || x->shape[want_ndim - 1] != I) {
+        char got[64];
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: x is %s, expected %s with input size %d", op,
+                           at_shape_str(got, sizeof got, x->ndim, x->shape),
+                           sequence ? "(B, T, I)" : "(B, I)", I);
+    }
+    return AT_OK;
+}
+
+static at_status check_lengths(at_ctx *ctx, const char *op, const int32_t *lengths, int B,
+                               int T) {
+    for (int b = 0; lengths && b < B; b++)
+        if (lengths[b] < 1 || lengths[b] > T)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: lengths[%d] = %d, must be in [1, %d]",
+                               op, b, (int)lengths[b], T);
+    return AT_OK;
+}
+
+/* time_of[s][b]: s forward, len-1-s in reverse, -1 once the row has ended */
+static at_status build_schedule(at_ctx *ctx, rnn_dims *d, const int32_t *lengths, int reverse) {
+    void *memory;
+    AT_TRY(at_scratch(ctx, &memory, (size_t)d->T * d->B * sizeof(int32_t)));
+    d->time_of = memory; // (T, B)
+    for (int s = 0; s < d->T; s++)
+        for (int b = 0; b < d->B; b++) {
+            int len = lengths ? lengths[b] : d->T;
+            d->time_of[(size_t)s * d->B + b] = s >= len ? -1 : reverse ? len - 1 - s : s;
+        }
+    return AT_OK;
+}
+
+at_status rnn_prepare(at_ctx *ctx, const char *op, const rnn_weights *w, at_tensor *x,
+                      int sequence, const int32_t *lengths, at_tensor *h0, at_tensor *c0,
+                      rnn_dims *d) {
+    AT_TRY(check_weights(ctx, op, w));
+    AT_TRY(check_input(ctx, op, x, sequence, w->input_size));
+    rnn_dims dims = {.B = x->shape[0], .T = sequence ? x->shape[1] : 1, .I = w->input_size,
+                     .H = w->hidden_size, .G = w->gates};
+    AT_TRY(check_lengths(ctx, op, lengths, dims.B, dims.T));
+    if (h0) AT_TRY(check_matrix(ctx, op, sequence ? "h0" : "h", h0, 2, dims.B, dims.H));
+    if (c0) AT_TRY(check_matrix(ctx, op, sequence ? "c0" : "c", c0, 2, dims.B, dims.H));
+    AT_TRY(build_schedule(ctx, &dims, lengths, w->reverse));
+    *d = dims;
+    return AT_OK;
+}
+
+/* ------------------------------------------------------- before the loop */
+
+at_status rnn_gather_inputs(at_ctx *ctx, const rnn_dims *d, const at_tensor *x, float **xs_out) {
+    void *memory;
+    AT_TRY(at_scratch_zero(ctx, &memory, (size_t)d->T * d->B * d->I * sizeof(float)));
+    float *xs = memory; // (T, B, I)
+    for (int s = 0; s < d->T; s++)
+        for (int b = 0; b < d->B; b++) {
+            int t = d->time_of[(size_t)s * d->B + b];
+            if (t < 0) continue;
+            memcpy(xs + ((size_t)s * d->B + b) * d->I, x->data + ((size_t)b * d->T + t) * d->I,
+                   (size_t)d->I * sizeof(float));
+        }
+    *xs_out = xs;
+    return AT_OK;
+}
+
+at_status rnn_project_inputs(at_ctx *ctx, const rnn_dims *d, const rnn_weights *w,
+                             const float *xs, int add_bias_hh, float **proj_out) {
+    int rows = d->T * d->B, GH = d->G * d->H;
+    void *memory;
+    AT_TRY(at_scratch(ctx, &memory, (size_t)rows * GH * sizeof(float)));
+    float *proj = memory; // (T, B, G*H)
+    const float *b_ih = w->bias_ih->data, *b_hh = w->bias_hh->data;
+    for (int r = 0; r < rows; r++) {
+        float *row = proj + (size_t)r * GH;
+        for (int k = 0; k < GH; k++) row[k] = add_bias_hh ? b_ih[k] + b_hh[k] : b_ih[k];
+    }
+    // proj += xs W_ih^T : (T*B, I) x (I, G*H)
+    at_gemm(0, 1, rows, GH, d->I, 1.0f, xs, d->I, w->weight_ih->data, d->I, 1.0f, proj, GH);
+    *proj_out = proj;
+    return AT_OK;
+}
+
+at_status rnn_transpose_hh(at_ctx *ctx, const rnn_dims *d, const rnn_weights *w, float **out) {
+    int GH = d->G * d->H;
+    void *memory;
+    AT_TRY(at_scratch(ctx, &memory, (size_t)GH * d->H * sizeof(float)));
+    float *whh_t = memory; // (H, G*H)
+    const float *whh = w->weight_hh->data; // (G*H, H)
+    for (int k = 0; k < GH; k++)
+        for (int j = 0; j < d->H; j++) whh_t[(size_t)j * GH + k] = whh[(size_t)k * d->H + j];
+    *out = whh_t;
+    return AT_OK;
+}
+
+void rnn_initial_state(const rnn_dims *d, const at_tensor *h0, float *state) {
+    size_t n = (size_t)d->B * d->H;
+    if (h0) memcpy(state, h0->data, n * sizeof(float));
+    else memset(state, 0, n * sizeof(float));
+}
+
+void rnn_scatter_outputs(const rnn_dims *d, const float *hs, float *out) {
+    for (int s = 0; s < d->T; s++)
+        for (int b = 0; b < d->B; b++) {
+            int t = d->time_of[(size_t)s * d->B + b];
+            if (t < 0) continue;
+            memcpy(out + ((size_t)b * d->T + t) * d->H, hs + ((size_t)(s + 1) * d->B + b) * d->H,
+                   (size_t)d->H * sizeof(float));
+        }
+}
+
+/* -------------------------------------------------------- after the loop */
+
+void rnn_gather_output_grad(const rnn_dims *d, int s, const float *dout, float *dh) {
+    for (int b = 0; b < d->B; b++) {
+        int t = d->time_of[(size_t)s * d->B + b];
+        if (t < 0) continue;
+        const float *g = dout + ((size_t)b * d->T + t) * d->H;
+        float *row = dh + (size_t)b * d->H;
+        for (int j = 0; j < d->H; j++) row[j] += g[j];
+    }
+}
+
+/* bias_grad (n) += the column sums of m (rows, n) */
+static void add_column_sums(float *bias_grad, const float *m, int rows, int n) {
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < n; k++) bias_grad[k] += m[(size_t)r * n + k];
+}
+
+/* x->grad[b, t] += dxs[s, b] for every active step */
+static void scatter_input_grad(const rnn_dims *d, const float *dxs, float *dx) {
+    for (int s = 0; s < d->T; s++)
+        for (int b = 0; b < d->B; b++) {
+            int t = d->time_of[(size_t)s * d->B + b];
+            if (t < 0) continue;
+            const float *g = dxs + ((size_t)s * d->B + b) * d->I;
+            float *row = dx + ((size_t)b * d->T + t) * d->I;
+            for (int k = 0; k < d->I; k++) row[k] += g[k];
+        }
+}
+
+at_status rnn_backward_weights_and_inputs(at_ctx *ctx, const rnn_dims *d, const rnn_weights *w,
+                                          at_tensor *x, const float *xs, const float *hs,
+                                          const float *d_proj, const float *d_hidden) {
+    int rows = d->T * d->B, GH = d->G * d->H;
+    // forward: proj = xs W_ih^T + b_ih
+    if (w->weight_ih->grad)
+        at_gemm(1, 0, GH, d->I, rows, 1.0f, d_proj, GH, xs, d->I, 1.0f, w->weight_ih->grad, d->I);
+    if (w->bias_ih->grad) add_column_sums(w->bias_ih->grad, d_proj, rows, GH);
+    if (x->grad) {
+        void *memory;
+        AT_TRY(at_scratch(ctx, &memory, (size_t)rows * d->I * sizeof(float)));
+        float *dxs = memory; // (T, B, I)
+        at_gemm(0, 0, rows, d->I, GH, 1.0f, d_proj, GH, w->weight_ih->data, d->I, 0.0f, dxs, d->I);
+        scatter_input_grad(d, dxs, x->grad);
+    }
+    // forward: hidden[s] = hs[s] W_hh^T + b_hh, for every step s
+    if (w->weight_hh->grad)
+        at_gemm(1, 0, GH, d->H, rows, 1.0f, d_hidden, GH, hs, d->H, 1.0f, w->weight_hh->grad,
+                d->H);
+    if (w->bias_hh->grad) add_column_sums(w->bias_hh->grad, d_hidden, rows, GH);
+    return AT_OK;
+}
+
+void rnn_accumulate(at_tensor *t, const float *grad) {
+    if (!t || !t->grad) return;
+    for (size_t i = 0; i < t->size; i++) t->grad[i] += grad[i];
+}
