@@ -194,8 +194,9 @@ void at_init_uniform(at_tensor *t, float lo, float hi, at_rng *rng);
 void at_init_normal(at_tensor *t, float mean, float std, at_rng *rng);
 /* Glorot (Xavier) uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)). */
 void at_init_glorot_uniform(at_tensor *t, int fan_in, int fan_out, float gain, at_rng *rng);
-/* Orthogonal rows or columns (as torch.nn.init.orthogonal_) of a (rows, cols)
- * block starting at t->data + offset, leading dimension cols. */
+/* Fill a (rows, cols) row-major block, e.g. one gate's part of a weight,
+ * with orthogonal rows (rows <= cols) or columns (rows > cols), as
+ * torch.nn.init.orthogonal_, scaled by gain. */
 at_status at_init_orthogonal(at_ctx *ctx, float *block, int rows, int cols, float gain,
                              at_rng *rng);
 
@@ -226,9 +227,10 @@ at_status at_gelu(at_ctx *ctx, at_tensor **out, at_tensor *x);
 at_status at_exp(at_ctx *ctx, at_tensor **out, at_tensor *x);
 
 /* Softmax / log-softmax over the last dimension, the row maximum subtracted
- * first. mask: NULL or mask_rows rows, see "Masks" above. Masked positions
- * get 0 (softmax) or 0 (log-softmax, by convention; they carry no
- * gradient). A fully masked row is all zeros. */
+ * first. mask: NULL (mask_rows is then ignored) or mask_rows rows, see
+ * "Masks" above; mask_rows that does not divide the row count is an
+ * AT_ERR_SHAPE. Masked positions get 0 (softmax) or 0 (log-softmax, by
+ * convention; they carry no gradient). A fully masked row is all zeros. */
 at_status at_softmax(at_ctx *ctx, at_tensor **out, at_tensor *x, const uint8_t *mask,
                      int mask_rows);
 at_status at_log_softmax(at_ctx *ctx, at_tensor **out, at_tensor *x, const uint8_t *mask,
@@ -258,8 +260,9 @@ at_status at_transpose(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis0, in
 at_status at_gather_rows(at_ctx *ctx, at_tensor **out, at_tensor *table, const int32_t *ids,
                          int ids_ndim, const int *ids_shape);
 
-/* Inverted dropout with drop probability p in [0, 1). Identity when the
- * context is not in training mode or p == 0. Uses the context's rng. */
+/* Inverted dropout with drop probability p in [0, 1). When the context is
+ * not in training mode or p == 0, *out is x itself (no copy, no tape entry,
+ * as PyTorch): do not write into it in place. Uses the context's rng. */
 at_status at_dropout(at_ctx *ctx, at_tensor **out, at_tensor *x, float p);
 
 /* Layer normalisation over the last dimension n: gamma, beta are (n) or
@@ -268,9 +271,10 @@ at_status at_layer_norm(at_ctx *ctx, at_tensor **out, at_tensor *x, at_tensor *g
                         at_tensor *beta, float eps);
 
 /* Cross-entropy of logits (N, C) (or (..., C), flattened to N rows) against
- * int32 targets (N). Rows whose target == ignore_index are left out (use
- * ignore_index = -1 for none... any value outside [0, C) that is not
- * ignore_index is an error). label_smoothing in [0, 1): the target
+ * int32 targets (N values; the caller guarantees the length). Rows whose
+ * target == ignore_index are left out (PyTorch's default is -100; a target
+ * outside [0, C) that is not ignore_index is an AT_ERR_ARGUMENT). A
+ * non-finite loss on a kept row is an AT_ERR_NUMERIC. label_smoothing in [0, 1): the target
  * distribution is (1 - ls) one-hot + ls / C, as in PyTorch. out is (1), the
  * mean over kept rows; 0 (not NaN) when every row is ignored. */
 at_status at_cross_entropy(at_ctx *ctx, at_tensor **out, at_tensor *logits,
@@ -377,7 +381,8 @@ typedef struct at_optim_config {
     float lr;           /* learning rate                                   */
     float momentum;     /* SGD only (0 = plain SGD)                         */
     int nesterov;       /* SGD only                                        */
-    float beta1, beta2; /* Adam(W); 0 = the defaults 0.9, 0.999             */
+    float beta1, beta2; /* Adam(W); 0 = the defaults 0.9, 0.999 (so 0 itself
+                           cannot be asked for)                             */
     float eps;          /* Adam(W); 0 = the default 1e-8                    */
     float weight_decay; /* SGD/Adam: added to the gradient (L2); AdamW:
                            decoupled, p -= lr * wd * p, as PyTorch          */
@@ -433,13 +438,16 @@ void at_metadata_clear(at_metadata *meta); /* frees the strings; leaves it empty
 at_status at_checkpoint_save(at_ctx *ctx, const char *path, const at_params *params,
                              const at_metadata *meta);
 /* Load into an existing parameter set: every parameter must be present in
- * the file with the same shape (dtype F32; F16/BF16/F64 are converted).
- * Every offset, size and dtype is validated first; on any error nothing
- * is changed. meta_out may be NULL; otherwise it receives the metadata
+ * the file (else AT_ERR_FORMAT) with the same shape (else AT_ERR_SHAPE);
+ * dtype F32, or F16/BF16/F64, which are converted. Tensors in the file that
+ * the set does not have are ignored. Every offset, size and dtype is
+ * validated first; on any error nothing is changed. meta_out may be NULL;
+ * otherwise it must be empty ({0} or cleared) and receives the metadata
  * (clear it with at_metadata_clear). */
 at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
                              at_metadata *meta_out);
-/* Read only the metadata (e.g. to learn the model configuration first). */
+/* Read only the metadata (e.g. to learn the model configuration first);
+ * meta_out must be empty, as for at_checkpoint_load. */
 at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata *meta_out);
 
 #ifdef __cplusplus

@@ -1,0 +1,53 @@
+/*
+ * main.c - the attend command line: one dispatcher over subcommands.
+ *
+ * Each subcommand lives in its own file and has the signature
+ * int NAME_main(int argc, char **argv), returning the process exit code.
+ * This file only routes, and prints help and the version.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"demo", demo_main, "train a small attention model (reverse strings) and show its attention"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "attend %d.%d.%d - train, run and see attention mechanisms\n\n"
+            "usage: attend COMMAND [options]\n\ncommands:\n",
+            ATTEND_VERSION_MAJOR, ATTEND_VERSION_MINOR, ATTEND_VERSION_PATCH);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'attend COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("attend %d.%d.%d\n", ATTEND_VERSION_MAJOR, ATTEND_VERSION_MINOR,
+               ATTEND_VERSION_PATCH);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "attend: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return 2;
+}

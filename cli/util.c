@@ -1,0 +1,84 @@
+/*
+ * util.c - option parsing and the progress bar shared by subcommands.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out) {
+    if (!text) {
+        fprintf(stderr, "attend: %s needs a value\n", option);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno || end == text || *end || value < lo || value > hi) {
+        fprintf(stderr, "attend: %s must be an integer in [%ld, %ld], not '%s'\n", option, lo,
+                hi, text);
+        return 0;
+    }
+    *out = value;
+    return 1;
+}
+
+int cli_parse_float(const char *option, const char *text, double lo, double hi, double *out) {
+    if (!text) {
+        fprintf(stderr, "attend: %s needs a value\n", option);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(value) || value < lo || value > hi) {
+        fprintf(stderr, "attend: %s must be a number in [%g, %g], not '%s'\n", option, lo, hi,
+                text);
+        return 0;
+    }
+    *out = value;
+    return 1;
+}
+
+double cli_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_start(cli_progress *p, long total) {
+    p->total = total > 0 ? total : 1;
+    p->is_terminal = isatty(STDERR_FILENO);
+    p->start_seconds = cli_seconds();
+}
+
+void cli_progress_update(cli_progress *p, long done, const char *fmt, ...) {
+    char message[160];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    double elapsed = cli_seconds() - p->start_seconds;
+    double eta = done > 0 ? elapsed * (double)(p->total - done) / (double)done : 0.0;
+    if (p->is_terminal) {
+        enum { WIDTH = 24 };
+        int filled = (int)(WIDTH * done / p->total);
+        char bar[WIDTH + 1];
+        for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '#' : '.';
+        bar[WIDTH] = 0;
+        fprintf(stderr, "\r[%s] %ld/%ld %s  eta %.0fs\033[K", bar, done, p->total, message, eta);
+    } else {
+        fprintf(stderr, "step %ld/%ld %s (%.1fs elapsed, eta %.0fs)\n", done, p->total, message,
+                elapsed, eta);
+    }
+    fflush(stderr);
+}
+
+void cli_progress_finish(cli_progress *p) {
+    if (p->is_terminal) fprintf(stderr, "\n");
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# setup.sh - install what attend needs to build and test, skipping what is
+# already there. Used by both README commands (scripts/run.sh, scripts/test.sh).
+# Idempotent: a second run installs nothing and takes a second.
+set -euo pipefail
+
+packages=(
+  cmake gcc clang pkg-config make   # build
+  libopenblas-dev                   # cblas for large matrix products
+  libomp-dev                        # OpenMP for clang (gcc has libgomp)
+  libclang-rt-14-dev                # clang's sanitizer runtimes
+  libjson-c-dev                     # safetensors checkpoint headers
+  python3-torch python3-numpy       # the PyTorch 1.13 oracle and benchmark peer
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

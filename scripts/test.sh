@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite, from a clean clone: install what is
+# missing, then
+#   1. build with gcc (Release, warnings are errors) and run every test:
+#      unit tests, gradient checks, PyTorch parity, the install/example test;
+#   2. build with clang under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (warnings are errors) and run the unit tests again.
+# Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/setup.sh
+
+echo "== gcc, Release: build and all tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DATTEND_WERROR=ON >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build -j "$jobs" --output-on-failure
+
+echo "== clang, AddressSanitizer + UndefinedBehaviorSanitizer: unit tests"
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+  -DATTEND_SANITIZE=ON -DATTEND_WERROR=ON -DATTEND_PARITY=OFF -DATTEND_BENCH=OFF >/dev/null
+cmake --build build-sanitize -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-sanitize -j "$jobs" -L unit --output-on-failure
