@@ -125,6 +125,14 @@ const char *at_shape_str(char *buf, size_t bytes, int ndim, const int *shape);
 /* Normalise a possibly negative axis; -1 if out of range. */
 int at_axis(int axis, int ndim);
 
+/* ------------------------------------------------------- softmax rows
+ * The row kernels of at_softmax (src/ops/softmax.c), for the attention
+ * families to share. keep: NULL or n mask bytes (1 = keep). A row with
+ * nothing kept (or only -inf kept) gives all zeros. Backward ADDS into dx
+ * and needs no mask (y is 0 wherever a position was dropped). */
+void at_softmax_row(float *y, const float *x, const uint8_t *keep, int n);
+void at_softmax_row_backward(float *dx, const float *y, const float *dy, int n);
+
 /* ------------------------------------------------------------------- gemm */
 
 /* Row-major C = alpha * op(A) op(B) + beta * C, op(X) = X or X^T.

@@ -59,9 +59,9 @@ static void gru_row_forward(int H, float *gate, const float *hidden, const float
     const float *hr = hidden, *hz = hidden + H, *hn = hidden + 2 * H;
 #pragma omp simd // the gate blocks and states never overlap
     for (int j = 0; j < H; j++) {
-        r[j] = rnn_sigmoid(r[j] + hr[j]);
-        z[j] = rnn_sigmoid(z[j] + hz[j]);
-        n[j] = rnn_tanh(n[j] + r[j] * hn[j]);
+        r[j] = at_fast_sigmoid(r[j] + hr[j]);
+        z[j] = at_fast_sigmoid(z[j] + hz[j]);
+        n[j] = at_fast_tanh(n[j] + r[j] * hn[j]);
         h[j] = (1.0f - z[j]) * n[j] + z[j] * h_prev[j];
     }
 }

@@ -66,12 +66,12 @@ static void lstm_row_forward(int H, float *gate, const float *c_prev, float *c, 
     float *i = gate, *f = gate + H, *g = gate + 2 * H, *o = gate + 3 * H;
 #pragma omp simd // the gate blocks and states never overlap
     for (int j = 0; j < H; j++) {
-        i[j] = rnn_sigmoid(i[j]);
-        f[j] = rnn_sigmoid(f[j]);
-        g[j] = rnn_tanh(g[j]);
-        o[j] = rnn_sigmoid(o[j]);
+        i[j] = at_fast_sigmoid(i[j]);
+        f[j] = at_fast_sigmoid(f[j]);
+        g[j] = at_fast_tanh(g[j]);
+        o[j] = at_fast_sigmoid(o[j]);
         c[j] = f[j] * c_prev[j] + i[j] * g[j];
-        tanh_c[j] = rnn_tanh(c[j]);
+        tanh_c[j] = at_fast_tanh(c[j]);
         h[j] = o[j] * tanh_c[j];
     }
 }

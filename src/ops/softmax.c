@@ -58,7 +58,7 @@ static float kept_max(const float *x, const uint8_t *keep, int n) {
 
 /* ----------------------------------------------------------- forward rows */
 
-static void softmax_row(float *y, const float *x, const uint8_t *keep, int n) { // (n), (n)
+void at_softmax_row(float *y, const float *x, const uint8_t *keep, int n) { // (n), (n)
     float max = kept_max(x, keep, n);
     if (max == -INFINITY) { // dead row: all zeros
         for (int j = 0; j < n; j++) y[j] = 0.0f;
@@ -88,7 +88,7 @@ static void log_softmax_row(float *ly, const float *x, const uint8_t *keep, int 
 
 /* ---------------------------------------------------------- backward rows */
 
-static void softmax_row_backward(float *dx, const float *y, const float *dy, int n) {
+void at_softmax_row_backward(float *dx, const float *y, const float *dy, int n) {
     double dot = 0.0; // sum_k y[k] dy[k]; dropped k have y[k] = 0
     for (int k = 0; k < n; k++) dot += (double)y[k] * dy[k];
     for (int j = 0; j < n; j++) {
@@ -121,7 +121,7 @@ static void softmax_rows(at_ctx *ctx, const row_view *v, float *y, const float *
         const float *xr = x + (size_t)r * n; // (n)
         float *yr = y + (size_t)r * n;       // (n)
         if (log_form) log_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
-        else softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
+        else at_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
     }
 }
 
@@ -147,7 +147,7 @@ static at_status softmax_backward(at_ctx *ctx, at_node *node) {
 #pragma omp parallel for num_threads(ctx->threads) if (big)
     for (long r = 0; r < rows; r++) {
         size_t at = (size_t)r * n;
-        softmax_row_backward(x->grad + at, y + at, dy + at, n);
+        at_softmax_row_backward(x->grad + at, y + at, dy + at, n);
     }
     return AT_OK;
 }
