@@ -1,0 +1,81 @@
+/*
+ * attention.h - what the attention families share (private to the library).
+ *
+ * Every family turns scores (B, Tq, Tk) into weights α and a context
+ * c = α V. Four pieces repeat across families and live here once:
+ *   - reading queries as (B, Tq, Dq) or as one decoder step (B, Dq);
+ *   - checking an at_attn_mask and finding the keep-bytes of a score row,
+ *     with the causal rule folded in;
+ *   - copying a mask into the arena, so backward can still read it;
+ *   - the weighted sum c = α V and its backward.
+ */
+#ifndef ATTEND_ATTENTION_H
+#define ATTEND_ATTENTION_H
+
+#include "fastmath.h"
+#include "internal.h"
+
+/* Queries as the header allows them: (B, Tq, D) or one step (B, D). */
+typedef struct attn_queries {
+    int batch, steps, size; /* B, Tq, D */
+    int single_step;        /* 1 if given as (B, D): outputs drop the Tq axis */
+} attn_queries;
+
+/* Read q's shape; AT_ERR_SHAPE with a message naming `op` otherwise. */
+at_status attn_read_queries(at_ctx *ctx, const char *op, const at_tensor *q, int size,
+                            attn_queries *out);
+/* Check t is (B, T, D) with the given B (and D unless D < 0). T goes to *steps. */
+at_status attn_check_sequence(at_ctx *ctx, const char *op, const char *what, const at_tensor *t,
+                              int batch, int size, int *steps);
+
+/* A mask resolved for one call: scores viewed as `rows` rows of tk, where
+ * row r belongs to query i = r % tq. */
+typedef struct attn_mask_view {
+    const uint8_t *keep;  /* NULL or (mask_rows, tk), in the arena      */
+    size_t rows_per_mask; /* rows / mask_rows                           */
+    int causal, tq, tk;
+} attn_mask_view;
+
+/* Validate `mask` (may be NULL) for `rows` score rows of length tk with tq
+ * queries per block; copy its bytes into the arena. */
+at_status attn_mask_prepare(at_ctx *ctx, const char *op, const at_attn_mask *mask, size_t rows,
+                            int tq, int tk, attn_mask_view *view);
+
+/* The keep-bytes for score row r: NULL when every key is kept; otherwise a
+ * pointer to tk bytes (the mask row itself, or `scratch` when the causal
+ * rule had to be folded in). */
+const uint8_t *attn_row_keep(const attn_mask_view *view, size_t r, uint8_t *scratch);
+
+/* 1 if key j is kept for row r (the same rule, one position at a time). */
+int attn_is_kept(const attn_mask_view *view, size_t r, int j);
+
+/* context (B, Tq, Dv) += alpha (B, Tq, Tk) · values (B, Tk, Dv). */
+void attn_weighted_sum(int B, int tq, int tk, int dv, const float *alpha, const float *values,
+                       float *context);
+/* The backward of attn_weighted_sum: d_alpha (B, Tq, Tk) += dc · Vᵀ and
+ * d_values (B, Tk, Dv) += αᵀ · dc. Either output may be NULL. */
+void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alpha,
+                                const float *values, const float *d_context, float *d_alpha,
+                                float *d_values);
+
+/* ------------------------------------------- the fused dot-product kernel
+ * src/attention/dot_kernel.c. Scaled dot-product attention over G = B*H
+ * independent groups, in tiles with an online softmax, so that without
+ * `weights` no (Tq, Tk) matrix is stored:
+ *   q (G, Tq, d), k (G, Tk, d), v (G, Tk, dv) -> out (G, Tq, dv) (written,
+ *   not accumulated), lse (G, Tq): log Σ_j exp(scale q_i·k_j) over kept j,
+ *   -INFINITY for a query that sees no key (its out row is 0).
+ *   weights: NULL, or (G, Tq, Tk) filled with the normalised α.
+ * The mask view covers G*Tq score rows (see attn_mask_prepare).
+ * Backward recomputes the scores tile by tile from q, k and lse, and ADDS
+ * into dq, dk, dv (each may be NULL). Threads: ctx->threads, over groups
+ * and query tiles; deterministic for a given thread count. */
+at_status attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
+                           const float *q, const float *k, const float *v,
+                           const attn_mask_view *mask, float *out, float *lse, float *weights);
+at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
+                            const float *q, const float *k, const float *v, const float *out,
+                            const float *lse, const float *d_out, const attn_mask_view *mask,
+                            float *dq, float *dk, float *d_v);
+
+#endif /* ATTEND_ATTENTION_H */

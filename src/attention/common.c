@@ -1,0 +1,98 @@
+/*
+ * common.c - the pieces every attention family shares: query shapes, masks
+ * with the causal rule, and the weighted sum c = α V. See attention.h.
+ */
+#include "attention.h"
+
+#include <string.h>
+
+at_status attn_read_queries(at_ctx *ctx, const char *op, const at_tensor *q, int size,
+                            attn_queries *out) {
+    AT_CHECK_TENSOR(ctx, q, "attention: queries");
+    char buf[64];
+    if (q->ndim == 2) {
+        *out = (attn_queries){q->shape[0], 1, q->shape[1], 1};
+    } else if (q->ndim == 3) {
+        *out = (attn_queries){q->shape[0], q->shape[1], q->shape[2], 0};
+    } else {
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: queries %s must be (B, Tq, D) or (B, D)", op,
+                           at_shape_str(buf, sizeof buf, q->ndim, q->shape));
+    }
+    if (size >= 0 && out->size != size)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: queries %s have size %d, the layer expects %d",
+                           op, at_shape_str(buf, sizeof buf, q->ndim, q->shape), out->size, size);
+    return AT_OK;
+}
+
+at_status attn_check_sequence(at_ctx *ctx, const char *op, const char *what, const at_tensor *t,
+                              int batch, int size, int *steps) {
+    char buf[64];
+    if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, what);
+    if (t->ndim != 3 || t->shape[0] != batch || (size >= 0 && t->shape[2] != size))
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s %s must be (B = %d, T, %d)", op, what,
+                           at_shape_str(buf, sizeof buf, t->ndim, t->shape), batch, size);
+    if (steps) *steps = t->shape[1];
+    return AT_OK;
+}
+
+at_status attn_mask_prepare(at_ctx *ctx, const char *op, const at_attn_mask *mask, size_t rows,
+                            int tq, int tk, attn_mask_view *view) {
+    *view = (attn_mask_view){NULL, rows, 0, tq, tk};
+    if (!mask) return AT_OK;
+    view->causal = mask->causal != 0;
+    if (!mask->keep) return AT_OK;
+    if (mask->rows <= 0 || rows % (size_t)mask->rows != 0)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE,
+                           "%s: the mask has %d rows; it needs a number that divides the %zu "
+                           "score rows (B for padding, one per score row for a full mask)",
+                           op, mask->rows, rows);
+    view->rows_per_mask = rows / (size_t)mask->rows;
+    const void *copy;
+    AT_TRY(at_scratch_copy(ctx, &copy, mask->keep, (size_t)mask->rows * (size_t)tk));
+    view->keep = copy;
+    return AT_OK;
+}
+
+/* The last key query i may see under the causal rule. */
+static int causal_limit(const attn_mask_view *view, size_t r) {
+    return (int)(r % (size_t)view->tq) + (view->tk - view->tq);
+}
+
+const uint8_t *attn_row_keep(const attn_mask_view *view, size_t r, uint8_t *scratch) {
+    const uint8_t *row =
+        view->keep ? view->keep + (r / view->rows_per_mask) * (size_t)view->tk : NULL;
+    if (!view->causal) return row;
+    int limit = causal_limit(view, r);
+    for (int j = 0; j < view->tk; j++)
+        scratch[j] = (j <= limit) && (!row || row[j]);
+    return scratch;
+}
+
+int attn_is_kept(const attn_mask_view *view, size_t r, int j) {
+    if (view->causal && j > causal_limit(view, r)) return 0;
+    if (!view->keep) return 1;
+    return view->keep[(r / view->rows_per_mask) * (size_t)view->tk + (size_t)j] != 0;
+}
+
+void attn_weighted_sum(int B, int tq, int tk, int dv, const float *alpha, const float *values,
+                       float *context) {
+    for (int b = 0; b < B; b++)
+        at_gemm(0, 0, tq, dv, tk, 1.0f, alpha + (size_t)b * tq * tk, tk,
+                values + (size_t)b * tk * dv, dv, 1.0f, context + (size_t)b * tq * dv, dv);
+}
+
+void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alpha,
+                                const float *values, const float *d_context, float *d_alpha,
+                                float *d_values) {
+    for (int b = 0; b < B; b++) {
+        const float *a = alpha + (size_t)b * tq * tk;      /* (Tq, Tk) */
+        const float *v = values + (size_t)b * tk * dv;     /* (Tk, Dv) */
+        const float *dc = d_context + (size_t)b * tq * dv; /* (Tq, Dv) */
+        // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
+        if (d_alpha)
+            at_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, d_alpha + (size_t)b * tq * tk, tk);
+        if (d_values)
+            at_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, d_values + (size_t)b * tk * dv,
+                    dv);
+    }
+}
