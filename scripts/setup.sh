@@ -10,6 +10,7 @@ packages=(
   libomp-dev                        # OpenMP for clang (gcc has libgomp)
   libclang-rt-14-dev                # clang's sanitizer runtimes
   libjson-c-dev                     # safetensors checkpoint headers
+  libicu-dev                        # CLDR date formats in every locale (the date data)
   python3-torch python3-numpy       # the PyTorch 1.13 oracle and benchmark peer
 )
 
