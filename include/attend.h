@@ -384,6 +384,10 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
  *   distribution a user looks at - through `weights` (per head for
  *   multi-head). Pass weights = NULL when you do not want it: then no
  *   (Tq, Tk) buffer is kept that the backward pass does not itself need.
+ *   Weights are there to be looked at: gradients are guaranteed to flow
+ *   through the context and the families' other outputs, and through the
+ *   weights only for structured self-attention's A (its penalty needs it)
+ *   and the forced-forward families' α (it feeds the next step).
  * Masks. THE ONE MASK CONVENTION (top of this file) applied to the scores
  *   viewed as rows of Tk: 1 = keep. A padding mask is (B, Tk) with rows = B;
  *   a full mask has one row per score row (B*Tq rows, or B*H*Tq for
@@ -570,9 +574,10 @@ at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *
  * Training (soft, expected alignment), the exact recursion:
  *   q_ij = (1 − p_{i,j−1}) q_{i,j−1} + α_{i−1,j}    (q_i0 = α_{i−1,0})
  *   α_ij = p_ij q_ij          Σ_j α_ij <= 1;   α_0 = δ(j = 0)
- * Decoding (hard): from the previous position, scan forward and stop at the
- * first j with p_ij >= 0.5; if none, attend to nothing (zero context) and
- * keep the position. */
+ * Decoding (hard): from the previous position (included), scan forward and
+ * stop at the first j with p_ij >= 0.5; if none, attend to nothing (zero
+ * context) and keep the position. A masked key has p_ij = 0: the alignment
+ * can pass over padding but never stop on it. */
 typedef struct at_monotonic {
     at_additive energy; /* W_a (A, Dq), U_a (A, Dk), b_a (A), v_a (A) */
     at_tensor *g, *r;   /* (1), (1) */
@@ -667,7 +672,8 @@ at_status at_structured_penalty(at_ctx *ctx, at_tensor *weights, at_tensor **pen
  * W_Y, W_h (A, Dk), w (A), W_r (Do, Dv), W_x (Do, Dx).
  * keys (B, T, Dk), values (B, T, Dv), x (B, T, Dx) -> out (B, T, Do),
  * weights (B, T, T) (zero outside the window; step 0 sees nothing, so its
- * r_0 = 0). mask: padding (B, T), rows = B. */
+ * r_0 = 0). mask: padding (B, T), rows = B; it removes keys from every
+ * window, and steps inside the padding are computed as usual. */
 typedef struct at_key_value {
     at_tensor *W_Y, *W_h, *w, *W_r, *W_x;
     int key_size, value_size, input_size, out_size, attn_size, memory;
@@ -780,6 +786,162 @@ at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
 /* Read only the metadata (e.g. to learn the model configuration first);
  * meta_out must be empty, as for at_checkpoint_load. */
 at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata *meta_out);
+
+/* ------------------------------------------------------------------ data
+ * Text pairs, the character vocabulary, TSV files, and the generated date
+ * data set (human-written date -> ISO date) of the date translator.
+ * Strings are UTF-8 everywhere. A character is a Unicode code point.   */
+
+/* A list of (source, target) text pairs: a generated data set or a user's
+ * TSV. Start from {0}; the set owns copies of its strings. */
+typedef struct at_pairs {
+    size_t count, capacity;
+    char **source;
+    char **target;
+} at_pairs;
+/* Append a copy of one pair. Both must be valid, non-empty UTF-8 without a
+ * tab, CR or LF (so the pair survives a TSV round trip), else
+ * AT_ERR_ARGUMENT. */
+at_status at_pairs_add(at_ctx *ctx, at_pairs *pairs, const char *source, const char *target);
+void at_pairs_clear(at_pairs *pairs); /* frees every string; leaves {0} */
+
+/* Read a TSV file of source<TAB>target lines (users bring their own data).
+ * Every line must be valid UTF-8 with exactly two non-empty fields of at
+ * most max_chars code points each (0 = no limit). CRLF line ends, a final
+ * line without a newline, and a UTF-8 byte order mark are accepted; empty
+ * lines are skipped. out must be empty; on any error it stays empty and the
+ * message reads "PATH:LINE: what is wrong" (AT_ERR_FORMAT; AT_ERR_IO if the
+ * file cannot be read). */
+at_status at_pairs_read_tsv(at_ctx *ctx, const char *path, int max_chars, at_pairs *out);
+/* Write pairs as TSV (LF line ends), atomically: a temporary file in the
+ * same directory, flushed, then renamed over path. */
+at_status at_pairs_write_tsv(at_ctx *ctx, const char *path, const at_pairs *pairs);
+
+/* AT_OK if text[0, len) is valid UTF-8 (no overlong forms, surrogates,
+ * code points above U+10FFFF or stray bytes). Otherwise AT_ERR_ARGUMENT
+ * with the message "WHAT: invalid UTF-8 at byte OFFSET". */
+at_status at_utf8_check(at_ctx *ctx, const char *text, size_t len, const char *what);
+/* The number of code points in valid UTF-8 text. */
+size_t at_utf8_length(const char *text);
+
+/* A character-level vocabulary over Unicode code points. Ids 0..3 are the
+ * special tokens, kept apart (the seed used one token for both padding and
+ * unknown characters); characters follow in code point order. */
+enum {
+    AT_TOKEN_PAD = 0,   /* padding: masked, never scored               */
+    AT_TOKEN_UNK = 1,   /* a character the vocabulary has not seen     */
+    AT_TOKEN_START = 2, /* the decoder's first input                   */
+    AT_TOKEN_END = 3,   /* ends an output                              */
+    AT_TOKEN_FIRST_CHAR = 4
+};
+typedef struct at_vocab at_vocab;
+
+/* Every code point of n UTF-8 texts. Invalid UTF-8 is an AT_ERR_ARGUMENT
+ * naming the text's index and the byte offset. */
+at_status at_vocab_build(at_ctx *ctx, at_vocab **out, size_t n, const char *const *texts);
+void at_vocab_free(at_vocab *vocab);
+int32_t at_vocab_size(const at_vocab *vocab); /* specials included */
+/* The id of a code point; AT_TOKEN_UNK if unseen. */
+int32_t at_vocab_id(const at_vocab *vocab, uint32_t code_point);
+/* The code point of a character id; 0 for special or out-of-range ids. */
+uint32_t at_vocab_code_point(const at_vocab *vocab, int32_t id);
+/* One id per code point of text (no START or END added); unseen characters
+ * become AT_TOKEN_UNK. Invalid UTF-8 is an AT_ERR_ARGUMENT naming the byte
+ * offset; more than capacity characters is an AT_ERR_ARGUMENT naming both
+ * counts. *length receives the number of ids. */
+at_status at_vocab_encode(at_ctx *ctx, const at_vocab *vocab, const char *text, int32_t *ids,
+                          int capacity, int *length);
+/* Ids back to UTF-8 (NUL-terminated in text[size]): stops at the first
+ * END, skips PAD and START, writes UNK as U+FFFD. An id outside the
+ * vocabulary, or text too small, is an AT_ERR_ARGUMENT. */
+at_status at_vocab_decode(at_ctx *ctx, const at_vocab *vocab, const int32_t *ids, int n,
+                          char *text, size_t size);
+/* A printable ASCII string that holds the whole vocabulary (for checkpoint
+ * metadata); *out is malloc'd, release it with free(). from_string
+ * validates everything and answers AT_ERR_FORMAT for a corrupt string. */
+at_status at_vocab_to_string(at_ctx *ctx, const at_vocab *vocab, char **out);
+at_status at_vocab_from_string(at_ctx *ctx, at_vocab **out, const char *text);
+
+/* The date data set. Random calendar dates from 1900-01-01 to 2099-12-31
+ * written by ICU (CLDR data) in many locales, in the styles full, long,
+ * medium and short and in a list of patterns, then upper-cased (25%),
+ * lower-cased (25%) or left alone (50%), each paired with its ISO date
+ * "YYYY-MM-DD". Every format uses the Gregorian calendar and the calendar
+ * year (never the week-based year 'Y'), and keeps its locale's own digits.
+ * No source string, case-folded, maps to two dates: before sampling, every
+ * format is checked against every other over all 73,049 dates and the
+ * formats that would make a string ambiguous are left out (see
+ * src/data/ambiguity.c for the rule). A generator is not thread-safe: use
+ * one per thread. */
+#define AT_DATES_FIRST_YEAR 1900
+#define AT_DATES_LAST_YEAR 2099
+#define AT_DATE_MAX_BYTES 256 /* longest source, NUL included */
+
+typedef enum at_case_style { AT_CASE_KEEP, AT_CASE_UPPER, AT_CASE_LOWER } at_case_style;
+typedef struct at_dates at_dates;
+
+typedef struct at_dates_options {
+    const char *const *locales; /* ICU locale ids ("fr", "en_GB", "pt-BR");  */
+    int locale_count;           /* NULL / 0 = the defaults                   */
+    const char *const *patterns; /* ICU patterns used in every locale besides
+                                    the four styles; NULL = the defaults (use
+                                    a non-NULL list with pattern_count 0 for
+                                    the styles alone). Taken as written: a
+                                    'yy' or 'Y' here is checked, not fixed. */
+    int pattern_count;
+    /* Called now and then while the formats are checked and pairs drawn;
+     * may be NULL. stage is "checking formats" or "drawing pairs". */
+    void (*progress)(void *user, const char *stage, long done, long total);
+    void *progress_user;
+} at_dates_options;
+
+int at_dates_default_locale_count(void); /* >= 20 */
+const char *at_dates_default_locale(int index);
+
+/* Open every format and decide which to keep. Takes about a second per ten
+ * locales. An unknown locale is an AT_ERR_ARGUMENT naming it. */
+at_status at_dates_create(at_ctx *ctx, at_dates **out, const at_dates_options *opts);
+void at_dates_free(at_dates *dates);
+
+typedef struct at_date_format {
+    const char *locale;  /* as given                                       */
+    const char *name;    /* "full", "long", "medium", "short" or a pattern */
+    const char *pattern; /* the ICU pattern used: a style's own, with a
+                            two-digit year 'yy' widened to 'y'             */
+    int kept;            /* 1 if pairs are drawn from it                   */
+    const char *reason;  /* why it was left out; "" if kept                */
+} at_date_format;
+int at_dates_format_count(const at_dates *dates);
+const at_date_format *at_dates_format(const at_dates *dates, int index);
+/* Kept formats, and locales with at least one kept format. */
+int at_dates_kept_count(const at_dates *dates);
+int at_dates_locale_count(const at_dates *dates);
+
+/* One random pair: a date uniformly in range, a locale uniformly among those
+ * with a kept format, one of its kept formats uniformly, and a case style.
+ * source holds AT_DATE_MAX_BYTES; target "YYYY-MM-DD" (11 bytes). */
+typedef struct at_date_sample {
+    char source[AT_DATE_MAX_BYTES];
+    char target[11];
+    int format;             /* index for at_dates_format()   */
+    at_case_style case_style;
+} at_date_sample;
+at_status at_dates_sample(at_ctx *ctx, at_dates *dates, at_rng *rng, at_date_sample *out);
+
+/* Draw sizes[0] training, sizes[1] validation and sizes[2] test pairs, all
+ * distinct (case-folded), into splits[0..2] (each must be empty). Each
+ * distinct string belongs to one split by a seeded hash, so the splits are
+ * disjoint by source string. The same seed and locales give the same pairs
+ * in the same order. Asking for more pairs than the formats can make is an
+ * AT_ERR_ARGUMENT. */
+at_status at_dates_generate(at_ctx *ctx, at_dates *dates, uint64_t seed, const long sizes[3],
+                            at_pairs splits[3]);
+
+/* Format one date with one ICU pattern in a locale (Gregorian, UTC, no case
+ * change) into out[size]. For checks and examples, e.g. that the week-based
+ * year "YYYY" writes 2024-12-30 as 2025 while "y" writes 2024. */
+at_status at_date_format_pattern(at_ctx *ctx, const char *locale, const char *pattern, int year,
+                                 int month, int day, char *out, size_t size);
 
 #ifdef __cplusplus
 }

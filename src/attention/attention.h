@@ -58,6 +58,15 @@ void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alph
                                 const float *values, const float *d_context, float *d_alpha,
                                 float *d_values);
 
+/* A view of x (shares data and gradient, no tape entry) with a size-1 axis
+ * inserted before `axis` (insert = 1) or the size-1 axis `axis` removed
+ * (insert = 0): how a decoder step (B, D) becomes (B, 1, D) and back.
+ * axis < x->ndim. (multiplicative.c) */
+at_status attn_unit_axis(at_ctx *ctx, at_tensor *x, int axis, int insert, at_tensor **out);
+
+/* n zeroed floats of arena scratch, typed. (multiplicative.c) */
+at_status attn_scratch_floats(at_ctx *ctx, float **out, size_t n);
+
 /* ------------------------------------------- the fused dot-product kernel
  * src/attention/dot_kernel.c. Scaled dot-product attention over G = B*H
  * independent groups, in tiles with an online softmax, so that without
@@ -77,5 +86,69 @@ at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, f
                             const float *q, const float *k, const float *v, const float *out,
                             const float *lse, const float *d_out, const attn_mask_view *mask,
                             float *dq, float *dk, float *d_v);
+
+/* --------------------------------------------- the step families' pieces
+ * Families 1-4 (additive, attention decoder, Luong global and local) score
+ * queries against projected keys, then share the same tail. Each piece is
+ * defined once, in the file named beside it. Sizes of one call: */
+typedef struct attn_dims {
+    int B, tq, tk; /* batch, queries, keys                          */
+    int dq, dk;    /* query size, width of keys_proj                */
+    int dv;        /* value size                                    */
+} attn_dims;
+
+/* additive.c: out (B, Tk, O) = keys (B, Tk, Dk) · W[:, offset : offset+Dk]ᵀ
+ * (+ bias (O)), one tape entry "op". W is (O, ld): a whole weight, or the
+ * key half of Luong's concat W_a. */
+at_status attn_project_block(at_ctx *ctx, const char *op, at_tensor *keys, at_tensor *W,
+                             int offset, at_tensor *bias, at_tensor **out);
+
+/* additive.c: the additive score against projected keys kp (B, Tk, A):
+ *   t (B, Tq, Tk, A) = tanh(q W[:, 0:Dq]ᵀ + kp_j)    e (B, Tq, Tk) = t v
+ * W is (A, ld) (its first Dq columns act on the query), v is (A). t is kept
+ * for backward. Backward ADDS into dq, dkp (each may be NULL) and into the
+ * grads of W and v where they exist. */
+at_status attn_additive_scores(at_ctx *ctx, const attn_dims *d, const at_tensor *W,
+                               const at_tensor *v, const float *q, const float *kp, float *t,
+                               float *scores);
+at_status attn_additive_scores_backward(at_ctx *ctx, const attn_dims *d, at_tensor *W,
+                                        at_tensor *v, const float *q, const float *t,
+                                        const float *d_scores, float *dq, float *dkp);
+
+/* additive.c: a new tensor shaped as the queries were given, with last
+ * dimension n: (B, Tq, n), or (B, n) for a single step. */
+at_status attn_new_like_queries(at_ctx *ctx, const attn_queries *q, int n, int track,
+                                at_tensor **out);
+
+/* additive.c: alpha = softmax of each score row over its kept keys (a row
+ * that keeps nothing is all zeros). rows = B*Tq rows of tk. */
+at_status attn_softmax_scores(at_ctx *ctx, const attn_mask_view *mask, size_t rows, int tk,
+                              const float *scores, float *alpha);
+
+/* additive.c: undo α = softmax(e) row by row: d_scores (rows, tk), new in
+ * the arena. Rows that kept nothing have α = 0 and get zero gradient. */
+at_status attn_softmax_backward(at_ctx *ctx, size_t rows, int tk, const float *alpha,
+                                const float *d_alpha, float **d_scores);
+
+/* additive.c: undo c = α V. d_alpha (B, Tq, Tk), new in the arena, =
+ * weights->grad (when the returned weights carry one) + dc Vᵀ; values->grad
+ * += αᵀ dc when it exists. */
+at_status attn_context_backward(at_ctx *ctx, const attn_dims *d, const float *alpha,
+                                const at_tensor *weights, at_tensor *values,
+                                const float *d_context, float **d_alpha);
+
+/* luong_global.c: check queries, keys_proj and values against the layer's
+ * score and fill the sizes. */
+at_status luong_check_inputs(at_ctx *ctx, const char *op, const at_luong *layer,
+                             at_tensor *queries, at_tensor *keys_proj, at_tensor *values,
+                             attn_queries *q, attn_dims *d);
+/* luong_global.c: every score (B, Tq, Tk) of the layer's kind; concat keeps
+ * its hidden layer in *t (B, Tq, Tk, A), other scores set *t = NULL. */
+at_status luong_scores(at_ctx *ctx, const at_luong *layer, const attn_dims *d, const float *q,
+                       const float *kp, float **t, float *scores);
+/* luong_global.c: ADDS into dq, dkp (each may be NULL) and the parameter grads. */
+at_status luong_scores_backward(at_ctx *ctx, const at_luong *layer, const attn_dims *d,
+                                const float *q, const float *kp, const float *t,
+                                const float *d_scores, float *dq, float *dkp);
 
 #endif /* ATTEND_ATTENTION_H */

@@ -1,0 +1,591 @@
+/*
+ * forced_forward.c - forced-forward attention: the alignment only moves
+ * forward. Once a source position has been passed, later outputs never go
+ * back to it. Two formulations.
+ *
+ * 1. Monotonic attention (Raffel et al. 2017). At output step i the
+ *    decoder walks the source from where it stopped last time, and at each
+ *    position j flips a coin "stop here?" with probability
+ *
+ *        e_ij = g v̂ᵀ tanh(W_a s_{i−1} + U_a h_j + b_a) + r     v̂ = v_a / ‖v_a‖
+ *        p_ij = σ(e_ij)          (+ N(0, noise_std²) before σ in training)
+ *
+ *    s_{i−1} = query (B, Dq), W_a (A, Dq), U_a h_j + b_a = keys_proj (B, Tk, A)
+ *    (from at_additive_project_keys), v_a (A), g (1), r (1), p (B, Tk).
+ *
+ *    Training uses the expected alignment, by the exact recursion
+ *
+ *        q_ij = (1 − p_{i,j−1}) q_{i,j−1} + α_{i−1,j}     q_i0 = α_{i−1,0}
+ *        α_ij = p_ij q_ij                                 α (B, Tk), Σ_j α_ij <= 1
+ *
+ *    q_ij is the probability that the walk reaches j without having stopped
+ *    before: it either came from j−1 and did not stop there, or it starts
+ *    at j (it stopped at j at step i−1). α_{i−1} = alpha_prev, or δ(j = 0)
+ *    at the first step. The recursion is the closed form
+ *    α_ij = p_ij Σ_{k≤j} α_{i−1,k} Π_{l=k}^{j−1} (1 − p_il) computed without
+ *    the cumulative products that lose precision. Its backward runs the
+ *    recursion in reverse:
+ *
+ *        dp_ij += q_ij dα_ij          dq_ij += p_ij dα_ij
+ *        dq_{i,j−1} += (1 − p_{i,j−1}) dq_ij    dp_{i,j−1} −= q_{i,j−1} dq_ij
+ *        dα_{i−1,j} += dq_ij
+ *
+ *    Decoding (hard, no gradient) scans forward from the previous position
+ *    and stops at the first kept j with p_ij >= 0.5; if there is none it
+ *    attends to nothing (zero context) and keeps the position. Where every
+ *    p is 0 or 1 the soft α is exactly the hard one-hot, until a step in
+ *    which the scan finds no stop: the hard mode then keeps its position,
+ *    while the soft walk has carried all its mass off the end (α = 0 from
+ *    then on), as in the paper.
+ *
+ *    Masked positions get p = 0: the walk cannot stop on padding, it walks
+ *    through it. A fully masked row has α = 0 and zero context.
+ *
+ *    Initialisation: the energy is an at_additive under PREFIX.energy.*
+ *    (initialised by at_additive_init), g = 1/√A and r = −1. Since v̂ is a
+ *    unit vector and tanh(·) has A entries in (−1, 1), |v̂ᵀ tanh(·)| <= √A,
+ *    so g = 1/√A keeps the first energies inside r ± 1 whatever A is; with
+ *    r = −1 the first p lie in (σ(−2), σ(0)) ≈ (0.12, 0.5): the walk starts
+ *    by moving on rather than stopping at position 0 (Raffel et al. also
+ *    start r negative), and no σ is saturated, so every position learns.
+ *
+ * 2. Forward attention (Zhang et al. 2018), on top of any soft attention
+ *    y_t (B, Tk) (e.g. a softmax over additive scores):
+ *
+ *        α̂'_t(n) = ((1 − u) α̂_{t−1}(n) + u α̂_{t−1}(n−1)) · y_t(n) · mask(n)
+ *        α̂_t(n)  = α̂'_t(n) / Σ_m α̂'_t(m)          (all zeros if the sum is 0)
+ *
+ *    u = transition (B, 1) in (0, 1), the transition agent's output; with
+ *    transition = NULL both coefficients are 1 (the plain form). Then
+ *    context = Σ_n α̂_t(n) v_n, values (B, Tk, Dv).
+ *
+ * Both record one tape entry whose output is the context; the alpha tensor
+ * handed out is a second output of the same entry (its gradient, e.g. from
+ * the next step that reads it as alpha_prev, is read by the same backward).
+ */
+#include "../layers/layers.h"
+#include "attention.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------- shared pieces */
+
+/* t must be (n0) or, when n1 > 0, (n0, n1). NULL allowed when optional. */
+static at_status check_shape2(at_ctx *ctx, const char *op, const char *what, const at_tensor *t,
+                              int n0, int n1, int optional) {
+    if (!t) {
+        if (optional) return AT_OK;
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, what);
+    }
+    int ok = n1 > 0 ? t->ndim == 2 && t->shape[0] == n0 && t->shape[1] == n1
+                    : t->ndim == 1 && t->shape[0] == n0;
+    if (ok) return AT_OK;
+    char got[64], want[64];
+    at_shape_str(want, sizeof want, n1 > 0 ? 2 : 1, (const int[]){n0, n1});
+    return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, expected %s", op, what,
+                       at_shape_str(got, sizeof got, t->ndim, t->shape), want);
+}
+
+/* The previous alignment at j: alpha_prev, or δ(j = 0) when it is NULL. */
+static float previous_at(const float *alpha_prev, int j) {
+    return alpha_prev ? alpha_prev[j] : (j == 0 ? 1.0f : 0.0f);
+}
+
+/* The alpha tensor a caller asked for (a second, tracked output), or scratch. */
+static at_status alpha_buffer(at_ctx *ctx, at_tensor **alpha_out, int B, int Tk, int track,
+                              at_tensor **made, float **alpha) {
+    *made = NULL;
+    if (alpha_out) {
+        AT_TRY(at_result(ctx, made, 2, (const int[]){B, Tk}, track));
+        *alpha = (*made)->data;
+        return AT_OK;
+    }
+    return at_scratch_zero(ctx, (void **)alpha, (size_t)B * Tk * sizeof(float));
+}
+
+/* dα (B, Tk): the alpha tensor's own gradient, plus dα from the context
+ * (context = Σ_j α_j v_j), and dv from the same line. */
+static at_status alpha_grad(at_ctx *ctx, const at_tensor *alpha_out, const float *alpha,
+                            at_tensor *values, const float *d_context, int B, int Tk, int Dv,
+                            float **d_alpha) {
+    AT_TRY(at_scratch_zero(ctx, (void **)d_alpha, (size_t)B * Tk * sizeof(float)));
+    if (alpha_out && alpha_out->grad)
+        memcpy(*d_alpha, alpha_out->grad, (size_t)B * Tk * sizeof(float));
+    // forward: context[b] = Σ_j alpha[b, j] values[b, j]
+    attn_weighted_sum_backward(B, 1, Tk, Dv, alpha, values->data, d_context, *d_alpha,
+                               values->grad);
+    return AT_OK;
+}
+
+/* ------------------------------------------------ monotonic: parameters */
+
+at_status at_monotonic_init(at_ctx *ctx, at_monotonic *layer, at_params *params, const char *prefix,
+                            int query_size, int key_size, int attn_size, at_rng *rng) {
+    if (!layer || !params || !rng)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "monotonic_init: NULL layer, params or rng");
+    if (query_size <= 0 || key_size <= 0 || attn_size <= 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "monotonic_init: sizes query %d, key %d, attn %d must be > 0",
+                           query_size, key_size, attn_size);
+    char energy_prefix[256];
+    int has_prefix = prefix && *prefix;
+    int written = snprintf(energy_prefix, sizeof energy_prefix, "%s%senergy",
+                           has_prefix ? prefix : "", has_prefix ? "." : "");
+    if (written < 0 || (size_t)written >= sizeof energy_prefix)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "monotonic_init: prefix '%s' is too long", prefix);
+    at_monotonic made = {.noise_std = 0.0f};
+    AT_TRY(at_additive_init(ctx, &made.energy, params, energy_prefix, query_size, key_size,
+                            attn_size, rng));
+    const int one = 1;
+    AT_TRY(layer_param(ctx, params, prefix, "g", NULL, 1, &one, &made.g));
+    AT_TRY(layer_param(ctx, params, prefix, "r", NULL, 1, &one, &made.r));
+    made.g->data[0] = 1.0f / sqrtf((float)attn_size);
+    made.r->data[0] = -1.0f;
+    *layer = made;
+    return AT_OK;
+}
+
+/* Sizes of one monotonic call. */
+typedef struct mono_dims {
+    int B, Tk, Dq, A, Dv;
+} mono_dims;
+
+static at_status check_monotonic(at_ctx *ctx, const char *op, const at_monotonic *layer,
+                                 at_tensor *query, at_tensor *keys_proj, at_tensor *values,
+                                 mono_dims *d) {
+    if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer is NULL", op);
+    const at_additive *en = &layer->energy;
+    int A = en->attn_size, Dq = en->query_size;
+    if (A <= 0 || Dq <= 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer not initialised (attn %d, query %d)",
+                           op, A, Dq);
+    AT_TRY(check_shape2(ctx, op, "energy.W_a", en->W_a, A, Dq, 0));
+    AT_TRY(check_shape2(ctx, op, "energy.v_a", en->v_a, A, 0, 0));
+    AT_TRY(check_shape2(ctx, op, "g", layer->g, 1, 0, 0));
+    AT_TRY(check_shape2(ctx, op, "r", layer->r, 1, 0, 0));
+    if (!query) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: query is NULL", op);
+    AT_TRY(check_shape2(ctx, op, "query (B, Dq)", query, query->shape[0], Dq, 0));
+    int B = query->shape[0], Tk, Dv;
+    AT_TRY(attn_check_sequence(ctx, op, "keys_proj", keys_proj, B, A, &Tk));
+    if (!values) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: values is NULL", op);
+    Dv = values->ndim == 3 ? values->shape[2] : -1;
+    AT_TRY(attn_check_sequence(ctx, op, "values", values, B, Dv, NULL));
+    if (values->shape[1] != Tk)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: values have %d steps, keys_proj %d", op,
+                           values->shape[1], Tk);
+    if (!(layer->noise_std >= 0.0f) || !isfinite(layer->noise_std))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: noise_std %g must be finite and >= 0", op,
+                           (double)layer->noise_std);
+    *d = (mono_dims){B, Tk, Dq, A, Dv};
+    return AT_OK;
+}
+
+/* v̂ (A) = v / ‖v‖; returns ‖v‖ (v̂ = 0 if v = 0, which gives no NaN). */
+static float unit_direction(const float *v, int A, float *v_hat) {
+    double sq = 0.0;
+    for (int a = 0; a < A; a++)
+        sq += (double)v[a] * v[a];
+    float norm = (float)sqrt(sq), inv = norm > 0.0f ? 1.0f / norm : 0.0f;
+    for (int a = 0; a < A; a++)
+        v_hat[a] = v[a] * inv;
+    return norm;
+}
+
+/* The energies of one batch row at positions first .. Tk−1:
+ * z[j] = tanh(wq + keys_proj[j]) (Tk, A), e[j] = g v̂ᵀ z[j] + r. */
+static void monotonic_energies(const float *wq, const float *keys_proj, const float *v_hat, float g,
+                               float r, int first, int Tk, int A, float *z, float *e) {
+    for (int j = first; j < Tk; j++) {
+        const float *k_j = keys_proj + (size_t)j * A;
+        float *z_j = z + (size_t)j * A;
+        float dot = 0.0f;
+        for (int a = 0; a < A; a++) {
+            z_j[a] = at_fast_tanh(wq[a] + k_j[a]);
+            dot += v_hat[a] * z_j[a];
+        }
+        e[j] = g * dot + r;
+    }
+}
+
+/* wq (B, A) = query (B, Dq) W_aᵀ: the query's half of the energy, once per call. */
+static at_status project_query(at_ctx *ctx, const at_monotonic *layer, const mono_dims *d,
+                               const at_tensor *query, float **wq) {
+    AT_TRY(at_scratch(ctx, (void **)wq, (size_t)d->B * d->A * sizeof(float)));
+    at_gemm(0, 1, d->B, d->A, d->Dq, 1.0f, query->data, d->Dq, layer->energy.W_a->data, d->Dq, 0.0f,
+            *wq, d->A);
+    return AT_OK;
+}
+
+/* ------------------------------------------ monotonic: soft, the recursion */
+
+/* q (Tk), alpha (Tk) from p (Tk) and the previous alignment (or NULL: δ at 0). */
+static void monotonic_recursion(const float *p, const float *alpha_prev, int Tk, float *q,
+                                float *alpha) {
+    for (int j = 0; j < Tk; j++) {
+        q[j] = (j > 0 ? (1.0f - p[j - 1]) * q[j - 1] : 0.0f) + previous_at(alpha_prev, j);
+        alpha[j] = p[j] * q[j];
+    }
+}
+
+/* The recursion run backwards: from dα (Tk), ADD into dp (Tk) and, if not
+ * NULL, d_alpha_prev (Tk). dq (Tk) is scratch. */
+static void monotonic_recursion_backward(const float *p, const float *q, const float *d_alpha,
+                                         int Tk, float *dp, float *dq, float *d_alpha_prev) {
+    memset(dq, 0, (size_t)Tk * sizeof(float));
+    for (int j = Tk - 1; j >= 0; j--) {
+        // forward: alpha[j] = p[j] * q[j]
+        dp[j] += q[j] * d_alpha[j];
+        dq[j] += p[j] * d_alpha[j];
+        // forward: q[j] = (1 - p[j-1]) * q[j-1] + alpha_prev[j]
+        if (d_alpha_prev) d_alpha_prev[j] += dq[j];
+        if (j > 0) {
+            dq[j - 1] += (1.0f - p[j - 1]) * dq[j];
+            dp[j - 1] -= q[j - 1] * dq[j];
+        }
+    }
+}
+
+/* What the soft backward keeps. */
+typedef struct mono_saved {
+    mono_dims d;
+    float *z;     /* (B, Tk, A) tanh(wq + keys_proj) */
+    float *p, *q; /* (B, Tk)                         */
+    float *alpha; /* (B, Tk)                         */
+    float *v_hat; /* (A)                             */
+    float v_norm, g;
+    at_tensor *alpha_out; /* the alpha tensor handed out, or NULL */
+} mono_saved;
+
+/* From de (Tk) of one row, ADD into the gradients of keys_proj, g, r and
+ * into d_wq (A) and d_vhat (A). */
+static void energy_backward(const mono_saved *s, int b, const float *de, at_tensor *keys_proj,
+                            float *d_g, float *d_r, float *d_wq, float *d_vhat) {
+    int A = s->d.A;
+    for (int j = 0; j < s->d.Tk; j++) {
+        if (de[j] == 0.0f) continue;
+        const float *z_j = s->z + ((size_t)b * s->d.Tk + j) * A;
+        float *dk_j = keys_proj->grad ? keys_proj->grad + ((size_t)b * s->d.Tk + j) * A : NULL;
+        float dot = 0.0f;
+        for (int a = 0; a < A; a++) {
+            dot += s->v_hat[a] * z_j[a];
+            // forward: e[j] = g * Σ_a v_hat[a] z[j, a] + r
+            d_vhat[a] += de[j] * s->g * z_j[a];
+            float dz = de[j] * s->g * s->v_hat[a];
+            // forward: z[j, a] = tanh(wq[a] + keys_proj[j, a])
+            float dpre = dz * (1.0f - z_j[a] * z_j[a]);
+            d_wq[a] += dpre;
+            if (dk_j) dk_j[a] += dpre;
+        }
+        // forward: e[j] = g * dot + r
+        *d_g += de[j] * dot;
+        *d_r += de[j];
+    }
+}
+
+static at_status monotonic_backward(at_ctx *ctx, at_node *node) {
+    at_tensor *query = node->in[0], *keys_proj = node->in[1], *values = node->in[2];
+    at_tensor *alpha_prev = node->in[3], *W_a = node->in[4], *v_a = node->in[5];
+    at_tensor *g = node->in[6], *r = node->in[7];
+    const mono_saved *s = node->saved;
+    int B = s->d.B, Tk = s->d.Tk, A = s->d.A, Dq = s->d.Dq;
+    float *d_alpha, *dp, *dq, *d_wq, *d_vhat;
+    AT_TRY(alpha_grad(ctx, s->alpha_out, s->alpha, values, node->out->grad, B, Tk, s->d.Dv,
+                      &d_alpha)); // (B, Tk)
+    AT_TRY(at_scratch(ctx, (void **)&dp, (size_t)Tk * sizeof(float)));
+    AT_TRY(at_scratch(ctx, (void **)&dq, (size_t)Tk * sizeof(float)));
+    AT_TRY(at_scratch_zero(ctx, (void **)&d_wq, (size_t)B * A * sizeof(float))); // (B, A)
+    AT_TRY(at_scratch_zero(ctx, (void **)&d_vhat, (size_t)A * sizeof(float)));   // (A)
+    float d_g = 0.0f, d_r = 0.0f;
+
+    for (int b = 0; b < B; b++) {
+        const float *p = s->p + (size_t)b * Tk;
+        float *dprev = alpha_prev && alpha_prev->grad ? alpha_prev->grad + (size_t)b * Tk : NULL;
+        memset(dp, 0, (size_t)Tk * sizeof(float));
+        monotonic_recursion_backward(p, s->q + (size_t)b * Tk, d_alpha + (size_t)b * Tk, Tk, dp, dq,
+                                     dprev);
+        // forward: p[j] = sigmoid(e[j]) (p = 0 where masked, and p(1 - p) = 0 there too)
+        for (int j = 0; j < Tk; j++)
+            dp[j] *= p[j] * (1.0f - p[j]);
+        energy_backward(s, b, dp, keys_proj, &d_g, &d_r, d_wq + (size_t)b * A, d_vhat);
+    }
+    if (g->grad) g->grad[0] += d_g;
+    if (r->grad) r->grad[0] += d_r;
+    // forward: v_hat = v / ‖v‖
+    if (v_a->grad && s->v_norm > 0.0f) {
+        float along = 0.0f;
+        for (int a = 0; a < A; a++)
+            along += s->v_hat[a] * d_vhat[a];
+        for (int a = 0; a < A; a++)
+            v_a->grad[a] += (d_vhat[a] - s->v_hat[a] * along) / s->v_norm;
+    }
+    // forward: wq = query W_aᵀ
+    if (query->grad) at_gemm(0, 0, B, Dq, A, 1.0f, d_wq, A, W_a->data, Dq, 1.0f, query->grad, Dq);
+    if (W_a->grad) at_gemm(1, 0, A, Dq, B, 1.0f, d_wq, A, query->data, Dq, 1.0f, W_a->grad, Dq);
+    return AT_OK;
+}
+
+/* p (Tk) of one row from its energies: σ(e + noise) where kept, 0 where masked. */
+static void stop_probabilities(at_ctx *ctx, const attn_mask_view *view, int b, float noise_std,
+                               const float *e, int Tk, float *p) {
+    int noisy = at_ctx_training(ctx) && noise_std > 0.0f;
+    for (int j = 0; j < Tk; j++) {
+        if (!attn_is_kept(view, (size_t)b, j)) {
+            p[j] = 0.0f; // the walk cannot stop on padding
+            continue;
+        }
+        float noise = noisy ? noise_std * at_rng_normal(at_ctx_rng(ctx)) : 0.0f;
+        p[j] = at_fast_sigmoid(e[j] + noise);
+    }
+}
+
+at_status at_monotonic_attend(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
+                              at_tensor *keys_proj, at_tensor *values, at_tensor *alpha_prev,
+                              const at_attn_mask *mask, at_tensor **context, at_tensor **alpha) {
+    const char *op = "monotonic_attend";
+    if (!context) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: context output is NULL", op);
+    mono_dims d;
+    AT_TRY(check_monotonic(ctx, op, layer, query, keys_proj, values, &d));
+    AT_TRY(check_shape2(ctx, op, "alpha_prev (B, Tk)", alpha_prev, d.B, d.Tk, 1));
+    attn_mask_view view;
+    AT_TRY(attn_mask_prepare(ctx, op, mask, (size_t)d.B, 1, d.Tk, &view));
+
+    at_tensor *inputs[8] = {query,      keys_proj,         values,
+                            alpha_prev, layer->energy.W_a, layer->energy.v_a,
+                            layer->g,   layer->r};
+    int track = at_tracking(ctx, 8, inputs);
+    at_tensor *result, *made_alpha;
+    mono_saved *s;
+    float *wq, *e, *alpha_data;
+    AT_TRY(at_result(ctx, &result, 2, (const int[]){d.B, d.Dv}, track));
+    AT_TRY(alpha_buffer(ctx, alpha, d.B, d.Tk, track, &made_alpha, &alpha_data));
+    AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
+    *s = (mono_saved){.d = d, .alpha = alpha_data, .alpha_out = made_alpha, .g = layer->g->data[0]};
+    AT_TRY(at_scratch(ctx, (void **)&s->z, (size_t)d.B * d.Tk * d.A * sizeof(float)));
+    AT_TRY(at_scratch(ctx, (void **)&s->p, (size_t)d.B * d.Tk * sizeof(float)));
+    AT_TRY(at_scratch(ctx, (void **)&s->q, (size_t)d.B * d.Tk * sizeof(float)));
+    AT_TRY(at_scratch(ctx, (void **)&s->v_hat, (size_t)d.A * sizeof(float)));
+    AT_TRY(at_scratch(ctx, (void **)&e, (size_t)d.Tk * sizeof(float))); // (Tk) one row's energies
+    AT_TRY(project_query(ctx, layer, &d, query, &wq));
+    s->v_norm = unit_direction(layer->energy.v_a->data, d.A, s->v_hat);
+
+    for (int b = 0; b < d.B; b++) {
+        size_t row = (size_t)b * d.Tk;
+        monotonic_energies(wq + (size_t)b * d.A, keys_proj->data + row * d.A, s->v_hat, s->g,
+                           layer->r->data[0], 0, d.Tk, d.A, s->z + row * d.A, e);
+        stop_probabilities(ctx, &view, b, layer->noise_std, e, d.Tk, s->p + row);
+        monotonic_recursion(s->p + row, alpha_prev ? alpha_prev->data + row : NULL, d.Tk,
+                            s->q + row, s->alpha + row);
+    }
+    // context[b] = Σ_j alpha[b, j] values[b, j]
+    attn_weighted_sum(d.B, 1, d.Tk, d.Dv, s->alpha, values->data, result->data);
+
+    if (track) {
+        at_node *node;
+        AT_TRY(
+            at_tape_record(ctx, &node, "monotonic_attend", monotonic_backward, result, 8, inputs));
+        node->saved = s;
+    }
+    *context = result;
+    if (alpha) *alpha = made_alpha;
+    return AT_OK;
+}
+
+/* -------------------------------------------- monotonic: hard, decoding */
+
+/* The first kept j >= from with p >= 0.5, or −1. */
+static int first_stop(const float *e, const attn_mask_view *view, int b, int from, int Tk) {
+    for (int j = from; j < Tk; j++)
+        if (attn_is_kept(view, (size_t)b, j) && at_fast_sigmoid(e[j]) >= 0.5f) return j;
+    return -1;
+}
+
+at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
+                                   at_tensor *keys_proj, at_tensor *values,
+                                   const at_attn_mask *mask, int32_t *positions,
+                                   at_tensor **context, at_tensor **weights) {
+    const char *op = "monotonic_attend_hard";
+    if (!context || !positions)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL positions or context output", op);
+    mono_dims d;
+    AT_TRY(check_monotonic(ctx, op, layer, query, keys_proj, values, &d));
+    for (int b = 0; b < d.B; b++)
+        if (positions[b] < 0 || positions[b] >= d.Tk)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: positions[%d] = %d is outside [0, %d)",
+                               op, b, (int)positions[b], d.Tk);
+    attn_mask_view view;
+    AT_TRY(attn_mask_prepare(ctx, op, mask, (size_t)d.B, 1, d.Tk, &view));
+
+    at_tensor *result, *onehot = NULL;
+    float *wq, *z, *e, *v_hat;
+    AT_TRY(at_result(ctx, &result, 2, (const int[]){d.B, d.Dv}, 0));
+    if (weights) AT_TRY(at_result(ctx, &onehot, 2, (const int[]){d.B, d.Tk}, 0));
+    AT_TRY(project_query(ctx, layer, &d, query, &wq));
+    AT_TRY(at_scratch(ctx, (void **)&z, (size_t)d.Tk * d.A * sizeof(float))); // (Tk, A)
+    AT_TRY(at_scratch(ctx, (void **)&e, (size_t)d.Tk * sizeof(float)));       // (Tk)
+    AT_TRY(at_scratch(ctx, (void **)&v_hat, (size_t)d.A * sizeof(float)));    // (A)
+    unit_direction(layer->energy.v_a->data, d.A, v_hat);
+
+    for (int b = 0; b < d.B; b++) {
+        int from = positions[b];
+        monotonic_energies(wq + (size_t)b * d.A, keys_proj->data + (size_t)b * d.Tk * d.A, v_hat,
+                           layer->g->data[0], layer->r->data[0], from, d.Tk, d.A, z, e);
+        int stop = first_stop(e, &view, b, from, d.Tk);
+        if (stop < 0) continue; // attend to nothing, keep the position
+        positions[b] = stop;
+        memcpy(result->data + (size_t)b * d.Dv, values->data + ((size_t)b * d.Tk + stop) * d.Dv,
+               (size_t)d.Dv * sizeof(float));
+        if (onehot) onehot->data[(size_t)b * d.Tk + stop] = 1.0f;
+    }
+    *context = result;
+    if (weights) *weights = onehot;
+    return AT_OK;
+}
+
+/* ------------------------------------------------------ forward attention */
+
+/* What forward attention's backward keeps. */
+typedef struct fwd_saved {
+    int B, Tk, Dv;
+    float *mixed;         /* (B, Tk) s(n) = c_stay α̂_{t−1}(n) + c_move α̂_{t−1}(n−1) */
+    float *sum;           /* (B)     Σ_n s(n) y(n) mask(n)                          */
+    float *alpha;         /* (B, Tk)                                                */
+    at_tensor *alpha_out; /* the alpha tensor handed out, or NULL                   */
+    attn_mask_view view;
+} fwd_saved;
+
+/* The two coefficients of row b: (1 − u, u), or (1, 1) for the plain form. */
+static void transition_weights(const at_tensor *transition, int b, float *stay, float *move) {
+    float u = transition ? transition->data[b] : 0.0f;
+    *stay = transition ? 1.0f - u : 1.0f;
+    *move = transition ? u : 1.0f;
+}
+
+static at_status forward_attention_backward(at_ctx *ctx, at_node *node) {
+    at_tensor *y = node->in[0], *alpha_prev = node->in[1], *transition = node->in[2];
+    at_tensor *values = node->in[3];
+    const fwd_saved *s = node->saved;
+    int B = s->B, Tk = s->Tk;
+    float *d_alpha, *d_mixed;
+    AT_TRY(alpha_grad(ctx, s->alpha_out, s->alpha, values, node->out->grad, B, Tk, s->Dv,
+                      &d_alpha)); // (B, Tk)
+    AT_TRY(at_scratch(ctx, (void **)&d_mixed, (size_t)Tk * sizeof(float)));
+
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * Tk;
+        if (!(s->sum[b] > 0.0f)) continue; // alpha was all zeros: no gradient
+        const float *alpha = s->alpha + row, *da = d_alpha + row, *mixed = s->mixed + row;
+        const float *prev = alpha_prev ? alpha_prev->data + row : NULL;
+        float dot = 0.0f, stay, move, d_u = 0.0f;
+        for (int n = 0; n < Tk; n++)
+            dot += alpha[n] * da[n];
+        transition_weights(transition, b, &stay, &move);
+        for (int n = 0; n < Tk; n++) {
+            if (!attn_is_kept(&s->view, (size_t)b, n)) {
+                d_mixed[n] = 0.0f;
+                continue;
+            }
+            // forward: alpha[n] = raw[n] / Σ_m raw[m]
+            float d_raw = (da[n] - dot) / s->sum[b];
+            // forward: raw[n] = mixed[n] * y[n]   (kept n)
+            if (y->grad) y->grad[row + n] += mixed[n] * d_raw;
+            d_mixed[n] = y->data[row + n] * d_raw;
+        }
+        for (int n = 0; n < Tk; n++) {
+            float before = n > 0 ? previous_at(prev, n - 1) : 0.0f;
+            // forward: mixed[n] = stay * prev[n] + move * prev[n-1]
+            d_u += d_mixed[n] * (before - previous_at(prev, n));
+            if (alpha_prev && alpha_prev->grad) {
+                alpha_prev->grad[row + n] += stay * d_mixed[n];
+                if (n > 0) alpha_prev->grad[row + n - 1] += move * d_mixed[n];
+            }
+        }
+        // forward: stay = 1 - u, move = u
+        if (transition && transition->grad) transition->grad[b] += d_u;
+    }
+    return AT_OK;
+}
+
+static at_status check_forward_attention(at_ctx *ctx, const char *op, at_tensor *y,
+                                         at_tensor *alpha_prev, at_tensor *transition,
+                                         at_tensor *values, int *B, int *Tk, int *Dv) {
+    if (!y) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: y is NULL", op);
+    if (y->ndim != 2) {
+        char got[64];
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: y is %s, expected (B, Tk)", op,
+                           at_shape_str(got, sizeof got, y->ndim, y->shape));
+    }
+    *B = y->shape[0], *Tk = y->shape[1];
+    AT_TRY(check_shape2(ctx, op, "alpha_prev (B, Tk)", alpha_prev, *B, *Tk, 1));
+    if (transition && transition->size != (size_t)*B) {
+        char got[64];
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: transition is %s, expected (B = %d, 1)", op,
+                           at_shape_str(got, sizeof got, transition->ndim, transition->shape), *B);
+    }
+    if (!values) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: values is NULL", op);
+    *Dv = values->ndim == 3 ? values->shape[2] : -1;
+    int steps;
+    AT_TRY(attn_check_sequence(ctx, op, "values", values, *B, *Dv, &steps));
+    if (steps != *Tk)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: values have %d steps, y has %d", op, steps, *Tk);
+    return AT_OK;
+}
+
+/* One row: mixed (Tk), alpha (Tk) and the normaliser; alpha = 0 if it is 0. */
+static float forward_attention_row(const float *y, const float *prev, float stay, float move,
+                                   const attn_mask_view *view, int b, int Tk, float *mixed,
+                                   float *alpha) {
+    float sum = 0.0f;
+    for (int n = 0; n < Tk; n++) {
+        mixed[n] = stay * previous_at(prev, n) + (n > 0 ? move * previous_at(prev, n - 1) : 0.0f);
+        alpha[n] = attn_is_kept(view, (size_t)b, n) ? mixed[n] * y[n] : 0.0f;
+        sum += alpha[n];
+    }
+    float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (int n = 0; n < Tk; n++)
+        alpha[n] *= inv;
+    return sum;
+}
+
+at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
+                               at_tensor *transition, at_tensor *values, const at_attn_mask *mask,
+                               at_tensor **context, at_tensor **alpha) {
+    const char *op = "forward_attention";
+    if (!context) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: context output is NULL", op);
+    int B = 0, Tk = 0, Dv = 0;
+    AT_TRY(check_forward_attention(ctx, op, y, alpha_prev, transition, values, &B, &Tk, &Dv));
+    fwd_saved *s;
+    AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
+    *s = (fwd_saved){.B = B, .Tk = Tk, .Dv = Dv};
+    AT_TRY(attn_mask_prepare(ctx, op, mask, (size_t)B, 1, Tk, &s->view));
+
+    at_tensor *inputs[4] = {y, alpha_prev, transition, values};
+    int track = at_tracking(ctx, 4, inputs);
+    at_tensor *result;
+    AT_TRY(at_result(ctx, &result, 2, (const int[]){B, Dv}, track));
+    AT_TRY(alpha_buffer(ctx, alpha, B, Tk, track, &s->alpha_out, &s->alpha));
+    AT_TRY(at_scratch(ctx, (void **)&s->mixed, (size_t)B * Tk * sizeof(float)));
+    AT_TRY(at_scratch(ctx, (void **)&s->sum, (size_t)B * sizeof(float)));
+
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * Tk;
+        float stay, move;
+        transition_weights(transition, b, &stay, &move);
+        s->sum[b] =
+            forward_attention_row(y->data + row, alpha_prev ? alpha_prev->data + row : NULL, stay,
+                                  move, &s->view, b, Tk, s->mixed + row, s->alpha + row);
+    }
+    // context[b] = Σ_n alpha[b, n] values[b, n]
+    attn_weighted_sum(B, 1, Tk, Dv, s->alpha, values->data, result->data);
+
+    if (track) {
+        at_node *node;
+        AT_TRY(at_tape_record(ctx, &node, "forward_attention", forward_attention_backward, result,
+                              4, inputs));
+        node->saved = s;
+    }
+    *context = result;
+    if (alpha) *alpha = s->alpha_out;
+    return AT_OK;
+}

@@ -1,0 +1,306 @@
+/*
+ * multi_head.c - multi-head attention (family 10, Vaswani et al. 2017), with
+ * the parameters of torch.nn.MultiheadAttention(E, H, batch_first=True) so
+ * that a state_dict moves between the two unchanged.
+ *
+ * The idea: H small attentions side by side, each in its own E/H-wide
+ * subspace, then one projection mixes what the heads found:
+ *
+ *     Q = query W_Qᵀ + b_Q    K = key W_Kᵀ + b_K    V = value W_Vᵀ + b_V
+ *     head_h = softmax(Q_h K_hᵀ / √(E/H) + mask) V_h
+ *     out = [head_1 … head_H] W_Oᵀ + b_O
+ *
+ *     query (B, Tq, E)   key, value (B, Tk, E)   out (B, Tq, E)
+ *     in_proj_weight (3E, E) = [W_Q; W_K; W_V]   in_proj_bias (3E) = [b_Q; b_K; b_V]
+ *     out_proj.weight W_O (E, E)                 out_proj.bias b_O (E)
+ *     Q_h, K_h, V_h: columns h·E/H .. (h+1)·E/H − 1 of Q, K, V
+ *     heads (B, H, T, E/H)   weights (B, H, Tq, Tk), one map per head, never averaged
+ *
+ * Splitting into heads is a rearrangement, (B, T, E) <-> (B, H, T, E/H):
+ * one helper, move_heads, does it in both directions (forward of the input
+ * projection and backward of the output projection go to heads; the other
+ * two come back). The pieces, each one tape entry:
+ *
+ *     in_proj   x (B, T, E) -> heads (B, H, T, E/H)    (Q, K or V: part 0, 1, 2)
+ *     at_dot_attention on the heads, scale 1/√(E/H)   the fused kernel, G = B·H
+ *     out_proj  heads (B, H, Tq, E/H) -> out (B, Tq, E)
+ *
+ * _project_kv does K and V once per sequence (cross-attention over a fixed
+ * memory); _attend does the rest per query; _forward is both.
+ *
+ * Initialisation, as torch does it (MultiheadAttention._reset_parameters):
+ * in_proj_weight xavier_uniform_ on the whole (3E, E) matrix, i.e.
+ * U(−a, a), a = √(6 / (E + 3E)); in_proj_bias and out_proj.bias zero;
+ * out_proj.weight keeps nn.Linear's default kaiming_uniform_(a = √5),
+ * which is U(−1/√E, 1/√E).
+ *
+ * Masks: a padding mask (B, Tk) with rows = B, a full mask with one row per
+ * score row (B·H·Tq rows, ordered b, then h, then query: torch's 3-D
+ * attn_mask (B·H, Tq, Tk) flattened), causal. A query that sees no key
+ * gets zero weights and a zero head context, so its output is b_O (torch
+ * gives NaN there); no gradient reaches query, key or value through it.
+ * A decoder step may pass query (B, E): out (B, E), weights (B, H, Tk).
+ * Weights come from the fused kernel and carry no gradient.
+ */
+#include "attention.h"
+#include "../layers/layers.h"
+
+#include <math.h>
+
+/* ---------------------------------------------------------------- init */
+
+at_status at_multi_head_init(at_ctx *ctx, at_multi_head *layer, at_params *params,
+                             const char *prefix, int embed_dim, int heads, at_rng *rng) {
+    const char *op = "multi_head_init";
+    if (!ctx) return AT_ERR_ARGUMENT;
+    if (!layer || !params || !rng)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL layer, params or rng", op);
+    if (embed_dim <= 0 || heads <= 0 || embed_dim % heads != 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: embed_dim %d must be > 0 and divisible by heads %d (> 0)", op,
+                           embed_dim, heads);
+    at_multi_head made = {NULL, NULL, NULL, NULL, embed_dim, heads};
+    int in_w[2] = {3 * embed_dim, embed_dim}, in_b[1] = {3 * embed_dim};
+    int out_w[2] = {embed_dim, embed_dim}, out_b[1] = {embed_dim};
+    AT_TRY(layer_param(ctx, params, prefix, "in_proj_weight", NULL, 2, in_w, &made.in_proj_weight));
+    AT_TRY(layer_param(ctx, params, prefix, "in_proj_bias", NULL, 1, in_b, &made.in_proj_bias));
+    AT_TRY(layer_param(ctx, params, prefix, "out_proj.weight", NULL, 2, out_w,
+                       &made.out_proj_weight));
+    AT_TRY(layer_param(ctx, params, prefix, "out_proj.bias", NULL, 1, out_b, &made.out_proj_bias));
+    at_init_glorot_uniform(made.in_proj_weight, embed_dim, 3 * embed_dim, 1.0f, rng);
+    float bound = 1.0f / sqrtf((float)embed_dim);
+    at_init_uniform(made.out_proj_weight, -bound, bound, rng);
+    *layer = made;
+    return AT_OK;
+}
+
+static at_status check_param(at_ctx *ctx, const char *op, const char *name, const at_tensor *t,
+                             int ndim, int d0, int d1) {
+    if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, name);
+    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
+        char buf[64];
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, does not fit E = %d", op, name,
+                           at_shape_str(buf, sizeof buf, t->ndim, t->shape), d1);
+    }
+    return AT_OK;
+}
+
+static at_status check_multi_head(at_ctx *ctx, const char *op, const at_multi_head *layer) {
+    if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer is NULL", op);
+    int E = layer->embed_dim, H = layer->heads;
+    if (E <= 0 || H <= 0 || E % H != 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: embed_dim %d is not a multiple of heads %d",
+                           op, E, H);
+    AT_TRY(check_param(ctx, op, "in_proj_weight", layer->in_proj_weight, 2, 3 * E, E));
+    AT_TRY(check_param(ctx, op, "in_proj_bias", layer->in_proj_bias, 1, 3 * E, E));
+    AT_TRY(check_param(ctx, op, "out_proj.weight", layer->out_proj_weight, 2, E, E));
+    return check_param(ctx, op, "out_proj.bias", layer->out_proj_bias, 1, E, E);
+}
+
+/* -------------------------------------------------------------- pieces */
+
+/* The one head split/merge. to_heads = 1: heads (B, H, T, hd) += flat
+ * (B, T, E); to_heads = 0: flat (B, T, E) += heads (B, H, T, hd).
+ * Always adds, so it serves forward (into zeroed buffers) and backward. */
+static void move_heads(int to_heads, int B, int T, int H, int hd, const float *src, float *dst) {
+    int E = H * hd;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                size_t flat = ((size_t)b * T + t) * E + (size_t)h * hd;
+                size_t head = (((size_t)b * H + h) * T + t) * hd;
+                const float *from = src + (to_heads ? flat : head);
+                float *to = dst + (to_heads ? head : flat);
+                for (int i = 0; i < hd; i++) to[i] += from[i];
+            }
+}
+
+/* y (R, out) = x (R, in) Wᵀ + b, W (out, in), b (out); y is overwritten. */
+static void linear_forward(int rows, int in, int out, const float *x, const float *W,
+                           const float *b, float *y) {
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < out; k++) y[(size_t)r * out + k] = b[k];
+    at_gemm(0, 1, rows, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
+}
+
+/* The backward of linear_forward: dx, dW, db each added to where not NULL. */
+static void linear_backward(int rows, int in, int out, const float *x, const float *W,
+                            const float *dy, float *dx, float *dW, float *db) {
+    // forward: y = x Wᵀ + b              so dx += dy W : (R, out) x (out, in)
+    if (dx) at_gemm(0, 0, rows, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in);
+    // forward: y = x Wᵀ + b              so dW += dyᵀ x : (out, R) x (R, in)
+    if (dW) at_gemm(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    // forward: y[r, :] = ... + b          so db += Σ_r dy[r, :]
+    if (db)
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < out; k++) db[k] += dy[(size_t)r * out + k];
+}
+
+/* A float pointer offset into t's gradient, or NULL when t has none. */
+static float *grad_at(const at_tensor *t, size_t offset) {
+    return t->grad ? t->grad + offset : NULL;
+}
+
+/* in_proj: node->iarg = {part, H}; inputs x, in_proj_weight, in_proj_bias. */
+static at_status in_proj_backward(at_ctx *ctx, at_node *node) {
+    at_tensor *x = node->in[0], *W = node->in[1], *bias = node->in[2];
+    int part = node->iarg[0], H = node->iarg[1];
+    int B = x->shape[0], T = x->shape[1], E = x->shape[2], rows = B * T;
+    float *d_proj; // (B, T, E)
+    AT_TRY(attn_scratch_floats(ctx, &d_proj, (size_t)rows * E));
+    // forward: heads (B, H, T, E/H) = proj (B, T, E) split into heads
+    move_heads(0, B, T, H, E / H, node->out->grad, d_proj);
+    // forward: proj = x W_partᵀ + b_part
+    size_t w_off = (size_t)part * E * E, b_off = (size_t)part * E;
+    linear_backward(rows, E, E, x->data, W->data + w_off, d_proj, x->grad, grad_at(W, w_off),
+                    grad_at(bias, b_off));
+    return AT_OK;
+}
+
+/* heads (B, H, T, E/H) = split(x W_partᵀ + b_part), part 0 = Q, 1 = K, 2 = V. */
+static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, int part,
+                         at_tensor **heads_out) {
+    int B = x->shape[0], T = x->shape[1], E = layer->embed_dim, H = layer->heads;
+    at_tensor *inputs[3] = {x, layer->in_proj_weight, layer->in_proj_bias};
+    int track = at_tracking(ctx, 3, inputs);
+    int shape[4] = {B, H, T, E / H};
+    at_tensor *heads;
+    AT_TRY(at_result(ctx, &heads, 4, shape, track));
+    float *proj; // (B, T, E)
+    AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
+    linear_forward(B * T, E, E, x->data, layer->in_proj_weight->data + (size_t)part * E * E,
+                   layer->in_proj_bias->data + (size_t)part * E, proj);
+    move_heads(1, B, T, H, E / H, proj, heads->data);
+    if (track) {
+        at_node *node;
+        AT_TRY(at_tape_record(ctx, &node, "multi_head_in_proj", in_proj_backward, heads, 3,
+                              inputs));
+        node->iarg[0] = part;
+        node->iarg[1] = H;
+    }
+    *heads_out = heads;
+    return AT_OK;
+}
+
+/* out_proj: inputs heads, out_proj.weight, out_proj.bias; saved = merged. */
+static at_status out_proj_backward(at_ctx *ctx, at_node *node) {
+    at_tensor *heads = node->in[0], *W_O = node->in[1], *b_O = node->in[2];
+    const float *merged = node->saved; // (B, Tq, E)
+    int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
+    int E = H * hd, rows = B * T;
+    float *d_merged = NULL; // (B, Tq, E)
+    if (heads->grad) AT_TRY(attn_scratch_floats(ctx, &d_merged, (size_t)rows * E));
+    // forward: out = merged W_Oᵀ + b_O
+    linear_backward(rows, E, E, merged, W_O->data, node->out->grad, d_merged, W_O->grad,
+                    b_O->grad);
+    // forward: merged (B, Tq, E) = heads (B, H, Tq, E/H) concatenated
+    if (heads->grad) move_heads(1, B, T, H, hd, d_merged, heads->grad);
+    return AT_OK;
+}
+
+/* out (B, Tq, E) = [head_1 … head_H] W_Oᵀ + b_O. */
+static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *heads,
+                          at_tensor **out_result) {
+    int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
+    int E = layer->embed_dim;
+    at_tensor *inputs[3] = {heads, layer->out_proj_weight, layer->out_proj_bias};
+    int track = at_tracking(ctx, 3, inputs);
+    int shape[3] = {B, T, E};
+    at_tensor *out;
+    AT_TRY(at_result(ctx, &out, 3, shape, track));
+    float *merged; // (B, Tq, E)
+    AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
+    move_heads(0, B, T, H, hd, heads->data, merged);
+    linear_forward(B * T, E, E, merged, layer->out_proj_weight->data,
+                   layer->out_proj_bias->data, out->data);
+    if (track) {
+        at_node *node;
+        AT_TRY(at_tape_record(ctx, &node, "multi_head_out_proj", out_proj_backward, out, 3,
+                              inputs));
+        node->saved = merged;
+    }
+    *out_result = out;
+    return AT_OK;
+}
+
+/* -------------------------------------------------------------- public */
+
+at_status at_multi_head_project_kv(at_ctx *ctx, const at_multi_head *layer, at_tensor *key,
+                                   at_tensor *value, at_tensor **k_heads, at_tensor **v_heads) {
+    const char *op = "multi_head_project_kv";
+    if (!ctx) return AT_ERR_ARGUMENT;
+    AT_TRY(check_multi_head(ctx, op, layer));
+    if (!k_heads || !v_heads)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: k_heads or v_heads is NULL", op);
+    AT_CHECK_TENSOR(ctx, key, "multi_head_project_kv: key");
+    AT_CHECK_TENSOR(ctx, value, "multi_head_project_kv: value");
+    int tk, tv;
+    AT_TRY(attn_check_sequence(ctx, op, "key", key, key->shape[0], layer->embed_dim, &tk));
+    AT_TRY(attn_check_sequence(ctx, op, "value", value, key->shape[0], layer->embed_dim, &tv));
+    if (tk != tv)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: key has Tk = %d, value has %d", op, tk, tv);
+    at_tensor *K, *V;
+    AT_TRY(in_proj(ctx, layer, key, 1, &K));   // K (B, H, Tk, E/H)
+    AT_TRY(in_proj(ctx, layer, value, 2, &V)); // V (B, H, Tk, E/H)
+    *k_heads = K;
+    *v_heads = V;
+    return AT_OK;
+}
+
+/* k_heads or v_heads must be (B, H, Tk, E/H), both with the same Tk. */
+static at_status check_heads(at_ctx *ctx, const at_multi_head *layer, const char *what,
+                             const at_tensor *t, int B, int tk) {
+    const char *op = "multi_head_attend";
+    if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, what);
+    int H = layer->heads, hd = layer->embed_dim / H;
+    if (t->ndim != 4 || t->shape[0] != B || t->shape[1] != H || t->shape[3] != hd ||
+        (tk > 0 && t->shape[2] != tk)) {
+        char buf[64];
+        return at_ctx_fail(ctx, AT_ERR_SHAPE,
+                           "%s: %s %s must be (B = %d, H = %d, Tk, E/H = %d) as made by "
+                           "at_multi_head_project_kv",
+                           op, what, at_shape_str(buf, sizeof buf, t->ndim, t->shape), B, H, hd);
+    }
+    return AT_OK;
+}
+
+at_status at_multi_head_attend(at_ctx *ctx, const at_multi_head *layer, at_tensor *query,
+                               at_tensor *k_heads, at_tensor *v_heads, const at_attn_mask *mask,
+                               at_tensor **out, at_tensor **weights) {
+    const char *op = "multi_head_attend";
+    if (!ctx) return AT_ERR_ARGUMENT;
+    AT_TRY(check_multi_head(ctx, op, layer));
+    if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: out is NULL", op);
+    attn_queries qs;
+    AT_TRY(attn_read_queries(ctx, op, query, layer->embed_dim, &qs));
+    AT_TRY(check_heads(ctx, layer, "k_heads", k_heads, qs.batch, 0));
+    AT_TRY(check_heads(ctx, layer, "v_heads", v_heads, qs.batch, k_heads->shape[2]));
+
+    at_tensor *q = query, *Q, *context, *alpha = NULL, *result;
+    // a decoder step (B, E) is read as (B, 1, E)
+    if (qs.single_step) AT_TRY(attn_unit_axis(ctx, query, 1, 1, &q));
+    AT_TRY(in_proj(ctx, layer, q, 0, &Q)); // Q (B, H, Tq, E/H)
+    // head_h (B, H, Tq, E/H) = softmax(Q_h K_hᵀ / √(E/H) + mask) V_h
+    AT_TRY(at_dot_attention(ctx, Q, k_heads, v_heads, 0.0f, mask, &context,
+                            weights ? &alpha : NULL));
+    AT_TRY(out_proj(ctx, layer, context, &result)); // out (B, Tq, E)
+    if (qs.single_step) {
+        AT_TRY(attn_unit_axis(ctx, result, 1, 0, &result));           // (B, E)
+        if (alpha) AT_TRY(attn_unit_axis(ctx, alpha, 2, 0, &alpha)); // (B, H, Tk)
+    }
+    *out = result;
+    if (weights) *weights = alpha;
+    return AT_OK;
+}
+
+at_status at_multi_head_forward(at_ctx *ctx, const at_multi_head *layer, at_tensor *query,
+                                at_tensor *key, at_tensor *value, const at_attn_mask *mask,
+                                at_tensor **out, at_tensor **weights) {
+    if (ctx && query && key && query->shape[0] != key->shape[0])
+        return at_ctx_fail(ctx, AT_ERR_SHAPE,
+                           "multi_head_forward: query has batch %d, key has batch %d",
+                           query->shape[0], key->shape[0]);
+    at_tensor *k_heads, *v_heads;
+    AT_TRY(at_multi_head_project_kv(ctx, layer, key, value, &k_heads, &v_heads));
+    return at_multi_head_attend(ctx, layer, query, k_heads, v_heads, mask, out, weights);
+}
