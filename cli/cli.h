@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 int demo_main(int argc, char **argv);
+int dates_main(int argc, char **argv);
 
 /* Parse "--name VALUE" integer/float options with range checks. On error
  * print a message naming the option and return 0. */

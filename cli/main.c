@@ -18,6 +18,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"demo", demo_main, "train a small attention model (reverse strings) and show its attention"},
+    {"dates", dates_main, "generate the date translator's data set (human date -> ISO date)"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,140 @@
+/*
+ * data.h - what the files of src/data share and callers never see.
+ *
+ * The date generator is built in three layers, one file each:
+ *   date_formats.c  turns one ICU date format (a locale and a pattern) into a
+ *                   TEMPLATE: literal text and fields, each field a small
+ *                   table of its renderings (200 years, 12 months, 31 days,
+ *                   7 weekdays), already case-folded in every case variant.
+ *                   With a template, the folded string of any of the 73,049
+ *                   dates is a few table look-ups, so checking all of them is
+ *                   cheap; ICU itself is asked only a few hundred times.
+ *   ambiguity.c     checks every template against every other over all
+ *                   dates and all case variants, and decides which formats to
+ *                   leave out so that no string maps to two dates.
+ *   dates.c         the public generator: formats, the verdicts, sampling,
+ *                   splits disjoint by string.
+ * utf8.c holds the strict UTF-8 decoder that the vocabulary and the TSV
+ * reader share.
+ */
+#ifndef ATTEND_DATA_H
+#define ATTEND_DATA_H
+
+#include "attend.h"
+
+#include <unicode/udat.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+/* Decode one code point of valid UTF-8 at text[*pos] (len bytes in all),
+ * advancing *pos. Returns the code point, or -1 if the bytes there are not
+ * valid UTF-8 (truncated, overlong, a surrogate, above U+10FFFF, a stray
+ * continuation byte); *pos is then left at the bad byte. */
+int32_t utf8_next(const char *text, size_t len, size_t *pos);
+/* Append the UTF-8 form of a valid code point to out; returns its bytes
+ * (1..4), or 0 if it does not fit in size - 1 bytes (out is then unchanged
+ * beyond what was written before). */
+size_t utf8_put(char *out, size_t size, uint32_t code_point);
+
+/* --------------------------------------------------------------- calendar */
+
+enum {
+    DATE_FIRST_YEAR = AT_DATES_FIRST_YEAR,
+    DATE_YEARS = AT_DATES_LAST_YEAR - AT_DATES_FIRST_YEAR + 1,
+    DATE_DAYS = 73049 /* 1900-01-01 .. 2099-12-31 */
+};
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+long days_from_civil(int year, int month, int day);
+void civil_from_days(long days, int *year, int *month, int *day);
+/* ICU's UDate (milliseconds since 1970-01-01 UTC) of a day index in
+ * [0, DATE_DAYS), day 0 being 1900-01-01. */
+double date_index_udate(int index);
+
+/* --------------------------------------------------------------- templates */
+
+/* What a part of a formatted date depends on. The numbering doubles as the
+ * index into a date's field values (date_fields below). */
+typedef enum part_kind {
+    PART_LITERAL, /* fixed text, or a field that is constant (the era)  */
+    PART_YEAR,    /* 200 values: 1900 .. 2099                          */
+    PART_MONTH,   /* 12                                                */
+    PART_DAY,     /* 31                                                */
+    PART_WEEKDAY, /* 7, Monday first                                   */
+    PART_KINDS
+} part_kind;
+
+/* The case variants a generated string may take; the template keeps the
+ * case-folded UTF-8 of each (the key under which strings are compared). */
+enum { VARIANT_KEEP = 0, VARIANT_UPPER = 1, VARIANT_LOWER = 2, VARIANTS = 3 };
+
+enum { TEMPLATE_MAX_PARTS = 16 };
+
+/* A piece of folded UTF-8 with its polynomial hash, so that the hash of a
+ * concatenation is combined from the pieces' hashes without touching bytes:
+ * h(a b) = h(a) * power(b) + h(b), power(s) = BASE^len(s) (mod 2^64). */
+typedef struct text_piece {
+    char *bytes;
+    uint32_t len;
+    uint64_t hash, power;
+} text_piece;
+
+typedef struct date_part {
+    part_kind kind;
+    int n;                      /* table length for the kind        */
+    text_piece *text[VARIANTS]; /* n pieces per variant             */
+} date_part;
+
+typedef struct date_template {
+    int n_parts;
+    date_part parts[TEMPLATE_MAX_PARTS];
+    int n_variants;         /* the variants that differ: 1 .. 3 */
+    int variants[VARIANTS]; /* which; variants[0] = KEEP        */
+    size_t max_bytes;       /* longest folded key, in bytes     */
+    uint64_t signature;     /* equal templates, equal signature */
+} date_template;
+
+/* The field values of every day index, one byte per part kind: (year -
+ * 1900, month - 1, day - 1, weekday, 0 for literals). */
+typedef struct date_fields {
+    uint8_t value[DATE_DAYS][PART_KINDS];
+} date_fields;
+void date_fields_fill(date_fields *fields);
+
+/* Build the template of a formatter whose pattern is already applied.
+ * casing_locale is used for u_strToUpper/Lower. On success *unusable is
+ * NULL. If the format cannot be modelled (a field other than era, year,
+ * month, day and weekday; a layout that changes with the date; a tab or
+ * newline in the output) *unusable names the reason and the template is
+ * empty. Only ICU failures and memory are errors. */
+at_status template_build(at_ctx *ctx, UDateFormat *format, const char *casing_locale,
+                         date_template *out, const char **unusable);
+void template_free(date_template *t);
+int template_equal(const date_template *a, const date_template *b);
+
+/* The key of a date in a variant: its hash (fast), and its bytes (written
+ * to out, which must hold t->max_bytes + 1; NUL-terminated). */
+uint64_t template_hash(const date_template *t, int variant, const uint8_t *fields);
+size_t template_key(const date_template *t, int variant, const uint8_t *fields, char *out);
+/* A well-mixed 64-bit value of a key hash, for table slots and splits. */
+uint64_t hash_mix(uint64_t h);
+
+/* Fold (full Unicode case folding) UTF-16 into UTF-8; out is malloc'd. */
+at_status fold_to_utf8(at_ctx *ctx, const UChar *text, int32_t len, char **out, size_t *out_len);
+
+/* ------------------------------------------------------------- ambiguity */
+
+/* Decide which of n templates to keep. templates[i] may be NULL (an
+ * unusable format, never kept). On return keep[i] is 1 or 0 and, for a
+ * dropped template, reason[i] is the index of a kept template it collides
+ * with, or -1 if it collides with itself. fields is the table of every
+ * date. progress may be NULL. */
+at_status ambiguity_resolve(at_ctx *ctx, int n, const date_template *const *templates,
+                            const date_fields *fields, int *keep, int *reason,
+                            void (*progress)(void *user, const char *stage, long done, long total),
+                            void *progress_user);
+
+#endif /* ATTEND_DATA_H */

@@ -1,0 +1,71 @@
+/*
+ * pairs.c - a growable list of (source, target) text pairs.
+ *
+ * The one shape every data set takes on its way to the trainer: generated
+ * dates and a user's TSV file both end up here. The list owns copies of its
+ * strings and only accepts text that can be written back as TSV unchanged:
+ * valid, non-empty UTF-8 without tabs or line breaks.
+ */
+#include "data.h"
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *copy_text(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy) memcpy(copy, s, n);
+    return copy;
+}
+
+static at_status check_field(at_ctx *ctx, const char *text, const char *what) {
+    if (!text) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: %s is NULL", what);
+    if (!text[0]) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: %s is empty", what);
+    const char *bad = strpbrk(text, "\t\r\n");
+    if (bad)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: %s holds a %s at byte %zu", what,
+                           *bad == '\t' ? "tab" : "line break", (size_t)(bad - text));
+    return at_utf8_check(ctx, text, strlen(text), what);
+}
+
+static at_status grow(at_ctx *ctx, at_pairs *pairs) {
+    if (pairs->count < pairs->capacity) return AT_OK;
+    size_t capacity = pairs->capacity ? 2 * pairs->capacity : 256;
+    char **source = realloc(pairs->source, capacity * sizeof *source);
+    if (!source) return at_ctx_fail(ctx, AT_ERR_MEMORY, "pairs: out of memory");
+    pairs->source = source;
+    char **target = realloc(pairs->target, capacity * sizeof *target);
+    if (!target) return at_ctx_fail(ctx, AT_ERR_MEMORY, "pairs: out of memory");
+    pairs->target = target;
+    pairs->capacity = capacity;
+    return AT_OK;
+}
+
+at_status at_pairs_add(at_ctx *ctx, at_pairs *pairs, const char *source, const char *target) {
+    if (!pairs) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: the list is NULL");
+    AT_TRY(check_field(ctx, source, "source"));
+    AT_TRY(check_field(ctx, target, "target"));
+    AT_TRY(grow(ctx, pairs));
+    char *s = copy_text(source), *t = copy_text(target);
+    if (!s || !t) {
+        free(s);
+        free(t);
+        return at_ctx_fail(ctx, AT_ERR_MEMORY, "pairs: out of memory");
+    }
+    pairs->source[pairs->count] = s;
+    pairs->target[pairs->count] = t;
+    pairs->count++;
+    return AT_OK;
+}
+
+void at_pairs_clear(at_pairs *pairs) {
+    if (!pairs) return;
+    for (size_t i = 0; i < pairs->count; i++) {
+        free(pairs->source[i]);
+        free(pairs->target[i]);
+    }
+    free(pairs->source);
+    free(pairs->target);
+    memset(pairs, 0, sizeof *pairs);
+}

@@ -1,0 +1,199 @@
+/*
+ * tsv.c - text pairs from and to TSV files (source<TAB>target per line).
+ *
+ * Reading is where users' own data enters, so it trusts nothing and says
+ * exactly where a file is wrong: every error message is "PATH:LINE: what".
+ * The whole file is read into memory first (data sets of text pairs are
+ * small next to RAM), then cut into lines. What is accepted:
+ *   - a UTF-8 byte order mark at the very start (skipped);
+ *   - LF or CRLF line ends, and a last line with or without one;
+ *   - empty lines (skipped, so a blank line at the end does no harm).
+ * What is refused: invalid UTF-8 (the message gives the byte's column), a
+ * NUL byte, a line without a tab or with more than one, an empty field, a
+ * field longer than max_chars code points.
+ *
+ * Writing goes through a temporary file in the same directory that is
+ * flushed and renamed over the target, so a reader never sees half a file.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fileno */
+
+#include "data.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { FILE_MAX_BYTES = 1 << 30 };
+
+/* ------------------------------------------------------------------ read */
+
+static at_status read_whole_file(at_ctx *ctx, const char *path, char **out, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t capacity = 1 << 16, used = 0;
+    char *buf = malloc(capacity);
+    at_status status = buf ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    while (status == AT_OK) {
+        if (used == capacity) {
+            char *bigger = capacity < FILE_MAX_BYTES ? realloc(buf, 2 * capacity) : NULL;
+            if (!bigger) {
+                status = at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: too big to read", path);
+                break;
+            }
+            buf = bigger;
+            capacity *= 2;
+        }
+        size_t got = fread(buf + used, 1, capacity - used, f);
+        used += got;
+        if (got == 0) {
+            if (ferror(f)) status = at_ctx_fail(ctx, AT_ERR_IO, "%s: read error", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (status != AT_OK) {
+        free(buf);
+        return status;
+    }
+    *out = buf;
+    *len = used;
+    return AT_OK;
+}
+
+/* Check one field of a line: non-empty, valid UTF-8, not too long. col is
+ * the field's byte offset in the line, for messages. */
+static at_status check_field(at_ctx *ctx, const char *path, long line, const char *field,
+                             size_t len, size_t col, const char *name, int max_chars) {
+    if (len == 0)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: the %s is empty", path, line, name);
+    size_t pos = 0, chars = 0;
+    while (pos < len) {
+        if (field[pos] == 0)
+            return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: NUL byte at column %zu", path, line,
+                               col + pos + 1);
+        if (utf8_next(field, len, &pos) < 0)
+            return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                               "%s:%ld: invalid UTF-8 at column %zu (a byte column)", path, line,
+                               col + pos + 1);
+        chars++;
+    }
+    if (max_chars > 0 && chars > (size_t)max_chars)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s:%ld: the %s has %zu characters, more than the limit %d", path, line,
+                           name, chars, max_chars);
+    return AT_OK;
+}
+
+/* Parse one line (without its line end) into the pairs. */
+static at_status parse_line(at_ctx *ctx, const char *path, long line, char *text, size_t len,
+                            int max_chars, at_pairs *out) {
+    char *tab = memchr(text, '\t', len);
+    if (!tab)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: no tab; expected source<TAB>target", path,
+                           line);
+    size_t source_len = (size_t)(tab - text), target_len = len - source_len - 1;
+    if (memchr(tab + 1, '\t', target_len))
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: more than two fields (a second tab)", path,
+                           line);
+    AT_TRY(check_field(ctx, path, line, text, source_len, 0, "source", max_chars));
+    AT_TRY(check_field(ctx, path, line, tab + 1, target_len, source_len + 1, "target", max_chars));
+    *tab = 0;
+    text[len] = 0;
+    at_status s = at_pairs_add(ctx, out, text, tab + 1);
+    if (s != AT_OK) return at_ctx_fail(ctx, s, "%s:%ld: %s", path, line, at_ctx_error(ctx));
+    return AT_OK;
+}
+
+static at_status parse_lines(at_ctx *ctx, const char *path, char *buf, size_t len, int max_chars,
+                             at_pairs *out) {
+    size_t pos = 0;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3;
+    for (long line = 1; pos < len; line++) {
+        char *start = buf + pos;
+        char *newline = memchr(start, '\n', len - pos);
+        size_t line_len = newline ? (size_t)(newline - start) : len - pos;
+        pos += line_len + (newline ? 1 : 0);
+        if (line_len > 0 && start[line_len - 1] == '\r') line_len--;
+        if (line_len == 0) continue;
+        AT_TRY(parse_line(ctx, path, line, start, line_len, max_chars, out));
+    }
+    return AT_OK;
+}
+
+at_status at_pairs_read_tsv(at_ctx *ctx, const char *path, int max_chars, at_pairs *out) {
+    if (!path || !out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "read tsv: NULL argument");
+    if (out->count)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "read tsv: the output list is not empty");
+    if (max_chars < 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "read tsv: max_chars %d < 0", max_chars);
+    char *buf = NULL;
+    size_t len = 0;
+    AT_TRY(read_whole_file(ctx, path, &buf, &len));
+    /* One spare byte so the last line can be NUL-terminated in place. */
+    char *grown = realloc(buf, len + 1);
+    if (!grown) {
+        free(buf);
+        return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    }
+    buf = grown;
+    at_status s = parse_lines(ctx, path, buf, len, max_chars, out);
+    free(buf);
+    if (s != AT_OK) at_pairs_clear(out);
+    return s;
+}
+
+/* ----------------------------------------------------------------- write */
+
+static int write_pairs(FILE *f, const at_pairs *pairs) {
+    for (size_t i = 0; i < pairs->count; i++)
+        if (fprintf(f, "%s\t%s\n", pairs->source[i], pairs->target[i]) < 0) return 0;
+    return fflush(f) == 0 && fsync(fileno(f)) == 0;
+}
+
+static at_status check_writable(at_ctx *ctx, const char *path, const at_pairs *pairs) {
+    for (size_t i = 0; i < pairs->count; i++) {
+        const char *fields[2] = {pairs->source[i], pairs->target[i]};
+        for (int k = 0; k < 2; k++)
+            if (!fields[k] || !fields[k][0] || strpbrk(fields[k], "\t\r\n"))
+                return at_ctx_fail(
+                    ctx, AT_ERR_ARGUMENT,
+                    "%s: pair %zu has an empty %s or one holding a tab or line break", path, i,
+                    k ? "target" : "source");
+    }
+    return AT_OK;
+}
+
+at_status at_pairs_write_tsv(at_ctx *ctx, const char *path, const at_pairs *pairs) {
+    if (!path || !pairs) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "write tsv: NULL argument");
+    AT_TRY(check_writable(ctx, path, pairs));
+    size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
+    char *tmp = malloc(n);
+    if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        at_status s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot create a temporary file: %s", path,
+                                  strerror(errno));
+        free(tmp);
+        return s;
+    }
+    fchmod(fd, 0644); /* mkstemp makes 0600; a data file is for sharing */
+    FILE *f = fdopen(fd, "wb");
+    int ok = f && write_pairs(f, pairs);
+    if (f)
+        ok = (fclose(f) == 0) && ok;
+    else
+        close(fd);
+    if (ok && rename(tmp, path) != 0) ok = 0;
+    at_status s = AT_OK;
+    if (!ok) {
+        s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return s;
+}
