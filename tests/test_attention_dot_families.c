@@ -25,38 +25,11 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static at_ctx *new_ctx(void) {
-    at_ctx *ctx = NULL;
-    at_ctx_create(&ctx, NULL);
-    return ctx;
-}
-
-static float *random_floats(size_t n, at_rng *rng) {
-    float *x = malloc(n * sizeof(float));
-    fill_uniform(x, n, -1.0f, 1.0f, rng);
-    return x;
-}
-
-/* Move every parameter off its initial value (biases start at 0). */
-static void jitter_params(at_params *params, at_rng *rng) {
-    for (int p = 0; p < at_params_count(params); p++) {
-        at_tensor *t = at_params_get(params, p);
-        for (size_t i = 0; i < t->size; i++)
-            t->data[i] += 0.3f * (at_rng_uniform(rng) - 0.5f);
-    }
-}
-
 static gc_input gc_tensor(const char *name, int ndim, const int *shape, float *values) {
     gc_input in = {name, ndim, {1, 1, 1, 1}, values};
     for (int i = 0; i < ndim; i++)
         in.shape[i] = shape[i];
     return in;
-}
-
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
 }
 
 /* ---------------------------------------------------------------- masks */
@@ -111,11 +84,7 @@ static const at_attn_mask *mask_of(const test_mask *m) {
  * kept for score row r (query i = r % tq) of `rows` score rows? */
 static int kept(const test_mask *m, int rows, int tq, int tk, int r, int j) {
     if (m->kind == MASK_NONE) return 1;
-    int i = r % tq;
-    if (m->mask.causal && j > i + (tk - tq)) return 0;
-    if (!m->mask.keep) return 1;
-    int per_row = rows / m->mask.rows;
-    return m->keep[(r / per_row) * tk + j] != 0;
+    return test_mask_keeps(&m->mask, rows / tq, r / tq, r % tq, j, tq, tk);
 }
 
 /* ------------------------------------------------- naive dot attention */
@@ -152,16 +121,6 @@ static void naive_attention(int G, int tq, int tk, int d, int dv, double scale, 
             }
         }
     free(s);
-}
-
-static int close_to_double(const char *what, const float *got, const double *want, size_t n,
-                           double atol, double rtol) {
-    float *w = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        w[i] = (float)want[i];
-    int ok = check_close(what, got, w, n, atol, rtol);
-    free(w);
-    return ok;
 }
 
 /* ------------------------------------------------------ dot attention */
@@ -204,8 +163,8 @@ static void check_masked_gradients(at_ctx *ctx, const dot_case *c, const test_ma
     for (size_t i = 0; i < out->size; i++) ones[i] = 1.0f;
     CHECK_OK(ctx, at_backward_seeded(ctx, out, ones));
     free(ones);
-    CHECK(all_finite(q->grad, q->size) && all_finite(k->grad, k->size) &&
-              all_finite(v->grad, v->size),
+    CHECK(test_all_finite(q->grad, q->size) && test_all_finite(k->grad, k->size) &&
+              test_all_finite(v->grad, v->size),
           "%s: gradients finite", c->name);
     int G = c->B * (c->H ? c->H : 1), rows = G * c->tq;
     for (int g = 0; g < G; g++)
@@ -228,7 +187,7 @@ static void check_masked_gradients(at_ctx *ctx, const dot_case *c, const test_ma
 }
 
 static void check_dot_forward(const dot_case *c, dot_run *run, float *q, float *k, float *v) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     int G = c->B * (c->H ? c->H : 1), qs[4], ks[4], vs[4];
     int n = dot_shape(c, c->tq, c->d, qs);
     dot_shape(c, c->tk, c->d, ks);
@@ -253,12 +212,13 @@ static void check_dot_forward(const dot_case *c, dot_run *run, float *q, float *
     naive_attention(G, c->tq, c->tk, c->d, c->dv, scale, q, k, v, &run->mask, want_c, want_w);
     char what[128];
     snprintf(what, sizeof what, "%s context", c->name);
-    close_to_double(what, ctx_out->data, want_c, nc, 1e-5, 1e-4);
+    check_close_to_double(what, ctx_out->data, want_c, nc, 1e-5, 1e-4);
     snprintf(what, sizeof what, "%s weights", c->name);
-    close_to_double(what, w->data, want_w, nw, 1e-6, 1e-4);
+    check_close_to_double(what, w->data, want_w, nw, 1e-6, 1e-4);
     snprintf(what, sizeof what, "%s context without weights", c->name);
     check_close(what, ctx_plain->data, ctx_out->data, nc, 0.0, 0.0);
-    CHECK(all_finite(ctx_out->data, nc) && all_finite(w->data, nw), "%s: NaN or inf", c->name);
+    CHECK(test_all_finite(ctx_out->data, nc) && test_all_finite(w->data, nw), "%s: NaN or inf",
+          c->name);
     for (int r = 0; r < G * c->tq; r++) {
         int any = 0;
         for (int j = 0; j < c->tk; j++)
@@ -298,9 +258,9 @@ static void test_dot_attention(void) {
         int nd = dot_shape(c, c->tq, c->d, qs);
         dot_shape(c, c->tk, c->d, ks);
         dot_shape(c, c->tk, c->dv, vs);
-        float *q = random_floats(at_shape_size(nd, qs), &rng);
-        float *k = random_floats(at_shape_size(nd, ks), &rng);
-        float *v = random_floats(at_shape_size(nd, vs), &rng);
+        float *q = test_random_floats(at_shape_size(nd, qs), -1.0f, 1.0f, &rng);
+        float *k = test_random_floats(at_shape_size(nd, ks), -1.0f, 1.0f, &rng);
+        float *v = test_random_floats(at_shape_size(nd, vs), -1.0f, 1.0f, &rng);
         check_dot_forward(c, &run, q, k, v);
         gc_input inputs[3] = {gc_tensor("q", nd, qs, q), gc_tensor("k", nd, ks, k),
                               gc_tensor("v", nd, vs, v)};
@@ -354,8 +314,9 @@ static void test_dot_large(void) {
         make_mask(&run.mask, c->mask_kind, c->B, G * c->tq, c->tk, &rng);
         size_t nq = (size_t)G * c->tq * c->d, nk = (size_t)G * c->tk * c->d;
         size_t nv = (size_t)G * c->tk * c->dv;
-        float *data[3] = {random_floats(nq, &rng), random_floats(nk, &rng),
-                          random_floats(nv, &rng)};
+        float *data[3] = {test_random_floats(nq, -1.0f, 1.0f, &rng),
+                          test_random_floats(nk, -1.0f, 1.0f, &rng),
+                          test_random_floats(nv, -1.0f, 1.0f, &rng)};
         for (size_t i = 0; i < nq; i++)
             data[0][i] *= 3.0f; /* peaked rows: the online max moves */
         check_dot_forward(c, &run, data[0], data[1], data[2]);
@@ -398,7 +359,7 @@ static void test_dot_shared_input(void) {
     at_rng rng;
     at_rng_seed(&rng, 7);
     int shape[3] = {2, 4, 3};
-    float *x = random_floats(24, &rng);
+    float *x = test_random_floats(24, -1.0f, 1.0f, &rng);
     gc_input input = gc_tensor("x", 3, shape, x);
     at_attn_mask causal = {NULL, 0, 1};
     gc_check("dot attention q = k = v", 1, &input, NULL, build_dot_same, NULL, NULL);
@@ -423,7 +384,7 @@ static at_status build_bilinear(at_ctx *ctx, at_tensor *const *in, void *user, a
 
 static void gc_bilinear(const char *name, int B, int tq, int tk, int dq, int dk, int dv,
                         int mask_kind) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 11);
     at_params *params;
@@ -433,9 +394,9 @@ static void gc_bilinear(const char *name, int B, int tq, int tk, int dq, int dk,
     make_mask(&run.mask, mask_kind, B, B * (tq ? tq : 1), tk, &rng);
     int qs[3] = {B, tq, dq}, ks[3] = {B, tk, dk}, vs[3] = {B, tk, dv};
     if (tq == 0) qs[1] = dq; /* a decoder step: queries (B, Dq) */
-    float *q = random_floats((size_t)B * (tq ? tq : 1) * dq, &rng);
-    float *k = random_floats((size_t)B * tk * dk, &rng),
-          *v = random_floats((size_t)B * tk * dv, &rng);
+    float *q = test_random_floats((size_t)B * (tq ? tq : 1) * dq, -1.0f, 1.0f, &rng);
+    float *k = test_random_floats((size_t)B * tk * dk, -1.0f, 1.0f, &rng),
+          *v = test_random_floats((size_t)B * tk * dv, -1.0f, 1.0f, &rng);
     gc_input inputs[3] = {gc_tensor("queries", tq ? 3 : 2, qs, q), gc_tensor("keys", 3, ks, k),
                           gc_tensor("values", 3, vs, v)};
     gc_check(name, 3, inputs, params, build_bilinear, &run, NULL);
@@ -448,7 +409,7 @@ static void gc_bilinear(const char *name, int B, int tq, int tk, int dq, int dk,
 
 /* Single step shapes, names, and the general score against W k by hand. */
 static void test_bilinear_values(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 12);
     at_params *params;
@@ -458,7 +419,8 @@ static void test_bilinear_values(void) {
     CHECK(strcmp(at_params_get(params, 0)->name, "luong.W") == 0, "bilinear name '%s'",
           at_params_get(params, 0)->name);
     int qs[2] = {2, 3}, ks[3] = {2, 4, 2};
-    float *qd = random_floats(6, &rng), *kd = random_floats(16, &rng);
+    float *qd = test_random_floats(6, -1.0f, 1.0f, &rng),
+          *kd = test_random_floats(16, -1.0f, 1.0f, &rng);
     at_tensor *q, *k, *kp = NULL, *c = NULL, *w = NULL;
     at_tensor_from(ctx, &q, 2, qs, qd);
     at_tensor_from(ctx, &k, 3, ks, kd);
@@ -483,7 +445,7 @@ static void test_bilinear_values(void) {
             for (int j = 0; j < 4; j++)
                 want[b * 4 + j] = s[j] / total;
         }
-        close_to_double("bilinear weights = softmax(qᵀ W k)", w->data, want, 8, 1e-6, 1e-5);
+        check_close_to_double("bilinear weights = softmax(qᵀ W k)", w->data, want, 8, 1e-6, 1e-5);
     }
     free(qd);
     free(kd);
@@ -505,7 +467,7 @@ static at_status build_self(at_ctx *ctx, at_tensor *const *in, void *user, at_te
 }
 
 static void gc_self_attention(const char *name, int B, int T, int D, int d, int mask_kind) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 21);
     at_params *params;
@@ -514,7 +476,7 @@ static void gc_self_attention(const char *name, int B, int T, int D, int d, int 
     CHECK_OK(ctx, at_self_attention_init(ctx, &run.layer, params, "self", D, d, &rng));
     make_mask(&run.mask, mask_kind, B, B * T, T, &rng);
     int xs[3] = {B, T, D};
-    float *x = random_floats((size_t)B * T * D, &rng);
+    float *x = test_random_floats((size_t)B * T * D, -1.0f, 1.0f, &rng);
     gc_input input = gc_tensor("x", 3, xs, x);
     gc_check(name, 1, &input, params, build_self, &run, NULL);
 
@@ -566,7 +528,7 @@ static at_status build_structured(at_ctx *ctx, at_tensor *const *in, void *user,
 
 static void gc_structured(const char *name, int B, int T, int D, int da, int r, int mask_kind,
                           int penalty) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 31);
     at_params *params;
@@ -576,7 +538,7 @@ static void gc_structured(const char *name, int B, int T, int D, int da, int r, 
     run.penalty = penalty;
     make_mask(&run.mask, mask_kind, B, B * r, T, &rng);
     int hs[3] = {B, T, D};
-    float *h = random_floats((size_t)B * T * D, &rng);
+    float *h = test_random_floats((size_t)B * T * D, -1.0f, 1.0f, &rng);
     for (size_t i = 0; i < (size_t)B * T * D; i++)
         h[i] *= 2.0f; /* sharper distributions */
     gc_input input = gc_tensor("h", 3, hs, h);
@@ -588,7 +550,7 @@ static void gc_structured(const char *name, int B, int T, int D, int da, int r, 
 
 /* The penalty's value against (1/B) Σ ‖A Aᵀ − I‖² by hand, names, masks. */
 static void test_structured_values(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 32);
     at_params *params;
@@ -602,7 +564,7 @@ static void test_structured_values(void) {
     test_mask m;
     make_mask(&m, MASK_PADDING, B, B * r, T, &rng);
     int hs[3] = {B, T, D};
-    float *hd = random_floats((size_t)B * T * D, &rng);
+    float *hd = test_random_floats((size_t)B * T * D, -1.0f, 1.0f, &rng);
     at_tensor *h, *M = NULL, *A = NULL, *P = NULL, *M_plain = NULL;
     at_tensor_from(ctx, &h, 3, hs, hd);
     CHECK_OK(ctx, at_structured_attention_forward(ctx, &layer, h, &m.mask, &M, &A));
@@ -623,7 +585,7 @@ static void test_structured_values(void) {
                     want += g * g;
                 }
         want /= B;
-        if (P) close_to_double("structured penalty", P->data, &want, 1, 1e-6, 1e-5);
+        if (P) check_close_to_double("structured penalty", P->data, &want, 1, 1e-6, 1e-5);
         /* batch row 1 is fully masked: zero weights, zero M */
         for (int i = 0; i < r * T; i++)
             CHECK(A->data[r * T + i] == 0.0f, "masked batch row: A[%d] = %g", i,
@@ -631,7 +593,8 @@ static void test_structured_values(void) {
         for (int i = 0; i < r * D; i++)
             CHECK(M->data[r * D + i] == 0.0f, "masked batch row: M[%d] = %g", i,
                   M->data[r * D + i]);
-        CHECK(all_finite(A->data, A->size) && all_finite(M->data, M->size), "structured finite");
+        CHECK(test_all_finite(A->data, A->size) && test_all_finite(M->data, M->size),
+              "structured finite");
     }
     free(hd);
     at_params_free(params);
@@ -648,7 +611,7 @@ static void test_penalty_gradient(void) {
     at_rng rng;
     at_rng_seed(&rng, 33);
     int shape[3] = {2, 3, 4};
-    float *a = random_floats(24, &rng);
+    float *a = test_random_floats(24, -1.0f, 1.0f, &rng);
     gc_input input = gc_tensor("A", 3, shape, a);
     gc_check("structured penalty w.r.t. A", 1, &input, NULL, build_penalty, NULL, NULL);
     free(a);
@@ -724,7 +687,7 @@ static void naive_multi_head(const mha_case *c, const at_multi_head *layer, cons
 static void check_mha_forward(mha_run *run, at_params *params, float *query, float *key,
                               float *value) {
     const mha_case *c = run->c;
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     int tq = c->tq ? c->tq : 1;
     int qs[3] = {c->B, c->tq, c->E}, ks[3] = {c->B, c->tk, c->E};
     if (!c->tq) qs[1] = c->E;
@@ -744,12 +707,12 @@ static void check_mha_forward(mha_run *run, at_params *params, float *query, flo
         naive_multi_head(c, &run->layer, &run->mask, query, key, value, want_o, want_w);
         char what[128];
         snprintf(what, sizeof what, "%s out vs naive", c->name);
-        close_to_double(what, out->data, want_o, no, 1e-5, 1e-4);
+        check_close_to_double(what, out->data, want_o, no, 1e-5, 1e-4);
         snprintf(what, sizeof what, "%s per-head weights vs naive", c->name);
-        close_to_double(what, w->data, want_w, nw, 1e-6, 1e-4);
+        check_close_to_double(what, w->data, want_w, nw, 1e-6, 1e-4);
         snprintf(what, sizeof what, "%s out without weights", c->name);
         check_close(what, out_plain->data, out->data, no, 0.0, 0.0);
-        CHECK(all_finite(out->data, no) && all_finite(w->data, nw), "%s: NaN", c->name);
+        CHECK(test_all_finite(out->data, no) && test_all_finite(w->data, nw), "%s: NaN", c->name);
         free(want_o);
         free(want_w);
     }
@@ -770,21 +733,21 @@ static void test_multi_head(void) {
     };
     for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
         const mha_case *c = &cases[n];
-        at_ctx *ctx = new_ctx();
+        at_ctx *ctx = test_new_ctx();
         at_rng rng;
         at_rng_seed(&rng, 40 + n);
         at_params *params;
         at_params_create(ctx, &params);
         mha_run run = {.c = c};
         CHECK_OK(ctx, at_multi_head_init(ctx, &run.layer, params, "mha", c->E, c->H, &rng));
-        jitter_params(params, &rng);
+        test_jitter_params(params, &rng, 0.3f);
         int tq = c->tq ? c->tq : 1;
         make_mask(&run.mask, c->mask_kind, c->B, c->B * c->H * tq, c->tk, &rng);
         int qs[3] = {c->B, c->tq, c->E}, ks[3] = {c->B, c->tk, c->E};
         if (!c->tq) qs[1] = c->E;
-        float *query = random_floats((size_t)c->B * tq * c->E, &rng);
-        float *key = random_floats((size_t)c->B * c->tk * c->E, &rng);
-        float *value = random_floats((size_t)c->B * c->tk * c->E, &rng);
+        float *query = test_random_floats((size_t)c->B * tq * c->E, -1.0f, 1.0f, &rng);
+        float *key = test_random_floats((size_t)c->B * c->tk * c->E, -1.0f, 1.0f, &rng);
+        float *value = test_random_floats((size_t)c->B * c->tk * c->E, -1.0f, 1.0f, &rng);
         check_mha_forward(&run, params, query, key, value);
         gc_input inputs[3] = {gc_tensor("query", c->tq ? 3 : 2, qs, query),
                               gc_tensor("key", 3, ks, key), gc_tensor("value", 3, ks, value)};
@@ -811,7 +774,7 @@ static at_status build_mha_two_steps(at_ctx *ctx, at_tensor *const *in, void *us
 }
 
 static void test_multi_head_two_steps(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 55);
     at_params *params;
@@ -819,11 +782,13 @@ static void test_multi_head_two_steps(void) {
     mha_run run = {.c = NULL};
     int B = 3, Tk = 4, E = 6, H = 3;
     CHECK_OK(ctx, at_multi_head_init(ctx, &run.layer, params, "cross", E, H, &rng));
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.3f);
     make_mask(&run.mask, MASK_PADDING, B, B * H, Tk, &rng);
     int qs[2] = {B, E}, ks[3] = {B, Tk, E};
-    float *q1 = random_floats(18, &rng), *q2 = random_floats(18, &rng);
-    float *key = random_floats(72, &rng), *value = random_floats(72, &rng);
+    float *q1 = test_random_floats(18, -1.0f, 1.0f, &rng),
+          *q2 = test_random_floats(18, -1.0f, 1.0f, &rng);
+    float *key = test_random_floats(72, -1.0f, 1.0f, &rng),
+          *value = test_random_floats(72, -1.0f, 1.0f, &rng);
     gc_input inputs[4] = {gc_tensor("step1", 2, qs, q1), gc_tensor("step2", 2, qs, q2),
                           gc_tensor("key", 3, ks, key), gc_tensor("value", 3, ks, value)};
     gc_check("mha two decoder steps on one _project_kv", 4, inputs, params, build_mha_two_steps,
@@ -844,7 +809,7 @@ static at_status build_mha_self(at_ctx *ctx, at_tensor *const *in, void *user, a
 }
 
 static void test_multi_head_self_and_init(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 50);
     at_params *params;
@@ -874,10 +839,10 @@ static void test_multi_head_self_and_init(void) {
     for (int i = 0; i < E; i++)
         zero &= run.layer.out_proj_bias->data[i] == 0.0f;
     CHECK(zero, "multi-head biases start at zero");
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.3f);
     make_mask(&run.mask, MASK_CAUSAL, 2, 0, 3, &rng);
     int xs[3] = {2, 3, E};
-    float *x = random_floats(48, &rng);
+    float *x = test_random_floats(48, -1.0f, 1.0f, &rng);
     gc_input input = gc_tensor("x", 3, xs, x);
     gc_check("mha self-attention, x as query, key and value, causal", 1, &input, params,
              build_mha_self, &run, NULL);
@@ -889,7 +854,7 @@ static void test_multi_head_self_and_init(void) {
 /* --------------------------------------------------------- error paths */
 
 static void test_errors(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 60);
     at_params *params;
@@ -977,7 +942,7 @@ static void test_errors(void) {
 /* ---------------------------------------------------- inference mode */
 
 static void test_inference_records_nothing(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 70);
     at_params *params;
@@ -992,7 +957,7 @@ static void test_inference_records_nothing(void) {
     at_multi_head_init(ctx, &mha, params, "m", 4, 2, &rng);
     at_ctx_set_grad(ctx, 0);
     int s3[3] = {2, 3, 4};
-    float *xd = random_floats(24, &rng);
+    float *xd = test_random_floats(24, -1.0f, 1.0f, &rng);
     at_tensor *x, *out = NULL, *w = NULL, *kp = NULL, *P = NULL;
     at_tensor_from(ctx, &x, 3, s3, xd);
     at_tensor_require_grad(ctx, x);

@@ -26,78 +26,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* A test-only op: the elements of several tensors one after another, so a
- * gradient check covers a context and its weights at once. */
-static at_status join_backward(at_ctx *ctx, at_node *node) {
-    (void)ctx;
-    size_t offset = 0;
-    for (int i = 0; i < node->nin; i++) {
-        at_tensor *t = node->in[i];
-        for (size_t k = 0; t->grad && k < t->size; k++)
-            t->grad[k] += node->out->grad[offset + k];
-        offset += t->size;
-    }
-    return AT_OK;
-}
-
-static at_status join(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts) {
-    at_tensor *kept[AT_NODE_MAX_IN] = {0};
-    int count = 0, total = 0;
-    for (int i = 0; i < n; i++)
-        if (parts[i]) kept[count++] = parts[i], total += (int)parts[i]->size;
-    at_tensor *result;
-    AT_TRY(at_result(ctx, &result, 1, &total, at_tracking(ctx, count, kept)));
-    size_t offset = 0;
-    for (int i = 0; i < count; i++) {
-        memcpy(result->data + offset, kept[i]->data, kept[i]->size * sizeof(float));
-        offset += kept[i]->size;
-    }
-    if (result->grad) AT_TRY(at_tape_record(ctx, NULL, "join", join_backward, result, count, kept));
-    *y = result;
-    return AT_OK;
-}
-
-static at_ctx *new_ctx(void) {
-    at_ctx *ctx = NULL;
-    at_ctx_create(&ctx, NULL);
-    return ctx;
-}
-
-static void jitter_params(at_params *params, at_rng *rng, float amount) {
-    for (int p = 0; p < at_params_count(params); p++) {
-        at_tensor *t = at_params_get(params, p);
-        for (size_t i = 0; i < t->size; i++)
-            t->data[i] += amount * (at_rng_uniform(rng) - 0.5f);
-    }
-}
-
-static float *random_floats(size_t n, float lo, float hi, at_rng *rng) {
-    float *x = malloc(n * sizeof(float));
-    fill_uniform(x, n, lo, hi, rng);
-    return x;
-}
-
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
-static int all_zero(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != 0.0f) return 0;
-    return 1;
-}
-
-/* A padding mask (B, T) from lengths. */
-static uint8_t *mask_from_lengths(int B, int T, const int *lengths) {
-    uint8_t *keep = malloc((size_t)B * T);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++)
-            keep[(size_t)b * T + t] = t < lengths[b];
-    return keep;
-}
-
 static double dtanh_ref(double x) { return tanh(x); }
 
 /* ================================================== 5. static attention */
@@ -115,7 +43,7 @@ static at_status build_han(at_ctx *ctx, at_tensor *const *in, void *user, at_ten
     at_tensor *parts[2];
     AT_TRY(at_han_attention_forward(ctx, &c->han, in[0], c->lengths ? &c->mask : NULL, &parts[0],
                                     &parts[1]));
-    return join(ctx, y, 2, parts);
+    return gc_join_outputs(ctx, y, 2, parts);
 }
 
 static at_status build_feature(at_ctx *ctx, at_tensor *const *in, void *user, at_tensor **y) {
@@ -123,7 +51,7 @@ static at_status build_feature(at_ctx *ctx, at_tensor *const *in, void *user, at
     at_tensor *parts[2];
     AT_TRY(at_feature_attention_forward(ctx, &c->feature, in[0], c->lengths ? &c->mask : NULL,
                                         &parts[0], &parts[1]));
-    return join(ctx, y, 2, parts);
+    return gc_join_outputs(ctx, y, 2, parts);
 }
 
 /* u (D_out) = tanh(W h + b) in double. */
@@ -192,32 +120,29 @@ static void feature_reference(const static_case *c, const float *h, const uint8_
 
 static void check_close_double(const char *what, const float *got, const double *want, size_t n,
                                double atol, double rtol) {
-    float *w = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        w[i] = (float)want[i];
-    CHECK(check_close(what, got, w, n, atol, rtol), "%s differs from the reference", what);
-    free(w);
+    CHECK(check_close_to_double(what, got, want, n, atol, rtol), "%s differs from the reference",
+          what);
 }
 
 /* Run one static case: values, gradients, masked rows. */
 static void static_case_run(int B, int T, int D, int A, const int *lengths) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 100 + (unsigned)(B * 31 + T * 7 + D));
     at_params *han_params, *feature_params;
     at_params_create(ctx, &han_params);
     at_params_create(ctx, &feature_params);
     static_case c = {.B = B, .T = T, .D = D, .A = A, .lengths = lengths};
-    uint8_t *keep = lengths ? mask_from_lengths(B, T, lengths) : NULL;
+    uint8_t *keep = lengths ? test_mask_from_lengths(B, T, lengths) : NULL;
     c.mask = (at_attn_mask){keep, B, 0};
     CHECK_OK(ctx, at_han_attention_init(ctx, &c.han, han_params, "han", D, A, &rng));
     CHECK_OK(ctx, at_feature_attention_init(ctx, &c.feature, feature_params, "feat", D, &rng));
-    jitter_params(han_params, &rng, 0.6f);
-    jitter_params(feature_params, &rng, 0.6f);
+    test_jitter_params(han_params, &rng, 0.6f);
+    test_jitter_params(feature_params, &rng, 0.6f);
     for (size_t i = 0; i < c.han.u_w->size; i++)
         c.han.u_w->data[i] *= 8.0f; /* sharper */
     size_t n = (size_t)B * T * D;
-    float *h = random_floats(n, -1.0f, 1.0f, &rng);
+    float *h = test_random_floats(n, -1.0f, 1.0f, &rng);
     char name[96];
 
     /* values */
@@ -259,13 +184,15 @@ static void static_case_run(int B, int T, int D, int A, const int *lengths) {
             else
                 CHECK_OK(ctx, at_feature_attention_forward(ctx, &c.feature, hx, &c.mask, &o, &w));
             size_t per = form == 0 ? (size_t)T : (size_t)T * D;
-            CHECK(all_zero(o->data + (size_t)b * D, (size_t)D) && all_zero(w->data + b * per, per),
+            CHECK(test_all_zero(o->data + (size_t)b * D, (size_t)D) &&
+                      test_all_zero(w->data + b * per, per),
                   "%s: fully masked row %d gives zero output and weights", form ? "feature" : "han",
                   b);
             at_tensor *loss;
             CHECK_OK(ctx, at_sum(ctx, &loss, o));
             CHECK_OK(ctx, at_backward(ctx, loss));
-            CHECK(all_zero(hx->grad + (size_t)b * T * D, (size_t)T * D) && all_finite(hx->grad, n),
+            CHECK(test_all_zero(hx->grad + (size_t)b * T * D, (size_t)T * D) &&
+                      test_all_finite(hx->grad, n),
                   "%s: fully masked row %d gets zero gradient, no NaN", form ? "feature" : "han",
                   b);
         }
@@ -280,7 +207,7 @@ static void static_case_run(int B, int T, int D, int A, const int *lengths) {
 }
 
 static void test_static_names(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 3);
     at_params *params;
@@ -347,7 +274,7 @@ static at_status build_monotonic(at_ctx *ctx, at_tensor *const *in, void *user, 
         n += 2;
     }
     at_ctx_set_training(ctx, was);
-    return join(ctx, y, n, parts);
+    return gc_join_outputs(ctx, y, n, parts);
 }
 
 /* p (B, Tk) for one query (B, Dq) in double, from the equations. */
@@ -392,24 +319,24 @@ static void closed_form_alpha(const double *p, const double *prev, int B, int Tk
 
 static void mono_setup(mono_case *c, at_params *params, at_ctx *ctx, at_rng *rng) {
     CHECK_OK(ctx, at_monotonic_init(ctx, &c->layer, params, "mono", c->Dq, 3, c->A, rng));
-    jitter_params(params, rng, 0.5f);
+    test_jitter_params(params, rng, 0.5f);
     c->layer.g->data[0] = 2.0f; /* energies with some spread: p over (0.1, 0.9) */
     c->layer.r->data[0] = 0.3f;
 }
 
 /* Soft recursion vs the closed form over 3 decoder steps, Σ α <= 1. */
 static void monotonic_closed_form(int B, int Tk, const int *lengths) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 200 + (unsigned)Tk);
     at_params *params;
     at_params_create(ctx, &params);
     mono_case c = {.B = B, .Tk = Tk, .Dq = 3, .Dv = 2, .A = 4};
     mono_setup(&c, params, ctx, &rng);
-    uint8_t *keep = lengths ? mask_from_lengths(B, Tk, lengths) : NULL;
+    uint8_t *keep = lengths ? test_mask_from_lengths(B, Tk, lengths) : NULL;
     c.mask = (at_attn_mask){keep, B, 0};
-    float *keys_proj = random_floats((size_t)B * Tk * c.A, -1, 1, &rng);
-    float *values = random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
+    float *keys_proj = test_random_floats((size_t)B * Tk * c.A, -1, 1, &rng);
+    float *values = test_random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
     double *prev = calloc((size_t)B * Tk, sizeof(double));
     double *p = malloc((size_t)B * Tk * sizeof(double));
     double *want = malloc((size_t)B * Tk * sizeof(double));
@@ -419,7 +346,7 @@ static void monotonic_closed_form(int B, int Tk, const int *lengths) {
     CHECK_OK(ctx, at_tensor_from(ctx, &kp, 3, (const int[]){B, Tk, c.A}, keys_proj));
     CHECK_OK(ctx, at_tensor_from(ctx, &vt, 3, (const int[]){B, Tk, c.Dv}, values));
     for (int step = 0; step < 3; step++) {
-        float *query = random_floats((size_t)B * c.Dq, -1, 1, &rng);
+        float *query = test_random_floats((size_t)B * c.Dq, -1, 1, &rng);
         at_tensor *qt, *context;
         CHECK_OK(ctx, at_tensor_from(ctx, &qt, 2, (const int[]){B, c.Dq}, query));
         CHECK_OK(ctx, at_monotonic_attend(ctx, &c.layer, qt, kp, vt, alpha,
@@ -435,8 +362,8 @@ static void monotonic_closed_form(int B, int Tk, const int *lengths) {
                 sum += alpha->data[(size_t)b * Tk + j];
             CHECK(sum <= 1.0 + 1e-6, "monotonic: Σ_j α = %.8f > 1 (row %d step %d)", sum, b, step);
             if (lengths && lengths[b] == 0)
-                CHECK(all_zero(alpha->data + (size_t)b * Tk, (size_t)Tk) &&
-                          all_zero(context->data + (size_t)b * c.Dv, (size_t)c.Dv),
+                CHECK(test_all_zero(alpha->data + (size_t)b * Tk, (size_t)Tk) &&
+                          test_all_zero(context->data + (size_t)b * c.Dv, (size_t)c.Dv),
                       "monotonic: fully masked row %d gives zeros", b);
         }
         for (size_t i = 0; i < (size_t)B * Tk; i++)
@@ -450,7 +377,7 @@ static void monotonic_closed_form(int B, int Tk, const int *lengths) {
 
 static void monotonic_gradcheck(int B, int Tk, const int *lengths, int with_prev, int steps,
                                 int training) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 300 + (unsigned)(Tk * 3 + steps));
     at_params *params;
@@ -466,12 +393,12 @@ static void monotonic_gradcheck(int B, int Tk, const int *lengths, int with_prev
                    .use_mask = lengths != NULL};
     mono_setup(&c, params, ctx, &rng);
     c.layer.noise_std = training ? 0.5f : 0.0f;
-    uint8_t *keep = lengths ? mask_from_lengths(B, Tk, lengths) : NULL;
+    uint8_t *keep = lengths ? test_mask_from_lengths(B, Tk, lengths) : NULL;
     c.mask = (at_attn_mask){keep, B, 0};
-    float *query = random_floats((size_t)steps * B * c.Dq, -1, 1, &rng);
-    float *keys_proj = random_floats((size_t)B * Tk * c.A, -1, 1, &rng);
-    float *values = random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
-    float *prev = random_floats((size_t)B * Tk, 0.0f, 2.0f / Tk, &rng);
+    float *query = test_random_floats((size_t)steps * B * c.Dq, -1, 1, &rng);
+    float *keys_proj = test_random_floats((size_t)B * Tk * c.A, -1, 1, &rng);
+    float *values = test_random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
+    float *prev = test_random_floats((size_t)B * Tk, 0.0f, 2.0f / Tk, &rng);
     gc_input inputs[4] = {{"query", 3, {steps, B, c.Dq, 1}, query},
                           {"keys_proj", 3, {B, Tk, c.A, 1}, keys_proj},
                           {"values", 3, {B, Tk, c.Dv, 1}, values},
@@ -493,7 +420,7 @@ static void monotonic_gradcheck(int B, int Tk, const int *lengths, int with_prev
  * expected alignment is then 0 for good); from there the row is checked
  * for that instead. */
 static void monotonic_hard_vs_soft(float threshold, int expect_moves) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 400);
     at_params *params;
@@ -501,21 +428,21 @@ static void monotonic_hard_vs_soft(float threshold, int expect_moves) {
     enum { B = 4, Tk = 7, STEPS = 6 };
     mono_case c = {.B = B, .Tk = Tk, .Dq = 3, .Dv = 2, .A = 6};
     CHECK_OK(ctx, at_monotonic_init(ctx, &c.layer, params, "", c.Dq, 3, c.A, &rng));
-    jitter_params(params, &rng, 0.5f);
+    test_jitter_params(params, &rng, 0.5f);
     c.layer.g->data[0] = 4000.0f; /* stop where v̂ᵀ tanh(·) > threshold; |e| large */
     c.layer.r->data[0] = -4000.0f * threshold;
     const int lengths[B] = {7, 5, 3, 0};
-    uint8_t *keep = mask_from_lengths(B, Tk, lengths);
+    uint8_t *keep = test_mask_from_lengths(B, Tk, lengths);
     c.mask = (at_attn_mask){keep, B, 0};
-    float *keys_proj = random_floats((size_t)B * Tk * c.A, -1, 1, &rng);
-    float *values = random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
+    float *keys_proj = test_random_floats((size_t)B * Tk * c.A, -1, 1, &rng);
+    float *values = test_random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
     at_tensor *kp, *vt, *alpha = NULL;
     CHECK_OK(ctx, at_tensor_from(ctx, &kp, 3, (const int[]){B, Tk, c.A}, keys_proj));
     CHECK_OK(ctx, at_tensor_from(ctx, &vt, 3, (const int[]){B, Tk, c.Dv}, values));
     int32_t positions[B] = {0, 0, 0, 0};
     int moved = 0, stopped = 0, compared = 0, lost[B] = {0, 0, 0, 0};
     for (int step = 0; step < STEPS; step++) {
-        float *query = random_floats((size_t)B * c.Dq, -1, 1, &rng);
+        float *query = test_random_floats((size_t)B * c.Dq, -1, 1, &rng);
         at_tensor *qt, *soft_context, *hard_context, *onehot;
         CHECK_OK(ctx, at_tensor_from(ctx, &qt, 2, (const int[]){B, c.Dq}, query));
         CHECK_OK(ctx, at_monotonic_attend(ctx, &c.layer, qt, kp, vt, alpha, &c.mask, &soft_context,
@@ -527,7 +454,7 @@ static void monotonic_hard_vs_soft(float threshold, int expect_moves) {
         CHECK(onehot->grad == NULL && hard_context->grad == NULL, "hard mode has no gradient");
         for (int b = 0; b < B; b++) {
             const float *soft = alpha->data + (size_t)b * Tk, *hard = onehot->data + (size_t)b * Tk;
-            int stop = !all_zero(hard, Tk);
+            int stop = !test_all_zero(hard, Tk);
             char name[64];
             snprintf(name, sizeof name, "hard vs soft, step %d row %d", step, b);
             if (lost[b]) {
@@ -561,7 +488,7 @@ static void monotonic_hard_vs_soft(float threshold, int expect_moves) {
 }
 
 static void test_monotonic_init(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 5);
     at_params *params;
@@ -601,7 +528,7 @@ static at_status build_forward_attention(at_ctx *ctx, at_tensor *const *in, void
     /* a second step, reading the first alpha */
     AT_TRY(at_forward_attention(ctx, in[0], parts[1], u, in[1], c->use_mask ? &c->mask : NULL,
                                 &parts[2], &parts[3]));
-    return join(ctx, y, 4, parts);
+    return gc_join_outputs(ctx, y, 4, parts);
 }
 
 /* alpha (B, Tk) of one forward-attention step in double. */
@@ -625,7 +552,7 @@ static void forward_attention_ref(const fwd_case *c, const float *y, const float
 
 static void forward_attention_case(int B, int Tk, const int *lengths, int with_prev,
                                    int with_transition) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 500 + (unsigned)(Tk * 4 + with_prev * 2 + with_transition));
     fwd_case c = {.B = B,
@@ -634,12 +561,12 @@ static void forward_attention_case(int B, int Tk, const int *lengths, int with_p
                   .with_prev = with_prev,
                   .with_transition = with_transition,
                   .use_mask = lengths != NULL};
-    uint8_t *keep = lengths ? mask_from_lengths(B, Tk, lengths) : NULL;
+    uint8_t *keep = lengths ? test_mask_from_lengths(B, Tk, lengths) : NULL;
     c.mask = (at_attn_mask){keep, B, 0};
-    float *y = random_floats((size_t)B * Tk, 0.1f, 1.0f, &rng);
-    float *values = random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
-    float *prev = random_floats((size_t)B * Tk, 0.1f, 1.0f, &rng);
-    float *u = random_floats((size_t)B, 0.2f, 0.8f, &rng);
+    float *y = test_random_floats((size_t)B * Tk, 0.1f, 1.0f, &rng);
+    float *values = test_random_floats((size_t)B * Tk * c.Dv, -1, 1, &rng);
+    float *prev = test_random_floats((size_t)B * Tk, 0.1f, 1.0f, &rng);
+    float *u = test_random_floats((size_t)B, 0.2f, 0.8f, &rng);
 
     /* values against the reference */
     at_tensor *yt, *vt, *pt = NULL, *ut = NULL, *context, *alpha;
@@ -657,8 +584,8 @@ static void forward_attention_case(int B, int Tk, const int *lengths, int with_p
     check_close_double(name, alpha->data, want, (size_t)B * Tk, 1e-6, 1e-4);
     for (int b = 0; lengths && b < B; b++)
         if (lengths[b] == 0)
-            CHECK(all_zero(alpha->data + (size_t)b * Tk, Tk) &&
-                      all_zero(context->data + (size_t)b * c.Dv, c.Dv),
+            CHECK(test_all_zero(alpha->data + (size_t)b * Tk, Tk) &&
+                      test_all_zero(context->data + (size_t)b * c.Dv, c.Dv),
                   "forward attention: fully masked row %d is zero", b);
 
     gc_input inputs[4] = {{"y", 2, {B, Tk, 1, 1}, y},
@@ -677,7 +604,7 @@ static void forward_attention_case(int B, int Tk, const int *lengths, int with_p
 /* A row whose y is zero wherever the previous alignment could move: the
  * sum is 0, alpha must be 0 (not NaN), and so must the gradient. */
 static void forward_attention_zero_sum(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     float y[6] = {0, 0, 0.5f, 0.2f, 0.3f, 0.5f}; /* row 0: y = 0 on 0, 1 where δ can go */
     float v[6] = {1, 2, 3, 4, 5, 6};
     at_tensor *yt, *vt, *context, *alpha, *loss;
@@ -685,12 +612,13 @@ static void forward_attention_zero_sum(void) {
     CHECK_OK(ctx, at_tensor_from(ctx, &vt, 3, (const int[]){2, 3, 1}, v));
     CHECK_OK(ctx, at_tensor_require_grad(ctx, yt));
     CHECK_OK(ctx, at_forward_attention(ctx, yt, NULL, NULL, vt, NULL, &context, &alpha));
-    CHECK(all_zero(alpha->data, 3) && context->data[0] == 0.0f, "zero sum gives zero alpha");
+    CHECK(test_all_zero(alpha->data, 3) && context->data[0] == 0.0f, "zero sum gives zero alpha");
     CHECK(fabsf(alpha->data[3] - 0.4f) < 1e-6f && fabsf(alpha->data[4] - 0.6f) < 1e-6f,
           "row 1: δ at 0 moves to {0, 1} weighted by y: %g %g", alpha->data[3], alpha->data[4]);
     CHECK_OK(ctx, at_sum(ctx, &loss, context));
     CHECK_OK(ctx, at_backward(ctx, loss));
-    CHECK(all_zero(yt->grad, 3) && all_finite(yt->grad, 6), "zero-sum row: zero gradient");
+    CHECK(test_all_zero(yt->grad, 3) && test_all_finite(yt->grad, 6),
+          "zero-sum row: zero gradient");
     at_ctx_free(ctx);
 }
 
@@ -731,7 +659,7 @@ static at_status build_key_value(at_ctx *ctx, at_tensor *const *in, void *user, 
     at_tensor *parts[2];
     AT_TRY(at_key_value_forward(ctx, &c->layer, in[0], in[1], in[2], c->use_mask ? &c->mask : NULL,
                                 &parts[0], &parts[1]));
-    return join(ctx, y, 2, parts);
+    return gc_join_outputs(ctx, y, 2, parts);
 }
 
 /* out (B, T, Do) and weights (B, T, T) in double, from the equations. */
@@ -783,7 +711,7 @@ static void key_value_ref(const kv_case *c, const float *keys, const float *valu
 }
 
 static void key_value_case(int B, int T, int L, const int *lengths) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 600 + (unsigned)(T * 10 + L));
     at_params *params;
@@ -799,14 +727,14 @@ static void key_value_case(int B, int T, int L, const int *lengths) {
                  .use_mask = lengths != NULL};
     CHECK_OK(ctx,
              at_key_value_init(ctx, &c.layer, params, "kv", c.Dk, c.Dv, c.Dx, c.Do, c.A, L, &rng));
-    jitter_params(params, &rng, 0.5f);
+    test_jitter_params(params, &rng, 0.5f);
     for (int a = 0; a < c.A; a++)
         c.layer.w->data[a] *= 6.0f;
-    uint8_t *keep = lengths ? mask_from_lengths(B, T, lengths) : NULL;
+    uint8_t *keep = lengths ? test_mask_from_lengths(B, T, lengths) : NULL;
     c.mask = (at_attn_mask){keep, B, 0};
-    float *keys = random_floats((size_t)B * T * c.Dk, -1, 1, &rng);
-    float *values = random_floats((size_t)B * T * c.Dv, -1, 1, &rng);
-    float *x = random_floats((size_t)B * T * c.Dx, -1, 1, &rng);
+    float *keys = test_random_floats((size_t)B * T * c.Dk, -1, 1, &rng);
+    float *values = test_random_floats((size_t)B * T * c.Dv, -1, 1, &rng);
+    float *x = test_random_floats((size_t)B * T * c.Dx, -1, 1, &rng);
 
     at_tensor *kt, *vt, *xt, *out, *weights;
     CHECK_OK(ctx, at_tensor_from(ctx, &kt, 3, (const int[]){B, T, c.Dk}, keys));
@@ -823,15 +751,15 @@ static void key_value_case(int B, int T, int L, const int *lengths) {
     check_close_double("key-value weights", weights->data, want_w, (size_t)B * T * T, 1e-6, 1e-4);
     int window_ok = 1;
     for (int b = 0; b < B; b++) {
-        window_ok &= all_zero(weights->data + (size_t)b * T * T, (size_t)T); /* step 0 */
+        window_ok &= test_all_zero(weights->data + (size_t)b * T * T, (size_t)T); /* step 0 */
         for (int t = 0; t < T; t++)
             for (int j = 0; j < T; j++)
                 if (j >= t || j < t - L)
                     window_ok &= weights->data[((size_t)b * T + t) * T + j] == 0.0f;
         if (lengths && lengths[b] == 0)
-            window_ok &= all_zero(weights->data + (size_t)b * T * T, (size_t)T * T);
+            window_ok &= test_all_zero(weights->data + (size_t)b * T * T, (size_t)T * T);
     }
-    CHECK(window_ok && all_finite(out->data, out->size),
+    CHECK(window_ok && test_all_finite(out->data, out->size),
           "key-value: step 0 and everything outside the window exactly 0, no NaN");
 
     gc_input inputs[3] = {{"keys", 3, {B, T, c.Dk, 1}, keys},
@@ -864,7 +792,7 @@ static void key_value_case(int B, int T, int L, const int *lengths) {
 }
 
 static void test_key_value(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 7);
     at_params *params;
@@ -897,7 +825,7 @@ static void key_value_threads(void) {
     float *data = NULL, *grads[2] = {NULL, NULL}, *outs[2] = {NULL, NULL};
     at_rng rng;
     at_rng_seed(&rng, 12);
-    data = random_floats((size_t)B * T * D, -1, 1, &rng);
+    data = test_random_floats((size_t)B * T * D, -1, 1, &rng);
     for (int run = 0; run < 2; run++) {
         at_ctx *ctx;
         at_ctx_options opts = {.num_threads = run ? 4 : 1};
@@ -931,7 +859,7 @@ static void key_value_threads(void) {
 /* ====================================================== errors, modes */
 
 static void test_errors(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 8);
     at_params *params;
@@ -1033,7 +961,7 @@ static void test_errors(void) {
 
 /* With gradients off nothing is recorded and the numbers are the same. */
 static void test_inference_mode(void) {
-    at_ctx *contexts[2] = {new_ctx(), new_ctx()}, *ctx = contexts[0];
+    at_ctx *contexts[2] = {test_new_ctx(), test_new_ctx()}, *ctx = contexts[0];
     at_rng rng;
     at_rng_seed(&rng, 9);
     at_params *params;
@@ -1046,7 +974,7 @@ static void test_inference_mode(void) {
     at_feature_attention_init(ctx, &feature, params, "feat", 4, &rng);
     at_monotonic_init(ctx, &mono, params, "mono", 4, 2, 5, &rng);
     at_key_value_init(ctx, &kv, params, "kv", 4, 4, 4, 2, 3, 2, &rng);
-    float *data = random_floats(2 * 3 * 5, 0.05f, 1.0f, &rng);
+    float *data = test_random_floats(2 * 3 * 5, 0.05f, 1.0f, &rng);
     at_tensor *h, *kp, *q, *y, *o[2][6], *w[2][6];
     for (int mode = 0; mode < 2; mode++) { /* 0: training, 1: inference, own arenas */
         ctx = contexts[mode];

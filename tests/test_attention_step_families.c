@@ -20,89 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------- helpers */
-
-/* A test-only op: every tensor's elements one after another, (total), so
- * one gradient check covers several outputs (context, weights, ...). */
-static at_status join_backward(at_ctx *ctx, at_node *node) {
-    (void)ctx;
-    size_t offset = 0;
-    for (int i = 0; i < node->nin; i++) {
-        at_tensor *t = node->in[i];
-        if (t->grad)
-            for (size_t k = 0; k < t->size; k++)
-                t->grad[k] += node->out->grad[offset + k];
-        offset += t->size;
-    }
-    return AT_OK;
-}
-
-static at_status join(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts) {
-    at_tensor *kept[AT_NODE_MAX_IN] = {0};
-    int count = 0, total = 0;
-    for (int i = 0; i < n; i++)
-        if (parts[i]) {
-            kept[count++] = parts[i];
-            total += (int)parts[i]->size;
-        }
-    int track = at_tracking(ctx, count, kept);
-    at_tensor *result;
-    AT_TRY(at_result(ctx, &result, 1, &total, track));
-    size_t offset = 0;
-    for (int i = 0; i < count; i++) {
-        memcpy(result->data + offset, kept[i]->data, kept[i]->size * sizeof(float));
-        offset += kept[i]->size;
-    }
-    if (track) AT_TRY(at_tape_record(ctx, NULL, "join", join_backward, result, count, kept));
-    *y = result;
-    return AT_OK;
-}
-
-static at_ctx *new_ctx(void) {
-    at_ctx *ctx = NULL;
-    at_ctx_create(&ctx, NULL);
-    return ctx;
-}
-
-/* Move every parameter off its initial value (biases start at 0). */
-static void jitter_params(at_params *params, at_rng *rng) {
-    for (int p = 0; p < at_params_count(params); p++) {
-        at_tensor *t = at_params_get(params, p);
-        for (size_t i = 0; i < t->size; i++)
-            t->data[i] += 0.3f * (at_rng_uniform(rng) - 0.5f);
-    }
-}
-
-static float *random_floats(size_t n, at_rng *rng) {
-    float *x = malloc(n * sizeof(float));
-    fill_uniform(x, n, -1.0f, 1.0f, rng);
-    return x;
-}
-
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
-static int all_zero(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != 0.0f) return 0;
-    return 1;
-}
-
-/* The causal rule of attend.h: query i sees key j when j <= i + (Tk − Tq). */
-static int causal_keeps(int i, int j, int tq, int tk) { return j <= i + (tk - tq); }
-
-/* 1 if the mask keeps key j for query i of batch row b: mask rows M, each
- * serving (B*Tq)/M consecutive score rows, then the causal rule. */
-static int mask_keeps(const at_attn_mask *m, int B, int b, int i, int j, int tq, int tk) {
-    if (!m) return 1;
-    if (m->causal && !causal_keeps(i, j, tq, tk)) return 0;
-    if (!m->keep) return 1;
-    int per = B * tq / m->rows, row = (b * tq + i) / per;
-    return m->keep[(size_t)row * tk + j] != 0;
-}
+/* Helpers shared with the other tests (gc_join_outputs, test_mask_keeps,
+ * test_random_floats, ...) are in testutil.h. */
 
 /* ------------------------------------------- the scored families' case */
 
@@ -176,7 +95,7 @@ static at_status build_family(at_ctx *ctx, at_tensor *const *inputs, void *user,
     attn_outputs o;
     AT_TRY(run_family(ctx, user, inputs[0], inputs[1], inputs[2], &o));
     at_tensor *parts[4] = {o.context, o.weights, o.h_tilde, o.positions};
-    return join(ctx, y, 4, parts);
+    return gc_join_outputs(ctx, y, 4, parts);
 }
 
 /* The case's three input arrays. */
@@ -185,9 +104,9 @@ typedef struct attn_data {
 } attn_data;
 
 static attn_data random_data(const attn_case *c, at_rng *rng) {
-    attn_data d = {random_floats((size_t)c->B * c->tq * c->dq, rng),
-                   random_floats((size_t)c->B * c->tk * c->dk, rng),
-                   random_floats((size_t)c->B * c->tk * c->dv, rng)};
+    attn_data d = {test_random_floats((size_t)c->B * c->tq * c->dq, -1.0f, 1.0f, rng),
+                   test_random_floats((size_t)c->B * c->tk * c->dk, -1.0f, 1.0f, rng),
+                   test_random_floats((size_t)c->B * c->tk * c->dv, -1.0f, 1.0f, rng)};
     return d;
 }
 
@@ -214,7 +133,7 @@ static void data_tensors(at_ctx *ctx, const attn_case *c, const attn_data *d, at
  * inputs whose every p_t stays well inside (k + margin, k + 1 − margin). */
 static double position_margin(attn_run *run, const attn_data *d) {
     const attn_case *c = run->c;
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_ctx_set_grad(ctx, 0);
     at_tensor *q, *k, *v;
     data_tensors(ctx, c, d, &q, &k, &v);
@@ -240,7 +159,7 @@ static double position_margin(attn_run *run, const attn_data *d) {
  * every parameter. local-p retries seeds until p_t keeps clear of the
  * window's jumps (see position_margin). */
 static void gc_family(const attn_case *c, unsigned seed) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     attn_run run = {.c = c};
     at_params *params = NULL;
     attn_data d = {0};
@@ -254,7 +173,7 @@ static void gc_family(const attn_case *c, unsigned seed) {
         at_status s = init_run(ctx, &run, params, &rng);
         CHECK(s == AT_OK, "%s: init failed: %s", c->name, at_ctx_error(ctx));
         if (s != AT_OK) break;
-        jitter_params(params, &rng);
+        test_jitter_params(params, &rng, 0.3f);
         d = random_data(c, &rng);
         ready = c->family != LOCAL || c->kind != AT_LOCAL_P || position_margin(&run, &d) > 0.1;
     }
@@ -347,7 +266,7 @@ static void naive_attention(const attn_run *run, const attn_data *d, float *weig
             if (c->family == LOCAL) p = naive_position(run, d, b, i);
             if (positions) positions[b * c->tq + i] = (float)p;
             for (int j = 0; j < c->tk; j++) {
-                keep[j] = mask_keeps(&c->mask, c->B, b, i, j, c->tq, c->tk);
+                keep[j] = test_mask_keeps(&c->mask, c->B, b, i, j, c->tq, c->tk);
                 if (c->family == LOCAL)
                     keep[j] =
                         keep[j] && j < (c->lengths ? c->lengths[b] : c->tk) && fabs(j - p) <= D;
@@ -391,7 +310,7 @@ static void naive_attentional(const attn_run *run, const attn_data *d, const flo
 
 /* Forward values of one case against the naive reference (inference mode). */
 static void check_values(const attn_case *c, unsigned seed) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, seed);
     at_params *params;
@@ -402,7 +321,7 @@ static void check_values(const attn_case *c, unsigned seed) {
     full.want_positions = c->family == LOCAL;
     run.c = &full;
     CHECK_OK(ctx, init_run(ctx, &run, params, &rng));
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.3f);
     attn_data d = random_data(c, &rng);
     at_ctx_set_grad(ctx, 0);
     at_tensor *q, *k, *v;
@@ -446,7 +365,7 @@ static int row_alive(const attn_run *run, const attn_data *d, int b, int i) {
     const attn_case *c = run->c;
     double p = c->family == LOCAL ? naive_position(run, d, b, i) : 0.0;
     for (int j = 0; j < c->tk; j++) {
-        int keep = mask_keeps(&c->mask, c->B, b, i, j, c->tq, c->tk);
+        int keep = test_mask_keeps(&c->mask, c->B, b, i, j, c->tq, c->tk);
         if (c->family == LOCAL)
             keep = keep && j < (c->lengths ? c->lengths[b] : c->tk) && fabs(j - p) <= c->window;
         if (keep) return 1;
@@ -471,30 +390,30 @@ static void check_dead_outputs(at_ctx *ctx, const attn_run *run, const attn_data
             if (row_alive(run, data, b, i)) continue;
             size_t r = (size_t)b * c->tq + i;
             dead_rows++;
-            CHECK(all_zero(out->context->data + r * c->dv, c->dv), "%s: dead row %zu context",
+            CHECK(test_all_zero(out->context->data + r * c->dv, c->dv), "%s: dead row %zu context",
                   c->name, r);
-            CHECK(all_zero(out->weights->data + r * c->tk, c->tk), "%s: dead row %zu weights",
+            CHECK(test_all_zero(out->weights->data + r * c->tk, c->tk), "%s: dead row %zu weights",
                   c->name, r);
-            CHECK(all_zero(q->grad + r * c->dq, c->dq), "%s: dead row %zu query gradient", c->name,
-                  r);
+            CHECK(test_all_zero(q->grad + r * c->dq, c->dq), "%s: dead row %zu query gradient",
+                  c->name, r);
         }
     CHECK(dead_rows > 0, "%s: the case has no fully masked row", c->name);
-    CHECK(all_finite(out->context->data, out->context->size) &&
-              all_finite(out->weights->data, out->weights->size),
+    CHECK(test_all_finite(out->context->data, out->context->size) &&
+              test_all_finite(out->weights->data, out->weights->size),
           "%s: outputs finite", c->name);
-    CHECK(all_finite(q->grad, q->size) && all_finite(k->grad, k->size) &&
-              all_finite(v->grad, v->size),
+    CHECK(test_all_finite(q->grad, q->size) && test_all_finite(k->grad, k->size) &&
+              test_all_finite(v->grad, v->size),
           "%s: input gradients finite", c->name);
     for (int p = 0; p < at_params_count(params); p++) {
         at_tensor *t = at_params_get(params, p);
-        CHECK(all_finite(t->grad, t->size), "%s: gradient of %s finite", c->name, t->name);
+        CHECK(test_all_finite(t->grad, t->size), "%s: gradient of %s finite", c->name, t->name);
     }
 }
 
 /* A query that sees no key: exact zero weights, context and query gradient;
  * nothing anywhere is NaN. */
 static void check_dead_rows(const attn_case *c, unsigned seed) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, seed);
     at_params *params;
@@ -504,7 +423,7 @@ static void check_dead_rows(const attn_case *c, unsigned seed) {
     dead.attentional = 0; // h̃ reads h_t directly: its gradient is not zero
     attn_run run = {.c = &dead};
     CHECK_OK(ctx, init_run(ctx, &run, params, &rng));
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.3f);
     attn_data d = random_data(c, &rng);
     at_tensor *q, *k, *v;
     data_tensors(ctx, c, &d, &q, &k, &v);
@@ -514,7 +433,7 @@ static void check_dead_rows(const attn_case *c, unsigned seed) {
     attn_outputs o;
     at_tensor *y = NULL;
     at_status s = run_family(ctx, &run, q, k, v, &o);
-    if (s == AT_OK) s = join(ctx, &y, 2, (at_tensor *[]){o.context, o.weights});
+    if (s == AT_OK) s = gc_join_outputs(ctx, &y, 2, (at_tensor *[]){o.context, o.weights});
     CHECK(s == AT_OK, "%s: %s", c->name, at_ctx_error(ctx));
     if (s == AT_OK) check_dead_outputs(ctx, &run, &d, &o, y, (at_tensor *[]){q, k, v}, params);
     free_data(&d);
@@ -748,11 +667,11 @@ static at_status build_decoder(at_ctx *ctx, at_tensor *const *inputs, void *user
     AT_TRY(at_attention_decoder_step(ctx, &run->dec, inputs[2], s1, ann, kp, &c->mask, &s2, &l2,
                                      c->want_weights ? &w2 : NULL));
     at_tensor *parts[5] = {l1, w1, s2, l2, w2};
-    return join(ctx, y, 5, parts);
+    return gc_join_outputs(ctx, y, 5, parts);
 }
 
 static void gc_decoder(const decoder_case *c, unsigned seed) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, seed);
     at_params *params;
@@ -761,10 +680,10 @@ static void gc_decoder(const decoder_case *c, unsigned seed) {
     CHECK_OK(ctx, at_attention_decoder_init(ctx, &run.dec, params, "dec", c->Y, c->Dh, c->S, c->V,
                                             c->A, &rng));
     run.dec.output_from_previous_state = c->from_previous;
-    jitter_params(params, &rng);
-    float *ann = random_floats((size_t)c->B * c->tx * c->Dh, &rng);
-    float *y0 = random_floats((size_t)c->B * c->Y, &rng),
-          *y1 = random_floats((size_t)c->B * c->Y, &rng);
+    test_jitter_params(params, &rng, 0.3f);
+    float *ann = test_random_floats((size_t)c->B * c->tx * c->Dh, -1.0f, 1.0f, &rng);
+    float *y0 = test_random_floats((size_t)c->B * c->Y, -1.0f, 1.0f, &rng),
+          *y1 = test_random_floats((size_t)c->B * c->Y, -1.0f, 1.0f, &rng);
     gc_input in[3] = {{"annotations", 3, {c->B, c->tx, c->Dh, 1}, ann},
                       {"y_0", 2, {c->B, c->Y, 1, 1}, y0},
                       {"y_1", 2, {c->B, c->Y, 1, 1}, y1}};
@@ -802,13 +721,13 @@ static void naive_decoder_step(const at_attention_decoder *m, const decoder_case
         for (int a = 0; a < c->A; a++)
             e[j] += at->v_a->data[a] * tanh(row_dot(at->W_a, a, sp) +
                                             row_dot(at->U_a, a, h + j * Dh) + at->b_a->data[a]);
-        if (mask_keeps(&c->mask, c->B, b, 0, j, 1, tx)) max = fmax(max, e[j]);
+        if (test_mask_keeps(&c->mask, c->B, b, 0, j, 1, tx)) max = fmax(max, e[j]);
     }
     for (int j = 0; j < tx; j++)
-        sum += mask_keeps(&c->mask, c->B, b, 0, j, 1, tx) ? exp(e[j] - max) : 0;
+        sum += test_mask_keeps(&c->mask, c->B, b, 0, j, 1, tx) ? exp(e[j] - max) : 0;
     for (int j = 0; j < tx; j++)
         alpha[j] =
-            mask_keeps(&c->mask, c->B, b, 0, j, 1, tx) ? (float)(exp(e[j] - max) / sum) : 0.0f;
+            test_mask_keeps(&c->mask, c->B, b, 0, j, 1, tx) ? (float)(exp(e[j] - max) / sum) : 0.0f;
     for (int x = 0; x < Dh; x++) {
         double acc = 0.0;
         for (int j = 0; j < tx; j++)
@@ -834,7 +753,7 @@ static void naive_decoder_step(const at_attention_decoder *m, const decoder_case
 }
 
 static void check_decoder_values(const decoder_case *c, unsigned seed) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, seed);
     at_params *params;
@@ -843,9 +762,9 @@ static void check_decoder_values(const decoder_case *c, unsigned seed) {
     CHECK_OK(ctx, at_attention_decoder_init(ctx, &dec, params, "dec", c->Y, c->Dh, c->S, c->V, c->A,
                                             &rng));
     dec.output_from_previous_state = c->from_previous;
-    jitter_params(params, &rng);
-    float *ann = random_floats((size_t)c->B * c->tx * c->Dh, &rng);
-    float *y0 = random_floats((size_t)c->B * c->Y, &rng);
+    test_jitter_params(params, &rng, 0.3f);
+    float *ann = test_random_floats((size_t)c->B * c->tx * c->Dh, -1.0f, 1.0f, &rng);
+    float *y0 = test_random_floats((size_t)c->B * c->Y, -1.0f, 1.0f, &rng);
     at_tensor *a, *y, *s0, *kp, *s1, *l1, *w1;
     at_tensor_from(ctx, &a, 3, (const int[]){c->B, c->tx, c->Dh}, ann);
     at_tensor_from(ctx, &y, 2, (const int[]){c->B, c->Y}, y0);
@@ -889,7 +808,7 @@ static void test_decoder(void) {
         if (decoder_cases[i].want_weights)
             check_decoder_values(&decoder_cases[i], 50u + (unsigned)i);
     }
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 60);
     at_params *params;
@@ -910,7 +829,8 @@ static void test_decoder(void) {
               dec.W_o->shape[1] == 3 && dec.C_r->shape[1] == 5 && dec.W_s->shape[0] == 4,
           "decoder parameter shapes");
     CHECK(dec.output_from_previous_state == 0, "decoder default reads s_t");
-    CHECK(all_zero(dec.b_r->data, 4) && all_zero(dec.b_o->data, 6), "decoder biases start at 0");
+    CHECK(test_all_zero(dec.b_r->data, 4) && test_all_zero(dec.b_o->data, 6),
+          "decoder biases start at 0");
     /* errors: wrong y_prev size, wrong annotation size, NULL outputs */
     at_tensor *ann, *y, *bad_y, *s0, *kp, *s = NULL, *logits = NULL;
     at_tensor_new(ctx, &ann, 3, (const int[]){2, 3, 5});
@@ -941,7 +861,7 @@ static void test_decoder(void) {
 /* ---------------------------------------------------- names and errors */
 
 static void test_names_and_init(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 70);
     at_params *params;
@@ -949,7 +869,7 @@ static void test_names_and_init(void) {
     at_additive add;
     CHECK_OK(ctx, at_additive_init(ctx, &add, params, "att", 3, 5, 4, &rng));
     check_names(params, (const char *const[]){"att.W_a", "att.U_a", "att.b_a", "att.v_a"}, 4);
-    CHECK(all_zero(add.b_a->data, 4), "additive b_a starts at 0");
+    CHECK(test_all_zero(add.b_a->data, 4), "additive b_a starts at 0");
     int small = 1;
     for (int a = 0; a < 4; a++)
         small &= fabsf(add.v_a->data[a]) <= 0.5f;
@@ -999,7 +919,7 @@ static void test_names_and_init(void) {
 }
 
 static void test_errors(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 80);
     at_params *params;
@@ -1065,7 +985,7 @@ static void test_errors(void) {
 /* ------------------------------------------------------ inference mode */
 
 static void test_inference_records_nothing(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 90);
     at_params *params;

@@ -33,16 +33,6 @@ typedef struct outputs {
     float *out, *lse, *weights, *dq, *dk, *dv;
 } outputs;
 
-static at_ctx *new_ctx(int threads) {
-    at_ctx *ctx = NULL;
-    at_ctx_options o = {.num_threads = threads, .seed = 7};
-    if (at_ctx_create(&ctx, &o) != AT_OK) {
-        fprintf(stderr, "cannot create a context\n");
-        exit(1);
-    }
-    return ctx;
-}
-
 /* Naive reference in double: out, lse, weights, and gradients added to the
  * given initial value `g0`. */
 static void reference(const kcase *c, const attn_mask_view *view, const float *q, const float *k,
@@ -116,18 +106,12 @@ static void free_outputs(outputs *o) {
     free(o->out), free(o->lse), free(o->weights), free(o->dq), free(o->dk), free(o->dv);
 }
 
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (isnan(x[i]) || isinf(x[i])) return 0;
-    return 1;
-}
-
 /* Run the kernel on one context: forward (with weights if the case asks),
  * then backward adding into gradients that start at g0. */
 static void run_kernel(const kcase *c, int threads, const uint8_t *keep, const float *q,
                        const float *k, const float *v, const float *dout, float g0,
                        outputs *got) {
-    at_ctx *ctx = new_ctx(threads);
+    at_ctx *ctx = test_new_ctx_with(7, threads);
     at_attn_mask m = {keep, c->mask_rows, c->causal};
     attn_mask_view view;
     CHECK_OK(ctx, attn_mask_prepare(ctx, "test", (keep || c->causal) ? &m : NULL,
@@ -180,7 +164,7 @@ static void run_case(const kcase *c, at_rng *rng) {
         alloc_outputs(c, &two_again);
     attn_mask_view view;
     {
-        at_ctx *ctx = new_ctx(1);
+        at_ctx *ctx = test_new_ctx_with(7, 1);
         at_attn_mask m = {keep, c->mask_rows, c->causal};
         CHECK_OK(ctx, attn_mask_prepare(ctx, "test", (keep || c->causal) ? &m : NULL,
                                         (size_t)G * tq, tq, tk, &view));
@@ -211,8 +195,8 @@ static void run_case(const kcase *c, at_rng *rng) {
         CHECK(check_close(what, g->dq, ref.dq, nq, 5e-5, 2e-4), "dq: %s", what);
         CHECK(check_close(what, g->dk, ref.dk, nk, 5e-5, 2e-4), "dk: %s", what);
         CHECK(check_close(what, g->dv, ref.dv, nv, 5e-5, 2e-4), "dv: %s", what);
-        CHECK(all_finite(g->out, no) && all_finite(g->dq, nq) && all_finite(g->dk, nk) &&
-                  all_finite(g->dv, nv),
+        CHECK(test_all_finite(g->out, no) && test_all_finite(g->dq, nq) &&
+                  test_all_finite(g->dk, nk) && test_all_finite(g->dv, nv),
               "NaN or inf in outputs or gradients: %s", what);
     }
     CHECK(same_bits(two.out, two_again.out, no) && same_bits(two.dq, two_again.dq, nq) &&
@@ -242,7 +226,7 @@ static void null_gradients(at_rng *rng) {
     alloc_outputs(&c, &full), alloc_outputs(&c, &part);
     run_kernel(&c, 2, NULL, q, k, v, dout, 0.0f, &full);
     for (int drop = 0; drop < 3; drop++) {
-        at_ctx *ctx = new_ctx(2);
+        at_ctx *ctx = test_new_ctx_with(7, 2);
         at_attn_mask m = {NULL, 0, 1};
         attn_mask_view view;
         CHECK_OK(ctx, attn_mask_prepare(ctx, "test", &m, (size_t)c.G * c.tq, c.tq, c.tk, &view));

@@ -18,65 +18,9 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* A test-only op: every tensor's elements one after another, (total).
- * Lets one gradient check cover several outputs of a layer at once. */
-static at_status flat_join_backward(at_ctx *ctx, at_node *node) {
-    (void)ctx;
-    size_t offset = 0;
-    for (int i = 0; i < node->nin; i++) {
-        at_tensor *t = node->in[i];
-        if (t->grad)
-            for (size_t k = 0; k < t->size; k++) t->grad[k] += node->out->grad[offset + k];
-        offset += t->size;
-    }
-    return AT_OK;
-}
-
-static at_status flat_join(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts) {
-    at_tensor *kept[AT_NODE_MAX_IN];
-    int count = 0, total = 0;
-    for (int i = 0; i < n; i++)
-        if (parts[i]) {
-            kept[count++] = parts[i];
-            total += (int)parts[i]->size;
-        }
-    int track = at_tracking(ctx, count, kept);
-    at_tensor *result;
-    AT_TRY(at_result(ctx, &result, 1, &total, track));
-    size_t offset = 0;
-    for (int i = 0; i < count; i++) {
-        memcpy(result->data + offset, kept[i]->data, kept[i]->size * sizeof(float));
-        offset += kept[i]->size;
-    }
-    if (track) AT_TRY(at_tape_record(ctx, NULL, "flat_join", flat_join_backward, result, count, kept));
-    *y = result;
-    return AT_OK;
-}
-
-static at_ctx *new_ctx(void) {
-    at_ctx *ctx = NULL;
-    at_ctx_create(&ctx, NULL);
-    return ctx;
-}
-
-/* Spread every parameter a little so bias gradients are exercised away
- * from their zero starting values. */
-static void jitter_params(at_params *params, at_rng *rng) {
-    for (int p = 0; p < at_params_count(params); p++) {
-        at_tensor *t = at_params_get(params, p);
-        for (size_t i = 0; i < t->size; i++) t->data[i] += 0.2f * (at_rng_uniform(rng) - 0.5f);
-    }
-}
-
 static gc_input gc_tensor(const char *name, int ndim, int d0, int d1, int d2, float *values) {
     gc_input in = {name, ndim, {d0, d1, d2, 1}, values};
     return in;
-}
-
-static float *random_floats(size_t n, at_rng *rng) {
-    float *x = malloc(n * sizeof(float));
-    fill_uniform(x, n, -1.0f, 1.0f, rng);
-    return x;
 }
 
 /* --------------------------------------------------------- initialisation */
@@ -101,7 +45,7 @@ static double orthogonality_error(const float *a, int rows, int cols) {
 }
 
 static void test_init(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 1);
     int sizes[][2] = {{1, 1}, {5, 5}, {64, 64}, {3, 7}, {7, 3}, {1, 6}, {6, 1}};
@@ -168,7 +112,7 @@ static void check_names(at_params *params, const char *const *names, int n) {
 }
 
 static void test_names_and_init(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 2);
     at_params *params;
@@ -247,7 +191,7 @@ static at_status build_dense(at_ctx *ctx, at_tensor *const *inputs, void *user, 
 }
 
 static void gc_dense(int ndim, const int *x_shape, int out, int with_bias) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 3);
     at_params *params;
@@ -255,9 +199,9 @@ static void gc_dense(int ndim, const int *x_shape, int out, int with_bias) {
     at_dense layer;
     int in = x_shape[ndim - 1];
     CHECK_OK(ctx, at_dense_init(ctx, &layer, params, "fc", in, out, with_bias, &rng));
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.2f);
     size_t n = at_shape_size(ndim, x_shape);
-    float *x = random_floats(n, &rng);
+    float *x = test_random_floats(n, -1.0f, 1.0f, &rng);
     gc_input input = {"x", ndim, {1, 1, 1, 1}, x};
     memcpy(input.shape, x_shape, (size_t)ndim * sizeof(int));
     char name[64];
@@ -275,7 +219,7 @@ static void test_dense(void) {
     gc_dense(4, (const int[]){2, 1, 2, 3}, 1, 1);
     gc_dense(2, (const int[]){60, 50}, 70, 1); /* large enough for the BLAS path */
 
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 4);
     at_params *params;
@@ -318,7 +262,7 @@ static at_status build_embedding(at_ctx *ctx, at_tensor *const *inputs, void *us
 }
 
 static void test_embedding(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 5);
     at_params *params;
@@ -348,15 +292,15 @@ static at_status build_layernorm(at_ctx *ctx, at_tensor *const *inputs, void *us
 }
 
 static void test_layernorm(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 6);
     at_params *params;
     at_params_create(ctx, &params);
     at_layernorm layer;
     CHECK_OK(ctx, at_layernorm_init(ctx, &layer, params, "ln", 5, 1e-5f));
-    jitter_params(params, &rng);
-    float *x = random_floats(15, &rng);
+    test_jitter_params(params, &rng, 0.2f);
+    float *x = test_random_floats(15, -1.0f, 1.0f, &rng);
     gc_input input = gc_tensor("x", 2, 3, 5, 1, x);
     gc_check("layernorm", 1, &input, params, build_layernorm, &layer, NULL);
     at_tensor *t, *y;
@@ -398,7 +342,7 @@ static at_status build_lstm(at_ctx *ctx, at_tensor *const *inputs, void *user, a
                                c->want & WANT_OUT ? &parts[0] : NULL,
                                c->want & WANT_H ? &parts[1] : NULL,
                                c->want & WANT_C ? &parts[2] : NULL));
-    return flat_join(ctx, y, 3, parts);
+    return gc_join_outputs(ctx, y, 3, parts);
 }
 
 static at_status build_gru(at_ctx *ctx, at_tensor *const *inputs, void *user, at_tensor **y) {
@@ -412,11 +356,11 @@ static at_status build_gru(at_ctx *ctx, at_tensor *const *inputs, void *user, at
         AT_TRY(at_gru_forward(ctx, &run->gru, inputs[0], c->lengths, h0,
                               c->want & WANT_OUT ? &parts[0] : NULL,
                               c->want & WANT_H ? &parts[1] : NULL));
-    return flat_join(ctx, y, 2, parts);
+    return gc_join_outputs(ctx, y, 2, parts);
 }
 
 static void gc_recurrent(const char *name, const rnn_case *c, int is_gru) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 7);
     at_params *params;
@@ -424,21 +368,21 @@ static void gc_recurrent(const char *name, const rnn_case *c, int is_gru) {
     rnn_run run = {.c = c};
     if (is_gru) CHECK_OK(ctx, at_gru_init(ctx, &run.gru, params, "rnn", c->I, c->H, c->reverse, &rng));
     else CHECK_OK(ctx, at_lstm_init(ctx, &run.lstm, params, "rnn", c->I, c->H, c->reverse, &rng));
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.2f);
 
     gc_input inputs[3];
     int n = 0;
     float *buffers[3] = {NULL, NULL, NULL};
     size_t state = (size_t)c->B * c->H;
-    buffers[0] = random_floats((size_t)c->B * c->T * c->I, &rng);
+    buffers[0] = test_random_floats((size_t)c->B * c->T * c->I, -1.0f, 1.0f, &rng);
     inputs[n++] = c->cell ? gc_tensor("x", 2, c->B, c->I, 1, buffers[0])
                           : gc_tensor("x", 3, c->B, c->T, c->I, buffers[0]);
     if (c->with_h0) {
-        buffers[1] = random_floats(state, &rng);
+        buffers[1] = test_random_floats(state, -1.0f, 1.0f, &rng);
         inputs[n++] = gc_tensor("h0", 2, c->B, c->H, 1, buffers[1]);
     }
     if (c->with_c0) {
-        buffers[2] = random_floats(state, &rng);
+        buffers[2] = test_random_floats(state, -1.0f, 1.0f, &rng);
         inputs[n++] = gc_tensor("c0", 2, c->B, c->H, 1, buffers[2]);
     }
     gc_check(name, n, inputs, params, is_gru ? build_gru : build_lstm, &run, NULL);
@@ -511,7 +455,7 @@ static void run_recurrent(at_ctx *ctx, const rnn_run *run, int is_gru, const flo
 static void check_packed(int is_gru, int reverse) {
     enum { B = 4, T = 5, I = 3, H = 4 };
     const int32_t lengths[B] = {5, 1, 3, 2};
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 8);
     at_params *params;
@@ -519,7 +463,7 @@ static void check_packed(int is_gru, int reverse) {
     rnn_run run = {0};
     if (is_gru) at_gru_init(ctx, &run.gru, params, "", I, H, reverse, &rng);
     else at_lstm_init(ctx, &run.lstm, params, "", I, H, reverse, &rng);
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.2f);
     float x[B * T * I], out[B * T * H], h_n[B * H], c_n[B * H];
     fill_uniform(x, B * T * I, -1, 1, &rng);
     run_recurrent(ctx, &run, is_gru, x, B, T, lengths, out, h_n, c_n);
@@ -557,7 +501,7 @@ static void check_packed(int is_gru, int reverse) {
  * the row's real steps reversed, with outputs reversed back. */
 static void check_reverse_is_flipped_forward(void) {
     enum { T = 4, I = 2, H = 3 };
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 9);
     at_params *params;
@@ -581,7 +525,7 @@ static void check_reverse_is_flipped_forward(void) {
 /* Stepping the cell T times gives the sequence op's outputs. */
 static void check_cell_matches_sequence(int is_gru) {
     enum { B = 3, T = 4, I = 2, H = 3 };
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 10);
     at_params *params;
@@ -589,7 +533,7 @@ static void check_cell_matches_sequence(int is_gru) {
     rnn_run run = {0};
     if (is_gru) at_gru_init(ctx, &run.gru, params, "", I, H, 0, &rng);
     else at_lstm_init(ctx, &run.lstm, params, "", I, H, 0, &rng);
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.2f);
     float x[B * T * I], out[B * T * H], h_n[B * H], c_n[B * H], h0v[B * H], c0v[B * H];
     fill_uniform(x, B * T * I, -1, 1, &rng);
     fill_uniform(h0v, B * H, -1, 1, &rng);
@@ -633,7 +577,7 @@ static void test_recurrent_semantics(void) {
 }
 
 static void test_recurrent_errors(void) {
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 11);
     at_params *params;
@@ -701,7 +645,7 @@ static void test_recurrent_errors(void) {
  * the arena: the layers take all their memory from it, none from malloc. */
 static void test_arena_is_stable(void) {
     enum { B = 4, T = 6, I = 5, H = 7 };
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 13);
     at_params *params;
@@ -745,12 +689,12 @@ static at_status build_bilstm(at_ctx *ctx, at_tensor *const *inputs, void *user,
     bilstm_case *c = user;
     at_tensor *parts[2];
     AT_TRY(at_bilstm_forward(ctx, &c->layer, inputs[0], c->lengths, &parts[0], &parts[1]));
-    return flat_join(ctx, y, 2, parts);
+    return gc_join_outputs(ctx, y, 2, parts);
 }
 
 static void test_bilstm(void) {
     enum { B = 3, T = 4, I = 2, H = 2 };
-    at_ctx *ctx = new_ctx();
+    at_ctx *ctx = test_new_ctx();
     at_rng rng;
     at_rng_seed(&rng, 12);
     at_params *params;
@@ -758,7 +702,7 @@ static void test_bilstm(void) {
     static const int32_t lengths[B] = {2, 4, 1};
     bilstm_case c = {.lengths = lengths};
     CHECK_OK(ctx, at_bilstm_init(ctx, &c.layer, params, "enc", I, H, &rng));
-    jitter_params(params, &rng);
+    test_jitter_params(params, &rng, 0.2f);
     float x[B * T * I];
     fill_uniform(x, B * T * I, -1, 1, &rng);
     gc_input input = gc_tensor("x", 3, B, T, I, x);

@@ -17,22 +17,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static at_ctx *new_ctx(uint64_t seed, int threads) {
-    at_ctx *ctx = NULL;
-    at_ctx_options o = {.num_threads = threads, .seed = seed};
-    if (at_ctx_create(&ctx, &o) != AT_OK) {
-        fprintf(stderr, "cannot create a context\n");
-        exit(1);
-    }
-    return ctx;
-}
-
-static float *random_floats(size_t n, float lo, float hi, at_rng *rng) {
-    float *x = malloc(n * sizeof(float));
-    fill_uniform(x, n, lo, hi, rng);
-    return x;
-}
-
 /* A size in [1, hi], size 1 coming up often. */
 static int random_dim(at_rng *rng, int hi) {
     return at_rng_below(rng, 3) == 0 ? 1 : 1 + (int)at_rng_below(rng, (uint32_t)hi);
@@ -54,12 +38,6 @@ static uint8_t *random_mask(int M, int n, int dead, at_rng *rng) {
         }
     }
     return mask;
-}
-
-static int all_finite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
 }
 
 static int row_is_dead(const uint8_t *keep, int n) {
@@ -104,7 +82,7 @@ static int check_softmax_case(const softmax_case *c, const float *x, at_rng *rng
     int shape[3] = {c->B, c->Tq, c->Tk};
     const int rows = c->B * c->Tq, n = c->Tk;
     const int rows_per_mask = c->mask ? rows / c->mask_rows : rows;
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     at_tensor *xt, *y;
     CHECK_OK(ctx, at_tensor_from(ctx, &xt, 3, shape, x));
     CHECK_OK(ctx, at_tensor_require_grad(ctx, xt));
@@ -116,11 +94,11 @@ static int check_softmax_case(const softmax_case *c, const float *x, at_rng *rng
         ref_softmax_row(want + (size_t)r * n, x + (size_t)r * n, keep, n, c->log_form);
     }
     check_close(op, y->data, want, (size_t)rows * n, 2e-6, 2e-5);
-    CHECK(all_finite(y->data, y->size), "%s: non-finite output", op);
+    CHECK(test_all_finite(y->data, y->size), "%s: non-finite output", op);
 
-    float *dy = random_floats(y->size, -1, 1, rng);
+    float *dy = test_random_floats(y->size, -1, 1, rng);
     CHECK_OK(ctx, at_backward_seeded(ctx, y, dy));
-    CHECK(all_finite(xt->grad, xt->size), "%s: non-finite gradient", op);
+    CHECK(test_all_finite(xt->grad, xt->size), "%s: non-finite gradient", op);
     int dead_rows = 0, dead_exact = 1;
     for (int r = 0; c->mask && r < rows; r++) {
         const uint8_t *keep = c->mask + (size_t)(r / rows_per_mask) * n;
@@ -156,7 +134,7 @@ static void test_softmax(void) {
         }
         c.mask = mask;
         size_t size = (size_t)c.B * c.Tq * c.Tk;
-        float *x = random_floats(size, -3, 3, &rng);
+        float *x = test_random_floats(size, -3, 3, &rng);
         dead_rows += check_softmax_case(&c, x, &rng);
 
         gc_input in = {"x", 3, {c.B, c.Tq, c.Tk, 1}, x};
@@ -175,14 +153,14 @@ static void test_softmax(void) {
 /* Big scores must not overflow; a row of equal -inf scores (nothing finite
  * kept) is treated as dead, not NaN. */
 static void test_softmax_extremes(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     int shape[2] = {3, 3};
     float x[9] = {1000, 999, -1000, -INFINITY, -INFINITY, -INFINITY, -INFINITY, 0, 1};
     at_tensor *xt, *y, *ly;
     CHECK_OK(ctx, at_tensor_from(ctx, &xt, 2, shape, x));
     CHECK_OK(ctx, at_softmax(ctx, &y, xt, NULL, 0));
     CHECK_OK(ctx, at_log_softmax(ctx, &ly, xt, NULL, 0));
-    CHECK(all_finite(y->data, 9), "softmax of large scores must be finite");
+    CHECK(test_all_finite(y->data, 9), "softmax of large scores must be finite");
     CHECK(fabsf(y->data[0] - 0.7310586f) < 1e-6f, "softmax(1000, 999): %g", (double)y->data[0]);
     CHECK(y->data[3] == 0 && y->data[4] == 0 && y->data[5] == 0, "an all -inf row is zeros");
     CHECK(ly->data[3] == 0 && ly->data[4] == 0 && ly->data[5] == 0, "an all -inf row is zeros");
@@ -193,7 +171,7 @@ static void test_softmax_extremes(void) {
 }
 
 static void test_softmax_errors(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     int shape[3] = {2, 3, 4};
     at_tensor *x, *y = NULL;
     CHECK_OK(ctx, at_tensor_new(ctx, &x, 3, shape));
@@ -218,11 +196,11 @@ static void test_log_softmax_mask_lifetime(void) {
     at_rng rng;
     at_rng_seed(&rng, 5);
     int shape[2] = {4, 5};
-    float *x = random_floats(20, -1, 1, &rng);
+    float *x = test_random_floats(20, -1, 1, &rng);
     uint8_t *mask = random_mask(4, 5, 2, &rng);
     float grads[2][20];
     for (int pass = 0; pass < 2; pass++) {
-        at_ctx *ctx = new_ctx(1, 1);
+        at_ctx *ctx = test_new_ctx_with(1, 1);
         uint8_t *buffer = malloc(20);
         memcpy(buffer, mask, 20);
         at_tensor *xt, *y;
@@ -250,7 +228,7 @@ static void run_row_ops(int threads, const float *x, const uint8_t *mask, const 
     enum { B = 8, T = 64, N = 96 };
     const size_t size = (size_t)B * T * N;
     int shape[3] = {B, T, N};
-    at_ctx *ctx = new_ctx(1, threads);
+    at_ctx *ctx = test_new_ctx_with(1, threads);
     at_tensor *xt, *y;
     for (int op = 0; op < 3; op++) {
         at_ctx_reset(ctx);
@@ -279,7 +257,7 @@ static void test_threads(void) {
     const size_t size = (size_t)B * T * N, total = 7 * size + 1;
     at_rng rng;
     at_rng_seed(&rng, 9);
-    float *x = random_floats(size, -4, 4, &rng);
+    float *x = test_random_floats(size, -4, 4, &rng);
     uint8_t *mask = random_mask(B, N, 3, &rng);
     int32_t *targets = malloc((size_t)B * T * sizeof(int32_t));
     for (int r = 0; r < B * T; r++)
@@ -331,13 +309,13 @@ static void test_layer_norm(void) {
         int n = trial == 0 ? 1 : trial == 1 ? 2 : random_dim(&rng, 9);
         ln_case c = {.affine = trial % 3 != 2, .eps = 1e-5f};
         size_t size = (size_t)R1 * R2 * n;
-        float *x = random_floats(size, -2, 2, &rng);
+        float *x = test_random_floats(size, -2, 2, &rng);
         if (n == 2) // keep the two values of a row apart: a tiny variance is a kink
             for (size_t r = 0; r < size / 2; r++) x[2 * r + 1] = x[2 * r] + 1.0f;
-        float *gamma = random_floats((size_t)n, 0.5f, 1.5f, &rng);
-        float *beta = random_floats((size_t)n, -0.5f, 0.5f, &rng);
+        float *gamma = test_random_floats((size_t)n, 0.5f, 1.5f, &rng);
+        float *beta = test_random_floats((size_t)n, -0.5f, 0.5f, &rng);
 
-        at_ctx *ctx = new_ctx(1, 1);
+        at_ctx *ctx = test_new_ctx_with(1, 1);
         int shape[3] = {R1, R2, n}, pshape[1] = {n};
         at_tensor *xt, *gt = NULL, *bt = NULL, *y;
         CHECK_OK(ctx, at_tensor_from(ctx, &xt, 3, shape, x));
@@ -370,7 +348,7 @@ static void test_layer_norm(void) {
 /* Backward adds to gradients that are already there, and only gamma gets
  * a gradient when only gamma asks for one. */
 static void test_layer_norm_accumulates(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     int shape[2] = {2, 3}, pshape[1] = {3};
     float x[6] = {1, 2, 4, -1, 0, 3}, g[3] = {1, 2, 3}, b[3] = {0, 0, 0};
     at_tensor *xt, *gt, *bt, *y, *y2;
@@ -417,7 +395,7 @@ static void test_dropout(void) {
     at_tensor *x, *y;
 
     // not training: the identity, x itself, nothing recorded
-    at_ctx *ctx = new_ctx(7, 1);
+    at_ctx *ctx = test_new_ctx_with(7, 1);
     CHECK_OK(ctx, at_tensor_from(ctx, &x, 2, shape, ones));
     CHECK_OK(ctx, at_tensor_require_grad(ctx, x));
     CHECK_OK(ctx, at_dropout(ctx, &y, x, p));
@@ -436,7 +414,7 @@ static void test_dropout(void) {
     double rate = (double)zeros / n;
     CHECK(fabs(rate - p) < 0.01, "dropout rate %g, expected about %g", rate, (double)p);
     CHECK(zeros + scaled == n, "kept values must be scaled by 1/(1-p)");
-    float *dy = random_floats(n, -1, 1, at_ctx_rng(ctx));
+    float *dy = test_random_floats(n, -1, 1, at_ctx_rng(ctx));
     CHECK_OK(ctx, at_backward_seeded(ctx, y, dy));
     int grad_ok = 1;
     for (size_t i = 0; i < n; i++)
@@ -446,7 +424,7 @@ static void test_dropout(void) {
     // the same seed, the same mask; another seed, another mask
     float *first = malloc(n * sizeof(float));
     for (int run = 0; run < 3; run++) {
-        at_ctx *c2 = new_ctx(run < 2 ? 1234 : 99, run == 1 ? 2 : 1);
+        at_ctx *c2 = test_new_ctx_with(run < 2 ? 1234 : 99, run == 1 ? 2 : 1);
         at_ctx_set_training(c2, 1);
         CHECK_OK(c2, at_tensor_from(c2, &x, 2, shape, ones));
         CHECK_OK(c2, at_dropout(c2, &y, x, p));
@@ -470,7 +448,7 @@ static void test_dropout(void) {
     // gradient check in training mode (gc reseeds the generator every run)
     at_rng rng;
     at_rng_seed(&rng, 31);
-    float *values = random_floats(3 * 1 * 7, -1, 1, &rng);
+    float *values = test_random_floats(3 * 1 * 7, -1, 1, &rng);
     gc_input in = {"x", 3, {3, 1, 7, 1}, values};
     float pp = 0.4f;
     gc_options o = {.seed = 300};
@@ -509,9 +487,9 @@ static void test_gather(void) {
         int32_t *ids = malloc(count * sizeof(int32_t));
         for (size_t i = 0; i < count; i++) ids[i] = (int32_t)at_rng_below(&rng, (uint32_t)V);
         c.ids = ids;
-        float *table = random_floats((size_t)V * D, -1, 1, &rng);
+        float *table = test_random_floats((size_t)V * D, -1, 1, &rng);
 
-        at_ctx *ctx = new_ctx(1, 1);
+        at_ctx *ctx = test_new_ctx_with(1, 1);
         int tshape[2] = {V, D};
         at_tensor *tt, *y;
         CHECK_OK(ctx, at_tensor_from(ctx, &tt, 2, tshape, table));
@@ -547,7 +525,7 @@ static void test_gather(void) {
 }
 
 static void test_gather_errors(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     int tshape[2] = {5, 3}, ids_shape[2] = {2, 3};
     at_tensor *table, *y = NULL;
     CHECK_OK(ctx, at_tensor_new(ctx, &table, 2, tshape));
@@ -616,9 +594,9 @@ static void test_cross_entropy(void) {
         if (trial == 5)
             for (size_t r = 0; r < rows; r++) targets[r] = c.ignore_index; // all ignored
         c.targets = targets;
-        float *z = random_floats(rows * C, -3, 3, &rng);
+        float *z = test_random_floats(rows * C, -3, 3, &rng);
 
-        at_ctx *ctx = new_ctx(1, 1);
+        at_ctx *ctx = test_new_ctx_with(1, 1);
         int shape[3] = {B, T, C};
         at_tensor *zt, *y;
         CHECK_OK(ctx, at_tensor_from(ctx, &zt, 3, shape, z));
@@ -627,7 +605,7 @@ static void test_cross_entropy(void) {
         float want = (float)ref_cross_entropy(z, targets, rows, C, c.ignore_index, c.ls);
         check_close("cross_entropy", y->data, &want, 1, 1e-5, 1e-5);
         CHECK_OK(ctx, at_backward(ctx, y));
-        CHECK(all_finite(zt->grad, zt->size), "cross_entropy: non-finite gradient");
+        CHECK(test_all_finite(zt->grad, zt->size), "cross_entropy: non-finite gradient");
         int ignored_zero = 1;
         for (size_t r = 0; r < rows; r++)
             for (int j = 0; targets[r] == c.ignore_index && j < C; j++)
@@ -650,7 +628,7 @@ static void test_cross_entropy(void) {
 /* Two rows by hand, as PyTorch gives them:
  * F.cross_entropy([[1,2,3],[1,0,-1]], [2,0], label_smoothing=0.3). */
 static void test_cross_entropy_known(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     int shape[2] = {2, 3};
     float z[6] = {1, 2, 3, 1, 0, -1};
     int32_t t[2] = {2, 0};
@@ -666,7 +644,7 @@ static void test_cross_entropy_known(void) {
 }
 
 static void test_cross_entropy_errors(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     int shape[2] = {3, 4};
     float z[12] = {0};
     int32_t t[3] = {1, -100, 3};
@@ -703,7 +681,7 @@ static void test_cross_entropy_errors(void) {
 
 /* With gradients off nothing is recorded and no gradient buffer appears. */
 static void test_inference_mode(void) {
-    at_ctx *ctx = new_ctx(1, 1);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
     at_ctx_set_grad(ctx, 0);
     int shape[2] = {2, 3}, tshape[2] = {4, 3}, ids_shape[1] = {2};
     float z[6] = {1, 2, 3, 4, 5, 6};

@@ -44,6 +44,16 @@ int check_close(const char *what, const float *got, const float *want, size_t n,
     return 1;
 }
 
+int check_close_to_double(const char *what, const float *got, const double *want, size_t n,
+                          double atol, double rtol) {
+    float *w = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)want[i];
+    int ok = check_close(what, got, w, n, atol, rtol);
+    free(w);
+    return ok;
+}
+
 int test_finish(const char *suite) {
     printf("%s: %d checks\n", suite, test_checks);
     printf("%d passed, %d failed\n", test_checks - test_failures, test_failures);
@@ -52,6 +62,107 @@ int test_finish(const char *suite) {
 
 void fill_uniform(float *x, size_t n, float lo, float hi, at_rng *rng) {
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * at_rng_uniform(rng);
+}
+
+/* ------------------------------------------------------ shared helpers */
+
+at_ctx *test_new_ctx(void) {
+    at_ctx *ctx = NULL;
+    if (at_ctx_create(&ctx, NULL) != AT_OK) {
+        fprintf(stderr, "cannot create a context\n");
+        exit(1);
+    }
+    return ctx;
+}
+
+at_ctx *test_new_ctx_with(uint64_t seed, int threads) {
+    at_ctx *ctx = NULL;
+    at_ctx_options o = {.num_threads = threads, .seed = seed};
+    if (at_ctx_create(&ctx, &o) != AT_OK) {
+        fprintf(stderr, "cannot create a context\n");
+        exit(1);
+    }
+    return ctx;
+}
+
+float *test_random_floats(size_t n, float lo, float hi, at_rng *rng) {
+    float *x = malloc(n * sizeof(float));
+    fill_uniform(x, n, lo, hi, rng);
+    return x;
+}
+
+void test_jitter_params(at_params *params, at_rng *rng, float amount) {
+    for (int p = 0; p < at_params_count(params); p++) {
+        at_tensor *t = at_params_get(params, p);
+        for (size_t i = 0; i < t->size; i++)
+            t->data[i] += amount * (at_rng_uniform(rng) - 0.5f);
+    }
+}
+
+int test_all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+int test_all_zero(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != 0.0f) return 0;
+    return 1;
+}
+
+uint8_t *test_mask_from_lengths(int B, int T, const int *lengths) {
+    uint8_t *keep = malloc((size_t)B * T);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            keep[(size_t)b * T + t] = t < lengths[b];
+    return keep;
+}
+
+int test_causal_keeps(int i, int j, int tq, int tk) { return j <= i + (tk - tq); }
+
+int test_mask_keeps(const at_attn_mask *m, int B, int b, int i, int j, int tq, int tk) {
+    if (!m) return 1;
+    if (m->causal && !test_causal_keeps(i, j, tq, tk)) return 0;
+    if (!m->keep) return 1;
+    int per = B * tq / m->rows, row = (b * tq + i) / per;
+    return m->keep[(size_t)row * tk + j] != 0;
+}
+
+static at_status gc_join_outputs_backward(at_ctx *ctx, at_node *node) {
+    (void)ctx;
+    size_t offset = 0;
+    for (int i = 0; i < node->nin; i++) {
+        at_tensor *t = node->in[i];
+        if (t->grad)
+            for (size_t k = 0; k < t->size; k++)
+                t->grad[k] += node->out->grad[offset + k];
+        offset += t->size;
+    }
+    return AT_OK;
+}
+
+at_status gc_join_outputs(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts) {
+    at_tensor *kept[AT_NODE_MAX_IN] = {0};
+    int count = 0, total = 0;
+    for (int i = 0; i < n; i++)
+        if (parts[i]) {
+            kept[count++] = parts[i];
+            total += (int)parts[i]->size;
+        }
+    int track = at_tracking(ctx, count, kept);
+    at_tensor *result;
+    AT_TRY(at_result(ctx, &result, 1, &total, track));
+    size_t offset = 0;
+    for (int i = 0; i < count; i++) {
+        memcpy(result->data + offset, kept[i]->data, kept[i]->size * sizeof(float));
+        offset += kept[i]->size;
+    }
+    if (track)
+        AT_TRY(at_tape_record(ctx, NULL, "gc_join_outputs", gc_join_outputs_backward, result, count,
+                              kept));
+    *y = result;
+    return AT_OK;
 }
 
 /* ------------------------------------------------------- gradient check */

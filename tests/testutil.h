@@ -18,6 +18,7 @@
 
 #include "attend.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 extern int test_failures;
@@ -49,11 +50,53 @@ extern int test_checks;
 int check_close(const char *what, const float *got, const float *want, size_t n, double atol,
                 double rtol);
 
+/* check_close against a double-precision reference (rounded to float). */
+int check_close_to_double(const char *what, const float *got, const double *want, size_t n,
+                          double atol, double rtol);
+
 /* Print a summary line "N passed, M failed" and return the exit code. */
 int test_finish(const char *suite);
 
 /* Random fill, uniform in [lo, hi). */
 void fill_uniform(float *x, size_t n, float lo, float hi, at_rng *rng);
+
+/* ------------------------------------------------------ shared helpers */
+
+/* A context with the default options (one thread); exits if it cannot be
+ * made. test_new_ctx_with: a given generator seed and thread count. */
+at_ctx *test_new_ctx(void);
+at_ctx *test_new_ctx_with(uint64_t seed, int threads);
+
+/* n malloc'ed floats, uniform in [lo, hi) (the caller frees them). */
+float *test_random_floats(size_t n, float lo, float hi, at_rng *rng);
+
+/* Move every parameter off its initial value (biases start at 0, gains at
+ * 1) by amount * (u - 0.5), u uniform in [0, 1), so that a wrong bias or
+ * gain term would show in a gradient check. */
+void test_jitter_params(at_params *params, at_rng *rng, float amount);
+
+/* 1 if no element is NaN or infinite / if every element is exactly 0. */
+int test_all_finite(const float *x, size_t n);
+int test_all_zero(const float *x, size_t n);
+
+/* A malloc'ed padding mask (B, T): row b keeps its first lengths[b]
+ * positions (1 = keep). */
+uint8_t *test_mask_from_lengths(int B, int T, const int *lengths);
+
+/* The mask rules of attend.h written out again, independently of the
+ * library, for the naive references:
+ *   causal: query i of Tq sees key j of Tk when j <= i + (Tk - Tq);
+ *   test_mask_keeps: 1 if mask m (NULL: keep all) keeps key j for query i
+ *   of batch row b, where each of the mask's m->rows rows serves
+ *   (B * Tq) / m->rows consecutive score rows, then the causal rule. */
+int test_causal_keeps(int i, int j, int tq, int tk);
+int test_mask_keeps(const at_attn_mask *m, int B, int b, int i, int j, int tq, int tk);
+
+/* A test-only op for gradient checks: the elements of parts[0..n) one after
+ * another, as one tensor (total). NULL parts are skipped. Lets one
+ * gc_check cover several outputs at once (a context and its weights, an
+ * LSTM's y, h_n and c_n); its backward hands each part its slice. */
+at_status gc_join_outputs(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts);
 
 /* ------------------------------------------------------- gradient check */
 

@@ -43,15 +43,13 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402  (the project's reader, same folder)
+from parity_check import check_file, dump_case, run_suite  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -580,39 +578,10 @@ CASES = {
 }
 
 
-# -------------------------------------------------------------------------- comparison
-def compare(case, name, got, want, atol, rtol):
-    """Print the first mismatches and the largest errors; return (ok, largest abs error)."""
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != want.shape:
-        print("FAIL %s %s: shape %s, oracle %s" % (case, name, got.shape, want.shape))
-        return False, 0.0
-    err = np.abs(got - want)
-    bad = ~(err <= atol + rtol * np.abs(want))  # NaN is bad
-    finite_err = np.where(np.isnan(err), np.inf, err)
-    max_abs = float(finite_err.max()) if err.size else 0.0
-    if not bad.any():
-        return True, max_abs
-    rel = finite_err / np.maximum(np.abs(want), 1e-30)
-    idx = np.argwhere(bad)
-    print("FAIL %s %s: %d of %d values differ (atol %g, rtol %g)"
-          % (case, name, len(idx), got.size, atol, rtol))
-    for i in idx[:5]:
-        i = tuple(int(x) for x in i)
-        print("    at %s: attend %.9g, oracle %.9g (error %.3g)" % (list(i), got[i], want[i],
-                                                                 err[i]))
-    ia = np.unravel_index(int(np.argmax(finite_err)), err.shape)
-    ir = np.unravel_index(int(np.argmax(rel)), err.shape)
-    print("    largest absolute error %.3g at %s; largest relative error %.3g at %s"
-          % (max_abs, [int(x) for x in ia], float(rel[ir]), [int(x) for x in ir]))
-    return False, max_abs
-
-
 def run_case(name, tools, workdir, seed):
     """Run the tool and the oracle for one case; returns (passed, failed) check counts."""
     path = os.path.join(workdir, name + ".safetensors")
-    cmd = [os.path.join(tools, TOOL), name, path] + ([str(seed)] if seed is not None else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = dump_case(tools, TOOL, name, path, seed)
     if proc.returncode != 0:
         print("FAIL %s: %s exited with %d\n%s%s"
               % (name, TOOL, proc.returncode, proc.stdout, proc.stderr.rstrip()))
@@ -627,29 +596,9 @@ def run_case(name, tools, workdir, seed):
         print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
         return 0, 1
     atol, rtol = TOLERANCES[name]
-    passed = failed = 0
-    worst = 0.0
-    for key in sorted(case.expected):
-        if key not in f:
-            print("FAIL %s: the tool did not write '%s'" % (name, key))
-            failed += 1
-            continue
-        ok, err = compare(name, key, f[key], case.expected[key], atol, rtol)
-        worst = max(worst, err)
-        passed += ok
-        failed += not ok
-    for key in sorted(f):
-        if (key.startswith("out.") or key.startswith("grad.")) and key not in case.expected:
-            print("FAIL %s: '%s' is in the file but nothing checked it" % (name, key))
-            failed += 1
     bad = [key for key in sorted(f) if not np.all(np.isfinite(f[key]))]
     case.check("every tensor finite", not bad, "NaN or inf in %s" % bad)
-    for label, ok, detail in case.extra:
-        if ok:
-            passed += 1
-        else:
-            print("FAIL %s: %s: %s" % (name, label, detail))
-            failed += 1
+    passed, failed, worst = check_file(name, f, case.expected, case.extra, atol, rtol)
     status = "ok  " if not failed else "FAIL"
     print("%s %-24s %3d checks, largest error %.2g (atol %g, rtol %g)"
           % (status, name, passed + failed, worst, atol, rtol))
@@ -665,46 +614,7 @@ def main():
     ap.add_argument("--seed", type=int, help="seed passed to the tool")
     ap.add_argument("--keep", help="write the safetensors files here and keep them")
     args = ap.parse_args()
-
-    start = time.time()
-    tool = os.path.join(args.tools, TOOL)
-    try:
-        listed = subprocess.run([tool, "--list"], capture_output=True, text=True)
-    except OSError as e:
-        listed = None
-        why = str(e)
-    if listed is None or listed.returncode != 0:
-        print("cannot run %s --list: %s" % (tool, why if listed is None else listed.stderr))
-        print("0 passed, 1 failed")
-        return 1
-    tool_cases = listed.stdout.split()
-    passed = failed = 0
-    for name in sorted(set(tool_cases) ^ set(CASES)):
-        where = TOOL if name in tool_cases else "this script"
-        print("FAIL %s: only %s knows this case" % (name, where))
-        failed += 1
-    names = args.case or [n for n in tool_cases if n in CASES]
-    for name in [n for n in names if n not in CASES]:
-        print("FAIL %s: unknown case" % name)
-        failed += 1
-    names = [n for n in names if n in CASES]
-
-    def go(workdir):
-        nonlocal passed, failed
-        for name in names:
-            p, q = run_case(name, args.tools, workdir, args.seed)
-            passed += p
-            failed += q
-
-    if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
-        go(args.keep)
-    else:
-        with tempfile.TemporaryDirectory(prefix="attend-attn-parity-") as d:
-            go(d)
-    print("oracle float64, %d cases in %.1f s" % (len(names), time.time() - start))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite(args, TOOL, CASES, run_case, "attend-attn-parity-")
 
 
 if __name__ == "__main__":

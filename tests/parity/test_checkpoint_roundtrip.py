@@ -31,7 +31,6 @@ if anything failed; the last line is "N passed, M failed".
 import argparse
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -39,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
+from parity_check import Results, run_tool as run_any_tool  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -51,44 +51,13 @@ MODEL = [("lstm.weight_ih_l0", (8, 3)), ("lstm.weight_hh_l0", (8, 2)),
          ("out.weight", (4, 2)), ("out.bias", (4,))]
 
 
-class Results:
-    """Counts checks; prints every failure with its first mismatches and largest error."""
-
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL {name}" + (f": {detail}" if detail else ""))
-
-    def close(self, name, got, want, rtol=0.0, atol=0.0):
-        got = np.asarray(got, dtype=np.float64).ravel()
-        want = np.asarray(want, dtype=np.float64).ravel()
-        if got.shape != want.shape:
-            return self.check(name, False, f"{got.size} values, want {want.size}")
-        err = np.abs(got - want)
-        bad = np.flatnonzero(~(err <= atol + rtol * np.abs(want)) & ~(got == want))
-        worst = float(np.max(err[np.isfinite(err)], initial=0.0))
-        lines = [f"[{i}] got {got[i]:.9g} want {want[i]:.9g}" for i in bad[:5]]
-        self.check(name, bad.size == 0,
-                   f"{bad.size} of {got.size} differ; " + "; ".join(lines)
-                   + f"; max error {worst:.3g}")
-        if bad.size == 0:
-            print(f"     max error {worst:.3g} (atol {atol:g}, rtol {rtol:g})")
-
-
 def known_value(param, k):
     """The value ckpt_tool write puts at element k of the param-th parameter."""
     return np.float32(((k * 7 + param * 13) % 101 - 50) / 64.0)
 
 
 def run_tool(tools, *args, expect_ok=True):
-    proc = subprocess.run([os.path.join(tools, "ckpt_tool"), *map(str, args)],
-                          capture_output=True, text=True)
+    proc = run_any_tool(tools, "ckpt_tool", *args)
     if expect_ok and proc.returncode != 0:
         raise RuntimeError(f"ckpt_tool {' '.join(map(str, args))} failed: {proc.stderr}")
     return proc
@@ -292,8 +261,7 @@ def main():
                 test(r, args.tools, work)
             except Exception as e:  # a crash of one part is a failure, not the end
                 r.check(f"{test.__name__} ran to the end", False, f"{type(e).__name__}: {e}")
-    print(f"{r.passed} passed, {r.failed} failed")
-    return 1 if r.failed else 0
+    return r.summary()
 
 
 if __name__ == "__main__":

@@ -29,15 +29,13 @@ Exit status is non-zero if anything failed; the last line is "N passed, M failed
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402  (the project's small reader/writer, same folder)
+from parity_check import check_file, dump_case, run_suite  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -499,41 +497,10 @@ CASES = {
 }
 
 
-# -------------------------------------------------------------------------- comparison
-def compare(case, name, got, want, atol, rtol):
-    """Print the first mismatches and the largest errors; return True if all close."""
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != want.shape:
-        print("FAIL %s %s: shape %s, PyTorch %s" % (case, name, got.shape, want.shape))
-        return False, 0.0
-    err = np.abs(got - want)
-    bad = ~(err <= atol + rtol * np.abs(want))  # NaN counts as bad
-    finite_err = np.where(np.isnan(err), np.inf, err)
-    max_abs = float(finite_err.max()) if err.size else 0.0
-    if not bad.any():
-        return True, max_abs
-    rel = finite_err / np.maximum(np.abs(want), 1e-30)
-    idx = np.argwhere(bad)
-    print("FAIL %s %s: %d of %d values differ (atol %g, rtol %g)"
-          % (case, name, len(idx), got.size, atol, rtol))
-    for i in idx[:5]:
-        i = tuple(int(v) for v in i)
-        print("    at %s: attend %.9g, PyTorch %.9g (error %.3g)"
-              % (list(i), got[i], want[i], err[i]))
-    ia = np.unravel_index(int(np.argmax(finite_err)), err.shape)
-    ir = np.unravel_index(int(np.argmax(rel)), err.shape)
-    print("    largest absolute error %.3g at %s; largest relative error %.3g at %s"
-          % (max_abs, [int(v) for v in ia], float(rel[ir]), [int(v) for v in ir]))
-    return False, max_abs
-
-
 def run_case(name, tools, workdir, seed):
     """Run the tool and the oracle for one case. Returns (passed, failed) check counts."""
     path = os.path.join(workdir, name + ".safetensors")
-    cmd = [os.path.join(tools, "parity_tool"), name, path]
-    if seed is not None:
-        cmd.append(str(seed))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = dump_case(tools, "parity_tool", name, path, seed)
     if proc.returncode != 0:
         print("FAIL %s: parity_tool exited with %d\n%s%s"
               % (name, proc.returncode, proc.stdout, proc.stderr))
@@ -547,27 +514,8 @@ def run_case(name, tools, workdir, seed):
         print("FAIL %s: %s: %s" % (name, type(e).__name__, e))
         return 0, 1
     atol, rtol = TOLERANCES[name]
-    passed = failed = 0
-    worst = 0.0
-    for key in sorted(case.expected):
-        if key not in f:
-            print("FAIL %s: the tool did not write '%s'" % (name, key))
-            failed += 1
-            continue
-        ok, err = compare(name, key, f[key], case.expected[key], atol, rtol)
-        worst = max(worst, err)
-        passed += ok
-        failed += not ok
-    for key in sorted(f):
-        if (key.startswith("out.") or key.startswith("grad.")) and key not in case.expected:
-            print("FAIL %s: '%s' is in the file but nothing checked it" % (name, key))
-            failed += 1
-    for label, ok, detail in case.extra:
-        if ok:
-            passed += 1
-        else:
-            print("FAIL %s: %s: %s" % (name, label, detail))
-            failed += 1
+    passed, failed, worst = check_file(name, f, case.expected, case.extra, atol, rtol,
+                                       "PyTorch")
     status = "ok  " if not failed else "FAIL"
     print("%s %-22s %2d checks, largest error %.2g (atol %g, rtol %g)"
           % (status, name, passed + failed, worst, atol, rtol))
@@ -584,44 +532,7 @@ def main():
     ap.add_argument("--oracle", choices=["float64", "float32"], default="float64")
     args = ap.parse_args()
     DT = torch.float64 if args.oracle == "float64" else torch.float32
-
-    start = time.time()
-    tool = os.path.join(args.tools, "parity_tool")
-    listed = subprocess.run([tool, "--list"], capture_output=True, text=True)
-    if listed.returncode != 0:
-        print("cannot run %s --list: %s" % (tool, listed.stderr))
-        print("0 passed, 1 failed")
-        return 1
-    tool_cases = listed.stdout.split()
-    passed = failed = 0
-    for name in sorted(set(tool_cases) ^ set(CASES)):
-        where = "parity_tool" if name in tool_cases else "this script"
-        print("FAIL %s: only %s knows this case" % (name, where))
-        failed += 1
-    names = args.case or [n for n in tool_cases if n in CASES]
-    for name in names:
-        if name not in CASES:
-            print("FAIL %s: unknown case" % name)
-            failed += 1
-            continue
-    names = [n for n in names if n in CASES]
-
-    def go(workdir):
-        nonlocal passed, failed
-        for name in names:
-            p, q = run_case(name, args.tools, workdir, args.seed)
-            passed += p
-            failed += q
-
-    if args.keep:
-        os.makedirs(args.keep, exist_ok=True)
-        go(args.keep)
-    else:
-        with tempfile.TemporaryDirectory(prefix="attend-parity-") as d:
-            go(d)
-    print("oracle %s, %d cases in %.1f s" % (args.oracle, len(names), time.time() - start))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite(args, "parity_tool", CASES, run_case, "attend-parity-", args.oracle)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
+from parity_check import compare, dump_case, summary  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -110,31 +111,10 @@ def oracle(tensors, meta):
     return {k: v.detach().to(torch.float64).numpy() for k, v in expected.items()}
 
 
-def compare(case, name, got, want, report):
-    """One comparison: print the first mismatches and the largest error on failure."""
-    if got.shape != want.shape:
-        report.append(f"{case}: {name}: shape {got.shape}, oracle {want.shape}")
-        return False, 0.0
-    got64 = got.astype(np.float64)
-    err = np.abs(got64 - want)
-    bad = ~(err <= ATOL + RTOL * np.abs(want))  # also catches NaN
-    largest = float(np.nanmax(err)) if err.size else 0.0
-    if bad.any():
-        lines = [f"{case}: {name}: {int(bad.sum())} of {bad.size} differ; largest error "
-                 f"{largest:.3g} (atol {ATOL}, rtol {RTOL})"]
-        for idx in list(zip(*np.nonzero(bad)))[:5]:
-            lines.append(f"    {name}{list(map(int, idx))}: attend {got64[idx]:.8g}, "
-                         f"torch {want[idx]:.8g}")
-        report.append("\n".join(lines))
-        return False, largest
-    return True, largest
-
-
 def run_case(tools, case, seed, keep_dir):
     folder = keep_dir or tempfile.mkdtemp(prefix="mha_parity_")
     path = os.path.join(folder, f"{case}.safetensors")
-    cmd = [os.path.join(tools, "mha_tool"), case, path] + ([str(seed)] if seed is not None else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = dump_case(tools, "mha_tool", case, path, seed)
     if proc.returncode != 0:
         return [(f"{case}: mha_tool", False, proc.stderr.strip())], 0.0
     tensors, meta = safetensors_io.read(path)
@@ -142,7 +122,7 @@ def run_case(tools, case, seed, keep_dir):
         os.remove(path)
         os.rmdir(folder)
     expected = oracle(tensors, meta)
-    results, report, worst = [], [], 0.0
+    results, worst = [], 0.0
     in_file = {k for k in tensors if k.startswith(("out.", "grad."))}
     for name in sorted(in_file | set(expected)):
         if name not in expected:
@@ -150,9 +130,11 @@ def run_case(tools, case, seed, keep_dir):
         elif name not in tensors:
             results.append((f"{case}: {name}", False, "produced by torch but not in the file"))
         else:
-            ok, largest = compare(case, name, tensors[name], expected[name], report)
+            # a mismatch prints its first values and largest errors right here
+            ok, largest = compare(case, name, tensors[name], expected[name], ATOL, RTOL,
+                                  "torch")
             worst = max(worst, largest)
-            results.append((f"{case}: {name}", ok, report.pop() if not ok else ""))
+            results.append((f"{case}: {name}", ok, ""))
     # the per-head weights are distributions: every row sums to 1 (no row is fully masked)
     sums = tensors["out.weights"].astype(np.float64).sum(axis=-1)
     results.append((f"{case}: weights rows sum to 1", bool(np.all(np.abs(sums - 1) < 1e-5)),
@@ -197,8 +179,7 @@ def main():
                 print(f"FAIL {label}" + (f"\n{detail}" if detail else ""))
         print(f"{'ok  ' if not case_failed else 'FAIL'} {case}: {len(results)} checks, "
               f"largest error {worst:.3g}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return summary(passed, failed)
 
 
 if __name__ == "__main__":

@@ -40,258 +40,48 @@
  * Every parameter in the layer's set must have been written: the tool stops
  * if one was forgotten. `attention_parity_tool --list` prints the cases.
  */
-#include "attend.h"
+#include "parity_dump.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_BYTES 128
-#define LIST_BYTES 4096
-#define MAX_PARAMS 32
-
-typedef struct run {
-    const char *case_name;
-    at_ctx *ctx;
-    at_params *model; /* the family's own parameters                    */
-    at_params *dump;  /* copies of everything that goes into the file   */
-    at_metadata meta;
-    at_rng init_rng;  /* parameter initialisation                       */
-    at_rng data_rng;  /* inputs, masks, random parameter overwrites, seeds */
-    const at_tensor *written[MAX_PARAMS]; /* parameters already dumped  */
-    int n_written;
-    char params_json[LIST_BYTES];   /* {"W_a": "attention.W_a", ...}    */
-    char unseeded_json[LIST_BYTES]; /* ["weights", ...]                 */
-} run;
-
-/* ------------------------------------------------------------- failures */
-
-static void die(const run *r, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3), noreturn))
-#endif
-    ;
-
-static void die(const run *r, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "attention_parity_tool: case '%s': ", r->case_name);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(1);
-}
-
-#define TRY(r, call)                                                                          \
-    do {                                                                                      \
-        at_status try_status_ = (call);                                                       \
-        if (try_status_ != AT_OK)                                                             \
-            die((r), "%s failed: %s: %s", #call, at_status_name(try_status_),                 \
-                at_ctx_error((r)->ctx));                                                      \
-    } while (0)
-
-/* Append formatted text to a fixed buffer (a JSON list being built). */
-static void append(run *r, char *buf, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void append(run *r, char *buf, const char *fmt, ...) {
-    size_t len = strlen(buf);
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + len, LIST_BYTES - len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= LIST_BYTES - len) die(r, "a metadata list is too long");
-}
-
-/* ------------------------------------------------------------- the file */
-
-static size_t shape_size(int ndim, const int *shape) {
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    return n;
-}
-
-/* Add a tensor `name` to the file: n = prod(shape) floats from data, or
- * zeros. Returns the stored copy. */
-static float *put(run *r, const char *name, int ndim, const int *shape, const float *data) {
-    at_tensor *t;
-    TRY(r, at_params_add(r->ctx, r->dump, name, ndim, shape, &t));
-    if (data) memcpy(t->data, data, t->size * sizeof(float));
-    return t->data;
-}
-
-static void put_tensor(run *r, const char *name, const at_tensor *t) {
-    put(r, name, t->ndim, t->shape, t->data);
-}
-
-static void put_grad(run *r, const char *name, const at_tensor *t) {
-    char key[NAME_BYTES];
-    if (!t->grad) die(r, "no gradient reached '%s' (its grad is NULL)", name);
-    snprintf(key, sizeof key, "grad.%s", name);
-    put(r, key, t->ndim, t->shape, t->grad);
-}
-
-/* A parameter under its header symbol (and its gradient when grad). */
-static void param(run *r, const char *symbol, const at_tensor *p, int grad) {
-    if (!p) die(r, "parameter '%s' is NULL after init", symbol);
-    if (r->n_written == MAX_PARAMS) die(r, "too many parameters");
-    put_tensor(r, symbol, p);
-    if (grad) put_grad(r, symbol, p);
-    r->written[r->n_written++] = p;
-    append(r, r->params_json, "%s\"%s\": \"%s\"", r->params_json[1] ? ", " : "", symbol,
-           p->name ? p->name : "");
-}
-
-/* Every tensor of the layer's parameter set must have been written. */
-static void all_params_written(run *r) {
-    int n = at_params_count(r->model);
-    for (int i = 0; i < n; i++) {
-        const at_tensor *p = at_params_get(r->model, i);
-        int found = 0;
-        for (int k = 0; k < r->n_written; k++) found |= r->written[k] == p;
-        if (!found)
-            die(r, "parameter '%s' of the layer was not written (the tool misses a field)",
-                p->name ? p->name : "?");
-    }
-    if (n != r->n_written)
-        die(r, "the layer has %d parameters, the tool wrote %d", n, r->n_written);
-}
-
-static void meta(run *r, const char *key, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void meta(run *r, const char *key, const char *fmt, ...) {
-    char value[LIST_BYTES];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof value) die(r, "metadata '%s' is too long", key);
-    TRY(r, at_metadata_set(r->ctx, &r->meta, key, value));
-}
-
-static void meta_ints(run *r, const char *key, const int32_t *v, int n) {
-    size_t cap = 16 + (size_t)n * 13, len = 0;
-    char *s = malloc(cap);
-    if (!s) die(r, "out of memory");
-    s[len++] = '[';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(s + len, cap - len, "%s%d", i ? ", " : "", (int)v[i]);
-    snprintf(s + len, cap - len, "]");
-    TRY(r, at_metadata_set(r->ctx, &r->meta, key, s));
-    free(s);
-}
-
-/* ------------------------------------------------------ inputs and seeds */
-
-/* An arena tensor holding a copy of data, stored as `name`; with grad it
- * collects a gradient. */
-static at_tensor *input_from(run *r, const char *name, int ndim, const int *shape,
-                             const float *data, int grad) {
-    float *v = put(r, name, ndim, shape, data);
-    at_tensor *t;
-    TRY(r, at_tensor_from(r->ctx, &t, ndim, shape, v));
-    if (grad) TRY(r, at_tensor_require_grad(r->ctx, t));
-    return t;
-}
-
-/* Uniform values in [lo, hi). */
-static at_tensor *input(run *r, const char *name, int ndim, const int *shape, float lo,
-                        float hi, int grad) {
-    size_t n = shape_size(ndim, shape);
-    float *v = malloc(n * sizeof *v);
-    if (!v) die(r, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * at_rng_uniform(&r->data_rng);
-    at_tensor *t = input_from(r, name, ndim, shape, v, grad);
-    free(v);
-    return t;
-}
-
-static void fill_uniform(run *r, at_tensor *p, float lo, float hi) {
-    for (size_t i = 0; i < p->size; i++)
-        p->data[i] = lo + (hi - lo) * at_rng_uniform(&r->data_rng);
-}
-
 /* Overwrite every parameter whose values are all equal (a zero bias, a
  * constant gain) with uniform values in [-0.5, 0.5). */
-static void randomise_constants(run *r) {
+static void randomise_constants(pd_run *r) {
     for (int i = 0; i < at_params_count(r->model); i++) {
         at_tensor *p = at_params_get(r->model, i);
         int constant = 1;
         for (size_t k = 1; k < p->size; k++) constant &= p->data[k] == p->data[0];
-        if (constant) fill_uniform(r, p, -0.5f, 0.5f);
+        if (constant) pd_randomise(r, p, -0.5f, 0.5f);
     }
-}
-
-static const float *make_seed(run *r, const char *name, const at_tensor *y) {
-    char key[NAME_BYTES];
-    snprintf(key, sizeof key, "seed.%s", name);
-    float *dy = put(r, key, y->ndim, y->shape, NULL);
-    for (size_t i = 0; i < y->size; i++) dy[i] = at_rng_normal(&r->data_rng);
-    return dy;
-}
-
-static void put_output(run *r, const char *name, const at_tensor *y) {
-    char key[NAME_BYTES];
-    if (!y) die(r, "output '%s' is NULL", name);
-    snprintf(key, sizeof key, "out.%s", name);
-    put_tensor(r, key, y);
-}
-
-/* A secondary output: stored, and its seed added into its gradient before
- * backward runs. optional: the header does not promise a gradient here, so
- * a missing gradient buffer only lists it in "unseeded". */
-static void seed_extra(run *r, const char *name, at_tensor *y, int optional) {
-    put_output(r, name, y);
-    if (!y->grad) {
-        if (!optional) die(r, "output '%s' has no gradient buffer: was nothing recorded?", name);
-        append(r, r->unseeded_json, "%s\"%s\"", r->unseeded_json[1] ? ", " : "", name);
-        return;
-    }
-    const float *dy = make_seed(r, name, y);
-    for (size_t i = 0; i < y->size; i++) y->grad[i] += dy[i];
-}
-
-/* The main output: stored, and backward run from it with a random seed. */
-static void backward_from(run *r, const char *name, at_tensor *y) {
-    put_output(r, name, y);
-    const float *dy = make_seed(r, name, y);
-    TRY(r, at_backward_seeded(r->ctx, y, dy));
 }
 
 /* ----------------------------------------------------------------- masks */
 
 /* A padding mask (B, T) from lengths, written to the metadata. */
-static void padding_mask(run *r, uint8_t *keep, const int32_t *lengths, int B, int T) {
+static void padding_mask(pd_run *r, uint8_t *keep, const int32_t *lengths, int B, int T) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) keep[b * T + t] = t < lengths[b];
-    meta_ints(r, "lengths", lengths, B);
+    pd_meta_ints(r, "lengths", lengths, B);
 }
 
-static void mask_meta(run *r, const at_attn_mask *m, int tk) {
+static void mask_meta(pd_run *r, const at_attn_mask *m, int tk) {
     if (m && m->keep) {
         int n = m->rows * tk;
         int32_t *v = malloc((size_t)n * sizeof *v);
-        if (!v) die(r, "out of memory");
+        if (!v) pd_die(r, "out of memory");
         for (int i = 0; i < n; i++) v[i] = m->keep[i] ? 1 : 0;
-        meta_ints(r, "mask", v, n);
+        pd_meta_ints(r, "mask", v, n);
         free(v);
     }
-    meta(r, "mask_rows", "%d", m && m->keep ? m->rows : 0);
-    meta(r, "causal", "%d", m ? m->causal : 0);
+    pd_meta(r, "mask_rows", "%d", m && m->keep ? m->rows : 0);
+    pd_meta(r, "causal", "%d", m ? m->causal : 0);
 }
 
 /* A random distribution per row over the kept positions, summing to a
  * value in [lo_sum, 1]; masked positions (and masked rows) are 0. */
-static void random_distribution(run *r, float *out, const uint8_t *keep, int B, int T,
+static void random_distribution(pd_run *r, float *out, const uint8_t *keep, int B, int T,
                                 float lo_sum) {
     for (int b = 0; b < B; b++) {
         double total = 0;
@@ -308,73 +98,74 @@ static void random_distribution(run *r, float *out, const uint8_t *keep, int B, 
 
 /* ------------------------------------------------------------ 1. additive */
 
-static void additive_params(run *r, const at_additive *l) {
-    param(r, "W_a", l->W_a, 1);
-    param(r, "U_a", l->U_a, 1);
-    param(r, "b_a", l->b_a, 1);
-    param(r, "v_a", l->v_a, 1);
+static void additive_params(pd_run *r, const at_additive *l) {
+    pd_param(r, "W_a", l->W_a, 1);
+    pd_param(r, "U_a", l->U_a, 1);
+    pd_param(r, "b_a", l->b_a, 1);
+    pd_param(r, "v_a", l->v_a, 1);
 }
 
 /* (B, Tq, Dq) queries with Tq != Tk, or one decoder step (B, Dq); padding
  * mask with row 2 fully masked. */
-static void additive_case(run *r, int single_step) {
+static void additive_case(pd_run *r, int single_step) {
     enum { B = 3, TQ = 4, TK = 6, DQ = 5, DK = 4, DV = 3, A = 7 };
     static const int32_t lengths[B] = {6, 3, 0};
     uint8_t keep[B * TK];
     at_additive l;
     TRY(r, at_additive_init(r->ctx, &l, r->model, "", DQ, DK, A, &r->init_rng));
     randomise_constants(r);
-    at_tensor *q = single_step ? input(r, "queries", 2, (int[]){B, DQ}, -1, 1, 1)
-                               : input(r, "queries", 3, (int[]){B, TQ, DQ}, -1, 1, 1);
-    at_tensor *k = input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
-    at_tensor *v = input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
+    at_tensor *q = single_step ? pd_input(r, "queries", 2, (int[]){B, DQ}, -1, 1, 1)
+                               : pd_input(r, "queries", 3, (int[]){B, TQ, DQ}, -1, 1, 1);
+    at_tensor *k = pd_input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, TK);
     at_attn_mask mask = {keep, B, 0};
     at_tensor *kp, *ctxt, *w;
     TRY(r, at_additive_project_keys(r->ctx, &l, k, &kp));
     TRY(r, at_additive_attend(r->ctx, &l, q, kp, v, &mask, &ctxt, &w));
-    seed_extra(r, "weights", w, 1);
-    backward_from(r, "context", ctxt);
-    put_grad(r, "queries", q);
-    put_grad(r, "keys", k);
-    put_grad(r, "values", v);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "context", ctxt);
+    pd_put_grad(r, "queries", q);
+    pd_put_grad(r, "keys", k);
+    pd_put_grad(r, "values", v);
     additive_params(r, &l);
     mask_meta(r, &mask, TK);
-    meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, "
-                     "\"A\": %d, \"single_step\": %d}",
-         B, single_step ? 1 : TQ, TK, DQ, DK, DV, A, single_step);
+    pd_meta(r, "sizes",
+            "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, "
+            "\"A\": %d, \"single_step\": %d}",
+            B, single_step ? 1 : TQ, TK, DQ, DK, DV, A, single_step);
 }
-static void case_additive(run *r) { additive_case(r, 0); }
-static void case_additive_step(run *r) { additive_case(r, 1); }
+static void case_additive(pd_run *r) { additive_case(r, 0); }
+static void case_additive_step(pd_run *r) { additive_case(r, 1); }
 
 /* --------------------------------------------------- 2. attention decoder */
 
 enum { DEC_B = 3, DEC_TX = 5, DEC_Y = 4, DEC_DH = 6, DEC_S = 5, DEC_V = 7, DEC_A = 6 };
 
-static void decoder_params(run *r, const at_attention_decoder *d) {
+static void decoder_params(pd_run *r, const at_attention_decoder *d) {
     additive_params(r, &d->attention);
-    param(r, "W_r", d->W_r, 1);
-    param(r, "U_r", d->U_r, 1);
-    param(r, "C_r", d->C_r, 1);
-    param(r, "b_r", d->b_r, 1);
-    param(r, "W_z", d->W_z, 1);
-    param(r, "U_z", d->U_z, 1);
-    param(r, "C_z", d->C_z, 1);
-    param(r, "b_z", d->b_z, 1);
-    param(r, "W_p", d->W_p, 1);
-    param(r, "U_p", d->U_p, 1);
-    param(r, "C_p", d->C_p, 1);
-    param(r, "b_p", d->b_p, 1);
-    param(r, "W_o", d->W_o, 1);
-    param(r, "U_o", d->U_o, 1);
-    param(r, "C_o", d->C_o, 1);
-    param(r, "b_o", d->b_o, 1);
-    param(r, "W_s", d->W_s, 1);
+    pd_param(r, "W_r", d->W_r, 1);
+    pd_param(r, "U_r", d->U_r, 1);
+    pd_param(r, "C_r", d->C_r, 1);
+    pd_param(r, "b_r", d->b_r, 1);
+    pd_param(r, "W_z", d->W_z, 1);
+    pd_param(r, "U_z", d->U_z, 1);
+    pd_param(r, "C_z", d->C_z, 1);
+    pd_param(r, "b_z", d->b_z, 1);
+    pd_param(r, "W_p", d->W_p, 1);
+    pd_param(r, "U_p", d->U_p, 1);
+    pd_param(r, "C_p", d->C_p, 1);
+    pd_param(r, "b_p", d->b_p, 1);
+    pd_param(r, "W_o", d->W_o, 1);
+    pd_param(r, "U_o", d->U_o, 1);
+    pd_param(r, "C_o", d->C_o, 1);
+    pd_param(r, "b_o", d->b_o, 1);
+    pd_param(r, "W_s", d->W_s, 1);
 }
 
 /* One step with a given s_prev (from_start 0), or s0 = _start(annotations)
  * followed by one step from it (from_start 1, s0 is an output too). */
-static void decoder_case(run *r, int from_previous, int from_start) {
+static void decoder_case(pd_run *r, int from_previous, int from_start) {
     enum { B = DEC_B, TX = DEC_TX };
     static const int32_t lengths[B] = {5, 2, 4};
     uint8_t keep[B * TX];
@@ -383,36 +174,37 @@ static void decoder_case(run *r, int from_previous, int from_start) {
                                      DEC_A, &r->init_rng));
     d.output_from_previous_state = from_previous;
     randomise_constants(r);
-    at_tensor *h = input(r, "annotations", 3, (int[]){B, TX, DEC_DH}, -1, 1, 1);
-    at_tensor *y_prev = input(r, "y_prev", 2, (int[]){B, DEC_Y}, -1, 1, 1);
+    at_tensor *h = pd_input(r, "annotations", 3, (int[]){B, TX, DEC_DH}, -1, 1, 1);
+    at_tensor *y_prev = pd_input(r, "y_prev", 2, (int[]){B, DEC_Y}, -1, 1, 1);
     at_tensor *s_prev = NULL, *s0 = NULL;
     if (from_start)
         TRY(r, at_attention_decoder_start(r->ctx, &d, h, &s0));
     else
-        s_prev = input(r, "s_prev", 2, (int[]){B, DEC_S}, -1, 1, 1);
+        s_prev = pd_input(r, "s_prev", 2, (int[]){B, DEC_S}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, TX);
     at_attn_mask mask = {keep, B, 0};
     at_tensor *kp, *s, *logits, *w;
     TRY(r, at_additive_project_keys(r->ctx, &d.attention, h, &kp));
     TRY(r, at_attention_decoder_step(r->ctx, &d, y_prev, from_start ? s0 : s_prev, h, kp, &mask,
                                      &s, &logits, &w));
-    if (from_start) seed_extra(r, "s0", s0, 0);
-    seed_extra(r, "weights", w, 1);
-    seed_extra(r, "s", s, 0);
-    backward_from(r, "logits", logits);
-    put_grad(r, "annotations", h);
-    put_grad(r, "y_prev", y_prev);
-    if (!from_start) put_grad(r, "s_prev", s_prev);
+    if (from_start) pd_seed_extra(r, "s0", s0, 0);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_seed_extra(r, "s", s, 0);
+    pd_backward_from(r, "logits", logits);
+    pd_put_grad(r, "annotations", h);
+    pd_put_grad(r, "y_prev", y_prev);
+    if (!from_start) pd_put_grad(r, "s_prev", s_prev);
     decoder_params(r, &d);
     mask_meta(r, &mask, TX);
-    meta(r, "output_from_previous_state", "%d", from_previous);
-    meta(r, "sizes", "{\"B\": %d, \"Tx\": %d, \"Y\": %d, \"Dh\": %d, \"S\": %d, \"V\": %d, "
-                     "\"A\": %d, \"from_start\": %d}",
-         B, TX, DEC_Y, DEC_DH, DEC_S, DEC_V, DEC_A, from_start);
+    pd_meta(r, "output_from_previous_state", "%d", from_previous);
+    pd_meta(r, "sizes",
+            "{\"B\": %d, \"Tx\": %d, \"Y\": %d, \"Dh\": %d, \"S\": %d, \"V\": %d, "
+            "\"A\": %d, \"from_start\": %d}",
+            B, TX, DEC_Y, DEC_DH, DEC_S, DEC_V, DEC_A, from_start);
 }
-static void case_decoder_step(run *r) { decoder_case(r, 0, 0); }
-static void case_decoder_step_prev(run *r) { decoder_case(r, 1, 0); }
-static void case_decoder_start(run *r) { decoder_case(r, 0, 1); }
+static void case_decoder_step(pd_run *r) { decoder_case(r, 0, 0); }
+static void case_decoder_step_prev(pd_run *r) { decoder_case(r, 1, 0); }
+static void case_decoder_start(pd_run *r) { decoder_case(r, 0, 1); }
 
 /* ------------------------------------------------------ 3. Luong global */
 
@@ -426,16 +218,16 @@ static const char *score_name(at_score s) {
     return "?";
 }
 
-static void luong_params(run *r, const at_luong *l) {
-    if (l->W_a) param(r, "W_a", l->W_a, 1);
-    if (l->v_a) param(r, "v_a", l->v_a, 1);
-    if (l->W_c) param(r, "W_c", l->W_c, 1);
+static void luong_params(pd_run *r, const at_luong *l) {
+    if (l->W_a) pd_param(r, "W_a", l->W_a, 1);
+    if (l->v_a) pd_param(r, "v_a", l->v_a, 1);
+    if (l->W_c) pd_param(r, "W_c", l->W_c, 1);
 }
 
 /* mask_kind: 0 padding, 1 padding + causal, 2 a full (B*Tq, Tk) mask with
  * one fully masked and one all-kept row. attentional: also h_tilde, with
  * values = keys as Luong attends over h̄_s itself. */
-static void luong_case(run *r, at_score score, int mask_kind, int attentional) {
+static void luong_case(pd_run *r, at_score score, int mask_kind, int attentional) {
     enum { B = 3, TQ = 4, TK = 5, DQ = 4, A = 6, L = 7, DC = 5 };
     const int DK = score == AT_SCORE_DOT ? DQ : 3;
     const int DV = attentional ? DK : 2;
@@ -445,9 +237,9 @@ static void luong_case(run *r, at_score score, int mask_kind, int attentional) {
     TRY(r, at_luong_init(r->ctx, &l, r->model, "", score, DQ, DK, A, L,
                          attentional ? DC : 0, &r->init_rng));
     randomise_constants(r);
-    at_tensor *q = input(r, "queries", 3, (int[]){B, TQ, DQ}, -1, 1, 1);
-    at_tensor *k = input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
-    at_tensor *v = attentional ? k : input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
+    at_tensor *q = pd_input(r, "queries", 3, (int[]){B, TQ, DQ}, -1, 1, 1);
+    at_tensor *k = pd_input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
+    at_tensor *v = attentional ? k : pd_input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
     at_attn_mask mask = {keep, B, mask_kind == 1};
     if (mask_kind == 2) {
         mask.rows = B * TQ;
@@ -462,30 +254,31 @@ static void luong_case(run *r, at_score score, int mask_kind, int attentional) {
     at_tensor *kp, *ctxt, *w;
     TRY(r, at_luong_project_keys(r->ctx, &l, k, &kp));
     TRY(r, at_luong_attend(r->ctx, &l, q, kp, v, &mask, &ctxt, &w));
-    seed_extra(r, "weights", w, 1);
+    pd_seed_extra(r, "weights", w, 1);
     if (attentional) {
         at_tensor *ht;
         TRY(r, at_luong_attentional(r->ctx, &l, ctxt, q, &ht));
-        seed_extra(r, "context", ctxt, 0);
-        backward_from(r, "h_tilde", ht);
+        pd_seed_extra(r, "context", ctxt, 0);
+        pd_backward_from(r, "h_tilde", ht);
     } else {
-        backward_from(r, "context", ctxt);
+        pd_backward_from(r, "context", ctxt);
     }
-    put_grad(r, "queries", q);
-    put_grad(r, "keys", k);
-    if (!attentional) put_grad(r, "values", v);
+    pd_put_grad(r, "queries", q);
+    pd_put_grad(r, "keys", k);
+    if (!attentional) pd_put_grad(r, "values", v);
     luong_params(r, &l);
     mask_meta(r, &mask, TK);
-    meta(r, "score", "%s", score_name(score));
-    meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, "
-                     "\"A\": %d, \"max_source_len\": %d, \"Dc\": %d, \"values_are_keys\": %d}",
-         B, TQ, TK, DQ, DK, DV, A, L, attentional ? DC : 0, attentional);
+    pd_meta(r, "score", "%s", score_name(score));
+    pd_meta(r, "sizes",
+            "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, "
+            "\"A\": %d, \"max_source_len\": %d, \"Dc\": %d, \"values_are_keys\": %d}",
+            B, TQ, TK, DQ, DK, DV, A, L, attentional ? DC : 0, attentional);
 }
-static void case_luong_dot(run *r) { luong_case(r, AT_SCORE_DOT, 1, 0); }
-static void case_luong_general(run *r) { luong_case(r, AT_SCORE_GENERAL, 2, 0); }
-static void case_luong_concat(run *r) { luong_case(r, AT_SCORE_CONCAT, 0, 0); }
-static void case_luong_location(run *r) { luong_case(r, AT_SCORE_LOCATION, 0, 0); }
-static void case_luong_attentional(run *r) { luong_case(r, AT_SCORE_GENERAL, 0, 1); }
+static void case_luong_dot(pd_run *r) { luong_case(r, AT_SCORE_DOT, 1, 0); }
+static void case_luong_general(pd_run *r) { luong_case(r, AT_SCORE_GENERAL, 2, 0); }
+static void case_luong_concat(pd_run *r) { luong_case(r, AT_SCORE_CONCAT, 0, 0); }
+static void case_luong_location(pd_run *r) { luong_case(r, AT_SCORE_LOCATION, 0, 0); }
+static void case_luong_attentional(pd_run *r) { luong_case(r, AT_SCORE_GENERAL, 0, 1); }
 
 /* ------------------------------------------------------- 4. Luong local */
 
@@ -494,13 +287,13 @@ static void case_luong_attentional(run *r) { luong_case(r, AT_SCORE_GENERAL, 0, 
  * {s : |s - p_t| <= D} changes where p_t is an integer, and there the
  * float32 and float64 windows could differ. A no-gradient forward reads
  * p_t; the accepted queries are then stored as the input. */
-static at_tensor *local_queries(run *r, const at_luong_local *l, at_tensor *k, at_tensor *v,
+static at_tensor *local_queries(pd_run *r, const at_luong_local *l, at_tensor *k, at_tensor *v,
                                 const int32_t *lengths, int first_step) {
     enum { B = 3, TQ = 3, DQ = 4 };
     float data[B * TQ * DQ];
     const int shape[3] = {B, TQ, DQ};
     for (int attempt = 0;; attempt++) {
-        if (attempt == 100) die(r, "no queries put every p_t away from an integer");
+        if (attempt == 100) pd_die(r, "no queries put every p_t away from an integer");
         for (int i = 0; i < B * TQ * DQ; i++) data[i] = -1 + 2 * at_rng_uniform(&r->data_rng);
         if (l->kind != AT_LOCAL_P) break;
         int was = at_ctx_set_grad(r->ctx, 0);
@@ -517,12 +310,12 @@ static at_tensor *local_queries(run *r, const at_luong_local *l, at_tensor *k, a
         }
         if (ok) break;
     }
-    return input_from(r, "queries", 3, shape, data, 1);
+    return pd_input_from(r, "queries", 3, shape, data, 1);
 }
 
 /* local-m: concat score, D = 1, steps first_step.. with source lengths
  * (one window clipped at S). local-p: general score, D = 2, per-row S. */
-static void local_case(run *r, at_local_kind kind) {
+static void local_case(pd_run *r, at_local_kind kind) {
     enum { B = 3, TQ = 3, TK = 8, DQ = 4, DK = 3, DV = 2, A = 5, P = 4 };
     const int window = kind == AT_LOCAL_M ? 1 : 2;
     const at_score score = kind == AT_LOCAL_M ? AT_SCORE_CONCAT : AT_SCORE_GENERAL;
@@ -534,42 +327,43 @@ static void local_case(run *r, at_local_kind kind) {
     TRY(r, at_luong_local_init(r->ctx, &l, r->model, "", kind, score, DQ, DK, A, 0, window, P,
                                &r->init_rng));
     randomise_constants(r);
-    at_tensor *k = input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
-    at_tensor *v = input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
+    at_tensor *k = pd_input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
     at_tensor *q = local_queries(r, &l, k, v, lengths, first_step);
     at_tensor *kp, *ctxt, *w, *pos = NULL;
     TRY(r, at_luong_project_keys(r->ctx, &l.align, k, &kp));
     TRY(r, at_luong_local_attend(r->ctx, &l, q, kp, v, NULL, lengths, first_step, &ctxt, &w,
                                  &pos));
-    seed_extra(r, "positions", pos, 1);
-    seed_extra(r, "weights", w, 1);
-    backward_from(r, "context", ctxt);
-    put_grad(r, "queries", q);
-    put_grad(r, "keys", k);
-    put_grad(r, "values", v);
+    pd_seed_extra(r, "positions", pos, 1);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "context", ctxt);
+    pd_put_grad(r, "queries", q);
+    pd_put_grad(r, "keys", k);
+    pd_put_grad(r, "values", v);
     luong_params(r, &l.align);
     if (kind == AT_LOCAL_P) {
-        param(r, "W_p", l.W_p, 1);
-        param(r, "v_p", l.v_p, 1);
+        pd_param(r, "W_p", l.W_p, 1);
+        pd_param(r, "v_p", l.v_p, 1);
     }
-    meta_ints(r, "lengths", lengths, B);
+    pd_meta_ints(r, "lengths", lengths, B);
     mask_meta(r, NULL, TK);
-    meta(r, "kind", "%s", kind == AT_LOCAL_M ? "m" : "p");
-    meta(r, "score", "%s", score_name(score));
-    meta(r, "window", "%d", window);
-    meta(r, "first_step", "%d", first_step);
-    meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, "
-                     "\"A\": %d, \"P\": %d}",
-         B, TQ, TK, DQ, DK, DV, A, P);
+    pd_meta(r, "kind", "%s", kind == AT_LOCAL_M ? "m" : "p");
+    pd_meta(r, "score", "%s", score_name(score));
+    pd_meta(r, "window", "%d", window);
+    pd_meta(r, "first_step", "%d", first_step);
+    pd_meta(r, "sizes",
+            "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, "
+            "\"A\": %d, \"P\": %d}",
+            B, TQ, TK, DQ, DK, DV, A, P);
 }
-static void case_local_m(run *r) { local_case(r, AT_LOCAL_M); }
-static void case_local_p(run *r) { local_case(r, AT_LOCAL_P); }
+static void case_local_m(pd_run *r) { local_case(r, AT_LOCAL_M); }
+static void case_local_p(pd_run *r) { local_case(r, AT_LOCAL_P); }
 
 /* ------------------------------------------------------------- 5. static */
 
 /* HAN or the per-feature layer on (B, T, D), row 2 fully masked. The
  * per-feature ε is raised to 0.1 so that a wrong ε shows. */
-static void static_case(run *r, int feature) {
+static void static_case(pd_run *r, int feature) {
     enum { B = 3, T = 5, D = 4, A = 6 };
     static const int32_t lengths[B] = {5, 3, 0};
     const float eps = 0.1f;
@@ -583,7 +377,7 @@ static void static_case(run *r, int feature) {
         TRY(r, at_han_attention_init(r->ctx, &han, r->model, "", D, A, &r->init_rng));
     }
     randomise_constants(r);
-    at_tensor *h = input(r, "h", 3, (int[]){B, T, D}, -1, 1, 1);
+    at_tensor *h = pd_input(r, "h", 3, (int[]){B, T, D}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, T);
     at_attn_mask mask = {keep, B, 0};
     at_tensor *out, *w;
@@ -591,89 +385,89 @@ static void static_case(run *r, int feature) {
         TRY(r, at_feature_attention_forward(r->ctx, &fa, h, &mask, &out, &w));
     else
         TRY(r, at_han_attention_forward(r->ctx, &han, h, &mask, &out, &w));
-    seed_extra(r, "weights", w, 1);
-    backward_from(r, "out", out);
-    put_grad(r, "h", h);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "out", out);
+    pd_put_grad(r, "h", h);
     if (feature) {
-        param(r, "W", fa.W, 1);
-        param(r, "b", fa.b, 1);
-        meta(r, "eps", "%.9g", (double)eps);
+        pd_param(r, "W", fa.W, 1);
+        pd_param(r, "b", fa.b, 1);
+        pd_meta(r, "eps", "%.9g", (double)eps);
     } else {
-        param(r, "W", han.W, 1);
-        param(r, "b", han.b, 1);
-        param(r, "u_w", han.u_w, 1);
+        pd_param(r, "W", han.W, 1);
+        pd_param(r, "b", han.b, 1);
+        pd_param(r, "u_w", han.u_w, 1);
     }
     mask_meta(r, &mask, T);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"D\": %d, \"A\": %d}", B, T, D, A);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"D\": %d, \"A\": %d}", B, T, D, A);
 }
-static void case_han(run *r) { static_case(r, 0); }
-static void case_feature(run *r) { static_case(r, 1); }
+static void case_han(pd_run *r) { static_case(r, 0); }
+static void case_feature(pd_run *r) { static_case(r, 1); }
 
 /* ---------------------------------------------------- 6. forced-forward */
 
 enum { MON_B = 3, MON_TK = 6, MON_DQ = 4, MON_DK = 3, MON_DV = 2, MON_A = 5 };
 
-static void monotonic_setup(run *r, at_monotonic *l, float g_lo, float g_hi, float r_lo,
+static void monotonic_setup(pd_run *r, at_monotonic *l, float g_lo, float g_hi, float r_lo,
                             float r_hi) {
     TRY(r, at_monotonic_init(r->ctx, l, r->model, "", MON_DQ, MON_DK, MON_A, &r->init_rng));
     l->noise_std = 0.0f;
     randomise_constants(r);
-    fill_uniform(r, l->g, g_lo, g_hi);
-    fill_uniform(r, l->r, r_lo, r_hi);
+    pd_randomise(r, l->g, g_lo, g_hi);
+    pd_randomise(r, l->r, r_lo, r_hi);
 }
 
-static void monotonic_params(run *r, const at_monotonic *l, int grad) {
-    param(r, "W_a", l->energy.W_a, grad);
-    param(r, "U_a", l->energy.U_a, grad);
-    param(r, "b_a", l->energy.b_a, grad);
-    param(r, "v_a", l->energy.v_a, grad);
-    param(r, "g", l->g, grad);
-    param(r, "r", l->r, grad);
+static void monotonic_params(pd_run *r, const at_monotonic *l, int grad) {
+    pd_param(r, "W_a", l->energy.W_a, grad);
+    pd_param(r, "U_a", l->energy.U_a, grad);
+    pd_param(r, "b_a", l->energy.b_a, grad);
+    pd_param(r, "v_a", l->energy.v_a, grad);
+    pd_param(r, "g", l->g, grad);
+    pd_param(r, "r", l->r, grad);
 }
 
 /* Soft (expected) monotonic alignment, training-mode noise off. With
  * alpha_prev: a random sub-stochastic row per batch row, zero where masked,
  * row 2 fully masked. Without: α_0 = δ(j = 0) and no mask. */
-static void monotonic_case(run *r, int with_prev) {
+static void monotonic_case(pd_run *r, int with_prev) {
     enum { B = MON_B, TK = MON_TK };
     static const int32_t lengths[B] = {6, 4, 0};
     uint8_t keep[B * TK];
     float prev[B * TK];
     at_monotonic l;
     monotonic_setup(r, &l, 1.0f, 2.0f, -0.3f, 0.3f);
-    at_tensor *q = input(r, "query", 2, (int[]){B, MON_DQ}, -1, 1, 1);
-    at_tensor *k = input(r, "keys", 3, (int[]){B, TK, MON_DK}, -1, 1, 1);
-    at_tensor *v = input(r, "values", 3, (int[]){B, TK, MON_DV}, -1, 1, 1);
+    at_tensor *q = pd_input(r, "query", 2, (int[]){B, MON_DQ}, -1, 1, 1);
+    at_tensor *k = pd_input(r, "keys", 3, (int[]){B, TK, MON_DK}, -1, 1, 1);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, TK, MON_DV}, -1, 1, 1);
     at_tensor *alpha_prev = NULL;
     at_attn_mask mask = {keep, B, 0};
     if (with_prev) {
         padding_mask(r, keep, lengths, B, TK);
         random_distribution(r, prev, keep, B, TK, 0.7f);
-        alpha_prev = input_from(r, "alpha_prev", 2, (int[]){B, TK}, prev, 1);
+        alpha_prev = pd_input_from(r, "alpha_prev", 2, (int[]){B, TK}, prev, 1);
     }
     at_tensor *kp, *ctxt, *alpha;
     TRY(r, at_additive_project_keys(r->ctx, &l.energy, k, &kp));
     TRY(r, at_monotonic_attend(r->ctx, &l, q, kp, v, alpha_prev, with_prev ? &mask : NULL,
                                &ctxt, &alpha));
-    seed_extra(r, "alpha", alpha, 0);
-    backward_from(r, "context", ctxt);
-    put_grad(r, "query", q);
-    put_grad(r, "keys", k);
-    put_grad(r, "values", v);
-    if (with_prev) put_grad(r, "alpha_prev", alpha_prev);
+    pd_seed_extra(r, "alpha", alpha, 0);
+    pd_backward_from(r, "context", ctxt);
+    pd_put_grad(r, "query", q);
+    pd_put_grad(r, "keys", k);
+    pd_put_grad(r, "values", v);
+    if (with_prev) pd_put_grad(r, "alpha_prev", alpha_prev);
     monotonic_params(r, &l, 1);
     mask_meta(r, with_prev ? &mask : NULL, TK);
-    meta(r, "sizes", "{\"B\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, \"A\": %d}",
-         B, TK, MON_DQ, MON_DK, MON_DV, MON_A);
+    pd_meta(r, "sizes", "{\"B\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, \"A\": %d}", B,
+            TK, MON_DQ, MON_DK, MON_DV, MON_A);
 }
-static void case_monotonic(run *r) { monotonic_case(r, 1); }
-static void case_monotonic_start(run *r) { monotonic_case(r, 0); }
+static void case_monotonic(pd_run *r) { monotonic_case(r, 1); }
+static void case_monotonic_start(pd_run *r) { monotonic_case(r, 0); }
 
 /* Hard monotonic decoding, gradients off. Row 2 starts at 3 but keeps only
  * keys 0..2, so it must find nothing and keep its position. Queries and
  * keys are drawn again until rows 0 and 1 both stop, at least one of them
  * past its start (so the scan really moves forward). */
-static void case_monotonic_hard(run *r) {
+static void case_monotonic_hard(pd_run *r) {
     enum { B = MON_B, TK = MON_TK, NQ = B * MON_DQ, NK = B * TK * MON_DK };
     static const int32_t lengths[B] = {6, 6, 3};
     static const int32_t start[B] = {0, 2, 3};
@@ -684,12 +478,12 @@ static void case_monotonic_hard(run *r) {
     monotonic_setup(r, &l, 2.0f, 3.0f, -1.2f, -0.8f);
     padding_mask(r, keep, lengths, B, TK);
     at_attn_mask mask = {keep, B, 0};
-    meta_ints(r, "positions_in", start, B);
-    at_tensor *v = input(r, "values", 3, (int[]){B, TK, MON_DV}, -1, 1, 0);
+    pd_meta_ints(r, "positions_in", start, B);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, TK, MON_DV}, -1, 1, 0);
     at_tensor *q, *k, *kp, *ctxt, *w;
     int was = at_ctx_set_grad(r->ctx, 0);
     for (int attempt = 0;; attempt++) {
-        if (attempt == 200) die(r, "no inputs make the hard scan move forward");
+        if (attempt == 200) pd_die(r, "no inputs make the hard scan move forward");
         for (int i = 0; i < NQ; i++) qd[i] = -1 + 2 * at_rng_uniform(&r->data_rng);
         for (int i = 0; i < NK; i++) kd[i] = -1 + 2 * at_rng_uniform(&r->data_rng);
         memcpy(positions, start, sizeof positions);
@@ -705,54 +499,54 @@ static void case_monotonic_hard(run *r) {
         if (stops == 2 && moved >= 1) break;
     }
     at_ctx_set_grad(r->ctx, was);
-    input_from(r, "query", 2, (int[]){B, MON_DQ}, qd, 0);
-    input_from(r, "keys", 3, (int[]){B, TK, MON_DK}, kd, 0);
-    put_output(r, "context", ctxt);
-    put_output(r, "weights", w);
+    pd_input_from(r, "query", 2, (int[]){B, MON_DQ}, qd, 0);
+    pd_input_from(r, "keys", 3, (int[]){B, TK, MON_DK}, kd, 0);
+    pd_put_output(r, "context", ctxt);
+    pd_put_output(r, "weights", w);
     float pos[B];
     for (int b = 0; b < B; b++) pos[b] = (float)positions[b];
-    put(r, "out.positions", 1, (int[]){B}, pos);
+    pd_put(r, "out.positions", 1, (int[]){B}, pos);
     monotonic_params(r, &l, 0);
     mask_meta(r, &mask, TK);
-    meta(r, "sizes", "{\"B\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, \"A\": %d}",
-         B, TK, MON_DQ, MON_DK, MON_DV, MON_A);
+    pd_meta(r, "sizes", "{\"B\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d, \"A\": %d}", B,
+            TK, MON_DQ, MON_DK, MON_DV, MON_A);
 }
 
 /* Forward attention (Zhang et al. 2018). With a transition agent u and a
  * given alpha_prev, padding with row 2 fully masked; or the plain form with
  * alpha_prev = NULL (δ at 0) and no mask. */
-static void forward_attention_case(run *r, int with_transition) {
+static void forward_attention_case(pd_run *r, int with_transition) {
     enum { B = 3, TK = 6, DV = 3 };
     static const int32_t lengths[B] = {6, 4, 0};
     uint8_t keep[B * TK];
     float y_data[B * TK], prev[B * TK];
     random_distribution(r, y_data, NULL, B, TK, 1.0f);
-    at_tensor *y = input_from(r, "y", 2, (int[]){B, TK}, y_data, 1);
-    at_tensor *v = input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
+    at_tensor *y = pd_input_from(r, "y", 2, (int[]){B, TK}, y_data, 1);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
     at_tensor *alpha_prev = NULL, *u = NULL;
     at_attn_mask mask = {keep, B, 0};
     if (with_transition) {
         padding_mask(r, keep, lengths, B, TK);
         random_distribution(r, prev, NULL, B, TK, 1.0f);
-        alpha_prev = input_from(r, "alpha_prev", 2, (int[]){B, TK}, prev, 1);
-        u = input(r, "transition", 2, (int[]){B, 1}, 0.2f, 0.8f, 1);
+        alpha_prev = pd_input_from(r, "alpha_prev", 2, (int[]){B, TK}, prev, 1);
+        u = pd_input(r, "transition", 2, (int[]){B, 1}, 0.2f, 0.8f, 1);
     }
     at_tensor *ctxt, *alpha;
     TRY(r, at_forward_attention(r->ctx, y, alpha_prev, u, v, with_transition ? &mask : NULL,
                                 &ctxt, &alpha));
-    seed_extra(r, "alpha", alpha, 0);
-    backward_from(r, "context", ctxt);
-    put_grad(r, "y", y);
-    put_grad(r, "values", v);
+    pd_seed_extra(r, "alpha", alpha, 0);
+    pd_backward_from(r, "context", ctxt);
+    pd_put_grad(r, "y", y);
+    pd_put_grad(r, "values", v);
     if (with_transition) {
-        put_grad(r, "alpha_prev", alpha_prev);
-        put_grad(r, "transition", u);
+        pd_put_grad(r, "alpha_prev", alpha_prev);
+        pd_put_grad(r, "transition", u);
     }
     mask_meta(r, with_transition ? &mask : NULL, TK);
-    meta(r, "sizes", "{\"B\": %d, \"Tk\": %d, \"Dv\": %d}", B, TK, DV);
+    pd_meta(r, "sizes", "{\"B\": %d, \"Tk\": %d, \"Dv\": %d}", B, TK, DV);
 }
-static void case_forward_attention(run *r) { forward_attention_case(r, 1); }
-static void case_forward_attention_plain(run *r) { forward_attention_case(r, 0); }
+static void case_forward_attention(pd_run *r) { forward_attention_case(r, 1); }
+static void case_forward_attention_plain(pd_run *r) { forward_attention_case(r, 0); }
 
 /* ------------------------------------------------------ 7. multiplicative */
 
@@ -762,7 +556,7 @@ static void case_forward_attention_plain(run *r) { forward_attention_case(r, 0);
  * plain dot (scale 1), a full mask with one empty and one all-kept row;
  * kind 3: long (Tq 67, Tk 75), several tiles, causal + padding, no weights,
  * B = 1 with H = 2 groups run on a context with 2 threads. */
-static void dot_case(run *r, int kind) {
+static void dot_case(pd_run *r, int kind) {
     int B = 3, H = 2, TQ = 5, TK = 5, D = 4, DV = 3;
     float scale = 0.0f;
     int causal = 1, with_weights = kind != 1 && kind != 3;
@@ -774,16 +568,16 @@ static void dot_case(run *r, int kind) {
         lengths[0] = 70;
     }
     uint8_t *keep = malloc((size_t)B * TQ * TK);
-    if (!keep) die(r, "out of memory");
+    if (!keep) pd_die(r, "out of memory");
     at_tensor *q, *k, *v;
     if (H) {
-        q = input(r, "q", 4, (int[]){B, H, TQ, D}, -1, 1, 1);
-        k = input(r, "k", 4, (int[]){B, H, TK, D}, -1, 1, 1);
-        v = input(r, "v", 4, (int[]){B, H, TK, DV}, -1, 1, 1);
+        q = pd_input(r, "q", 4, (int[]){B, H, TQ, D}, -1, 1, 1);
+        k = pd_input(r, "k", 4, (int[]){B, H, TK, D}, -1, 1, 1);
+        v = pd_input(r, "v", 4, (int[]){B, H, TK, DV}, -1, 1, 1);
     } else {
-        q = input(r, "q", 3, (int[]){B, TQ, D}, -1, 1, 1);
-        k = input(r, "k", 3, (int[]){B, TK, D}, -1, 1, 1);
-        v = input(r, "v", 3, (int[]){B, TK, DV}, -1, 1, 1);
+        q = pd_input(r, "q", 3, (int[]){B, TQ, D}, -1, 1, 1);
+        k = pd_input(r, "k", 3, (int[]){B, TK, D}, -1, 1, 1);
+        v = pd_input(r, "v", 3, (int[]){B, TK, DV}, -1, 1, 1);
     }
     at_attn_mask mask = {keep, B, causal};
     if (kind == 2) {
@@ -798,233 +592,176 @@ static void dot_case(run *r, int kind) {
     }
     at_tensor *ctxt, *w = NULL;
     TRY(r, at_dot_attention(r->ctx, q, k, v, scale, &mask, &ctxt, with_weights ? &w : NULL));
-    if (with_weights) seed_extra(r, "weights", w, 1);
-    backward_from(r, "context", ctxt);
-    put_grad(r, "q", q);
-    put_grad(r, "k", k);
-    put_grad(r, "v", v);
+    if (with_weights) pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "context", ctxt);
+    pd_put_grad(r, "q", q);
+    pd_put_grad(r, "k", k);
+    pd_put_grad(r, "v", v);
     mask_meta(r, &mask, TK);
-    meta(r, "scale", "%.9g", (double)scale);
-    meta(r, "sizes", "{\"B\": %d, \"H\": %d, \"Tq\": %d, \"Tk\": %d, \"d\": %d, \"dv\": %d}", B,
-         H, TQ, TK, D, DV);
+    pd_meta(r, "scale", "%.9g", (double)scale);
+    pd_meta(r, "sizes", "{\"B\": %d, \"H\": %d, \"Tq\": %d, \"Tk\": %d, \"d\": %d, \"dv\": %d}", B,
+            H, TQ, TK, D, DV);
     free(keep);
 }
-static void case_dot_attention(run *r) { dot_case(r, 0); }
-static void case_dot_attention_noweights(run *r) { dot_case(r, 1); }
-static void case_dot_attention_3d(run *r) { dot_case(r, 2); }
-static void case_dot_attention_long(run *r) { dot_case(r, 3); }
+static void case_dot_attention(pd_run *r) { dot_case(r, 0); }
+static void case_dot_attention_noweights(pd_run *r) { dot_case(r, 1); }
+static void case_dot_attention_3d(pd_run *r) { dot_case(r, 2); }
+static void case_dot_attention_long(pd_run *r) { dot_case(r, 3); }
 
 /* Bilinear qᵀ W k, padding mask. */
-static void case_bilinear(run *r) {
+static void case_bilinear(pd_run *r) {
     enum { B = 3, TQ = 4, TK = 5, DQ = 4, DK = 3, DV = 2 };
     static const int32_t lengths[B] = {5, 2, 4};
     uint8_t keep[B * TK];
     at_bilinear l;
     TRY(r, at_bilinear_init(r->ctx, &l, r->model, "", DQ, DK, &r->init_rng));
     randomise_constants(r);
-    at_tensor *q = input(r, "queries", 3, (int[]){B, TQ, DQ}, -1, 1, 1);
-    at_tensor *k = input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
-    at_tensor *v = input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
+    at_tensor *q = pd_input(r, "queries", 3, (int[]){B, TQ, DQ}, -1, 1, 1);
+    at_tensor *k = pd_input(r, "keys", 3, (int[]){B, TK, DK}, -1, 1, 1);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, TK, DV}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, TK);
     at_attn_mask mask = {keep, B, 0};
     at_tensor *kp, *ctxt, *w;
     TRY(r, at_bilinear_project_keys(r->ctx, &l, k, &kp));
     TRY(r, at_bilinear_attend(r->ctx, &l, q, kp, v, &mask, &ctxt, &w));
-    seed_extra(r, "weights", w, 1);
-    backward_from(r, "context", ctxt);
-    put_grad(r, "queries", q);
-    put_grad(r, "keys", k);
-    put_grad(r, "values", v);
-    param(r, "W", l.W, 1);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "context", ctxt);
+    pd_put_grad(r, "queries", q);
+    pd_put_grad(r, "keys", k);
+    pd_put_grad(r, "values", v);
+    pd_param(r, "W", l.W, 1);
     mask_meta(r, &mask, TK);
-    meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d}",
-         B, TQ, TK, DQ, DK, DV);
+    pd_meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d, \"Dq\": %d, \"Dk\": %d, \"Dv\": %d}",
+            B, TQ, TK, DQ, DK, DV);
 }
 
 /* ------------------------------------------------------ 8. self-attention */
 
 /* Causal self-attention with padding. */
-static void case_self_attention(run *r) {
+static void case_self_attention(pd_run *r) {
     enum { B = 2, T = 5, D = 6, HD = 4 };
     static const int32_t lengths[B] = {5, 3};
     uint8_t keep[B * T];
     at_self_attention l;
     TRY(r, at_self_attention_init(r->ctx, &l, r->model, "", D, HD, &r->init_rng));
     randomise_constants(r);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, D}, -1, 1, 1);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, D}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, T);
     at_attn_mask mask = {keep, B, 1};
     at_tensor *out, *w;
     TRY(r, at_self_attention_forward(r->ctx, &l, x, &mask, &out, &w));
-    seed_extra(r, "weights", w, 1);
-    backward_from(r, "out", out);
-    put_grad(r, "x", x);
-    param(r, "W_Q", l.W_Q, 1);
-    param(r, "W_K", l.W_K, 1);
-    param(r, "W_V", l.W_V, 1);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "out", out);
+    pd_put_grad(r, "x", x);
+    pd_param(r, "W_Q", l.W_Q, 1);
+    pd_param(r, "W_K", l.W_K, 1);
+    pd_param(r, "W_V", l.W_V, 1);
     mask_meta(r, &mask, T);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"D\": %d, \"d\": %d}", B, T, D, HD);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"D\": %d, \"d\": %d}", B, T, D, HD);
 }
 
 /* Structured self-attention, r hops, its penalty; row 2 fully masked. The
  * penalty reads the weights, so they must carry a gradient here. */
-static void case_structured(run *r) {
+static void case_structured(pd_run *r) {
     enum { B = 3, T = 6, D = 5, DA = 4, HOPS = 3 };
     static const int32_t lengths[B] = {6, 4, 0};
     uint8_t keep[B * T];
     at_structured_attention l;
     TRY(r, at_structured_attention_init(r->ctx, &l, r->model, "", D, DA, HOPS, &r->init_rng));
     randomise_constants(r);
-    at_tensor *h = input(r, "h", 3, (int[]){B, T, D}, -1, 1, 1);
+    at_tensor *h = pd_input(r, "h", 3, (int[]){B, T, D}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, T);
     at_attn_mask mask = {keep, B, 0};
     at_tensor *out, *w, *pen;
     TRY(r, at_structured_attention_forward(r->ctx, &l, h, &mask, &out, &w));
     TRY(r, at_structured_penalty(r->ctx, w, &pen));
-    seed_extra(r, "out", out, 0);
-    seed_extra(r, "weights", w, 0);
-    backward_from(r, "penalty", pen);
-    put_grad(r, "h", h);
-    param(r, "W_s1", l.W_s1, 1);
-    param(r, "W_s2", l.W_s2, 1);
+    pd_seed_extra(r, "out", out, 0);
+    pd_seed_extra(r, "weights", w, 0);
+    pd_backward_from(r, "penalty", pen);
+    pd_put_grad(r, "h", h);
+    pd_param(r, "W_s1", l.W_s1, 1);
+    pd_param(r, "W_s2", l.W_s2, 1);
     mask_meta(r, &mask, T);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"D\": %d, \"da\": %d, \"r\": %d}", B, T, D, DA,
-         HOPS);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"D\": %d, \"da\": %d, \"r\": %d}", B, T, D, DA,
+            HOPS);
 }
 
 /* ------------------------------------------------------------ 9. key-value */
 
 /* Memory L = 3 < T = 7, padding (row 1 has 5 steps). */
-static void case_key_value(run *r) {
+static void case_key_value(pd_run *r) {
     enum { B = 2, T = 7, DK = 4, DV = 3, DX = 2, DO = 5, A = 4, L = 3 };
     static const int32_t lengths[B] = {7, 5};
     uint8_t keep[B * T];
     at_key_value l;
     TRY(r, at_key_value_init(r->ctx, &l, r->model, "", DK, DV, DX, DO, A, L, &r->init_rng));
     randomise_constants(r);
-    at_tensor *k = input(r, "keys", 3, (int[]){B, T, DK}, -1, 1, 1);
-    at_tensor *v = input(r, "values", 3, (int[]){B, T, DV}, -1, 1, 1);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, DX}, -1, 1, 1);
+    at_tensor *k = pd_input(r, "keys", 3, (int[]){B, T, DK}, -1, 1, 1);
+    at_tensor *v = pd_input(r, "values", 3, (int[]){B, T, DV}, -1, 1, 1);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, DX}, -1, 1, 1);
     padding_mask(r, keep, lengths, B, T);
     at_attn_mask mask = {keep, B, 0};
     at_tensor *out, *w;
     TRY(r, at_key_value_forward(r->ctx, &l, k, v, x, &mask, &out, &w));
-    seed_extra(r, "weights", w, 1);
-    backward_from(r, "out", out);
-    put_grad(r, "keys", k);
-    put_grad(r, "values", v);
-    put_grad(r, "x", x);
-    param(r, "W_Y", l.W_Y, 1);
-    param(r, "W_h", l.W_h, 1);
-    param(r, "w", l.w, 1);
-    param(r, "W_r", l.W_r, 1);
-    param(r, "W_x", l.W_x, 1);
+    pd_seed_extra(r, "weights", w, 1);
+    pd_backward_from(r, "out", out);
+    pd_put_grad(r, "keys", k);
+    pd_put_grad(r, "values", v);
+    pd_put_grad(r, "x", x);
+    pd_param(r, "W_Y", l.W_Y, 1);
+    pd_param(r, "W_h", l.W_h, 1);
+    pd_param(r, "w", l.w, 1);
+    pd_param(r, "W_r", l.W_r, 1);
+    pd_param(r, "W_x", l.W_x, 1);
     mask_meta(r, &mask, T);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"Dk\": %d, \"Dv\": %d, \"Dx\": %d, \"Do\": %d, "
-                     "\"A\": %d, \"L\": %d}",
-         B, T, DK, DV, DX, DO, A, L);
+    pd_meta(r, "sizes",
+            "{\"B\": %d, \"T\": %d, \"Dk\": %d, \"Dv\": %d, \"Dx\": %d, \"Do\": %d, "
+            "\"A\": %d, \"L\": %d}",
+            B, T, DK, DV, DX, DO, A, L);
 }
 
 /* ----------------------------------------------------------------- main */
 
-typedef struct parity_case {
-    const char *name;
-    void (*fn)(run *r);
-    int threads; /* the context's OpenMP threads (0 = 1) */
-} parity_case;
-
-static const parity_case cases[] = {
-    {"additive", case_additive, 1},
-    {"additive_step", case_additive_step, 1},
-    {"decoder_step", case_decoder_step, 1},
-    {"decoder_step_prev", case_decoder_step_prev, 1},
-    {"decoder_start", case_decoder_start, 1},
-    {"luong_dot", case_luong_dot, 1},
-    {"luong_general", case_luong_general, 1},
-    {"luong_concat", case_luong_concat, 1},
-    {"luong_location", case_luong_location, 1},
-    {"luong_attentional", case_luong_attentional, 1},
-    {"local_m", case_local_m, 1},
-    {"local_p", case_local_p, 1},
-    {"han", case_han, 1},
-    {"feature", case_feature, 1},
-    {"monotonic", case_monotonic, 1},
-    {"monotonic_start", case_monotonic_start, 1},
-    {"monotonic_hard", case_monotonic_hard, 1},
-    {"forward_attention", case_forward_attention, 1},
-    {"forward_attention_plain", case_forward_attention_plain, 1},
-    {"dot_attention", case_dot_attention, 1},
-    {"dot_attention_noweights", case_dot_attention_noweights, 1},
-    {"dot_attention_3d", case_dot_attention_3d, 1},
-    {"dot_attention_long", case_dot_attention_long, 2}, /* threads over groups and tiles */
-    {"bilinear", case_bilinear, 1},
-    {"self_attention", case_self_attention, 1},
-    {"structured", case_structured, 1},
-    {"key_value", case_key_value, 1},
+static const pd_case cases[] = {
+    {"additive", case_additive, 1, NULL},
+    {"additive_step", case_additive_step, 1, NULL},
+    {"decoder_step", case_decoder_step, 1, NULL},
+    {"decoder_step_prev", case_decoder_step_prev, 1, NULL},
+    {"decoder_start", case_decoder_start, 1, NULL},
+    {"luong_dot", case_luong_dot, 1, NULL},
+    {"luong_general", case_luong_general, 1, NULL},
+    {"luong_concat", case_luong_concat, 1, NULL},
+    {"luong_location", case_luong_location, 1, NULL},
+    {"luong_attentional", case_luong_attentional, 1, NULL},
+    {"local_m", case_local_m, 1, NULL},
+    {"local_p", case_local_p, 1, NULL},
+    {"han", case_han, 1, NULL},
+    {"feature", case_feature, 1, NULL},
+    {"monotonic", case_monotonic, 1, NULL},
+    {"monotonic_start", case_monotonic_start, 1, NULL},
+    {"monotonic_hard", case_monotonic_hard, 1, NULL},
+    {"forward_attention", case_forward_attention, 1, NULL},
+    {"forward_attention_plain", case_forward_attention_plain, 1, NULL},
+    {"dot_attention", case_dot_attention, 1, NULL},
+    {"dot_attention_noweights", case_dot_attention_noweights, 1, NULL},
+    {"dot_attention_3d", case_dot_attention_3d, 1, NULL},
+    {"dot_attention_long", case_dot_attention_long, 2, NULL}, /* threads over groups and tiles */
+    {"bilinear", case_bilinear, 1, NULL},
+    {"self_attention", case_self_attention, 1, NULL},
+    {"structured", case_structured, 1, NULL},
+    {"key_value", case_key_value, 1, NULL},
 };
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
-
-static void usage(void) {
-    fprintf(stderr,
-            "usage: attention_parity_tool CASE OUT.safetensors [SEED]\n"
-            "       attention_parity_tool --list\n"
-            "Runs one attention family forward and backward and saves inputs, outputs,\n"
-            "output-gradient seeds, parameters and gradients in one safetensors file.\n");
-}
-
 int main(int argc, char **argv) {
-    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-        for (int i = 0; i < N_CASES; i++) printf("%s\n", cases[i].name);
-        return 0;
-    }
-    if (argc < 3 || argc > 4) {
-        usage();
-        return 2;
-    }
-    const parity_case *pc = NULL;
-    for (int i = 0; i < N_CASES; i++)
-        if (strcmp(argv[1], cases[i].name) == 0) pc = &cases[i];
-    if (!pc) {
-        fprintf(stderr, "attention_parity_tool: unknown case '%s' (try --list)\n", argv[1]);
-        return 2;
-    }
-    unsigned long long seed = 20240917ull;
-    if (argc == 4) {
-        char *end;
-        seed = strtoull(argv[3], &end, 10);
-        if (*end || end == argv[3]) {
-            fprintf(stderr, "attention_parity_tool: SEED must be a number, got '%s'\n",
-                    argv[3]);
-            return 2;
-        }
-    }
-
-    static run r;
-    r.case_name = pc->name;
-    strcpy(r.params_json, "{");
-    strcpy(r.unseeded_json, "[");
-    at_ctx_options opts = {.num_threads = pc->threads};
-    if (at_ctx_create(&r.ctx, &opts) != AT_OK) die(&r, "cannot create a context");
-    at_ctx_set_training(r.ctx, 0); /* no dropout, no monotonic noise */
-    TRY(&r, at_params_create(r.ctx, &r.model));
-    TRY(&r, at_params_create(r.ctx, &r.dump));
-    at_rng_seed(&r.init_rng, seed);
-    at_rng_seed(&r.data_rng, seed ^ 0xa77e4d5eedull);
-
-    pc->fn(&r);
-
-    all_params_written(&r);
-    append(&r, r.params_json, "}");
-    meta(&r, "params", "%s", r.params_json);
-    append(&r, r.unseeded_json, "]");
-    meta(&r, "unseeded", "%s", r.unseeded_json);
-    meta(&r, "case", "%s", pc->name);
-    meta(&r, "seed", "%llu", seed);
-    TRY(&r, at_checkpoint_save(r.ctx, argv[2], r.dump, &r.meta));
-
-    at_metadata_clear(&r.meta);
-    at_params_free(r.dump);
-    at_params_free(r.model);
-    at_ctx_free(r.ctx);
-    return 0;
+    static const pd_tool tool = {
+        .name = "attention_parity_tool",
+        .cases = cases,
+        .n_cases = (int)(sizeof cases / sizeof cases[0]),
+        .description = "Runs one attention family forward and backward and saves inputs, outputs,\n"
+                       "output-gradient seeds, parameters and gradients in one safetensors file.\n",
+        .seed = 20240917ull,
+        .data_xor = 0xa77e4d5eedull,
+        .inference = 1,   /* no dropout, no monotonic noise */
+        .list_params = 1, /* every parameter written under its symbol */
+    };
+    return pd_main(argc, argv, &tool);
 }

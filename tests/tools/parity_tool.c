@@ -36,208 +36,32 @@
  * overwrites them with random values so that a wrong bias or gain would
  * show. `parity_tool --list` prints the case names, one a line.
  */
-#include "attend.h"
+#include "parity_dump.h"
 
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define NAME_BYTES 128
-
-typedef struct run {
-    const char *case_name;
-    at_ctx *ctx;
-    at_params *model; /* the layer's own parameters                     */
-    at_params *dump;  /* copies of everything that goes into the file   */
-    at_metadata meta;
-    at_rng init_rng;  /* layer initialisation                           */
-    at_rng data_rng;  /* inputs, ids, masks and output gradient seeds   */
-} run;
-
-/* ------------------------------------------------------------- failures */
-
-static void die(const run *r, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3), noreturn))
-#endif
-    ;
-
-static void die(const run *r, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "parity_tool: case '%s': ", r->case_name);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n");
-    exit(1);
-}
-
-/* Run an attend call; on failure name it and print the context's message. */
-#define TRY(r, call)                                                                          \
-    do {                                                                                      \
-        at_status try_status_ = (call);                                                       \
-        if (try_status_ != AT_OK)                                                             \
-            die((r), "%s failed: %s: %s", #call, at_status_name(try_status_),                 \
-                at_ctx_error((r)->ctx));                                                      \
-    } while (0)
-
-/* ------------------------------------------------------------- the file */
-
-/* Add a tensor called name to the file, copying n = prod(shape) floats from
- * data (or zeros if data is NULL). Returns the stored copy. */
-static float *put(run *r, const char *name, int ndim, const int *shape, const float *data) {
-    at_tensor *t;
-    TRY(r, at_params_add(r->ctx, r->dump, name, ndim, shape, &t));
-    if (data) memcpy(t->data, data, t->size * sizeof(float));
-    return t->data;
-}
-
-static void put_value(run *r, const char *name, const at_tensor *t) {
-    put(r, name, t->ndim, t->shape, t->data);
-}
-
-/* The gradient that backward left in t, under "grad.NAME". */
-static void put_grad(run *r, const char *name, const at_tensor *t) {
-    char key[NAME_BYTES];
-    if (!t->grad) die(r, "no gradient reached '%s' (grad is NULL)", name);
-    snprintf(key, sizeof key, "grad.%s", name);
-    put(r, key, t->ndim, t->shape, t->grad);
-}
-
-/* Every layer parameter under its own name, and its gradient. */
-static void put_params(run *r) {
-    for (int i = 0; i < at_params_count(r->model); i++) {
-        at_tensor *p = at_params_get(r->model, i);
-        put_value(r, p->name, p);
-        put_grad(r, p->name, p);
-    }
-}
-
-static void meta(run *r, const char *key, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void meta(run *r, const char *key, const char *fmt, ...) {
-    char value[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof value) die(r, "metadata '%s' is too long", key);
-    TRY(r, at_metadata_set(r->ctx, &r->meta, key, value));
-}
-
-/* A JSON array of n integers, e.g. "[3, 1, 5]". */
-static void meta_ints(run *r, const char *key, const int32_t *v, int n) {
-    size_t cap = 16 + (size_t)n * 13, len = 0;
-    char *s = malloc(cap);
-    if (!s) die(r, "out of memory");
-    s[len++] = '[';
-    for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(s + len, cap - len, "%s%d", i ? ", " : "", (int)v[i]);
-    snprintf(s + len, cap - len, "]");
-    TRY(r, at_metadata_set(r->ctx, &r->meta, key, s));
-    free(s);
-}
-
-static void meta_mask(run *r, const char *key, const uint8_t *mask, int n) {
-    int32_t *v = malloc((size_t)n * sizeof *v);
-    if (!v) die(r, "out of memory");
-    for (int i = 0; i < n; i++) v[i] = mask[i] ? 1 : 0;
-    meta_ints(r, key, v, n);
-    free(v);
-}
-
-/* ------------------------------------------------------ inputs and seeds */
-
-static size_t shape_size(int ndim, const int *shape) {
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    return n;
-}
-
-/* A new arena tensor of uniform values in [lo, hi), stored as `name`;
- * with grad it collects a gradient. */
-static at_tensor *input(run *r, const char *name, int ndim, const int *shape, float lo,
-                        float hi, int grad) {
-    float *v = put(r, name, ndim, shape, NULL);
-    size_t n = shape_size(ndim, shape);
-    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * at_rng_uniform(&r->data_rng);
-    at_tensor *t;
-    TRY(r, at_tensor_from(r->ctx, &t, ndim, shape, v));
-    if (grad) TRY(r, at_tensor_require_grad(r->ctx, t));
-    return t;
-}
-
-/* Overwrite a parameter that starts constant (a bias, a gain) with
- * uniform values in [lo, hi). */
-static void randomise(run *r, at_tensor *p, float lo, float hi) {
-    if (!p) die(r, "randomise: parameter is NULL");
-    for (size_t i = 0; i < p->size; i++) p->data[i] = lo + (hi - lo) * at_rng_uniform(&r->data_rng);
-}
-
-/* A random normal output gradient for y, stored as "seed.NAME". */
-static const float *make_seed(run *r, const char *name, const at_tensor *y) {
-    char key[NAME_BYTES];
-    snprintf(key, sizeof key, "seed.%s", name);
-    float *dy = put(r, key, y->ndim, y->shape, NULL);
-    for (size_t i = 0; i < y->size; i++) dy[i] = at_rng_normal(&r->data_rng);
-    return dy;
-}
-
-/* Store output y as "out.NAME" and add a random seed into its gradient,
- * before backward runs (see the header comment). */
-static void seed_extra(run *r, const char *name, at_tensor *y) {
-    char key[NAME_BYTES];
-    snprintf(key, sizeof key, "out.%s", name);
-    put_value(r, key, y);
-    const float *dy = make_seed(r, name, y);
-    if (!y->grad) die(r, "output '%s' has no gradient buffer: was nothing recorded?", name);
-    for (size_t i = 0; i < y->size; i++) y->grad[i] += dy[i];
-}
-
-/* Store output y as "out.NAME" and run backward from it with a random seed. */
-static void backward_from(run *r, const char *name, at_tensor *y) {
-    char key[NAME_BYTES];
-    snprintf(key, sizeof key, "out.%s", name);
-    put_value(r, key, y);
-    const float *dy = make_seed(r, name, y);
-    TRY(r, at_backward_seeded(r->ctx, y, dy));
-}
-
-/* Store a scalar loss as "out.loss" and backpropagate from it (seed 1). */
-static void backward_loss(run *r, at_tensor *loss) {
-    put_value(r, "out.loss", loss);
-    const float one = 1.0f;
-    put(r, "seed.loss", loss->ndim, loss->shape, &one);
-    TRY(r, at_backward(r->ctx, loss));
-}
 
 /* ------------------------------------------------------------ the cases */
 
 /* Dense on a 3-D input: y = x W^T + b, x (B, T, in). */
-static void dense_case(run *r, int with_bias) {
+static void dense_case(pd_run *r, int with_bias) {
     const int B = 3, T = 4, IN = 5, OUT = 6;
     at_dense layer;
     TRY(r, at_dense_init(r->ctx, &layer, r->model, "", IN, OUT, with_bias, &r->init_rng));
-    if (with_bias) randomise(r, layer.bias, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, IN}, -1.0f, 1.0f, 1);
+    if (with_bias) pd_randomise(r, layer.bias, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, IN}, -1.0f, 1.0f, 1);
     at_tensor *y;
     TRY(r, at_dense_forward(r->ctx, &layer, x, &y));
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
-    put_params(r);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"in\": %d, \"out\": %d, \"bias\": %d}", B, T, IN,
-         OUT, with_bias);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
+    pd_put_params(r);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"in\": %d, \"out\": %d, \"bias\": %d}", B, T, IN,
+            OUT, with_bias);
 }
-static void case_dense(run *r) { dense_case(r, 1); }
-static void case_dense_nobias(run *r) { dense_case(r, 0); }
+static void case_dense(pd_run *r) { dense_case(r, 1); }
+static void case_dense_nobias(pd_run *r) { dense_case(r, 0); }
 
 /* Embedding lookup of (B, T) ids with repeats, so gradient rows add up. */
-static void case_embedding(run *r) {
+static void case_embedding(pd_run *r) {
     enum { B = 3, T = 4, V = 7, D = 5 };
     at_embedding layer;
     TRY(r, at_embedding_init(r->ctx, &layer, r->model, "", V, D, &r->init_rng));
@@ -248,201 +72,201 @@ static void case_embedding(run *r) {
     ids[1] = ids[5] = ids[9] = 3; /* one id three times         */
     at_tensor *y;
     TRY(r, at_embedding_forward(r->ctx, &layer, ids, 2, (int[]){B, T}, &y));
-    backward_from(r, "y", y);
-    put_params(r);
-    meta_ints(r, "ids", ids, B * T);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"V\": %d, \"D\": %d}", B, T, V, D);
+    pd_backward_from(r, "y", y);
+    pd_put_params(r);
+    pd_meta_ints(r, "ids", ids, B * T);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"V\": %d, \"D\": %d}", B, T, V, D);
 }
 
 /* LayerNorm layer on (B, T, n), with random gain and bias. */
-static void case_layernorm(run *r) {
+static void case_layernorm(pd_run *r) {
     const int B = 3, T = 4, N = 6;
     const float eps = 1e-5f;
     at_layernorm layer;
     TRY(r, at_layernorm_init(r->ctx, &layer, r->model, "", N, eps));
-    randomise(r, layer.weight, 0.5f, 1.5f);
-    randomise(r, layer.bias, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, N}, -2.0f, 3.0f, 1);
+    pd_randomise(r, layer.weight, 0.5f, 1.5f);
+    pd_randomise(r, layer.bias, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, N}, -2.0f, 3.0f, 1);
     at_tensor *y;
     TRY(r, at_layernorm_forward(r->ctx, &layer, x, &y));
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
-    put_params(r);
-    meta(r, "eps", "%.9g", (double)eps);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"n\": %d}", B, T, N);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
+    pd_put_params(r);
+    pd_meta(r, "eps", "%.9g", (double)eps);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"n\": %d}", B, T, N);
 }
 
 /* The layer_norm op with gamma and beta as plain inputs (or without). */
-static void layer_norm_op_case(run *r, int affine) {
+static void layer_norm_op_case(pd_run *r, int affine) {
     const int R = 5, N = 7;
     const float eps = 1e-5f;
-    at_tensor *x = input(r, "x", 2, (int[]){R, N}, -1.0f, 2.0f, 1);
+    at_tensor *x = pd_input(r, "x", 2, (int[]){R, N}, -1.0f, 2.0f, 1);
     at_tensor *gamma = NULL, *beta = NULL;
     if (affine) {
-        gamma = input(r, "gamma", 1, (int[]){N}, 0.5f, 1.5f, 1);
-        beta = input(r, "beta", 1, (int[]){N}, -0.5f, 0.5f, 1);
+        gamma = pd_input(r, "gamma", 1, (int[]){N}, 0.5f, 1.5f, 1);
+        beta = pd_input(r, "beta", 1, (int[]){N}, -0.5f, 0.5f, 1);
     }
     at_tensor *y;
     TRY(r, at_layer_norm(r->ctx, &y, x, gamma, beta, eps));
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
     if (affine) {
-        put_grad(r, "gamma", gamma);
-        put_grad(r, "beta", beta);
+        pd_put_grad(r, "gamma", gamma);
+        pd_put_grad(r, "beta", beta);
     }
-    meta(r, "eps", "%.9g", (double)eps);
-    meta(r, "sizes", "{\"R\": %d, \"n\": %d, \"affine\": %d}", R, N, affine);
+    pd_meta(r, "eps", "%.9g", (double)eps);
+    pd_meta(r, "sizes", "{\"R\": %d, \"n\": %d, \"affine\": %d}", R, N, affine);
 }
-static void case_layer_norm_op(run *r) { layer_norm_op_case(r, 1); }
-static void case_layer_norm_op_plain(run *r) { layer_norm_op_case(r, 0); }
+static void case_layer_norm_op(pd_run *r) { layer_norm_op_case(r, 1); }
+static void case_layer_norm_op_plain(pd_run *r) { layer_norm_op_case(r, 0); }
 
 /* Sequence sizes shared by the small recurrent cases. Lengths mix 1, T and
  * values between, unsorted, so PyTorch must sort and unsort. */
 enum { SEQ_B = 4, SEQ_T = 5, SEQ_I = 3, SEQ_H = 4 };
 static const int32_t seq_lengths[SEQ_B] = {3, 5, 1, 4};
 
-static void seq_meta(run *r, int B, int T, int I, int H, const int32_t *lengths) {
-    if (lengths) meta_ints(r, "lengths", lengths, B);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"I\": %d, \"H\": %d}", B, T, I, H);
+static void seq_meta(pd_run *r, int B, int T, int I, int H, const int32_t *lengths) {
+    if (lengths) pd_meta_ints(r, "lengths", lengths, B);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"I\": %d, \"H\": %d}", B, T, I, H);
 }
 
 /* LSTM over (B, T, I) with optional h0, c0 and lengths, either direction. */
-static void lstm_case(run *r, int B, int T, int I, int H, const int32_t *lengths, int reverse,
+static void lstm_case(pd_run *r, int B, int T, int I, int H, const int32_t *lengths, int reverse,
                       int with_state) {
     at_lstm layer;
     TRY(r, at_lstm_init(r->ctx, &layer, r->model, "", I, H, reverse, &r->init_rng));
-    randomise(r, layer.bias_ih, -0.5f, 0.5f);
-    randomise(r, layer.bias_hh, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, I}, -1.0f, 1.0f, 1);
+    pd_randomise(r, layer.bias_ih, -0.5f, 0.5f);
+    pd_randomise(r, layer.bias_hh, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, I}, -1.0f, 1.0f, 1);
     at_tensor *h0 = NULL, *c0 = NULL;
     if (with_state) {
-        h0 = input(r, "h0", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
-        c0 = input(r, "c0", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
+        h0 = pd_input(r, "h0", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
+        c0 = pd_input(r, "c0", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
     }
     at_tensor *y, *h_n, *c_n;
     TRY(r, at_lstm_forward(r->ctx, &layer, x, lengths, h0, c0, &y, &h_n, &c_n));
-    seed_extra(r, "h_n", h_n);
-    seed_extra(r, "c_n", c_n);
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
+    pd_seed_extra(r, "h_n", h_n, 0);
+    pd_seed_extra(r, "c_n", c_n, 0);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
     if (with_state) {
-        put_grad(r, "h0", h0);
-        put_grad(r, "c0", c0);
+        pd_put_grad(r, "h0", h0);
+        pd_put_grad(r, "c0", c0);
     }
-    put_params(r);
+    pd_put_params(r);
     seq_meta(r, B, T, I, H, lengths);
 }
-static void case_lstm(run *r) { lstm_case(r, SEQ_B, SEQ_T, SEQ_I, SEQ_H, seq_lengths, 0, 1); }
-static void case_lstm_reverse(run *r) {
+static void case_lstm(pd_run *r) { lstm_case(r, SEQ_B, SEQ_T, SEQ_I, SEQ_H, seq_lengths, 0, 1); }
+static void case_lstm_reverse(pd_run *r) {
     lstm_case(r, SEQ_B, SEQ_T, SEQ_I, SEQ_H, seq_lengths, 1, 1);
 }
-static void case_lstm_plain(run *r) { lstm_case(r, SEQ_B, SEQ_T, SEQ_I, SEQ_H, NULL, 0, 0); }
+static void case_lstm_plain(pd_run *r) { lstm_case(r, SEQ_B, SEQ_T, SEQ_I, SEQ_H, NULL, 0, 0); }
 /* Sizes where the matrix products leave the small kernel for OpenBLAS
  * (h W_hh^T with 8 rows: B transposed, few rows of C, work > 4096). */
-static void case_lstm_large(run *r) {
+static void case_lstm_large(pd_run *r) {
     static const int32_t lengths[8] = {7, 1, 4, 7, 2, 6, 3, 5};
     lstm_case(r, 8, 7, 40, 48, lengths, 0, 1);
 }
 
 /* GRU over (B, T, I) with h0 and lengths, either direction. */
-static void gru_case(run *r, int reverse) {
+static void gru_case(pd_run *r, int reverse) {
     const int B = SEQ_B, T = SEQ_T, I = SEQ_I, H = SEQ_H;
     at_gru layer;
     TRY(r, at_gru_init(r->ctx, &layer, r->model, "", I, H, reverse, &r->init_rng));
-    randomise(r, layer.bias_ih, -0.5f, 0.5f);
-    randomise(r, layer.bias_hh, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, I}, -1.0f, 1.0f, 1);
-    at_tensor *h0 = input(r, "h0", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
+    pd_randomise(r, layer.bias_ih, -0.5f, 0.5f);
+    pd_randomise(r, layer.bias_hh, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, I}, -1.0f, 1.0f, 1);
+    at_tensor *h0 = pd_input(r, "h0", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
     at_tensor *y, *h_n;
     TRY(r, at_gru_forward(r->ctx, &layer, x, seq_lengths, h0, &y, &h_n));
-    seed_extra(r, "h_n", h_n);
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
-    put_grad(r, "h0", h0);
-    put_params(r);
+    pd_seed_extra(r, "h_n", h_n, 0);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
+    pd_put_grad(r, "h0", h0);
+    pd_put_params(r);
     seq_meta(r, B, T, I, H, seq_lengths);
 }
-static void case_gru(run *r) { gru_case(r, 0); }
-static void case_gru_reverse(run *r) { gru_case(r, 1); }
+static void case_gru(pd_run *r) { gru_case(r, 0); }
+static void case_gru_reverse(pd_run *r) { gru_case(r, 1); }
 
 /* One GRU step: x (B, I), h (B, H). */
-static void case_gru_cell(run *r) {
+static void case_gru_cell(pd_run *r) {
     const int B = 3, I = 4, H = 5;
     at_gru layer;
     TRY(r, at_gru_init(r->ctx, &layer, r->model, "", I, H, 0, &r->init_rng));
-    randomise(r, layer.bias_ih, -0.5f, 0.5f);
-    randomise(r, layer.bias_hh, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 2, (int[]){B, I}, -1.0f, 1.0f, 1);
-    at_tensor *h = input(r, "h", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
+    pd_randomise(r, layer.bias_ih, -0.5f, 0.5f);
+    pd_randomise(r, layer.bias_hh, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 2, (int[]){B, I}, -1.0f, 1.0f, 1);
+    at_tensor *h = pd_input(r, "h", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
     at_tensor *h_out;
     TRY(r, at_gru_cell(r->ctx, &layer, x, h, &h_out));
-    backward_from(r, "h_out", h_out);
-    put_grad(r, "x", x);
-    put_grad(r, "h", h);
-    put_params(r);
-    meta(r, "sizes", "{\"B\": %d, \"I\": %d, \"H\": %d}", B, I, H);
+    pd_backward_from(r, "h_out", h_out);
+    pd_put_grad(r, "x", x);
+    pd_put_grad(r, "h", h);
+    pd_put_params(r);
+    pd_meta(r, "sizes", "{\"B\": %d, \"I\": %d, \"H\": %d}", B, I, H);
 }
 
 /* One LSTM step: x (B, I), h, c (B, H). */
-static void case_lstm_cell(run *r) {
+static void case_lstm_cell(pd_run *r) {
     const int B = 3, I = 4, H = 5;
     at_lstm layer;
     TRY(r, at_lstm_init(r->ctx, &layer, r->model, "", I, H, 0, &r->init_rng));
-    randomise(r, layer.bias_ih, -0.5f, 0.5f);
-    randomise(r, layer.bias_hh, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 2, (int[]){B, I}, -1.0f, 1.0f, 1);
-    at_tensor *h = input(r, "h", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
-    at_tensor *c = input(r, "c", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
+    pd_randomise(r, layer.bias_ih, -0.5f, 0.5f);
+    pd_randomise(r, layer.bias_hh, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 2, (int[]){B, I}, -1.0f, 1.0f, 1);
+    at_tensor *h = pd_input(r, "h", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
+    at_tensor *c = pd_input(r, "c", 2, (int[]){B, H}, -0.5f, 0.5f, 1);
     at_tensor *h_out, *c_out;
     TRY(r, at_lstm_cell(r->ctx, &layer, x, h, c, &h_out, &c_out));
-    seed_extra(r, "c_out", c_out);
-    backward_from(r, "h_out", h_out);
-    put_grad(r, "x", x);
-    put_grad(r, "h", h);
-    put_grad(r, "c", c);
-    put_params(r);
-    meta(r, "sizes", "{\"B\": %d, \"I\": %d, \"H\": %d}", B, I, H);
+    pd_seed_extra(r, "c_out", c_out, 0);
+    pd_backward_from(r, "h_out", h_out);
+    pd_put_grad(r, "x", x);
+    pd_put_grad(r, "h", h);
+    pd_put_grad(r, "c", c);
+    pd_put_params(r);
+    pd_meta(r, "sizes", "{\"B\": %d, \"I\": %d, \"H\": %d}", B, I, H);
 }
 
 /* Bidirectional LSTM with lengths: y (B, T, 2H), h_n (2, B, H). */
-static void case_bilstm(run *r) {
+static void case_bilstm(pd_run *r) {
     enum { B = 4, T = 6, I = 3, H = 4 };
     static const int32_t lengths[B] = {6, 2, 1, 4};
     at_bilstm layer;
     TRY(r, at_bilstm_init(r->ctx, &layer, r->model, "", I, H, &r->init_rng));
-    randomise(r, layer.fwd.bias_ih, -0.5f, 0.5f);
-    randomise(r, layer.fwd.bias_hh, -0.5f, 0.5f);
-    randomise(r, layer.bwd.bias_ih, -0.5f, 0.5f);
-    randomise(r, layer.bwd.bias_hh, -0.5f, 0.5f);
-    at_tensor *x = input(r, "x", 3, (int[]){B, T, I}, -1.0f, 1.0f, 1);
+    pd_randomise(r, layer.fwd.bias_ih, -0.5f, 0.5f);
+    pd_randomise(r, layer.fwd.bias_hh, -0.5f, 0.5f);
+    pd_randomise(r, layer.bwd.bias_ih, -0.5f, 0.5f);
+    pd_randomise(r, layer.bwd.bias_hh, -0.5f, 0.5f);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, T, I}, -1.0f, 1.0f, 1);
     at_tensor *y, *h_n;
     TRY(r, at_bilstm_forward(r->ctx, &layer, x, lengths, &y, &h_n));
-    seed_extra(r, "h_n", h_n);
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
-    put_params(r);
-    meta_ints(r, "lengths", lengths, B);
-    meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"I\": %d, \"H\": %d}", B, T, I, H);
+    pd_seed_extra(r, "h_n", h_n, 0);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
+    pd_put_params(r);
+    pd_meta_ints(r, "lengths", lengths, B);
+    pd_meta(r, "sizes", "{\"B\": %d, \"T\": %d, \"I\": %d, \"H\": %d}", B, T, I, H);
 }
 
 /* Cross-entropy of logits (rows, C) against targets, mean over kept rows. */
-static void ce_case(run *r, int ndim, const int *shape, const int32_t *targets, int ignore_index,
+static void ce_case(pd_run *r, int ndim, const int *shape, const int32_t *targets, int ignore_index,
                     float label_smoothing) {
     int rows = 1, C = shape[ndim - 1];
     for (int i = 0; i < ndim - 1; i++) rows *= shape[i];
-    at_tensor *logits = input(r, "logits", ndim, shape, -3.0f, 3.0f, 1);
+    at_tensor *logits = pd_input(r, "logits", ndim, shape, -3.0f, 3.0f, 1);
     at_tensor *loss;
     TRY(r, at_cross_entropy(r->ctx, &loss, logits, targets, ignore_index, label_smoothing));
-    backward_loss(r, loss);
-    put_grad(r, "logits", logits);
-    meta_ints(r, "targets", targets, rows);
-    meta(r, "ignore_index", "%d", ignore_index);
-    meta(r, "label_smoothing", "%.9g", (double)label_smoothing);
-    meta(r, "sizes", "{\"rows\": %d, \"C\": %d}", rows, C);
+    pd_backward_loss(r, loss);
+    pd_put_grad(r, "logits", logits);
+    pd_meta_ints(r, "targets", targets, rows);
+    pd_meta(r, "ignore_index", "%d", ignore_index);
+    pd_meta(r, "label_smoothing", "%.9g", (double)label_smoothing);
+    pd_meta(r, "sizes", "{\"rows\": %d, \"C\": %d}", rows, C);
 }
 
 /* Padded sequences (B, T, C): target 0 is the padding id and is ignored. */
-static void case_ce_ignore(run *r) {
+static void case_ce_ignore(pd_run *r) {
     enum { B = 3, T = 5, C = 6 };
     static const int lengths[B] = {5, 2, 3};
     int32_t targets[B * T];
@@ -453,7 +277,7 @@ static void case_ce_ignore(run *r) {
 }
 
 /* Label smoothing, nothing ignored. */
-static void case_ce_smooth(run *r) {
+static void case_ce_smooth(pd_run *r) {
     enum { N = 8, C = 5 };
     int32_t targets[N];
     for (int i = 0; i < N; i++) targets[i] = (int32_t)at_rng_below(&r->data_rng, C);
@@ -461,7 +285,7 @@ static void case_ce_smooth(run *r) {
 }
 
 /* Label smoothing and ignored rows together (ignore_index -100). */
-static void case_ce_smooth_ignore(run *r) {
+static void case_ce_smooth_ignore(pd_run *r) {
     enum { N = 10, C = 7 };
     int32_t targets[N];
     for (int i = 0; i < N; i++) targets[i] = (int32_t)at_rng_below(&r->data_rng, C);
@@ -470,7 +294,7 @@ static void case_ce_smooth_ignore(run *r) {
 }
 
 /* Every row ignored: the contract says the loss is 0, not NaN. */
-static void case_ce_all_ignored(run *r) {
+static void case_ce_all_ignored(pd_run *r) {
     enum { N = 4, C = 3 };
     const int32_t targets[N] = {-1, -1, -1, -1};
     ce_case(r, 2, (int[]){N, C}, targets, -1, 0.1f);
@@ -479,7 +303,7 @@ static void case_ce_all_ignored(run *r) {
 /* Softmax or log-softmax of scores (B, Tq, Tk) under a mask:
  * kind 0 none, 1 a padding mask (B, Tk) with one batch row fully masked,
  * 2 a full mask (B*Tq, Tk) with one fully masked and one all-kept row. */
-static void softmax_case(run *r, int log, int kind) {
+static void softmax_case(pd_run *r, int log, int kind) {
     enum { B = 2, TQ = 3, TK = 5 };
     uint8_t mask[B * TQ * TK];
     int mask_rows = 0;
@@ -497,152 +321,105 @@ static void softmax_case(run *r, int log, int kind) {
         }
         mask[0] = 1; /* row 0 keeps at least its first position */
     }
-    at_tensor *x = input(r, "x", 3, (int[]){B, TQ, TK}, -3.0f, 3.0f, 1);
+    at_tensor *x = pd_input(r, "x", 3, (int[]){B, TQ, TK}, -3.0f, 3.0f, 1);
     at_tensor *y;
     const uint8_t *m = kind ? mask : NULL;
     if (log)
         TRY(r, at_log_softmax(r->ctx, &y, x, m, mask_rows));
     else
         TRY(r, at_softmax(r->ctx, &y, x, m, mask_rows));
-    backward_from(r, "y", y);
-    put_grad(r, "x", x);
-    if (kind) meta_mask(r, "mask", mask, mask_rows * TK);
-    meta(r, "mask_rows", "%d", mask_rows);
-    meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d}", B, TQ, TK);
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "x", x);
+    if (kind) pd_meta_mask(r, "mask", mask, mask_rows * TK);
+    pd_meta(r, "mask_rows", "%d", mask_rows);
+    pd_meta(r, "sizes", "{\"B\": %d, \"Tq\": %d, \"Tk\": %d}", B, TQ, TK);
 }
-static void case_softmax(run *r) { softmax_case(r, 0, 0); }
-static void case_softmax_mask_pad(run *r) { softmax_case(r, 0, 1); }
-static void case_softmax_mask_full(run *r) { softmax_case(r, 0, 2); }
-static void case_log_softmax(run *r) { softmax_case(r, 1, 0); }
-static void case_log_softmax_mask_pad(run *r) { softmax_case(r, 1, 1); }
-static void case_log_softmax_mask_full(run *r) { softmax_case(r, 1, 2); }
+static void case_softmax(pd_run *r) { softmax_case(r, 0, 0); }
+static void case_softmax_mask_pad(pd_run *r) { softmax_case(r, 0, 1); }
+static void case_softmax_mask_full(pd_run *r) { softmax_case(r, 0, 2); }
+static void case_log_softmax(pd_run *r) { softmax_case(r, 1, 0); }
+static void case_log_softmax_mask_pad(pd_run *r) { softmax_case(r, 1, 1); }
+static void case_log_softmax_mask_full(pd_run *r) { softmax_case(r, 1, 2); }
 
 /* Batched matmul; a and b are stored as given (already transposed when
  * trans_a / trans_b say so). */
-static void matmul_case(run *r, int a_ndim, const int *a_shape, int b_ndim, const int *b_shape,
+static void matmul_case(pd_run *r, int a_ndim, const int *a_shape, int b_ndim, const int *b_shape,
                         int trans_a, int trans_b) {
-    at_tensor *a = input(r, "a", a_ndim, a_shape, -1.0f, 1.0f, 1);
-    at_tensor *b = input(r, "b", b_ndim, b_shape, -1.0f, 1.0f, 1);
+    at_tensor *a = pd_input(r, "a", a_ndim, a_shape, -1.0f, 1.0f, 1);
+    at_tensor *b = pd_input(r, "b", b_ndim, b_shape, -1.0f, 1.0f, 1);
     at_tensor *y;
     TRY(r, at_matmul(r->ctx, &y, a, b, trans_a, trans_b));
-    backward_from(r, "y", y);
-    put_grad(r, "a", a);
-    put_grad(r, "b", b);
-    meta(r, "trans_a", "%d", trans_a);
-    meta(r, "trans_b", "%d", trans_b);
-    meta(r, "sizes", "{}");
+    pd_backward_from(r, "y", y);
+    pd_put_grad(r, "a", a);
+    pd_put_grad(r, "b", b);
+    pd_meta(r, "trans_a", "%d", trans_a);
+    pd_meta(r, "trans_b", "%d", trans_b);
+    pd_meta(r, "sizes", "{}");
 }
 /* (3, 4, 5) @ (3, 5, 6) */
-static void case_matmul(run *r) {
+static void case_matmul(pd_run *r) {
     matmul_case(r, 3, (int[]){3, 4, 5}, 3, (int[]){3, 5, 6}, 0, 0);
 }
 /* (3, 5, 4)^T @ (3, 6, 5)^T: both transposed */
-static void case_matmul_trans(run *r) {
+static void case_matmul_trans(pd_run *r) {
     matmul_case(r, 3, (int[]){3, 5, 4}, 3, (int[]){3, 6, 5}, 1, 1);
 }
 /* (2, 3, 4, 5) @ (6, 5)^T: a 2-D b shared by every batch */
-static void case_matmul_shared(run *r) {
+static void case_matmul_shared(pd_run *r) {
     matmul_case(r, 4, (int[]){2, 3, 4, 5}, 2, (int[]){6, 5}, 0, 1);
 }
 /* (2, 70, 130) @ (2, 130, 40): the blocked kernel with K beyond one panel
  * (KC = 128) and ragged edges in M (MR = 4) and N (NR = 32) */
-static void case_matmul_large(run *r) {
+static void case_matmul_large(pd_run *r) {
     matmul_case(r, 3, (int[]){2, 70, 130}, 3, (int[]){2, 130, 40}, 0, 0);
 }
 /* (3, 20, 64) @ (3, 48, 64)^T: few rows with b transposed go to OpenBLAS */
-static void case_matmul_blas(run *r) {
+static void case_matmul_blas(pd_run *r) {
     matmul_case(r, 3, (int[]){3, 20, 64}, 3, (int[]){3, 48, 64}, 0, 1);
 }
 
-typedef struct parity_case {
-    const char *name;
-    void (*fn)(run *r);
-} parity_case;
-
-static const parity_case cases[] = {
-    {"dense", case_dense},
-    {"dense_nobias", case_dense_nobias},
-    {"embedding", case_embedding},
-    {"layernorm", case_layernorm},
-    {"layer_norm_op", case_layer_norm_op},
-    {"layer_norm_op_plain", case_layer_norm_op_plain},
-    {"lstm", case_lstm},
-    {"lstm_reverse", case_lstm_reverse},
-    {"lstm_plain", case_lstm_plain},
-    {"lstm_large", case_lstm_large},
-    {"gru", case_gru},
-    {"gru_reverse", case_gru_reverse},
-    {"gru_cell", case_gru_cell},
-    {"lstm_cell", case_lstm_cell},
-    {"bilstm", case_bilstm},
-    {"ce_ignore", case_ce_ignore},
-    {"ce_smooth", case_ce_smooth},
-    {"ce_smooth_ignore", case_ce_smooth_ignore},
-    {"ce_all_ignored", case_ce_all_ignored},
-    {"softmax", case_softmax},
-    {"softmax_mask_pad", case_softmax_mask_pad},
-    {"softmax_mask_full", case_softmax_mask_full},
-    {"log_softmax", case_log_softmax},
-    {"log_softmax_mask_pad", case_log_softmax_mask_pad},
-    {"log_softmax_mask_full", case_log_softmax_mask_full},
-    {"matmul", case_matmul},
-    {"matmul_trans", case_matmul_trans},
-    {"matmul_shared", case_matmul_shared},
-    {"matmul_large", case_matmul_large},
-    {"matmul_blas", case_matmul_blas},
+static const pd_case cases[] = {
+    {"dense", case_dense, 0, NULL},
+    {"dense_nobias", case_dense_nobias, 0, NULL},
+    {"embedding", case_embedding, 0, NULL},
+    {"layernorm", case_layernorm, 0, NULL},
+    {"layer_norm_op", case_layer_norm_op, 0, NULL},
+    {"layer_norm_op_plain", case_layer_norm_op_plain, 0, NULL},
+    {"lstm", case_lstm, 0, NULL},
+    {"lstm_reverse", case_lstm_reverse, 0, NULL},
+    {"lstm_plain", case_lstm_plain, 0, NULL},
+    {"lstm_large", case_lstm_large, 0, NULL},
+    {"gru", case_gru, 0, NULL},
+    {"gru_reverse", case_gru_reverse, 0, NULL},
+    {"gru_cell", case_gru_cell, 0, NULL},
+    {"lstm_cell", case_lstm_cell, 0, NULL},
+    {"bilstm", case_bilstm, 0, NULL},
+    {"ce_ignore", case_ce_ignore, 0, NULL},
+    {"ce_smooth", case_ce_smooth, 0, NULL},
+    {"ce_smooth_ignore", case_ce_smooth_ignore, 0, NULL},
+    {"ce_all_ignored", case_ce_all_ignored, 0, NULL},
+    {"softmax", case_softmax, 0, NULL},
+    {"softmax_mask_pad", case_softmax_mask_pad, 0, NULL},
+    {"softmax_mask_full", case_softmax_mask_full, 0, NULL},
+    {"log_softmax", case_log_softmax, 0, NULL},
+    {"log_softmax_mask_pad", case_log_softmax_mask_pad, 0, NULL},
+    {"log_softmax_mask_full", case_log_softmax_mask_full, 0, NULL},
+    {"matmul", case_matmul, 0, NULL},
+    {"matmul_trans", case_matmul_trans, 0, NULL},
+    {"matmul_shared", case_matmul_shared, 0, NULL},
+    {"matmul_large", case_matmul_large, 0, NULL},
+    {"matmul_blas", case_matmul_blas, 0, NULL},
 };
-#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
-
-static void usage(void) {
-    fprintf(stderr,
-            "usage: parity_tool CASE OUT.safetensors [SEED]\n"
-            "       parity_tool --list\n"
-            "Runs one attend computation forward and backward and saves inputs, outputs,\n"
-            "output-gradient seeds, parameters and gradients in one safetensors file.\n");
-}
-
 int main(int argc, char **argv) {
-    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-        for (int i = 0; i < N_CASES; i++) printf("%s\n", cases[i].name);
-        return 0;
-    }
-    if (argc < 3 || argc > 4) {
-        usage();
-        return 2;
-    }
-    const parity_case *pc = NULL;
-    for (int i = 0; i < N_CASES; i++)
-        if (strcmp(argv[1], cases[i].name) == 0) pc = &cases[i];
-    if (!pc) {
-        fprintf(stderr, "parity_tool: unknown case '%s' (try --list)\n", argv[1]);
-        return 2;
-    }
-    unsigned long long seed = 20240611ull;
-    if (argc == 4) {
-        char *end;
-        seed = strtoull(argv[3], &end, 10);
-        if (*end || end == argv[3]) {
-            fprintf(stderr, "parity_tool: SEED must be a number, got '%s'\n", argv[3]);
-            return 2;
-        }
-    }
-
-    run r = {.case_name = pc->name};
-    if (at_ctx_create(&r.ctx, NULL) != AT_OK) die(&r, "cannot create a context");
-    TRY(&r, at_params_create(r.ctx, &r.model));
-    TRY(&r, at_params_create(r.ctx, &r.dump));
-    at_rng_seed(&r.init_rng, seed);
-    at_rng_seed(&r.data_rng, seed ^ 0x5eed5eed5eedull);
-
-    pc->fn(&r);
-
-    meta(&r, "case", "%s", pc->name);
-    meta(&r, "seed", "%llu", seed);
-    TRY(&r, at_checkpoint_save(r.ctx, argv[2], r.dump, &r.meta));
-
-    at_metadata_clear(&r.meta);
-    at_params_free(r.dump);
-    at_params_free(r.model);
-    at_ctx_free(r.ctx);
-    return 0;
+    static const pd_tool tool = {
+        .name = "parity_tool",
+        .cases = cases,
+        .n_cases = (int)(sizeof cases / sizeof cases[0]),
+        .description =
+            "Runs one attend computation forward and backward and saves inputs, outputs,\n"
+            "output-gradient seeds, parameters and gradients in one safetensors file.\n",
+        .seed = 20240611ull,
+        .data_xor = 0x5eed5eed5eedull,
+    };
+    return pd_main(argc, argv, &tool);
 }
