@@ -320,13 +320,12 @@ static void exp_rows(float *p, size_t ld, int rows, int cols, const float *shift
 
 /* ------------------------------------------------------------------ masks */
 
-/* Set to `fill` (-inf for a score, 0 for a probability) every entry of the
- * tile (query rows i0 .. i0+bq of group g, keys j0 .. j0+bk) that the mask
- * hides. Score (i, j) is s[i·si + j·sj],
- * so the same code serves the forward's transposed tile and the
- * backward's natural one. */
+/* Set to -inf every score of the tile (query rows i0 .. i0+bq of group g,
+ * keys j0 .. j0+bk) that the mask hides. Score (i, j) is s[i·si + j·sj], so
+ * the same code serves the forward's transposed tile and the backward's
+ * natural one. */
 static void mask_tile(float *s, size_t si, size_t sj, const attn_mask_view *view, int g, int i0,
-                      int bq, int j0, int bk, float fill) {
+                      int bq, int j0, int bk) {
     if (view->keep) {
         size_t r0 = (size_t)g * (size_t)view->tq + (size_t)i0; /* first score row */
         int shared = view->rows_per_mask % (size_t)view->tq == 0; /* one keep row per group */
@@ -336,9 +335,9 @@ static void mask_tile(float *s, size_t si, size_t sj, const attn_mask_view *view
             for (int j = 0; j < bk; j++) {
                 if (keep[j]) continue;
                 if (shared)
-                    for (int ii = 0; ii < bq; ii++) s[(size_t)ii * si + (size_t)j * sj] = fill;
+                    for (int ii = 0; ii < bq; ii++) s[(size_t)ii * si + (size_t)j * sj] = -INFINITY;
                 else
-                    s[(size_t)i * si + (size_t)j * sj] = fill;
+                    s[(size_t)i * si + (size_t)j * sj] = -INFINITY;
             }
         }
     }
@@ -348,7 +347,7 @@ static void mask_tile(float *s, size_t si, size_t sj, const attn_mask_view *view
         for (int i = 0; i < bq; i++) {
             int first_hidden = i0 + i + off + 1 - j0;
             for (int j = first_hidden < 0 ? 0 : first_hidden; j < bk; j++)
-                s[(size_t)i * si + (size_t)j * sj] = fill;
+                s[(size_t)i * si + (size_t)j * sj] = -INFINITY;
         }
     }
 }
@@ -391,7 +390,7 @@ static void forward_tile(int g, int i0, int tq, int tk, int d, int dv, float sca
         int bk = end - j0 < BK ? end - j0 : BK;
         // st (bk, bq): st[j][i] = scale · q_i · k_j
         tile_gemm(bk, bq, d, K + (size_t)j0 * d, d, 1, qt, BQ, st, BQ, 0);
-        mask_tile(st, 1, BQ, mask, g, i0, bq, j0, bk, -INFINITY);
+        mask_tile(st, 1, BQ, mask, g, i0, bq, j0, bk);
 
         // m' = max(m, max_j s_ij), p_ij = exp(s_ij − m'), l_i ← c·l_i + Σ_j p_ij
         softmax_update(st, bq, bk, m, l, w->corr);
@@ -433,7 +432,7 @@ static void forward_tile(int g, int i0, int tq, int tk, int d, int dv, float sca
             continue;
         }
         tile_gemm(bk, bq, d, K + (size_t)j0 * d, d, 1, qt, BQ, st, BQ, 0);
-        mask_tile(st, 1, BQ, mask, g, i0, bq, j0, bk, -INFINITY);
+        mask_tile(st, 1, BQ, mask, g, i0, bq, j0, bk);
         for (int i = 0; i < bq; i++)
             for (int j = 0; j < bk; j++) wrow0[(size_t)i * tk + j] = st[(size_t)j * BQ + i];
         exp_rows(wrow0, (size_t)tk, bq, bk, w->shift);
@@ -523,7 +522,7 @@ static void backward_tile(int g, int j0, int tq, int tk, int d, int dv, float sc
 
         // forward: s_ij = scale · q_i · k_j ; p_ij = exp(s_ij − lse_i), hidden ones 0
         tile_gemm(bq, bk, d, Q, d, 1, w->kt, BK, w->p, BK, 0);
-        mask_tile(w->p, BK, 1, mask, g, i0, bq, j0, bk, -INFINITY);
+        mask_tile(w->p, BK, 1, mask, g, i0, bq, j0, bk);
         for (int i = 0; i < bq; i++) /* a row that saw no key: every p_ij = 0 */
             w->shift[i] = lse[r0 + i] == -INFINITY ? INFINITY : lse[r0 + i];
         exp_rows(w->p, BK, bq, bk, w->shift);
