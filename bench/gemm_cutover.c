@@ -1,7 +1,7 @@
 /*
- * gemm_cutover.c - where does OpenBLAS start to beat the hand kernel?
+ * gemm_cutover.c - where does OpenBLAS start to beat attend's own kernel?
  *
- * at_gemm() sends a product to a small hand-written kernel or to
+ * at_gemm() sends a product to attend's register-blocked kernel or to
  * cblas_sgemm. This program times both over the shapes recurrent layers
  * make, for each of the three layouts training uses:
  *
@@ -14,13 +14,21 @@
  * to fill a few milliseconds. The table gives microseconds per call and
  * the ratio blas / small (> 1: the small kernel wins); the summary gives,
  * per layout, the largest M*N*K the small kernel wins and the smallest it
- * loses. Run it single-threaded and with the default OpenBLAS threads:
+ * loses.
+ *
+ * A second table takes the products up to and past AT_GEMM_OWN_FLOPS:
+ * the whole-sequence products of a recurrent layer (T*B rows) and square
+ * ones up to 1536, each on one thread and on `threads` threads (the own
+ * kernel's at_gemm_own against OpenBLAS with as many threads), with the
+ * GFLOP/s of each. Run it as attend runs (the environment's OpenBLAS
+ * settings untouched), single-threaded and with 2 threads:
  *
  *     OPENBLAS_NUM_THREADS=1 ./gemm_cutover
- *     ./gemm_cutover
+ *     OPENBLAS_NUM_THREADS=2 ./gemm_cutover 2
  */
 #include "internal.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -69,7 +77,7 @@ static void bench_layout(int ta, int tb, const char *name, float *A, float *B, f
     static const int hiddens[] = {32, 64, 128, 256};
     t->small_wins_max = 0;
     t->blas_wins_min = 1L << 40;
-    printf("\n%s      M     N     K      M*N*K   small us    blas us  blas/small\n", name);
+    printf("\n%s      M     N     K      M*N*K     own us    blas us    blas/own\n", name);
     for (size_t h = 0; h < sizeof hiddens / sizeof *hiddens; h++)
         for (int gates = 3; gates <= 4; gates++)
             for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
@@ -90,8 +98,52 @@ static void bench_layout(int ta, int tb, const char *name, float *A, float *B, f
             }
 }
 
-int main(void) {
-    size_t most = 1024 * 256; /* largest operand: 4H x H or 128 x 1024 */
+static int own_threads = 1;
+
+static void own_n(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    at_gemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, own_threads);
+}
+
+/* Large products: own kernel against OpenBLAS, 1 and `threads` threads. */
+static void bench_large(int threads, float *A, float *B, float *C) {
+    static const shape shapes[] = {
+        {0, 1, 3840, 128, 64},  {1, 0, 128, 64, 3840},  {0, 0, 3840, 64, 128},
+        {0, 1, 7680, 256, 128}, {1, 0, 256, 128, 7680}, {0, 0, 7680, 128, 256},
+        {0, 1, 256, 256, 256},  {0, 0, 512, 512, 512},  {0, 1, 768, 768, 768},
+        {1, 0, 1024, 1024, 1024}, {0, 0, 1536, 1536, 1536}};
+    printf("\nlarge products: GFLOP/s (2*M*N*K / time); own-n and blas-n with %d threads\n",
+           threads);
+    printf("       M     N     K         M*N*K   own-1  blas-1   own-%d  blas-%d\n", threads,
+           threads);
+    long blas_wins_min = 1L << 40;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const shape *s = &shapes[i];
+        long work = (long)s->M * s->N * s->K;
+        double flop = 2.0 * (double)work;
+        own_threads = 1;
+        openblas_set_num_threads(1);
+        double own1 = time_call(own_n, s, A, B, C), blas1 = time_call(at_gemm_blas, s, A, B, C);
+        own_threads = threads;
+        openblas_set_num_threads(threads);
+        double ownn = time_call(own_n, s, A, B, C), blasn = time_call(at_gemm_blas, s, A, B, C);
+        printf("%c%c %5d %5d %5d %13ld %7.1f %7.1f %7.1f %7.1f\n", s->ta ? 'T' : 'N',
+               s->tb ? 'T' : 'N', s->M, s->N, s->K, work, flop / own1 * 1e-3,
+               flop / blas1 * 1e-3, flop / ownn * 1e-3, flop / blasn * 1e-3);
+        if ((blas1 < own1 || blasn < ownn) && work < blas_wins_min) blas_wins_min = work;
+    }
+    if (blas_wins_min < (1L << 40))
+        printf("OpenBLAS beats the own kernel from M*N*K = %ld (AT_GEMM_OWN_FLOPS = %ld)\n",
+               blas_wins_min, (long)AT_GEMM_OWN_FLOPS);
+    else
+        printf("OpenBLAS beats the own kernel on none of these (AT_GEMM_OWN_FLOPS = %ld)\n",
+               (long)AT_GEMM_OWN_FLOPS);
+}
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    if (threads < 1) threads = 1;
+    size_t most = 1536 * 1536; /* largest operand of the large products */
     float *A = malloc(most * sizeof(float)), *B = malloc(most * sizeof(float));
     float *C = malloc(most * sizeof(float));
     if (!A || !B || !C) return 1;
@@ -105,11 +157,14 @@ int main(void) {
     static const char *names[3] = {"NN", "NT", "TN"};
     static const int flags[3][2] = {{0, 0}, {0, 1}, {1, 0}};
     tally t[3];
+    openblas_set_num_threads(1);
     for (int l = 0; l < 3; l++) bench_layout(flags[l][0], flags[l][1], names[l], A, B, C, &t[l]);
-    printf("\ncurrent AT_GEMM_SMALL_FLOPS = %ld\n", (long)AT_GEMM_SMALL_FLOPS);
+    printf("\nsmall products, one thread each (AT_GEMM_OWN_FLOPS = %ld)\n",
+           (long)AT_GEMM_OWN_FLOPS);
     for (int l = 0; l < 3; l++)
-        printf("%s: small wins up to M*N*K = %ld; blas wins from M*N*K = %ld\n", names[l],
+        printf("%s: own kernel wins up to M*N*K = %ld; blas wins from M*N*K = %ld\n", names[l],
                t[l].small_wins_max, t[l].blas_wins_min);
+    bench_large(threads, A, B, C);
     free(A);
     free(B);
     free(C);

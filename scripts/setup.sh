@@ -12,6 +12,10 @@ packages=(
   libjson-c-dev                     # safetensors checkpoint headers
   libicu-dev                        # CLDR date formats in every locale (the date data)
   python3-torch python3-numpy       # the PyTorch 1.13 oracle and benchmark peer
+  libcairo2-dev libpango1.0-dev     # figures: cairo draws, pango shapes any script
+  fonts-dejavu-core fonts-noto-core # label fonts: Latin, Cyrillic, Greek, Arabic, ...
+  fonts-noto-cjk                    # label fonts: Chinese, Japanese, Korean
+  chromium                          # the HTML figure's browser test (headless)
 )
 
 missing=()

@@ -75,7 +75,8 @@ static void naive_gemm(int ta, int tb, int M, int N, int K, float alpha, const f
                 float b = tb ? B[j * ldb + k] : B[k * ldb + j];
                 s += (double)a * b;
             }
-            C[i * ldc + j] = (float)(alpha * s + beta * C[i * ldc + j]);
+            // beta = 0 overwrites C (BLAS's rule): a NaN already there must not leak
+            C[i * ldc + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * C[i * ldc + j]));
         }
 }
 
@@ -110,6 +111,71 @@ static void test_gemm(void) {
             check_close(what, C, R, nc, 1e-4 * sqrt(K) + 1e-5, 1e-4);
             free(A), free(B), free(C), free(R);
         }
+}
+
+/* The own kernel's blocking and threads: shapes that cross its depth slice
+ * (128) and column block (128 with AVX-512), whole and partial panels (B
+ * read in place or packed), every layout; 1, 2 and 3 threads must give
+ * bit-identical results; beta = 0 must ignore NaNs already in C; alpha = 0
+ * and K = 0 only scale C. */
+static void test_gemm_own(void) {
+    at_rng rng;
+    at_rng_seed(&rng, 12);
+    const int sizes[][3] = {{128, 128, 32}, {3840 / 8, 128, 64}, {128, 64, 700},
+                            {61, 200, 131}, {9, 256, 257},     {200, 33, 5},
+                            {2, 64, 64},    {300, 16, 40}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ta = t & 1, tb = t >> 1;
+            int lda = ta ? M : K, ldb = tb ? K : N, ldc = N;
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            size_t nc = (size_t)M * ldc;
+            float *A = malloc(na * 4), *B = malloc(nb * 4), *R = malloc(nc * 4);
+            float *C[3] = {malloc(nc * 4), malloc(nc * 4), malloc(nc * 4)};
+            fill_uniform(A, na, -1, 1, &rng);
+            fill_uniform(B, nb, -1, 1, &rng);
+            float beta = s % 2 ? 0.0f : 0.5f;
+            fill_uniform(R, nc, -1, 1, &rng);
+            for (int k = 0; k < 3; k++) {
+                memcpy(C[k], R, nc * 4);
+                if (beta == 0.0f) C[k][nc / 2] = NAN; // must be overwritten, not scaled
+                at_gemm_own(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C[k], ldc, k + 1);
+            }
+            naive_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, R, ldc);
+            char what[64];
+            snprintf(what, sizeof what, "own gemm %s%s M%d N%d K%d", ta ? "T" : "N",
+                     tb ? "T" : "N", M, N, K);
+            check_close(what, C[0], R, nc, 1e-4 * sqrt(K) + 1e-5, 1e-4);
+            CHECK(memcmp(C[0], C[1], nc * 4) == 0, "%s: 2 threads differ from 1", what);
+            CHECK(memcmp(C[0], C[2], nc * 4) == 0, "%s: 3 threads differ from 1", what);
+            free(A), free(B), free(R), free(C[0]), free(C[1]), free(C[2]);
+        }
+    /* at_gemm_bias: C = A B + bias in every row; C's old values (NaN here) unread */
+    for (int t = 0; t < 4; t++) {
+        int M = 67, N = 100, K = 150, ta = t & 1, tb = t >> 1;
+        int lda = ta ? M : K, ldb = tb ? K : N;
+        float *A = malloc((size_t)M * K * 4), *B = malloc((size_t)K * N * 4);
+        float *bias = malloc((size_t)N * 4), *R = malloc((size_t)M * N * 4);
+        float *C1 = malloc((size_t)M * N * 4), *C2 = malloc((size_t)M * N * 4);
+        fill_uniform(A, (size_t)M * K, -1, 1, &rng);
+        fill_uniform(B, (size_t)K * N, -1, 1, &rng);
+        fill_uniform(bias, (size_t)N, -1, 1, &rng);
+        for (int i = 0; i < M; i++) memcpy(R + (size_t)i * N, bias, (size_t)N * 4);
+        naive_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, R, N);
+        for (size_t i = 0; i < (size_t)M * N; i++) C1[i] = C2[i] = NAN;
+        at_gemm_bias(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, C1, N, 1);
+        at_gemm_bias(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, C2, N, 2);
+        check_close("gemm with bias", C1, R, (size_t)M * N, 1e-4 * sqrt(K) + 1e-5, 1e-4);
+        CHECK(memcmp(C1, C2, (size_t)M * N * 4) == 0, "gemm with bias: 2 threads differ");
+        free(A), free(B), free(bias), free(R), free(C1), free(C2);
+    }
+    /* alpha = 0 and K = 0: C = beta C, B and A never read */
+    float C[6] = {1, 2, 3, 4, 5, 6}, want[6] = {2, 4, 6, 8, 10, 12};
+    at_gemm_own(0, 0, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 2.0f, C, 3, 1);
+    CHECK(memcmp(C, want, sizeof C) == 0, "own gemm with K = 0 must only scale C");
+    float one = 1.0f;
+    at_gemm_own(0, 0, 2, 3, 1, 0.0f, &one, 1, want, 3, 0.0f, C, 3, 2);
+    for (int i = 0; i < 6; i++) CHECK(C[i] == 0.0f, "own gemm with alpha = 0, beta = 0: C = 0");
 }
 
 /* ---------------------------------------------------------------- matmul */
@@ -760,6 +826,7 @@ static void test_threads_deterministic(void) {
 
 int main(void) {
     test_gemm();
+    test_gemm_own();
     test_matmul();
     test_binary();
     test_square_and_affine();

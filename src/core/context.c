@@ -152,13 +152,15 @@ at_status at_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_t
     return AT_OK;
 }
 
-static at_status tensor_alloc(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
-                              int with_grad) {
+/* zero_data: 0 only for results the op overwrites in full (at_result_uninit). */
+static at_status tensor_alloc_as(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
+                                 int with_grad, int zero_data) {
     AT_TRY(at_check_shape(ctx, ndim, shape, "tensor"));
     size_t size = at_shape_size(ndim, shape);
     void *header, *data, *grad = NULL;
     AT_TRY(at_scratch(ctx, &header, sizeof(at_tensor)));
-    AT_TRY(at_scratch_zero(ctx, &data, size * sizeof(float)));
+    if (zero_data) AT_TRY(at_scratch_zero(ctx, &data, size * sizeof(float)));
+    else AT_TRY(at_scratch(ctx, &data, size * sizeof(float)));
     if (with_grad) AT_TRY(at_scratch_zero(ctx, &grad, size * sizeof(float)));
     at_tensor *t = header;
     memset(t, 0, sizeof *t);
@@ -170,6 +172,11 @@ static at_status tensor_alloc(at_ctx *ctx, at_tensor **out, int ndim, const int 
     t->requires_grad = with_grad;
     *out = t;
     return AT_OK;
+}
+
+static at_status tensor_alloc(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
+                              int with_grad) {
+    return tensor_alloc_as(ctx, out, ndim, shape, with_grad, 1);
 }
 
 at_status at_tensor_new(at_ctx *ctx, at_tensor **out, int ndim, const int *shape) {
@@ -199,6 +206,11 @@ at_status at_tensor_require_grad(at_ctx *ctx, at_tensor *t) {
 
 at_status at_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track) {
     return tensor_alloc(ctx, out, ndim, shape, track);
+}
+
+at_status at_result_uninit(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
+                           int track) {
+    return tensor_alloc_as(ctx, out, ndim, shape, track, 0);
 }
 
 int at_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs) {

@@ -105,6 +105,10 @@ int at_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs);
 /* A new arena tensor for an op's result: data zeroed; if track, also a
  * zeroed grad and requires_grad = 1. */
 at_status at_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track);
+/* The same with data left uninitialised (the grad, if any, is still
+ * zeroed). Only for an op that writes every element of its result. */
+at_status at_result_uninit(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
+                           int track);
 
 /* Arena scratch memory (uninitialised / zeroed) and a copy of caller memory
  * (e.g. a mask or ids that must outlive the caller's buffer until backward). */
@@ -136,23 +140,41 @@ void at_softmax_row_backward(float *dx, const float *y, const float *dy, int n);
 /* ------------------------------------------------------------------- gemm */
 
 /* Row-major C = alpha * op(A) op(B) + beta * C, op(X) = X or X^T.
- * op(A) is (M, K), op(B) is (K, N), C is (M, N). Small products use a
- * hand-written kernel (no BLAS call overhead); large ones call cblas_sgemm.
- * See docs/design.md for where the cut-over lies. */
+ * op(A) is (M, K), op(B) is (K, N), C is (M, N). Products up to
+ * AT_GEMM_OWN_FLOPS multiply-adds use attend's own register-blocked kernel
+ * (src/core/gemm.c); larger ones call cblas_sgemm. One thread of attend's
+ * own (OpenBLAS may use its threads for the large ones). */
 void at_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 
+/* at_gemm, with the own kernel allowed up to `threads` OpenMP threads
+ * (pass ctx->threads; 1 inside a parallel region). The result is
+ * bit-identical for every thread count. */
+void at_gemm_threads(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                     int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                     int threads);
+
+/* C = alpha * op(A) op(B) + bias, bias (N) added to every row of C (C is
+ * never read): a layer's y = x W^T + b in one pass over C. */
+void at_gemm_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, const float *B, int ldb, const float *bias, float *C, int ldc,
+                  int threads);
+
 /* The two sides of at_gemm, callable alone (the cut-over bench and the gemm
- * test time and check each): the register-blocked hand kernel, and
- * cblas_sgemm. Same arguments as at_gemm. */
+ * test time and check each): the own kernel (at_gemm_small: one thread;
+ * at_gemm_own: up to `threads`), and cblas_sgemm. Same arguments as
+ * at_gemm. */
 void at_gemm_small(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void at_gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads);
 void at_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Above this many multiply-adds (M*N*K) at_gemm always calls BLAS; below
- * it, the rule in gemm.c's use_small_kernel() picks by layout and shape,
- * from bench/gemm_cutover's measurements. */
-#define AT_GEMM_SMALL_FLOPS (1L << 20)
+/* Up to this many multiply-adds (M*N*K) at_gemm uses its own kernel; above
+ * it, cblas_sgemm (bench/gemm_cutover measures where that pays). */
+#define AT_GEMM_OWN_FLOPS (1L << 28)
+/* The old name of the same bound. */
+#define AT_GEMM_SMALL_FLOPS AT_GEMM_OWN_FLOPS
 
 #endif /* ATTEND_INTERNAL_H */

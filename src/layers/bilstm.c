@@ -11,9 +11,13 @@
  * sequence. Parameter names are that module's: weight_ih_l0 and
  * weight_ih_l0_reverse, and so on.
  *
- * Joining is its own small tape entry: both pieces are viewed as rows,
- * (outer, n_a) and (outer, n_b), and laid side by side as (outer, n_a+n_b).
- * h_n is the same join with outer = 1.
+ * The two directions are independent until their gradients meet in x, so
+ * the layer is ONE tape entry that runs them side by side: with two or
+ * more threads, one direction per thread (each with half the threads for
+ * its products), forward and backward. Each direction writes its states
+ * straight into its half of out and h_n (no join copies); only the two
+ * dx contributions are added on one thread, forward direction first, so
+ * the result is the same for every thread count.
  */
 #include "layers.h"
 
@@ -27,61 +31,101 @@ at_status at_bilstm_init(at_ctx *ctx, at_bilstm *layer, at_params *params, const
     return AT_OK;
 }
 
-static at_status join_backward(at_ctx *ctx, at_node *node) {
-    (void)ctx;
-    int outer = node->iarg[0], n_a = node->iarg[1], n_b = node->iarg[2], n = n_a + n_b;
-    const float *dy = node->out->grad; // (outer, n_a + n_b)
-    at_tensor *a = node->in[0], *b = node->in[1];
-    for (int r = 0; r < outer; r++) {
-        const float *row = dy + (size_t)r * n;
-        // forward: y[r] = [a[r] ; b[r]]
-        if (a->grad)
-            for (int k = 0; k < n_a; k++) a->grad[(size_t)r * n_a + k] += row[k];
-        if (b->grad)
-            for (int k = 0; k < n_b; k++) b->grad[(size_t)r * n_b + k] += row[n_a + k];
-    }
-    return AT_OK;
-}
+/* Both directions' passes, kept for backward. */
+typedef struct bilstm_saved {
+    lstm_saved *dir[2]; // forward, reverse
+    int threads;
+} bilstm_saved;
 
-/* y (shape) = rows of a (outer, n_a) beside rows of b (outer, n_b). */
-static at_status join_rows(at_ctx *ctx, at_tensor **y, at_tensor *a, at_tensor *b, int outer,
-                           int ndim, const int *shape) {
-    int n_a = (int)(a->size / (size_t)outer), n_b = (int)(b->size / (size_t)outer);
-    at_tensor *inputs[2] = {a, b};
-    int track = at_tracking(ctx, 2, inputs);
-    at_tensor *result;
-    AT_TRY(at_result(ctx, &result, ndim, shape, track));
-    for (int r = 0; r < outer; r++) {
-        float *row = result->data + (size_t)r * (n_a + n_b);
-        memcpy(row, a->data + (size_t)r * n_a, (size_t)n_a * sizeof(float));
-        memcpy(row + n_a, b->data + (size_t)r * n_b, (size_t)n_b * sizeof(float));
+/* Run call0 and call1: on two threads when there are two. Each thread
+ * claims the next direction not yet taken (dynamic schedule), so when the
+ * other core is busy with another process, the thread that runs does both
+ * instead of waiting for the other to be scheduled. Either way each
+ * direction is computed the same, so the result does not change. */
+#define BILSTM_BOTH(threads, call0, call1)                                                    \
+    do {                                                                                      \
+        if ((threads) >= 2) {                                                                 \
+            _Pragma("omp parallel for num_threads(2) schedule(dynamic, 1)")                   \
+            for (int k_ = 0; k_ < 2; k_++) {                                                  \
+                if (k_ == 0) call0;                                                           \
+                else call1;                                                                   \
+            }                                                                                 \
+        } else {                                                                              \
+            call0;                                                                            \
+            call1;                                                                            \
+        }                                                                                     \
+    } while (0)
+
+static at_status bilstm_backward(at_ctx *ctx, at_node *node) {
+    const bilstm_saved *bs = node->saved;
+    lstm_grads g[2];
+    for (int k = 0; k < 2; k++) AT_TRY(lstm_backward_prepare(ctx, bs->dir[k], &g[k]));
+    int inner = bs->threads >= 2 ? bs->threads / 2 : 1;
+    BILSTM_BOTH(bs->threads, lstm_backward_compute(bs->dir[0], &g[0], inner),
+                lstm_backward_compute(bs->dir[1], &g[1], inner));
+    // forward: both directions read x; their gradients add, forward first, in
+    // chunks of batch rows that the threads claim in turn when every row is active
+    int B = bs->dir[0]->d.B;
+    if (bs->threads >= 2 && bs->dir[0]->d.all_active) {
+        enum { CHUNKS = 2 };
+#pragma omp parallel for num_threads(2) schedule(dynamic, 1)
+        for (int chunk = 0; chunk < CHUNKS; chunk++) {
+            int b0 = (int)((long)B * chunk / CHUNKS), b1 = (int)((long)B * (chunk + 1) / CHUNKS);
+            lstm_backward_finish(bs->dir[0], &g[0], b0, b1, 1);
+            lstm_backward_finish(bs->dir[1], &g[1], b0, b1, 1);
+        }
+    } else {
+        lstm_backward_finish(bs->dir[0], &g[0], 0, B, bs->threads);
+        lstm_backward_finish(bs->dir[1], &g[1], 0, B, bs->threads);
     }
-    if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "bilstm_join", join_backward, result, 2, inputs));
-        node->iarg[0] = outer;
-        node->iarg[1] = n_a;
-        node->iarg[2] = n_b;
-    }
-    *y = result;
     return AT_OK;
 }
 
 at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
                             const int32_t *lengths, at_tensor **out, at_tensor **h_n) {
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "bilstm_forward: layer is NULL");
-    at_tensor *fwd_out = NULL, *bwd_out = NULL, *fwd_h = NULL, *bwd_h = NULL;
-    at_tensor **want_out_f = out ? &fwd_out : NULL, **want_out_b = out ? &bwd_out : NULL;
-    AT_TRY(at_lstm_forward(ctx, &layer->fwd, x, lengths, NULL, NULL, want_out_f, &fwd_h, NULL));
-    AT_TRY(at_lstm_forward(ctx, &layer->bwd, x, lengths, NULL, NULL, want_out_b, &bwd_h, NULL));
-    int B = x->shape[0], T = x->shape[1], H = layer->fwd.hidden_size;
-    if (out) {
-        int shape[3] = {B, T, 2 * H};
-        AT_TRY(join_rows(ctx, out, fwd_out, bwd_out, B * T, 3, shape));
+    const char *op = "bilstm_forward";
+    void *memory;
+    AT_TRY(at_scratch(ctx, &memory, sizeof(bilstm_saved)));
+    bilstm_saved *bs = memory;
+    bs->threads = ctx->threads;
+    AT_TRY(lstm_prepare(ctx, op, &layer->fwd, x, 1, lengths, NULL, NULL, &bs->dir[0]));
+    AT_TRY(lstm_prepare(ctx, op, &layer->bwd, x, 1, lengths, NULL, NULL, &bs->dir[1]));
+    const at_lstm *f = &layer->fwd, *r = &layer->bwd;
+    at_tensor *inputs[9] = {x,          f->weight_ih, f->weight_hh, f->bias_ih, f->bias_hh,
+                            r->weight_ih, r->weight_hh, r->bias_ih, r->bias_hh};
+    int track = at_tracking(ctx, 9, inputs);
+    const rnn_dims *d = &bs->dir[0]->d;
+    int B = d->B, T = d->T, H = d->H;
+    if (r->hidden_size != H || r->input_size != f->input_size)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: the two directions differ in size", op);
+
+    // out (B, T, 2H) = [fwd | bwd] per row; h_n (2, B, H) = [fwd ; bwd]
+    at_tensor *joined_out = NULL, *joined_h;
+    int out_shape[3] = {B, T, 2 * H}, h_shape[3] = {2, B, H};
+    if (out) { // every element written unless rows end early (they output zeros)
+        if (d->all_active) AT_TRY(at_result_uninit(ctx, &joined_out, 3, out_shape, track));
+        else AT_TRY(at_result(ctx, &joined_out, 3, out_shape, track));
     }
-    if (h_n) {
-        int shape[3] = {2, B, H};
-        AT_TRY(join_rows(ctx, h_n, fwd_h, bwd_h, 1, 3, shape));
+    AT_TRY(at_result_uninit(ctx, &joined_h, 3, h_shape, track));
+    for (int k = 0; k < 2; k++) {
+        lstm_saved *sv = bs->dir[k];
+        sv->out = joined_out;
+        sv->out_ld = 2 * H;
+        sv->out_col = k * H;
+        sv->h_n = joined_h;
+        sv->h_n_at = (size_t)k * B * H;
+        sv->c_n = NULL;
     }
+    int inner = bs->threads >= 2 ? bs->threads / 2 : 1;
+    BILSTM_BOTH(bs->threads, lstm_compute(bs->dir[0], inner), lstm_compute(bs->dir[1], inner));
+
+    if (track) {
+        at_node *node;
+        AT_TRY(at_tape_record(ctx, &node, "bilstm", bilstm_backward, joined_h, 1, &x));
+        node->saved = bs;
+    }
+    if (out) *out = joined_out;
+    if (h_n) *h_n = joined_h;
     return AT_OK;
 }

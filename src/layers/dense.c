@@ -30,15 +30,17 @@ at_status at_dense_init(at_ctx *ctx, at_dense *layer, at_params *params, const c
 }
 
 static at_status dense_backward(at_ctx *ctx, at_node *node) {
-    (void)ctx;
     at_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
     const float *dy = node->out->grad; // (R, out)
     int in = node->iarg[0], out = node->iarg[1], rows = node->iarg[2];
     // forward: y = x W^T + b            so dx += dy W : (R, out) x (out, in)
-    if (x->grad) at_gemm(0, 0, rows, in, out, 1.0f, dy, out, weight->data, in, 1.0f, x->grad, in);
+    if (x->grad)
+        at_gemm_threads(0, 0, rows, in, out, 1.0f, dy, out, weight->data, in, 1.0f, x->grad, in,
+                        ctx->threads);
     // forward: y = x W^T + b            so dW += dy^T x : (out, R) x (R, in)
     if (weight->grad)
-        at_gemm(1, 0, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, weight->grad, in);
+        at_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, weight->grad, in,
+                        ctx->threads);
     // forward: y[r] = ... + b, every row so db += the column sums of dy
     if (bias && bias->grad)
         for (int r = 0; r < rows; r++)
@@ -67,14 +69,16 @@ at_status at_dense_forward(at_ctx *ctx, const at_dense *layer, at_tensor *x, at_
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = out;
     at_tensor *result;
-    AT_TRY(at_result(ctx, &result, x->ndim, shape, track));
+    AT_TRY(at_result_uninit(ctx, &result, x->ndim, shape, track)); // every element written
 
     float *yd = result->data; // (R, out)
+    // y = x W^T (+ b) : (R, in) x (in, out)
     if (layer->bias)
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < out; k++) yd[(size_t)r * out + k] = layer->bias->data[k];
-    // y += x W^T : (R, in) x (in, out)
-    at_gemm(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in, 1.0f, yd, out);
+        at_gemm_bias(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in,
+                     layer->bias->data, yd, out, ctx->threads);
+    else
+        at_gemm_threads(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in, 0.0f,
+                        yd, out, ctx->threads);
 
     if (track) {
         at_node *node;

@@ -31,6 +31,8 @@ typedef struct gru_saved {
     float *hs;      // (T+1, B, H) hs[0] = h0, hs[s+1] = state after step s
     at_tensor *out; // (B, T, H) or NULL
     at_tensor *h_n; // (B, H)
+    float *whh_t;   // (H, 3H) W_hh^T for a sequence; NULL for one step
+    int threads;    // for the products
 } gru_saved;
 
 static rnn_weights gru_weights(const at_gru *layer) {
@@ -66,16 +68,21 @@ static void gru_row_forward(int H, float *gate, const float *hidden, const float
     }
 }
 
-static void gru_step_forward(const gru_saved *sv, int s, const float *whh_t) {
+static void gru_step_forward(const gru_saved *sv, int s) {
     int B = sv->d.B, H = sv->d.H, G3 = 3 * H;
     float *gates = sv->gates + (size_t)s * B * G3;   // (B, 3H)
     float *hidden = sv->hidden + (size_t)s * B * G3; // (B, 3H)
     const float *h_prev = sv->hs + (size_t)s * B * H; // (B, H)
     float *h = sv->hs + (size_t)(s + 1) * B * H;      // (B, H)
     const float *b_hh = sv->w.bias_hh->data;
-    for (int b = 0; b < B; b++) memcpy(hidden + (size_t)b * G3, b_hh, (size_t)G3 * sizeof(float));
-    // hidden = h_prev W_hh^T + b_hh : (B, H) x (H, 3H)
-    at_gemm(0, 0, B, G3, H, 1.0f, h_prev, H, whh_t, G3, 1.0f, hidden, G3);
+    // hidden = h_prev W_hh^T + b_hh : (B, H) x (H, 3H); one step packs W_hh (3H, H)
+    // as it goes, a sequence reads W_hh^T made once
+    if (sv->whh_t)
+        at_gemm_bias(0, 0, B, G3, H, 1.0f, h_prev, H, sv->whh_t, G3, b_hh, hidden, G3,
+                     sv->threads);
+    else
+        at_gemm_bias(0, 1, B, G3, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, b_hh, hidden, G3,
+                     sv->threads);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * H;
         if (rnn_active(&sv->d, s, b))
@@ -126,38 +133,53 @@ static void gru_step_backward(const gru_saved *sv, int s, float *dh, float *d_pr
     const float *h_prev = sv->hs + (size_t)s * B * H;      // (B, H)
     float *dp = d_proj + (size_t)s * B * G3;                // (B, 3H)
     float *dhid = d_hidden + (size_t)s * B * G3;            // (B, 3H)
-    if (sv->out && sv->out->grad) rnn_gather_output_grad(&sv->d, s, sv->out->grad, dh);
+    if (sv->out && sv->out->grad) rnn_gather_output_grad(&sv->d, s, sv->out->grad, H, dh);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * H;
-        // an ended row carried its state: dh passes through, dp and dhid stay 0
-        if (!rnn_active(&sv->d, s, b)) continue;
+        if (!rnn_active(&sv->d, s, b)) {
+            // an ended row carried its state: dh passes through, dp and dhid are 0
+            memset(dp + row * 3, 0, (size_t)G3 * sizeof(float));
+            memset(dhid + row * 3, 0, (size_t)G3 * sizeof(float));
+            continue;
+        }
         gru_row_backward(H, gates + row * 3, hidden + row * 3, h_prev + row, dh + row,
                          dp + row * 3, dhid + row * 3);
     }
     // forward: hidden = h_prev W_hh^T + b_hh
-    at_gemm(0, 0, B, H, G3, 1.0f, dhid, G3, sv->w.weight_hh->data, H, 1.0f, dh, H);
+    at_gemm_threads(0, 0, B, H, G3, 1.0f, dhid, G3, sv->w.weight_hh->data, H, 1.0f, dh, H,
+                    sv->threads);
 }
 
 static at_status gru_backward(at_ctx *ctx, at_node *node) {
     const gru_saved *sv = node->saved;
     const rnn_dims *d = &sv->d;
     size_t state = (size_t)d->B * d->H, steps = (size_t)d->T * state * 3;
+    at_tensor *x = node->in[0];
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, state * sizeof(float)));
-    float *dh = memory; // (B, H) gradient of the current h
+    AT_TRY(at_scratch(ctx, &memory, (state + 2 * steps + 3 * d->H) * sizeof(float)));
+    float *dh = memory;               // (B, H) gradient of the current h
+    float *d_proj = dh + state;       // (T, B, 3H)
+    float *d_hidden = d_proj + steps; // (T, B, 3H)
+    float *bias_sums = d_hidden + steps; // (3H)
+    float *dxs = NULL;                // (T, B, I), only when rows end early
+    if (x->grad && !d->all_active) {
+        AT_TRY(at_scratch(ctx, &memory, (size_t)d->T * d->B * d->I * sizeof(float)));
+        dxs = memory;
+    }
     // forward: h_n = hs[T]
     if (sv->h_n->grad) memcpy(dh, sv->h_n->grad, state * sizeof(float));
     else memset(dh, 0, state * sizeof(float));
-    AT_TRY(at_scratch_zero(ctx, &memory, 2 * steps * sizeof(float)));
-    float *d_proj = memory;          // (T, B, 3H)
-    float *d_hidden = d_proj + steps; // (T, B, 3H)
 
     for (int s = d->T - 1; s >= 0; s--) gru_step_backward(sv, s, dh, d_proj, d_hidden);
 
     // forward: hs[0] = h0
     rnn_accumulate(node->in[1], dh);
-    return rnn_backward_weights_and_inputs(ctx, d, &sv->w, node->in[0], sv->xs, sv->hs, d_proj,
-                                           d_hidden);
+    rnn_backward_weights(d, &sv->w, sv->xs, sv->hs, d_proj, d_hidden, bias_sums, dxs,
+                         sv->threads);
+    // forward: xs = x in step order, proj = xs W_ih^T + b_ih
+    if (dxs) rnn_scatter_input_grad(d, dxs, x->grad);
+    else if (x->grad) rnn_input_grad_rows(d, &sv->w, d_proj, x->grad, 0, d->B, sv->threads);
+    return AT_OK;
 }
 
 /* ------------------------------------------------------------ the op */
@@ -178,21 +200,30 @@ static at_status gru_run(at_ctx *ctx, const at_gru *layer, at_tensor *x, int seq
     int track = at_tracking(ctx, 6, inputs);
 
     int out_shape[3] = {d->B, d->T, d->H}, state_shape[2] = {d->B, d->H};
-    if (out) AT_TRY(at_result(ctx, &sv->out, 3, out_shape, track));
-    AT_TRY(at_result(ctx, &sv->h_n, 2, state_shape, track));
-    size_t state = (size_t)d->B * d->H;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)(d->T + 1) * state * sizeof(float)));
-    sv->hs = memory;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)d->T * state * 3 * sizeof(float)));
-    sv->hidden = memory;
-    AT_TRY(rnn_gather_inputs(ctx, d, x, &sv->xs));
-    AT_TRY(rnn_project_inputs(ctx, d, &sv->w, sv->xs, 0, &sv->gates));
-    float *whh_t;
-    AT_TRY(rnn_transpose_hh(ctx, d, &sv->w, &whh_t));
+    if (out) { // every element written unless rows end early (they output zeros)
+        if (d->all_active) AT_TRY(at_result_uninit(ctx, &sv->out, 3, out_shape, track));
+        else AT_TRY(at_result(ctx, &sv->out, 3, out_shape, track));
+    }
+    AT_TRY(at_result_uninit(ctx, &sv->h_n, 2, state_shape, track));
+    sv->threads = ctx->threads;
+    size_t state = (size_t)d->B * d->H, rows = (size_t)d->T * d->B;
+    AT_TRY(at_scratch(ctx, &memory,
+                      ((d->T + 1) * state + rows * (d->I + 6 * (size_t)d->H)) * sizeof(float)));
+    sv->hs = memory;                     // (T+1, B, H)
+    sv->hidden = sv->hs + (d->T + 1) * state; // (T, B, 3H)
+    sv->gates = sv->hidden + rows * 3 * d->H; // (T, B, 3H)
+    sv->xs = sv->gates + rows * 3 * d->H;     // (T, B, I)
+    if (d->T > 1) {
+        AT_TRY(at_scratch(ctx, &memory, (size_t)3 * d->H * d->H * sizeof(float)));
+        sv->whh_t = memory; // (H, 3H)
+        rnn_transpose_hh(d, &sv->w, sv->whh_t);
+    }
+    rnn_gather_inputs(d, x, sv->xs);
+    rnn_project_inputs(d, &sv->w, sv->xs, NULL, sv->gates, sv->threads);
 
     rnn_initial_state(d, h0, sv->hs);
-    for (int s = 0; s < d->T; s++) gru_step_forward(sv, s, whh_t);
-    if (sv->out) rnn_scatter_outputs(d, sv->hs, sv->out->data);
+    for (int s = 0; s < d->T; s++) gru_step_forward(sv, s);
+    if (sv->out) rnn_scatter_outputs(d, sv->hs, sv->out->data, d->H);
     memcpy(sv->h_n->data, sv->hs + d->T * state, state * sizeof(float));
 
     if (track) {

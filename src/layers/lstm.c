@@ -21,24 +21,14 @@
  * Packed sequences: a row whose length has run out keeps its state and
  * outputs zeros; its gradients pass through unchanged (recurrent.c's step
  * schedule decides which rows are active at each step).
+ *
+ * Each pass is split into a prepare (checks, allocations: needs the
+ * context) and a compute (no allocation, writes only this call's memory),
+ * so that bilstm.c can run two directions on two threads (layers.h).
  */
 #include "layers.h"
 
 #include <string.h>
-
-/* Everything backward needs, kept in the arena. */
-typedef struct lstm_saved {
-    rnn_dims d;
-    rnn_weights w;
-    float *xs;       // (T, B, I)   inputs in step order
-    float *gates;    // (T, B, 4H)  activations i, f, g, o
-    float *hs;       // (T+1, B, H) hs[0] = h0, hs[s+1] = state after step s
-    float *cs;       // (T+1, B, H)
-    float *tanh_c;   // (T, B, H)   tanh(cs[s+1])
-    at_tensor *out;  // (B, T, H) or NULL
-    at_tensor *h_n;  // (B, H)
-    at_tensor *c_n;  // (B, H)
-} lstm_saved;
 
 static rnn_weights lstm_weights(const at_lstm *layer) {
     rnn_weights w = {layer->weight_ih, layer->weight_hh, layer->bias_ih, layer->bias_hh,
@@ -76,7 +66,7 @@ static void lstm_row_forward(int H, float *gate, const float *c_prev, float *c, 
     }
 }
 
-static void lstm_step_forward(const lstm_saved *sv, int s, const float *whh_t) {
+static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
     int B = sv->d.B, H = sv->d.H;
     float *gates = sv->gates + (size_t)s * B * 4 * H; // (B, 4H), holds the input half
     const float *h_prev = sv->hs + (size_t)s * B * H;  // (B, H)
@@ -85,9 +75,12 @@ static void lstm_step_forward(const lstm_saved *sv, int s, const float *whh_t) {
     float *c = sv->cs + (size_t)(s + 1) * B * H;       // (B, H)
     float *tanh_c = sv->tanh_c + (size_t)s * B * H;    // (B, H)
     // gates += h_prev W_hh^T : (B, H) x (H, 4H)
-    at_gemm(0, 0, B, 4 * H, H, 1.0f, h_prev, H, whh_t, 4 * H, 1.0f, gates, 4 * H);
+    at_gemm_threads(0, 0, B, 4 * H, H, 1.0f, h_prev, H, sv->whh_t, 4 * H, 1.0f, gates, 4 * H,
+                    threads);
+    const float *next_gates = s + 1 < sv->d.T ? gates + (size_t)B * 4 * H : NULL; // step s+1
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * H;
+        if (next_gates) rnn_prefetch(next_gates + row * 4, 4 * (size_t)H);
         if (rnn_active(&sv->d, s, b)) {
             lstm_row_forward(H, gates + row * 4, c_prev + row, c + row, tanh_c + row, h + row);
         } else { // the row has ended: carry its state
@@ -126,22 +119,32 @@ static void lstm_row_backward(int H, const float *gate, const float *c_prev,
 }
 
 static void lstm_step_backward(const lstm_saved *sv, int s, float *dh, float *dc,
-                               float *d_gates) {
+                               float *d_gates, int threads) {
     int B = sv->d.B, H = sv->d.H;
     const float *gates = sv->gates + (size_t)s * B * 4 * H;  // (B, 4H)
     const float *c_prev = sv->cs + (size_t)s * B * H;         // (B, H)
     const float *tanh_c = sv->tanh_c + (size_t)s * B * H;     // (B, H)
     float *d_step = d_gates + (size_t)s * B * 4 * H;          // (B, 4H)
-    if (sv->out && sv->out->grad) rnn_gather_output_grad(&sv->d, s, sv->out->grad, dh);
+    if (sv->out && sv->out->grad)
+        rnn_gather_output_grad(&sv->d, s, sv->out->grad + sv->out_col, sv->out_ld, dh);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * H;
-        // an ended row carried its state: dh, dc pass through, d_step stays 0
-        if (!rnn_active(&sv->d, s, b)) continue;
+        if (s > 0) { // the rows step s-1 will read
+            rnn_prefetch(gates - (size_t)B * 4 * H + row * 4, 4 * (size_t)H);
+            rnn_prefetch(c_prev - (size_t)B * H + row, (size_t)H);
+            rnn_prefetch(tanh_c - (size_t)B * H + row, (size_t)H);
+        }
+        if (!rnn_active(&sv->d, s, b)) {
+            // an ended row carried its state: dh, dc pass through, d_step is 0
+            memset(d_step + row * 4, 0, 4 * (size_t)H * sizeof(float));
+            continue;
+        }
         lstm_row_backward(H, gates + row * 4, c_prev + row, tanh_c + row, dh + row, dc + row,
                           d_step + row * 4);
     }
     // forward: gates += h_prev W_hh^T
-    at_gemm(0, 0, B, H, 4 * H, 1.0f, d_step, 4 * H, sv->w.weight_hh->data, H, 1.0f, dh, H);
+    at_gemm_threads(0, 0, B, H, 4 * H, 1.0f, d_step, 4 * H, sv->w.weight_hh->data, H, 1.0f, dh,
+                    H, threads);
 }
 
 static void copy_or_zero(float *dst, const float *src, size_t n) {
@@ -149,40 +152,103 @@ static void copy_or_zero(float *dst, const float *src, size_t n) {
     else memset(dst, 0, n * sizeof(float));
 }
 
-static at_status lstm_backward(at_ctx *ctx, at_node *node) {
-    const lstm_saved *sv = node->saved;
+at_status lstm_backward_prepare(at_ctx *ctx, const lstm_saved *sv, lstm_grads *g) {
+    const rnn_dims *d = &sv->d;
+    size_t state = (size_t)d->B * d->H, rows = (size_t)d->T * d->B;
+    void *memory;
+    AT_TRY(at_scratch(ctx, &memory, (2 * state + rows * 4 * d->H + 4 * d->H) * sizeof(float)));
+    g->dh = memory;
+    g->dc = g->dh + state;
+    g->d_gates = g->dc + state;
+    g->bias_sums = g->d_gates + rows * 4 * d->H;
+    g->dxs = NULL;
+    if (sv->x->grad && !d->all_active) {
+        AT_TRY(at_scratch(ctx, &memory, rows * d->I * sizeof(float)));
+        g->dxs = memory;
+    }
+    return AT_OK;
+}
+
+void lstm_backward_compute(const lstm_saved *sv, const lstm_grads *g, int threads) {
     const rnn_dims *d = &sv->d;
     size_t state = (size_t)d->B * d->H;
-    void *memory;
-    AT_TRY(at_scratch(ctx, &memory, 2 * state * sizeof(float)));
-    float *dh = memory;      // (B, H) gradient of the current h
-    float *dc = dh + state;  // (B, H) gradient of the current c
     // forward: h_n = hs[T], c_n = cs[T]
-    copy_or_zero(dh, sv->h_n->grad, state);
-    copy_or_zero(dc, sv->c_n->grad, state);
-    AT_TRY(at_scratch_zero(ctx, &memory, (size_t)d->T * state * 4 * sizeof(float)));
-    float *d_gates = memory; // (T, B, 4H) pre-activation gradients
+    copy_or_zero(g->dh, sv->h_n->grad ? sv->h_n->grad + sv->h_n_at : NULL, state);
+    copy_or_zero(g->dc, sv->c_n ? sv->c_n->grad : NULL, state);
+    for (int s = d->T - 1; s >= 0; s--)
+        lstm_step_backward(sv, s, g->dh, g->dc, g->d_gates, threads);
+    rnn_backward_weights(d, &sv->w, sv->xs, sv->hs, g->d_gates, g->d_gates, g->bias_sums, g->dxs,
+                         threads);
+}
 
-    for (int s = d->T - 1; s >= 0; s--) lstm_step_backward(sv, s, dh, dc, d_gates);
+void lstm_backward_finish(const lstm_saved *sv, const lstm_grads *g, int b0, int b1,
+                          int threads) {
+    int first = b0 == 0 && b1 > 0; // the one range that holds row 0
+    if (first) {
+        // forward: hs[0] = h0, cs[0] = c0
+        rnn_accumulate(sv->h0, g->dh);
+        rnn_accumulate(sv->c0, g->dc);
+    }
+    if (!sv->x->grad) return;
+    // forward: xs = x in step order, proj = xs W_ih^T + b
+    if (sv->d.all_active)
+        rnn_input_grad_rows(&sv->d, &sv->w, g->d_gates, sv->x->grad, b0, b1, threads);
+    else if (first)
+        rnn_scatter_input_grad(&sv->d, g->dxs, sv->x->grad);
+}
 
-    // forward: hs[0] = h0, cs[0] = c0
-    rnn_accumulate(node->in[1], dh);
-    rnn_accumulate(node->in[2], dc);
-    return rnn_backward_weights_and_inputs(ctx, d, &sv->w, node->in[0], sv->xs, sv->hs, d_gates,
-                                           d_gates);
+static at_status lstm_backward(at_ctx *ctx, at_node *node) {
+    const lstm_saved *sv = node->saved;
+    lstm_grads g;
+    AT_TRY(lstm_backward_prepare(ctx, sv, &g));
+    lstm_backward_compute(sv, &g, sv->threads);
+    lstm_backward_finish(sv, &g, 0, sv->d.B, sv->threads);
+    return AT_OK;
 }
 
 /* ------------------------------------------------------------ the op */
 
-static at_status lstm_alloc(at_ctx *ctx, lstm_saved *sv) {
-    const rnn_dims *d = &sv->d;
-    size_t state = (size_t)d->B * d->H;
+at_status lstm_prepare(at_ctx *ctx, const char *op, const at_lstm *layer, at_tensor *x,
+                       int sequence, const int32_t *lengths, at_tensor *h0, at_tensor *c0,
+                       lstm_saved **out) {
+    if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer is NULL", op);
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (2 * (d->T + 1) + d->T) * state * sizeof(float)));
+    AT_TRY(at_scratch_zero(ctx, &memory, sizeof(lstm_saved)));
+    lstm_saved *sv = memory;
+    sv->w = lstm_weights(layer);
+    AT_TRY(rnn_prepare(ctx, op, &sv->w, x, sequence, lengths, h0, c0, &sv->d));
+    const rnn_dims *d = &sv->d;
+    sv->x = x;
+    sv->h0 = h0;
+    sv->c0 = c0;
+    sv->threads = ctx->threads;
+    size_t state = (size_t)d->B * d->H, rows = (size_t)d->T * d->B;
+    AT_TRY(at_scratch(ctx, &memory,
+                      ((2 * (d->T + 1) + d->T) * state + rows * (d->I + 4 * d->H) +
+                       4 * (size_t)d->H * (d->H + 1)) * sizeof(float)));
     sv->hs = memory;
     sv->cs = sv->hs + (d->T + 1) * state;
     sv->tanh_c = sv->cs + (d->T + 1) * state;
+    sv->xs = sv->tanh_c + d->T * state;
+    sv->gates = sv->xs + rows * d->I;
+    sv->whh_t = sv->gates + rows * 4 * d->H;
+    sv->bias_sum = sv->whh_t + 4 * (size_t)d->H * d->H;
+    *out = sv;
     return AT_OK;
+}
+
+void lstm_compute(lstm_saved *sv, int threads) {
+    const rnn_dims *d = &sv->d;
+    size_t state = (size_t)d->B * d->H;
+    rnn_gather_inputs(d, sv->x, sv->xs);
+    rnn_project_inputs(d, &sv->w, sv->xs, sv->bias_sum, sv->gates, threads);
+    rnn_transpose_hh(d, &sv->w, sv->whh_t);
+    rnn_initial_state(d, sv->h0, sv->hs);
+    rnn_initial_state(d, sv->c0, sv->cs);
+    for (int s = 0; s < d->T; s++) lstm_step_forward(sv, s, threads);
+    if (sv->out) rnn_scatter_outputs(d, sv->hs, sv->out->data + sv->out_col, sv->out_ld);
+    memcpy(sv->h_n->data + sv->h_n_at, sv->hs + d->T * state, state * sizeof(float));
+    if (sv->c_n) memcpy(sv->c_n->data, sv->cs + d->T * state, state * sizeof(float));
 }
 
 /* The sequence (sequence = 1, x (B, T, I)) and the single step
@@ -191,35 +257,22 @@ static at_status lstm_run(at_ctx *ctx, const at_lstm *layer, at_tensor *x, int s
                           const int32_t *lengths, at_tensor *h0, at_tensor *c0, at_tensor **out,
                           at_tensor **h_n, at_tensor **c_n) {
     const char *op = sequence ? "lstm_forward" : "lstm_cell";
-    if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer is NULL", op);
     lstm_saved *sv;
-    void *memory;
-    AT_TRY(at_scratch_zero(ctx, &memory, sizeof *sv));
-    sv = memory;
-    sv->w = lstm_weights(layer);
-    AT_TRY(rnn_prepare(ctx, op, &sv->w, x, sequence, lengths, h0, c0, &sv->d));
+    AT_TRY(lstm_prepare(ctx, op, layer, x, sequence, lengths, h0, c0, &sv));
     const rnn_dims *d = &sv->d;
     at_tensor *inputs[7] = {x, h0, c0, layer->weight_ih, layer->weight_hh, layer->bias_ih,
                             layer->bias_hh};
     int track = at_tracking(ctx, 7, inputs);
 
     int out_shape[3] = {d->B, d->T, d->H}, state_shape[2] = {d->B, d->H};
-    if (out) AT_TRY(at_result(ctx, &sv->out, 3, out_shape, track));
-    AT_TRY(at_result(ctx, &sv->h_n, 2, state_shape, track));
-    AT_TRY(at_result(ctx, &sv->c_n, 2, state_shape, track));
-    AT_TRY(lstm_alloc(ctx, sv));
-    AT_TRY(rnn_gather_inputs(ctx, d, x, &sv->xs));
-    AT_TRY(rnn_project_inputs(ctx, d, &sv->w, sv->xs, 1, &sv->gates));
-    float *whh_t;
-    AT_TRY(rnn_transpose_hh(ctx, d, &sv->w, &whh_t));
-
-    size_t state = (size_t)d->B * d->H;
-    rnn_initial_state(d, h0, sv->hs);
-    rnn_initial_state(d, c0, sv->cs);
-    for (int s = 0; s < d->T; s++) lstm_step_forward(sv, s, whh_t);
-    if (sv->out) rnn_scatter_outputs(d, sv->hs, sv->out->data);
-    memcpy(sv->h_n->data, sv->hs + d->T * state, state * sizeof(float));
-    memcpy(sv->c_n->data, sv->cs + d->T * state, state * sizeof(float));
+    if (out) { // every element written unless rows end early (they output zeros)
+        if (d->all_active) AT_TRY(at_result_uninit(ctx, &sv->out, 3, out_shape, track));
+        else AT_TRY(at_result(ctx, &sv->out, 3, out_shape, track));
+        sv->out_ld = d->H;
+    }
+    AT_TRY(at_result_uninit(ctx, &sv->h_n, 2, state_shape, track));
+    AT_TRY(at_result_uninit(ctx, &sv->c_n, 2, state_shape, track));
+    lstm_compute(sv, ctx->threads);
 
     if (track) {
         at_node *node;

@@ -15,6 +15,10 @@
  *
  * are three big gemms over all T*B rows. Rows that have ended (packed
  * sequences) carry zero gradient there, so they drop out of the sums.
+ *
+ * None of the helpers after rnn_prepare allocates or touches the context:
+ * the caller allocates first, then computes, so that two directions of a
+ * bidirectional layer can compute on two threads at once.
  */
 #include "layers.h"
 
@@ -107,10 +111,12 @@ static at_status build_schedule(at_ctx *ctx, rnn_dims *d, const int32_t *lengths
     void *memory;
     AT_TRY(at_scratch(ctx, &memory, (size_t)d->T * d->B * sizeof(int32_t)));
     d->time_of = memory; // (T, B)
+    d->all_active = 1;
     for (int s = 0; s < d->T; s++)
         for (int b = 0; b < d->B; b++) {
             int len = lengths ? lengths[b] : d->T;
             d->time_of[(size_t)s * d->B + b] = s >= len ? -1 : reverse ? len - 1 - s : s;
+            if (s >= len) d->all_active = 0;
         }
     return AT_OK;
 }
@@ -132,48 +138,35 @@ at_status rnn_prepare(at_ctx *ctx, const char *op, const rnn_weights *w, at_tens
 
 /* ------------------------------------------------------- before the loop */
 
-at_status rnn_gather_inputs(at_ctx *ctx, const rnn_dims *d, const at_tensor *x, float **xs_out) {
-    void *memory;
-    AT_TRY(at_scratch_zero(ctx, &memory, (size_t)d->T * d->B * d->I * sizeof(float)));
-    float *xs = memory; // (T, B, I)
+void rnn_gather_inputs(const rnn_dims *d, const at_tensor *x, float *xs) {
+    size_t row_bytes = (size_t)d->I * sizeof(float);
     for (int s = 0; s < d->T; s++)
         for (int b = 0; b < d->B; b++) {
             int t = d->time_of[(size_t)s * d->B + b];
-            if (t < 0) continue;
-            memcpy(xs + ((size_t)s * d->B + b) * d->I, x->data + ((size_t)b * d->T + t) * d->I,
-                   (size_t)d->I * sizeof(float));
+            float *row = xs + ((size_t)s * d->B + b) * d->I;
+            if (t < 0) memset(row, 0, row_bytes); // the row has ended
+            else memcpy(row, x->data + ((size_t)b * d->T + t) * d->I, row_bytes);
         }
-    *xs_out = xs;
-    return AT_OK;
 }
 
-at_status rnn_project_inputs(at_ctx *ctx, const rnn_dims *d, const rnn_weights *w,
-                             const float *xs, int add_bias_hh, float **proj_out) {
+void rnn_project_inputs(const rnn_dims *d, const rnn_weights *w, const float *xs,
+                        float *bias_sum, float *proj, int threads) {
     int rows = d->T * d->B, GH = d->G * d->H;
-    void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)rows * GH * sizeof(float)));
-    float *proj = memory; // (T, B, G*H)
-    const float *b_ih = w->bias_ih->data, *b_hh = w->bias_hh->data;
-    for (int r = 0; r < rows; r++) {
-        float *row = proj + (size_t)r * GH;
-        for (int k = 0; k < GH; k++) row[k] = add_bias_hh ? b_ih[k] + b_hh[k] : b_ih[k];
+    const float *bias = w->bias_ih->data;
+    if (bias_sum) {
+        for (int k = 0; k < GH; k++) bias_sum[k] = w->bias_ih->data[k] + w->bias_hh->data[k];
+        bias = bias_sum;
     }
-    // proj += xs W_ih^T : (T*B, I) x (I, G*H)
-    at_gemm(0, 1, rows, GH, d->I, 1.0f, xs, d->I, w->weight_ih->data, d->I, 1.0f, proj, GH);
-    *proj_out = proj;
-    return AT_OK;
+    // proj = xs W_ih^T + bias : (T*B, I) x (I, G*H), the bias added as C is written
+    at_gemm_bias(0, 1, rows, GH, d->I, 1.0f, xs, d->I, w->weight_ih->data, d->I, bias, proj, GH,
+                 threads);
 }
 
-at_status rnn_transpose_hh(at_ctx *ctx, const rnn_dims *d, const rnn_weights *w, float **out) {
+void rnn_transpose_hh(const rnn_dims *d, const rnn_weights *w, float *whh_t) {
     int GH = d->G * d->H;
-    void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)GH * d->H * sizeof(float)));
-    float *whh_t = memory; // (H, G*H)
     const float *whh = w->weight_hh->data; // (G*H, H)
     for (int k = 0; k < GH; k++)
         for (int j = 0; j < d->H; j++) whh_t[(size_t)j * GH + k] = whh[(size_t)k * d->H + j];
-    *out = whh_t;
-    return AT_OK;
 }
 
 void rnn_initial_state(const rnn_dims *d, const at_tensor *h0, float *state) {
@@ -182,36 +175,42 @@ void rnn_initial_state(const rnn_dims *d, const at_tensor *h0, float *state) {
     else memset(state, 0, n * sizeof(float));
 }
 
-void rnn_scatter_outputs(const rnn_dims *d, const float *hs, float *out) {
+void rnn_scatter_outputs(const rnn_dims *d, const float *hs, float *out, int ld) {
     for (int s = 0; s < d->T; s++)
         for (int b = 0; b < d->B; b++) {
             int t = d->time_of[(size_t)s * d->B + b];
             if (t < 0) continue;
-            memcpy(out + ((size_t)b * d->T + t) * d->H, hs + ((size_t)(s + 1) * d->B + b) * d->H,
+            memcpy(out + ((size_t)b * d->T + t) * ld, hs + ((size_t)(s + 1) * d->B + b) * d->H,
                    (size_t)d->H * sizeof(float));
         }
 }
 
 /* -------------------------------------------------------- after the loop */
 
-void rnn_gather_output_grad(const rnn_dims *d, int s, const float *dout, float *dh) {
+void rnn_gather_output_grad(const rnn_dims *d, int s, const float *dout, int ld, float *dh) {
     for (int b = 0; b < d->B; b++) {
         int t = d->time_of[(size_t)s * d->B + b];
         if (t < 0) continue;
-        const float *g = dout + ((size_t)b * d->T + t) * d->H;
+        const float *g = dout + ((size_t)b * d->T + t) * ld;
         float *row = dh + (size_t)b * d->H;
         for (int j = 0; j < d->H; j++) row[j] += g[j];
     }
 }
 
-/* bias_grad (n) += the column sums of m (rows, n) */
-static void add_column_sums(float *bias_grad, const float *m, int rows, int n) {
-    for (int r = 0; r < rows; r++)
-        for (int k = 0; k < n; k++) bias_grad[k] += m[(size_t)r * n + k];
+/* sums (n) = the column sums of m (rows, n) */
+static void column_sums(float *restrict sums, const float *m, int rows, int n) {
+    memset(sums, 0, (size_t)n * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        const float *row = m + (size_t)r * n;
+        for (int k = 0; k < n; k++) sums[k] += row[k];
+    }
 }
 
-/* x->grad[b, t] += dxs[s, b] for every active step */
-static void scatter_input_grad(const rnn_dims *d, const float *dxs, float *dx) {
+static void add_to(float *restrict dst, const float *restrict src, int n) {
+    for (int k = 0; k < n; k++) dst[k] += src[k];
+}
+
+void rnn_scatter_input_grad(const rnn_dims *d, const float *dxs, float *dx) {
     for (int s = 0; s < d->T; s++)
         for (int b = 0; b < d->B; b++) {
             int t = d->time_of[(size_t)s * d->B + b];
@@ -222,27 +221,45 @@ static void scatter_input_grad(const rnn_dims *d, const float *dxs, float *dx) {
         }
 }
 
-at_status rnn_backward_weights_and_inputs(at_ctx *ctx, const rnn_dims *d, const rnn_weights *w,
-                                          at_tensor *x, const float *xs, const float *hs,
-                                          const float *d_proj, const float *d_hidden) {
+void rnn_input_grad_rows(const rnn_dims *d, const rnn_weights *w, const float *d_proj,
+                         float *dx, int b0, int b1, int threads) {
+    int GH = d->G * d->H;
+    if (b0 >= b1) return;
+    for (int s = 0; s < d->T; s++) {
+        int t = d->time_of[(size_t)s * d->B]; // the same for every row: all are active
+        // forward: proj[s, b] = x[b, t] W_ih^T + b_ih, so dx[b, t] += d_proj[s, b] W_ih
+        at_gemm_threads(0, 0, b1 - b0, d->I, GH, 1.0f, d_proj + ((size_t)s * d->B + b0) * GH, GH,
+                        w->weight_ih->data, d->I, 1.0f, dx + ((size_t)b0 * d->T + t) * d->I,
+                        d->T * d->I, threads);
+    }
+}
+
+void rnn_backward_weights(const rnn_dims *d, const rnn_weights *w, const float *xs,
+                          const float *hs, const float *d_proj, const float *d_hidden,
+                          float *bias_sums, float *dxs, int threads) {
     int rows = d->T * d->B, GH = d->G * d->H;
     // forward: proj = xs W_ih^T + b_ih
     if (w->weight_ih->grad)
-        at_gemm(1, 0, GH, d->I, rows, 1.0f, d_proj, GH, xs, d->I, 1.0f, w->weight_ih->grad, d->I);
-    if (w->bias_ih->grad) add_column_sums(w->bias_ih->grad, d_proj, rows, GH);
-    if (x->grad) {
-        void *memory;
-        AT_TRY(at_scratch(ctx, &memory, (size_t)rows * d->I * sizeof(float)));
-        float *dxs = memory; // (T, B, I)
-        at_gemm(0, 0, rows, d->I, GH, 1.0f, d_proj, GH, w->weight_ih->data, d->I, 0.0f, dxs, d->I);
-        scatter_input_grad(d, dxs, x->grad);
+        at_gemm_threads(1, 0, GH, d->I, rows, 1.0f, d_proj, GH, xs, d->I, 1.0f,
+                        w->weight_ih->grad, d->I, threads);
+    if (dxs)
+        at_gemm_threads(0, 0, rows, d->I, GH, 1.0f, d_proj, GH, w->weight_ih->data, d->I, 0.0f,
+                        dxs, d->I, threads);
+    int have_sums = 0;
+    if (w->bias_ih->grad) {
+        column_sums(bias_sums, d_proj, rows, GH);
+        have_sums = 1;
+        add_to(w->bias_ih->grad, bias_sums, GH);
     }
     // forward: hidden[s] = hs[s] W_hh^T + b_hh, for every step s
     if (w->weight_hh->grad)
-        at_gemm(1, 0, GH, d->H, rows, 1.0f, d_hidden, GH, hs, d->H, 1.0f, w->weight_hh->grad,
-                d->H);
-    if (w->bias_hh->grad) add_column_sums(w->bias_hh->grad, d_hidden, rows, GH);
-    return AT_OK;
+        at_gemm_threads(1, 0, GH, d->H, rows, 1.0f, d_hidden, GH, hs, d->H, 1.0f,
+                        w->weight_hh->grad, d->H, threads);
+    if (w->bias_hh->grad) {
+        // an LSTM passes one buffer for both halves: the same column sums
+        if (!have_sums || d_hidden != d_proj) column_sums(bias_sums, d_hidden, rows, GH);
+        add_to(w->bias_hh->grad, bias_sums, GH);
+    }
 }
 
 void rnn_accumulate(at_tensor *t, const float *grad) {

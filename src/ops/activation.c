@@ -120,7 +120,15 @@ static size_t block_len(size_t n, long b) {
 
 static void run_forward(at_ctx *ctx, const activation *f, size_t n, const float *x, float *y) {
     long blocks = (long)block_count(n);
-#pragma omp parallel for num_threads(ctx->threads) if (n > PARALLEL_MIN) schedule(static)
+    // a plain branch, not an if clause: a false if still builds a team per call
+    if (ctx->threads > 1 && n > PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (long b = 0; b < blocks; b++) {
+            size_t at = (size_t)b * BLOCK;
+            f->forward(block_len(n, b), x + at, y + at);
+        }
+        return;
+    }
     for (long b = 0; b < blocks; b++) {
         size_t at = (size_t)b * BLOCK;
         f->forward(block_len(n, b), x + at, y + at);
@@ -133,7 +141,14 @@ static at_status activation_backward(at_ctx *ctx, at_node *node) {
     if (!x->grad) return AT_OK;
     size_t n = y->size;
     long blocks = (long)block_count(n);
-#pragma omp parallel for num_threads(ctx->threads) if (n > PARALLEL_MIN) schedule(static)
+    if (ctx->threads > 1 && n > PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (long b = 0; b < blocks; b++) {
+            size_t at = (size_t)b * BLOCK;
+            f->backward(block_len(n, b), x->data + at, y->data + at, y->grad + at, x->grad + at);
+        }
+        return AT_OK;
+    }
     for (long b = 0; b < blocks; b++) {
         size_t at = (size_t)b * BLOCK;
         f->backward(block_len(n, b), x->data + at, y->data + at, y->grad + at, x->grad + at);

@@ -26,11 +26,14 @@
  * AT_ERR_NUMERIC naming the row, never a silent NaN.
  */
 #include "internal.h"
+#include "fastmath.h"
 
 #include <math.h>
 
-/* Rows are spread over threads only when there is this much work. */
-enum { CROSS_ENTROPY_PARALLEL_MIN = 1 << 15 };
+/* Rows are spread over threads only when there is this much work (a row of
+ * 60 classes costs some 60 ns; a parallel region a few microseconds, and
+ * its idle workers then spin on cores another thread pool may want). */
+enum { CROSS_ENTROPY_PARALLEL_MIN = 1 << 18 };
 
 typedef struct ce_setup {
     size_t rows;           /* N                                   */
@@ -40,37 +43,57 @@ typedef struct ce_setup {
     float smoothing;       /* ls                                  */
 } ce_setup;
 
-/* One row: its loss, and its probabilities into p (C) if p is not NULL. */
-static double ce_row(const float *z, int C, int target, float ls, float *p) {
+/* One row: its loss, and its probabilities into p (C) if p is not NULL.
+ * e[j] = exp(z[j] - m) once per class (at_fast_exp, vectorised), summed in
+ * double; p[j] = e[j] / sum_j e[j]. */
+static double ce_row(const float *restrict z, int C, int target, float ls, float *restrict p) {
     float max = -INFINITY;
-    double z_sum = 0.0;
-    for (int j = 0; j < C; j++) {
-        if (z[j] > max) max = z[j];
-        z_sum += z[j];
-    }
+    for (int j = 0; j < C; j++) max = z[j] > max ? z[j] : max;
     double exp_sum = 0.0;
-    for (int j = 0; j < C; j++) exp_sum += expf(z[j] - max);
+    if (p) {
+#pragma omp simd reduction(+ : exp_sum)
+        for (int j = 0; j < C; j++) {
+            p[j] = at_fast_exp(z[j] - max);
+            exp_sum += p[j];
+        }
+        const float inv = (float)(1.0 / exp_sum);
+        for (int j = 0; j < C; j++) p[j] *= inv;
+    } else {
+#pragma omp simd reduction(+ : exp_sum)
+        for (int j = 0; j < C; j++) exp_sum += at_fast_exp(z[j] - max);
+    }
     double lse = max + log(exp_sum);
-    if (p)
-        for (int j = 0; j < C; j++) p[j] = (float)exp((double)z[j] - lse);
-    double smooth = ls > 0.0f ? ((double)ls / C) * z_sum : 0.0; // never 0 * (-inf)
+    double smooth = 0.0; // never 0 * (-inf)
+    if (ls > 0.0f) {
+        double z_sum = 0.0;
+#pragma omp simd reduction(+ : z_sum)
+        for (int j = 0; j < C; j++) z_sum += z[j];
+        smooth = ((double)ls / C) * z_sum;
+    }
     return lse - (1.0 - ls) * z[target] - smooth;
+}
+
+static void ce_one_row(const ce_setup *s, const float *logits, double *row_loss, float *probs,
+                       long r) {
+    const int C = s->classes;
+    int t = s->targets[r];
+    size_t at = (size_t)r * C;
+    row_loss[r] = t == s->ignore_index
+                      ? 0.0
+                      : ce_row(logits + at, C, t, s->smoothing, probs ? probs + at : NULL);
 }
 
 /* Per-row losses into row_loss (N); ignored rows get 0. */
 static void ce_rows(at_ctx *ctx, const ce_setup *s, const float *logits, double *row_loss,
                     float *probs) {
     const long rows = (long)s->rows;
-    const int C = s->classes;
-    const int big = s->rows * (size_t)C >= CROSS_ENTROPY_PARALLEL_MIN;
-#pragma omp parallel for num_threads(ctx->threads) if (big)
-    for (long r = 0; r < rows; r++) {
-        int t = s->targets[r];
-        size_t at = (size_t)r * C;
-        row_loss[r] = t == s->ignore_index
-                          ? 0.0
-                          : ce_row(logits + at, C, t, s->smoothing, probs ? probs + at : NULL);
+    // a plain branch, not an if clause: a false if still builds a team per call
+    if (ctx->threads > 1 && s->rows * (size_t)s->classes >= CROSS_ENTROPY_PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads)
+        for (long r = 0; r < rows; r++) ce_one_row(s, logits, row_loss, probs, r);
+        return;
     }
+    for (long r = 0; r < rows; r++) ce_one_row(s, logits, row_loss, probs, r);
 }
 
 /* node->saved: p (N, C); aux[0]: targets (N); iarg: [0] C, [1] ignore_index,

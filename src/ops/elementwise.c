@@ -135,6 +135,22 @@ static size_t piece_at(const bcast *p, size_t index, size_t *oy, size_t *oa, siz
     return len - start < PIECE ? len - start : PIECE;
 }
 
+/* Run kernel over piece i of the plan. */
+static void run_piece(const bcast *p, const row *t, row_kernel kernel, int last, size_t i) {
+    size_t oy, oa, ob;
+    row r = *t;
+    r.n = piece_at(p, i, &oy, &oa, &ob);
+    r.sa = p->sa[last];
+    r.sb = p->sb[last];
+    r.y += oy;
+    if (r.dy) r.dy += oy;
+    r.a += oa;
+    if (r.da) r.da += oa;
+    if (r.b) r.b += ob;
+    if (r.db) r.db += ob;
+    kernel(&r);
+}
+
 /* Run kernel over every piece of the plan. t holds the base pointers.
  * Pieces run in parallel only if parallel is set (no two pieces write the
  * same element); each piece is computed the same way on any thread. */
@@ -143,22 +159,13 @@ static void walk(at_ctx *ctx, const bcast *p, const row *t, row_kernel kernel, i
     size_t len = p->size[last];
     size_t pieces = (p->n / len) * ((len + PIECE - 1) / PIECE);
     int use_threads = parallel && p->n > PARALLEL_MIN && ctx->threads > 1;
-    (void)use_threads;
     long count = (long)pieces;
-#pragma omp parallel for num_threads(ctx->threads) if (use_threads) schedule(static)
-    for (long i = 0; i < count; i++) {
-        size_t oy, oa, ob;
-        row r = *t;
-        r.n = piece_at(p, (size_t)i, &oy, &oa, &ob);
-        r.sa = p->sa[last];
-        r.sb = p->sb[last];
-        r.y += oy;
-        if (r.dy) r.dy += oy;
-        r.a += oa;
-        if (r.da) r.da += oa;
-        if (r.b) r.b += ob;
-        if (r.db) r.db += ob;
-        kernel(&r);
+    // a plain branch, not an if clause: a false if still builds a team per call
+    if (use_threads) {
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+        for (long i = 0; i < count; i++) run_piece(p, t, kernel, last, (size_t)i);
+    } else {
+        for (long i = 0; i < count; i++) run_piece(p, t, kernel, last, (size_t)i);
     }
 }
 

@@ -58,8 +58,16 @@ static void ln_row_forward(float *y, const float *x, const float *gamma, const f
 static void ln_forward(at_ctx *ctx, const ln_parts *p, float *y, float eps) {
     const long rows = (long)p->rows;
     const int n = p->n;
-    const int big = p->rows * (size_t)n >= LAYER_NORM_PARALLEL_MIN;
-#pragma omp parallel for num_threads(ctx->threads) if (big)
+    // a plain branch, not an if clause: a false if still builds a team per call
+    if (ctx->threads > 1 && p->rows * (size_t)n >= LAYER_NORM_PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads)
+        for (long r = 0; r < rows; r++) {
+            size_t at = (size_t)r * n;
+            ln_row_forward(y + at, p->x + at, p->gamma, p->beta, n, &p->mean[r], &p->rstd[r],
+                           eps);
+        }
+        return;
+    }
     for (long r = 0; r < rows; r++) {
         size_t at = (size_t)r * n;
         ln_row_forward(y + at, p->x + at, p->gamma, p->beta, n, &p->mean[r], &p->rstd[r], eps);
@@ -88,8 +96,14 @@ static void ln_row_backward_x(float *dx, const float *x, const float *dy, const 
 static void ln_backward_x(at_ctx *ctx, const ln_parts *p, float *dx, const float *dy) {
     const long rows = (long)p->rows;
     const int n = p->n;
-    const int big = p->rows * (size_t)n >= LAYER_NORM_PARALLEL_MIN;
-#pragma omp parallel for num_threads(ctx->threads) if (big)
+    if (ctx->threads > 1 && p->rows * (size_t)n >= LAYER_NORM_PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads)
+        for (long r = 0; r < rows; r++) {
+            size_t at = (size_t)r * n;
+            ln_row_backward_x(dx + at, p->x + at, dy + at, p->gamma, n, p->mean[r], p->rstd[r]);
+        }
+        return;
+    }
     for (long r = 0; r < rows; r++) {
         size_t at = (size_t)r * n;
         ln_row_backward_x(dx + at, p->x + at, dy + at, p->gamma, n, p->mean[r], p->rstd[r]);

@@ -112,17 +112,24 @@ static void log_softmax_row_backward(float *dx, const float *ly, const float *dy
 
 /* ------------------------------------------------------------ whole tensors */
 
+static void softmax_one_row(const row_view *v, float *y, const float *x, int log_form, long r) {
+    const int n = v->n;
+    const float *xr = x + (size_t)r * n; // (n)
+    float *yr = y + (size_t)r * n;       // (n)
+    if (log_form) log_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
+    else at_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
+}
+
 static void softmax_rows(at_ctx *ctx, const row_view *v, float *y, const float *x, int log_form) {
     const long rows = (long)v->rows;
     const int n = v->n;
-    const int big = v->rows * (size_t)n >= SOFTMAX_PARALLEL_MIN;
-#pragma omp parallel for num_threads(ctx->threads) if (big)
-    for (long r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * n; // (n)
-        float *yr = y + (size_t)r * n;       // (n)
-        if (log_form) log_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
-        else at_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
+    // a plain branch, not an if clause: a false if still builds a team per call
+    if (ctx->threads > 1 && v->rows * (size_t)n >= SOFTMAX_PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads)
+        for (long r = 0; r < rows; r++) softmax_one_row(v, y, x, log_form, r);
+        return;
     }
+    for (long r = 0; r < rows; r++) softmax_one_row(v, y, x, log_form, r);
 }
 
 /* node->iarg: [0] n, [1] mask rows M (1 without a mask); aux[0]: the mask
@@ -143,8 +150,14 @@ static at_status softmax_backward(at_ctx *ctx, at_node *node) {
     const float *y = node->out->data, *dy = node->out->grad; // (R, n)
     const long rows = (long)v.rows;
     const int n = v.n;
-    const int big = v.rows * (size_t)n >= SOFTMAX_PARALLEL_MIN;
-#pragma omp parallel for num_threads(ctx->threads) if (big)
+    if (ctx->threads > 1 && v.rows * (size_t)n >= SOFTMAX_PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads)
+        for (long r = 0; r < rows; r++) {
+            size_t at = (size_t)r * n;
+            at_softmax_row_backward(x->grad + at, y + at, dy + at, n);
+        }
+        return AT_OK;
+    }
     for (long r = 0; r < rows; r++) {
         size_t at = (size_t)r * n;
         at_softmax_row_backward(x->grad + at, y + at, dy + at, n);
@@ -159,8 +172,15 @@ static at_status log_softmax_backward(at_ctx *ctx, at_node *node) {
     const float *ly = node->out->data, *dy = node->out->grad; // (R, n)
     const long rows = (long)v.rows;
     const int n = v.n;
-    const int big = v.rows * (size_t)n >= SOFTMAX_PARALLEL_MIN;
-#pragma omp parallel for num_threads(ctx->threads) if (big)
+    if (ctx->threads > 1 && v.rows * (size_t)n >= SOFTMAX_PARALLEL_MIN) {
+#pragma omp parallel for num_threads(ctx->threads)
+        for (long r = 0; r < rows; r++) {
+            size_t at = (size_t)r * n;
+            log_softmax_row_backward(x->grad + at, ly + at, dy + at, x->data + at,
+                                     mask_for_row(&v, (size_t)r), n);
+        }
+        return AT_OK;
+    }
     for (long r = 0; r < rows; r++) {
         size_t at = (size_t)r * n;
         log_softmax_row_backward(x->grad + at, ly + at, dy + at, x->data + at,
