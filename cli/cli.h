@@ -11,6 +11,11 @@
 
 int demo_main(int argc, char **argv);
 int dates_main(int argc, char **argv);
+int train_main(int argc, char **argv);
+int eval_main(int argc, char **argv);
+int translate_main(int argc, char **argv);
+int plot_main(int argc, char **argv);
+int compare_main(int argc, char **argv);
 
 /* Parse "--name VALUE" integer/float options with range checks. On error
  * print a message naming the option and return 0. */

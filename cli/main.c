@@ -19,6 +19,11 @@ typedef struct command {
 static const command commands[] = {
     {"demo", demo_main, "train a small attention model (reverse strings) and show its attention"},
     {"dates", dates_main, "generate the date translator's data set (human date -> ISO date)"},
+    {"train", train_main, "train a seq2seq model with attention on dates or a TSV of text pairs"},
+    {"eval", eval_main, "exact match and per-character accuracy of a model on a TSV or dates"},
+    {"translate", translate_main, "translate text with a model (e.g. a date to ISO), with its attention"},
+    {"plot", plot_main, "draw a saved attention map (PNG, SVG, PDF, HTML, terminal) or training curves"},
+    {"compare", compare_main, "the same input under several models, attention side by side in one figure"},
 };
 
 static void usage(FILE *out) {

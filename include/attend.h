@@ -51,6 +51,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h> /* FILE, for at_plot_terminal */
 
 #ifdef __cplusplus
 extern "C" {
@@ -942,6 +943,358 @@ at_status at_dates_generate(at_ctx *ctx, at_dates *dates, uint64_t seed, const l
  * year "YYYY" writes 2024-12-30 as 2025 while "y" writes 2024. */
 at_status at_date_format_pattern(at_ctx *ctx, const char *locale, const char *pattern, int year,
                                  int month, int day, char *out, size_t size);
+
+/* ----------------------------------------------------------- visualisation
+ * Pictures of attention: heatmaps (PNG, PDF, SVG), a self-contained
+ * interactive HTML page, the terminal, and training curves. Rendering uses
+ * cairo with pango, so labels in any script (Latin, Cyrillic, CJK, Arabic)
+ * are shaped and drawn with real fonts found through fontconfig.
+ *
+ * An attention map is one picture's data: heads × rows × cols weights,
+ * rows = the query / output tokens (T_q, drawn down the side), cols = the
+ * key / input tokens (T_k, drawn along the top), as the (B, Tq, Tk) or
+ * (B, H, Tq, Tk) weights of one batch row. Static attention (HAN) with
+ * per-feature weights (B, T, D) fits too: rows = features, cols = tokens.
+ * The colour scale is fixed to [0, 1] (weights are probabilities), so maps
+ * of different models compare by eye; values outside are clamped.
+ *
+ * A weights file (attend's own JSON format, written by
+ * at_attention_map_save and read strictly by at_attention_map_load):
+ *   {"format": "attend-attention", "version": 1, "kind": "map",
+ *    "title": "...", "model": "...", "mechanism": "...",
+ *    "heads": H, "rows": Tq, "cols": Tk,
+ *    "row_labels": [Tq strings], "col_labels": [Tk strings],
+ *    "weights": [H][Tq][Tk] numbers}
+ * Limits: 1 <= rows, cols <= AT_VIZ_MAX_TOKENS, 1 <= heads <= AT_VIZ_MAX_HEADS.
+ * at_attention_map_load also reads one line of `attend translate --weights
+ * json` ({"input", "output", "source": [chars], "target": [chars],
+ * "heads": H, "weights": [H][Ty][Tx]}), just as strictly. */
+#define AT_VIZ_MAX_TOKENS 4096
+#define AT_VIZ_MAX_HEADS 64
+
+typedef struct at_attention_map {
+    int heads, rows, cols;
+    float *weights;     /* heads*rows*cols, (H, Tq, Tk) row-major         */
+    char **row_labels;  /* rows UTF-8 strings: output tokens ("" at first) */
+    char **col_labels;  /* cols UTF-8 strings: input tokens               */
+    char *title;        /* free text, e.g. the input sentence ("" if none)*/
+    char *model;        /* e.g. "bilstm-gru"                   ("" if none)*/
+    char *mechanism;    /* e.g. "additive (Bahdanau)"          ("" if none)*/
+} at_attention_map;
+
+/* A zero-filled map with empty labels and texts. Sizes outside the limits
+ * are an AT_ERR_ARGUMENT. Free with at_attention_map_free (NULL is fine). */
+at_status at_attention_map_create(at_ctx *ctx, at_attention_map **out, int heads, int rows,
+                                  int cols);
+void at_attention_map_free(at_attention_map *map);
+/* Copy rows (resp. cols) label strings in; NULL keeps the current ones.
+ * Labels must be valid UTF-8 (else AT_ERR_ARGUMENT). */
+at_status at_attention_map_set_labels(at_ctx *ctx, at_attention_map *map,
+                                      const char *const *row_labels,
+                                      const char *const *col_labels);
+/* One label per code point of output_text (rows) and input_text (cols),
+ * the usual case for a character model. A text whose length in code points
+ * differs from rows (cols) is an AT_ERR_ARGUMENT; NULL skips that side. */
+at_status at_attention_map_set_chars(at_ctx *ctx, at_attention_map *map,
+                                     const char *output_text, const char *input_text);
+/* Copy the title, model and mechanism names; NULL keeps the current one. */
+at_status at_attention_map_set_text(at_ctx *ctx, at_attention_map *map, const char *title,
+                                    const char *model, const char *mechanism);
+/* Copy head `head`'s (rows, cols) weights in, e.g. from a (B, [H,] Tq, Tk)
+ * tensor: weights->data + b*H*Tq*Tk + head*Tq*Tk with row_stride = Tk. */
+at_status at_attention_map_set_weights(at_ctx *ctx, at_attention_map *map, int head,
+                                       const float *weights, int row_stride);
+
+/* Save (atomically: a temporary file renamed over path) and load the
+ * weights file above. Load validates everything: a malformed file is an
+ * AT_ERR_FORMAT whose message names the file and the problem; impossible
+ * sizes are an AT_ERR_FORMAT too, never a crash or a huge allocation. */
+at_status at_attention_map_save(at_ctx *ctx, const at_attention_map *map, const char *path);
+at_status at_attention_map_load(at_ctx *ctx, at_attention_map **out, const char *path);
+/* Export for bertviz-style tools: {"attention": [1 layer][H][Tq][Tk],
+ * "left_text": row labels, "right_text": col labels, "decoder_tokens",
+ * "encoder_tokens" (the same), "model", "mechanism", "title"}. In Python:
+ *   d = json.load(open(path)); a = [torch.tensor(l)[None] for l in d["attention"]]
+ *   bertviz.head_view(cross_attention=a, encoder_tokens=d["encoder_tokens"],
+ *                     decoder_tokens=d["decoder_tokens"])          */
+at_status at_attention_map_export_bertviz(at_ctx *ctx, const at_attention_map *map,
+                                          const char *path);
+
+/* A document for static (HAN) attention at two levels: sentences of words,
+ * one weight per word (within its sentence) and one per sentence. Its
+ * weights file has "kind": "document" and
+ *   "sentences": [{"weight": w, "words": ["..", ..], "word_weights": [..]}, ..] */
+typedef struct at_attention_doc {
+    int sentences;            /* >= 1                                     */
+    int *lengths;             /* words per sentence, each >= 1            */
+    int words;                /* sum of lengths                           */
+    char **word_text;         /* words strings, sentence after sentence   */
+    float *word_weights;      /* words values                             */
+    float *sentence_weights;  /* sentences values                         */
+    char *title, *model, *mechanism;
+} at_attention_doc;
+at_status at_attention_doc_create(at_ctx *ctx, at_attention_doc **out, int sentences,
+                                  const int *lengths);
+void at_attention_doc_free(at_attention_doc *doc);
+/* Copy word strings (doc->words of them) and the texts; NULL keeps. */
+at_status at_attention_doc_set_words(at_ctx *ctx, at_attention_doc *doc,
+                                     const char *const *words);
+at_status at_attention_doc_set_text(at_ctx *ctx, at_attention_doc *doc, const char *title,
+                                    const char *model, const char *mechanism);
+at_status at_attention_doc_save(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+at_status at_attention_doc_load(at_ctx *ctx, at_attention_doc **out, const char *path);
+
+/* What a weights file holds, read from its "kind": AT_VIZ_MAP or
+ * AT_VIZ_DOC (AT_ERR_FORMAT if neither, AT_ERR_IO if unreadable). */
+typedef enum at_viz_kind { AT_VIZ_MAP = 1, AT_VIZ_DOC = 2 } at_viz_kind;
+at_status at_viz_file_kind(at_ctx *ctx, const char *path, at_viz_kind *kind);
+
+/* The colour map: a perceptual, viridis-like ramp from dark purple (0)
+ * through blue and green to yellow (1). value is clamped to [0, 1]. */
+void at_viz_colour(float value, uint8_t rgb[3]);
+
+/* Draw one map to path; the format follows the extension: .png, .svg,
+ * .pdf or .html (case-insensitive); any other is an AT_ERR_ARGUMENT.
+ * One head: a heatmap with the output tokens down the side, the input
+ * tokens along the top, a colour bar and a title naming the model and the
+ * mechanism. Several heads: a grid with every head (HTML adds a head
+ * selector). Files are written atomically. */
+at_status at_plot_map(at_ctx *ctx, const at_attention_map *map, const char *path);
+/* Several maps side by side in one figure, n >= 1; .png, .svg, .pdf or
+ * .html. The same input under several models: panels are named "model ·
+ * mechanism" under the shared input. Several inputs (maps whose titles
+ * differ, e.g. example dates under one model): each panel is titled with
+ * its own map's title. A multi-head map is shown as the mean of its heads
+ * (its panel says so). title (the heading) may be NULL. */
+at_status at_plot_compare(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                          const char *title, const char *path);
+/* A document's word and sentence weights: .html (interactive), or .png,
+ * .svg, .pdf (the text with each word shaded). */
+at_status at_plot_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+
+/* Where cell (row, col) of head `head` of at_plot_map's figure is centred,
+ * in the PNG's pixels (for tests and tools). */
+at_status at_plot_cell_center(at_ctx *ctx, const at_attention_map *map, int head, int row,
+                              int col, double *x, double *y);
+
+/* The terminal. The library never looks at the environment or calls
+ * isatty: the caller decides the colour mode, e.g. with
+ *   at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
+ *                    getenv("COLORTERM"), getenv("TERM"))
+ * which gives ASCII when not a terminal, when NO_COLOR is set and not
+ * empty, or when TERM is "dumb"; 24-bit colour when COLORTERM is
+ * "truecolor" or "24bit"; 256 colours otherwise. */
+typedef enum at_term_mode { AT_TERM_ASCII, AT_TERM_256, AT_TERM_TRUECOLOR } at_term_mode;
+at_term_mode at_term_mode_for(int is_tty, const char *no_color, const char *colorterm,
+                              const char *term);
+/* Draw the map (every head, one after another) with its labels to out:
+ * two character cells per weight, coloured blocks or ASCII shades. */
+at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
+                           at_term_mode mode);
+
+/* The map of one translation (at_seq2seq_translate, models section
+ * below): rows = the output's characters, cols = input's characters, every
+ * head, title "input -> output", mechanism = the attention kind's name
+ * (e.g. "additive", "multi-head"), model = model_name, or when NULL the
+ * decoder's name ("seed decoder", "luong-gru", "luong-lstm"). */
+struct at_seq2seq;
+struct at_translation;
+at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
+                                            const struct at_seq2seq *model,
+                                            const char *model_name, const char *input,
+                                            const struct at_translation *translation);
+
+/* Training curves from a metrics file of JSON lines, one object per line,
+ * e.g. {"step": 100, "loss": 0.91, "valid_loss": 1.02, "valid_exact": 0.4}.
+ * "step" is required on a line for it to count (lines without it, blank
+ * lines and non-numeric values are skipped; a line that is not JSON is an
+ * AT_ERR_FORMAT naming the line). Fields whose name contains "loss" go in
+ * the left panel; names containing "acc", "exact", "match" or "char"
+ * (e.g. "valid_char") go in the right panel (accuracy in [0, 1]); other
+ * fields ("lr", "seconds", ...) are ignored. Writes
+ * out_path: .png, .svg or .pdf. title may be NULL. */
+at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out_path,
+                          const char *title);
+
+/* ------------------------------------------------------------------ models
+ * The date translator's model, usable on any character-level task: a
+ * sequence-to-sequence network with attention, trained on text pairs.
+ *
+ *   source chars -> embedding (E) -> BiLSTM encoder (N per direction,
+ *   lengths masked) -> annotations h (B, Tx, 2N) -> a decoder, one output
+ *   character per step until END or max_target_len:
+ *
+ *   seed   the AttentionDecoder of "Attention in Keras" (family 2, its own
+ *          additive attention on s_{t-1}). Options: y_t from s_t (default)
+ *          or s_{t-1} (the original), and what y_{t-1} is: an embedding of
+ *          the previous target token (teacher forcing, default: it trains
+ *          better, see docs/models.md) or the model's own previous softmax
+ *          (the original).
+ *   luong  Luong et al.'s decoder with input feeding: a GRU or LSTM cell on
+ *          x_t = [embed(y_{t-1}); h̃_{t-1}], attention of the CURRENT state
+ *          h_t over h, h̃_t = tanh(W_c [c_t; h_t]), logits = W_s h̃_t + b_s.
+ *          Its attention is any family below.
+ *
+ * Padding is masked in the encoder, in every attention and in the loss
+ * (PAD targets are ignored). The output length is independent of the input
+ * length. Ids are those of at_vocab (PAD 0, UNK 1, START 2, END 3); the
+ * source and the target each have their own vocabulary. A checkpoint holds
+ * the configuration and both vocabularies in __metadata__, so a saved
+ * model is everything at_seq2seq_load needs. */
+typedef enum at_decoder_kind { AT_DECODER_SEED, AT_DECODER_LUONG } at_decoder_kind;
+
+typedef enum at_attention_kind {
+    AT_ATTENTION_ADDITIVE,       /* Bahdanau                                */
+    AT_ATTENTION_DOT,            /* Luong dot (decoder = 2 x encoder)        */
+    AT_ATTENTION_GENERAL,        /* Luong general                           */
+    AT_ATTENTION_CONCAT,         /* Luong concat                            */
+    AT_ATTENTION_LOCATION,       /* Luong location (max_source_len weights) */
+    AT_ATTENTION_LOCAL_M,        /* Luong local, p_t = t (general score)    */
+    AT_ATTENTION_LOCAL_P,        /* Luong local, predicted p_t              */
+    AT_ATTENTION_MONOTONIC,      /* Raffel: soft in training, hard decoding */
+    AT_ATTENTION_FORWARD,        /* Zhang's forward attention on additive   */
+    AT_ATTENTION_MULTIPLICATIVE, /* scaled dot (decoder = 2 x encoder)      */
+    AT_ATTENTION_MULTI_HEAD,     /* multi-head (decoder = 2 x encoder)      */
+    AT_ATTENTION_KINDS
+} at_attention_kind;
+
+/* "additive", "dot", ..., "local-m", "multi-head"; NULL if out of range. */
+const char *at_attention_kind_name(at_attention_kind kind);
+/* The kind named `name` (as above), or AT_ERR_ARGUMENT listing the names. */
+at_status at_attention_kind_parse(at_ctx *ctx, const char *name, at_attention_kind *out);
+
+typedef enum at_cell_kind { AT_CELL_GRU, AT_CELL_LSTM } at_cell_kind;
+
+typedef struct at_seq2seq_config {
+    at_decoder_kind decoder;
+    at_attention_kind attention; /* luong decoder only; seed is additive */
+    at_cell_kind cell;           /* luong decoder only                   */
+    int seed_teacher_forcing;    /* seed: 1 embed(y_{t-1}), 0 own softmax */
+    int seed_output_from_previous_state; /* seed: 1 = the original's s_{t-1} */
+    int embed_size;              /* E, source and target embeddings      */
+    int encoder_size;            /* N, per direction                     */
+    int decoder_size;            /* S                                    */
+    int attn_size;               /* A, additive / concat / monotonic ... */
+    int heads;                   /* multi-head                           */
+    int window;                  /* local: D                             */
+    int max_source_len;          /* longest accepted source, characters  */
+    int max_target_len;          /* decoding stops here (END included)   */
+    uint64_t seed;               /* parameter initialisation             */
+} at_seq2seq_config;
+
+/* The defaults: the luong decoder with additive attention, sizes for the
+ * date translator (see docs/models.md), max lengths 0 (set them). */
+void at_seq2seq_config_default(at_seq2seq_config *config);
+
+typedef struct at_seq2seq at_seq2seq;
+
+/* A new model with freshly initialised parameters. It takes ownership of
+ * both vocabularies (freed by at_seq2seq_free, also on failure). An
+ * impossible configuration is an AT_ERR_ARGUMENT naming the field. */
+at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
+                            at_vocab *source_vocab, at_vocab *target_vocab);
+void at_seq2seq_free(at_seq2seq *model);
+const at_seq2seq_config *at_seq2seq_get_config(const at_seq2seq *model);
+at_params *at_seq2seq_params(const at_seq2seq *model);
+const at_vocab *at_seq2seq_source_vocab(const at_seq2seq *model);
+const at_vocab *at_seq2seq_target_vocab(const at_seq2seq *model);
+/* Attention heads of the weights the model hands back (1 but multi-head). */
+int at_seq2seq_heads(const at_seq2seq *model);
+
+/* Save parameters + "attend.model" (the configuration as JSON) +
+ * "attend.source_vocab" / "attend.target_vocab", plus extra (may be NULL;
+ * e.g. training state), atomically. Load makes the model from the file
+ * alone; a missing, truncated or foreign file is an AT_ERR_IO or
+ * AT_ERR_FORMAT naming the path. meta_out: NULL, or an empty at_metadata
+ * that receives every metadata entry. */
+at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *model, const char *path,
+                          const at_metadata *extra);
+at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path,
+                          at_metadata *meta_out);
+
+/* A data set encoded once for a model: ids of every source and target. A
+ * source longer than max_source_len or a target longer than
+ * max_target_len - 1 is an AT_ERR_ARGUMENT naming the pair. */
+typedef struct at_seq2seq_data {
+    size_t count;
+    int32_t *ids;          /* all sources then all targets, concatenated */
+    size_t *source_start;  /* (count) offset of pair i's source in ids    */
+    size_t *target_start;  /* (count)                                     */
+    int32_t *source_len;   /* (count) characters                          */
+    int32_t *target_len;   /* (count) characters, END excluded            */
+} at_seq2seq_data;
+at_status at_seq2seq_data_build(at_ctx *ctx, const at_seq2seq *model, const at_pairs *pairs,
+                                at_seq2seq_data *out);
+void at_seq2seq_data_clear(at_seq2seq_data *data);
+
+/* A padded batch. Tx = longest source of the batch, Ty = longest target + 1
+ * (END). Buffers are sized once for max_batch and the model's limits. */
+typedef struct at_seq2seq_batch {
+    int batch, source_len, target_len; /* B, Tx, Ty                       */
+    int max_batch;
+    int32_t *source;      /* (B, Tx) PAD after each length                 */
+    int32_t *lengths;     /* (B)                                           */
+    uint8_t *source_mask; /* (B, Tx) 1 = a real character                  */
+    int32_t *target_in;   /* (Ty, B) START, then the target (teacher input)  */
+    int32_t *target_out;  /* (Ty, B) the target, END, then PAD             */
+} at_seq2seq_batch;
+at_status at_seq2seq_batch_init(at_ctx *ctx, const at_seq2seq *model, int max_batch,
+                                at_seq2seq_batch *batch);
+void at_seq2seq_batch_free(at_seq2seq_batch *batch);
+/* Fill from data rows indices[0..n) (n <= max_batch). */
+at_status at_seq2seq_batch_fill(at_ctx *ctx, at_seq2seq_batch *batch,
+                                const at_seq2seq_data *data, const size_t *indices, int n);
+
+/* Mean cross-entropy of the batch's targets (PAD ignored), recorded on the
+ * tape when gradients are on. */
+at_status at_seq2seq_loss(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
+                          at_tensor **loss);
+/* Greedy decoding of a batch (inference: call with gradients off).
+ * ids (B, max_target_len): output ids, END included, PAD after it.
+ * weights NULL or (B, heads, max_target_len, Tx): attention per step. */
+at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
+                            int32_t *ids, float *weights);
+
+/* One string translated, with its attention. */
+typedef struct at_translation {
+    char *text;          /* the output, UTF-8 (malloc'd)                   */
+    int source_len;      /* Tx: characters of the input                    */
+    int target_len;      /* Ty: characters of the output (END excluded)    */
+    int heads;           /* 1, or H for multi-head                         */
+    float *weights;      /* (heads, Ty, Tx): row t = output character t    */
+} at_translation;
+/* Empty text, invalid UTF-8 or more than max_source_len characters is an
+ * AT_ERR_ARGUMENT saying which; unseen characters become UNK. Runs with
+ * gradients off (restores the setting) and resets the context. */
+at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *model, const char *text,
+                               at_translation *out);
+void at_translation_clear(at_translation *translation);
+
+/* Training and evaluation (src/models/trainer.c). One step: reset the
+ * context, zero gradients, loss, backward, clip to clip_norm (0 = none),
+ * optimiser step. *loss_out gets the loss. */
+at_status at_seq2seq_train_step(at_ctx *ctx, at_seq2seq *model, at_optim *optim,
+                                const at_seq2seq_batch *batch, float clip_norm,
+                                float *loss_out);
+
+/* Whole-sequence exact match (the output up to END equals the target, END
+ * included; padding never counts) and per-character accuracy (target
+ * positions, END included, where the output has the same id). */
+typedef struct at_seq2seq_score {
+    long pairs, exact;
+    long chars, chars_correct;
+} at_seq2seq_score;
+/* Greedy decoding of every pair, batch_size at a time, sorted by length.
+ * correct: NULL or (count) bytes, 1 where the pair is matched exactly. */
+at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_data *data,
+                              int batch_size, at_seq2seq_score *score, uint8_t *correct);
+
+/* Batches that group pairs of similar source length (less padding): the
+ * data is shuffled, cut into chunks of `pool` batches, each chunk sorted
+ * by length and cut into batches, and the batch order shuffled. order gets
+ * data->count indices; batch k is order[k*batch_size ...]. */
+void at_seq2seq_bucket_order(const at_seq2seq_data *data, int batch_size, int pool,
+                             at_rng *rng, size_t *order);
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,11 @@ static void test_errors(void) {
     float values[3] = {1, NAN, 2};
     CHECK_STATUS(ctx, at_check_finite(ctx, values, 3, "x"), AT_ERR_NUMERIC);
     CHECK(strstr(at_ctx_error(ctx), "element 1 is NaN") != NULL, "message: %s", at_ctx_error(ctx));
+    /* A caller may wrap the context's own message in a new one. */
+    at_ctx_fail(ctx, AT_ERR_FORMAT, "inner problem");
+    at_ctx_fail(ctx, AT_ERR_FORMAT, "file.tsv:3: %s", at_ctx_error(ctx));
+    CHECK(strcmp(at_ctx_error(ctx), "file.tsv:3: inner problem") == 0, "wrapped message: %s",
+          at_ctx_error(ctx));
     for (int s = AT_OK; s <= AT_ERR_STATE; s++)
         CHECK(strlen(at_status_name((at_status)s)) > 0, "status %d has no name", s);
     at_ctx_free(ctx);

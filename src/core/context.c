@@ -32,10 +32,14 @@ const char *at_status_name(at_status status) {
 
 at_status at_ctx_fail(at_ctx *ctx, at_status status, const char *fmt, ...) {
     if (!ctx) return status;
+    /* Format into a local buffer first: a caller may pass the context's own
+     * message as an argument ("%s: %s", where, at_ctx_error(ctx)). */
+    char message[AT_ERROR_BYTES];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(ctx->error, sizeof ctx->error, fmt, args);
+    vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
+    memcpy(ctx->error, message, sizeof message);
     ctx->last_status = status;
     return status;
 }

@@ -1,0 +1,179 @@
+/*
+ * buffer.c - small helpers the visualisation files share: a growable
+ * string with JSON and XML escaping, atomic file writes, file extensions
+ * and the text shown for a token label.
+ *
+ * Every output file (weights JSON, SVG, HTML) is first built in memory and
+ * then written in one go to a temporary file beside the target, which is
+ * renamed over it, so a reader never sees half a file.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fdopen */
+#include "viz.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int sbuf_reserve(sbuf *b, size_t extra) {
+    if (b->failed) return 0;
+    if (b->len + extra + 1 <= b->cap) return 1;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (!data) {
+        b->failed = 1;
+        return 0;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 1;
+}
+
+void sbuf_put(sbuf *b, const char *text, size_t n) {
+    if (!sbuf_reserve(b, n)) return;
+    memcpy(b->data + b->len, text, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void sbuf_puts(sbuf *b, const char *text) { sbuf_put(b, text, strlen(text)); }
+
+void sbuf_printf(sbuf *b, const char *fmt, ...) {
+    char small[256];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, args);
+    va_end(args);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) {
+        sbuf_put(b, small, (size_t)n);
+        return;
+    }
+    if (!sbuf_reserve(b, (size_t)n)) return;
+    va_start(args, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, args);
+    va_end(args);
+    b->len += (size_t)n;
+}
+
+/* A quoted JSON string. "</" is written "<\/"; with html set, every < > &
+ * is a \u escape, so the text is inert inside an HTML <script> element. */
+static void json_string(sbuf *b, const char *text, int html) {
+    sbuf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (html && (*p == '<' || *p == '>' || *p == '&')) {
+            sbuf_printf(b, "\\u%04x", *p);
+        } else if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            sbuf_put(b, esc, 2);
+        } else if (*p == '/' && p > (const unsigned char *)text && p[-1] == '<') {
+            sbuf_put(b, "\\/", 2);
+        } else if (*p < 0x20) {
+            sbuf_printf(b, "\\u%04x", *p);
+        } else {
+            sbuf_put(b, (const char *)p, 1);
+        }
+    }
+    sbuf_put(b, "\"", 1);
+}
+
+void sbuf_json_string(sbuf *b, const char *text) { json_string(b, text, 0); }
+void sbuf_json_string_html(sbuf *b, const char *text) { json_string(b, text, 1); }
+
+void sbuf_xml_text(sbuf *b, const char *text) {
+    for (const char *p = text; *p; p++) {
+        switch (*p) {
+        case '&': sbuf_puts(b, "&amp;"); break;
+        case '<': sbuf_puts(b, "&lt;"); break;
+        case '>': sbuf_puts(b, "&gt;"); break;
+        case '"': sbuf_puts(b, "&quot;"); break;
+        default:
+            if ((unsigned char)*p >= 0x20 || *p == '\t') sbuf_put(b, p, 1);
+        }
+    }
+}
+
+void sbuf_free(sbuf *b) {
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+static at_status write_tmp(at_ctx *ctx, const char *path, char *tmp, const char *data,
+                           size_t n) {
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot create a file there: %s", path,
+                           strerror(errno));
+    fchmod(fd, 0644); /* mkstemp makes 0600; a figure is for everyone to read */
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        remove(tmp);
+        return at_ctx_fail(ctx, AT_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    int ok = fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int err = errno;
+        remove(tmp);
+        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+    }
+    return AT_OK;
+}
+
+at_status viz_write_file(at_ctx *ctx, const char *path, const char *data, size_t n) {
+    size_t len = strlen(path) + sizeof ".tmp-XXXXXX";
+    char *tmp = malloc(len);
+    if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    snprintf(tmp, len, "%s.tmp-XXXXXX", path);
+    at_status s = write_tmp(ctx, path, tmp, data, n);
+    free(tmp);
+    return s;
+}
+
+void viz_extension(const char *path, char *ext, size_t size) {
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    ext[0] = 0;
+    if (!dot || (slash && slash > dot) || size == 0) return;
+    size_t i = 0;
+    for (const char *p = dot + 1; *p && i + 1 < size; p++)
+        ext[i++] = (char)tolower((unsigned char)*p);
+    ext[i] = 0;
+}
+
+char *viz_strdup(const char *text) {
+    if (!text) text = "";
+    size_t n = strlen(text) + 1;
+    char *copy = malloc(n);
+    if (copy) memcpy(copy, text, n);
+    return copy;
+}
+
+void viz_display_label(const char *label, char *out, size_t size) {
+    if (size == 0) return;
+    if (!strcmp(label, " ")) {
+        snprintf(out, size, "\xE2\x90\xA3"); /* U+2423 OPEN BOX */
+        return;
+    }
+    size_t j = 0;
+    const char *p = label;
+    for (; *p && j + 4 < size; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            memcpy(out + j, "\xEF\xBF\xBD", 3); /* U+FFFD */
+            j += 3;
+        } else {
+            out[j++] = *p;
+        }
+    }
+    out[j] = 0;
+    if (*p) { /* truncated: drop a partial UTF-8 sequence at the end */
+        while (j > 0 && ((unsigned char)out[j - 1] & 0xC0) == 0x80) j--;
+        if (j > 0 && (unsigned char)out[j - 1] >= 0xC0) j--;
+        out[j] = 0;
+    }
+}

@@ -1,0 +1,253 @@
+/*
+ * draw.c - the display list, text measurement, and its cairo backend.
+ *
+ * Layout code records rectangles, lines and text in a dl_list (in CSS px)
+ * and measures text with viz_measure. Both go through pango, which shapes
+ * every script (Arabic joining, bidi reordering, CJK) and picks a fallback
+ * font per character through fontconfig, so one family list (VIZ_FONTS)
+ * covers Latin, Cyrillic, CJK and Arabic. Each render makes its own pango
+ * font map rather than using pango's shared default one: no state is
+ * shared between two renders in two threads.
+ *
+ * PNG is drawn at VIZ_PNG_SCALE pixels per px, so labels stay sharp;
+ * PDF at 1 pt per px.
+ */
+#include "viz.h"
+
+#include <cairo-pdf.h>
+#include <cairo.h>
+#include <math.h>
+#include <pango/pangocairo.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PI 3.14159265358979323846
+
+/* ---------------------------------------------------------- display list */
+
+static dl_item *dl_push(dl_list *l, dl_kind kind) {
+    if (l->failed) return NULL;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        dl_item *items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            l->failed = 1;
+            return NULL;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    dl_item *it = &l->items[l->count++];
+    memset(it, 0, sizeof *it);
+    it->kind = kind;
+    return it;
+}
+
+void dl_rect(dl_list *l, double x, double y, double w, double h, const uint8_t rgb[3]) {
+    dl_item *it = dl_push(l, DL_RECT);
+    if (!it) return;
+    it->x = x, it->y = y, it->w = w, it->h = h;
+    memcpy(it->rgb, rgb, 3);
+}
+
+void dl_line(dl_list *l, double x0, double y0, double x1, double y1, double width,
+             const uint8_t rgb[3]) {
+    dl_item *it = dl_push(l, DL_LINE);
+    if (!it) return;
+    it->x = x0, it->y = y0, it->w = x1, it->h = y1;
+    it->width = width;
+    memcpy(it->rgb, rgb, 3);
+}
+
+void dl_text(dl_list *l, double x, double y, const char *text, double size, int bold,
+             dl_anchor anchor, int vertical, const uint8_t rgb[3], const char *tag) {
+    dl_item *it = dl_push(l, DL_TEXT);
+    if (!it) return;
+    it->x = x, it->y = y;
+    it->size = size;
+    it->bold = bold;
+    it->anchor = anchor;
+    it->vertical = vertical;
+    memcpy(it->rgb, rgb, 3);
+    it->text = viz_strdup(text);
+    it->tag = tag ? viz_strdup(tag) : NULL;
+    if (!it->text || (tag && !it->tag)) l->failed = 1;
+}
+
+void dl_free(dl_list *l) {
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].text);
+        free(l->items[i].tag);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* ----------------------------------------------------------- measurement */
+
+struct viz_measure {
+    cairo_surface_t *surface;
+    cairo_t *cr;
+    PangoFontMap *fonts;
+    PangoContext *context;
+    PangoLayout *layout;
+};
+
+/* Metrics without hinting, so sizes do not depend on the output scale;
+ * paragraphs strongly left to right (pango's default, weak LTR, would let
+ * an Arabic first word turn a whole title around). */
+static void set_font_options(PangoContext *context) {
+    pango_context_set_base_dir(context, PANGO_DIRECTION_LTR);
+    cairo_font_options_t *fo = cairo_font_options_create();
+    cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+    cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_NONE);
+    pango_cairo_context_set_font_options(context, fo);
+    cairo_font_options_destroy(fo);
+}
+
+/* Left-to-right paragraphs: a title "السبت ٩ مايو → 2018-05-09" keeps its
+ * arrow pointing at the output; an Arabic run inside is still right to left. */
+static void layout_set(PangoLayout *layout, const char *text, double size, int bold) {
+    pango_layout_set_auto_dir(layout, FALSE);
+    PangoFontDescription *fd = pango_font_description_from_string(VIZ_FONTS);
+    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
+    pango_font_description_set_weight(fd, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
+    pango_layout_set_font_description(layout, fd);
+    pango_font_description_free(fd);
+    pango_layout_set_text(layout, text, -1);
+}
+
+void viz_measure_free(viz_measure *m) {
+    if (!m) return;
+    if (m->layout) g_object_unref(m->layout);
+    if (m->context) g_object_unref(m->context);
+    if (m->fonts) g_object_unref(m->fonts);
+    if (m->cr) cairo_destroy(m->cr);
+    if (m->surface) cairo_surface_destroy(m->surface);
+    free(m);
+}
+
+at_status viz_measure_create(at_ctx *ctx, viz_measure **out) {
+    viz_measure *m = calloc(1, sizeof *m);
+    if (!m) return at_ctx_fail(ctx, AT_ERR_MEMORY, "plot: out of memory");
+    m->surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1);
+    m->cr = cairo_create(m->surface);
+    m->fonts = pango_cairo_font_map_new();
+    if (cairo_status(m->cr) != CAIRO_STATUS_SUCCESS || !m->fonts) {
+        viz_measure_free(m);
+        return at_ctx_fail(ctx, AT_ERR_MEMORY, "plot: cannot start cairo/pango");
+    }
+    m->context = pango_font_map_create_context(m->fonts);
+    set_font_options(m->context);
+    pango_cairo_update_context(m->cr, m->context);
+    m->layout = pango_layout_new(m->context);
+    *out = m;
+    return AT_OK;
+}
+
+void viz_text_size(viz_measure *m, const char *text, double size, int bold, double *w,
+                   double *h) {
+    layout_set(m->layout, text, size, bold);
+    PangoRectangle logical;
+    pango_layout_get_extents(m->layout, NULL, &logical);
+    *w = (double)logical.width / PANGO_SCALE;
+    *h = (double)logical.height / PANGO_SCALE;
+}
+
+/* --------------------------------------------------------- cairo backend */
+
+static void set_rgb(cairo_t *cr, const uint8_t rgb[3]) {
+    cairo_set_source_rgb(cr, rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0);
+}
+
+static void draw_text(cairo_t *cr, PangoLayout *layout, const dl_item *it) {
+    layout_set(layout, it->text, it->size, it->bold);
+    pango_cairo_update_layout(cr, layout);
+    PangoRectangle logical;
+    pango_layout_get_extents(layout, NULL, &logical);
+    double w = (double)logical.width / PANGO_SCALE, h = (double)logical.height / PANGO_SCALE;
+    double dx = it->anchor == DL_MIDDLE ? -w / 2 : it->anchor == DL_END ? -w : 0;
+    cairo_save(cr);
+    cairo_translate(cr, it->x, it->y);
+    if (it->vertical) cairo_rotate(cr, -PI / 2);
+    cairo_move_to(cr, dx - (double)logical.x / PANGO_SCALE, -h / 2);
+    set_rgb(cr, it->rgb);
+    pango_cairo_show_layout(cr, layout);
+    cairo_restore(cr);
+}
+
+static void play(cairo_t *cr, PangoLayout *layout, const dl_list *l) {
+    for (size_t i = 0; i < l->count; i++) {
+        const dl_item *it = &l->items[i];
+        switch (it->kind) {
+        case DL_RECT:
+            set_rgb(cr, it->rgb);
+            cairo_rectangle(cr, it->x, it->y, it->w, it->h);
+            cairo_fill(cr);
+            break;
+        case DL_LINE:
+            set_rgb(cr, it->rgb);
+            cairo_set_line_width(cr, it->width);
+            cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+            cairo_move_to(cr, it->x, it->y);
+            cairo_line_to(cr, it->w, it->h);
+            cairo_stroke(cr);
+            break;
+        case DL_TEXT:
+            draw_text(cr, layout, it);
+            break;
+        }
+    }
+}
+
+static at_status render_cairo(at_ctx *ctx, const dl_list *l, const char *path, int png) {
+    double scale = png ? VIZ_PNG_SCALE : 1.0;
+    int w = (int)ceil(l->width * scale), h = (int)ceil(l->height * scale);
+    if (w < 1 || h < 1 || w > 32000 || h > 32000)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: a %d x %d figure is too large", path, w, h);
+    cairo_surface_t *surface = png ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h)
+                                   : cairo_pdf_surface_create(path, l->width, l->height);
+    cairo_t *cr = cairo_create(surface);
+    PangoFontMap *fonts = pango_cairo_font_map_new();
+    PangoContext *context = pango_font_map_create_context(fonts);
+    set_font_options(context);
+    PangoLayout *layout = pango_layout_new(context);
+    cairo_scale(cr, scale, scale);
+    play(cr, layout, l);
+    cairo_surface_flush(surface);
+    cairo_status_t cs = cairo_status(cr);
+    if (cs == CAIRO_STATUS_SUCCESS && png) cs = cairo_surface_write_to_png(surface, path);
+    g_object_unref(layout);
+    g_object_unref(context);
+    g_object_unref(fonts);
+    cairo_destroy(cr);
+    cairo_surface_finish(surface);
+    if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surface);
+    cairo_surface_destroy(surface);
+    if (cs != CAIRO_STATUS_SUCCESS)
+        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: %s", path,
+                           cairo_status_to_string(cs));
+    return AT_OK;
+}
+
+at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char *ext) {
+    if (l->failed) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    if (!strcmp(ext, "svg")) return viz_render_svg(ctx, l, path);
+    if (!strcmp(ext, "png") || !strcmp(ext, "pdf")) {
+        /* Draw beside the target, then rename, as every other output. */
+        size_t n = strlen(path) + 16;
+        char *tmp = malloc(n);
+        if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+        snprintf(tmp, n, "%s.tmp.%s", path, ext);
+        at_status s = render_cairo(ctx, l, tmp, !strcmp(ext, "png"));
+        if (s == AT_OK && rename(tmp, path) != 0)
+            s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write", path);
+        if (s != AT_OK) remove(tmp);
+        free(tmp);
+        return s;
+    }
+    return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                       "%s: unknown figure format '.%s' (use .png, .svg, .pdf or .html)", path,
+                       ext);
+}

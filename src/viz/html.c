@@ -1,0 +1,466 @@
+/*
+ * html.c - self-contained interactive HTML pages: one file, no network.
+ *
+ * The page carries its data as JSON in a <script type="application/json">
+ * element (every < > & escaped, so no label can close the element) and a
+ * small script that builds the view from it:
+ *   maps      a table per map (or per head) with the output tokens down
+ *             the side and the input tokens along the top; hovering a cell
+ *             shows its weight beside the pointer and in a read-out line,
+ *             and highlights its output and input tokens; a multi-head map
+ *             gets a head selector (all heads as a grid, their mean, or
+ *             one head); several maps sit side by side.
+ *   document  static (HAN) attention: the text itself, each word shaded by
+ *             its weight and each sentence by its own, at word level,
+ *             sentence level or both (word shade scaled by the square root
+ *             of the sentence's, as Yang et al. 2016 show it).
+ * The colour map's anchors go into the data, so the page and the PNG use
+ * the same colours. The CSS and script below are kept one line per string.
+ */
+#include "viz.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const page_css[] = {
+    "body { font-family: \"Noto Sans\", \"Noto Sans Arabic\", \"DejaVu Sans\", \"Noto Sans CJK SC\", sans-serif; margin: 20px; color: #222; background: #fff; }\n",
+    "h1 { font-size: 20px; margin: 0 0 4px; }\n",
+    "#subheading { color: #555; margin: 0 0 12px; font-size: 14px; }\n",
+    "#readout { position: sticky; top: 0; background: #f5f5f7; border: 1px solid #ddd; border-radius: 4px; padding: 6px 10px; font-size: 14px; min-height: 20px; margin-bottom: 12px; z-index: 2; }\n",
+    ".colourbar { display: flex; align-items: center; gap: 8px; font-size: 12px; margin-bottom: 12px; }\n",
+    ".colourbar .ramp { width: 220px; height: 12px; border-radius: 2px; }\n",
+    ".panels { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }\n",
+    ".panel h2 { font-size: 15px; margin: 0 0 6px; }\n",
+    ".panel-input { font-size: 13px; color: #555; margin: -2px 0 6px; }\n",
+    ".head-choice { font-size: 13px; display: block; margin-bottom: 6px; }\n",
+    ".head-grid { display: flex; flex-wrap: wrap; gap: 18px; }\n",
+    ".head-box h3 { font-size: 13px; margin: 0 0 4px; font-weight: 600; }\n",
+    "table.heatmap { border-collapse: collapse; }\n",
+    "table.heatmap td.cell { width: var(--cell); height: var(--cell); min-width: var(--cell); padding: 0; border: 0; }\n",
+    "table.heatmap td.cell.active { outline: 2px solid #ff2d55; outline-offset: -2px; }\n",
+    "table.heatmap th { font-weight: normal; font-size: 13px; padding: 0 4px; white-space: nowrap; color: #222; }\n",
+    "table.heatmap th.row { text-align: right; }\n",
+    "table.heatmap th.col { vertical-align: bottom; text-align: center; padding: 0 0 3px; }\n",
+    "table.heatmap th.col.vertical { writing-mode: vertical-rl; text-orientation: mixed; text-align: end; padding: 3px 0; }\n",
+    "table.heatmap th.hl { background: #ff2d55; color: #fff; border-radius: 3px; }\n",
+    "#tooltip { position: fixed; display: none; pointer-events: none; background: #222; color: #fff; padding: 3px 7px; border-radius: 4px; font-size: 13px; z-index: 5; }\n",
+    ".modes { display: flex; gap: 16px; font-size: 14px; margin-bottom: 8px; }\n",
+    ".legend { font-size: 12px; color: #666; margin: 0 0 10px; }\n",
+    ".document { max-width: 900px; line-height: 2; font-size: 16px; }\n",
+    ".sentence { margin: 0 0 6px; padding: 2px 6px; border-radius: 4px; }\n",
+    ".sweight { display: inline-block; width: 48px; height: 10px; background: #eee; margin-inline-end: 10px; vertical-align: middle; border-radius: 2px; }\n",
+    ".sfill { display: block; height: 10px; background: #3b528b; border-radius: 2px; }\n",
+    ".word { padding: 1px 3px; border-radius: 3px; cursor: default; }\n",
+    ".word:hover { outline: 2px solid #ff2d55; }\n",
+};
+
+static const char *const page_js[] = {
+    "'use strict';\n",
+    "(function () {\n",
+    "  var data = JSON.parse(document.getElementById('attend-data').textContent);\n",
+    "  var anchors = data.colours;\n",
+    "  var tip = document.getElementById('tooltip');\n",
+    "  var readout = document.getElementById('readout');\n",
+    "  var sameInput = true;\n",
+    "\n",
+    "  function colour(v) {\n",
+    "    if (!(v > 0)) v = 0;\n",
+    "    if (v > 1) v = 1;\n",
+    "    var pos = v * (anchors.length - 1);\n",
+    "    var i = Math.min(Math.floor(pos), anchors.length - 2), f = pos - i;\n",
+    "    var c = [0, 1, 2].map(function (k) {\n",
+    "      return Math.round(anchors[i][k] + f * (anchors[i + 1][k] - anchors[i][k]));\n",
+    "    });\n",
+    "    return 'rgb(' + c.join(',') + ')';\n",
+    "  }\n",
+    "  function shade(t) {\n",
+    "    if (!(t > 0)) t = 0;\n",
+    "    if (t > 1) t = 1;\n",
+    "    var base = [59, 82, 139];\n",
+    "    var c = base.map(function (b) { return Math.round(255 + t * (b - 255)); });\n",
+    "    return 'rgb(' + c.join(',') + ')';\n",
+    "  }\n",
+    "  function el(tag, cls, text) {\n",
+    "    var e = document.createElement(tag);\n",
+    "    if (cls) e.className = cls;\n",
+    "    if (text !== undefined) e.textContent = text;\n",
+    "    return e;\n",
+    "  }\n",
+    "  function shown(label) { return label === ' ' ? '\\u2423' : label; }\n",
+    "  function fmt(w) { return w.toFixed(4); }\n",
+    "  function moveTip(ev, text) {\n",
+    "    tip.textContent = text;\n",
+    "    tip.style.display = 'block';\n",
+    "    var x = ev.clientX + 14, y = ev.clientY + 14;\n",
+    "    if (x + tip.offsetWidth > window.innerWidth - 4) x = ev.clientX - tip.offsetWidth - 10;\n",
+    "    if (y + tip.offsetHeight > window.innerHeight - 4) y = ev.clientY - tip.offsetHeight - 10;\n",
+    "    tip.style.left = x + 'px';\n",
+    "    tip.style.top = y + 'px';\n",
+    "  }\n",
+    "  function hideTip() { tip.style.display = 'none'; }\n",
+    "  function nameOf(map, i) {\n",
+    "    var name = [map.model, map.mechanism].filter(Boolean).join(' \\u00b7 ');\n",
+    "    return name || 'map ' + (i + 1);\n",
+    "  }\n",
+    "\n",
+    "  /* ------------------------------------------------------------ heatmaps */\n",
+    "  function value(map, head, r, c) {\n",
+    "    if (head !== 'mean') return map.weights[head][r][c];\n",
+    "    var s = 0;\n",
+    "    for (var h = 0; h < map.heads; h++) s += map.weights[h][r][c];\n",
+    "    return s / map.heads;\n",
+    "  }\n",
+    "  function clearMarks(table) {\n",
+    "    table.querySelectorAll('.hl, .active').forEach(function (e) {\n",
+    "      e.classList.remove('hl');\n",
+    "      e.classList.remove('active');\n",
+    "    });\n",
+    "  }\n",
+    "  function onCell(ev) {\n",
+    "    var td = ev.target.closest('td.cell');\n",
+    "    if (!td) return;\n",
+    "    var table = td.closest('table');\n",
+    "    clearMarks(table);\n",
+    "    var r = td.dataset.row, c = td.dataset.col, map = table.attendMap;\n",
+    "    table.querySelector('th.row[data-row=\"' + r + '\"]').classList.add('hl');\n",
+    "    table.querySelector('th.col[data-col=\"' + c + '\"]').classList.add('hl');\n",
+    "    td.classList.add('active');\n",
+    "    var w = Number(td.dataset.w);\n",
+    "    var head = table.dataset.head === 'mean' ? 'mean of heads' : 'head ' + (Number(table.dataset.head) + 1);\n",
+    "    var text = 'output \\u201c' + map.row_labels[r] + '\\u201d (' + (Number(r) + 1) + ') \\u2190 input \\u201c' +\n",
+    "      map.col_labels[c] + '\\u201d (' + (Number(c) + 1) + '): ' + fmt(w);\n",
+    "    moveTip(ev, fmt(w));\n",
+    "    readout.textContent = (map.heads > 1 ? head + ', ' : '') + text + '  [exact: ' + td.dataset.w + ']';\n",
+    "  }\n",
+    "  function buildTable(map, head, cell) {\n",
+    "    var t = el('table', 'heatmap');\n",
+    "    t.attendMap = map;\n",
+    "    t.dataset.head = head;\n",
+    "    t.style.setProperty('--cell', cell + 'px');\n",
+    "    var vertical = map.col_labels.some(function (s) { return Array.from(s).length > 2; });\n",
+    "    var tr = el('tr');\n",
+    "    tr.appendChild(el('th', 'corner'));\n",
+    "    map.col_labels.forEach(function (s, c) {\n",
+    "      var th = el('th', 'col' + (vertical ? ' vertical' : ''), shown(s));\n",
+    "      th.dataset.col = c;\n",
+    "      th.dir = 'auto';\n",
+    "      tr.appendChild(th);\n",
+    "    });\n",
+    "    var thead = el('thead');\n",
+    "    thead.appendChild(tr);\n",
+    "    t.appendChild(thead);\n",
+    "    var tbody = el('tbody');\n",
+    "    for (var r = 0; r < map.rows; r++) {\n",
+    "      var row = el('tr');\n",
+    "      var th = el('th', 'row', shown(map.row_labels[r]));\n",
+    "      th.dataset.row = r;\n",
+    "      th.dir = 'auto';\n",
+    "      row.appendChild(th);\n",
+    "      for (var c = 0; c < map.cols; c++) {\n",
+    "        var w = value(map, head, r, c);\n",
+    "        var td = el('td', 'cell');\n",
+    "        td.style.background = colour(w);\n",
+    "        td.dataset.row = r;\n",
+    "        td.dataset.col = c;\n",
+    "        td.dataset.w = String(w);\n",
+    "        row.appendChild(td);\n",
+    "      }\n",
+    "      tbody.appendChild(row);\n",
+    "    }\n",
+    "    t.appendChild(tbody);\n",
+    "    t.addEventListener('mouseover', onCell);\n",
+    "    t.addEventListener('mousemove', function (ev) {\n",
+    "      var td = ev.target.closest('td.cell');\n",
+    "      if (td) moveTip(ev, fmt(Number(td.dataset.w)));\n",
+    "    });\n",
+    "    t.addEventListener('mouseleave', function () { clearMarks(t); hideTip(); });\n",
+    "    return t;\n",
+    "  }\n",
+    "  function cellSize(map, grid) {\n",
+    "    var longest = Math.max(map.rows, map.cols);\n",
+    "    return Math.max(grid ? 8 : 12, Math.min(28, Math.floor((grid ? 420 : 720) / longest)));\n",
+    "  }\n",
+    "  function buildPanel(map, index, several) {\n",
+    "    var panel = el('section', 'panel');\n",
+    "    panel.id = 'panel-' + index;\n",
+    "    if (several) panel.appendChild(el('h2', '', nameOf(map, index)));\n",
+    "    if (several && !sameInput) panel.appendChild(el('p', 'panel-input', map.title));\n",
+    "    var body = el('div', 'panel-body'), select = null;\n",
+    "    if (map.heads > 1) {\n",
+    "      var label = el('label', 'head-choice', 'heads: ');\n",
+    "      select = el('select', 'head-select');\n",
+    "      select.id = 'head-select-' + index;\n",
+    "      [['all', 'all heads'], ['mean', 'mean of heads']].forEach(function (o) {\n",
+    "        var opt = el('option', '', o[1]);\n",
+    "        opt.value = o[0];\n",
+    "        select.appendChild(opt);\n",
+    "      });\n",
+    "      for (var h = 0; h < map.heads; h++) {\n",
+    "        var opt = el('option', '', 'head ' + (h + 1));\n",
+    "        opt.value = String(h);\n",
+    "        select.appendChild(opt);\n",
+    "      }\n",
+    "      select.value = several ? 'mean' : 'all';\n",
+    "      select.addEventListener('change', draw);\n",
+    "      label.appendChild(select);\n",
+    "      panel.appendChild(label);\n",
+    "    }\n",
+    "    function draw() {\n",
+    "      body.textContent = '';\n",
+    "      var choice = select ? select.value : '0';\n",
+    "      if (choice !== 'all') {\n",
+    "        var head = choice === 'mean' ? 'mean' : Number(choice);\n",
+    "        body.appendChild(buildTable(map, head, cellSize(map, false)));\n",
+    "        return;\n",
+    "      }\n",
+    "      var grid = el('div', 'head-grid');\n",
+    "      for (var h = 0; h < map.heads; h++) {\n",
+    "        var box = el('div', 'head-box');\n",
+    "        box.appendChild(el('h3', '', 'head ' + (h + 1)));\n",
+    "        box.appendChild(buildTable(map, h, cellSize(map, true)));\n",
+    "        grid.appendChild(box);\n",
+    "      }\n",
+    "      body.appendChild(grid);\n",
+    "    }\n",
+    "    draw();\n",
+    "    panel.appendChild(body);\n",
+    "    return panel;\n",
+    "  }\n",
+    "  function buildColourBar() {\n",
+    "    var bar = el('div', 'colourbar');\n",
+    "    var stops = anchors.map(function (c, i) {\n",
+    "      return 'rgb(' + c.join(',') + ') ' + (100 * i / (anchors.length - 1)) + '%';\n",
+    "    });\n",
+    "    var ramp = el('div', 'ramp');\n",
+    "    ramp.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')';\n",
+    "    bar.appendChild(el('span', '', 'weight 0'));\n",
+    "    bar.appendChild(ramp);\n",
+    "    bar.appendChild(el('span', '', '1'));\n",
+    "    return bar;\n",
+    "  }\n",
+    "  function showMaps() {\n",
+    "    var maps = data.maps, first = maps[0];\n",
+    "    document.getElementById('heading').textContent = data.title || (maps.length > 1 ? 'attention compared' : nameOf(first, 0));\n",
+    "    sameInput = maps.every(function (m) { return m.title === first.title; });\n",
+    "    document.getElementById('subheading').textContent = sameInput ? first.title : '';\n",
+    "    var view = document.getElementById('view');\n",
+    "    view.appendChild(buildColourBar());\n",
+    "    var panels = el('div', 'panels');\n",
+    "    maps.forEach(function (m, i) { panels.appendChild(buildPanel(m, i, maps.length > 1)); });\n",
+    "    view.appendChild(panels);\n",
+    "    readout.textContent = 'Hover a cell: rows are output tokens, columns are input tokens.';\n",
+    "  }\n",
+    "\n",
+    "  /* ---------------------------------------------------- static attention */\n",
+    "  function showDoc() {\n",
+    "    document.getElementById('heading').textContent =\n",
+    "      [data.model, data.mechanism].filter(Boolean).join(' \\u00b7 ') || 'static attention';\n",
+    "    document.getElementById('subheading').textContent = data.title;\n",
+    "    var view = document.getElementById('view');\n",
+    "    var modes = el('div', 'modes');\n",
+    "    var words = [];\n",
+    "    var maxS = Math.max.apply(null, data.sentences.map(function (s) { return s.weight; })) || 1;\n",
+    "    [['both', 'words and sentences'], ['words', 'words'], ['sentences', 'sentences']].forEach(function (m, i) {\n",
+    "      var label = el('label');\n",
+    "      var input = el('input');\n",
+    "      input.type = 'radio';\n",
+    "      input.name = 'level';\n",
+    "      input.value = m[0];\n",
+    "      input.id = 'level-' + m[0];\n",
+    "      if (i === 0) input.checked = true;\n",
+    "      input.addEventListener('change', paint);\n",
+    "      label.appendChild(input);\n",
+    "      label.appendChild(document.createTextNode(' ' + m[1]));\n",
+    "      modes.appendChild(label);\n",
+    "    });\n",
+    "    view.appendChild(modes);\n",
+    "    view.appendChild(el('p', 'legend',\n",
+    "      'Each word is shaded by its weight relative to the largest in its sentence; each sentence by its weight relative to the largest sentence weight. Hover for exact values.'));\n",
+    "    var docBox = el('div', 'document');\n",
+    "    data.sentences.forEach(function (s, si) {\n",
+    "      var p = el('p', 'sentence');\n",
+    "      p.dir = 'auto';\n",
+    "      p.dataset.s = si;\n",
+    "      var bar = el('span', 'sweight');\n",
+    "      var fill = el('span', 'sfill');\n",
+    "      fill.style.width = Math.round(48 * s.weight / maxS) + 'px';\n",
+    "      bar.appendChild(fill);\n",
+    "      bar.title = 'sentence ' + (si + 1) + ': ' + fmt(s.weight);\n",
+    "      p.appendChild(bar);\n",
+    "      var maxW = Math.max.apply(null, s.word_weights) || 1;\n",
+    "      s.words.forEach(function (w, wi) {\n",
+    "        var span = el('span', 'word', w);\n",
+    "        span.dataset.s = si;\n",
+    "        span.dataset.w = String(s.word_weights[wi]);\n",
+    "        span.relW = s.word_weights[wi] / maxW;\n",
+    "        span.relS = s.weight / maxS;\n",
+    "        words.push(span);\n",
+    "        p.appendChild(span);\n",
+    "        p.appendChild(document.createTextNode(' '));\n",
+    "      });\n",
+    "      p.relS = s.weight / maxS;\n",
+    "      docBox.appendChild(p);\n",
+    "    });\n",
+    "    view.appendChild(docBox);\n",
+    "    docBox.addEventListener('mouseover', function (ev) {\n",
+    "      var span = ev.target.closest('.word');\n",
+    "      if (!span) return;\n",
+    "      var s = data.sentences[span.dataset.s];\n",
+    "      moveTip(ev, fmt(Number(span.dataset.w)));\n",
+    "      readout.textContent = 'word \\u201c' + span.textContent + '\\u201d: ' + fmt(Number(span.dataset.w)) +\n",
+    "        ' in sentence ' + (Number(span.dataset.s) + 1) + ' (sentence weight ' + fmt(s.weight) + ')';\n",
+    "    });\n",
+    "    docBox.addEventListener('mouseleave', hideTip);\n",
+    "    function paint() {\n",
+    "      var mode = document.querySelector('input[name=level]:checked').value;\n",
+    "      docBox.querySelectorAll('.sentence').forEach(function (p) {\n",
+    "        p.style.background = mode === 'sentences' ? shade(p.relS) : 'transparent';\n",
+    "        p.style.color = mode === 'sentences' && p.relS > 0.55 ? '#fff' : '';\n",
+    "      });\n",
+    "      words.forEach(function (span) {\n",
+    "        var t = mode === 'words' ? span.relW : mode === 'both' ? Math.sqrt(span.relS) * span.relW : 0;\n",
+    "        span.style.background = mode === 'sentences' ? 'transparent' : shade(t);\n",
+    "        span.style.color = mode !== 'sentences' && t > 0.55 ? '#fff' : '';\n",
+    "      });\n",
+    "    }\n",
+    "    paint();\n",
+    "    readout.textContent = 'Hover a word to see its weight.';\n",
+    "  }\n",
+    "\n",
+    "  if (data.kind === 'document') showDoc(); else showMaps();\n",
+    "})();\n",
+};
+
+static void put_lines(sbuf *b, const char *const *lines, size_t n) {
+    for (size_t i = 0; i < n; i++) sbuf_puts(b, lines[i]);
+}
+
+static void put_number(sbuf *b, float v) {
+    sbuf_printf(b, "%.6g", isfinite(v) ? (double)v : 0.0);
+}
+
+static void put_strings(sbuf *b, char *const *s, int n) {
+    sbuf_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        if (i) sbuf_puts(b, ",");
+        sbuf_json_string_html(b, s[i]);
+    }
+    sbuf_puts(b, "]");
+}
+
+static void put_key_string(sbuf *b, const char *key, const char *value) {
+    sbuf_printf(b, "\"%s\":", key);
+    sbuf_json_string_html(b, value ? value : "");
+    sbuf_puts(b, ",");
+}
+
+/* The colour map's anchors at 0, 1/8, ..., 1. */
+static void put_colours(sbuf *b) {
+    sbuf_puts(b, "\"colours\":[");
+    for (int k = 0; k <= 8; k++) {
+        uint8_t rgb[3];
+        at_viz_colour((float)k / 8.0f, rgb);
+        sbuf_printf(b, "%s[%d,%d,%d]", k ? "," : "", rgb[0], rgb[1], rgb[2]);
+    }
+    sbuf_puts(b, "],");
+}
+
+static void put_map(sbuf *b, const at_attention_map *m) {
+    sbuf_puts(b, "{");
+    put_key_string(b, "title", m->title);
+    put_key_string(b, "model", m->model);
+    put_key_string(b, "mechanism", m->mechanism);
+    sbuf_printf(b, "\"heads\":%d,\"rows\":%d,\"cols\":%d,\"row_labels\":", m->heads, m->rows,
+                m->cols);
+    put_strings(b, m->row_labels, m->rows);
+    sbuf_puts(b, ",\"col_labels\":");
+    put_strings(b, m->col_labels, m->cols);
+    sbuf_puts(b, ",\"weights\":[");
+    for (int h = 0; h < m->heads; h++) {
+        sbuf_puts(b, h ? ",[" : "[");
+        for (int r = 0; r < m->rows; r++) {
+            sbuf_puts(b, r ? ",\n[" : "\n[");
+            const float *row = m->weights + ((size_t)h * m->rows + r) * m->cols;
+            for (int c = 0; c < m->cols; c++) {
+                if (c) sbuf_puts(b, ",");
+                put_number(b, row[c]);
+            }
+            sbuf_puts(b, "]");
+        }
+        sbuf_puts(b, "]");
+    }
+    sbuf_puts(b, "]}");
+}
+
+static void put_doc(sbuf *b, const at_attention_doc *d) {
+    sbuf_puts(b, "\"sentences\":[");
+    for (int s = 0, w = 0; s < d->sentences; w += d->lengths[s], s++) {
+        sbuf_puts(b, s ? ",\n{\"weight\":" : "\n{\"weight\":");
+        put_number(b, d->sentence_weights[s]);
+        sbuf_puts(b, ",\"words\":");
+        put_strings(b, d->word_text + w, d->lengths[s]);
+        sbuf_puts(b, ",\"word_weights\":[");
+        for (int i = 0; i < d->lengths[s]; i++) {
+            if (i) sbuf_puts(b, ",");
+            put_number(b, d->word_weights[w + i]);
+        }
+        sbuf_puts(b, "]}");
+    }
+    sbuf_puts(b, "]");
+}
+
+/* Everything before the data. */
+static void put_head(sbuf *b, const char *title) {
+    sbuf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                 "<title>");
+    sbuf_xml_text(b, title && title[0] ? title : "attention");
+    sbuf_puts(b, " \xE2\x80\x94 attend</title>\n<style>\n");
+    put_lines(b, page_css, sizeof page_css / sizeof page_css[0]);
+    sbuf_puts(b, "</style>\n</head>\n<body>\n<h1 id=\"heading\"></h1>\n<p id=\"subheading\"></p>\n"
+                 "<div id=\"readout\" role=\"status\" aria-live=\"polite\"></div>\n"
+                 "<div id=\"view\"></div>\n<div id=\"tooltip\"></div>\n"
+                 "<script id=\"attend-data\" type=\"application/json\">");
+}
+
+static at_status finish(at_ctx *ctx, sbuf *b, const char *path) {
+    sbuf_puts(b, "</script>\n<script>\n");
+    put_lines(b, page_js, sizeof page_js / sizeof page_js[0]);
+    sbuf_puts(b, "</script>\n</body>\n</html>\n");
+    at_status s = b->failed ? at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path)
+                            : viz_write_file(ctx, path, b->data, b->len);
+    sbuf_free(b);
+    return s;
+}
+
+at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                        const char *title, const char *path) {
+    sbuf b = {0};
+    char name[300];
+    snprintf(name, sizeof name, "%s%s%s", maps[0]->model, maps[0]->mechanism[0] ? " " : "",
+             maps[0]->mechanism);
+    put_head(&b, title ? title : name);
+    sbuf_puts(&b, "{\"kind\":\"maps\",");
+    put_key_string(&b, "title", title);
+    put_colours(&b);
+    sbuf_puts(&b, "\"maps\":[");
+    for (int i = 0; i < n; i++) {
+        if (i) sbuf_puts(&b, ",\n");
+        put_map(&b, maps[i]);
+    }
+    sbuf_puts(&b, "]}");
+    return finish(ctx, &b, path);
+}
+
+at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path) {
+    sbuf b = {0};
+    put_head(&b, doc->title);
+    sbuf_puts(&b, "{\"kind\":\"document\",");
+    put_key_string(&b, "title", doc->title);
+    put_key_string(&b, "model", doc->model);
+    put_key_string(&b, "mechanism", doc->mechanism);
+    put_colours(&b);
+    put_doc(&b, doc);
+    sbuf_puts(&b, "}");
+    return finish(ctx, &b, path);
+}

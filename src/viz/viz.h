@@ -1,0 +1,102 @@
+/*
+ * viz.h - what the visualisation files share (not public).
+ *
+ * The pictures are built in two steps. A layout step (heatmap.c,
+ * curves.c) measures the labels with pango and records what to draw in a
+ * display list of rectangles, lines and text items, in CSS pixels. A
+ * backend then plays the list: cairo + pango for PNG and PDF (draw.c), or
+ * a plain SVG writer that keeps every label as a real <text> element, so
+ * SVGs stay searchable, selectable and small (svg.c). HTML pages are
+ * written directly (html.c) with the data embedded as JSON.
+ */
+#ifndef ATTEND_VIZ_H
+#define ATTEND_VIZ_H
+
+#include <attend.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* ------------------------------------------------------- growable string */
+typedef struct sbuf {
+    char *data;
+    size_t len, cap;
+    int failed; /* an allocation failed; data is then incomplete */
+} sbuf;
+void sbuf_put(sbuf *b, const char *text, size_t n);
+void sbuf_puts(sbuf *b, const char *text);
+void sbuf_printf(sbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void sbuf_json_string(sbuf *b, const char *text);      /* quoted, "</" escaped */
+void sbuf_json_string_html(sbuf *b, const char *text); /* also < > & as \u   */
+void sbuf_xml_text(sbuf *b, const char *text);    /* & < > " escaped   */
+void sbuf_free(sbuf *b);
+
+/* Write n bytes to path atomically (temporary file + rename). */
+at_status viz_write_file(at_ctx *ctx, const char *path, const char *data, size_t n);
+/* The lower-case extension of path after its last dot ("" if none). */
+void viz_extension(const char *path, char *ext, size_t size);
+char *viz_strdup(const char *text); /* NULL text -> "" ; NULL on OOM */
+
+/* ----------------------------------------------------------- display list */
+typedef enum dl_kind { DL_RECT, DL_LINE, DL_TEXT } dl_kind;
+typedef enum dl_anchor { DL_START, DL_MIDDLE, DL_END } dl_anchor;
+
+typedef struct dl_item {
+    dl_kind kind;
+    double x, y, w, h;   /* rect: corner + size; line: from (x,y) to (w,h) */
+    uint8_t rgb[3];
+    double width;        /* line width                                  */
+    char *text;          /* text: UTF-8, owned                          */
+    double size;         /* text: font size in px                       */
+    int bold;
+    dl_anchor anchor;    /* text: which end of the text sits at x        */
+    int vertical;        /* text: rotated -90 degrees (reads bottom-up)  */
+    char *tag;           /* optional SVG class, e.g. "row-label"        */
+} dl_item;
+
+typedef struct dl_list {
+    dl_item *items;
+    size_t count, cap;
+    double width, height; /* the canvas                                 */
+    int failed;
+} dl_list;
+
+void dl_rect(dl_list *l, double x, double y, double w, double h, const uint8_t rgb[3]);
+void dl_line(dl_list *l, double x0, double y0, double x1, double y1, double width,
+             const uint8_t rgb[3]);
+/* Text whose vertical centre is at y; x is its start, middle or end. */
+void dl_text(dl_list *l, double x, double y, const char *text, double size, int bold,
+             dl_anchor anchor, int vertical, const uint8_t rgb[3], const char *tag);
+void dl_free(dl_list *l);
+
+/* Text measurement (pango), valid for the whole layout step. */
+typedef struct viz_measure viz_measure;
+at_status viz_measure_create(at_ctx *ctx, viz_measure **out);
+void viz_measure_free(viz_measure *m);
+/* Logical width and height of text, in px, at a font size in px. */
+void viz_text_size(viz_measure *m, const char *text, double size, int bold, double *w,
+                   double *h);
+
+/* The font families asked for; fontconfig falls back per character. */
+#define VIZ_FONTS "Noto Sans, Noto Sans Arabic, DejaVu Sans, Noto Sans CJK SC, sans-serif"
+/* PNG pixels per layout px. */
+#define VIZ_PNG_SCALE 2.0
+
+/* Play a display list to .png / .pdf (cairo) or .svg (own writer). */
+at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char *ext);
+at_status viz_render_svg(at_ctx *ctx, const dl_list *l, const char *path);
+
+/* A label fit to show: a lone space becomes U+2423 (open box), other
+ * control characters U+FFFD. Writes into out[size]. */
+void viz_display_label(const char *label, char *out, size_t size);
+
+/* HTML pages. */
+at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                        const char *title, const char *path);
+at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+
+#endif

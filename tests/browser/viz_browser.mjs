@@ -1,0 +1,121 @@
+// viz_browser.mjs DIR - open attend's HTML figures in headless Chromium
+// (Debian's /usr/bin/chromium, driven by playwright-core) and check them:
+//   - each page loads with no console error and no page error, and makes
+//     no network request (the page is self-contained);
+//   - hovering a cell shows its exact weight in the tooltip and the
+//     read-out, and highlights that cell's output and input tokens;
+//   - the multi-head page shows every head in a grid, and its selector
+//     switches to a single head;
+//   - the static-attention page shades words and shows a word's weight.
+// Screenshots go to DIR/*.screenshot.png. Exits non-zero on any failure.
+import { chromium } from 'playwright-core';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const dir = path.resolve(process.argv[2] || 'viz_out');
+let failures = 0, checks = 0;
+function check(cond, what) {
+  checks++;
+  if (!cond) { failures++; console.error('FAIL ' + what); }
+}
+
+async function openPage(browser, name) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('request', (r) => { if (!r.url().startsWith('file:')) problems.push('network: ' + r.url()); });
+  await page.goto(pathToFileURL(path.join(dir, name)).href);
+  await page.waitForSelector('#view > *');
+  return { page, problems };
+}
+
+async function heatmapPage(browser) {
+  const { page, problems } = await openPage(browser, 'known.html');
+  const cell = page.locator('td.cell[data-row="0"][data-col="0"]').first();
+  await cell.hover();
+  const tip = (await page.textContent('#tooltip')).trim();
+  check(tip === '0.7000', `known.html: hover tooltip shows '${tip}', expected '0.7000'`);
+  const readout = await page.textContent('#readout');
+  check(readout.includes('0.7000') && readout.includes('exact: 0.7'),
+        `known.html: read-out '${readout}' lacks the weight`);
+  const rowHl = await page.locator('th.row.hl').allTextContents();
+  const colHl = await page.locator('th.col.hl').allTextContents();
+  check(rowHl.length === 1 && rowHl[0] === '2', `row label highlight: ${JSON.stringify(rowHl)}`);
+  check(colHl.length === 1 && colHl[0] === '9', `column label highlight: ${JSON.stringify(colHl)}`);
+  await page.locator('td.cell[data-row="1"][data-col="4"]').first().hover();
+  const tip2 = (await page.textContent('#tooltip')).trim();
+  check(tip2 === '1.0000', `second hover shows '${tip2}', expected '1.0000'`);
+  const labels = await page.locator('th.col').allTextContents();
+  for (const want of ['мая', '五月', 'مايو', '2018'])
+    check(labels.includes(want), `column label '${want}' missing from ${JSON.stringify(labels)}`);
+  await page.screenshot({ path: path.join(dir, 'known.screenshot.png'), fullPage: true });
+  check(problems.length === 0, 'known.html: ' + problems.join('; '));
+  await page.close();
+}
+
+async function headsPage(browser) {
+  const { page, problems } = await openPage(browser, 'heads.html');
+  const grids = await page.locator('.head-grid table.heatmap').count();
+  check(grids === 4, `heads.html: all-heads grid has ${grids} tables, expected 4`);
+  await page.screenshot({ path: path.join(dir, 'heads.screenshot.png'), fullPage: true });
+  await page.selectOption('#head-select-0', '1');
+  const tables = await page.locator('table.heatmap').count();
+  check(tables === 1, `heads.html: one head selected shows ${tables} tables`);
+  // head 2 of the synthetic map is the first head's rows shifted by one:
+  // its row 0 is row 1 of head 1, whose weight at column 4 is 1.
+  await page.locator('td.cell[data-row="0"][data-col="4"]').hover();
+  const tip = (await page.textContent('#tooltip')).trim();
+  check(tip === '1.0000', `heads.html head 2: tooltip '${tip}', expected '1.0000'`);
+  const readout = await page.textContent('#readout');
+  check(readout.startsWith('head 2'), `heads.html: read-out '${readout}' does not name head 2`);
+  check(problems.length === 0, 'heads.html: ' + problems.join('; '));
+  await page.close();
+}
+
+async function comparePage(browser) {
+  const { page, problems } = await openPage(browser, 'compare.html');
+  const panels = await page.locator('section.panel').count();
+  check(panels === 3, `compare.html: ${panels} panels, expected 3`);
+  await page.screenshot({ path: path.join(dir, 'compare.screenshot.png'), fullPage: true });
+  check(problems.length === 0, 'compare.html: ' + problems.join('; '));
+  await page.close();
+}
+
+async function docPage(browser) {
+  const { page, problems } = await openPage(browser, 'doc.html');
+  const words = await page.locator('.word').count();
+  check(words === 15, `doc.html: ${words} words, expected 15`);
+  await page.locator('.word', { hasText: 'superb.' }).hover();
+  const readout = await page.textContent('#readout');
+  check(readout.includes('0.4500') && readout.includes('0.6000'),
+        `doc.html: read-out '${readout}' lacks word weight 0.4500 and sentence weight 0.6000`);
+  const shaded = await page.locator('.word', { hasText: 'superb.' }).evaluate((e) => e.style.background);
+  check(shaded.startsWith('rgb(59, 82, 139)'), `doc.html: strongest word shade is '${shaded}'`);
+  await page.screenshot({ path: path.join(dir, 'doc.screenshot.png'), fullPage: true });
+  await page.check('#level-sentences');
+  const sentenceShade = await page.locator('.sentence').first().evaluate((e) => e.style.background);
+  check(sentenceShade.startsWith('rgb(59, 82, 139)'), `doc.html: sentence level shade '${sentenceShade}'`);
+  check(problems.length === 0, 'doc.html: ' + problems.join('; '));
+  await page.close();
+}
+
+// playwright gives every launch a fresh, empty user-data-dir of its own.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  await heatmapPage(browser);
+  await headsPage(browser);
+  await comparePage(browser);
+  await docPage(browser);
+} catch (e) {
+  failures++;
+  console.error('FAIL ' + (e && e.stack ? e.stack : e));
+} finally {
+  await browser.close();
+}
+console.log(`browser: ${checks} checks, ${checks - failures} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
