@@ -13,6 +13,10 @@
  * at the next step boundary, saves OUT/last.safetensors and stops.
  * --resume continues from OUT/last.safetensors: weights, step and best
  * score come back; Adam's moments start afresh.
+ *
+ * At the end (also after Ctrl-C) the training curves of OUT/metrics.jsonl
+ * are drawn to OUT/curves.png and OUT/curves.svg; a failure to draw them is
+ * a warning, never a failed run.
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction, mkdir */
 #include "model_io.h"
@@ -76,7 +80,9 @@ static int usage(FILE *out) {
             "  --threads N       threads for OpenMP and OpenBLAS (default 1)\n"
             "  --out DIR         output directory (default runs/model)\n"
             "  --resume          continue from DIR/last.safetensors\n"
-            "Writes DIR/model.safetensors (best), DIR/last.safetensors, DIR/metrics.jsonl.\n");
+            "Writes DIR/model.safetensors (best), DIR/last.safetensors, DIR/metrics.jsonl,\n"
+            "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
+            "DIR/curves.svg (loss and validation accuracy against step).\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -419,6 +425,35 @@ static long total_steps(const train_options *o, size_t train_count) {
     return per_epoch * o->epochs;
 }
 
+/* Training curves of OUT/metrics.jsonl to OUT/curves.png and .svg. Only
+ * warns on failure: the model is saved, so the run still succeeded. */
+static void draw_curves(trainer *t) {
+    if (t->metrics) fflush(t->metrics);
+    const at_seq2seq_config *c = at_seq2seq_get_config(t->model);
+    char metrics[4096], title[256];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", t->o->out);
+    snprintf(title, sizeof title, "%s decoder, %s attention, %ld steps",
+             c->decoder == AT_DECODER_SEED ? "seed" : "luong",
+             c->decoder == AT_DECODER_SEED ? "additive" : at_attention_kind_name(c->attention),
+             t->state.step);
+    const char *ext[2] = {"png", "svg"};
+    char done[2][4096];
+    int n_done = 0;
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/curves.%s", t->o->out, ext[i]);
+        if (at_plot_metrics(t->ctx, metrics, path, title) != AT_OK)
+            fprintf(stderr, "attend train: warning: no training curves in %s: %s\n", path,
+                    at_ctx_error(t->ctx));
+        else
+            snprintf(done[n_done++], sizeof done[0], "%s", path);
+    }
+    if (n_done == 2)
+        fprintf(stderr, "training curves: %s and %s\n", done[0], done[1]);
+    else if (n_done == 1)
+        fprintf(stderr, "training curves: %s\n", done[0]);
+}
+
 static int train_run(trainer *t, const train_data *d) {
     train_options *o = t->o;
     at_status s = prepare(t, d);
@@ -451,12 +486,14 @@ static int train_run(trainer *t, const train_data *d) {
                 "interrupted at step %ld: saved %s/last.safetensors (resume with "
                 "--resume)\n",
                 t->state.step, o->out);
+        draw_curves(t);
         return 130;
     }
     fprintf(stderr,
             "trained %ld steps in %.1f s; best validation exact match %.2f%%; model in "
             "%s/model.safetensors\n",
             t->state.step, t->state.seconds, 100 * t->state.best_exact, o->out);
+    draw_curves(t);
     return 0;
 }
 

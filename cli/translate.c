@@ -10,23 +10,56 @@
  *         its weights
  *   json: one object per line: {"input", "output", "source": [chars],
  *         "target": [chars], "heads": H, "weights": [[[...]]] (H, Ty, Tx)}
- * A bad input (empty, invalid UTF-8, too long) prints an error naming it and
+ * Options may come before or after the texts ("--" ends them). A bad input
+ * (empty, invalid UTF-8, too long) prints an error naming it and
  * makes the exit status 1; the other inputs are still translated.
+ *
+ * --plot PATH draws the attention (at_attention_map_from_translation): one
+ * input with at_plot_map, several in one figure with at_plot_compare (the
+ * extension picks .png, .svg, .pdf or .html). --show draws each map in the
+ * terminal after its output line.
  */
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno */
 #include "model_io.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* at_plot_compare's limit: the most inputs one --plot figure can hold. */
+enum { MAX_PLOTTED = 64 };
+
+/* What to draw besides the text output, and the maps kept for --plot. */
+typedef struct drawing {
+    const char *plot; /* --plot PATH or NULL */
+    int show;         /* --show               */
+    at_attention_map *maps[MAX_PLOTTED];
+    int n_maps;
+    int too_many;     /* more inputs than MAX_PLOTTED were translated */
+} drawing;
 
 typedef enum weights_format { WEIGHTS_NONE, WEIGHTS_TSV, WEIGHTS_JSON } weights_format;
 
 static int usage(FILE *out) {
-    fprintf(out, "usage: attend translate MODEL [--weights tsv|json] [--threads N] [TEXT...]\n"
-                 "Translate each TEXT (or each line of stdin when there is none) with a model\n"
-                 "trained by 'attend train' and print one output per line.\n"
-                 "  --weights tsv|json  also print the attention matrix (rows: output characters,\n"
-                 "                      columns: input characters; one matrix per head)\n"
-                 "  --threads N         threads (default 1)\n");
+    fprintf(out,
+            "usage: attend translate MODEL [--weights tsv|json] [--plot PATH] [--show]\n"
+            "                        [--threads N] [TEXT...]\n"
+            "Translate each TEXT (or each line of stdin when there is none) with a model\n"
+            "trained by 'attend train' and print one output per line.\n"
+            "  --weights tsv|json  also print the attention matrix (rows: output characters,\n"
+            "                      columns: input characters; one matrix per head)\n"
+            "  --plot PATH         draw the attention to PATH; the extension picks the format:\n"
+            "                      .png, .svg, .pdf or .html (interactive). One input: a\n"
+            "                      heatmap (every head for multi-head models); several inputs:\n"
+            "                      one figure with a panel per input, in every format, .html\n"
+            "                      included (at most %d inputs; a multi-head panel shows the\n"
+            "                      mean of its heads)\n"
+            "  --show              draw each attention map in the terminal after its output:\n"
+            "                      colour blocks on a terminal, ASCII shades when stdout is not\n"
+            "                      a terminal, NO_COLOR is set or TERM=dumb\n"
+            "  --threads N         threads (default 1)\n"
+            "A failed translation or drawing prints why and makes the exit status 1.\n",
+            MAX_PLOTTED);
     return out == stdout ? 0 : 2;
 }
 
@@ -124,8 +157,67 @@ static void print_tsv(const char *input, const at_translation *tr) {
     }
 }
 
+/* The map of one translation for --show and --plot; 0 on success, 1 after
+ * printing what was wrong. A map kept for --plot is freed by finish_plot. */
+static int draw_one(at_ctx *ctx, const at_seq2seq *m, const char *text, const at_translation *tr,
+                    drawing *d) {
+    at_attention_map *map;
+    if (at_attention_map_from_translation(ctx, &map, m, NULL, text, tr) != AT_OK) {
+        fprintf(stderr, "attend translate: cannot draw the attention of '%s': %s\n", text,
+                at_ctx_error(ctx));
+        return 1;
+    }
+    int failed = 0;
+    if (d->show) {
+        at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
+                                             getenv("COLORTERM"), getenv("TERM"));
+        if (at_plot_terminal(ctx, map, stdout, mode) != AT_OK) {
+            fprintf(stderr, "attend translate: --show: %s\n", at_ctx_error(ctx));
+            failed = 1;
+        }
+        fflush(stdout);
+    }
+    if (d->plot && d->n_maps < MAX_PLOTTED) {
+        d->maps[d->n_maps++] = map;
+        return failed;
+    }
+    if (d->plot) d->too_many = 1;
+    at_attention_map_free(map);
+    return failed;
+}
+
+/* Write the --plot figure from the kept maps and free them; 0 or 1. */
+static int finish_plot(at_ctx *ctx, drawing *d) {
+    int failed = 0;
+    if (!d->plot) return 0;
+    if (d->too_many) {
+        fprintf(stderr, "attend translate: --plot draws at most %d inputs in one figure; %s not "
+                        "written\n", MAX_PLOTTED, d->plot);
+        failed = 1;
+    } else if (d->n_maps == 0) {
+        fprintf(stderr, "attend translate: nothing translated, %s not written\n", d->plot);
+        failed = 1;
+    } else {
+        at_status s = d->n_maps == 1
+                          ? at_plot_map(ctx, d->maps[0], d->plot)
+                          : at_plot_compare(ctx, d->n_maps,
+                                            (const at_attention_map *const *)d->maps, NULL,
+                                            d->plot);
+        if (s != AT_OK) {
+            fprintf(stderr, "attend translate: --plot %s: %s\n", d->plot, at_ctx_error(ctx));
+            failed = 1;
+        } else {
+            fprintf(stderr, "attend translate: wrote %s\n", d->plot);
+        }
+    }
+    for (int i = 0; i < d->n_maps; i++) at_attention_map_free(d->maps[i]);
+    d->n_maps = 0;
+    return failed;
+}
+
 /* Translate one text; 0 on success, 1 after printing what was wrong. */
-static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, weights_format wf) {
+static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, weights_format wf,
+                         drawing *d) {
     at_translation tr;
     at_status s = at_seq2seq_translate(ctx, m, text, &tr);
     if (s != AT_OK) {
@@ -138,11 +230,12 @@ static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, wei
         printf("%s\n", tr.text);
     if (wf == WEIGHTS_TSV) print_tsv(text, &tr);
     fflush(stdout);
+    int failed = d->plot || d->show ? draw_one(ctx, m, text, &tr, d) : 0;
     at_translation_clear(&tr);
-    return 0;
+    return failed;
 }
 
-static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf) {
+static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf, drawing *d) {
     char *line = NULL;
     size_t cap = 0;
     int failed = 0;
@@ -162,7 +255,7 @@ static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf) 
         if (!line) line = calloc(1, 1), cap = 1;
         if (!line) return 1;
         line[n] = 0;
-        failed |= translate_one(ctx, m, line, wf);
+        failed |= translate_one(ctx, m, line, wf, d);
         if (c == EOF) break;
     }
     free(line);
@@ -172,42 +265,63 @@ static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf) 
 int translate_main(int argc, char **argv) {
     long threads = 1;
     weights_format wf = WEIGHTS_NONE;
+    drawing d = {0};
     const char *model_path = NULL;
-    int first_text = argc;
+    /* Options may come before or after the texts; after "--" all is text. */
+    const char **texts = malloc((size_t)argc * sizeof *texts);
+    int n_texts = 0, options = 1;
+    if (!texts) return fprintf(stderr, "attend translate: out of memory\n"), 1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return usage(stdout);
-        if (!strcmp(arg, "--threads")) {
-            if (!cli_parse_int(arg, value, 1, 256, &threads)) return 2;
+        int code = -1;
+        if (!options) {
+            texts[n_texts++] = arg;
+        } else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            code = usage(stdout);
+        } else if (!strcmp(arg, "--threads")) {
+            if (!cli_parse_int(arg, value, 1, 256, &threads)) code = 2;
             i++;
         } else if (!strcmp(arg, "--weights")) {
             if (!value || (strcmp(value, "tsv") && strcmp(value, "json")))
-                return fprintf(stderr, "attend translate: --weights must be tsv or json\n"), 2;
-            wf = strcmp(value, "tsv") ? WEIGHTS_JSON : WEIGHTS_TSV;
+                code = 2, fprintf(stderr, "attend translate: --weights must be tsv or json\n");
+            else
+                wf = strcmp(value, "tsv") ? WEIGHTS_JSON : WEIGHTS_TSV;
             i++;
+        } else if (!strcmp(arg, "--plot")) {
+            if (!value || !*value)
+                code = 2, fprintf(stderr, "attend translate: --plot needs a file name (.png, "
+                                          ".svg, .pdf or .html)\n");
+            d.plot = value;
+            i++;
+        } else if (!strcmp(arg, "--show")) {
+            d.show = 1;
         } else if (!strcmp(arg, "--")) {
-            first_text = i + 1;
-            break;
+            options = 0;
         } else if (!model_path) {
             model_path = arg;
         } else {
-            first_text = i;
-            break;
+            texts[n_texts++] = arg;
         }
+        if (code >= 0) return free(texts), code;
     }
-    if (!model_path) return fprintf(stderr, "attend translate: no MODEL given\n"), usage(stderr);
+    if (!model_path) {
+        free(texts);
+        fprintf(stderr, "attend translate: no MODEL given\n");
+        return usage(stderr);
+    }
     at_ctx *ctx = cli_context("translate", (int)threads, 1);
-    if (!ctx) return 1;
+    if (!ctx) return free(texts), 1;
     at_seq2seq *m = cli_load_model("translate", ctx, model_path, NULL);
     int failed = 1;
-    if (m && first_text < argc) {
+    if (m && n_texts > 0) {
         failed = 0;
-        for (int i = first_text; i < argc; i++)
-            failed |= translate_one(ctx, m, argv[i], wf);
+        for (int i = 0; i < n_texts; i++) failed |= translate_one(ctx, m, texts[i], wf, &d);
     } else if (m) {
-        failed = translate_stdin(ctx, m, wf);
+        failed = translate_stdin(ctx, m, wf, &d);
     }
+    if (m) failed |= finish_plot(ctx, &d);
     at_seq2seq_free(m);
     at_ctx_free(ctx);
+    free(texts);
     return failed ? 1 : 0;
 }

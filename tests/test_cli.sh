@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_cli.sh - the date translator's commands end to end on a small TSV:
-# train a few steps, resume, eval, translate (with --weights), and the error
+# train a few steps (with its training curves), resume, eval, translate (with
+# --weights, --plot and --show), plot a file of several maps, and the error
 # exits: empty text, invalid UTF-8, a missing model, a corrupt model.
 #   tests/test_cli.sh PATH/TO/attend
 set -u
@@ -42,6 +43,11 @@ for f in model.safetensors last.safetensors metrics.jsonl; do
 done
 [ "$(wc -l < "$DIR/run/metrics.jsonl")" -eq 3 ] || fail "metrics: $(cat "$DIR/run/metrics.jsonl")"
 grep -q '"valid_exact"' "$DIR/run/metrics.jsonl" || fail "metrics without valid_exact"
+# training curves at the end of the run, and where they are
+[ "$(head -c 4 "$DIR/run/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ] \
+    || fail "train: curves.png is not a PNG"
+grep -q '<svg' "$DIR/run/curves.svg" 2> /dev/null || fail "train: curves.svg has no <svg"
+grep -q "curves.png" "$DIR/train.log" || fail "train does not say where the curves are"
 
 "$ATTEND" train --data "$DIR/pairs.tsv" --valid "$DIR/pairs.tsv" --steps 40 --batch 4 \
     --eval-every 10 --out "$DIR/run" --resume 2> "$DIR/resume.log" || fail "resume"
@@ -64,6 +70,9 @@ code=$?
 [ "$code" -eq 130 ] || fail "SIGINT: exit $code, not 130: $(tail -2 "$DIR/int.log")"
 [ -s "$DIR/int/last.safetensors" ] || fail "SIGINT: no last.safetensors"
 grep -q "interrupted at step" "$DIR/int.log" || fail "SIGINT: no message"
+# curves after Ctrl-C: drawn, or (no evaluation yet) only a warning
+[ -s "$DIR/int/curves.png" ] || grep -q "warning: no training curves" "$DIR/int.log" \
+    || fail "SIGINT: neither curves nor a warning: $(tail -3 "$DIR/int.log")"
 
 "$ATTEND" eval "$DIR/run/model.safetensors" "$DIR/pairs.tsv" > "$DIR/eval.out" 2>&1 \
     || fail "eval: $(cat "$DIR/eval.out")"
@@ -85,6 +94,68 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["weigh
     "$DIR/w.json" 2> /dev/null || grep -q '"weights": \[\[\[' "$DIR/w.json" || fail "--weights json"
 
 M="$DIR/run/model.safetensors"
+
+# is_png FILE / is_svg FILE
+is_png() { [ -s "$1" ] && [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '211PNG' ]; }
+is_svg() { [ -s "$1" ] && grep -q '<svg' "$1"; }
+
+# --plot: one input (PNG, SVG, HTML), several inputs in one figure, options
+# after the texts
+for ext in png svg html; do
+    "$ATTEND" translate "$M" "9 May 2018" --plot "$DIR/one.$ext" > "$DIR/plot.out" 2> "$DIR/plot.err" \
+        || fail "translate --plot one.$ext: $(cat "$DIR/plot.err")"
+    [ -s "$DIR/one.$ext" ] || fail "translate --plot wrote no one.$ext"
+    [ "$(wc -l < "$DIR/plot.out")" -eq 1 ] || fail "translate --plot one.$ext: $(cat "$DIR/plot.out")"
+    "$ATTEND" translate "$M" --plot "$DIR/two.$ext" "9 May 2018" "1 June 1999" > "$DIR/plot.out" \
+        2> "$DIR/plot.err" || fail "translate --plot two.$ext: $(cat "$DIR/plot.err")"
+    [ -s "$DIR/two.$ext" ] || fail "translate --plot wrote no two.$ext"
+    [ "$(wc -l < "$DIR/plot.out")" -eq 2 ] || fail "translate --plot two.$ext: $(cat "$DIR/plot.out")"
+done
+is_png "$DIR/one.png" || fail "translate --plot one.png is not a PNG"
+is_png "$DIR/two.png" || fail "translate --plot two.png is not a PNG"
+is_svg "$DIR/one.svg" || fail "translate --plot one.svg has no <svg"
+is_svg "$DIR/two.svg" || fail "translate --plot two.svg has no <svg"
+grep -qi '<html' "$DIR/one.html" || fail "translate --plot one.html is not HTML"
+grep -qi '<html' "$DIR/two.html" || fail "translate --plot two.html is not HTML"
+printf '9 May 2018\n1 June 1999\n' | "$ATTEND" translate "$M" --plot "$DIR/stdin.png" > /dev/null \
+    2> "$DIR/plot.err" || fail "translate --plot from stdin: $(cat "$DIR/plot.err")"
+is_png "$DIR/stdin.png" || fail "translate --plot from stdin: no PNG"
+expect_error "--plot bad extension" "extension\|format\|\.bmp" \
+    "$ATTEND" translate "$M" "9 May 2018" --plot "$DIR/bad.bmp"
+expect_error "--plot without a file" "plot" "$ATTEND" translate "$M" "9 May 2018" --plot
+expect_error "--plot, bad input" "empty" "$ATTEND" translate "$M" "" --plot "$DIR/empty.png"
+
+# --show: the map in the terminal, plain ASCII with NO_COLOR and no escapes
+NO_COLOR=1 "$ATTEND" translate "$M" "9 May 2018" --show > "$DIR/show.out" 2> "$DIR/show.err" \
+    || fail "translate --show: $(cat "$DIR/show.err")"
+[ "$(wc -l < "$DIR/show.out")" -gt 2 ] || fail "translate --show drew nothing: $(cat "$DIR/show.out")"
+grep -q "$(printf '\033')" "$DIR/show.out" && fail "translate --show: colour escapes with NO_COLOR"
+[ "$(head -1 "$DIR/show.out")" = "$(printf '%s\n' "$out" | head -1)" ] \
+    || fail "translate --show: the output line first: $(head -1 "$DIR/show.out")"
+
+# plot: a file of several maps, one per line (translate --weights json)
+"$ATTEND" translate "$M" --weights json "9 May 2018" "1 June 1999" > "$DIR/w2.json" \
+    || fail "--weights json, two inputs"
+[ "$(wc -l < "$DIR/w2.json")" -eq 2 ] || fail "--weights json, two inputs: two lines expected"
+for ext in png svg html; do
+    "$ATTEND" plot "$DIR/w2.json" -o "$DIR/w2.$ext" > "$DIR/plot.out" 2> "$DIR/plot.err" \
+        || fail "plot two maps to .$ext: $(cat "$DIR/plot.err")"
+done
+is_png "$DIR/w2.png" || fail "plot two maps: not a PNG"
+is_svg "$DIR/w2.svg" || fail "plot two maps: no <svg"
+[ -s "$DIR/w2.html" ] || fail "plot two maps: no HTML"
+NO_COLOR=1 "$ATTEND" plot "$DIR/w2.json" > "$DIR/plot.out" 2> "$DIR/plot.err" \
+    || fail "plot two maps --show: $(cat "$DIR/plot.err")"
+[ "$(grep -c '1 June 1999' "$DIR/plot.out")" -ge 1 ] && [ "$(grep -c '9 May 2018' "$DIR/plot.out")" -ge 1 ] \
+    || fail "plot two maps --show: both maps expected: $(head -5 "$DIR/plot.out")"
+"$ATTEND" plot "$DIR/w.json" -o "$DIR/w1.svg" > /dev/null 2>&1 || fail "plot one line"
+is_svg "$DIR/w1.svg" || fail "plot one line: no <svg"
+{ head -1 "$DIR/w2.json"; echo '{"input": "x"}'; } > "$DIR/bad2.json"
+expect_error "plot, bad second line" "line 2" "$ATTEND" plot "$DIR/bad2.json" -o "$DIR/bad2.png"
+"$ATTEND" plot "$DIR/run/metrics.jsonl" -o "$DIR/curves2.png" > /dev/null 2>&1 \
+    || fail "plot metrics.jsonl"
+is_png "$DIR/curves2.png" || fail "plot metrics.jsonl: not a PNG"
+
 expect_error "empty text" "empty" "$ATTEND" translate "$M" ""
 expect_error "invalid UTF-8" "UTF-8" "$ATTEND" translate "$M" "$(printf 'ab\377')"
 expect_error "too long" "too long" "$ATTEND" translate "$M" \
