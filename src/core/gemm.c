@@ -267,10 +267,20 @@ static void gemm_row(int trans_a, int trans_b, int N, int K, float alpha, const 
         }
         return;
     }
+    /* B transposed: each C[j] is a dot product of two contiguous rows when A
+     * is a row. LANES partial sums let the compiler vectorise it without
+     * reassociating (the order is fixed, so results do not vary). */
+    enum { LANES = 16 };
     for (int j = 0; j < N; j++) {
         const float *b = B + (size_t)j * ldb;
+        float partial[LANES] = {0};
+        int k = 0;
+        if (a_col == 1)
+            for (; k + LANES <= K; k += LANES)
+                for (int l = 0; l < LANES; l++) partial[l] += A[k + l] * b[k + l];
         float sum = 0.0f;
-        for (int k = 0; k < K; k++) sum += A[k * a_col] * b[k];
+        for (int l = 0; l < LANES; l++) sum += partial[l];
+        for (; k < K; k++) sum += A[k * a_col] * b[k];
         C[j] += alpha * sum;
     }
 }

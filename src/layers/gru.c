@@ -213,7 +213,7 @@ static at_status gru_run(at_ctx *ctx, const at_gru *layer, at_tensor *x, int seq
     sv->hidden = sv->hs + (d->T + 1) * state; // (T, B, 3H)
     sv->gates = sv->hidden + rows * 3 * d->H; // (T, B, 3H)
     sv->xs = sv->gates + rows * 3 * d->H;     // (T, B, I)
-    if (d->T > 1) {
+    if (d->T > 1 && d->B > 1) { /* one row reads W_hh as stored (gru_step_forward) */
         AT_TRY(at_scratch(ctx, &memory, (size_t)3 * d->H * d->H * sizeof(float)));
         sv->whh_t = memory; // (H, 3H)
         rnn_transpose_hh(d, &sv->w, sv->whh_t);

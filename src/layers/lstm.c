@@ -74,9 +74,14 @@ static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
     float *h = sv->hs + (size_t)(s + 1) * B * H;       // (B, H)
     float *c = sv->cs + (size_t)(s + 1) * B * H;       // (B, H)
     float *tanh_c = sv->tanh_c + (size_t)s * B * H;    // (B, H)
-    // gates += h_prev W_hh^T : (B, H) x (H, 4H)
-    at_gemm_threads(0, 0, B, 4 * H, H, 1.0f, h_prev, H, sv->whh_t, 4 * H, 1.0f, gates, 4 * H,
-                    threads);
+    // gates += h_prev W_hh^T : (B, H) x (H, 4H); one row reads W_hh (4H, H) as
+    // stored (row dot products), more rows read the W_hh^T made once per call
+    if (B == 1)
+        at_gemm_threads(0, 1, B, 4 * H, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, 1.0f,
+                        gates, 4 * H, threads);
+    else
+        at_gemm_threads(0, 0, B, 4 * H, H, 1.0f, h_prev, H, sv->whh_t, 4 * H, 1.0f, gates,
+                        4 * H, threads);
     const float *next_gates = s + 1 < sv->d.T ? gates + (size_t)B * 4 * H : NULL; // step s+1
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * H;
@@ -242,7 +247,7 @@ void lstm_compute(lstm_saved *sv, int threads) {
     size_t state = (size_t)d->B * d->H;
     rnn_gather_inputs(d, sv->x, sv->xs);
     rnn_project_inputs(d, &sv->w, sv->xs, sv->bias_sum, sv->gates, threads);
-    rnn_transpose_hh(d, &sv->w, sv->whh_t);
+    if (d->B > 1) rnn_transpose_hh(d, &sv->w, sv->whh_t); /* see lstm_step_forward */
     rnn_initial_state(d, sv->h0, sv->hs);
     rnn_initial_state(d, sv->c0, sv->cs);
     for (int s = 0; s < d->T; s++) lstm_step_forward(sv, s, threads);
