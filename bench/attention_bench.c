@@ -20,6 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
 #include "attend.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +39,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* ------------------------------------------------------------- FMA peak */
@@ -200,7 +191,7 @@ static void bench_time(int threads, int calls) {
                     run_once(ctx, &p, causal, backward);
                     t[c] = now_s() - t0;
                 }
-                double sec = median(t, calls);
+                double sec = bench_median(t, calls);
                 double flops = flops_fwd * (backward ? 3.0 : 1.0);
                 printf("{\"side\": \"attend\", \"wait\": \"%s\", \"B\": %d, \"H\": %d, "
                        "\"T\": %d, \"d\": %d, \"causal\": %d, \"pass\": \"%s\", "

@@ -40,6 +40,7 @@
 #define _POSIX_C_SOURCE 199309L
 
 #include "attend.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -70,33 +71,6 @@ typedef struct options {
     int threads, steps, warmup, translations, batch_small, batch_large;
 } options;
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static int parse_int(const char *flag, const char *text, int min) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || *end || end == text || v < min || v > INT_MAX) {
-        fprintf(stderr, "dates_bench: %s wants an integer >= %d, got '%s'\n", flag, min, text);
-        exit(2);
-    }
-    return (int)v;
-}
-
 static options parse_args(int argc, char **argv) {
     options o = {.size = "small",
                  .label = "attend",
@@ -121,13 +95,13 @@ static options parse_args(int argc, char **argv) {
         if (!strcmp(flag, "--size"))
             o.size = value;
         else if (!strcmp(flag, "--threads"))
-            o.threads = parse_int(flag, value, 1);
+            o.threads = bench_parse_int("dates_bench", flag, value, 1);
         else if (!strcmp(flag, "--steps"))
-            o.steps = parse_int(flag, value, 1);
+            o.steps = bench_parse_int("dates_bench", flag, value, 1);
         else if (!strcmp(flag, "--warmup"))
-            o.warmup = parse_int(flag, value, 0);
+            o.warmup = bench_parse_int("dates_bench", flag, value, 0);
         else if (!strcmp(flag, "--translations"))
-            o.translations = parse_int(flag, value, 1);
+            o.translations = bench_parse_int("dates_bench", flag, value, 1);
         else if (!strcmp(flag, "--batches")) {
             if (sscanf(value, "%d,%d", &o.batch_small, &o.batch_large) != 2 ||
                 o.batch_small < 1 || o.batch_large < 1 || o.batch_small > PAIRS ||
@@ -183,9 +157,9 @@ static void bench_train(at_ctx *ctx, const options *o, at_seq2seq *model, at_opt
     double *ms = malloc(sizeof(double) * (size_t)o->steps);
     if (!ms) exit(1);
     for (int i = 0; i < o->steps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         CHECK(ctx, at_seq2seq_train_step(ctx, model, opt, &batch, 1.0f, &loss));
-        ms[i] = now_ms() - t0;
+        ms[i] = bench_now_ms() - t0;
         if (o->warmup == 0 && i == 0) first = loss;
     }
     double min_ms = ms[0];
@@ -194,7 +168,7 @@ static void bench_train(at_ctx *ctx, const options *o, at_seq2seq *model, at_opt
     print_common(o, "train", at_params_numel(at_seq2seq_params(model)));
     printf("\"batch\": %d, \"source_len\": %d, \"target_len\": %d, \"steps\": %d, "
            "\"median_ms\": %.4f, \"min_ms\": %.4f, \"loss_first\": %.5f, \"loss_last\": %.5f}\n",
-           B, batch.source_len, batch.target_len, o->steps, median(ms, o->steps), min_ms,
+           B, batch.source_len, batch.target_len, o->steps, bench_median(ms, o->steps), min_ms,
            (double)first, (double)loss);
     fflush(stdout);
     free(ms);
@@ -219,9 +193,9 @@ static void bench_translate(at_ctx *ctx, const options *o, at_seq2seq *model, co
     if (!ms) exit(1);
     int out_len = 0;
     for (int i = 0; i < o->translations; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         CHECK(ctx, at_seq2seq_translate(ctx, model, text, &tr));
-        ms[i] = now_ms() - t0;
+        ms[i] = bench_now_ms() - t0;
         out_len = tr.target_len;
         at_translation_clear(&tr);
     }
@@ -231,7 +205,7 @@ static void bench_translate(at_ctx *ctx, const options *o, at_seq2seq *model, co
     print_common(o, "translate", at_params_numel(at_seq2seq_params(model)));
     printf("\"batch\": 1, \"source_len\": %d, \"output_len\": %d, \"steps\": %d, "
            "\"median_ms\": %.4f, \"min_ms\": %.4f}\n",
-           (int)strlen(text), out_len, o->translations, median(ms, o->translations), min_ms);
+           (int)strlen(text), out_len, o->translations, bench_median(ms, o->translations), min_ms);
     fflush(stdout);
     free(ms);
 }

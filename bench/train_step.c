@@ -36,6 +36,7 @@
 #define _POSIX_C_SOURCE 199309L
 
 #include "attend.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -83,12 +84,6 @@ typedef struct options {
     int batch, threads, steps, warmup;
     const char *label;
 } options;
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 static void model_init(at_ctx *ctx, seq2seq *m, at_params *params, at_rng *rng) {
     CHECK(ctx, at_embedding_init(ctx, &m->enc_embed, params, "enc_embed", VOCAB, EMBED, rng));
@@ -169,43 +164,21 @@ static at_tensor *model_loss(at_ctx *ctx, const seq2seq *m, const batch *b) {
 /* One whole training step; returns the loss and fills the phase times. */
 static float train_step(at_ctx *ctx, const seq2seq *m, at_params *params, at_optim *opt,
                         const batch *b, phase_ms *ms) {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     at_ctx_reset(ctx);
     at_params_zero_grad(params);
     at_tensor *loss = model_loss(ctx, m, b);
-    double t1 = now_ms();
+    double t1 = bench_now_ms();
     CHECK(ctx, at_backward(ctx, loss));
-    double t2 = now_ms();
+    double t2 = bench_now_ms();
     CHECK(ctx, at_clip_grad_norm(ctx, params, 1.0f, NULL));
     CHECK(ctx, at_optim_step(ctx, opt));
-    double t3 = now_ms();
+    double t3 = bench_now_ms();
     ms->forward = t1 - t0;
     ms->backward = t2 - t1;
     ms->update = t3 - t2;
     ms->total = t3 - t0;
     return loss->data[0];
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of n values (sorts them). */
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static int parse_int(const char *flag, const char *text, int min) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || *end || end == text || v < min || v > INT_MAX) {
-        fprintf(stderr, "train_step: %s wants an integer >= %d, got '%s'\n", flag, min, text);
-        exit(2);
-    }
-    return (int)v;
 }
 
 static options parse_args(int argc, char **argv) {
@@ -223,13 +196,13 @@ static options parse_args(int argc, char **argv) {
         }
         const char *value = argv[++i];
         if (!strcmp(flag, "--batch"))
-            o.batch = parse_int(flag, value, 1);
+            o.batch = bench_parse_int("train_step", flag, value, 1);
         else if (!strcmp(flag, "--threads"))
-            o.threads = parse_int(flag, value, 1);
+            o.threads = bench_parse_int("train_step", flag, value, 1);
         else if (!strcmp(flag, "--steps"))
-            o.steps = parse_int(flag, value, 1);
+            o.steps = bench_parse_int("train_step", flag, value, 1);
         else if (!strcmp(flag, "--warmup"))
-            o.warmup = parse_int(flag, value, 0);
+            o.warmup = bench_parse_int("train_step", flag, value, 0);
         else if (!strcmp(flag, "--label"))
             o.label = value;
         else {
@@ -298,9 +271,9 @@ int main(int argc, char **argv) {
     double min_ms = total[0];
     for (int i = 1; i < o.steps; i++)
         if (total[i] < min_ms) min_ms = total[i];
-    double med = median(total, o.steps);
-    double med_fwd = median(fwd, o.steps), med_bwd = median(bwd, o.steps);
-    double med_upd = median(upd, o.steps);
+    double med = bench_median(total, o.steps);
+    double med_fwd = bench_median(fwd, o.steps), med_bwd = bench_median(bwd, o.steps);
+    double med_upd = bench_median(upd, o.steps);
 
     printf("{\"impl\": \"attend\", \"label\": \"%s\", \"batch\": %d, \"threads\": %d, "
            "\"steps\": %d, \"warmup\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "

@@ -239,6 +239,20 @@ at_status attn_new_like_queries(at_ctx *ctx, const attn_queries *q, int n, int t
     return at_result(ctx, out, 3, (int[]){q->batch, q->steps, n}, track);
 }
 
+at_status attn_map_buffers_new(at_ctx *ctx, const attn_queries *q, const attn_dims *d,
+                               int want_weights, int track, attn_map_buffers *out) {
+    size_t map = (size_t)d->B * d->tq * d->tk;
+    *out = (attn_map_buffers){0};
+    AT_TRY(attn_new_like_queries(ctx, q, d->dv, track, &out->context));
+    if (want_weights) AT_TRY(attn_new_like_queries(ctx, q, d->tk, track, &out->weights));
+    AT_TRY(at_scratch(ctx, (void **)&out->scores, map * sizeof(float)));
+    if (out->weights)
+        out->alpha = out->weights->data;
+    else
+        AT_TRY(at_scratch(ctx, (void **)&out->alpha, map * sizeof(float)));
+    return AT_OK;
+}
+
 at_status attn_softmax_scores(at_ctx *ctx, const attn_mask_view *mask, size_t rows, int tk,
                               const float *scores, float *alpha) {
     uint8_t *scratch; // (Tk) the row's keep-bytes when the causal rule is folded in
@@ -335,15 +349,10 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
 
     at_tensor *inputs[5] = {queries, keys_proj, values, layer->W_a, layer->v_a};
     int track = at_tracking(ctx, 5, inputs);
-    at_tensor *c, *w = NULL;
-    AT_TRY(attn_new_like_queries(ctx, &q, d.dv, track, &c));
-    if (weights) AT_TRY(attn_new_like_queries(ctx, &q, d.tk, track, &w));
-    float *scores, *alpha, *t = NULL; // (B, Tq, Tk), (B, Tq, Tk), (B, Tq, Tk, A)
-    AT_TRY(at_scratch(ctx, (void **)&scores, map * sizeof(float)));
-    if (w)
-        alpha = w->data;
-    else
-        AT_TRY(at_scratch(ctx, (void **)&alpha, map * sizeof(float)));
+    attn_map_buffers buf;
+    AT_TRY(attn_map_buffers_new(ctx, &q, &d, weights != NULL, track, &buf));
+    at_tensor *c = buf.context, *w = buf.weights;
+    float *scores = buf.scores, *alpha = buf.alpha, *t = NULL; // t: (B, Tq, Tk, A)
     if (track) AT_TRY(at_scratch(ctx, (void **)&t, map * d.dk * sizeof(float)));
 
     // e = v_aᵀ tanh(W_a q + keys_proj)

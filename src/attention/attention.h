@@ -120,6 +120,18 @@ at_status attn_additive_scores_backward(at_ctx *ctx, const attn_dims *d, at_tens
 at_status attn_new_like_queries(at_ctx *ctx, const attn_queries *q, int n, int track,
                                 at_tensor **out);
 
+/* additive.c: the buffers a score -> softmax -> context family makes for one
+ * call: the context (shaped like the queries, last dimension Dv), the
+ * weights when asked for (last dimension Tk; NULL otherwise), the scores
+ * (B, Tq, Tk) in scratch, and alpha (B, Tq, Tk): the weights' own data when
+ * they were asked for, scratch otherwise. */
+typedef struct attn_map_buffers {
+    at_tensor *context, *weights;
+    float *scores, *alpha;
+} attn_map_buffers;
+at_status attn_map_buffers_new(at_ctx *ctx, const attn_queries *q, const attn_dims *d,
+                               int want_weights, int track, attn_map_buffers *out);
+
 /* additive.c: alpha = softmax of each score row over its kept keys (a row
  * that keeps nothing is all zeros). rows = B*Tq rows of tk. */
 at_status attn_softmax_scores(at_ctx *ctx, const attn_mask_view *mask, size_t rows, int tk,

@@ -254,21 +254,16 @@ at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries
     attn_queries q;
     attn_dims d;
     AT_TRY(luong_check_inputs(ctx, op, layer, queries, keys_proj, values, &q, &d));
-    size_t rows = (size_t)d.B * d.tq, map = rows * d.tk;
+    size_t rows = (size_t)d.B * d.tq;
     attn_mask_view view;
     AT_TRY(attn_mask_prepare(ctx, op, mask, rows, d.tq, d.tk, &view));
 
     at_tensor *inputs[5] = {queries, keys_proj, values, layer->W_a, layer->v_a};
     int track = at_tracking(ctx, 5, inputs);
-    at_tensor *c, *w = NULL;
-    AT_TRY(attn_new_like_queries(ctx, &q, d.dv, track, &c));
-    if (weights) AT_TRY(attn_new_like_queries(ctx, &q, d.tk, track, &w));
-    float *scores, *alpha, *t = NULL; // (B, Tq, Tk), (B, Tq, Tk), concat (B, Tq, Tk, A)
-    AT_TRY(at_scratch(ctx, (void **)&scores, map * sizeof(float)));
-    if (w)
-        alpha = w->data;
-    else
-        AT_TRY(at_scratch(ctx, (void **)&alpha, map * sizeof(float)));
+    attn_map_buffers buf;
+    AT_TRY(attn_map_buffers_new(ctx, &q, &d, weights != NULL, track, &buf));
+    at_tensor *c = buf.context, *w = buf.weights;
+    float *scores = buf.scores, *alpha = buf.alpha, *t = NULL; // t: concat (B, Tq, Tk, A)
 
     // score(h_t, h̄_s)
     AT_TRY(luong_scores(ctx, layer, &d, queries->data, keys_proj->data, track ? &t : NULL, scores));
