@@ -82,13 +82,14 @@ static void naive_gemm(int ta, int tb, int M, int N, int K, float alpha, const f
 
 /* Every trans pair, sizes on both sides of the cut-over (and the hand
  * kernel alone: row and column tails, K longer than one panel), padded
- * strides. */
+ * strides; one-row products with vector and row tails (1 x 70 x 37). */
 static void test_gemm(void) {
     at_rng rng;
     at_rng_seed(&rng, 11);
     const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},    {1, 96, 32},  {17, 33, 9},
                             {32, 128, 32}, {64, 256, 64}, {5, 1024, 3}, {128, 96, 256},
-                            {70, 70, 70}, {2, 3, 300},     {7, 45, 261}, {33, 31, 129}};
+                            {70, 70, 70}, {2, 3, 300},     {7, 45, 261}, {33, 31, 129},
+                            {1, 70, 37},  {1, 203, 300}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int t = 0; t < 4; t++) {
             int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ta = t & 1, tb = t >> 1;
@@ -150,9 +151,10 @@ static void test_gemm_own(void) {
             CHECK(memcmp(C[0], C[2], nc * 4) == 0, "%s: 3 threads differ from 1", what);
             free(A), free(B), free(R), free(C[0]), free(C[1]), free(C[2]);
         }
-    /* at_gemm_bias: C = A B + bias in every row; C's old values (NaN here) unread */
-    for (int t = 0; t < 4; t++) {
-        int M = 67, N = 100, K = 150, ta = t & 1, tb = t >> 1;
+    /* at_gemm_bias: C = A B + bias in every row; C's old values (NaN here)
+     * unread; M = 40 with B transposed takes the swapped product */
+    for (int t = 0; t < 8; t++) {
+        int M = t < 4 ? 67 : 40, N = 100, K = 150, ta = t & 1, tb = (t >> 1) & 1;
         int lda = ta ? M : K, ldb = tb ? K : N;
         float *A = malloc((size_t)M * K * 4), *B = malloc((size_t)K * N * 4);
         float *bias = malloc((size_t)N * 4), *R = malloc((size_t)M * N * 4);

@@ -119,7 +119,7 @@ static void pack_block(int trans_b, const float *B, int ldb, int k0, int kc, int
 static ALWAYS_INLINE void block_kernel(int rows, int cols, int kc, float alpha, const float *A,
                                        size_t a_row, size_t a_col, const float *restrict P,
                                        size_t ldp, float *C, int ldc, int overwrite,
-                                       const float *bias) {
+                                       const float *bias, int store_transposed) {
     const float *a[MR];
     for (int r = 0; r < MR; r++) a[r] = A + (size_t)(r < rows ? r : rows - 1) * a_row;
 #if GEMM_VECTORS
@@ -135,7 +135,7 @@ static ALWAYS_INLINE void block_kernel(int rows, int cols, int kc, float alpha, 
             acc[r][1] += ark * b1;
         }
     }
-    if (rows == MR && cols == NR) { /* a whole block: straight vector stores */
+    if (rows == MR && cols == NR && !store_transposed) { /* a whole block: vector stores */
         vf bias0 = {0}, bias1 = {0};
         if (overwrite && bias) {
             memcpy(&bias0, bias, sizeof bias0);
@@ -168,6 +168,14 @@ static ALWAYS_INLINE void block_kernel(int rows, int cols, int kc, float alpha, 
         }
     }
 #endif
+    if (store_transposed) { /* the tile is a block of C^T: tile[r][j] -> C[j][r] */
+        for (int j = 0; j < cols; j++) {
+            float *c = C + (size_t)j * ldc;
+            for (int r = 0; r < rows; r++)
+                c[r] = alpha * tile[r][j] + (overwrite ? (bias ? bias[r] : 0.0f) : c[r]);
+        }
+        return;
+    }
     for (int r = 0; r < rows; r++) {
         float *c = C + (size_t)r * ldc;
         if (overwrite && bias)
@@ -179,16 +187,25 @@ static ALWAYS_INLINE void block_kernel(int rows, int cols, int kc, float alpha, 
     }
 }
 
+/* The kernel's three uses, each with its layout in literals: A read in
+ * place by rows (n) or by columns (t: a transposed A), and n storing the
+ * tile transposed (the swapped product below). */
 static void block_kernel_n(int rows, int cols, int kc, float alpha, const float *A, int lda,
                            const float *restrict P, size_t ldp, float *C, int ldc,
                            int overwrite, const float *bias) {
-    block_kernel(rows, cols, kc, alpha, A, (size_t)lda, 1, P, ldp, C, ldc, overwrite, bias);
+    block_kernel(rows, cols, kc, alpha, A, (size_t)lda, 1, P, ldp, C, ldc, overwrite, bias, 0);
 }
 
 static void block_kernel_t(int rows, int cols, int kc, float alpha, const float *A, int lda,
                            const float *restrict P, size_t ldp, float *C, int ldc,
                            int overwrite, const float *bias) {
-    block_kernel(rows, cols, kc, alpha, A, 1, (size_t)lda, P, ldp, C, ldc, overwrite, bias);
+    block_kernel(rows, cols, kc, alpha, A, 1, (size_t)lda, P, ldp, C, ldc, overwrite, bias, 0);
+}
+
+static void block_kernel_swapped(int rows, int cols, int kc, float alpha, const float *A,
+                                 int lda, const float *restrict P, float *C, int ldc,
+                                 int overwrite, const float *bias) {
+    block_kernel(rows, cols, kc, alpha, A, (size_t)lda, 1, P, NR, C, ldc, overwrite, bias, 1);
 }
 
 /* C[i0..i1, j0..j1] *= beta (beta != 0, 1). */
@@ -199,6 +216,19 @@ static void scale_rows(int i0, int i1, int j0, int j1, float beta, float *C, int
     }
 }
 
+/* Writes C[i0..i1, j0..j1] = bias or beta * C when there is nothing to
+ * multiply (K = 0 or alpha = 0); returns whether it did. */
+static int gemm_trivial(int i0, int i1, int j0, int j1, int K, float alpha, float beta,
+                        const float *bias, float *C, int ldc) {
+    if (K > 0 && alpha != 0.0f) return 0;
+    for (int i = i0; i < i1 && (beta != 1.0f || bias); i++)
+        for (int j = j0; j < j1; j++)
+            C[(size_t)i * ldc + j] = bias           ? bias[j]
+                                     : beta == 0.0f ? 0.0f
+                                                    : beta * C[(size_t)i * ldc + j];
+    return 1;
+}
+
 /* The rows i0 .. i1 and columns j0 .. j1 of C = alpha op(A) op(B) + beta C,
  * or, when bias (N) is not NULL, of C = alpha op(A) op(B) + bias in every
  * row (beta must then be 0). */
@@ -206,14 +236,7 @@ static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1,
                        float alpha, const float *A, int lda, const float *B, int ldb, float beta,
                        const float *bias, float *C, int ldc) {
     if (i0 >= i1 || j0 >= j1) return;
-    if (K <= 0 || alpha == 0.0f) {
-        for (int i = i0; i < i1 && (beta != 1.0f || bias); i++)
-            for (int j = j0; j < j1; j++)
-                C[(size_t)i * ldc + j] = bias           ? bias[j]
-                                         : beta == 0.0f ? 0.0f
-                                                        : beta * C[(size_t)i * ldc + j];
-        return;
-    }
+    if (gemm_trivial(i0, i1, j0, j1, K, alpha, beta, bias, C, ldc)) return;
     if (beta != 0.0f && beta != 1.0f) scale_rows(i0, i1, j0, j1, beta, C, ldc);
     float packed[KC * NC];
     size_t a_row = trans_a ? 1 : (size_t)lda, a_col = trans_a ? (size_t)lda : 1;
@@ -249,9 +272,124 @@ static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1,
     }
 }
 
+/* The same product computed as its transpose, for few rows of C:
+ *
+ *     C^T (N, M) = op(B)^T (N, K) op(A)^T (K, M)
+ *
+ * The kernel then broadcasts op(B) (a layer's weights, read once, in place
+ * when B is transposed) and packs op(A)^T, which for M rows is only M * K
+ * floats, where the direct product would pack all of op(B) (K * N) on
+ * every call to use each packed float M times. The tile is stored
+ * transposed. Columns j0 .. j1 of C (rows of C^T), all M rows. */
+static void gemm_range_swapped(int trans_a, int M, int j0, int j1, int K, float alpha,
+                               const float *A, int lda, const float *B, int ldb, float beta,
+                               const float *bias, float *C, int ldc) {
+    if (j0 >= j1) return;
+    if (gemm_trivial(0, M, j0, j1, K, alpha, beta, bias, C, ldc)) return;
+    if (beta != 0.0f && beta != 1.0f) scale_rows(0, M, j0, j1, beta, C, ldc);
+    float packed[KC * NC];
+    for (int ib = 0; ib < M; ib += NC) {
+        int mc = M - ib < NC ? M - ib : NC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            int overwrite = k0 == 0 && beta == 0.0f;
+            // op(A)^T (k, i) = op(A)(i, k): row i of A unless A is transposed
+            pack_block(!trans_a, A, lda, k0, kc, ib, mc, packed);
+            for (int j = j0; j < j1; j += MR) {
+                int rows = j1 - j < MR ? j1 - j : MR;
+                const float *w = B + (size_t)j * ldb + k0; // op(B)^T = B: rows j.., depth k0..
+                for (int p0 = 0; p0 < mc; p0 += NR) {
+                    int cols = mc - p0 < NR ? mc - p0 : NR;
+                    const float *panel = packed + (size_t)(p0 / NR) * kc * NR;
+                    float *c = C + (size_t)(ib + p0) * ldc + j;
+                    const float *bias_rows = bias ? bias + j : NULL;
+                    block_kernel_swapped(rows, cols, kc, alpha, w, ldb, panel, c, ldc, overwrite,
+                                         bias_rows);
+                }
+            }
+        }
+    }
+}
+
 /* C[0,:] = alpha * sum_k A(0, k) op(B)[k, :] + beta C[0,:] (or + bias): one
  * row of C (a vector-matrix product), where packing would cost as much as
- * the product. */
+ * the product. Either way each element of B is read once and used once,
+ * so the loops are built to keep the loads streaming: */
+#if GEMM_VECTORS
+/* B not transposed: C[j0 .. j0+ROW_COLS) stays in registers for all K, and
+ * each k adds a times a contiguous piece of row k of B. */
+#define ROW_COLS (4 * VL)
+static void row_times_rows(int N, int K, float alpha, const float *A, size_t a_col,
+                           const float *B, int ldb, float *restrict C) {
+    int j0 = 0;
+    for (; j0 + ROW_COLS <= N; j0 += ROW_COLS) {
+        vf acc[4] = {{0}};
+        for (int k = 0; k < K; k++) {
+            const float *b = B + (size_t)k * ldb + j0;
+            float a = A[k * a_col];
+            for (int v = 0; v < 4; v++) {
+                vf piece;
+                memcpy(&piece, b + v * VL, sizeof piece);
+                acc[v] += a * piece;
+            }
+        }
+        for (int v = 0; v < 4; v++)
+            for (int l = 0; l < VL; l++) C[j0 + v * VL + l] += alpha * acc[v][l];
+    }
+    for (int k = 0; k < K && j0 < N; k++) { // the last columns
+        float a = alpha * A[k * a_col];
+        const float *b = B + (size_t)k * ldb;
+        for (int j = j0; j < N; j++) C[j] += a * b[j];
+    }
+}
+
+/* B transposed: C[j] = the dot product of A and row j of B. Four rows at a
+ * time, VL lanes each, so one load of A serves four rows; the lanes are
+ * summed in a fixed order, so results do not vary between runs. */
+static float lanes_sum(vf v) {
+    float sum = 0.0f;
+    for (int l = 0; l < VL; l++) sum += v[l];
+    return sum;
+}
+
+static void row_times_columns(int N, int K, float alpha, const float *A, const float *B,
+                              int ldb, float *restrict C) {
+    int j = 0, k_vec = K / VL * VL;
+    for (; j + 4 <= N; j += 4) {
+        const float *b[4] = {B + (size_t)j * ldb, B + (size_t)(j + 1) * ldb,
+                             B + (size_t)(j + 2) * ldb, B + (size_t)(j + 3) * ldb};
+        vf acc[4] = {{0}};
+        for (int k = 0; k < k_vec; k += VL) {
+            vf a;
+            memcpy(&a, A + k, sizeof a);
+            for (int r = 0; r < 4; r++) {
+                vf piece;
+                memcpy(&piece, b[r] + k, sizeof piece);
+                acc[r] += a * piece;
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            float sum = lanes_sum(acc[r]);
+            for (int k = k_vec; k < K; k++) sum += A[k] * b[r][k];
+            C[j + r] += alpha * sum;
+        }
+    }
+    for (; j < N; j++) { // the last rows
+        const float *b = B + (size_t)j * ldb;
+        vf acc = {0};
+        for (int k = 0; k < k_vec; k += VL) {
+            vf a, piece;
+            memcpy(&a, A + k, sizeof a);
+            memcpy(&piece, b + k, sizeof piece);
+            acc += a * piece;
+        }
+        float sum = lanes_sum(acc);
+        for (int k = k_vec; k < K; k++) sum += A[k] * b[k];
+        C[j] += alpha * sum;
+    }
+}
+#endif
+
 static void gemm_row(int trans_a, int trans_b, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, const float *bias,
                      float *restrict C) {
@@ -259,28 +397,20 @@ static void gemm_row(int trans_a, int trans_b, int N, int K, float alpha, const 
     if (bias) memcpy(C, bias, (size_t)N * sizeof(float));
     else
         for (int j = 0; j < N && beta != 1.0f; j++) C[j] = beta == 0.0f ? 0.0f : beta * C[j];
+#if GEMM_VECTORS
     if (!trans_b) {
-        for (int k = 0; k < K; k++) {
-            float a = alpha * A[k * a_col];
-            const float *b = B + (size_t)k * ldb;
-            for (int j = 0; j < N; j++) C[j] += a * b[j];
-        }
+        row_times_rows(N, K, alpha, A, a_col, B, ldb, C);
         return;
     }
-    /* B transposed: each C[j] is a dot product of two contiguous rows when A
-     * is a row. LANES partial sums let the compiler vectorise it without
-     * reassociating (the order is fixed, so results do not vary). */
-    enum { LANES = 16 };
-    for (int j = 0; j < N; j++) {
-        const float *b = B + (size_t)j * ldb;
-        float partial[LANES] = {0};
-        int k = 0;
-        if (a_col == 1)
-            for (; k + LANES <= K; k += LANES)
-                for (int l = 0; l < LANES; l++) partial[l] += A[k + l] * b[k + l];
+    if (a_col == 1) {
+        row_times_columns(N, K, alpha, A, B, ldb, C);
+        return;
+    }
+#endif
+    for (int j = 0; j < N; j++) { // plain loops: no vectors, or A strided
         float sum = 0.0f;
-        for (int l = 0; l < LANES; l++) sum += partial[l];
-        for (; k < K; k++) sum += A[k * a_col] * b[k];
+        for (int k = 0; k < K; k++) sum += A[k * a_col] * (trans_b ? B[(size_t)j * ldb + k]
+                                                                 : B[(size_t)k * ldb + j]);
         C[j] += alpha * sum;
     }
 }
@@ -293,6 +423,21 @@ static void gemm_row(int trans_a, int trans_b, int N, int K, float alpha, const 
  * waking it costs more than the regions saved. */
 #define GEMM_PARALLEL_MIN (1L << 18)
 
+/* Whether to compute C as its transpose (gemm_range_swapped): a
+ * transposed B (a layer's weights, Y = X W^T) against at most this many
+ * rows, where packing B costs as much as the product. Measured on the
+ * date translator's shapes: M = 32 against W (1024, 256) 100 -> 150
+ * GFLOP/s, (768, 320) 100 -> 145; at M = 128 the two ways are even, and
+ * so they are below a depth of 64 (the transposed store is then a large
+ * part of each tile's work); swapping a B that is not transposed (read in
+ * place) is slower at every size. */
+#define GEMM_SWAP_MAX_M 64
+#define GEMM_SWAP_MIN_K 64
+
+static int use_swapped(int trans_b, int M, int N, int K) {
+    return trans_b && M <= GEMM_SWAP_MAX_M && N >= M && K >= GEMM_SWAP_MIN_K;
+}
+
 /* C = alpha op(A) op(B) + (bias ? bias : beta C), on up to `threads`. */
 static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, const float *bias, float *C,
@@ -302,24 +447,35 @@ static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
         gemm_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, bias, C);
         return;
     }
+    int swapped = use_swapped(trans_b, M, N, K);
     int row_blocks = (M + MR - 1) / MR, panels = (N + NR - 1) / NR;
+    if (swapped) row_blocks = (M + NR - 1) / NR, panels = (N + MR - 1) / MR;
     long work = (long)M * N * K;
     if (threads > row_blocks * panels) threads = row_blocks * panels;
     if (threads <= 1 || work < GEMM_PARALLEL_MIN) {
-        gemm_range(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, bias, C, ldc);
+        if (swapped)
+            gemm_range_swapped(trans_a, M, 0, N, K, alpha, A, lda, B, ldb, beta, bias,
+                               C, ldc);
+        else
+            gemm_range(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, bias, C,
+                       ldc);
         return;
     }
     /* Cut the rows (in whole MR blocks) when there are enough of them for
-     * every thread, else the columns (in whole panels). */
-    int by_rows = row_blocks >= 2 * threads || row_blocks >= panels;
+     * every thread, else the columns (in whole panels); a swapped product
+     * always cuts the columns of C (its weight rows, in MR blocks). */
+    int by_rows = !swapped && (row_blocks >= 2 * threads || row_blocks >= panels);
 #pragma omp parallel num_threads(threads)
     {
         int n = omp_get_num_threads(), t = omp_get_thread_num();
-        int units = by_rows ? row_blocks : panels, unit = by_rows ? MR : NR;
+        int units = by_rows ? row_blocks : panels, unit = by_rows || swapped ? MR : NR;
         int lo = (int)((long)units * t / n) * unit, hi = (int)((long)units * (t + 1) / n) * unit;
         int end = by_rows ? M : N;
         if (hi > end) hi = end;
-        if (by_rows)
+        if (swapped)
+            gemm_range_swapped(trans_a, M, lo, hi, K, alpha, A, lda, B, ldb, beta, bias,
+                               C, ldc);
+        else if (by_rows)
             gemm_range(trans_a, trans_b, lo, hi, 0, N, K, alpha, A, lda, B, ldb, beta, bias, C,
                        ldc);
         else

@@ -13,6 +13,7 @@
  * way on any thread, so results do not depend on the thread count.
  */
 #include "internal.h"
+#include "fastmath.h"
 
 #include <math.h>
 
@@ -32,7 +33,7 @@ typedef struct activation {
 /* ----------------------------------------------------------------- tanh */
 
 static void tanh_forward(size_t n, const float *x, float *y) {
-    for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+    for (size_t i = 0; i < n; i++) y[i] = at_fast_tanh(x[i]); // vectorised; a few ulps from tanhf
 }
 static void tanh_backward(size_t n, const float *x, const float *y, const float *dy,
                           float *dx) {
@@ -45,7 +46,7 @@ static void tanh_backward(size_t n, const float *x, const float *y, const float 
 /* -------------------------------------------------------------- sigmoid */
 
 static void sigmoid_forward(size_t n, const float *x, float *y) {
-    for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+    for (size_t i = 0; i < n; i++) y[i] = at_fast_sigmoid(x[i]);
 }
 static void sigmoid_backward(size_t n, const float *x, const float *y, const float *dy,
                              float *dx) {
