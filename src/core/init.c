@@ -36,22 +36,25 @@ void at_init_glorot_uniform(at_tensor *t, int fan_in, int fan_out, float gain, a
     at_init_uniform(t, -a, a, rng);
 }
 
-/* Make column j of the tall (m, n) matrix q (row-major, double) orthogonal
- * to columns 0..j-1, then unit length. Returns the length it had, i.e.
- * R[j][j] of the factorisation. */
-static double orthonormalise_column(double *q, int m, int n, int j) {
+/* Make column j of the tall (m, n) matrix q orthogonal to columns 0..j-1,
+ * then unit length. q is stored by columns (column k at q + k * m), so
+ * every loop runs down contiguous memory. Returns the length column j
+ * had, i.e. R[j][j] of the factorisation. */
+static double orthonormalise_column(double *q, int m, int j) {
+    double *column = q + (size_t)j * m;
     for (int pass = 0; pass < 2; pass++) {
         for (int k = 0; k < j; k++) {
+            const double *other = q + (size_t)k * m;
             double dot = 0.0;
-            for (int r = 0; r < m; r++) dot += q[(size_t)r * n + k] * q[(size_t)r * n + j];
-            for (int r = 0; r < m; r++) q[(size_t)r * n + j] -= dot * q[(size_t)r * n + k];
+            for (int r = 0; r < m; r++) dot += other[r] * column[r];
+            for (int r = 0; r < m; r++) column[r] -= dot * other[r];
         }
     }
     double norm = 0.0;
-    for (int r = 0; r < m; r++) norm += q[(size_t)r * n + j] * q[(size_t)r * n + j];
+    for (int r = 0; r < m; r++) norm += column[r] * column[r];
     norm = sqrt(norm);
     if (norm > 0.0)
-        for (int r = 0; r < m; r++) q[(size_t)r * n + j] /= norm;
+        for (int r = 0; r < m; r++) column[r] /= norm;
     return norm;
 }
 
@@ -66,22 +69,22 @@ at_status at_init_orthogonal(at_ctx *ctx, float *block, int rows, int cols, floa
     int n = transposed ? rows : cols;
     void *memory;
     AT_TRY(at_scratch(ctx, &memory, (size_t)m * n * sizeof(double)));
-    double *q = memory; /* (m, n) */
+    double *q = memory; /* (m, n), stored by columns: q(i, j) = q[j * m + i] */
 
     /* A ~ N(0, 1), drawn in the (rows, cols) order of the block */
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
             double a = at_rng_normal(rng);
-            if (transposed) q[(size_t)c * n + r] = a;
-            else q[(size_t)r * n + c] = a;
+            if (transposed) q[(size_t)r * m + c] = a; // q(c, r)
+            else q[(size_t)c * m + r] = a;            // q(r, c)
         }
     for (int j = 0; j < n; j++)
-        if (!(orthonormalise_column(q, m, n, j) > 1e-12))
+        if (!(orthonormalise_column(q, m, j) > 1e-12))
             return at_ctx_fail(ctx, AT_ERR_NUMERIC, "init_orthogonal: rank-deficient draw");
 
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
-            double v = transposed ? q[(size_t)c * n + r] : q[(size_t)r * n + c];
+            double v = transposed ? q[(size_t)r * m + c] : q[(size_t)c * m + r];
             block[(size_t)r * cols + c] = (float)(gain * v);
         }
     return AT_OK;
