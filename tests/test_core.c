@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -74,6 +75,16 @@ static void test_errors(void) {
     float values[3] = {1, NAN, 2};
     CHECK_STATUS(ctx, at_check_finite(ctx, values, 3, "x"), AT_ERR_NUMERIC);
     CHECK(strstr(at_ctx_error(ctx), "element 1 is NaN") != NULL, "message: %s", at_ctx_error(ctx));
+    /* past the first block of the scan, the first bad element is named; the
+     * largest finite float and denormals are fine */
+    static float many[10000];
+    many[0] = FLT_MAX, many[1] = -FLT_MAX, many[2] = 1e-45f;
+    CHECK_OK(ctx, at_check_finite(ctx, many, 10000, "many"));
+    many[9999] = NAN, many[5001] = -INFINITY;
+    CHECK_STATUS(ctx, at_check_finite(ctx, many, 10000, "many"), AT_ERR_NUMERIC);
+    CHECK(strstr(at_ctx_error(ctx), "element 5001 is infinite") != NULL, "message: %s",
+          at_ctx_error(ctx));
+    CHECK_OK(ctx, at_check_finite(ctx, many, 5001, "many"));
     /* A caller may wrap the context's own message in a new one. */
     at_ctx_fail(ctx, AT_ERR_FORMAT, "inner problem");
     at_ctx_fail(ctx, AT_ERR_FORMAT, "file.tsv:3: %s", at_ctx_error(ctx));

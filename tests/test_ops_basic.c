@@ -82,14 +82,15 @@ static void naive_gemm(int ta, int tb, int M, int N, int K, float alpha, const f
 
 /* Every trans pair, sizes on both sides of the cut-over (and the hand
  * kernel alone: row and column tails, K longer than one panel), padded
- * strides; one-row products with vector and row tails (1 x 70 x 37). */
+ * strides; one-row products with vector and row tails (1 x 70 x 37);
+ * outer products (depth 1). */
 static void test_gemm(void) {
     at_rng rng;
     at_rng_seed(&rng, 11);
     const int sizes[][3] = {{1, 1, 1},   {3, 5, 7},    {1, 96, 32},  {17, 33, 9},
                             {32, 128, 32}, {64, 256, 64}, {5, 1024, 3}, {128, 96, 256},
                             {70, 70, 70}, {2, 3, 300},     {7, 45, 261}, {33, 31, 129},
-                            {1, 70, 37},  {1, 203, 300}};
+                            {1, 70, 37},  {1, 203, 300}, {20, 512, 1}, {9, 33, 1}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int t = 0; t < 4; t++) {
             int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ta = t & 1, tb = t >> 1;

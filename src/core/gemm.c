@@ -415,6 +415,28 @@ static void gemm_row(int trans_a, int trans_b, int N, int K, float alpha, const 
     }
 }
 
+/* C = alpha op(A) op(B) + (bias ? bias : beta C) with a depth of one: an
+ * outer product. Attention makes many small ones (one batch row's
+ * d_values = weights^T d_context, 20 x 512), where the blocked kernel
+ * would pack and scale for a single multiply-add per element. */
+static void gemm_outer(int trans_a, int trans_b, int M, int N, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, const float *bias,
+                       float *C, int ldc) {
+    size_t b_step = trans_b ? (size_t)ldb : 1; // op(B)(0, j) = B[j * b_step]
+    for (int i = 0; i < M; i++) {
+        float a = alpha * A[trans_a ? (size_t)i : (size_t)i * lda]; // alpha op(A)(i, 0)
+        float *c = C + (size_t)i * ldc;
+        if (bias)
+            for (int j = 0; j < N; j++) c[j] = bias[j] + a * B[j * b_step];
+        else if (beta == 0.0f)
+            for (int j = 0; j < N; j++) c[j] = a * B[j * b_step];
+        else if (beta == 1.0f)
+            for (int j = 0; j < N; j++) c[j] += a * B[j * b_step];
+        else
+            for (int j = 0; j < N; j++) c[j] = beta * c[j] + a * B[j * b_step];
+    }
+}
+
 /* Products below this many multiply-adds (about a microsecond of work per
  * thread) run on one thread whatever the caller allows: opening a parallel
  * region costs about that much. Measured: raising it to 2^21 (keeping the
@@ -445,6 +467,10 @@ static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
     if (M <= 0 || N <= 0) return;
     if (M == 1) {
         gemm_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, bias, C);
+        return;
+    }
+    if (K == 1 && alpha != 0.0f) {
+        gemm_outer(trans_a, trans_b, M, N, alpha, A, lda, B, ldb, beta, bias, C, ldc);
         return;
     }
     int swapped = use_swapped(trans_b, M, N, K);
