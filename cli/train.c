@@ -10,19 +10,34 @@
  * written atomically, with the training state in their metadata).
  *
  * Ctrl-C only sets a flag (the handler does nothing else); the loop sees it
- * at the next step boundary, saves OUT/last.safetensors and stops.
- * --resume continues from OUT/last.safetensors: weights, step and best
- * score come back; Adam's moments start afresh.
+ * at the next step boundary, saves OUT/last.safetensors (and Adam's state)
+ * and stops.
+ *
+ * --resume continues where OUT/last.safetensors left off, on the same
+ * trajectory, bit for bit, as a run that never stopped (same options and
+ * thread count). From its metadata come the weights, the step, the best
+ * score, the smoothed loss, the place in the data order (the generator as
+ * it was before the current pass was shuffled, and how far into the pass
+ * the run got) and the context's generator (no model draws from it in
+ * training today; one with dropout would). Adam's moments and step count
+ * come from OUT/last.optim.safetensors (at_optim_save), written after it
+ * each time and stamped with the same train.step. Without that file (a
+ * run saved by an older attend) Adam restarts from zero, with a warning; a
+ * corrupt one, or one from another step, is an error. The learning-rate
+ * schedule runs to --steps, so --steps N/2 then --resume --steps N is a
+ * run of N steps only if the schedule is flat (--warmup 0, --final-lr
+ * equal to --lr); Ctrl-C then --resume with the same --steps always is.
  *
  * At the end (also after Ctrl-C) the training curves of OUT/metrics.jsonl
  * are drawn to OUT/curves.png and OUT/curves.svg; a failure to draw them is
  * a warning, never a failed run.
  */
-#define _POSIX_C_SOURCE 200809L /* sigaction, mkdir */
+#define _POSIX_C_SOURCE 200809L /* sigaction, mkdir, stat */
 #include "model_io.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -79,8 +94,12 @@ static int usage(FILE *out) {
             "  --seed N          seed for data, initialisation and order (default 1)\n"
             "  --threads N       threads for OpenMP and OpenBLAS (default 1)\n"
             "  --out DIR         output directory (default runs/model)\n"
-            "  --resume          continue from DIR/last.safetensors\n"
-            "Writes DIR/model.safetensors (best), DIR/last.safetensors, DIR/metrics.jsonl,\n"
+            "  --resume          continue where DIR/last.safetensors stopped (weights, step,\n"
+            "                    data order), with Adam's state from DIR/last.optim.safetensors;\n"
+            "                    with the same options, --steps included, it ends bit for bit\n"
+            "                    where a run that never stopped would\n"
+            "Writes DIR/model.safetensors (best), DIR/last.safetensors and\n"
+            "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
             "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
             "DIR/curves.svg (loss and validation accuracy against step).\n");
     return out == stdout ? 0 : 2;
@@ -267,34 +286,104 @@ static at_status new_model(at_ctx *ctx, train_options *o, const train_data *d, a
 
 /* ------------------------------------------------------------ checkpoints */
 
+#define ORDER_POOL 50 /* batches per length-sorted chunk of the data order */
+
+/* Where the run is: all that last.safetensors' metadata brings back. */
 typedef struct train_state {
     long step;
     double best_exact;
     double seconds;
+    double loss_avg;  /* smoothed training loss                               */
+    at_rng order_rng; /* the data-order generator before this pass's shuffle  */
+    size_t position;  /* rows of this pass's order already trained on        */
+    int has_position; /* resumed from a checkpoint that had order_rng         */
 } train_state;
+
+static at_status set_meta(at_ctx *ctx, at_metadata *meta, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static at_status set_meta(at_ctx *ctx, at_metadata *meta, const char *key, const char *fmt, ...) {
+    char text[256];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    return at_metadata_set(ctx, meta, key, text);
+}
+
+/* A generator's state as 32 hex digits, and back (0 if malformed). */
+static void rng_to_text(const at_rng *rng, char text[33]) {
+    snprintf(text, 33, "%08x%08x%08x%08x", (unsigned)rng->s[0], (unsigned)rng->s[1],
+             (unsigned)rng->s[2], (unsigned)rng->s[3]);
+}
+
+static int rng_from_text(const char *text, at_rng *rng) {
+    if (!text || strlen(text) != 32 || strspn(text, "0123456789abcdef") != 32) return 0;
+    at_rng r;
+    for (int i = 0; i < 4; i++) {
+        char word[9];
+        memcpy(word, text + 8 * i, 8);
+        word[8] = '\0';
+        r.s[i] = (uint32_t)strtoul(word, NULL, 16);
+    }
+    if ((r.s[0] | r.s[1] | r.s[2] | r.s[3]) == 0) return 0; /* xoshiro's one bad state */
+    *rng = r;
+    return 1;
+}
+
+static at_status train_metadata(at_ctx *ctx, const train_options *o, const train_state *st,
+                                at_metadata *meta) {
+    char order[33], noise[33];
+    rng_to_text(&st->order_rng, order);
+    rng_to_text(at_ctx_rng(ctx), noise);
+    AT_TRY(set_meta(ctx, meta, "train.step", "%ld", st->step));
+    AT_TRY(set_meta(ctx, meta, "train.best_exact", "%.6f", st->best_exact));
+    AT_TRY(set_meta(ctx, meta, "train.seconds", "%.1f", st->seconds));
+    AT_TRY(set_meta(ctx, meta, "train.loss_avg", "%.17g", st->loss_avg));
+    AT_TRY(set_meta(ctx, meta, "train.order_rng", "%s", order));
+    AT_TRY(set_meta(ctx, meta, "train.position", "%zu", st->position));
+    AT_TRY(set_meta(ctx, meta, "train.ctx_rng", "%s", noise));
+    AT_TRY(set_meta(ctx, meta, "train.data", "%s", o->data));
+    AT_TRY(set_meta(ctx, meta, "train.seed", "%ld", o->seed));
+    AT_TRY(set_meta(ctx, meta, "train.train_size", "%ld", o->train_size));
+    return set_meta(ctx, meta, "train.valid_size", "%ld", o->valid_size);
+}
 
 static at_status save(at_ctx *ctx, const at_seq2seq *m, const train_options *o,
                       const train_state *st, const char *name) {
-    char path[4096], text[64];
-    at_metadata meta = {0};
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", o->out, name);
-    at_status s = AT_OK;
-    snprintf(text, sizeof text, "%ld", st->step);
-    s = at_metadata_set(ctx, &meta, "train.step", text);
-    snprintf(text, sizeof text, "%.6f", st->best_exact);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "train.best_exact", text);
-    snprintf(text, sizeof text, "%.1f", st->seconds);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "train.seconds", text);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "train.data", o->data);
-    snprintf(text, sizeof text, "%ld", o->seed);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "train.seed", text);
-    snprintf(text, sizeof text, "%ld", o->train_size);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "train.train_size", text);
-    snprintf(text, sizeof text, "%ld", o->valid_size);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "train.valid_size", text);
+    at_metadata meta = {0};
+    at_status s = train_metadata(ctx, o, st, &meta);
     if (s == AT_OK) s = at_seq2seq_save(ctx, m, path, &meta);
     at_metadata_clear(&meta);
     return s;
+}
+
+/* Adam's state beside last.safetensors, stamped with the same step. */
+static void optim_path(char *path, size_t size, const train_options *o) {
+    snprintf(path, size, "%s/last.optim.safetensors", o->out);
+}
+
+static at_status save_optim(at_ctx *ctx, const at_optim *optim, const train_options *o,
+                            const train_state *st) {
+    char path[4096];
+    optim_path(path, sizeof path, o);
+    at_metadata meta = {0};
+    at_status s = set_meta(ctx, &meta, "train.step", "%ld", st->step);
+    if (s == AT_OK) s = at_optim_save(ctx, optim, path, &meta);
+    at_metadata_clear(&meta);
+    return s;
+}
+
+/* The last state: the model, then the optimiser. A crash between the two
+ * leaves an optimiser file of another step, which --resume refuses. */
+static at_status save_last(at_ctx *ctx, const at_seq2seq *m, const at_optim *optim,
+                           const train_options *o, const train_state *st) {
+    AT_TRY(save(ctx, m, o, st, "last.safetensors"));
+    return save_optim(ctx, optim, o, st);
 }
 
 static double meta_number(const at_metadata *meta, const char *key) {
@@ -318,6 +407,29 @@ static void resume_data_options(at_ctx *ctx, train_options *o) {
     at_metadata_clear(&meta);
 }
 
+/* The place in the data and the context's generator; 0 if the checkpoint
+ * has them but they are malformed. A checkpoint older than them reshuffles
+ * the data, with a warning. */
+static int resume_position(at_ctx *ctx, const char *path, const at_metadata *meta,
+                           train_state *st) {
+    const char *order = at_metadata_get(meta, "train.order_rng");
+    const char *noise = at_metadata_get(meta, "train.ctx_rng");
+    if (!order && !noise) {
+        fprintf(stderr,
+                "attend train: warning: %s has no data position (an older run): the data "
+                "is reshuffled\n",
+                path);
+        return 1;
+    }
+    if (!rng_from_text(order, &st->order_rng) || !rng_from_text(noise, at_ctx_rng(ctx))) {
+        fprintf(stderr, "attend train: %s: train.order_rng or train.ctx_rng is malformed\n", path);
+        return 0;
+    }
+    st->position = (size_t)meta_number(meta, "train.position");
+    st->has_position = 1;
+    return 1;
+}
+
 static at_seq2seq *resume(at_ctx *ctx, const train_options *o, train_state *st) {
     char path[4096];
     snprintf(path, sizeof path, "%s/last.safetensors", o->out);
@@ -327,10 +439,39 @@ static at_seq2seq *resume(at_ctx *ctx, const train_options *o, train_state *st) 
     st->step = (long)meta_number(&meta, "train.step");
     st->best_exact = meta_number(&meta, "train.best_exact");
     st->seconds = meta_number(&meta, "train.seconds");
+    st->loss_avg = meta_number(&meta, "train.loss_avg");
+    int ok = resume_position(ctx, path, &meta, st);
     at_metadata_clear(&meta);
+    if (!ok) {
+        at_seq2seq_free(m);
+        return NULL;
+    }
     fprintf(stderr, "resuming from %s at step %ld (best exact match %.2f%%)\n", path, st->step,
             100 * st->best_exact);
     return m;
+}
+
+/* Adam's moments and step count from last.optim.safetensors. Missing (a
+ * run saved before it existed): a warning, Adam starts from zero. */
+static at_status resume_optim(at_ctx *ctx, at_optim *optim, const train_options *o, long step) {
+    char path[4096];
+    optim_path(path, sizeof path, o);
+    struct stat info;
+    if (stat(path, &info) != 0 && errno == ENOENT) {
+        fprintf(stderr, "attend train: warning: no %s: Adam's moments restart from zero\n", path);
+        return AT_OK;
+    }
+    at_metadata meta = {0};
+    AT_TRY(at_optim_load(ctx, optim, path, &meta));
+    const char *saved = at_metadata_get(&meta, "train.step");
+    long saved_step = saved ? atol(saved) : -1;
+    at_metadata_clear(&meta);
+    if (saved_step != step)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s is from step %ld but last.safetensors from step %ld; remove it to "
+                           "resume with Adam from zero",
+                           path, saved_step, step);
+    return AT_OK;
 }
 
 /* ------------------------------------------------------------------- loop */
@@ -342,24 +483,49 @@ typedef struct trainer {
     train_options *o;
     at_seq2seq_data train, valid;
     at_seq2seq_batch batch;
-    size_t *order, position;
-    at_rng rng;
+    size_t *order;
+    at_rng rng; /* the data order's generator */
     at_schedule schedule;
     train_state state;
     FILE *metrics;
     double last_exact, examples, run_start;
 } trainer;
 
+/* A new pass: shuffle the data order, keeping the generator as it was. */
+static void draw_order(trainer *t) {
+    t->state.order_rng = t->rng;
+    at_seq2seq_bucket_order(&t->train, (int)t->o->batch, ORDER_POOL, &t->rng, t->order);
+    t->state.position = 0;
+}
+
 static at_status next_batch(trainer *t) {
     size_t n = t->train.count, bs = (size_t)t->o->batch;
-    if (t->position == 0 || t->position + bs > n) {
-        at_seq2seq_bucket_order(&t->train, (int)bs, 50, &t->rng, t->order);
-        t->position = 0;
-    }
-    int rows = (int)(n - t->position < bs ? n - t->position : bs);
-    at_status s = at_seq2seq_batch_fill(t->ctx, &t->batch, &t->train, t->order + t->position, rows);
-    t->position += (size_t)rows;
+    train_state *st = &t->state;
+    if (st->position == 0 || st->position + bs > n) draw_order(t);
+    int rows = (int)(n - st->position < bs ? n - st->position : bs);
+    at_status s =
+        at_seq2seq_batch_fill(t->ctx, &t->batch, &t->train, t->order + st->position, rows);
+    st->position += (size_t)rows;
     return s;
+}
+
+/* The data order where the checkpoint left it: the same shuffle again from
+ * the same generator state, then as far into it as the run had gone. A new
+ * run, or an older checkpoint (no position), seeds the generator from the
+ * seed and the step; its first batch shuffles. */
+static void restore_order(trainer *t) {
+    train_state *st = &t->state;
+    if (!st->has_position) {
+        at_rng_seed(&t->rng, (uint64_t)t->o->seed * 7919u + (uint64_t)st->step);
+        st->order_rng = t->rng; /* saved as is if the run stops before a batch */
+        st->position = 0;
+        return;
+    }
+    size_t position = st->position;
+    t->rng = st->order_rng;
+    if (position == 0 || position > t->train.count) return; /* next_batch shuffles */
+    draw_order(t);
+    st->position = position;
 }
 
 static at_status evaluate(trainer *t, double loss, double lr) {
@@ -383,7 +549,7 @@ static at_status evaluate(trainer *t, double loss, double lr) {
 }
 
 static at_status run_loop(trainer *t, long total, cli_progress *progress) {
-    double loss_avg = 0;
+    double *loss_avg = &t->state.loss_avg;
     while (t->state.step < total) {
         if (interrupted) return AT_OK;
         long step = t->state.step + 1;
@@ -394,12 +560,12 @@ static at_status run_loop(trainer *t, long total, cli_progress *progress) {
             at_seq2seq_train_step(t->ctx, t->model, t->optim, &t->batch, (float)t->o->clip, &loss));
         t->state.step = step;
         t->examples += t->batch.batch;
-        loss_avg = loss_avg == 0 ? loss : 0.98 * loss_avg + 0.02 * loss;
-        if (step % t->o->eval_every == 0 || step == total) AT_TRY(evaluate(t, loss_avg, lr));
+        *loss_avg = *loss_avg == 0 ? loss : 0.98 * *loss_avg + 0.02 * loss;
+        if (step % t->o->eval_every == 0 || step == total) AT_TRY(evaluate(t, *loss_avg, lr));
         if (step % 20 == 0 || step == total) {
             double elapsed = cli_seconds() - t->run_start;
             cli_progress_update(progress, step, "loss %.4f  valid exact %.2f%%  %.0f ex/s",
-                                loss_avg, 100 * t->last_exact,
+                                *loss_avg, 100 * t->last_exact,
                                 elapsed > 0 ? t->examples / elapsed : 0.0);
         }
     }
@@ -415,7 +581,8 @@ static at_status prepare(trainer *t, const train_data *d) {
     if (!t->order) return at_ctx_fail(t->ctx, AT_ERR_MEMORY, "train: out of memory");
     at_optim_config adam = {.kind = AT_ADAM, .lr = (float)o->lr};
     AT_TRY(at_optim_create(t->ctx, &t->optim, at_seq2seq_params(t->model), &adam));
-    at_rng_seed(&t->rng, (uint64_t)o->seed * 7919u + (uint64_t)t->state.step);
+    if (o->resume) AT_TRY(resume_optim(t->ctx, t->optim, o, t->state.step));
+    restore_order(t);
     return AT_OK;
 }
 
@@ -478,7 +645,7 @@ static int train_run(trainer *t, const train_data *d) {
     s = run_loop(t, total, &progress);
     cli_progress_finish(&progress);
     t->state.seconds += cli_seconds() - t->run_start;
-    at_status saved = save(t->ctx, t->model, o, &t->state, "last.safetensors");
+    at_status saved = save_last(t->ctx, t->model, t->optim, o, &t->state);
     if (s == AT_OK) s = saved;
     if (s != AT_OK) return cli_fail("train", t->ctx, s);
     if (interrupted) {

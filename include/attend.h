@@ -788,6 +788,29 @@ at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
  * meta_out must be empty, as for at_checkpoint_load. */
 at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata *meta_out);
 
+/* The optimiser's state to a safetensors file and back, so that a stopped
+ * run resumes on the same trajectory. The file holds, under PyTorch's
+ * names and with each parameter's shape, "exp_avg.NAME" and
+ * "exp_avg_sq.NAME" (Adam, AdamW) or "momentum_buffer.NAME" (SGD with
+ * momentum; plain SGD has no buffer), and in __metadata__ "optim.kind"
+ * (sgd, adam or adamw), "optim.steps" (updates made: Adam's t) and, as a
+ * record, the configuration ("optim.lr", "optim.beta1", ...). extra (may be
+ * NULL) adds the caller's metadata; its keys may not start with "optim.".
+ * The save is atomic, as at_checkpoint_save's.
+ *
+ * Load checks the whole file before it changes anything: the kind must be
+ * the optimiser's and optim.steps a whole number >= 0 (else AT_ERR_FORMAT),
+ * every buffer of every parameter present (AT_ERR_FORMAT) with the
+ * parameter's shape (AT_ERR_SHAPE) and no other tensor (AT_ERR_FORMAT),
+ * every value finite and every exp_avg_sq >= 0 (AT_ERR_NUMERIC). Only then
+ * are the buffers and the step count replaced; the configuration (learning
+ * rate, betas, ...) stays the optimiser's own. On any error the optimiser
+ * is unchanged. meta_out: NULL, or an empty at_metadata that receives the
+ * file's metadata (clear it with at_metadata_clear). */
+at_status at_optim_save(at_ctx *ctx, const at_optim *opt, const char *path,
+                        const at_metadata *extra);
+at_status at_optim_load(at_ctx *ctx, at_optim *opt, const char *path, at_metadata *meta_out);
+
 /* ------------------------------------------------------------------ data
  * Text pairs, the character vocabulary, TSV files, and the generated date
  * data set (human-written date -> ISO date) of the date translator.

@@ -1,8 +1,10 @@
 #!/bin/sh
 # test_cli.sh - the date translator's commands end to end on a small TSV:
-# train a few steps (with its training curves), resume, eval, translate (with
-# --weights, --plot and --show), plot a file of several maps, and the error
-# exits: empty text, invalid UTF-8, a missing model, a corrupt model.
+# train a few steps (with its training curves), resume (bit for bit the run
+# that never stopped; Adam's state missing, corrupt or stale), eval,
+# translate (with --weights, --plot and --show), plot a file of several
+# maps, and the error exits: empty text, invalid UTF-8, a missing model, a
+# corrupt model.
 #   tests/test_cli.sh PATH/TO/attend
 set -u
 ATTEND=${1:?usage: test_cli.sh PATH/TO/attend}
@@ -38,7 +40,7 @@ TSV
 "$ATTEND" train --data "$DIR/pairs.tsv" --valid "$DIR/pairs.tsv" --steps 30 --batch 4 \
     --eval-every 10 --embed 8 --encoder 16 --decoder-size 32 --out "$DIR/run" 2> "$DIR/train.log" \
     || fail "train: $(cat "$DIR/train.log")"
-for f in model.safetensors last.safetensors metrics.jsonl; do
+for f in model.safetensors last.safetensors last.optim.safetensors metrics.jsonl; do
     [ -s "$DIR/run/$f" ] || fail "train wrote no $f"
 done
 [ "$(wc -l < "$DIR/run/metrics.jsonl")" -eq 3 ] || fail "metrics: $(cat "$DIR/run/metrics.jsonl")"
@@ -52,6 +54,65 @@ grep -q "curves.png" "$DIR/train.log" || fail "train does not say where the curv
 "$ATTEND" train --data "$DIR/pairs.tsv" --valid "$DIR/pairs.tsv" --steps 40 --batch 4 \
     --eval-every 10 --out "$DIR/run" --resume 2> "$DIR/resume.log" || fail "resume"
 grep -q "resuming from .* at step 30" "$DIR/resume.log" || fail "resume: $(cat "$DIR/resume.log")"
+grep -q "warning" "$DIR/resume.log" && fail "resume warned: $(grep warning "$DIR/resume.log")"
+
+# Resuming continues the same trajectory: 14 steps in one run, or 7 then
+# --resume to 14, end with the same weights bit for bit and the same Adam
+# state byte for byte. The schedule is flat (--warmup 0, --final-lr = --lr):
+# a run of --steps 7 would otherwise decay its learning rate over 7 steps.
+# Batch 3 over 8 pairs: a pass is 2 steps, so step 7 stops inside a pass.
+# weights FILE: the tensor bytes of a safetensors file, after the header
+# (whose metadata holds the wall-clock seconds, which differ).
+weights() {
+    set -- "$1" $(od -An -t u1 -N 8 "$1")
+    tail -c +$(($2 + 256 * $3 + 65536 * $4 + 16777216 * $5 + 9)) "$1"
+}
+# metrics FILE: metrics.jsonl without the timings
+metrics() { sed 's/, "seconds".*//' "$1"; }
+# train_flat OPTION...: attend train on pairs.tsv, small, with a flat schedule
+train_flat() {
+    "$ATTEND" train --data "$DIR/pairs.tsv" --valid "$DIR/pairs.tsv" --batch 3 --eval-every 7 \
+        --embed 8 --encoder 16 --decoder-size 32 --warmup 0 --lr 0.01 --final-lr 0.01 \
+        --threads 1 --seed 5 "$@"
+}
+train_flat --steps 14 --out "$DIR/whole" 2> "$DIR/whole.log" \
+    || fail "train 14 steps: $(cat "$DIR/whole.log")"
+train_flat --steps 7 --out "$DIR/half" 2> "$DIR/half.log" \
+    || fail "train 7 steps: $(cat "$DIR/half.log")"
+cp -r "$DIR/half" "$DIR/no_optim"
+cp -r "$DIR/half" "$DIR/bad_optim"
+train_flat --steps 14 --out "$DIR/half" --resume 2> "$DIR/half2.log" \
+    || fail "resume 7 -> 14: $(cat "$DIR/half2.log")"
+for f in last.safetensors model.safetensors; do
+    weights "$DIR/whole/$f" > "$DIR/whole.bytes"
+    weights "$DIR/half/$f" > "$DIR/half.bytes"
+    [ -s "$DIR/whole.bytes" ] && cmp -s "$DIR/whole.bytes" "$DIR/half.bytes" \
+        || fail "7 steps + --resume to 14: $f has other weights than 14 steps in one run"
+done
+cmp -s "$DIR/whole/last.optim.safetensors" "$DIR/half/last.optim.safetensors" \
+    || fail "7 steps + --resume to 14: Adam's state differs from 14 steps in one run"
+[ "$(metrics "$DIR/whole/metrics.jsonl")" = "$(metrics "$DIR/half/metrics.jsonl")" ] \
+    || fail "7 steps + --resume to 14: other metrics: $(cat "$DIR/half/metrics.jsonl")"
+# no Adam state (a run saved by an older attend): a warning, then training
+rm "$DIR/no_optim/last.optim.safetensors"
+train_flat --steps 14 --out "$DIR/no_optim" --resume 2> "$DIR/no_optim.log" \
+    || fail "resume without Adam's state: $(cat "$DIR/no_optim.log")"
+grep -q "warning: .*last.optim.safetensors.*from zero" "$DIR/no_optim.log" \
+    || fail "resume without Adam's state: no warning: $(cat "$DIR/no_optim.log")"
+weights "$DIR/whole/last.safetensors" > "$DIR/whole.bytes"
+weights "$DIR/no_optim/last.safetensors" > "$DIR/no_optim.bytes"
+cmp -s "$DIR/whole.bytes" "$DIR/no_optim.bytes" \
+    && fail "resume without Adam's state ends where the run with it does"
+# a corrupt or a stale Adam state: an error naming the file
+cp "$DIR/bad_optim/last.optim.safetensors" "$DIR/stale.safetensors"
+head -c 1000 "$DIR/stale.safetensors" > "$DIR/bad_optim/last.optim.safetensors"
+expect_error "resume, corrupt Adam state" "last.optim.safetensors" \
+    train_flat --steps 14 --out "$DIR/bad_optim" --resume
+cp "$DIR/stale.safetensors" "$DIR/bad_optim/last.optim.safetensors"
+train_flat --steps 9 --out "$DIR/bad_optim" --resume 2> /dev/null || fail "resume 7 -> 9"
+cp "$DIR/stale.safetensors" "$DIR/bad_optim/last.optim.safetensors"
+expect_error "resume, Adam state of another step" "from step 7" \
+    train_flat --steps 14 --out "$DIR/bad_optim" --resume
 
 # Ctrl-C: SIGINT until the trainer stops (it may still be loading the data at
 # first); it must save last.safetensors and exit with 130.
@@ -69,6 +130,7 @@ wait "$pid"
 code=$?
 [ "$code" -eq 130 ] || fail "SIGINT: exit $code, not 130: $(tail -2 "$DIR/int.log")"
 [ -s "$DIR/int/last.safetensors" ] || fail "SIGINT: no last.safetensors"
+[ -s "$DIR/int/last.optim.safetensors" ] || fail "SIGINT: no last.optim.safetensors"
 grep -q "interrupted at step" "$DIR/int.log" || fail "SIGINT: no message"
 # curves after Ctrl-C: drawn, or (no evaluation yet) only a warning
 [ -s "$DIR/int/curves.png" ] || grep -q "warning: no training curves" "$DIR/int.log" \

@@ -33,6 +33,11 @@
  * in strict mode still takes 'single-quoted' strings and NaN; both are
  * harmless here, as every field is type-checked after parsing.
  *
+ * The reader and writer work on any list of named tensors (safetensors.h):
+ * a checkpoint is the list of a parameter set's tensors; the optimiser's
+ * state file is a list of views of its moment buffers, loaded with
+ * only_these set, which turns the first leniency above into an error.
+ *
  * meta_out (load, read_metadata) is overwritten on success, never freed
  * first: pass an empty at_metadata ({0} or cleared) and clear it after.
  *
@@ -43,7 +48,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "internal.h"
+#include "safetensors.h"
 
 #include <json-c/json.h>
 
@@ -556,26 +561,44 @@ static int same_shape(const at_tensor *t, const entry *e) {
     return 1;
 }
 
-/* Every parameter must be in the file with its exact shape. */
-static at_status check_params_present(at_ctx *ctx, const char *path, const header *h,
-                                      const at_params *params) {
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *t = at_params_get(params, i);
+/* Every tensor of the list must be in the file with its exact shape. */
+static at_status check_list_present(at_ctx *ctx, const char *path, const header *h,
+                                    const at_tensor_list *list) {
+    for (int i = 0; i < list->count; i++) {
+        const at_tensor *t = list->items[i];
         const entry *e = find_entry(h, t->name);
         if (!e)
             return at_ctx_fail(ctx, AT_ERR_FORMAT,
-                               "checkpoint '%s': parameter '%s' is missing from the file", path,
-                               t->name);
+                               "checkpoint '%s': %s '%s' is missing from the file", path,
+                               list->noun, t->name);
         if (!same_shape(t, e)) {
             char want[64], found[128];
             at_shape_str(want, sizeof want, t->ndim, t->shape);
             at_shape_str(found, sizeof found, e->ndim, e->shape);
             return at_ctx_fail(ctx, AT_ERR_SHAPE,
-                               "checkpoint '%s': parameter '%s' has shape %s in the model but %s "
+                               "checkpoint '%s': %s '%s' has shape %s in the model but %s "
                                "in the file",
-                               path, t->name, want, found);
+                               path, list->noun, t->name, want, found);
         }
     }
+    return AT_OK;
+}
+
+static int list_names(const at_tensor_list *list, const char *name) {
+    for (int i = 0; i < list->count; i++)
+        if (strcmp(list->items[i]->name, name) == 0) return 1;
+    return 0;
+}
+
+/* The file may hold no tensor that the list does not name. */
+static at_status check_no_other_tensor(at_ctx *ctx, const char *path, const header *h,
+                                       const at_tensor_list *list) {
+    for (int i = 0; i < h->count; i++)
+        if (!list_names(list, h->entries[i].name))
+            return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                               "checkpoint '%s': unexpected tensor '%s' in the file: no %s has "
+                               "that name",
+                               path, h->entries[i].name, list->noun);
     return AT_OK;
 }
 
@@ -604,39 +627,62 @@ static void convert_into(float *dst, const unsigned char *src, const entry *e, s
 }
 
 /* Cannot fail: everything was checked before. */
-static void copy_params(const header *h, const unsigned char *data, at_params *params) {
-    for (int i = 0; i < at_params_count(params); i++) {
-        at_tensor *t = at_params_get(params, i);
+static void copy_list(const header *h, const unsigned char *data, const at_tensor_list *list) {
+    for (int i = 0; i < list->count; i++) {
+        at_tensor *t = list->items[i];
         const entry *e = find_entry(h, t->name);
         convert_into(t->data, data + e->begin, e, t->size);
     }
 }
 
 static at_status load_validated(at_ctx *ctx, const char *path, FILE *f, const header *h,
-                                at_params *params, at_metadata *meta_out) {
-    AT_TRY(check_params_present(ctx, path, h, params));
+                                const at_tensor_list *list, int only_these,
+                                at_metadata *meta_out) {
+    AT_TRY(check_list_present(ctx, path, h, list));
+    if (only_these) AT_TRY(check_no_other_tensor(ctx, path, h, list));
     unsigned char *data;
     AT_TRY(read_data(ctx, path, f, h, &data));
     at_metadata meta = {0};
     at_status status = meta_out ? metadata_from_header(ctx, h, &meta) : AT_OK;
     if (status == AT_OK) {
-        copy_params(h, data, params);
+        copy_list(h, data, list);
         if (meta_out) *meta_out = meta;
     }
     free(data);
     return status;
 }
 
+at_status at_safetensors_load(at_ctx *ctx, const char *path, const at_tensor_list *list,
+                              int only_these, at_metadata *meta_out) {
+    if (!path || !list || (list->count > 0 && !list->items))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "safetensors_load: NULL path or tensors");
+    FILE *f;
+    header h;
+    AT_TRY(open_and_read_header(ctx, path, &f, &h));
+    at_status status = load_validated(ctx, path, f, &h, list, only_these, meta_out);
+    header_release(&h);
+    fclose(f);
+    return status;
+}
+
+/* The tensors of a parameter set as a list (items malloc'ed; free them). */
+static at_status params_list(at_ctx *ctx, const at_params *params, at_tensor_list *list) {
+    int n = at_params_count(params);
+    at_tensor **items = malloc((size_t)(n > 0 ? n : 1) * sizeof *items);
+    if (!items) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint: out of memory");
+    for (int i = 0; i < n; i++) items[i] = at_params_get(params, i);
+    *list = (at_tensor_list){.items = items, .count = n, .noun = "parameter"};
+    return AT_OK;
+}
+
 at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
                              at_metadata *meta_out) {
     if (!path || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_load: NULL path or params");
-    FILE *f;
-    header h;
-    AT_TRY(open_and_read_header(ctx, path, &f, &h));
-    at_status status = load_validated(ctx, path, f, &h, params, meta_out);
-    header_release(&h);
-    fclose(f);
+    at_tensor_list list;
+    AT_TRY(params_list(ctx, params, &list));
+    at_status status = at_safetensors_load(ctx, path, &list, 0, meta_out);
+    free((void *)list.items);
     return status;
 }
 
@@ -680,14 +726,14 @@ static json_object *metadata_json(const at_metadata *meta) {
     return obj;
 }
 
-/* The header object: every parameter as F32, in set order, then metadata. */
-static at_status build_header(at_ctx *ctx, const char *path, const at_params *params,
+/* The header object: every tensor as F32, in list order, then metadata. */
+static at_status build_header(at_ctx *ctx, const char *path, const at_tensor_list *list,
                               const at_metadata *meta, json_object **out) {
     json_object *root = json_object_new_object();
     if (!root) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", path);
     uint64_t offset = 0;
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *t = at_params_get(params, i);
+    for (int i = 0; i < list->count; i++) {
+        const at_tensor *t = list->items[i];
         json_object *entry_obj = tensor_json(t, offset);
         if (!entry_obj || json_object_object_add(root, t->name, entry_obj) != 0) {
             json_object_put(entry_obj);
@@ -708,13 +754,17 @@ static at_status build_header(at_ctx *ctx, const char *path, const at_params *pa
     return AT_OK;
 }
 
-static at_status check_save_arguments(at_ctx *ctx, const char *path, const at_params *params,
-                                      const at_metadata *meta) {
-    for (int i = 0; i < at_params_count(params); i++)
-        if (strcmp(at_params_get(params, i)->name, METADATA_KEY) == 0)
-            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                               "checkpoint '%s': a parameter may not be named '%s'", path,
-                               METADATA_KEY);
+static at_status check_save_arguments(at_ctx *ctx, const char *path,
+                                      const at_tensor_list *list, const at_metadata *meta) {
+    for (int i = 0; i < list->count; i++) {
+        const char *name = list->items[i]->name;
+        if (!name || !*name)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint '%s': %s %d has no name", path,
+                               list->noun, i);
+        if (strcmp(name, METADATA_KEY) == 0)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint '%s': a %s may not be named '%s'",
+                               path, list->noun, METADATA_KEY);
+    }
     for (int i = 0; meta && i < meta->count; i++)
         if (!meta->keys || !meta->values || !meta->keys[i] || !meta->values[i])
             return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint '%s': metadata entry %d is NULL",
@@ -725,10 +775,10 @@ static at_status check_save_arguments(at_ctx *ctx, const char *path, const at_pa
 /* The header bytes as they go in the file: JSON padded with spaces to a
  * multiple of 8. Parsed back once to be sure a reader will accept it
  * (this catches names or metadata that are not valid UTF-8). */
-static at_status header_bytes(at_ctx *ctx, const char *path, const at_params *params,
+static at_status header_bytes(at_ctx *ctx, const char *path, const at_tensor_list *list,
                               const at_metadata *meta, char **out, size_t *length) {
     json_object *root = NULL;
-    AT_TRY(build_header(ctx, path, params, meta, &root));
+    AT_TRY(build_header(ctx, path, list, meta, &root));
     const char *json =
         json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     size_t n = json ? strlen(json) : 0;
@@ -775,13 +825,13 @@ static int write_floats(FILE *f, const float *x, size_t n) {
 
 /* The whole file into an open stream; 1 on success (errno says why not). */
 static int write_file(FILE *f, const char *header_text, size_t header_length,
-                      const at_params *params) {
+                      const at_tensor_list *list) {
     unsigned char prefix[8];
     store_le(prefix, header_length, 8);
     if (fwrite(prefix, 1, 8, f) != 8) return 0;
     if (fwrite(header_text, 1, header_length, f) != header_length) return 0;
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *t = at_params_get(params, i);
+    for (int i = 0; i < list->count; i++) {
+        const at_tensor *t = list->items[i];
         if (!write_floats(f, t->data, t->size)) return 0;
     }
     return fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -815,7 +865,7 @@ static void sync_directory_of(const char *path) {
 
 /* Write header and data to a fresh temporary file, then rename it. */
 static at_status write_atomically(at_ctx *ctx, const char *path, const char *header_text,
-                                  size_t header_length, const at_params *params) {
+                                  size_t header_length, const at_tensor_list *list) {
     size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
     char *tmp = malloc(n);
     if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", path);
@@ -828,7 +878,7 @@ static at_status write_atomically(at_ctx *ctx, const char *path, const char *hea
     }
     fchmod(fd, new_file_mode(path));
     FILE *f = fdopen(fd, "wb");
-    int ok = f && write_file(f, header_text, header_length, params);
+    int ok = f && write_file(f, header_text, header_length, list);
     int error = errno;
     if (f ? fclose(f) != 0 : close(fd) != 0) {
         if (ok) error = errno;
@@ -849,15 +899,26 @@ static at_status write_atomically(at_ctx *ctx, const char *path, const char *hea
     return status;
 }
 
+at_status at_safetensors_save(at_ctx *ctx, const char *path, const at_tensor_list *list,
+                              const at_metadata *meta) {
+    if (!path || !*path || !list || (list->count > 0 && !list->items))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "safetensors_save: NULL or empty path or tensors");
+    AT_TRY(check_save_arguments(ctx, path, list, meta));
+    char *header_text = NULL;
+    size_t header_length = 0;
+    AT_TRY(header_bytes(ctx, path, list, meta, &header_text, &header_length));
+    at_status status = write_atomically(ctx, path, header_text, header_length, list);
+    free(header_text);
+    return status;
+}
+
 at_status at_checkpoint_save(at_ctx *ctx, const char *path, const at_params *params,
                              const at_metadata *meta) {
     if (!path || !*path || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_save: NULL or empty path or params");
-    AT_TRY(check_save_arguments(ctx, path, params, meta));
-    char *header_text = NULL;
-    size_t header_length = 0;
-    AT_TRY(header_bytes(ctx, path, params, meta, &header_text, &header_length));
-    at_status status = write_atomically(ctx, path, header_text, header_length, params);
-    free(header_text);
+    at_tensor_list list;
+    AT_TRY(params_list(ctx, params, &list));
+    at_status status = at_safetensors_save(ctx, path, &list, meta);
+    free((void *)list.items);
     return status;
 }

@@ -29,20 +29,14 @@
  * NaN or infinity is an AT_ERR_NUMERIC and the parameters, the state and the
  * step count stay as they were. Parameters whose requires_grad is 0 (frozen)
  * or that have no gradient buffer are skipped, like PyTorch's grad = None.
+ *
+ * The state and the step count can be saved and loaded again
+ * (src/train/optim_state.c), so that a resumed run continues exactly.
  */
-#include "internal.h"
+#include "optim.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-struct at_optim {
-    at_optim_config config; /* defaults filled in                           */
-    at_params *params;
-    int count;              /* parameters in the set at create              */
-    size_t numel;           /* their total element count                    */
-    long steps;             /* updates made                                 */
-    float *state;           /* SGD: b (numel); Adam(W): m then v (2 numel)  */
-};
 
 /* ----------------------------------------------------------- validation */
 
@@ -105,6 +99,7 @@ at_status at_optim_create(at_ctx *ctx, at_optim **out, at_params *params,
     opt->count = at_params_count(params);
     opt->numel = at_params_numel(params);
     size_t floats = state_floats(&c, opt->numel);
+    opt->state_floats = floats;
     if (floats) {
         opt->state = calloc(floats, sizeof(float));
         if (!opt->state) {
@@ -206,14 +201,19 @@ static void adam_update(const at_optim_config *c, const adam_scalars *s, float *
     }
 }
 
-at_status at_optim_step(at_ctx *ctx, at_optim *opt) {
-    if (!opt) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "optim_step: optimiser is NULL");
+at_status at_optim_check_params(at_ctx *ctx, const at_optim *opt, const char *what) {
     if (at_params_count(opt->params) != opt->count ||
         at_params_numel(opt->params) != opt->numel)
         return at_ctx_fail(ctx, AT_ERR_STATE,
-                           "optim_step: the parameter set changed after the optimiser was "
-                           "created (%d parameters then, %d now)",
-                           opt->count, at_params_count(opt->params));
+                           "%s: the parameter set changed after the optimiser was created (%d "
+                           "parameters then, %d now)",
+                           what, opt->count, at_params_count(opt->params));
+    return AT_OK;
+}
+
+at_status at_optim_step(at_ctx *ctx, at_optim *opt) {
+    if (!opt) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "optim_step: optimiser is NULL");
+    AT_TRY(at_optim_check_params(ctx, opt, "optim_step"));
     AT_TRY(check_gradients(ctx, opt));
     const at_optim_config *c = &opt->config;
     adam_scalars s = adam_scalars_at(c, opt->steps + 1);

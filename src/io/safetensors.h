@@ -1,0 +1,37 @@
+/*
+ * safetensors.h - the safetensors reader and writer of src/io/safetensors.c
+ * for any list of named tensors, not only a parameter set.
+ *
+ * at_checkpoint_save/load (attend.h) are these two applied to the tensors
+ * of an at_params; the optimiser's state file (src/train/optim_state.c)
+ * applies them to views of its moment buffers. Both keep every guarantee
+ * of a checkpoint: an atomic save, and a load that validates the whole
+ * file before it writes a single float.
+ */
+#ifndef ATTEND_IO_SAFETENSORS_H
+#define ATTEND_IO_SAFETENSORS_H
+
+#include "internal.h"
+
+/* Tensors to save or to fill, each with a unique name (tensor->name) and
+ * its shape; only name, ndim, shape, size and data are used. noun says
+ * what they are in messages ("parameter 'w' is missing from the file"). */
+typedef struct at_tensor_list {
+    at_tensor *const *items;
+    int count;
+    const char *noun;
+} at_tensor_list;
+
+/* Write every tensor (F32) and meta (may be NULL) to path, atomically. */
+at_status at_safetensors_save(at_ctx *ctx, const char *path, const at_tensor_list *list,
+                              const at_metadata *meta);
+
+/* Fill every tensor of the list from path: each must be in the file with
+ * its shape. only_these: 1 = a tensor in the file that the list does not
+ * name is an AT_ERR_FORMAT; 0 = it is ignored. On any error no tensor is
+ * changed. meta_out: NULL, or an empty at_metadata that receives the file's
+ * metadata. */
+at_status at_safetensors_load(at_ctx *ctx, const char *path, const at_tensor_list *list,
+                              int only_these, at_metadata *meta_out);
+
+#endif
