@@ -125,7 +125,7 @@ static void test_gemm_own(void) {
     at_rng_seed(&rng, 12);
     const int sizes[][3] = {{128, 128, 32}, {3840 / 8, 128, 64}, {128, 64, 700},
                             {61, 200, 131}, {9, 256, 257},     {200, 33, 5},
-                            {2, 64, 64},    {300, 16, 40}};
+                            {2, 64, 64},    {300, 16, 40},     {1, 700, 400}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int t = 0; t < 4; t++) {
             int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ta = t & 1, tb = t >> 1;

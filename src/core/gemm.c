@@ -345,8 +345,8 @@ static void row_times_rows(int N, int K, float alpha, const float *A, size_t a_c
     }
 }
 
-/* B transposed: C[j] = the dot product of A and row j of B. Four rows at a
- * time, VL lanes each, so one load of A serves four rows; the lanes are
+/* B transposed: C[j] = the dot product of A and row j of B. Eight rows at
+ * a time, VL lanes each, so one load of A serves eight rows; the lanes are
  * summed in a fixed order, so results do not vary between runs. */
 static float lanes_sum(vf v) {
     float sum = 0.0f;
@@ -357,20 +357,21 @@ static float lanes_sum(vf v) {
 static void row_times_columns(int N, int K, float alpha, const float *A, const float *B,
                               int ldb, float *restrict C) {
     int j = 0, k_vec = K / VL * VL;
-    for (; j + 4 <= N; j += 4) {
-        const float *b[4] = {B + (size_t)j * ldb, B + (size_t)(j + 1) * ldb,
-                             B + (size_t)(j + 2) * ldb, B + (size_t)(j + 3) * ldb};
-        vf acc[4] = {{0}};
+    enum { ROWS = 8 }; // eight streams of B in flight: the loop waits on memory, not FMAs
+    for (; j + ROWS <= N; j += ROWS) {
+        const float *b[ROWS];
+        for (int r = 0; r < ROWS; r++) b[r] = B + (size_t)(j + r) * ldb;
+        vf acc[ROWS] = {{0}};
         for (int k = 0; k < k_vec; k += VL) {
             vf a;
             memcpy(&a, A + k, sizeof a);
-            for (int r = 0; r < 4; r++) {
+            for (int r = 0; r < ROWS; r++) {
                 vf piece;
                 memcpy(&piece, b[r] + k, sizeof piece);
                 acc[r] += a * piece;
             }
         }
-        for (int r = 0; r < 4; r++) {
+        for (int r = 0; r < ROWS; r++) {
             float sum = lanes_sum(acc[r]);
             for (int k = k_vec; k < K; k++) sum += A[k] * b[r][k];
             C[j + r] += alpha * sum;
@@ -462,13 +463,40 @@ static int use_swapped(int trans_b, int M, int N, int K) {
     return trans_b && M <= GEMM_SWAP_MAX_M && N >= M && K >= GEMM_SWAP_MIN_K;
 }
 
+/* One row of C on up to `threads`: a batch-1 step reads every weight once,
+ * so two threads stream half of the weights each. Columns are cut in whole
+ * groups of ROW_SPLIT (a multiple of the vector paths' column groups), so
+ * every element is computed the same way whatever the cut. */
+#define ROW_SPLIT 64
+static void gemm_row_threads(int trans_a, int trans_b, int N, int K, float alpha,
+                             const float *A, int lda, const float *B, int ldb, float beta,
+                             const float *bias, float *C, int threads) {
+    int groups = (N + ROW_SPLIT - 1) / ROW_SPLIT;
+    if (threads > groups) threads = groups;
+    if (threads <= 1 || (long)N * K < GEMM_PARALLEL_MIN / 2) {
+        gemm_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, bias, C);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        int n = omp_get_num_threads(), t = omp_get_thread_num();
+        int lo = (int)((long)groups * t / n) * ROW_SPLIT;
+        int hi = (int)((long)groups * (t + 1) / n) * ROW_SPLIT;
+        if (hi > N) hi = N;
+        const float *b = trans_b ? B + (size_t)lo * ldb : B + lo;
+        if (lo < hi)
+            gemm_row(trans_a, trans_b, hi - lo, K, alpha, A, lda, b, ldb, beta,
+                     bias ? bias + lo : NULL, C + lo);
+    }
+}
+
 /* C = alpha op(A) op(B) + (bias ? bias : beta C), on up to `threads`. */
 static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, const float *bias, float *C,
                      int ldc, int threads) {
     if (M <= 0 || N <= 0) return;
     if (M == 1) {
-        gemm_row(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, bias, C);
+        gemm_row_threads(trans_a, trans_b, N, K, alpha, A, lda, B, ldb, beta, bias, C, threads);
         return;
     }
     if (K == 1 && alpha != 0.0f) {
