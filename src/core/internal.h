@@ -172,8 +172,12 @@ void at_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, co
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Up to this many multiply-adds (M*N*K) at_gemm uses its own kernel; above
- * it, cblas_sgemm (bench/gemm_cutover measures where that pays). */
-#define AT_GEMM_OWN_FLOPS (1L << 28)
+ * it, cblas_sgemm (bench/gemm_cutover measures where that pays). With the
+ * 12 x 32 blocks the own kernel beat this machine's pinned OpenBLAS on
+ * every product tried up to 1536^3 (150-175 against 85-108 GFLOP/s on one
+ * core; the date model's dW_hh at batch 128, (1024, 256, 2560), 155 against
+ * 98) and drew level at (4096, 1024, 1024). */
+#define AT_GEMM_OWN_FLOPS (1L << 32)
 /* The old name of the same bound. */
 #define AT_GEMM_SMALL_FLOPS AT_GEMM_OWN_FLOPS
 
