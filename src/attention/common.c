@@ -74,11 +74,60 @@ int attn_is_kept(const attn_mask_view *view, size_t r, int j) {
     return view->keep[(r / view->rows_per_mask) * (size_t)view->tk + (size_t)j] != 0;
 }
 
+/* A decoder step attends with one query per batch row: then the weighted
+ * sum and its backward are a few thousand multiply-adds per row, less
+ * than the call and packing costs of a matrix product, and are done with
+ * plain loops over the rows of V (each vectorises along Dv). */
+#define WEIGHTED_SUM_LOOP_MAX_TQ 4
+
+/* context (Dv) += Σ_j alpha[j] values[j, :] for one query */
+static void weighted_rows(int tk, int dv, const float *alpha, const float *values,
+                          float *restrict context) {
+    for (int j = 0; j < tk; j++) {
+        float a = alpha[j];
+        if (a == 0.0f) continue; // a masked key
+        const float *v = values + (size_t)j * dv;
+        for (int k = 0; k < dv; k++) context[k] += a * v[k];
+    }
+}
+
+/* d_values[j, :] += alpha[j] d_context (Dv) for every key j of one query */
+static void weighted_rows_transposed(int tk, int dv, const float *alpha, const float *d_context,
+                                     float *restrict d_values) {
+    for (int j = 0; j < tk; j++) {
+        float a = alpha[j];
+        if (a == 0.0f) continue; // a masked key: no gradient
+        float *dvj = d_values + (size_t)j * dv;
+        for (int k = 0; k < dv; k++) dvj[k] += a * d_context[k];
+    }
+}
+
+/* Σ_k x[k] y[k] in LANES partial sums (vectorised; a fixed order) */
+static float dot(int n, const float *x, const float *y) {
+    enum { LANES = 16 };
+    float partial[LANES] = {0};
+    int k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) partial[l] += x[k + l] * y[k + l];
+    float sum = 0.0f;
+    for (; k < n; k++) sum += x[k] * y[k];
+    for (int l = 0; l < LANES; l++) sum += partial[l];
+    return sum;
+}
+
 void attn_weighted_sum(int B, int tq, int tk, int dv, const float *alpha, const float *values,
                        float *context) {
-    for (int b = 0; b < B; b++)
-        at_gemm(0, 0, tq, dv, tk, 1.0f, alpha + (size_t)b * tq * tk, tk,
-                values + (size_t)b * tk * dv, dv, 1.0f, context + (size_t)b * tq * dv, dv);
+    for (int b = 0; b < B; b++) {
+        const float *a = alpha + (size_t)b * tq * tk; /* (Tq, Tk) */
+        const float *v = values + (size_t)b * tk * dv; /* (Tk, Dv) */
+        float *c = context + (size_t)b * tq * dv;      /* (Tq, Dv) */
+        if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
+            at_gemm(0, 0, tq, dv, tk, 1.0f, a, tk, v, dv, 1.0f, c, dv);
+            continue;
+        }
+        for (int i = 0; i < tq; i++)
+            weighted_rows(tk, dv, a + (size_t)i * tk, v, c + (size_t)i * dv);
+    }
 }
 
 void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alpha,
@@ -88,11 +137,22 @@ void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alph
         const float *a = alpha + (size_t)b * tq * tk;      /* (Tq, Tk) */
         const float *v = values + (size_t)b * tk * dv;     /* (Tk, Dv) */
         const float *dc = d_context + (size_t)b * tq * dv; /* (Tq, Dv) */
-        // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
-        if (d_alpha)
-            at_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, d_alpha + (size_t)b * tq * tk, tk);
-        if (d_values)
-            at_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, d_values + (size_t)b * tk * dv,
-                    dv);
+        float *da = d_alpha ? d_alpha + (size_t)b * tq * tk : NULL;
+        float *dvals = d_values ? d_values + (size_t)b * tk * dv : NULL;
+        if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
+            // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
+            if (da) at_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, da, tk);
+            if (dvals) at_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, dvals, dv);
+            continue;
+        }
+        for (int i = 0; i < tq; i++) {
+            const float *dci = dc + (size_t)i * dv;
+            // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
+            if (da)
+                for (int j = 0; j < tk; j++)
+                    da[(size_t)i * tk + j] += dot(dv, dci, v + (size_t)j * dv);
+            if (dvals)
+                weighted_rows_transposed(tk, dv, a + (size_t)i * tk, dci, dvals);
+        }
     }
 }
