@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
 #include "attend.h"
 #include "bench_util.h"
+#include "bench_ceilings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 static double now_s(void) {
     struct timespec ts;
@@ -43,57 +41,16 @@ static double now_s(void) {
 
 /* ------------------------------------------------------------- FMA peak */
 
-/* GFLOP/s of one thread running 16 independent chains of 512-bit FMAs
- * (16 chains cover 2 pipes × 4 cycles of latency with room to spare). */
-static double fma_loop(long iters, float *sink) {
-#if defined(__AVX512F__)
-    __m512 acc[16];
-    for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_ps(1.0f + 1e-3f * (float)i);
-    const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-6f);
-    double t0 = now_s();
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-    double t = now_s() - t0;
-    __m512 s = acc[0];
-    for (int i = 1; i < 16; i++) s = _mm512_add_ps(s, acc[i]);
-    *sink += _mm512_reduce_add_ps(s);
-    return (double)iters * 16 * 16 * 2 / t * 1e-9;
-#else
-    (void)iters;
-    *sink = 0.0f;
-    return 0.0;
-#endif
-}
-
+/* bench_ceilings.h: the best of three runs, 1 core and every core. */
 static void bench_peak(void) {
-    float sink = 0.0f;
     long iters = 20000000L;
-    fma_loop(iters / 10, &sink); /* warm up the clock */
-    double one = 0.0;
-    for (int r = 0; r < 3; r++) {
-        double g = fma_loop(iters, &sink);
-        one = g > one ? g : one;
-    }
     int threads = 1;
 #ifdef _OPENMP
     threads = omp_get_num_procs();
 #endif
-    double all = 0.0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = now_s();
-#pragma omp parallel num_threads(threads)
-        {
-            float s = 0.0f;
-            fma_loop(iters, &s);
-#pragma omp atomic
-            sink += s;
-        }
-        double g = (double)threads * iters * 16 * 16 * 2 / (now_s() - t0) * 1e-9;
-        all = g > all ? g : all;
-    }
+    double one = bench_fma_peak(1, iters, 3), all = bench_fma_peak(threads, iters, 3);
     printf("{\"kind\": \"peak\", \"threads\": 1, \"gflops\": %.1f}\n", one);
     printf("{\"kind\": \"peak\", \"threads\": %d, \"gflops\": %.1f}\n", threads, all);
-    if (sink == 12345.0f) printf("#\n"); /* keep the loops alive */
 }
 
 /* ---------------------------------------------------------------- timing */
