@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct fixture {
@@ -337,7 +338,48 @@ static void test_schedules(void) {
     CHECK(at_schedule_lr(NULL, 3) == 0.0f, "NULL schedule gives 0");
 }
 
+/* A large parameter is updated in chunks shared by the context's threads:
+ * 1, 2 and 3 threads must give the same bits, for Adam and SGD momentum,
+ * with a size that is not a multiple of the chunk. */
+static void test_threads_give_the_same_update(void) {
+    const int n = 70001;
+    float *result[3] = {NULL, NULL, NULL};
+    for (at_optim_kind kind = AT_SGD; kind <= AT_ADAM; kind++) {
+        for (int t = 0; t < 3; t++) {
+            at_ctx *ctx;
+            at_ctx_options o = {.num_threads = t + 1};
+            CHECK_OK(NULL, at_ctx_create(&ctx, &o));
+            at_params *params;
+            at_tensor *w;
+            CHECK_OK(ctx, at_params_create(ctx, &params));
+            CHECK_OK(ctx, at_params_add(ctx, params, "w", 1, (int[]){n}, &w));
+            at_optim_config c = {.kind = kind, .lr = 0.01f, .momentum = 0.9f};
+            at_optim *opt;
+            CHECK_OK(ctx, at_optim_create(ctx, &opt, params, &c));
+            for (int step = 0; step < 3; step++) {
+                for (int i = 0; i < n; i++) {
+                    w->grad[i] = sinf(0.001f * (float)i * (float)(step + 1));
+                    if (step == 0) w->data[i] = cosf(0.01f * (float)i);
+                }
+                CHECK_OK(ctx, at_optim_step(ctx, opt));
+            }
+            result[t] = malloc((size_t)n * sizeof(float));
+            memcpy(result[t], w->data, (size_t)n * sizeof(float));
+            at_optim_free(opt);
+            at_params_free(params);
+            at_ctx_free(ctx);
+        }
+        CHECK(memcmp(result[0], result[1], (size_t)n * sizeof(float)) == 0,
+              "optimiser kind %d: 2 threads differ from 1", (int)kind);
+        CHECK(memcmp(result[0], result[2], (size_t)n * sizeof(float)) == 0,
+              "optimiser kind %d: 3 threads differ from 1", (int)kind);
+        CHECK(result[0][n - 1] != cosf(0.01f * (float)(n - 1)), "the last element was updated");
+        for (int t = 0; t < 3; t++) free(result[t]);
+    }
+}
+
 int main(void) {
+    test_threads_give_the_same_update();
     test_sgd_plain();
     test_sgd_momentum();
     test_sgd_nesterov();

@@ -211,22 +211,43 @@ at_status at_optim_check_params(at_ctx *ctx, const at_optim *opt, const char *wh
     return AT_OK;
 }
 
+/* Update elements [start, start + n) of parameter p, whose state starts at
+ * offset in the optimiser's state block. */
+static void update_range(const at_optim *opt, const adam_scalars *s, at_tensor *p, size_t offset,
+                         size_t start, size_t n) {
+    const at_optim_config *c = &opt->config;
+    float *data = p->data + start;
+    const float *grad = p->grad + start;
+    offset += start;
+    if (c->kind == AT_SGD)
+        sgd_update(c, data, grad, opt->state ? opt->state + offset : NULL, n);
+    else
+        adam_update(c, s, data, grad, opt->state + offset, opt->state + opt->numel + offset, n);
+}
+
+/* Every element is updated on its own, so a large parameter is cut into
+ * chunks the context's threads share; the result does not depend on the
+ * cut. */
+#define UPDATE_CHUNK 16384
+
 at_status at_optim_step(at_ctx *ctx, at_optim *opt) {
     if (!opt) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "optim_step: optimiser is NULL");
     AT_TRY(at_optim_check_params(ctx, opt, "optim_step"));
     AT_TRY(check_gradients(ctx, opt));
-    const at_optim_config *c = &opt->config;
-    adam_scalars s = adam_scalars_at(c, opt->steps + 1);
+    adam_scalars s = adam_scalars_at(&opt->config, opt->steps + 1);
+    int threads = ctx && ctx->threads > 1 ? ctx->threads : 1;
     size_t offset = 0; /* where this parameter's state starts */
     for (int i = 0; i < opt->count; i++) {
         at_tensor *p = at_params_get(opt->params, i);
         size_t n = p->size;
         if (takes_part(p)) {
-            if (c->kind == AT_SGD)
-                sgd_update(c, p->data, p->grad, opt->state ? opt->state + offset : NULL, n);
-            else
-                adam_update(c, &s, p->data, p->grad, opt->state + offset,
-                            opt->state + opt->numel + offset, n);
+            long chunks = (long)((n + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && chunks > 1)
+            for (long k = 0; k < chunks; k++) {
+                size_t start = (size_t)k * UPDATE_CHUNK;
+                size_t len = n - start < UPDATE_CHUNK ? n - start : UPDATE_CHUNK;
+                update_range(opt, &s, p, offset, start, len);
+            }
         }
         offset += n;
     }
