@@ -293,7 +293,7 @@ at_status attn_context_backward(at_ctx *ctx, const attn_dims *d, const float *al
     // forward: weights = α, handed to the caller
     if (weights && weights->grad) memcpy(da, weights->grad, n * sizeof(float));
     // forward: c = α V
-    attn_weighted_sum_backward(d->B, d->tq, d->tk, d->dv, alpha, values->data, d_context, da,
+    attn_weighted_sum_backward(ctx->threads, d->B, d->tq, d->tk, d->dv, alpha, values->data, d_context, da,
                                values->grad);
     *d_alpha = da;
     return AT_OK;
@@ -372,7 +372,7 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
     // α = softmax_j(e) over the kept keys
     AT_TRY(attn_softmax_scores(ctx, &view, rows, d.tk, scores, alpha));
     // c = α V
-    attn_weighted_sum(d.B, d.tq, d.tk, d.dv, alpha, values->data, c->data);
+    attn_weighted_sum(ctx->threads, d.B, d.tq, d.tk, d.dv, alpha, values->data, c->data);
 
     if (track) {
         additive_saved *sv;

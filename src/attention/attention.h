@@ -49,12 +49,13 @@ const uint8_t *attn_row_keep(const attn_mask_view *view, size_t r, uint8_t *scra
 /* 1 if key j is kept for row r (the same rule, one position at a time). */
 int attn_is_kept(const attn_mask_view *view, size_t r, int j);
 
-/* context (B, Tq, Dv) += alpha (B, Tq, Tk) · values (B, Tk, Dv). */
-void attn_weighted_sum(int B, int tq, int tk, int dv, const float *alpha, const float *values,
-                       float *context);
+/* context (B, Tq, Dv) += alpha (B, Tq, Tk) · values (B, Tk, Dv), the batch
+ * rows shared by up to `threads` (ctx->threads). */
+void attn_weighted_sum(int threads, int B, int tq, int tk, int dv, const float *alpha,
+                       const float *values, float *context);
 /* The backward of attn_weighted_sum: d_alpha (B, Tq, Tk) += dc · Vᵀ and
  * d_values (B, Tk, Dv) += αᵀ · dc. Either output may be NULL. */
-void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alpha,
+void attn_weighted_sum_backward(int threads, int B, int tq, int tk, int dv, const float *alpha,
                                 const float *values, const float *d_context, float *d_alpha,
                                 float *d_values);
 

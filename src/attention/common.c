@@ -115,44 +115,54 @@ static float dot(int n, const float *x, const float *y) {
     return sum;
 }
 
-void attn_weighted_sum(int B, int tq, int tk, int dv, const float *alpha, const float *values,
-                       float *context) {
-    for (int b = 0; b < B; b++) {
-        const float *a = alpha + (size_t)b * tq * tk; /* (Tq, Tk) */
-        const float *v = values + (size_t)b * tk * dv; /* (Tk, Dv) */
-        float *c = context + (size_t)b * tq * dv;      /* (Tq, Dv) */
-        if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
-            at_gemm(0, 0, tq, dv, tk, 1.0f, a, tk, v, dv, 1.0f, c, dv);
-            continue;
-        }
-        for (int i = 0; i < tq; i++)
-            weighted_rows(tk, dv, a + (size_t)i * tk, v, c + (size_t)i * dv);
+/* Multiply-adds below which the batch rows are not shared between threads */
+#define WEIGHTED_SUM_PARALLEL_MIN (1L << 16)
+
+/* context[b] += alpha[b] values[b] for one batch row b */
+static void weighted_sum_row(int tq, int tk, int dv, const float *a, const float *v, float *c) {
+    if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
+        at_gemm(0, 0, tq, dv, tk, 1.0f, a, tk, v, dv, 1.0f, c, dv);
+        return;
+    }
+    for (int i = 0; i < tq; i++) weighted_rows(tk, dv, a + (size_t)i * tk, v, c + (size_t)i * dv);
+}
+
+void attn_weighted_sum(int threads, int B, int tq, int tk, int dv, const float *alpha,
+                       const float *values, float *context) {
+    int share = threads > 1 && (long)B * tq * tk * dv >= WEIGHTED_SUM_PARALLEL_MIN;
+#pragma omp parallel for num_threads(threads) schedule(static) if (share)
+    for (int b = 0; b < B; b++)
+        weighted_sum_row(tq, tk, dv, alpha + (size_t)b * tq * tk, values + (size_t)b * tk * dv,
+                         context + (size_t)b * tq * dv);
+}
+
+/* The backward of weighted_sum_row: d_alpha (Tq, Tk) and d_values (Tk, Dv)
+ * of one batch row, either NULL */
+static void weighted_sum_row_backward(int tq, int tk, int dv, const float *a, const float *v,
+                                      const float *dc, float *da, float *dvals) {
+    if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
+        // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
+        if (da) at_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, da, tk);
+        if (dvals) at_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, dvals, dv);
+        return;
+    }
+    for (int i = 0; i < tq; i++) {
+        const float *dci = dc + (size_t)i * dv;
+        // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
+        if (da)
+            for (int j = 0; j < tk; j++) da[(size_t)i * tk + j] += dot(dv, dci, v + (size_t)j * dv);
+        if (dvals) weighted_rows_transposed(tk, dv, a + (size_t)i * tk, dci, dvals);
     }
 }
 
-void attn_weighted_sum_backward(int B, int tq, int tk, int dv, const float *alpha,
+void attn_weighted_sum_backward(int threads, int B, int tq, int tk, int dv, const float *alpha,
                                 const float *values, const float *d_context, float *d_alpha,
                                 float *d_values) {
-    for (int b = 0; b < B; b++) {
-        const float *a = alpha + (size_t)b * tq * tk;      /* (Tq, Tk) */
-        const float *v = values + (size_t)b * tk * dv;     /* (Tk, Dv) */
-        const float *dc = d_context + (size_t)b * tq * dv; /* (Tq, Dv) */
-        float *da = d_alpha ? d_alpha + (size_t)b * tq * tk : NULL;
-        float *dvals = d_values ? d_values + (size_t)b * tk * dv : NULL;
-        if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
-            // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
-            if (da) at_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, da, tk);
-            if (dvals) at_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, dvals, dv);
-            continue;
-        }
-        for (int i = 0; i < tq; i++) {
-            const float *dci = dc + (size_t)i * dv;
-            // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
-            if (da)
-                for (int j = 0; j < tk; j++)
-                    da[(size_t)i * tk + j] += dot(dv, dci, v + (size_t)j * dv);
-            if (dvals)
-                weighted_rows_transposed(tk, dv, a + (size_t)i * tk, dci, dvals);
-        }
-    }
+    int share = threads > 1 && (long)B * tq * tk * dv >= WEIGHTED_SUM_PARALLEL_MIN;
+#pragma omp parallel for num_threads(threads) schedule(static) if (share)
+    for (int b = 0; b < B; b++)
+        weighted_sum_row_backward(tq, tk, dv, alpha + (size_t)b * tq * tk,
+                                  values + (size_t)b * tk * dv, d_context + (size_t)b * tq * dv,
+                                  d_alpha ? d_alpha + (size_t)b * tq * tk : NULL,
+                                  d_values ? d_values + (size_t)b * tk * dv : NULL);
 }

@@ -114,7 +114,7 @@ static at_status alpha_grad(at_ctx *ctx, const at_tensor *alpha_out, const float
     if (alpha_out && alpha_out->grad)
         memcpy(*d_alpha, alpha_out->grad, (size_t)B * Tk * sizeof(float));
     // forward: context[b] = Σ_j alpha[b, j] values[b, j]
-    attn_weighted_sum_backward(B, 1, Tk, Dv, alpha, values->data, d_context, *d_alpha,
+    attn_weighted_sum_backward(ctx->threads, B, 1, Tk, Dv, alpha, values->data, d_context, *d_alpha,
                                values->grad);
     return AT_OK;
 }
@@ -379,7 +379,7 @@ at_status at_monotonic_attend(at_ctx *ctx, const at_monotonic *layer, at_tensor 
                             s->q + row, s->alpha + row);
     }
     // context[b] = Σ_j alpha[b, j] values[b, j]
-    attn_weighted_sum(d.B, 1, d.Tk, d.Dv, s->alpha, values->data, result->data);
+    attn_weighted_sum(ctx->threads, d.B, 1, d.Tk, d.Dv, s->alpha, values->data, result->data);
 
     if (track) {
         at_node *node;
@@ -577,7 +577,7 @@ at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
                                   move, &s->view, b, Tk, s->mixed + row, s->alpha + row);
     }
     // context[b] = Σ_n alpha[b, n] values[b, n]
-    attn_weighted_sum(B, 1, Tk, Dv, s->alpha, values->data, result->data);
+    attn_weighted_sum(ctx->threads, B, 1, Tk, Dv, s->alpha, values->data, result->data);
 
     if (track) {
         at_node *node;

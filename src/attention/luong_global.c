@@ -270,7 +270,7 @@ at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries
     // a_t = softmax_s(score) over the kept keys
     AT_TRY(attn_softmax_scores(ctx, &view, rows, d.tk, scores, alpha));
     // c_t = Σ_s a_t(s) v_s
-    attn_weighted_sum(d.B, d.tq, d.tk, d.dv, alpha, values->data, c->data);
+    attn_weighted_sum(ctx->threads, d.B, d.tq, d.tk, d.dv, alpha, values->data, c->data);
 
     if (track) {
         luong_saved *sv;

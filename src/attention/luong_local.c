@@ -155,7 +155,7 @@ static at_status local_forward(at_ctx *ctx, local_saved *sv, const attn_mask_vie
         local_row(sv, scores + r * d->tk, keep, sv->p[r], sv->align + r * d->tk, sv->a + r * d->tk);
     }
     // c_t = Σ_s a_t(s) v_s
-    attn_weighted_sum(d->B, d->tq, d->tk, d->dv, sv->a, values, context);
+    attn_weighted_sum(ctx->threads, d->B, d->tq, d->tk, d->dv, sv->a, values, context);
     return AT_OK;
 }
 

@@ -160,7 +160,7 @@ static at_status han_backward(at_ctx *ctx, at_node *node) {
     AT_TRY(at_scratch(ctx, (void **)&d_u, (size_t)B * T * A * sizeof(float)));
 
     // forward: out[b] = Σ_t alpha[b, t] h[b, t]
-    attn_weighted_sum_backward(B, 1, T, D, alpha, h->data, d_out, d_alpha, h->grad);
+    attn_weighted_sum_backward(ctx->threads, B, 1, T, D, alpha, h->data, d_out, d_alpha, h->grad);
     // forward: alpha[b] = softmax_t(score[b])
     for (int r = 0; r < B; r++)
         at_softmax_row_backward(d_score + (size_t)r * T, alpha + (size_t)r * T,
@@ -221,7 +221,7 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
                        T);
     }
     // out[b] = Σ_t alpha[b, t] h[b, t]
-    attn_weighted_sum(B, 1, T, D, alpha, h->data, result->data);
+    attn_weighted_sum(ctx->threads, B, 1, T, D, alpha, h->data, result->data);
 
     if (track) {
         at_node *node;
