@@ -149,15 +149,15 @@ at_status at_additive_project_keys(at_ctx *ctx, const at_additive *layer, at_ten
 /* ------------------------------------------------- the additive score */
 
 /* One query against every key: wq (A) = W q, kp (Tk, A), t (Tk, A) or NULL
- * (inference: nothing kept), e (Tk). The tanh is taken over a whole row
- * first and the sum over a kept in LANES partial sums, so that both loops
- * vectorise (the order is fixed: results do not vary between runs). */
+ * (inference: nothing kept), e (Tk). The tanh is taken over a piece of a
+ * row first and then dotted with v, so that both loops vectorise (in a
+ * fixed order: results do not vary between runs). */
 static void additive_row(int tk, int A, const float *wq, const float *kp, const float *v, float *t,
                          float *e) {
-    enum { LANES = 16, CHUNK = 256 };
+    enum { CHUNK = 256 };
     float row[CHUNK]; // t[j][a0 .. a0+CHUNK) when t is not kept
     for (int j = 0; j < tk; j++) {
-        float partial[LANES] = {0};
+        float sum = 0.0f;
         for (int a0 = 0; a0 < A; a0 += CHUNK) {
             int n = A - a0 < CHUNK ? A - a0 : CHUNK;
             float *tj = t ? t + (size_t)j * A + a0 : row;
@@ -165,13 +165,8 @@ static void additive_row(int tk, int A, const float *wq, const float *kp, const 
             // t[j][a] = tanh(W q + kp[j])[a]
             for (int a = 0; a < n; a++) tj[a] = at_fast_tanh(wq[a0 + a] + kpj[a]);
             // e[j] = Σ_a v[a] t[j][a]
-            int a = 0;
-            for (; a + LANES <= n; a += LANES)
-                for (int l = 0; l < LANES; l++) partial[l] += v[a0 + a + l] * tj[a + l];
-            for (; a < n; a++) partial[a % LANES] += v[a0 + a] * tj[a];
+            sum += at_dot(n, v + a0, tj);
         }
-        float sum = 0.0f;
-        for (int l = 0; l < LANES; l++) sum += partial[l];
         e[j] = sum;
     }
 }

@@ -3,6 +3,7 @@
  * with the causal rule, and the weighted sum c = α V. See attention.h.
  */
 #include "attention.h"
+#include "fastmath.h"
 
 #include <string.h>
 
@@ -102,19 +103,6 @@ static void weighted_rows_transposed(int tk, int dv, const float *alpha, const f
     }
 }
 
-/* Σ_k x[k] y[k] in LANES partial sums (vectorised; a fixed order) */
-static float dot(int n, const float *x, const float *y) {
-    enum { LANES = 16 };
-    float partial[LANES] = {0};
-    int k = 0;
-    for (; k + LANES <= n; k += LANES)
-        for (int l = 0; l < LANES; l++) partial[l] += x[k + l] * y[k + l];
-    float sum = 0.0f;
-    for (; k < n; k++) sum += x[k] * y[k];
-    for (int l = 0; l < LANES; l++) sum += partial[l];
-    return sum;
-}
-
 /* Multiply-adds below which the batch rows are not shared between threads */
 #define WEIGHTED_SUM_PARALLEL_MIN (1L << 16)
 
@@ -150,7 +138,7 @@ static void weighted_sum_row_backward(int tq, int tk, int dv, const float *a, co
         const float *dci = dc + (size_t)i * dv;
         // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
         if (da)
-            for (int j = 0; j < tk; j++) da[(size_t)i * tk + j] += dot(dv, dci, v + (size_t)j * dv);
+            for (int j = 0; j < tk; j++) da[(size_t)i * tk + j] += at_dot(dv, dci, v + (size_t)j * dv);
         if (dvals) weighted_rows_transposed(tk, dv, a + (size_t)i * tk, dci, dvals);
     }
 }

@@ -52,4 +52,26 @@ static inline float at_fast_tanh(float x) {
     return a < 0.25f ? series : far;
 }
 
+/* p[0] + ... + p[15] as a fixed tree (halves added pairwise): the same
+ * order every call, so results do not vary, and four dependent additions
+ * where a running sum has sixteen. Constant bounds and fresh locals let the
+ * compiler keep it in registers. */
+static inline float at_sum16(const float p[16]) {
+    float h8[8], h4[4];
+    for (int l = 0; l < 8; l++) h8[l] = p[l] + p[l + 8];
+    for (int l = 0; l < 4; l++) h4[l] = h8[l] + h8[l + 4];
+    return (h4[0] + h4[2]) + (h4[1] + h4[3]);
+}
+
+/* Σ_k x[k] y[k], in 16 partial sums so that the loop vectorises. */
+static inline float at_dot(int n, const float *x, const float *y) {
+    enum { LANES = 16 };
+    float partial[LANES] = {0};
+    int k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) partial[l] += x[k + l] * y[k + l];
+    for (; k < n; k++) partial[k % LANES] += x[k] * y[k];
+    return at_sum16(partial);
+}
+
 #endif /* ATTEND_FASTMATH_H */

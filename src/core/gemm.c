@@ -46,6 +46,7 @@
  * compilers get a plain C loop of the same shape.
  */
 #include "internal.h"
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -349,9 +350,15 @@ static void row_times_rows(int N, int K, float alpha, const float *A, size_t a_c
  * a time, VL lanes each, so one load of A serves eight rows; the lanes are
  * summed in a fixed order, so results do not vary between runs. */
 static float lanes_sum(vf v) {
+#if VL == 16
+    float lanes[16];
+    memcpy(lanes, &v, sizeof lanes);
+    return at_sum16(lanes);
+#else
     float sum = 0.0f;
     for (int l = 0; l < VL; l++) sum += v[l];
     return sum;
+#endif
 }
 
 static void row_times_columns(int N, int K, float alpha, const float *A, const float *B,
