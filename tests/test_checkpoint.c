@@ -24,28 +24,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static void write_bytes(const char *path, const void *bytes, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-/* The whole file in a malloc'ed buffer. */
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)size + 1);
-    *n = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
-}
-
 static void put_le(unsigned char *b, uint64_t x, int bytes) {
     for (int i = 0; i < bytes; i++) b[i] = (unsigned char)(x >> (8 * i));
 }
@@ -58,7 +36,7 @@ static void write_safetensors(const char *path, const char *header, const void *
     put_le(buf, n, 8);
     memcpy(buf + 8, header, n);
     if (data_bytes) memcpy(buf + 8 + n, data, data_bytes);
-    write_bytes(path, buf, 8 + n + data_bytes);
+    test_write_file(path, buf, 8 + n + data_bytes);
     free(buf);
 }
 
@@ -180,7 +158,7 @@ static void test_round_trip(void) {
 
     /* the layout: header length a multiple of 8, then 9 floats */
     size_t n;
-    unsigned char *bytes = read_bytes("model.safetensors", &n);
+    unsigned char *bytes = test_read_file("model.safetensors", &n);
     uint64_t header = 0;
     for (int i = 7; i >= 0; i--) header = (header << 8) | bytes[i];
     CHECK(header % 8 == 0, "header length %llu should be padded to 8", (unsigned long long)header);
@@ -244,7 +222,7 @@ static void test_atomic_save(void) {
 
     /* the rename fails (path is a non-empty directory): temp file removed */
     mkdir("a_dir", 0755);
-    write_bytes("a_dir/keep", "x", 1);
+    test_write_file("a_dir/keep", "x", 1);
     CHECK_STATUS(ctx, at_checkpoint_save(ctx, "a_dir", first, NULL), AT_ERR_IO);
     struct stat st;
     CHECK(stat("a_dir/keep", &st) == 0, "the directory must be left as it was");
@@ -398,7 +376,7 @@ static void test_bad_headers(void) {
     put_le(buf, n, 8);
     memcpy(buf + 8, with_nul, n);
     memcpy(buf + 8 + n, data, sizeof data);
-    write_bytes("nul.st", buf, 8 + n + sizeof data);
+    test_write_file("nul.st", buf, 8 + n + sizeof data);
     expect_load_error("nul.st", AT_ERR_FORMAT, "NUL");
 
     /* a good file of the same form loads (so the cases above fail for their
@@ -420,25 +398,25 @@ static void test_bad_headers(void) {
 
 static void test_bad_lengths(void) {
     unsigned char buf[64] = {0};
-    write_bytes("zero_bytes.st", buf, 0);
+    test_write_file("zero_bytes.st", buf, 0);
     expect_load_error("zero_bytes.st", AT_ERR_FORMAT, "too few");
-    write_bytes("five_bytes.st", buf, 5);
+    test_write_file("five_bytes.st", buf, 5);
     expect_load_error("five_bytes.st", AT_ERR_FORMAT, "too few");
 
     put_le(buf, 1000, 8); /* header longer than the file */
     memcpy(buf + 8, "{}", 2);
-    write_bytes("long_header.st", buf, 10);
+    test_write_file("long_header.st", buf, 10);
     expect_load_error("long_header.st", AT_ERR_FORMAT, "header length 1000");
 
     put_le(buf, (uint64_t)1 << 63, 8);
-    write_bytes("huge_header.st", buf, 10);
+    test_write_file("huge_header.st", buf, 10);
     expect_load_error("huge_header.st", AT_ERR_FORMAT, "limit");
     put_le(buf, UINT64_MAX, 8);
-    write_bytes("max_header.st", buf, 10);
+    test_write_file("max_header.st", buf, 10);
     expect_load_error("max_header.st", AT_ERR_FORMAT, "limit");
 
     put_le(buf, 0, 8); /* an empty header is not JSON */
-    write_bytes("empty_header.st", buf, 8);
+    test_write_file("empty_header.st", buf, 8);
     expect_load_error("empty_header.st", AT_ERR_FORMAT, "not valid JSON");
 
     expect_load_error("does_not_exist.st", AT_ERR_IO, "open");
@@ -455,10 +433,10 @@ static void test_every_truncation(void) {
     CHECK_OK(ctx, at_metadata_set(ctx, &meta, "config", "{\"hidden\": 3}"));
     CHECK_OK(ctx, at_checkpoint_save(ctx, "whole.st", model, &meta));
     size_t n;
-    unsigned char *bytes = read_bytes("whole.st", &n);
+    unsigned char *bytes = test_read_file("whole.st", &n);
     int refused = 0;
     for (size_t len = 0; len < n; len++) {
-        write_bytes("prefix.st", bytes, len);
+        test_write_file("prefix.st", bytes, len);
         at_params *params = make_model(ctx, SENTINEL);
         at_status status = at_checkpoint_load(ctx, "prefix.st", params, NULL);
         refused += status == AT_ERR_FORMAT && all_equal(params, SENTINEL);
@@ -483,14 +461,14 @@ static void test_byte_corruption(void) {
     at_params *model = make_model(ctx, NAN);
     CHECK_OK(ctx, at_checkpoint_save(ctx, "whole.st", model, NULL));
     size_t n;
-    unsigned char *bytes = read_bytes("whole.st", &n);
+    unsigned char *bytes = test_read_file("whole.st", &n);
     const unsigned char nasty[] = {0x00, 0xff, '"', '9', '-', '}', '[', ' ', 0x80};
     int bad = 0;
     for (size_t pos = 0; pos < n; pos++) {
         for (size_t k = 0; k < sizeof nasty; k++) {
             unsigned char keep = bytes[pos];
             bytes[pos] = nasty[k];
-            write_bytes("corrupt.st", bytes, n);
+            test_write_file("corrupt.st", bytes, n);
             bytes[pos] = keep;
             at_params *params = make_model(ctx, SENTINEL);
             at_status status = at_checkpoint_load(ctx, "corrupt.st", params, NULL);

@@ -30,31 +30,9 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static void write_bytes(const char *path, const void *bytes, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(bytes, 1, n, f) != n) {
-        fprintf(stderr, "cannot write %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-}
-
-/* The whole file in a malloc'ed buffer (NULL if it cannot be read). */
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)size + 1);
-    *n = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
-}
-
 static int same_file(const char *x, const char *y) {
     size_t nx = 0, ny = 0;
-    unsigned char *bx = read_bytes(x, &nx), *by = read_bytes(y, &ny);
+    unsigned char *bx = test_read_file(x, &nx), *by = test_read_file(y, &ny);
     int same = bx && by && nx == ny && memcmp(bx, by, nx) == 0;
     free(bx);
     free(by);
@@ -249,14 +227,14 @@ static void save_state_of(const char *path, at_optim_kind kind, int a_rows, int 
 static void save_with_value(const char *path, size_t index, float value) {
     save_state_of(path, AT_ADAM, 2, 0);
     size_t n;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = test_read_file(path, &n);
     uint64_t header = 0;
     for (int i = 7; i >= 0; i--)
         header = (header << 8) | bytes[i];
     size_t at = 8 + (size_t)header + 4 * index;
     CHECK(at + 4 <= n, "%s: float %zu is past the end", path, index);
     if (at + 4 <= n) memcpy(bytes + at, &value, 4); /* little-endian host */
-    write_bytes(path, bytes, n);
+    test_write_file(path, bytes, n);
     free(bytes);
 }
 
@@ -320,7 +298,7 @@ static void test_broken_files(void) {
     save_by_hand("huge_steps.st", "adam", "99999999999999999999");
     expect_load_error("huge_steps.st", AT_ERR_FORMAT, "optim.steps");
     expect_load_error("no/such/file.st", AT_ERR_IO, NULL);
-    write_bytes("garbage.st", "garbage!", 8);
+    test_write_file("garbage.st", "garbage!", 8);
     expect_load_error("garbage.st", AT_ERR_FORMAT, NULL);
 }
 
@@ -348,14 +326,14 @@ static void test_missing_tensor(void) {
 static void test_every_truncation(void) {
     save_state_of("whole.st", AT_ADAM, 2, 0);
     size_t n;
-    unsigned char *bytes = read_bytes("whole.st", &n);
+    unsigned char *bytes = test_read_file("whole.st", &n);
     at_ctx *ctx = test_new_ctx();
     at_params *params = make_params(ctx, 2, 0);
     at_optim *opt = trained(ctx, params, AT_ADAM, 2);
     CHECK_OK(ctx, at_optim_save(ctx, opt, "before.st", NULL));
     int refused = 0;
     for (size_t len = 0; len < n; len++) {
-        write_bytes("prefix.st", bytes, len);
+        test_write_file("prefix.st", bytes, len);
         at_status status = at_optim_load(ctx, opt, "prefix.st", NULL);
         refused += status == AT_ERR_FORMAT;
         if (status != AT_ERR_FORMAT)

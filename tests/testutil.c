@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,4 +355,25 @@ int gc_check(const char *name, int n_inputs, gc_input *inputs, at_params *params
     free(run.direction);
     at_ctx_free(run.ctx);
     return ok;
+}
+
+void test_write_file(const char *path, const void *bytes, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(bytes, 1, n, f) != n) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+}
+
+unsigned char *test_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    *n = buf ? fread(buf, 1, (size_t)size, f) : 0;
+    fclose(f);
+    return buf;
 }

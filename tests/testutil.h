@@ -75,6 +75,11 @@ float *test_random_floats(size_t n, float lo, float hi, at_rng *rng);
  * gain term would show in a gradient check. */
 void test_jitter_params(at_params *params, at_rng *rng, float amount);
 
+/* Write n bytes to path (exits with 2 if it cannot); read a whole file into
+ * a malloc'ed buffer, its length in *n (NULL if it cannot be read). */
+void test_write_file(const char *path, const void *bytes, size_t n);
+unsigned char *test_read_file(const char *path, size_t *n);
+
 /* 1 if no element is NaN or infinite / if every element is exactly 0. */
 int test_all_finite(const float *x, size_t n);
 int test_all_zero(const float *x, size_t n);
