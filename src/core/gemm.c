@@ -35,6 +35,15 @@
  * at_gemm_bias folds a layer's bias into the first slice (C = A B + b,
  * written once, never read), saving a pass over C.
  *
+ * Three shapes take other roads, each where the blocked product would
+ * spend more on packing and calls than on multiply-adds:
+ *   - few rows (M <= 64) against a transposed B (a layer's Y = X W^T at
+ *     batch 32): computed as C^T = B op(A)^T, broadcasting the weights in
+ *     place and packing only the M rows of A (gemm_range_swapped);
+ *   - one row (batch-1 inference): gemm_row, vector dot products or
+ *     row updates, on both threads for large weights;
+ *   - depth one (an outer product): gemm_outer.
+ *
  * Threads (at_gemm_threads): the rows of C (or, for few rows, the panels)
  * are cut into one contiguous range per thread. Each thread packs what it
  * needs and computes its own elements; every element is summed over k in
