@@ -288,8 +288,8 @@ at_status attn_context_backward(at_ctx *ctx, const attn_dims *d, const float *al
     // forward: weights = α, handed to the caller
     if (weights && weights->grad) memcpy(da, weights->grad, n * sizeof(float));
     // forward: c = α V
-    attn_weighted_sum_backward(ctx->threads, d->B, d->tq, d->tk, d->dv, alpha, values->data, d_context, da,
-                               values->grad);
+    attn_weighted_sum_backward(ctx->threads, d->B, d->tq, d->tk, d->dv, alpha, values->data,
+                               d_context, da, values->grad);
     *d_alpha = da;
     return AT_OK;
 }

@@ -138,7 +138,8 @@ static void weighted_sum_row_backward(int tq, int tk, int dv, const float *a, co
         const float *dci = dc + (size_t)i * dv;
         // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
         if (da)
-            for (int j = 0; j < tk; j++) da[(size_t)i * tk + j] += at_dot(dv, dci, v + (size_t)j * dv);
+            for (int j = 0; j < tk; j++)
+                da[(size_t)i * tk + j] += at_dot(dv, dci, v + (size_t)j * dv);
         if (dvals) weighted_rows_transposed(tk, dv, a + (size_t)i * tk, dci, dvals);
     }
 }
