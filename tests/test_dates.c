@@ -57,25 +57,6 @@ static int valid_iso_date(const char *s) {
     return y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= last;
 }
 
-static void write_file(const char *path, const char *bytes, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(bytes, 1, n, f);
-    fclose(f);
-}
-
-static char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    *n = buf ? fread(buf, 1, (size_t)size, f) : 0;
-    fclose(f);
-    return buf;
-}
-
 /* -------------------------------------------------- the calendar year */
 
 static void test_calendar_year(at_ctx *ctx, const at_dates *dates) {
@@ -178,7 +159,7 @@ static void test_determinism(at_ctx *ctx, at_dates *dates) {
     CHECK_OK(ctx, at_pairs_write_tsv(ctx, p1, &a[0]));
     CHECK_OK(ctx, at_pairs_write_tsv(ctx, p2, &b[0]));
     size_t n1 = 0, n2 = 0;
-    char *f1 = read_file(p1, &n1), *f2 = read_file(p2, &n2);
+    unsigned char *f1 = test_read_file(p1, &n1), *f2 = test_read_file(p2, &n2);
     CHECK(f1 && f2 && n1 == n2 && n1 > 0 && !memcmp(f1, f2, n1), "files differ for the same seed");
     free(f1);
     free(f2);
@@ -450,7 +431,7 @@ static void expect_tsv_error(at_ctx *ctx, const char *bytes, int max_chars, cons
                              const char *what) {
     char path[128];
     snprintf(path, sizeof path, "%s/bad.tsv", tmp_dir);
-    write_file(path, bytes, strlen(bytes));
+    test_write_file(path, bytes, strlen(bytes));
     at_pairs pairs = {0};
     CHECK_STATUS(ctx, at_pairs_read_tsv(ctx, path, max_chars, &pairs), AT_ERR_FORMAT);
     CHECK(strstr(at_ctx_error(ctx), where) && strstr(at_ctx_error(ctx), what),
@@ -463,7 +444,7 @@ static void test_tsv(at_ctx *ctx) {
     snprintf(path, sizeof path, "%s/good.tsv", tmp_dir);
     const char good[] = "\xEF\xBB\xBF"
                         "9 May 2018\t2018-05-09\r\n\r\n2018年5月9日\t2018-05-09\nlast\tline";
-    write_file(path, good, sizeof good - 1);
+    test_write_file(path, good, sizeof good - 1);
     at_pairs pairs = {0};
     CHECK_OK(ctx, at_pairs_read_tsv(ctx, path, 0, &pairs));
     CHECK(pairs.count == 3, "BOM, CRLF, a blank line, no final newline: %zu pairs", pairs.count);
