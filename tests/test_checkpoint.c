@@ -528,29 +528,9 @@ static void test_conversions(void) {
     at_ctx_free(ctx);
 }
 
-/* ------------------------------------------------------------ workspace */
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(path);
-        else unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void) {
     char dir[] = "ckpt_test_XXXXXX";
-    if (!mkdtemp(dir) || chdir(dir) != 0) {
-        perror("cannot make a scratch directory");
-        return 2;
-    }
+    test_enter_scratch_dir(dir);
     test_metadata();
     test_round_trip();
     test_atomic_save();
@@ -559,6 +539,6 @@ int main(void) {
     test_every_truncation();
     test_byte_corruption();
     test_conversions();
-    if (chdir("..") == 0) remove_tree(dir);
+    test_leave_scratch_dir(dir);
     return test_finish("checkpoint");
 }

@@ -487,12 +487,6 @@ int main(void) {
         at_dates_free(dates);
     }
     at_ctx_free(ctx);
-    const char *files[] = {"a.tsv", "b.tsv", "bad.tsv", "good.tsv"};
-    for (int i = 0; i < 4; i++) {
-        char path[128];
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, files[i]);
-        remove(path);
-    }
-    rmdir(tmp_dir);
+    test_remove_tree(tmp_dir);
     return test_finish("dates");
 }

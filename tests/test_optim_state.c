@@ -21,11 +21,9 @@
 
 #include "testutil.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------- helpers */
@@ -373,33 +371,15 @@ static void test_bad_calls(void) {
     at_ctx_free(ctx);
 }
 
-/* ------------------------------------------------------------ workspace */
-
-static void remove_files(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void) {
     char dir[] = "optim_state_test_XXXXXX";
-    if (!mkdtemp(dir) || chdir(dir) != 0) {
-        perror("cannot make a scratch directory");
-        return 2;
-    }
+    test_enter_scratch_dir(dir);
     test_resume_matches_straight_run();
     test_plain_sgd();
     test_broken_files();
     test_missing_tensor();
     test_every_truncation();
     test_bad_calls();
-    if (chdir("..") == 0) remove_files(dir);
+    test_leave_scratch_dir(dir);
     return test_finish("optim_state");
 }

@@ -2,6 +2,8 @@
  * testutil.c - loud checks and the finite-difference gradient check.
  * See testutil.h for the idea.
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, lstat */
+
 #include "testutil.h"
 
 #include "internal.h"
@@ -10,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int test_failures = 0;
 int test_checks = 0;
@@ -376,4 +381,30 @@ unsigned char *test_read_file(const char *path, size_t *n) {
     *n = buf ? fread(buf, 1, (size_t)size, f) : 0;
     fclose(f);
     return buf;
+}
+
+void test_remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) test_remove_tree(path);
+        else unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+void test_enter_scratch_dir(char *templ) {
+    if (!mkdtemp(templ) || chdir(templ) != 0) {
+        perror("cannot make a scratch directory");
+        exit(2);
+    }
+}
+
+void test_leave_scratch_dir(const char *dir) {
+    if (chdir("..") == 0) test_remove_tree(dir);
 }

@@ -80,6 +80,15 @@ void test_jitter_params(at_params *params, at_rng *rng, float amount);
 void test_write_file(const char *path, const void *bytes, size_t n);
 unsigned char *test_read_file(const char *path, size_t *n);
 
+/* A fresh scratch directory for a test that writes files: make `templ`
+ * (ending in XXXXXX, rewritten in place) under the current directory and
+ * enter it (exits with 2 if either fails); at the end, leave it and remove
+ * it with everything inside. */
+void test_enter_scratch_dir(char *templ);
+void test_leave_scratch_dir(const char *dir);
+/* Remove dir and everything below it (symbolic links are not followed). */
+void test_remove_tree(const char *dir);
+
 /* 1 if no element is NaN or infinite / if every element is exactly 0. */
 int test_all_finite(const float *x, size_t n);
 int test_all_zero(const float *x, size_t n);
