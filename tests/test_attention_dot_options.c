@@ -35,20 +35,21 @@ static void naive_linear(int in, int out, const float *x, const float *W, const 
                          double *y) {
     for (int o = 0; o < out; o++) {
         double acc = b ? b[o] : 0.0;
-        for (int i = 0; i < in; i++) acc += (double)W[(size_t)o * in + i] * x[i];
+        for (int i = 0; i < in; i++)
+            acc += (double)W[(size_t)o * in + i] * x[i];
         y[o] = acc;
     }
 }
 
 /* One query row against tk keys: weights (tk) and context (dv), in double.
  * keep: NULL or tk bytes. */
-static void naive_attend_row(int tk, int d, int dv, double scale, const double *q,
-                             const double *K, const double *V, const uint8_t *keep, double *w,
-                             double *c) {
+static void naive_attend_row(int tk, int d, int dv, double scale, const double *q, const double *K,
+                             const double *V, const uint8_t *keep, double *w, double *c) {
     double top = -INFINITY, total = 0.0;
     for (int j = 0; j < tk; j++) {
         double s = 0.0;
-        for (int e = 0; e < d; e++) s += q[e] * K[(size_t)j * d + e];
+        for (int e = 0; e < d; e++)
+            s += q[e] * K[(size_t)j * d + e];
         w[j] = keep && !keep[j] ? -INFINITY : scale * s;
         if (w[j] > top) top = w[j];
     }
@@ -56,10 +57,12 @@ static void naive_attend_row(int tk, int d, int dv, double scale, const double *
         w[j] = isfinite(w[j]) ? exp(w[j] - top) : 0.0;
         total += w[j];
     }
-    for (int e = 0; e < dv; e++) c[e] = 0.0;
+    for (int e = 0; e < dv; e++)
+        c[e] = 0.0;
     for (int j = 0; j < tk; j++) {
         w[j] = total > 0 ? w[j] / total : 0.0;
-        for (int e = 0; e < dv; e++) c[e] += w[j] * V[(size_t)j * dv + e];
+        for (int e = 0; e < dv; e++)
+            c[e] += w[j] * V[(size_t)j * dv + e];
     }
 }
 
@@ -111,8 +114,8 @@ static void test_dot_step_queries(void) {
         grads[form][0] = q->grad, grads[form][1] = k->grad, grads[form][2] = v->grad;
     }
     if (ctx_out[0] && ctx_out[1]) {
-        check_close("step context vs (B, 1, d)", ctx_out[0]->data, ctx_out[1]->data,
-                    (size_t)B * dv, 0.0, 0.0);
+        check_close("step context vs (B, 1, d)", ctx_out[0]->data, ctx_out[1]->data, (size_t)B * dv,
+                    0.0, 0.0);
         check_close("step weights vs (B, 1, d)", w_out[0]->data, w_out[1]->data, (size_t)B * tk,
                     0.0, 0.0);
         size_t sizes[3] = {(size_t)B * d, (size_t)B * tk * d, (size_t)B * tk * dv};
@@ -179,7 +182,8 @@ static void test_self_attention_sizes(void) {
         CHECK(is_shape(out, 3, B, T, dv), "self-attention out (B, T, d_v)");
         double *want_o = malloc((size_t)B * T * dv * sizeof(double));
         double *want_w = malloc((size_t)B * T * T * sizeof(double));
-        double *Q = malloc((size_t)T * dk * sizeof(double)), *K = malloc((size_t)T * dk * sizeof(double));
+        double *Q = malloc((size_t)T * dk * sizeof(double)),
+               *K = malloc((size_t)T * dk * sizeof(double));
         double *V = malloc((size_t)T * dv * sizeof(double));
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < T; t++) {
@@ -190,21 +194,22 @@ static void test_self_attention_sizes(void) {
             }
             for (int i = 0; i < T; i++) {
                 uint8_t keep[4];
-                for (int j = 0; j < T; j++) keep[j] = j <= i; /* causal */
+                for (int j = 0; j < T; j++)
+                    keep[j] = j <= i; /* causal */
                 size_t r = (size_t)b * T + i;
-                naive_attend_row(T, dk, dv, 1.0 / sqrt((double)dk), Q + (size_t)i * dk, K, V,
-                                 keep, want_w + r * T, want_o + r * dv);
+                naive_attend_row(T, dk, dv, 1.0 / sqrt((double)dk), Q + (size_t)i * dk, K, V, keep,
+                                 want_w + r * T, want_o + r * dv);
             }
         }
-        check_close_to_double("self-attention d_k ≠ d_v out", out->data, want_o,
-                              (size_t)B * T * dv, 1e-5, 1e-4);
+        check_close_to_double("self-attention d_k ≠ d_v out", out->data, want_o, (size_t)B * T * dv,
+                              1e-5, 1e-4);
         check_close_to_double("self-attention d_k ≠ d_v weights", w->data, want_w,
                               (size_t)B * T * T, 1e-6, 1e-4);
         free(want_o), free(want_w), free(Q), free(K), free(V);
     }
     gc_input input = gc_tensor("x", 3, (int[]){B, T, D}, xd);
-    gc_check("self-attention d_k 3, d_v 6, causal: out and weights", 1, &input, params,
-             build_self, &run, NULL);
+    gc_check("self-attention d_k 3, d_v 6, causal: out and weights", 1, &input, params, build_self,
+             &run, NULL);
     /* a hand-made layer whose W_V does not fit value_size is a shape error */
     self_run broken = run;
     broken.layer.value_size = dk;
@@ -232,10 +237,14 @@ static void naive_mha(const mha_run *run, int B, int tq, int tk, const float *qu
     const at_multi_head *l = &run->layer;
     int E = l->embed_dim, H = l->heads, hd = E / H, kd = l->kdim, vd = l->vdim, O = l->out_dim;
     const float *bias = l->in_proj_bias->data;
-    double *Q = malloc((size_t)tq * E * sizeof(double)), *K = malloc((size_t)tk * E * sizeof(double));
-    double *V = malloc((size_t)tk * E * sizeof(double)), *merged = malloc((size_t)E * sizeof(double));
-    double *Qh = malloc((size_t)hd * sizeof(double)), *Kh = malloc((size_t)tk * hd * sizeof(double));
-    double *Vh = malloc((size_t)tk * hd * sizeof(double)), *head = malloc((size_t)hd * sizeof(double));
+    double *Q = malloc((size_t)tq * E * sizeof(double)),
+           *K = malloc((size_t)tk * E * sizeof(double));
+    double *V = malloc((size_t)tk * E * sizeof(double)),
+           *merged = malloc((size_t)E * sizeof(double));
+    double *Qh = malloc((size_t)hd * sizeof(double)),
+           *Kh = malloc((size_t)tk * hd * sizeof(double));
+    double *Vh = malloc((size_t)tk * hd * sizeof(double)),
+           *head = malloc((size_t)hd * sizeof(double));
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < tq; t++)
             naive_linear(E, E, query + ((size_t)b * tq + t) * E, l->q_proj_weight->data, bias,
@@ -248,7 +257,8 @@ static void naive_mha(const mha_run *run, int B, int tq, int tk, const float *qu
         }
         for (int i = 0; i < tq; i++) {
             for (int h = 0; h < H; h++) {
-                for (int e = 0; e < hd; e++) Qh[e] = Q[(size_t)i * E + h * hd + e];
+                for (int e = 0; e < hd; e++)
+                    Qh[e] = Q[(size_t)i * E + h * hd + e];
                 for (int j = 0; j < tk; j++)
                     for (int e = 0; e < hd; e++) {
                         Kh[(size_t)j * hd + e] = K[(size_t)j * E + h * hd + e];
@@ -259,12 +269,14 @@ static void naive_mha(const mha_run *run, int B, int tq, int tk, const float *qu
                     keep[j] = test_mask_keeps(&run->mask, B * H, b * H + h, i, j, tq, tk);
                 double *w = weights + (((size_t)b * H + h) * tq + i) * tk;
                 naive_attend_row(tk, hd, hd, 1.0 / sqrt((double)hd), Qh, Kh, Vh, keep, w, head);
-                for (int e = 0; e < hd; e++) merged[h * hd + e] = head[e];
+                for (int e = 0; e < hd; e++)
+                    merged[h * hd + e] = head[e];
             }
             double *o = out + ((size_t)b * tq + i) * O;
             for (int k = 0; k < O; k++) {
                 o[k] = l->out_proj_bias->data[k];
-                for (int e = 0; e < E; e++) o[k] += l->out_proj_weight->data[(size_t)k * E + e] * merged[e];
+                for (int e = 0; e < E; e++)
+                    o[k] += l->out_proj_weight->data[(size_t)k * E + e] * merged[e];
             }
         }
     }
@@ -289,8 +301,8 @@ static void test_multi_head_sizes(void) {
     mha_run run = {0};
     CHECK_OK(ctx, at_multi_head_init_sizes(ctx, &run.layer, params, "mha", E, H, kd, vd, O, &rng));
     /* torch's names and order when kdim, vdim != E */
-    static const char *const names[6] = {"mha.q_proj_weight", "mha.k_proj_weight",
-                                         "mha.v_proj_weight", "mha.in_proj_bias",
+    static const char *const names[6] = {"mha.q_proj_weight",   "mha.k_proj_weight",
+                                         "mha.v_proj_weight",   "mha.in_proj_bias",
                                          "mha.out_proj.weight", "mha.out_proj.bias"};
     const int shapes[6][2] = {{E, E}, {E, kd}, {E, vd}, {3 * E, 0}, {O, E}, {O, 0}};
     CHECK(at_params_count(params) == 6, "multi-head with kdim/vdim has 6 parameters, not %d",
@@ -345,7 +357,8 @@ static void test_multi_head_sizes(void) {
                  AT_ERR_SHAPE);
     CHECK_STATUS(ctx, at_multi_head_forward(ctx, &run.layer, q, k, k, NULL, &out, NULL),
                  AT_ERR_SHAPE);
-    CHECK_STATUS(ctx, at_multi_head_init_sizes(ctx, &run.layer, params, "bad", E, H, -1, 0, 0, &rng),
+    CHECK_STATUS(ctx,
+                 at_multi_head_init_sizes(ctx, &run.layer, params, "bad", E, H, -1, 0, 0, &rng),
                  AT_ERR_ARGUMENT);
 
     gc_input inputs[3] = {gc_tensor("query", 3, (int[]){B, tq, E}, query),
@@ -359,7 +372,8 @@ static void test_multi_head_sizes(void) {
     at_params_create(ctx, &params);
     at_multi_head packed;
     CHECK_OK(ctx, at_multi_head_init_sizes(ctx, &packed, params, "p", E, H, E, 0, O, &rng));
-    CHECK(at_params_find(params, "p.in_proj_weight") && !at_params_find(params, "p.q_proj_weight") &&
+    CHECK(at_params_find(params, "p.in_proj_weight") &&
+              !at_params_find(params, "p.q_proj_weight") &&
               is_shape(at_params_find(params, "p.out_proj.weight"), 2, O, E, 0),
           "kdim = vdim = E: one in_proj_weight, out_proj.weight (O, E)");
     at_params_free(params);
@@ -393,8 +407,7 @@ static void test_luong_attentional_values(void) {
     CHECK_OK(ctx, at_luong_init(ctx, &run.layer, params, "attn", AT_SCORE_GENERAL, dq, dk, 0, 0, 0,
                                 &rng));
     CHECK_OK(ctx, at_luong_init_attentional(ctx, &run.layer, params, "attn", dv, dc, &rng));
-    CHECK(is_shape(at_params_find(params, "attn.W_c"), 2, dc, dv + dq, 0),
-          "W_c is (Dc, Dv + Dq)");
+    CHECK(is_shape(at_params_find(params, "attn.W_c"), 2, dc, dv + dq, 0), "W_c is (Dc, Dv + Dq)");
     CHECK_STATUS(ctx, at_luong_init_attentional(ctx, &run.layer, params, "again", dv, dc, &rng),
                  AT_ERR_ARGUMENT);
     float *qd = test_random_floats((size_t)B * tq * dq, -1.0f, 1.0f, &rng);
@@ -411,11 +424,14 @@ static void test_luong_attentional_values(void) {
         CHECK(is_shape(ht, 3, B, tq, dc), "h̃ (B, Tq, Dc)");
         double want[2 * 3 * 4], cat[2 + 3];
         for (int r = 0; r < B * tq; r++) {
-            for (int e = 0; e < dv; e++) cat[e] = c->data[(size_t)r * dv + e];
-            for (int e = 0; e < dq; e++) cat[dv + e] = qd[(size_t)r * dq + e];
+            for (int e = 0; e < dv; e++)
+                cat[e] = c->data[(size_t)r * dv + e];
+            for (int e = 0; e < dq; e++)
+                cat[dv + e] = qd[(size_t)r * dq + e];
             for (int o = 0; o < dc; o++) {
                 double acc = 0.0;
-                for (int e = 0; e < dv + dq; e++) acc += run.layer.W_c->data[o * (dv + dq) + e] * cat[e];
+                for (int e = 0; e < dv + dq; e++)
+                    acc += run.layer.W_c->data[o * (dv + dq) + e] * cat[e];
                 want[r * dc + o] = tanh(acc);
             }
         }
@@ -429,8 +445,8 @@ static void test_luong_attentional_values(void) {
     gc_input inputs[3] = {gc_tensor("queries", 3, (int[]){B, tq, dq}, qd),
                           gc_tensor("keys", 3, (int[]){B, tk, dk}, kd),
                           gc_tensor("values", 3, (int[]){B, tk, dv}, vd)};
-    gc_check("luong general, h̃ with Dv 2 ≠ Dk 5, and weights", 3, inputs, params, build_luong,
-             &run, NULL);
+    gc_check("luong general, h̃ with Dv 2 ≠ Dk 5, and weights", 3, inputs, params, build_luong, &run,
+             NULL);
     free(qd), free(kd), free(vd);
     at_params_free(params);
     at_ctx_free(ctx);
@@ -438,8 +454,7 @@ static void test_luong_attentional_values(void) {
 
 /* --------------------------------------------- structured penalty per row */
 
-static at_status build_penalty_rows(at_ctx *ctx, at_tensor *const *in, void *user,
-                                    at_tensor **y) {
+static at_status build_penalty_rows(at_ctx *ctx, at_tensor *const *in, void *user, at_tensor **y) {
     (void)user;
     return at_structured_penalty_rows(ctx, in[0], y);
 }
@@ -483,8 +498,8 @@ static void test_penalty_rows(void) {
         }
         check_close_to_double("P_b = ‖A_b A_bᵀ − I‖²", rows->data, want, 3, 1e-6, 1e-5);
         double want_mean = total / B;
-        check_close_to_double("the mean of P_b is at_structured_penalty", mean->data, &want_mean,
-                              1, 1e-6, 1e-5);
+        check_close_to_double("the mean of P_b is at_structured_penalty", mean->data, &want_mean, 1,
+                              1e-6, 1e-5);
     }
     CHECK_STATUS(ctx, at_structured_penalty_rows(ctx, NULL, &rows), AT_ERR_ARGUMENT);
     at_tensor *flat;

@@ -72,7 +72,8 @@ static void make_mask(test_mask *m, int kind, int B, int rows, int tk, at_rng *r
     if (kind == MASK_PADDING || kind == MASK_PADDING_CAUSAL) {
         for (int b = 0; b < B; b++) {
             int len = b == 0 ? tk : b == 1 ? 0 : 1 + (int)at_rng_below(rng, (uint32_t)tk);
-            for (int j = 0; j < tk; j++) m->keep[b * tk + j] = j < len;
+            for (int j = 0; j < tk; j++)
+                m->keep[b * tk + j] = j < len;
         }
         m->mask.keep = m->keep;
         m->mask.rows = B;
@@ -166,15 +167,15 @@ static void check_dot_masked_rows(const dot_case *c, dot_run *run, float *const 
     int tq = c->tq ? c->tq : 1, G = c->B * (c->H ? c->H : 1), tk = c->tk;
     for (int r = 0; r < G * tq; r++) {
         int any = 0;
-        for (int j = 0; j < tk; j++) any |= w->data[(size_t)r * tk + j] != 0.0f;
+        for (int j = 0; j < tk; j++)
+            any |= w->data[(size_t)r * tk + j] != 0.0f;
         int kept = 0; /* the G groups' score rows: group r / tq, query r % tq */
         for (int j = 0; j < tk; j++)
             kept |= test_mask_keeps(mask_of(&run->mask), G, r / tq, r % tq, j, tq, tk);
         if (kept) continue;
         CHECK(!any, "%s: row %d sees no key but has weights", c->name, r);
         for (int e = 0; e < c->d; e++)
-            CHECK(q->grad[(size_t)r * c->d + e] == 0.0f, "%s: dq of the masked row %d", c->name,
-                  r);
+            CHECK(q->grad[(size_t)r * c->d + e] == 0.0f, "%s: dq of the masked row %d", c->name, r);
     }
     at_ctx_free(ctx);
 }
@@ -188,8 +189,7 @@ static void test_dot_attention(void) {
         {"dot 4-D H=3, padding+causal", 3, 3, 4, 4, 3, 2, MASK_PADDING_CAUSAL, 1.0f},
         {"scaled dot step (B, d), padding", 3, 0, 0, 5, 4, 3, MASK_PADDING, 0.0f},
         {"scaled dot T=1", 2, 0, 1, 1, 3, 2, MASK_NONE, 0.0f},
-        {"scaled dot past one tile, padding+causal", 3, 0, 70, 90, 8, 5, MASK_PADDING_CAUSAL,
-         0.0f},
+        {"scaled dot past one tile, padding+causal", 3, 0, 70, 90, 8, 5, MASK_PADDING_CAUSAL, 0.0f},
     };
     for (size_t n = 0; n < sizeof cases / sizeof cases[0]; n++) {
         const dot_case *c = &cases[n];
@@ -206,10 +206,10 @@ static void test_dot_attention(void) {
                           test_random_floats(at_shape_size(nk, vs), -1.0f, 1.0f, &rng)};
         gc_input inputs[3] = {gc_tensor("q", nq, qs, data[0]), gc_tensor("k", nk, ks, data[1]),
                               gc_tensor("v", nk, vs, data[2])};
-        check_both(c->name, mask_names[c->mask_kind], 3, inputs, NULL, build_dot, &run,
-                   &run.parts);
+        check_both(c->name, mask_names[c->mask_kind], 3, inputs, NULL, build_dot, &run, &run.parts);
         check_dot_masked_rows(c, &run, data);
-        for (int i = 0; i < 3; i++) free(data[i]);
+        for (int i = 0; i < 3; i++)
+            free(data[i]);
     }
 }
 
@@ -230,9 +230,11 @@ static at_status dot_grads_with_threads(int threads, const dot_case *c, const te
     if (s == AT_OK) s = at_dot_attention(ctx, t[0], t[1], t[2], c->scale, mask_of(m), &ctxt, &w);
     if (s == AT_OK && !w->grad) s = AT_ERR_STATE;
     if (s == AT_OK) {
-        for (size_t i = 0; i < w->size; i++) w->grad[i] = (float)((i * 29) % 13) / 13.0f - 0.5f;
+        for (size_t i = 0; i < w->size; i++)
+            w->grad[i] = (float)((i * 29) % 13) / 13.0f - 0.5f;
         float *seed = malloc(ctxt->size * sizeof(float));
-        for (size_t i = 0; i < ctxt->size; i++) seed[i] = (float)((i * 7) % 5) / 5.0f - 0.4f;
+        for (size_t i = 0; i < ctxt->size; i++)
+            seed[i] = (float)((i * 7) % 5) / 5.0f - 0.4f;
         s = at_backward_seeded(ctx, ctxt, seed);
         free(seed);
     }
@@ -270,8 +272,10 @@ static void test_dot_threads(void) {
                   memcmp(four[1], again[1], nk * sizeof(float)) == 0,
               "two runs with 4 threads differ in dq or dk");
     }
-    for (int i = 0; i < 3; i++) free(data[i]);
-    for (int i = 0; i < 2; i++) free(one[i]), free(four[i]), free(again[i]);
+    for (int i = 0; i < 3; i++)
+        free(data[i]);
+    for (int i = 0; i < 2; i++)
+        free(one[i]), free(four[i]), free(again[i]);
 }
 
 /* ------------------------------------------------------------ bilinear */
@@ -309,8 +313,8 @@ static void test_bilinear(int B, int tq, int tk, int dq, int dk, int dv, int mas
     float *v = test_random_floats((size_t)B * tk * dv, -1.0f, 1.0f, &rng);
     gc_input inputs[3] = {gc_tensor("queries", tq ? 3 : 2, qs, q), gc_tensor("keys", 3, ks, k),
                           gc_tensor("values", 3, vs, v)};
-    check_both(tq ? "bilinear" : "bilinear step (B, Dq)", mask_names[mask_kind], 3, inputs,
-               params, build_bilinear, &run, &run.parts);
+    check_both(tq ? "bilinear" : "bilinear step (B, Dq)", mask_names[mask_kind], 3, inputs, params,
+               build_bilinear, &run, &run.parts);
     free(q), free(k), free(v);
     at_params_free(params);
     at_ctx_free(ctx);
@@ -336,8 +340,8 @@ static void test_luong(at_score score, int single_step, int mask_kind) {
     at_params *params;
     at_params_create(ctx, &params);
     layer_run run;
-    CHECK_OK(ctx, at_luong_init(ctx, &run.luong, params, "attn", score, dq, dk, A, max_len, 0,
-                                &rng));
+    CHECK_OK(ctx,
+             at_luong_init(ctx, &run.luong, params, "attn", score, dq, dk, A, max_len, 0, &rng));
     make_mask(&run.mask, mask_kind, B, B * tq, tk, &rng);
     int qs[3] = {B, single_step ? dq : tq, dq}, ks[3] = {B, tk, dk}, vs[3] = {B, tk, dv};
     float *q = test_random_floats((size_t)B * tq * dq, -1.5f, 1.5f, &rng);
@@ -385,8 +389,8 @@ static void test_self(int B, int T, int D, int dk, int dv, int mask_kind) {
 static at_status build_structured(at_ctx *ctx, at_tensor *const *in, void *user, at_tensor **y) {
     layer_run *run = user;
     at_tensor *M, *A;
-    AT_TRY(at_structured_attention_forward(ctx, &run->structured, in[0], mask_of(&run->mask), &M,
-                                           &A));
+    AT_TRY(
+        at_structured_attention_forward(ctx, &run->structured, in[0], mask_of(&run->mask), &M, &A));
     return checked_output(ctx, run->parts, M, A, y);
 }
 
@@ -398,8 +402,8 @@ static void test_structured(int mask_kind) {
     at_params *params;
     at_params_create(ctx, &params);
     layer_run run;
-    CHECK_OK(ctx, at_structured_attention_init(ctx, &run.structured, params, "lin", D, da, r,
-                                               &rng));
+    CHECK_OK(ctx,
+             at_structured_attention_init(ctx, &run.structured, params, "lin", D, da, r, &rng));
     make_mask(&run.mask, mask_kind, B, B * r, T, &rng);
     int hs[3] = {B, T, D};
     float *h = test_random_floats((size_t)B * T * D, -2.0f, 2.0f, &rng);
@@ -422,8 +426,8 @@ typedef struct mha_case {
 static at_status build_mha(at_ctx *ctx, at_tensor *const *in, void *user, at_tensor **y) {
     layer_run *run = user;
     at_tensor *out, *w;
-    AT_TRY(at_multi_head_forward(ctx, &run->mha, in[0], in[1], in[2], mask_of(&run->mask), &out,
-                                 &w));
+    AT_TRY(
+        at_multi_head_forward(ctx, &run->mha, in[0], in[1], in[2], mask_of(&run->mask), &out, &w));
     return checked_output(ctx, run->parts, out, w, y);
 }
 
