@@ -190,7 +190,9 @@ void at_params_zero_grad(at_params *params);
 /* ---------------------------------------------------------- initialisation */
 
 /* Fill in place. fan_in/fan_out as PyTorch computes them for a 2-D weight
- * (out, in): fan_in = in, fan_out = out. */
+ * (out, in): fan_in = in, fan_out = out. rng == NULL draws nothing and
+ * leaves the values as they are (at_init_orthogonal then returns AT_OK):
+ * this is how every _init below honours rng == NULL. */
 void at_init_uniform(at_tensor *t, float lo, float hi, at_rng *rng);
 void at_init_normal(at_tensor *t, float mean, float std, at_rng *rng);
 /* Glorot (Xavier) uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)). */
@@ -284,7 +286,12 @@ at_status at_cross_entropy(at_ctx *ctx, at_tensor **out, at_tensor *logits,
 /* ------------------------------------------------------------------ layers
  * A layer is a struct of parameter pointers plus its sizes. _init adds the
  * parameters to a set under "prefix.name" (prefix may be "" for none) and
- * initialises them from rng. _forward records on the tape like any op.   */
+ * initialises them from rng. _forward records on the tape like any op.
+ * rng may be NULL (every layer here and every attention family below):
+ * then nothing random is drawn and every parameter is left zero - no
+ * forget-gate bias of 1 either - ready for at_checkpoint_load or the
+ * caller's own values (foreign weights). at_layernorm_init takes no rng and
+ * always sets weight to ones. */
 
 /* Dense: y = x W^T + b. x (..., in) -> y (..., out). weight (out, in) Glorot
  * uniform, bias (out) zeros (or no bias). */
@@ -384,11 +391,15 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
  * Weights. Every family hands back its normalised attention α - the
  *   distribution a user looks at - through `weights` (per head for
  *   multi-head). Pass weights = NULL when you do not want it: then no
- *   (Tq, Tk) buffer is kept that the backward pass does not itself need.
- *   Weights are there to be looked at: gradients are guaranteed to flow
- *   through the context and the families' other outputs, and through the
- *   weights only for structured self-attention's A (its penalty needs it)
- *   and the forced-forward families' α (it feeds the next step).
+ *   (Tq, Tk) buffer is kept that the backward pass does not itself need
+ *   (the fused dot kernel stays linear in memory).
+ *   When gradients are on and an input or parameter requires one, the
+ *   weights are part of the recorded computation like the context: a loss
+ *   term on them (an entropy penalty, a supervised alignment) sends its
+ *   gradient through the softmax into the scores, and so into queries,
+ *   keys and the parameters, in every family. Masked positions and fully
+ *   masked rows have weight 0 and pass no gradient. The one exception is
+ *   at_monotonic_attend_hard, which is for decoding and records nothing.
  * Masks. THE ONE MASK CONVENTION (top of this file) applied to the scores
  *   viewed as rows of Tk: 1 = keep. A padding mask is (B, Tk) with rows = B;
  *   a full mask has one row per score row (B*Tq rows, or B*H*Tq for
@@ -399,7 +410,11 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
  * Precomputation. What does not change per decoder step is computed once
  *   per sequence by a family's _project_keys (e.g. Bahdanau's U_a h_j + b_a),
  *   and the result is passed to every step.
- * Parameter names. PREFIX.W_a etc., the symbols of the paper's equations. */
+ * Parameter names. PREFIX.W_a etc., the symbols of the paper's equations
+ *   (multi-head: PyTorch's). docs/mechanisms/ has one table per family:
+ *   attend's name, the paper's symbol, the PyTorch equivalent.
+ * Initialisation. Every _init draws from rng; rng == NULL leaves every
+ *   parameter zero (see layers above), to load foreign weights into. */
 
 typedef struct at_attn_mask {
     const uint8_t *keep; /* NULL, or `rows` rows of Tk bytes, 1 = keep */
@@ -489,18 +504,26 @@ typedef struct at_luong {
     at_tensor *W_a, *v_a; /* as the score needs (v_a: concat only)  */
     at_tensor *W_c;       /* (Dc, Dv + Dq); NULL if attentional_size 0 */
     int query_size, key_size, attn_size, max_source_len, attentional_size;
+    int value_size;       /* Dv of W_c (0 = key_size)                  */
 } at_luong;
 /* attn_size: concat only; max_source_len: location only; value size for
  * W_c is key_size (Luong attends over h̄_s itself). */
 at_status at_luong_init(at_ctx *ctx, at_luong *layer, at_params *params, const char *prefix,
                         at_score score, int query_size, int key_size, int attn_size,
                         int max_source_len, int attentional_size, at_rng *rng);
+/* Values of another size Dv ≠ Dk: make the layer with attentional_size 0,
+ * then add W_c (Dc, Dv + Dq) = PREFIX.W_c with this. A layer that already
+ * has W_c is an AT_ERR_ARGUMENT. */
+at_status at_luong_init_attentional(at_ctx *ctx, at_luong *layer, at_params *params,
+                                    const char *prefix, int value_size, int attentional_size,
+                                    at_rng *rng);
 at_status at_luong_project_keys(at_ctx *ctx, const at_luong *layer, at_tensor *keys,
                                 at_tensor **keys_proj);
 at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries,
                           at_tensor *keys_proj, at_tensor *values, const at_attn_mask *mask,
                           at_tensor **context, at_tensor **weights);
-/* context (B, [Tq,] Dv), queries (B, [Tq,] Dq) -> h_tilde (B, [Tq,] Dc). */
+/* context (B, [Tq,] Dv), queries (B, [Tq,] Dq) -> h_tilde (B, [Tq,] Dc),
+ * Dv = value_size (key_size unless at_luong_init_attentional said so). */
 at_status at_luong_attentional(at_ctx *ctx, const at_luong *layer, at_tensor *context,
                                at_tensor *queries, at_tensor **h_tilde);
 
@@ -618,8 +641,12 @@ at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
  * tiles with an online softmax, so with weights == NULL no (Tq, Tk) matrix
  * is ever stored and memory is linear in T. q (B, H, Tq, d) or (B, Tq, d),
  * k (B, H, Tk, d) or (B, Tk, d), v likewise with dv; context like q with
- * dv; weights (B, H, Tq, Tk) or (B, Tq, Tk). scale 0 means 1/sqrt(d);
- * pass 1 for the plain dot score. */
+ * dv; weights (B, H, Tq, Tk) or (B, Tq, Tk). A decoder step q (B, d)
+ * against k (B, Tk, d), v (B, Tk, dv) is read as Tq = 1: context (B, dv),
+ * weights (B, Tk). scale 0 means 1/sqrt(d); pass 1 for the plain dot score.
+ * The weights carry a gradient (see "Weights." above): the backward adds
+ * their gradient through the softmax into q and k, in the same tiles; with
+ * weights == NULL nothing of it exists. */
 at_status at_dot_attention(at_ctx *ctx, at_tensor *q, at_tensor *k, at_tensor *v, float scale,
                            const at_attn_mask *mask, at_tensor **context, at_tensor **weights);
 typedef struct at_bilinear {
@@ -636,19 +663,25 @@ at_status at_bilinear_attend(at_ctx *ctx, const at_bilinear *layer, at_tensor *q
                              at_tensor **context, at_tensor **weights);
 
 /* 8. Self-attention: queries, keys and values from one sequence x (B, T, D):
- *   Q = x W_Qᵀ, K = x W_Kᵀ, V = x W_Vᵀ (each (d, D))
- *   out = softmax(Q Kᵀ/√d + mask) V       (B, T, d), weights (B, T, T)
+ *   Q = x W_Qᵀ, K = x W_Kᵀ (each (d_k, D)), V = x W_Vᵀ (d_v, D)
+ *   out = softmax(Q Kᵀ/√d_k + mask) V     (B, T, d_v), weights (B, T, T)
  * Structured self-attention (Lin et al. 2017), r hops:
  *   A = softmax(W_s2 tanh(W_s1 Hᵀ))  W_s1 (da, D), W_s2 (r, da)
  *   M = A H   (B, r, D), weights A (B, r, T);  penalty = mean over the
- *   batch of ‖A Aᵀ − I‖²_F. */
+ *   batch of ‖A Aᵀ − I‖²_F, or one ‖A_b A_bᵀ − I‖²_F per batch row. */
 typedef struct at_self_attention {
     at_tensor *W_Q, *W_K, *W_V;
-    int input_size, head_size;
+    int input_size, head_size; /* D, d_k                    */
+    int value_size;            /* d_v (0 = head_size)        */
 } at_self_attention;
+/* d_k = d_v = head_size. */
 at_status at_self_attention_init(at_ctx *ctx, at_self_attention *layer, at_params *params,
                                  const char *prefix, int input_size, int head_size,
                                  at_rng *rng);
+/* d_k = key_size, d_v = value_size, each > 0. */
+at_status at_self_attention_init_sizes(at_ctx *ctx, at_self_attention *layer, at_params *params,
+                                       const char *prefix, int input_size, int key_size,
+                                       int value_size, at_rng *rng);
 at_status at_self_attention_forward(at_ctx *ctx, const at_self_attention *layer, at_tensor *x,
                                     const at_attn_mask *mask, at_tensor **out,
                                     at_tensor **weights);
@@ -662,8 +695,11 @@ at_status at_structured_attention_init(at_ctx *ctx, at_structured_attention *lay
 at_status at_structured_attention_forward(at_ctx *ctx, const at_structured_attention *layer,
                                           at_tensor *h, const at_attn_mask *mask,
                                           at_tensor **out, at_tensor **weights);
-/* weights A (B, r, T) -> penalty (1). */
+/* weights A (B, r, T) -> penalty (1), the batch mean. */
 at_status at_structured_penalty(at_ctx *ctx, at_tensor *weights, at_tensor **penalty);
+/* weights A (B, r, T) -> penalties (B), P_b = ‖A_b A_bᵀ − I‖²_F: weight
+ * rows yourself, or leave some out (at_structured_penalty is their mean). */
+at_status at_structured_penalty_rows(at_ctx *ctx, at_tensor *weights, at_tensor **penalties);
 
 /* 9. Key-value attention (Daniluk et al. 2017) over the previous L steps of
  * one sequence, keys and values kept apart (key-value-predict: pass the
@@ -687,20 +723,31 @@ at_status at_key_value_forward(at_ctx *ctx, const at_key_value *layer, at_tensor
                                at_tensor **out, at_tensor **weights);
 
 /* 10. Multi-head attention (Vaswani et al. 2017), laid out as
- * torch.nn.MultiheadAttention(E, H, batch_first=True) so its state_dict
- * loads as is: PREFIX.in_proj_weight (3E, E) = [W_Q; W_K; W_V],
- * PREFIX.in_proj_bias (3E), PREFIX.out_proj.weight (E, E),
- * PREFIX.out_proj.bias (E). Head h uses rows h·E/H .. of each projection.
+ * torch.nn.MultiheadAttention(E, H, kdim=Dk, vdim=Dv, batch_first=True) so
+ * its state_dict loads as is. With Dk = Dv = E: PREFIX.in_proj_weight
+ * (3E, E) = [W_Q; W_K; W_V]; otherwise, as torch, PREFIX.q_proj_weight
+ * (E, E), PREFIX.k_proj_weight (E, Dk), PREFIX.v_proj_weight (E, Dv). Then
+ * PREFIX.in_proj_bias (3E), PREFIX.out_proj.weight (O, E),
+ * PREFIX.out_proj.bias (O); O = E in torch, any size here. Head h uses
+ * rows h·E/H .. of each projection.
  *   head_h = softmax(Q_h K_hᵀ/√(E/H) + mask) V_h    out = [head_1 … head_H] W_Oᵀ + b_O
- * query (B, Tq, E), key/value (B, Tk, E) -> out (B, Tq, E), weights
- * (B, H, Tq, Tk) per head (never averaged). For cross-attention,
- * _project_kv makes K and V (B, H, Tk, E/H) once per sequence. */
+ * query (B, Tq, E) (or a step (B, E)), key (B, Tk, Dk), value (B, Tk, Dv)
+ * -> out (B, Tq, O) (or (B, O)), weights (B, H, Tq, Tk) per head (never
+ * averaged; (B, H, Tk) for a step). For cross-attention, _project_kv
+ * makes K and V (B, H, Tk, E/H) once per sequence. */
 typedef struct at_multi_head {
     at_tensor *in_proj_weight, *in_proj_bias, *out_proj_weight, *out_proj_bias;
     int embed_dim, heads;
+    at_tensor *q_proj_weight, *k_proj_weight, *v_proj_weight; /* Dk or Dv ≠ E; else NULL */
+    int kdim, vdim, out_dim;                                  /* Dk, Dv, O (0 = E)      */
 } at_multi_head;
+/* Dk = Dv = O = E. */
 at_status at_multi_head_init(at_ctx *ctx, at_multi_head *layer, at_params *params,
                              const char *prefix, int embed_dim, int heads, at_rng *rng);
+/* kdim, vdim, out_dim: Dk, Dv, O; 0 means E. */
+at_status at_multi_head_init_sizes(at_ctx *ctx, at_multi_head *layer, at_params *params,
+                                   const char *prefix, int embed_dim, int heads, int kdim,
+                                   int vdim, int out_dim, at_rng *rng);
 at_status at_multi_head_project_kv(at_ctx *ctx, const at_multi_head *layer, at_tensor *key,
                                    at_tensor *value, at_tensor **k_heads, at_tensor **v_heads);
 at_status at_multi_head_attend(at_ctx *ctx, const at_multi_head *layer, at_tensor *query,

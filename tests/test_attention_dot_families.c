@@ -871,7 +871,12 @@ static void test_errors(void) {
     CHECK_STATUS(ctx, at_dot_attention(ctx, NULL, k, k, 0, NULL, &out, NULL), AT_ERR_ARGUMENT);
     CHECK_STATUS(ctx, at_dot_attention(ctx, q, k, k, 0, NULL, NULL, NULL), AT_ERR_ARGUMENT);
     CHECK_STATUS(ctx, at_dot_attention(ctx, q, k, k, NAN, NULL, &out, NULL), AT_ERR_ARGUMENT);
-    CHECK_STATUS(ctx, at_dot_attention(ctx, x2, k, k, 0, NULL, &out, NULL), AT_ERR_SHAPE);
+    /* a step q (B, d) is fine (test_attention_weight_grads_dot.c checks its values), but
+     * not with another d, nor against 4-D heads */
+    at_tensor *x2_short;
+    at_tensor_new(ctx, &x2_short, 2, (int[]){2, 3});
+    CHECK_STATUS(ctx, at_dot_attention(ctx, x2_short, k, k, 0, NULL, &out, NULL), AT_ERR_SHAPE);
+    CHECK_STATUS(ctx, at_dot_attention(ctx, x2, k4, k4, 0, NULL, &out, NULL), AT_ERR_SHAPE);
     CHECK_STATUS(ctx, at_dot_attention(ctx, q, k4, k, 0, NULL, &out, NULL), AT_ERR_SHAPE);
     CHECK_STATUS(ctx, at_dot_attention(ctx, q, v, v, 0, NULL, &out, NULL), AT_ERR_SHAPE);
     CHECK(strstr(at_ctx_error(ctx), "k") != NULL, "message names k: %s", at_ctx_error(ctx));

@@ -12,7 +12,10 @@
  * the tile size, masks with fully hidden rows, causal with Tq < Tk and
  * Tq > Tk. Every case runs with 1 and 2 threads; two runs with the same
  * thread count must agree bit for bit. The gradient buffers start non-zero,
- * since the kernel must add into them.
+ * since the kernel must add into them. A case that keeps the weights also
+ * gives them a random gradient dW, which the reference adds to dP (the
+ * weights are P itself), so the path from the weights into dq and dk is
+ * checked over the same tiles, masks and thread counts.
  */
 #include "attention.h"
 #include "testutil.h"
@@ -36,7 +39,8 @@ typedef struct outputs {
 /* Naive reference in double: out, lse, weights, and gradients added to the
  * given initial value `g0`. */
 static void reference(const kcase *c, const attn_mask_view *view, const float *q, const float *k,
-                      const float *v, const float *dout, float g0, outputs *ref) {
+                      const float *v, const float *dout, const float *dw, float g0,
+                      outputs *ref) {
     int G = c->G, tq = c->tq, tk = c->tk, d = c->d, dv = c->dv;
     double *p = malloc(sizeof(double) * tk), *dp = malloc(sizeof(double) * tk);
     double *dq = calloc((size_t)G * tq * d, sizeof(double));
@@ -74,8 +78,8 @@ static void reference(const kcase *c, const attn_mask_view *view, const float *q
                 const float *vj = v + ((size_t)g * tk + j) * dv;
                 double s = 0;
                 for (int x = 0; x < dv; x++) s += (double)doi[x] * vj[x];
-                dp[j] = s;
-                D += p[j] * s;
+                dp[j] = s + (dw ? dw[r * tk + j] : 0.0);
+                D += p[j] * dp[j];
             }
             for (int j = 0; j < tk; j++) {
                 double ds = p[j] * (dp[j] - D);
@@ -109,8 +113,8 @@ static void free_outputs(outputs *o) {
 /* Run the kernel on one context: forward (with weights if the case asks),
  * then backward adding into gradients that start at g0. */
 static void run_kernel(const kcase *c, int threads, const uint8_t *keep, const float *q,
-                       const float *k, const float *v, const float *dout, float g0,
-                       outputs *got) {
+                       const float *k, const float *v, const float *dout, const float *dw,
+                       float g0, outputs *got) {
     at_ctx *ctx = test_new_ctx_with(7, threads);
     at_attn_mask m = {keep, c->mask_rows, c->causal};
     attn_mask_view view;
@@ -124,7 +128,8 @@ static void run_kernel(const kcase *c, int threads, const uint8_t *keep, const f
     CHECK_OK(ctx, attn_dot_forward(ctx, c->G, c->tq, c->tk, c->d, c->dv, c->scale, q, k, v, &view,
                                    got->out, got->lse, c->weights ? got->weights : NULL));
     CHECK_OK(ctx, attn_dot_backward(ctx, c->G, c->tq, c->tk, c->d, c->dv, c->scale, q, k, v,
-                                    got->out, got->lse, dout, &view, got->dq, got->dk, got->dv));
+                                    got->out, got->lse, dout, c->weights ? got->weights : NULL,
+                                    c->weights ? dw : NULL, &view, got->dq, got->dk, got->dv));
     at_ctx_free(ctx);
 }
 
@@ -143,6 +148,11 @@ static void run_case(const kcase *c, at_rng *rng) {
     fill_uniform(k, nk, -range, range, rng);
     fill_uniform(v, nv, -1.0f, 1.0f, rng);
     fill_uniform(dout, no, -1.0f, 1.0f, rng);
+    float *dw = NULL; /* the weights' gradient, when the case keeps them */
+    if (c->weights) {
+        dw = malloc(sizeof(float) * (size_t)G * tq * tk);
+        fill_uniform(dw, (size_t)G * tq * tk, -1.0f, 1.0f, rng);
+    }
     uint8_t *keep = NULL;
     if (c->mask_rows) {
         keep = malloc((size_t)c->mask_rows * tk);
@@ -168,12 +178,12 @@ static void run_case(const kcase *c, at_rng *rng) {
         at_attn_mask m = {keep, c->mask_rows, c->causal};
         CHECK_OK(ctx, attn_mask_prepare(ctx, "test", (keep || c->causal) ? &m : NULL,
                                         (size_t)G * tq, tq, tk, &view));
-        reference(c, &view, q, k, v, dout, 0.25f, &ref);
+        reference(c, &view, q, k, v, dout, dw, 0.25f, &ref);
         at_ctx_free(ctx);
     }
-    run_kernel(c, 1, keep, q, k, v, dout, 0.25f, &one);
-    run_kernel(c, 2, keep, q, k, v, dout, 0.25f, &two);
-    run_kernel(c, 2, keep, q, k, v, dout, 0.25f, &two_again);
+    run_kernel(c, 1, keep, q, k, v, dout, dw, 0.25f, &one);
+    run_kernel(c, 2, keep, q, k, v, dout, dw, 0.25f, &two);
+    run_kernel(c, 2, keep, q, k, v, dout, dw, 0.25f, &two_again);
 
     char what[160];
     const outputs *runs[2] = {&one, &two};
@@ -210,7 +220,7 @@ static void run_case(const kcase *c, at_rng *rng) {
         CHECK(ok, "hidden row 0 not zero: %s", what);
     }
     free_outputs(&ref), free_outputs(&one), free_outputs(&two), free_outputs(&two_again);
-    free(q), free(k), free(v), free(dout), free(keep);
+    free(q), free(k), free(v), free(dout), free(keep), free(dw);
 }
 
 /* Gradients may be NULL one at a time; the others must not change. */
@@ -224,7 +234,7 @@ static void null_gradients(at_rng *rng) {
     fill_uniform(v, nv, -1, 1, rng), fill_uniform(dout, no, -1, 1, rng);
     outputs full, part;
     alloc_outputs(&c, &full), alloc_outputs(&c, &part);
-    run_kernel(&c, 2, NULL, q, k, v, dout, 0.0f, &full);
+    run_kernel(&c, 2, NULL, q, k, v, dout, NULL, 0.0f, &full);
     for (int drop = 0; drop < 3; drop++) {
         at_ctx *ctx = test_new_ctx_with(7, 2);
         at_attn_mask m = {NULL, 0, 1};
@@ -235,7 +245,8 @@ static void null_gradients(at_rng *rng) {
         CHECK_OK(ctx, attn_dot_forward(ctx, c.G, c.tq, c.tk, c.d, c.dv, c.scale, q, k, v, &view,
                                        part.out, part.lse, NULL));
         CHECK_OK(ctx, attn_dot_backward(ctx, c.G, c.tq, c.tk, c.d, c.dv, c.scale, q, k, v, part.out,
-                                        part.lse, dout, &view, drop == 0 ? NULL : part.dq,
+                                        part.lse, dout, NULL, NULL, &view,
+                                        drop == 0 ? NULL : part.dq,
                                         drop == 1 ? NULL : part.dk, drop == 2 ? NULL : part.dv));
         if (drop != 0) CHECK(check_close("dq", part.dq, full.dq, nq, 1e-6, 1e-5), "dq, drop %d", drop);
         if (drop != 1) CHECK(check_close("dk", part.dk, full.dk, nk, 1e-6, 1e-5), "dk, drop %d", drop);

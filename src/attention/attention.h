@@ -78,15 +78,18 @@ at_status attn_scratch_floats(at_ctx *ctx, float **out, size_t n);
  *   weights: NULL, or (G, Tq, Tk) filled with the normalised α.
  * The mask view covers G*Tq score rows (see attn_mask_prepare).
  * Backward recomputes the scores tile by tile from q, k and lse, and ADDS
- * into dq, dk, dv (each may be NULL). Threads: ctx->threads, over groups
- * and query tiles; deterministic for a given thread count. */
+ * into dq, dk, dv (each may be NULL). weights, d_weights: both NULL, or the
+ * (G, Tq, Tk) weights the forward filled and their gradient, which then
+ * flows into dq and dk through the softmax as well. Threads: ctx->threads,
+ * over groups and query tiles; deterministic for a given thread count. */
 at_status attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                            const float *q, const float *k, const float *v,
                            const attn_mask_view *mask, float *out, float *lse, float *weights);
 at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                             const float *q, const float *k, const float *v, const float *out,
-                            const float *lse, const float *d_out, const attn_mask_view *mask,
-                            float *dq, float *dk, float *d_v);
+                            const float *lse, const float *d_out, const float *weights,
+                            const float *d_weights, const attn_mask_view *mask, float *dq,
+                            float *dk, float *d_v);
 
 /* --------------------------------------------- the step families' pieces
  * Families 1-4 (additive, attention decoder, Luong global and local) score

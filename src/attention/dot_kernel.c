@@ -23,6 +23,10 @@
  * lse kept, P_ij = exp(s_ij − lse_i) comes back tile by tile from q and k.
  * With dP = dO Vᵀ and D_i = Σ_c dO_ic O_ic (= Σ_j P_ij dP_ij):
  *     dV = Pᵀ dO     dS = P ∘ (dP − D)     dQ = scale·dS K     dK = scale·dSᵀ Q
+ * When the caller kept the weights W = P and a loss reads them too, their
+ * gradient dW joins dP: dP = dO Vᵀ + dW, and D_i gains Σ_j W_ij dW_ij
+ * (computed once per row from the stored W). Without weights nothing of
+ * this runs and no (Tq, Tk) buffer exists.
  *
  * Tiles and threads. The forward's unit of work is (group, query tile of
  * BQ rows); it loops over key tiles of BK rows, skipping every key tile
@@ -501,8 +505,9 @@ typedef struct bwd_scratch {
  * with the other key tiles of the group: the work item's dQ). */
 static void backward_tile(int g, int j0, int tq, int tk, int d, int dv, float scale,
                           const float *q, const float *k, const float *v, const float *lse,
-                          const float *D, const float *d_out, const attn_mask_view *mask,
-                          float *dq_mine, float *dk, float *d_v, const bwd_scratch *w) {
+                          const float *D, const float *d_out, const float *d_weights,
+                          const attn_mask_view *mask, float *dq_mine, float *dk, float *d_v,
+                          const bwd_scratch *w) {
     int bk = tk - j0 < BK ? tk - j0 : BK;
     const float *K = k + ((size_t)g * tk + j0) * d;  /* (bk, d)  */
     const float *V = v + ((size_t)g * tk + j0) * dv; /* (bk, dv) */
@@ -531,6 +536,13 @@ static void backward_tile(int g, int j0, int tq, int tk, int d, int dv, float sc
         if (!dq_mine && !dk) continue;
         // forward: o_i = Σ_j p_ij v_j  →  dP_ij = dO_i · v_j
         tile_gemm(bq, bk, dv, dO, dv, 1, w->vt, BK, w->ds, BK, 0);
+        // forward: weights_ij = p_ij, handed to the caller  →  dP_ij += dW_ij
+        if (d_weights)
+            for (int i = 0; i < bq; i++) {
+                const float *dw = d_weights + (r0 + i) * tk + j0;
+                float *ds = w->ds + (size_t)i * BK;
+                for (int j = 0; j < bk; j++) ds[j] += dw[j];
+            }
         // forward: p_i = softmax(s_i)  →  dS_ij = p_ij (dP_ij − D_i), times scale
         for (int i = 0; i < bq; i++) {
             float Di = D[r0 + i];
@@ -564,8 +576,9 @@ static int backward_chunks(int G, int tiles, int threads, int has_dq) {
 
 at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                             const float *q, const float *k, const float *v, const float *out,
-                            const float *lse, const float *d_out, const attn_mask_view *mask,
-                            float *dq, float *dk, float *d_v) {
+                            const float *lse, const float *d_out, const float *weights,
+                            const float *d_weights, const attn_mask_view *mask, float *dq,
+                            float *dk, float *d_v) {
     if (G <= 0 || tq <= 0 || tk <= 0 || (!dq && !dk && !d_v)) return AT_OK;
     attn_mask_view none = {NULL, (size_t)G * tq, 0, tq, tk};
     if (!mask) mask = &none;
@@ -595,10 +608,14 @@ at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, f
         w.shift = w.dv + (size_t)BK * dv;
 
         // forward: o_i = Σ_j p_ij v_j  →  D_i = Σ_j p_ij dP_ij = dO_i · o_i
+        //          (+ Σ_j w_ij dW_ij when the weights carry a gradient)
 #pragma omp for schedule(static)
         for (long r = 0; r < (long)rows; r++) {
             float sum = 0.0f;
             for (int c = 0; c < dv; c++) sum += d_out[r * dv + c] * out[r * dv + c];
+            if (d_weights)
+                for (int j = 0; j < tk; j++)
+                    sum += weights[(size_t)r * tk + j] * d_weights[(size_t)r * tk + j];
             D[r] = sum;
         }
         if (shared) {
@@ -613,8 +630,8 @@ at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, f
             int g = (int)(item / chunks), c = (int)(item % chunks);
             float *dq_mine = !dq ? NULL : shared ? dq_parts + (size_t)c * rows * d : dq;
             for (int t = c; t < tiles; t += chunks)
-                backward_tile(g, t * BK, tq, tk, d, dv, scale, q, k, v, lse, D, d_out, mask,
-                              dq_mine, dk, d_v, &w);
+                backward_tile(g, t * BK, tq, tk, d, dv, scale, q, k, v, lse, D, d_out,
+                              d_weights, mask, dq_mine, dk, d_v, &w);
         }
         if (shared) { /* dq += the chunks' copies, in chunk order */
 #pragma omp for schedule(static)

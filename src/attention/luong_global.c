@@ -13,6 +13,10 @@
  *     a_t(s) = softmax_s(score)      c_t = Σ_s a_t(s) v_s
  *     h̃_t = tanh(W_c [c_t; h_t])     W_c (Dc, Dv + Dq)   (at_luong_attentional)
  *
+ * Luong attends over the source states themselves, so at_luong_init makes
+ * W_c for Dv = Dk; at_luong_init_attentional adds it for values of any
+ * size Dv to a layer made with attentional_size 0.
+ *
  *     queries h (B, Tq, Dq) or one step (B, Dq)   keys h̄ (B, Tk, Dk)
  *     values (B, Tk, Dv)   scores, weights a (B, Tq, Tk)   context (B, Tq, Dv)
  *
@@ -33,7 +37,10 @@
  * Local attention (luong_local.c) reuses the score and its backward.
  *
  * Initialisation: every W Glorot uniform; v_a uniform in ±1/√A (as
- * additive.c explains).
+ * additive.c explains). With rng NULL every parameter stays zero.
+ *
+ * Weights: the returned a_t is the softmax's own buffer and carries a
+ * gradient; the backward adds it to dc Vᵀ before undoing the softmax.
  */
 #include "attention.h"
 
@@ -86,11 +93,24 @@ static at_status luong_score_params(at_ctx *ctx, at_luong *made, at_params *para
     return AT_OK;
 }
 
+/* W_c (Dc, Dv + Dq) acting on [c_t; h_t]. */
+static at_status luong_attentional_param(at_ctx *ctx, at_luong *made, at_params *params,
+                                         const char *prefix, int value_size,
+                                         int attentional_size, at_rng *rng) {
+    int in = value_size + made->query_size; // [c_t; h_t]
+    AT_TRY(layer_param(ctx, params, prefix, "W_c", NULL, 2, (int[]){attentional_size, in},
+                       &made->W_c));
+    at_init_glorot_uniform(made->W_c, in, attentional_size, 1.0f, rng);
+    made->value_size = value_size;
+    made->attentional_size = attentional_size;
+    return AT_OK;
+}
+
 at_status at_luong_init(at_ctx *ctx, at_luong *layer, at_params *params, const char *prefix,
                         at_score score, int query_size, int key_size, int attn_size,
                         int max_source_len, int attentional_size, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_init: NULL layer or params");
     AT_TRY(luong_check_sizes(ctx, score, query_size, key_size, attn_size, max_source_len,
                              attentional_size));
     at_luong made = {.score = score,
@@ -100,14 +120,35 @@ at_status at_luong_init(at_ctx *ctx, at_luong *layer, at_params *params, const c
                      .max_source_len = score == AT_SCORE_LOCATION ? max_source_len : 0,
                      .attentional_size = attentional_size};
     AT_TRY(luong_score_params(ctx, &made, params, prefix, rng));
-    if (attentional_size > 0) {
-        int in = key_size + query_size; // [c_t; h_t], Dv = key_size
-        AT_TRY(layer_param(ctx, params, prefix, "W_c", NULL, 2, (int[]){attentional_size, in},
-                           &made.W_c));
-        at_init_glorot_uniform(made.W_c, in, attentional_size, 1.0f, rng);
-    }
+    if (attentional_size > 0) // Dv = Dk: the values are the source states h̄_s
+        AT_TRY(luong_attentional_param(ctx, &made, params, prefix, key_size, attentional_size,
+                                       rng));
     *layer = made;
     return AT_OK;
+}
+
+at_status at_luong_init_attentional(at_ctx *ctx, at_luong *layer, at_params *params,
+                                    const char *prefix, int value_size, int attentional_size,
+                                    at_rng *rng) {
+    static const char op[] = "luong_init_attentional";
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL layer or params", op);
+    if (layer->W_c)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: the layer already has W_c (make it with attentional_size 0)", op);
+    if (layer->query_size <= 0 || value_size <= 0 || attentional_size <= 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: query_size %d, value_size %d and attentional_size %d must be > 0",
+                           op, layer->query_size, value_size, attentional_size);
+    at_luong made = *layer;
+    AT_TRY(luong_attentional_param(ctx, &made, params, prefix, value_size, attentional_size, rng));
+    *layer = made;
+    return AT_OK;
+}
+
+/* Dv of W_c: value_size, or key_size for a layer that never set it. */
+static int luong_value_size(const at_luong *layer) {
+    return layer->value_size > 0 ? layer->value_size : layer->key_size;
 }
 
 /* ----------------------------------------------------- project keys */
@@ -317,16 +358,21 @@ static at_status attentional_check(at_ctx *ctx, const at_luong *layer, const at_
     if (!layer->W_c)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: the layer has no W_c (attentional_size 0)",
                            op);
+    int dv = luong_value_size(layer), dq = layer->query_size;
+    const at_tensor *W_c = layer->W_c;
+    if (W_c->ndim != 2 || W_c->shape[0] != layer->attentional_size || W_c->shape[1] != dv + dq)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: W_c %s must be (Dc = %d, Dv + Dq = %d + %d)",
+                           op, at_shape_str(cs, sizeof cs, W_c->ndim, W_c->shape),
+                           layer->attentional_size, dv, dq);
     int ok = c->ndim == h->ndim && (c->ndim == 2 || c->ndim == 3) &&
-             c->shape[c->ndim - 1] == layer->key_size && h->shape[h->ndim - 1] == layer->query_size;
+             c->shape[c->ndim - 1] == dv && h->shape[h->ndim - 1] == dq;
     for (int i = 0; ok && i < c->ndim - 1; i++)
         ok = c->shape[i] == h->shape[i];
     if (!ok)
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "%s: context %s and queries %s must be (B, [Tq,] %d) and (B, [Tq,] %d)",
                            op, at_shape_str(cs, sizeof cs, c->ndim, c->shape),
-                           at_shape_str(hs, sizeof hs, h->ndim, h->shape), layer->key_size,
-                           layer->query_size);
+                           at_shape_str(hs, sizeof hs, h->ndim, h->shape), dv, dq);
     return AT_OK;
 }
 
@@ -337,7 +383,7 @@ at_status at_luong_attentional(at_ctx *ctx, const at_luong *layer, at_tensor *co
     AT_CHECK_TENSOR(ctx, context, "luong_attentional: context");
     AT_CHECK_TENSOR(ctx, queries, "luong_attentional: queries");
     AT_TRY(attentional_check(ctx, layer, context, queries));
-    int dv = layer->key_size, dq = layer->query_size, dc = layer->attentional_size;
+    int dv = luong_value_size(layer), dq = layer->query_size, dc = layer->attentional_size;
     int rows = (int)(queries->size / (size_t)dq), ld = dv + dq;
     at_tensor *inputs[3] = {context, queries, layer->W_c};
     int track = at_tracking(ctx, 3, inputs);

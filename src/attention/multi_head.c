@@ -1,7 +1,7 @@
 /*
  * multi_head.c - multi-head attention (family 10, Vaswani et al. 2017), with
- * the parameters of torch.nn.MultiheadAttention(E, H, batch_first=True) so
- * that a state_dict moves between the two unchanged.
+ * the parameters of torch.nn.MultiheadAttention(E, H, kdim, vdim,
+ * batch_first=True) so that a state_dict moves between the two unchanged.
  *
  * The idea: H small attentions side by side, each in its own E/H-wide
  * subspace, then one projection mixes what the heads found:
@@ -10,37 +10,46 @@
  *     head_h = softmax(Q_h K_hᵀ / √(E/H) + mask) V_h
  *     out = [head_1 … head_H] W_Oᵀ + b_O
  *
- *     query (B, Tq, E)   key, value (B, Tk, E)   out (B, Tq, E)
- *     in_proj_weight (3E, E) = [W_Q; W_K; W_V]   in_proj_bias (3E) = [b_Q; b_K; b_V]
- *     out_proj.weight W_O (E, E)                 out_proj.bias b_O (E)
+ *     query (B, Tq, E)   key (B, Tk, kdim)   value (B, Tk, vdim)   out (B, Tq, O)
+ *     W_Q (E, E)   W_K (E, kdim)   W_V (E, vdim)   b_Q, b_K, b_V (E)
+ *     W_O out_proj.weight (O, E)                  b_O out_proj.bias (O)
  *     Q_h, K_h, V_h: columns h·E/H .. (h+1)·E/H − 1 of Q, K, V
  *     heads (B, H, T, E/H)   weights (B, H, Tq, Tk), one map per head, never averaged
+ *
+ * kdim, vdim and O are E unless at_multi_head_init_sizes says otherwise.
+ * Stored as torch stores them: when kdim == vdim == E, one packed
+ * in_proj_weight (3E, E) = [W_Q; W_K; W_V]; otherwise three matrices
+ * q_proj_weight, k_proj_weight, v_proj_weight (torch's names when its
+ * _qkv_same_embed_dim is false). in_proj_bias (3E) = [b_Q; b_K; b_V] in
+ * both cases. torch has no O ≠ E; with O = E the layout is exactly its.
  *
  * Splitting into heads is a rearrangement, (B, T, E) <-> (B, H, T, E/H):
  * one helper, move_heads, does it in both directions (forward of the input
  * projection and backward of the output projection go to heads; the other
  * two come back). The pieces, each one tape entry:
  *
- *     in_proj   x (B, T, E) -> heads (B, H, T, E/H)    (Q, K or V: part 0, 1, 2)
+ *     in_proj   x (B, T, in) -> heads (B, H, T, E/H)   (Q, K or V: part 0, 1, 2)
  *     at_dot_attention on the heads, scale 1/√(E/H)   the fused kernel, G = B·H
- *     out_proj  heads (B, H, Tq, E/H) -> out (B, Tq, E)
+ *     out_proj  heads (B, H, Tq, E/H) -> out (B, Tq, O)
  *
  * _project_kv does K and V once per sequence (cross-attention over a fixed
  * memory); _attend does the rest per query; _forward is both.
  *
  * Initialisation, as torch does it (MultiheadAttention._reset_parameters):
  * in_proj_weight xavier_uniform_ on the whole (3E, E) matrix, i.e.
- * U(−a, a), a = √(6 / (E + 3E)); in_proj_bias and out_proj.bias zero;
- * out_proj.weight keeps nn.Linear's default kaiming_uniform_(a = √5),
- * which is U(−1/√E, 1/√E).
+ * U(−a, a), a = √(6 / (E + 3E)) (or each of q/k/v_proj_weight on its own);
+ * in_proj_bias and out_proj.bias zero; out_proj.weight keeps nn.Linear's
+ * default kaiming_uniform_(a = √5), which is U(−1/√E, 1/√E). rng NULL
+ * leaves every parameter zero.
  *
  * Masks: a padding mask (B, Tk) with rows = B, a full mask with one row per
  * score row (B·H·Tq rows, ordered b, then h, then query: torch's 3-D
  * attn_mask (B·H, Tq, Tk) flattened), causal. A query that sees no key
  * gets zero weights and a zero head context, so its output is b_O (torch
  * gives NaN there); no gradient reaches query, key or value through it.
- * A decoder step may pass query (B, E): out (B, E), weights (B, H, Tk).
- * Weights come from the fused kernel and carry no gradient.
+ * A decoder step may pass query (B, E): out (B, O), weights (B, H, Tk).
+ * Weights come from the fused kernel and carry a gradient (a loss on them
+ * reaches query, key and the Q and K projections).
  */
 #include "attention.h"
 #include "../layers/layers.h"
@@ -49,38 +58,83 @@
 
 /* ---------------------------------------------------------------- init */
 
-at_status at_multi_head_init(at_ctx *ctx, at_multi_head *layer, at_params *params,
-                             const char *prefix, int embed_dim, int heads, at_rng *rng) {
+/* The sizes of a layer: kdim, vdim and out_dim 0 mean E (a layer made
+ * before they existed, or by hand). */
+typedef struct mha_sizes {
+    int E, H, kdim, vdim, out;
+    int packed; /* 1: one in_proj_weight (3E, E); 0: q/k/v_proj_weight */
+} mha_sizes;
+
+static mha_sizes sizes_of(const at_multi_head *layer) {
+    int E = layer->embed_dim;
+    mha_sizes n = {E, layer->heads, layer->kdim > 0 ? layer->kdim : E,
+                   layer->vdim > 0 ? layer->vdim : E, layer->out_dim > 0 ? layer->out_dim : E, 0};
+    n.packed = n.kdim == E && n.vdim == E;
+    return n;
+}
+
+at_status at_multi_head_init_sizes(at_ctx *ctx, at_multi_head *layer, at_params *params,
+                                   const char *prefix, int embed_dim, int heads, int kdim,
+                                   int vdim, int out_dim, at_rng *rng) {
     const char *op = "multi_head_init";
     if (!ctx) return AT_ERR_ARGUMENT;
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL layer, params or rng", op);
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL layer or params", op);
     if (embed_dim <= 0 || heads <= 0 || embed_dim % heads != 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "%s: embed_dim %d must be > 0 and divisible by heads %d (> 0)", op,
                            embed_dim, heads);
-    at_multi_head made = {NULL, NULL, NULL, NULL, embed_dim, heads};
-    int in_w[2] = {3 * embed_dim, embed_dim}, in_b[1] = {3 * embed_dim};
-    int out_w[2] = {embed_dim, embed_dim}, out_b[1] = {embed_dim};
-    AT_TRY(layer_param(ctx, params, prefix, "in_proj_weight", NULL, 2, in_w, &made.in_proj_weight));
-    AT_TRY(layer_param(ctx, params, prefix, "in_proj_bias", NULL, 1, in_b, &made.in_proj_bias));
-    AT_TRY(layer_param(ctx, params, prefix, "out_proj.weight", NULL, 2, out_w,
+    if (kdim < 0 || vdim < 0 || out_dim < 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: kdim %d, vdim %d and out_dim %d must be > 0 (or 0 for E)", op,
+                           kdim, vdim, out_dim);
+    int E = embed_dim;
+    at_multi_head made = {.embed_dim = E, .heads = heads, .kdim = kdim ? kdim : E,
+                          .vdim = vdim ? vdim : E, .out_dim = out_dim ? out_dim : E};
+    mha_sizes n = sizes_of(&made);
+    if (n.packed) {
+        AT_TRY(layer_param(ctx, params, prefix, "in_proj_weight", NULL, 2, (int[]){3 * E, E},
+                           &made.in_proj_weight));
+    } else { /* torch's order: q, k, v, then the bias */
+        AT_TRY(layer_param(ctx, params, prefix, "q_proj_weight", NULL, 2, (int[]){E, E},
+                           &made.q_proj_weight));
+        AT_TRY(layer_param(ctx, params, prefix, "k_proj_weight", NULL, 2, (int[]){E, n.kdim},
+                           &made.k_proj_weight));
+        AT_TRY(layer_param(ctx, params, prefix, "v_proj_weight", NULL, 2, (int[]){E, n.vdim},
+                           &made.v_proj_weight));
+    }
+    AT_TRY(layer_param(ctx, params, prefix, "in_proj_bias", NULL, 1, (int[]){3 * E},
+                       &made.in_proj_bias));
+    AT_TRY(layer_param(ctx, params, prefix, "out_proj.weight", NULL, 2, (int[]){n.out, E},
                        &made.out_proj_weight));
-    AT_TRY(layer_param(ctx, params, prefix, "out_proj.bias", NULL, 1, out_b, &made.out_proj_bias));
-    at_init_glorot_uniform(made.in_proj_weight, embed_dim, 3 * embed_dim, 1.0f, rng);
-    float bound = 1.0f / sqrtf((float)embed_dim);
+    AT_TRY(layer_param(ctx, params, prefix, "out_proj.bias", NULL, 1, (int[]){n.out},
+                       &made.out_proj_bias));
+    if (n.packed) {
+        at_init_glorot_uniform(made.in_proj_weight, E, 3 * E, 1.0f, rng);
+    } else {
+        at_init_glorot_uniform(made.q_proj_weight, E, E, 1.0f, rng);
+        at_init_glorot_uniform(made.k_proj_weight, n.kdim, E, 1.0f, rng);
+        at_init_glorot_uniform(made.v_proj_weight, n.vdim, E, 1.0f, rng);
+    }
+    float bound = 1.0f / sqrtf((float)E);
     at_init_uniform(made.out_proj_weight, -bound, bound, rng);
     *layer = made;
     return AT_OK;
+}
+
+at_status at_multi_head_init(at_ctx *ctx, at_multi_head *layer, at_params *params,
+                             const char *prefix, int embed_dim, int heads, at_rng *rng) {
+    return at_multi_head_init_sizes(ctx, layer, params, prefix, embed_dim, heads, 0, 0, 0, rng);
 }
 
 static at_status check_param(at_ctx *ctx, const char *op, const char *name, const at_tensor *t,
                              int ndim, int d0, int d1) {
     if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, name);
     if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        char buf[64];
-        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, does not fit E = %d", op, name,
-                           at_shape_str(buf, sizeof buf, t->ndim, t->shape), d1);
+        char buf[64], want[64];
+        at_shape_str(want, sizeof want, ndim, (int[]){d0, d1});
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, the layer's sizes need %s", op, name,
+                           at_shape_str(buf, sizeof buf, t->ndim, t->shape), want);
     }
     return AT_OK;
 }
@@ -91,10 +145,17 @@ static at_status check_multi_head(at_ctx *ctx, const char *op, const at_multi_he
     if (E <= 0 || H <= 0 || E % H != 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: embed_dim %d is not a multiple of heads %d",
                            op, E, H);
-    AT_TRY(check_param(ctx, op, "in_proj_weight", layer->in_proj_weight, 2, 3 * E, E));
-    AT_TRY(check_param(ctx, op, "in_proj_bias", layer->in_proj_bias, 1, 3 * E, E));
-    AT_TRY(check_param(ctx, op, "out_proj.weight", layer->out_proj_weight, 2, E, E));
-    return check_param(ctx, op, "out_proj.bias", layer->out_proj_bias, 1, E, E);
+    mha_sizes n = sizes_of(layer);
+    if (n.packed) {
+        AT_TRY(check_param(ctx, op, "in_proj_weight", layer->in_proj_weight, 2, 3 * E, E));
+    } else {
+        AT_TRY(check_param(ctx, op, "q_proj_weight", layer->q_proj_weight, 2, E, E));
+        AT_TRY(check_param(ctx, op, "k_proj_weight", layer->k_proj_weight, 2, E, n.kdim));
+        AT_TRY(check_param(ctx, op, "v_proj_weight", layer->v_proj_weight, 2, E, n.vdim));
+    }
+    AT_TRY(check_param(ctx, op, "in_proj_bias", layer->in_proj_bias, 1, 3 * E, 0));
+    AT_TRY(check_param(ctx, op, "out_proj.weight", layer->out_proj_weight, 2, n.out, E));
+    return check_param(ctx, op, "out_proj.bias", layer->out_proj_bias, 1, n.out, 0);
 }
 
 /* -------------------------------------------------------------- pieces */
@@ -141,34 +202,51 @@ static float *grad_at(const at_tensor *t, size_t offset) {
     return t->grad ? t->grad + offset : NULL;
 }
 
-/* in_proj: node->iarg = {part, H}; inputs x, in_proj_weight, in_proj_bias. */
+/* The weight of projection `part` (0 = Q, 1 = K, 2 = V): a tensor and the
+ * offset of its (E, in) block, a row block of in_proj_weight when packed. */
+static at_tensor *part_weight(const at_multi_head *layer, int part, size_t *offset) {
+    mha_sizes n = sizes_of(layer);
+    *offset = n.packed ? (size_t)part * n.E * n.E : 0;
+    if (n.packed) return layer->in_proj_weight;
+    return part == 0 ? layer->q_proj_weight : part == 1 ? layer->k_proj_weight
+                                                        : layer->v_proj_weight;
+}
+
+/* in_proj: node->iarg = {part, H}; inputs x, W (the part's weight tensor:
+ * in_proj_weight (3E, E) or its own (E, in)), in_proj_bias. */
 static at_status in_proj_backward(at_ctx *ctx, at_node *node) {
     at_tensor *x = node->in[0], *W = node->in[1], *bias = node->in[2];
     int part = node->iarg[0], H = node->iarg[1];
-    int B = x->shape[0], T = x->shape[1], E = x->shape[2], rows = B * T;
+    int B = x->shape[0], T = x->shape[1], in = x->shape[2], rows = B * T;
+    int E = node->out->shape[1] * node->out->shape[3];
+    size_t w_off = W->shape[0] == 3 * E ? (size_t)part * E * E : 0; // packed: a row block
     float *d_proj; // (B, T, E)
     AT_TRY(attn_scratch_floats(ctx, &d_proj, (size_t)rows * E));
     // forward: heads (B, H, T, E/H) = proj (B, T, E) split into heads
     move_heads(0, B, T, H, E / H, node->out->grad, d_proj);
-    // forward: proj = x W_partᵀ + b_part
-    size_t w_off = (size_t)part * E * E, b_off = (size_t)part * E;
-    linear_backward(rows, E, E, x->data, W->data + w_off, d_proj, x->grad, grad_at(W, w_off),
+    // forward: proj = x W_partᵀ + b_part, W_part (E, in)
+    size_t b_off = (size_t)part * E;
+    linear_backward(rows, in, E, x->data, W->data + w_off, d_proj, x->grad, grad_at(W, w_off),
                     grad_at(bias, b_off));
     return AT_OK;
 }
 
-/* heads (B, H, T, E/H) = split(x W_partᵀ + b_part), part 0 = Q, 1 = K, 2 = V. */
+/* heads (B, H, T, E/H) = split(x W_partᵀ + b_part), part 0 = Q, 1 = K, 2 = V;
+ * x (B, T, in), in = E, kdim or vdim. */
 static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, int part,
                          at_tensor **heads_out) {
-    int B = x->shape[0], T = x->shape[1], E = layer->embed_dim, H = layer->heads;
-    at_tensor *inputs[3] = {x, layer->in_proj_weight, layer->in_proj_bias};
+    int B = x->shape[0], T = x->shape[1], in = x->shape[2], E = layer->embed_dim;
+    int H = layer->heads;
+    size_t w_off;
+    at_tensor *W = part_weight(layer, part, &w_off);
+    at_tensor *inputs[3] = {x, W, layer->in_proj_bias};
     int track = at_tracking(ctx, 3, inputs);
     int shape[4] = {B, H, T, E / H};
     at_tensor *heads;
     AT_TRY(at_result(ctx, &heads, 4, shape, track));
     float *proj; // (B, T, E)
     AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
-    linear_forward(B * T, E, E, x->data, layer->in_proj_weight->data + (size_t)part * E * E,
+    linear_forward(B * T, in, E, x->data, W->data + w_off,
                    layer->in_proj_bias->data + (size_t)part * E, proj);
     move_heads(1, B, T, H, E / H, proj, heads->data);
     if (track) {
@@ -187,31 +265,31 @@ static at_status out_proj_backward(at_ctx *ctx, at_node *node) {
     at_tensor *heads = node->in[0], *W_O = node->in[1], *b_O = node->in[2];
     const float *merged = node->saved; // (B, Tq, E)
     int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
-    int E = H * hd, rows = B * T;
+    int E = H * hd, rows = B * T, O = W_O->shape[0];
     float *d_merged = NULL; // (B, Tq, E)
     if (heads->grad) AT_TRY(attn_scratch_floats(ctx, &d_merged, (size_t)rows * E));
-    // forward: out = merged W_Oᵀ + b_O
-    linear_backward(rows, E, E, merged, W_O->data, node->out->grad, d_merged, W_O->grad,
+    // forward: out = merged W_Oᵀ + b_O, W_O (O, E)
+    linear_backward(rows, E, O, merged, W_O->data, node->out->grad, d_merged, W_O->grad,
                     b_O->grad);
     // forward: merged (B, Tq, E) = heads (B, H, Tq, E/H) concatenated
     if (heads->grad) move_heads(1, B, T, H, hd, d_merged, heads->grad);
     return AT_OK;
 }
 
-/* out (B, Tq, E) = [head_1 … head_H] W_Oᵀ + b_O. */
+/* out (B, Tq, O) = [head_1 … head_H] W_Oᵀ + b_O. */
 static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *heads,
                           at_tensor **out_result) {
     int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
-    int E = layer->embed_dim;
+    int E = layer->embed_dim, O = sizes_of(layer).out;
     at_tensor *inputs[3] = {heads, layer->out_proj_weight, layer->out_proj_bias};
     int track = at_tracking(ctx, 3, inputs);
-    int shape[3] = {B, T, E};
+    int shape[3] = {B, T, O};
     at_tensor *out;
     AT_TRY(at_result(ctx, &out, 3, shape, track));
     float *merged; // (B, Tq, E)
     AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
     move_heads(0, B, T, H, hd, heads->data, merged);
-    linear_forward(B * T, E, E, merged, layer->out_proj_weight->data,
+    linear_forward(B * T, E, O, merged, layer->out_proj_weight->data,
                    layer->out_proj_bias->data, out->data);
     if (track) {
         at_node *node;
@@ -235,8 +313,9 @@ at_status at_multi_head_project_kv(at_ctx *ctx, const at_multi_head *layer, at_t
     AT_CHECK_TENSOR(ctx, key, "multi_head_project_kv: key");
     AT_CHECK_TENSOR(ctx, value, "multi_head_project_kv: value");
     int tk, tv;
-    AT_TRY(attn_check_sequence(ctx, op, "key", key, key->shape[0], layer->embed_dim, &tk));
-    AT_TRY(attn_check_sequence(ctx, op, "value", value, key->shape[0], layer->embed_dim, &tv));
+    mha_sizes n = sizes_of(layer);
+    AT_TRY(attn_check_sequence(ctx, op, "key", key, key->shape[0], n.kdim, &tk));
+    AT_TRY(attn_check_sequence(ctx, op, "value", value, key->shape[0], n.vdim, &tv));
     if (tk != tv)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: key has Tk = %d, value has %d", op, tk, tv);
     at_tensor *K, *V;
@@ -283,9 +362,9 @@ at_status at_multi_head_attend(at_ctx *ctx, const at_multi_head *layer, at_tenso
     // head_h (B, H, Tq, E/H) = softmax(Q_h K_hᵀ / √(E/H) + mask) V_h
     AT_TRY(at_dot_attention(ctx, Q, k_heads, v_heads, 0.0f, mask, &context,
                             weights ? &alpha : NULL));
-    AT_TRY(out_proj(ctx, layer, context, &result)); // out (B, Tq, E)
+    AT_TRY(out_proj(ctx, layer, context, &result)); // out (B, Tq, O)
     if (qs.single_step) {
-        AT_TRY(attn_unit_axis(ctx, result, 1, 0, &result));           // (B, E)
+        AT_TRY(attn_unit_axis(ctx, result, 1, 0, &result));           // (B, O)
         if (alpha) AT_TRY(attn_unit_axis(ctx, alpha, 2, 0, &alpha)); // (B, H, Tk)
     }
     *out = result;

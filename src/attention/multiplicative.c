@@ -26,13 +26,17 @@
  * keys_proj (B, Tk, Dq) = keys (B, Tk, Dk) Wᵀ, and at_bilinear_attend is
  * dot attention (scale 1) of the queries on k̃.
  *
- * Weights. The weights handed back are for looking at: they are filled by
- * the kernel and carry no gradient (the kernel's backward starts from the
- * context's gradient only). Queries may be one decoder step (B, Dq) for the
- * bilinear score: then context is (B, Dv) and weights (B, Tk).
+ * Weights. When asked for, the kernel fills α as a tensor of its own, and
+ * while gradients are on it carries a gradient like the context: a loss
+ * term on α (an entropy penalty, a supervised alignment) reaches q, k and
+ * through them every parameter. The one tape entry's backward hands the
+ * kernel both dC and dα; the kernel adds dα to dP = dC Vᵀ before the
+ * softmax backward (see dot_kernel.c). Without weights nothing changes.
+ * Queries may be one decoder step (B, d) (B, Dq for the bilinear score):
+ * read as Tq = 1, they give context (B, dv) and weights (B, Tk).
  *
  * Parameters: PREFIX.W (Dq, Dk), Glorot uniform (fan_in Dk, fan_out Dq),
- * as the library's dense layer.
+ * as the library's dense layer; zero when rng is NULL.
  */
 #include "attention.h"
 #include "../layers/layers.h"
@@ -52,8 +56,9 @@ typedef struct dot_dims {
 typedef struct dot_saved {
     dot_dims dims;
     float scale;
-    attn_mask_view mask; /* covers G·Tq score rows */
-    float *lse;          /* (G, Tq)                */
+    attn_mask_view mask; /* covers G·Tq score rows                        */
+    float *lse;          /* (G, Tq)                                       */
+    at_tensor *weights;  /* the α handed back (G, Tq, Tk), or NULL        */
 } dot_saved;
 
 static at_status shape_error(at_ctx *ctx, const char *what, const at_tensor *t,
@@ -67,7 +72,7 @@ static at_status shape_error(at_ctx *ctx, const char *what, const at_tensor *t,
 static at_status read_dot_dims(at_ctx *ctx, const at_tensor *q, const at_tensor *k,
                                const at_tensor *v, dot_dims *dims) {
     if (q->ndim != 3 && q->ndim != 4)
-        return shape_error(ctx, "q", q, "(B, H, Tq, d) or (B, Tq, d)");
+        return shape_error(ctx, "q", q, "(B, H, Tq, d), (B, Tq, d) or one step (B, d)");
     int n = q->ndim, four = n == 4;
     const char *kv_shape = four ? "(B, H, Tk, _) like q" : "(B, Tk, _) like q";
     if (k->ndim != n) return shape_error(ctx, "k", k, kv_shape);
@@ -100,11 +105,13 @@ static at_status dot_attention_backward(at_ctx *ctx, at_node *node) {
     const dot_saved *s = node->saved;
     const dot_dims *n = &s->dims;
     at_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2], *c = node->out;
-    // forward: c = softmax(scale · q kᵀ + mask) v, recomputed tile by tile from lse;
-    //          dq, dk, dv are added only where the tensor has a gradient
+    const at_tensor *w = s->weights;
+    // forward: c = softmax(scale · q kᵀ + mask) v, recomputed tile by tile from lse,
+    //          and weights = that softmax; dq, dk, dv are added only where the
+    //          tensor has a gradient
     return attn_dot_backward(ctx, n->B * n->H, n->tq, n->tk, n->d, n->dv, s->scale, q->data,
-                             k->data, v->data, c->data, s->lse, c->grad, &s->mask, q->grad,
-                             k->grad, v->grad);
+                             k->data, v->data, c->data, s->lse, c->grad, w ? w->data : NULL,
+                             w ? w->grad : NULL, &s->mask, q->grad, k->grad, v->grad);
 }
 
 /* Record the tape entry: inputs q, k, v; everything else in `saved`. */
@@ -119,16 +126,10 @@ static at_status record_dot(at_ctx *ctx, at_tensor *const qkv[3], at_tensor *con
     return AT_OK;
 }
 
-at_status at_dot_attention(at_ctx *ctx, at_tensor *q, at_tensor *k, at_tensor *v, float scale,
-                           const at_attn_mask *mask, at_tensor **context, at_tensor **weights) {
-    if (!ctx) return AT_ERR_ARGUMENT;
-    AT_CHECK_TENSOR(ctx, q, "dot_attention: q");
-    AT_CHECK_TENSOR(ctx, k, "dot_attention: k");
-    AT_CHECK_TENSOR(ctx, v, "dot_attention: v");
-    if (!context) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dot_attention: context is NULL");
-    if (!isfinite(scale))
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dot_attention: scale %g is not finite",
-                           (double)scale);
+/* The fused call on q (B, [H,] Tq, d): one tape entry for context and weights. */
+static at_status dot_attention_sequence(at_ctx *ctx, at_tensor *q, at_tensor *k, at_tensor *v,
+                                        float scale, const at_attn_mask *mask,
+                                        at_tensor **context, at_tensor **weights) {
     dot_saved s = {.scale = scale};
     AT_TRY(read_dot_dims(ctx, q, k, v, &s.dims));
     const dot_dims *n = &s.dims;
@@ -140,12 +141,37 @@ at_status at_dot_attention(at_ctx *ctx, at_tensor *q, at_tensor *k, at_tensor *v
     at_tensor *qkv[3] = {q, k, v};
     int track = at_tracking(ctx, 3, qkv);
     at_tensor *c, *alpha = NULL;
-    AT_TRY(dot_output(ctx, n, n->tq, n->dv, track, &c));                  // (B, [H,] Tq, dv)
-    if (weights) AT_TRY(dot_output(ctx, n, n->tq, n->tk, 0, &alpha));     // (B, [H,] Tq, Tk)
+    AT_TRY(dot_output(ctx, n, n->tq, n->dv, track, &c));                   // (B, [H,] Tq, dv)
+    if (weights) AT_TRY(dot_output(ctx, n, n->tq, n->tk, track, &alpha));  // (B, [H,] Tq, Tk)
     AT_TRY(attn_scratch_floats(ctx, &s.lse, (size_t)groups * n->tq)); // lse (G, Tq)
     AT_TRY(attn_dot_forward(ctx, groups, n->tq, n->tk, n->d, n->dv, s.scale, q->data, k->data,
                             v->data, &s.mask, c->data, s.lse, alpha ? alpha->data : NULL));
+    s.weights = alpha;
     if (track) AT_TRY(record_dot(ctx, qkv, c, &s));
+    *context = c;
+    if (weights) *weights = alpha;
+    return AT_OK;
+}
+
+at_status at_dot_attention(at_ctx *ctx, at_tensor *q, at_tensor *k, at_tensor *v, float scale,
+                           const at_attn_mask *mask, at_tensor **context, at_tensor **weights) {
+    if (!ctx) return AT_ERR_ARGUMENT;
+    AT_CHECK_TENSOR(ctx, q, "dot_attention: q");
+    AT_CHECK_TENSOR(ctx, k, "dot_attention: k");
+    AT_CHECK_TENSOR(ctx, v, "dot_attention: v");
+    if (!context) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dot_attention: context is NULL");
+    if (!isfinite(scale))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dot_attention: scale %g is not finite",
+                           (double)scale);
+    if (q->ndim != 2)
+        return dot_attention_sequence(ctx, q, k, v, scale, mask, context, weights);
+    // a decoder step q (B, d) is read as (B, 1, d) against k (B, Tk, d), v (B, Tk, dv)
+    if (k->ndim != 3) return shape_error(ctx, "k", k, "(B, Tk, d) for a step q (B, d)");
+    at_tensor *q3, *c, *alpha = NULL;
+    AT_TRY(attn_unit_axis(ctx, q, 1, 1, &q3));
+    AT_TRY(dot_attention_sequence(ctx, q3, k, v, scale, mask, &c, weights ? &alpha : NULL));
+    AT_TRY(attn_unit_axis(ctx, c, 1, 0, &c));                    // (B, dv)
+    if (alpha) AT_TRY(attn_unit_axis(ctx, alpha, 1, 0, &alpha)); // (B, Tk)
     *context = c;
     if (weights) *weights = alpha;
     return AT_OK;
@@ -156,8 +182,8 @@ at_status at_dot_attention(at_ctx *ctx, at_tensor *q, at_tensor *k, at_tensor *v
 at_status at_bilinear_init(at_ctx *ctx, at_bilinear *layer, at_params *params,
                            const char *prefix, int query_size, int key_size, at_rng *rng) {
     if (!ctx) return AT_ERR_ARGUMENT;
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "bilinear_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "bilinear_init: NULL layer or params");
     if (query_size <= 0 || key_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "bilinear_init: query_size %d and key_size %d must be > 0",
@@ -227,17 +253,7 @@ at_status at_bilinear_attend(at_ctx *ctx, const at_bilinear *layer, at_tensor *q
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: values have Tk = %d, keys_proj Tk = %d", op,
                            values->shape[1], tk);
 
-    at_tensor *q = queries, *c, *alpha = NULL;
-    // a decoder step (B, Dq) is read as (B, 1, Dq)
-    if (qs.single_step) AT_TRY(attn_unit_axis(ctx, queries, 1, 1, &q));
-    // score(q, k̃_j) = qᵀ k̃_j = qᵀ W k_j: dot attention, no scaling
-    AT_TRY(at_dot_attention(ctx, q, keys_proj, values, 1.0f, mask, &c,
-                            weights ? &alpha : NULL));
-    if (qs.single_step) {
-        AT_TRY(attn_unit_axis(ctx, c, 1, 0, &c));                  // (B, Dv)
-        if (alpha) AT_TRY(attn_unit_axis(ctx, alpha, 1, 0, &alpha)); // (B, Tk)
-    }
-    *context = c;
-    if (weights) *weights = alpha;
-    return AT_OK;
+    // score(q, k̃_j) = qᵀ k̃_j = qᵀ W k_j: dot attention, no scaling (a decoder
+    // step (B, Dq) gives context (B, Dv) and weights (B, Tk))
+    return at_dot_attention(ctx, queries, keys_proj, values, 1.0f, mask, context, weights);
 }

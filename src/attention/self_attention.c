@@ -4,8 +4,11 @@
  *
  * Scaled dot-product self-attention (Vaswani et al. 2017):
  *
- *     Q = x W_Qᵀ   K = x W_Kᵀ   V = x W_Vᵀ        x (B, T, D), W_* (d, D), Q, K, V (B, T, d)
- *     out = softmax(Q Kᵀ / √d + mask) V           out (B, T, d), weights (B, T, T)
+ *     Q = x W_Qᵀ   K = x W_Kᵀ   V = x W_Vᵀ        x (B, T, D), W_Q, W_K (d_k, D), W_V (d_v, D)
+ *     out = softmax(Q Kᵀ / √d_k + mask) V         out (B, T, d_v), weights (B, T, T)
+ *
+ * d_k (head_size) and d_v (value_size) are independent, as in the paper;
+ * at_self_attention_init makes them equal, at_self_attention_init_sizes not.
  *
  * Three shared-weight matrix products (at_matmul) and the fused dot
  * kernel (at_dot_attention); a causal mask makes it a decoder's.
@@ -18,49 +21,64 @@
  *     S_b = W_s2 U_bᵀ      (B, r, T)       W_s2 (r, da)
  *     A = softmax_T(S)     (B, r, T)       each hop a distribution over t
  *     M = A h              (B, r, D)       the sentence embedding matrix
- *     penalty P = (1/B) Σ_b ‖A_b A_bᵀ − I‖²_F   (1)
+ *     penalty P = (1/B) Σ_b ‖A_b A_bᵀ − I‖²_F   (1), or per row P_b (B)
  *
  * A is one fused tape entry (products, tanh and masked softmax), M = A h a
  * batched at_matmul, so the gradient of the penalty reaches W_s1, W_s2 and h
  * through A. The penalty pushes the r hops apart (A Aᵀ near I: each hop
  * sharp and different from the others). Its gradient: with G = A Aᵀ − I,
- * symmetric, dP/dA_b = (2/B)(G + Gᵀ) A_b = (4/B) G_b A_b.
+ * symmetric, dP/dA_b = (2/B)(G + Gᵀ) A_b = (4/B) G_b A_b; per row,
+ * dP_b/dA_b = 4 G_b A_b.
  *
  * Masks. Self-attention: padding (B, T) with rows = B, full (B·T rows),
  * causal. Structured: padding (B, T) with rows = B (or B·r rows, one per
  * hop); causal is refused, the hops are not time steps. A fully masked row
  * gives zero weights, zero M and zero gradient.
- * Weights. Self-attention's come from the fused kernel and carry no
- * gradient; structured attention's A is a tracked tensor (the penalty needs
- * its gradient).
- * Parameters (all Glorot uniform): PREFIX.W_Q, PREFIX.W_K, PREFIX.W_V (d, D);
- * PREFIX.W_s1 (da, D), PREFIX.W_s2 (r, da). No biases, as in both papers.
+ * Weights. Both carry a gradient: self-attention's through the fused
+ * kernel (a loss on them reaches x and W_Q, W_K), structured attention's A
+ * as a tracked tensor (the penalty needs it).
+ * Parameters (all Glorot uniform; left zero when rng is NULL): PREFIX.W_Q,
+ * PREFIX.W_K (d_k, D), PREFIX.W_V (d_v, D); PREFIX.W_s1 (da, D), PREFIX.W_s2
+ * (r, da). No biases, as in both papers.
  */
 #include "attention.h"
 #include "../layers/layers.h"
 
 /* ------------------------------------------------------- self-attention */
 
+at_status at_self_attention_init_sizes(at_ctx *ctx, at_self_attention *layer, at_params *params,
+                                       const char *prefix, int input_size, int key_size,
+                                       int value_size, at_rng *rng) {
+    if (!ctx) return AT_ERR_ARGUMENT;
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "self_attention_init: NULL layer or params");
+    if (input_size <= 0 || key_size <= 0 || value_size <= 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "self_attention_init: input_size %d, head_size (d_k) %d and "
+                           "value_size (d_v) %d must be > 0",
+                           input_size, key_size, value_size);
+    at_self_attention made = {NULL, NULL, NULL, input_size, key_size, value_size};
+    int qk_shape[2] = {key_size, input_size}, v_shape[2] = {value_size, input_size};
+    AT_TRY(layer_param(ctx, params, prefix, "W_Q", NULL, 2, qk_shape, &made.W_Q));
+    AT_TRY(layer_param(ctx, params, prefix, "W_K", NULL, 2, qk_shape, &made.W_K));
+    AT_TRY(layer_param(ctx, params, prefix, "W_V", NULL, 2, v_shape, &made.W_V));
+    at_init_glorot_uniform(made.W_Q, input_size, key_size, 1.0f, rng);
+    at_init_glorot_uniform(made.W_K, input_size, key_size, 1.0f, rng);
+    at_init_glorot_uniform(made.W_V, input_size, value_size, 1.0f, rng);
+    *layer = made;
+    return AT_OK;
+}
+
 at_status at_self_attention_init(at_ctx *ctx, at_self_attention *layer, at_params *params,
                                  const char *prefix, int input_size, int head_size,
                                  at_rng *rng) {
-    if (!ctx) return AT_ERR_ARGUMENT;
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "self_attention_init: NULL layer, params or rng");
-    if (input_size <= 0 || head_size <= 0)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "self_attention_init: input_size %d and head_size %d must be > 0",
-                           input_size, head_size);
-    at_self_attention made = {NULL, NULL, NULL, input_size, head_size};
-    int shape[2] = {head_size, input_size};
-    AT_TRY(layer_param(ctx, params, prefix, "W_Q", NULL, 2, shape, &made.W_Q));
-    AT_TRY(layer_param(ctx, params, prefix, "W_K", NULL, 2, shape, &made.W_K));
-    AT_TRY(layer_param(ctx, params, prefix, "W_V", NULL, 2, shape, &made.W_V));
-    at_init_glorot_uniform(made.W_Q, input_size, head_size, 1.0f, rng);
-    at_init_glorot_uniform(made.W_K, input_size, head_size, 1.0f, rng);
-    at_init_glorot_uniform(made.W_V, input_size, head_size, 1.0f, rng);
-    *layer = made;
-    return AT_OK;
+    return at_self_attention_init_sizes(ctx, layer, params, prefix, input_size, head_size,
+                                        head_size, rng);
+}
+
+/* d_v: value_size, or head_size for a layer whose value_size was never set. */
+static int self_value_size(const at_self_attention *layer) {
+    return layer->value_size > 0 ? layer->value_size : layer->head_size;
 }
 
 /* rows x cols, 2-D, or a message naming the parameter. */
@@ -81,7 +99,7 @@ static at_status check_self_attention(at_ctx *ctx, const at_self_attention *laye
     int d = layer->head_size, D = layer->input_size;
     AT_TRY(check_matrix(ctx, op, "W_Q", layer->W_Q, d, D));
     AT_TRY(check_matrix(ctx, op, "W_K", layer->W_K, d, D));
-    return check_matrix(ctx, op, "W_V", layer->W_V, d, D);
+    return check_matrix(ctx, op, "W_V", layer->W_V, self_value_size(layer), D);
 }
 
 at_status at_self_attention_forward(at_ctx *ctx, const at_self_attention *layer, at_tensor *x,
@@ -94,10 +112,10 @@ at_status at_self_attention_forward(at_ctx *ctx, const at_self_attention *layer,
     AT_TRY(attn_check_sequence(ctx, "self_attention_forward", "x", x, x->shape[0],
                                layer->input_size, NULL));
     at_tensor *Q, *K, *V;
-    AT_TRY(at_matmul(ctx, &Q, x, layer->W_Q, 0, 1)); // Q (B, T, d) = x W_Qᵀ
-    AT_TRY(at_matmul(ctx, &K, x, layer->W_K, 0, 1)); // K (B, T, d) = x W_Kᵀ
-    AT_TRY(at_matmul(ctx, &V, x, layer->W_V, 0, 1)); // V (B, T, d) = x W_Vᵀ
-    // out (B, T, d) = softmax(Q Kᵀ / √d + mask) V, weights (B, T, T)
+    AT_TRY(at_matmul(ctx, &Q, x, layer->W_Q, 0, 1)); // Q (B, T, d_k) = x W_Qᵀ
+    AT_TRY(at_matmul(ctx, &K, x, layer->W_K, 0, 1)); // K (B, T, d_k) = x W_Kᵀ
+    AT_TRY(at_matmul(ctx, &V, x, layer->W_V, 0, 1)); // V (B, T, d_v) = x W_Vᵀ
+    // out (B, T, d_v) = softmax(Q Kᵀ / √d_k + mask) V, weights (B, T, T)
     return at_dot_attention(ctx, Q, K, V, 0.0f, mask, out, weights);
 }
 
@@ -107,9 +125,8 @@ at_status at_structured_attention_init(at_ctx *ctx, at_structured_attention *lay
                                        at_params *params, const char *prefix, int input_size,
                                        int attn_size, int hops, at_rng *rng) {
     if (!ctx) return AT_ERR_ARGUMENT;
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "structured_attention_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "structured_attention_init: NULL layer or params");
     if (input_size <= 0 || attn_size <= 0 || hops <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "structured_attention_init: input_size %d, attn_size %d and hops %d "
@@ -272,7 +289,8 @@ at_status at_structured_attention_forward(at_ctx *ctx, const at_structured_atten
 /* What the penalty's backward needs: G_b = A_b A_bᵀ − I for every b. */
 typedef struct penalty_saved {
     int B, r, T;
-    float *G; /* (B, r, r) */
+    int per_row; /* 1: out is (B), P_b; 0: out is (1), the mean */
+    float *G;    /* (B, r, r) */
 } penalty_saved;
 
 static at_status penalty_backward(at_ctx *ctx, at_node *node) {
@@ -280,54 +298,73 @@ static at_status penalty_backward(at_ctx *ctx, at_node *node) {
     const penalty_saved *s = node->saved;
     at_tensor *A = node->in[0];
     if (!A->grad) return AT_OK;
-    float dP = node->out->grad[0];
     size_t rr = (size_t)s->r * s->r, rt = (size_t)s->r * s->T;
-    // forward: P = (1/B) Σ_b ‖G_b‖²_F, G_b = A_b A_bᵀ − I   so dA_b += dP (4/B) G_b A_b
-    for (int b = 0; b < s->B; b++)
-        at_gemm(0, 0, s->r, s->T, s->r, dP * 4.0f / (float)s->B, s->G + b * rr, s->r,
-                A->data + b * rt, s->T, 1.0f, A->grad + b * rt, s->T);
+    for (int b = 0; b < s->B; b++) {
+        // forward: P_b = ‖G_b‖²_F, G_b = A_b A_bᵀ − I      so dA_b += dP_b 4 G_b A_b
+        // forward: P = (1/B) Σ_b P_b                      so dP_b = dP / B
+        float dP_b = s->per_row ? node->out->grad[b] : node->out->grad[0] / (float)s->B;
+        at_gemm(0, 0, s->r, s->T, s->r, 4.0f * dP_b, s->G + b * rr, s->r, A->data + b * rt, s->T,
+                1.0f, A->grad + b * rt, s->T);
+    }
     return AT_OK;
 }
 
-/* G (B, r, r) = A Aᵀ − I; returns Σ ‖G_b‖²_F in double. */
-static double gram_minus_identity(const at_tensor *A, float *G) {
+/* G (B, r, r) = A Aᵀ − I; rows[b] = ‖G_b‖²_F, summed in double. */
+static void gram_minus_identity(const at_tensor *A, float *G, double *rows) {
     int B = A->shape[0], r = A->shape[1], T = A->shape[2];
     size_t rr = (size_t)r * r, rt = (size_t)r * T;
-    double total = 0.0;
     for (int b = 0; b < B; b++) {
         float *G_b = G + b * rr;
         // G_b (r, r) = A_b A_bᵀ − I
         at_gemm(0, 1, r, r, T, 1.0f, A->data + b * rt, T, A->data + b * rt, T, 0.0f, G_b, r);
         for (int c = 0; c < r; c++) G_b[(size_t)c * r + c] -= 1.0f;
-        for (size_t i = 0; i < rr; i++) total += (double)G_b[i] * G_b[i];
+        rows[b] = 0.0;
+        for (size_t i = 0; i < rr; i++) rows[b] += (double)G_b[i] * G_b[i];
     }
-    return total;
 }
 
-at_status at_structured_penalty(at_ctx *ctx, at_tensor *weights, at_tensor **penalty) {
+/* The penalty of weights A (B, r, T): per_row 1 gives (B), 0 the mean (1). */
+static at_status structured_penalty(at_ctx *ctx, const char *op, at_tensor *weights, int per_row,
+                                    at_tensor **penalty) {
     if (!ctx) return AT_ERR_ARGUMENT;
-    AT_CHECK_TENSOR(ctx, weights, "structured_penalty: weights");
-    if (!penalty) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "structured_penalty: penalty is NULL");
+    if (!weights) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: weights is NULL", op);
+    if (!penalty) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: penalty is NULL", op);
     if (weights->ndim != 3) {
         char buf[64];
-        return at_ctx_fail(ctx, AT_ERR_SHAPE, "structured_penalty: weights %s must be (B, r, T)",
+        return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: weights %s must be (B, r, T)", op,
                            at_shape_str(buf, sizeof buf, weights->ndim, weights->shape));
     }
-    int B = weights->shape[0], r = weights->shape[1], one = 1;
+    int B = weights->shape[0], r = weights->shape[1], size = per_row ? B : 1;
     int track = at_tracking(ctx, 1, &weights);
     at_tensor *P;
-    AT_TRY(at_result(ctx, &P, 1, &one, track));
+    AT_TRY(at_result(ctx, &P, 1, &size, track));
     float *G;
+    double *rows;
     AT_TRY(attn_scratch_floats(ctx, &G, (size_t)B * r * r)); // (B, r, r)
-    P->data[0] = (float)(gram_minus_identity(weights, G) / B);
+    AT_TRY(at_scratch(ctx, (void **)&rows, (size_t)B * sizeof(double)));
+    gram_minus_identity(weights, G, rows);
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        if (per_row) P->data[b] = (float)rows[b]; // P_b = ‖A_b A_bᵀ − I‖²_F
+        total += rows[b];
+    }
+    if (!per_row) P->data[0] = (float)(total / B); // P = (1/B) Σ_b P_b
     if (track) {
         void *saved;
         AT_TRY(at_scratch(ctx, &saved, sizeof(penalty_saved)));
-        *(penalty_saved *)saved = (penalty_saved){B, r, weights->shape[2], G};
+        *(penalty_saved *)saved = (penalty_saved){B, r, weights->shape[2], per_row, G};
         at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "structured_penalty", penalty_backward, P, 1, &weights));
+        AT_TRY(at_tape_record(ctx, &node, op, penalty_backward, P, 1, &weights));
         node->saved = saved;
     }
     *penalty = P;
     return AT_OK;
+}
+
+at_status at_structured_penalty(at_ctx *ctx, at_tensor *weights, at_tensor **penalty) {
+    return structured_penalty(ctx, "structured_penalty", weights, 0, penalty);
+}
+
+at_status at_structured_penalty_rows(at_ctx *ctx, at_tensor *weights, at_tensor **penalties) {
+    return structured_penalty(ctx, "structured_penalty_rows", weights, 1, penalties);
 }

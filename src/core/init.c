@@ -15,6 +15,11 @@
  * enough") so that Q is orthonormal to rounding. Gram-Schmidt yields the R
  * with a positive diagonal, which is exactly the Q that PyTorch's sign fix
  * of a Householder QR selects.
+ *
+ * rng == NULL means "draw nothing": every fill leaves the tensor as it is.
+ * That is how a layer is made without random numbers, for loading foreign
+ * weights: each _init passes its rng (NULL) through and its zero-filled
+ * parameters stay zero.
  */
 #include "internal.h"
 
@@ -31,7 +36,7 @@ void at_init_normal(at_tensor *t, float mean, float std, at_rng *rng) {
 }
 
 void at_init_glorot_uniform(at_tensor *t, int fan_in, int fan_out, float gain, at_rng *rng) {
-    if (fan_in + fan_out <= 0) return;
+    if (!t || !rng || fan_in + fan_out <= 0) return;
     float a = gain * sqrtf(6.0f / (float)(fan_in + fan_out));
     at_init_uniform(t, -a, a, rng);
 }
@@ -60,7 +65,8 @@ static double orthonormalise_column(double *q, int m, int j) {
 
 at_status at_init_orthogonal(at_ctx *ctx, float *block, int rows, int cols, float gain,
                              at_rng *rng) {
-    if (!block || !rng) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: NULL argument");
+    if (!rng) return AT_OK; /* nothing drawn: the block stays as it is */
+    if (!block) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: block is NULL");
     if (rows <= 0 || cols <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: size (%d, %d) must be positive",
                            rows, cols);

@@ -9,14 +9,14 @@
  *     forward:  y (R, out) = x (R, in) W^T + b
  *     backward: dx += dy W      dW += dy^T x      db += column sums of dy
  *
- * W starts Glorot uniform, b at zero.
+ * W starts Glorot uniform, b at zero (both zero when rng is NULL).
  */
 #include "layers.h"
 
 at_status at_dense_init(at_ctx *ctx, at_dense *layer, at_params *params, const char *prefix,
                         int in, int out, int with_bias, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dense_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dense_init: NULL layer or params");
     if (in <= 0 || out <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dense_init: sizes in %d, out %d must be > 0",
                            in, out);

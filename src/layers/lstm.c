@@ -41,8 +41,9 @@ at_status at_lstm_init(at_ctx *ctx, at_lstm *layer, at_params *params, const cha
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lstm_init: layer is NULL");
     rnn_weights w;
     AT_TRY(rnn_init_params(ctx, &w, params, prefix, 4, input_size, hidden_size, reverse, rng));
-    // unit forget bias: b_if = 1, the rest 0
-    for (int j = 0; j < hidden_size; j++) w.bias_ih->data[hidden_size + j] = 1.0f;
+    // unit forget bias: b_if = 1, the rest 0 (all 0 when rng is NULL: nothing is initialised)
+    if (rng)
+        for (int j = 0; j < hidden_size; j++) w.bias_ih->data[hidden_size + j] = 1.0f;
     *layer = (at_lstm){w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, input_size, hidden_size,
                        w.reverse};
     return AT_OK;

@@ -2,17 +2,21 @@
 """
 test_multi_head_parity.py - attend's multi-head attention against torch.nn.MultiheadAttention.
 
-The idea: torch.nn.MultiheadAttention(E, H, batch_first=True) is an independent oracle with
-the same parameter layout as attend's at_multi_head. For each case the C helper
+The idea: torch.nn.MultiheadAttention(E, H, kdim, vdim, batch_first=True) is an independent
+oracle with the same parameter layout as attend's at_multi_head. For each case the C helper
 `mha_tool CASE FILE` (tests/tools/mha_tool.c) runs attend forward (with per-head weights) and
-backward from a random output gradient, and writes the parameters under their state_dict
-names, the inputs, the seed, the outputs and every gradient to one safetensors file. This
-script loads the SAME weights into the torch module with load_state_dict(strict=True) (so
-the names are checked too), feeds the same inputs and masks, backpropagates
-L = sum(out * seed.out) and compares:
-    out.out       the output (B, Tq, E)
+backward from random gradients of the output and of the weights, and writes the parameters
+under their state_dict names, the inputs, the seeds, the outputs and every gradient to one
+safetensors file. This script loads the SAME weights into the torch module with
+load_state_dict(strict=True) (so the names are checked too: in_proj_weight, or
+q_proj_weight / k_proj_weight / v_proj_weight when kdim or vdim differ from E), feeds the
+same inputs and masks, backpropagates L = sum(out * seed.out) + sum(weights * seed.weights)
+and compares:
+    out.out       the output (B, Tq, O)
     out.weights   the PER-HEAD weights (B, H, Tq, Tk): average_attn_weights=False
-    grad.*        the gradients of query, key, value (or x) and of all four parameters.
+    grad.*        the gradients of query, key, value (or x) and of every parameter.
+torch's output size is always E; for a case with O != E its out_proj is replaced by
+nn.Linear(E, O), which its forward accepts unchanged (the names stay out_proj.*).
 
 Masks. attend's one convention is 1 = KEEP; torch's key_padding_mask and boolean attn_mask
 use True = IGNORE (do not attend). So the script converts: torch_mask = (keep == 0).
@@ -55,7 +59,6 @@ torch.set_num_threads(1)
 # 1e-6 (observed largest below 2e-6); 2e-5 / 2e-4 keeps a margin of about 10 while a wrong
 # head split, a missing bias or a misplaced mask row is an error of order 1e-2 or more.
 ATOL, RTOL = 2e-5, 2e-4
-PARAMS = ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]
 DT = torch.float64
 
 
@@ -80,9 +83,16 @@ def oracle(tensors, meta):
     """Redo the case in torch; return {file name: expected array}."""
     sizes = json.loads(meta["sizes"])
     B, Tq, Tk, E, H = (sizes[k] for k in ("B", "Tq", "Tk", "E", "H"))
+    kdim, vdim, O = sizes.get("kdim", E), sizes.get("vdim", E), sizes.get("O", E)
     step, self_attention = meta["step"] == "1", meta["self"] == "1"
-    mha = nn.MultiheadAttention(E, H, batch_first=True).to(DT)
-    state = {name: torch.tensor(tensors[name], dtype=DT) for name in PARAMS}
+    mha = nn.MultiheadAttention(E, H, kdim=kdim, vdim=vdim, batch_first=True)
+    if O != E:
+        mha.out_proj = nn.Linear(E, O)
+    mha = mha.to(DT)
+    # every parameter attend wrote (not an input, seed, output or gradient) goes in as is
+    inputs_names = {"x", "query", "key", "value"}
+    state = {name: torch.tensor(t, dtype=DT) for name, t in tensors.items()
+             if name not in inputs_names and not name.startswith(("seed.", "out.", "grad."))}
     mha.load_state_dict(state, strict=True)  # the names must be exactly torch's
 
     def leaf(name):
@@ -101,7 +111,8 @@ def oracle(tensors, meta):
     if step:
         out, weights = out.squeeze(1), weights.squeeze(2)  # (B, E), (B, H, Tk)
     seed = torch.tensor(tensors["seed.out"], dtype=DT)
-    (out * seed).sum().backward()
+    seed_w = torch.tensor(tensors["seed.weights"], dtype=DT)
+    ((out * seed).sum() + (weights * seed_w).sum()).backward()
 
     expected = {"out.out": out, "out.weights": weights}
     for name, t in inputs.items():
