@@ -24,11 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AT_TRY(call)                                                                               \
-    do {                                                                                           \
-        at_status s_ = (call);                                                                     \
-        if (s_ != AT_OK) return s_;                                                                \
-    } while (0)
 
 typedef struct train_options {
     const char *data, *valid, *out, *attention;
@@ -198,7 +193,7 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     at_dates *dates;
     fprintf(stderr, "generating %ld training and %ld validation dates...\n", o->train_size,
             o->valid_size);
-    AT_TRY(at_dates_create(ctx, &dates, NULL));
+    CLI_TRY(at_dates_create(ctx, &dates, NULL));
     at_pairs splits[3] = {{0}, {0}, {0}};
     long sizes[3] = {o->train_size, o->valid_size, 0};
     at_status s = at_dates_generate(ctx, dates, (uint64_t)o->seed, sizes, splits);
@@ -210,16 +205,16 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
 
 static at_status load_data(at_ctx *ctx, const train_options *o, train_data *d) {
     if (!strcmp(o->data, "dates"))
-        AT_TRY(dates_data(ctx, o, d));
+        CLI_TRY(dates_data(ctx, o, d));
     else
-        AT_TRY(at_pairs_read_tsv(ctx, o->data, 0, &d->train));
+        CLI_TRY(at_pairs_read_tsv(ctx, o->data, 0, &d->train));
     if (o->valid) {
         at_pairs_clear(&d->valid);
-        AT_TRY(at_pairs_read_tsv(ctx, o->valid, 0, &d->valid));
+        CLI_TRY(at_pairs_read_tsv(ctx, o->valid, 0, &d->valid));
         if (d->valid.count == 0)
             return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: no validation pairs", o->valid);
     } else if (strcmp(o->data, "dates")) {
-        AT_TRY(at_pairs_hold_out(ctx, &d->train, &d->valid, 5));
+        CLI_TRY(at_pairs_hold_out(ctx, &d->train, &d->valid, 5));
     }
     return AT_OK;
 }
@@ -236,33 +231,10 @@ static void data_id(const train_options *o, const train_data *d, char *id, size_
                  (unsigned long long)at_pairs_fingerprint(&d->valid));
 }
 
-static int longest(const at_pairs *p, int target) {
-    size_t n = 0;
-    for (size_t i = 0; i < p->count; i++) {
-        size_t len = at_utf8_length(target ? p->target[i] : p->source[i]);
-        if (len > n) n = len;
-    }
-    return (int)n;
-}
-
 /* A new model: vocabularies from the training pairs, limits from all. */
 static at_status new_model(at_ctx *ctx, train_options *o, const train_data *d, at_seq2seq **m) {
-    at_seq2seq_config *c = &o->config;
-    if (o->attention) AT_TRY(at_attention_kind_parse(ctx, o->attention, &c->attention));
-    int src = longest(&d->train, 0), tgt = longest(&d->train, 1);
-    int vsrc = longest(&d->valid, 0), vtgt = longest(&d->valid, 1);
-    c->max_source_len = (src > vsrc ? src : vsrc) + 16;
-    c->max_target_len = (tgt > vtgt ? tgt : vtgt) + 2;
-    at_vocab *source = NULL, *target = NULL;
-    at_status s =
-        at_vocab_build(ctx, &source, d->train.count, (const char *const *)d->train.source);
-    if (s == AT_OK)
-        s = at_vocab_build(ctx, &target, d->train.count, (const char *const *)d->train.target);
-    if (s != AT_OK) {
-        at_vocab_free(source);
-        return s;
-    }
-    return at_seq2seq_create(ctx, m, c, source, target);
+    if (o->attention) CLI_TRY(at_attention_kind_parse(ctx, o->attention, &o->config.attention));
+    return at_seq2seq_create_for_pairs(ctx, m, &o->config, &d->train, &d->valid);
 }
 
 /* ------------------------------------------------------------------ resume */
@@ -312,11 +284,11 @@ static int resume_data_options(at_ctx *ctx, train_options *o) {
  * (eval --dates leaves these dates out). */
 static at_status data_metadata(at_ctx *ctx, const train_options *o, at_metadata *meta) {
     char text[64];
-    AT_TRY(at_metadata_set(ctx, meta, "train.data", o->data));
+    CLI_TRY(at_metadata_set(ctx, meta, "train.data", o->data));
     snprintf(text, sizeof text, "%ld", o->seed);
-    AT_TRY(at_metadata_set(ctx, meta, "train.seed", text));
+    CLI_TRY(at_metadata_set(ctx, meta, "train.seed", text));
     snprintf(text, sizeof text, "%ld", o->train_size);
-    AT_TRY(at_metadata_set(ctx, meta, "train.train_size", text));
+    CLI_TRY(at_metadata_set(ctx, meta, "train.train_size", text));
     snprintf(text, sizeof text, "%ld", o->valid_size);
     return at_metadata_set(ctx, meta, "train.valid_size", text);
 }
@@ -406,7 +378,7 @@ static void describe(const at_seq2seq *m, const at_trainable *task, const train_
 static at_status train_model(at_ctx *ctx, const train_options *o, at_seq2seq *m,
                              const train_data *d, at_train_result *result) {
     at_seq2seq_task *task = NULL;
-    AT_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->batch));
+    CLI_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->batch));
     const at_trainable *trainable = at_seq2seq_task_trainable(task);
     describe(m, trainable, d, o);
     char id[256];

@@ -969,6 +969,25 @@ at_status at_dates_sample(at_ctx *ctx, at_dates *dates, at_rng *rng, at_date_sam
 at_status at_dates_generate(at_ctx *ctx, at_dates *dates, uint64_t seed, const long sizes[3],
                             at_pairs splits[3]);
 
+/* Dates a model never saw, for evaluation: `count` pairs drawn with
+ * at_dates_sample from `seed`, distinct once case-folded, none of whose
+ * folded source equals a source of the training or validation pairs that
+ * at_dates_generate(train_seed, {train_sizes[0], train_sizes[1], 0}) makes
+ * (the model's training data; sizes 0 and 0 = nothing to leave out), and
+ * only from locales whose name starts with only_prefix (NULL = all). out
+ * must be empty; locales (count entries, or NULL) receive each pair's
+ * locale (strings owned by dates). Too few dates to draw is an
+ * AT_ERR_ARGUMENT. */
+typedef struct at_dates_held_out_options {
+    uint64_t train_seed;
+    long train_sizes[2];
+    uint64_t seed;
+    long count;
+    const char *only_prefix;
+} at_dates_held_out_options;
+at_status at_dates_held_out(at_ctx *ctx, at_dates *dates, const at_dates_held_out_options *opts,
+                            at_pairs *out, const char **locales);
+
 /* Format one date with one ICU pattern in a locale (Gregorian, UTC, no case
  * change) into out[size]. For checks and examples, e.g. that the week-based
  * year "YYYY" writes 2024-12-30 as 2025 while "y" writes 2024. */
@@ -1468,6 +1487,13 @@ at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_opti
  * batches in length buckets, the mean cross-entropy, and greedy decoding of
  * the validation pairs for the metrics "exact" (whole outputs) and "char"
  * (per character). The task borrows the model; valid must not be empty. */
+/* A new model for these pairs: both vocabularies from the training pairs'
+ * characters, max_source_len = the longest source of train and valid + 16
+ * (room for longer inputs at translation time), max_target_len = the
+ * longest target + 2 (END, and one spare); the other fields from config. */
+at_status at_seq2seq_create_for_pairs(at_ctx *ctx, at_seq2seq **out,
+                                      const at_seq2seq_config *config, const at_pairs *train,
+                                      const at_pairs *valid);
 typedef struct at_seq2seq_task at_seq2seq_task;
 at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq *model,
                                  const at_pairs *train, const at_pairs *valid, int max_batch);
