@@ -9,6 +9,14 @@
 
 #include <stdio.h>
 
+/* Return the status of a failed library call (its message stays in the
+ * context). The one copy of this macro in the CLI. */
+#define CLI_TRY(call)                                                                         \
+    do {                                                                                      \
+        at_status cli_try_status_ = (call);                                                   \
+        if (cli_try_status_ != AT_OK) return cli_try_status_;                                 \
+    } while (0)
+
 int demo_main(int argc, char **argv);
 int dates_main(int argc, char **argv);
 int train_main(int argc, char **argv);

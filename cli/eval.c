@@ -3,26 +3,16 @@
  * model is right. Prints whole-sequence exact match (padding never counts)
  * and per-character accuracy.
  *
- * --dates N draws N held-out dates from the date generator and also prints
- * exact match per locale and for English alone. Held out means: if the
- * model was trained on generated dates, its training and validation pairs
- * are generated again from the seed and sizes in its metadata, and no drawn
- * string that equals one of them, case-folded, is used (the same rule the
- * generator uses to keep its splits apart). Drawn strings are distinct.
+ * --dates N draws N held-out dates (at_dates_held_out: never seen in
+ * training, by the seed and sizes in the model's metadata) and also prints
+ * exact match per locale and for English alone.
  * --only PREFIX keeps only locales starting with PREFIX (e.g. "en").
  */
 #include "model_io.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unicode/uchar.h>
-#include <unicode/ustring.h>
 
-#define TRY(call)                                                                                  \
-    do {                                                                                           \
-        at_status s_ = (call);                                                                     \
-        if (s_ != AT_OK) return s_;                                                                \
-    } while (0)
 
 typedef struct eval_options {
     const char *model, *tsv, *only;
@@ -80,94 +70,42 @@ static int parse_options(eval_options *o, int argc, char **argv) {
     return 1;
 }
 
-/* ------------------------------------------------- case-folded string set */
-
-typedef struct fold_set {
-    uint64_t *slots;
-    size_t mask;
-} fold_set;
-
-/* FNV-1a over the case-folded UTF-16 of text (ICU's default folding). */
-static uint64_t folded_hash(const char *text) {
-    UChar raw[512], folded[1024];
-    UErrorCode err = U_ZERO_ERROR;
-    int32_t n = 0;
-    u_strFromUTF8(raw, 512, &n, text, -1, &err);
-    int32_t m = U_SUCCESS(err) ? u_strFoldCase(folded, 1024, raw, n, U_FOLD_CASE_DEFAULT, &err) : 0;
-    uint64_t h = 1469598103934665603ULL;
-    const unsigned char *bytes =
-        U_SUCCESS(err) ? (const unsigned char *)folded : (const unsigned char *)text;
-    size_t len = U_SUCCESS(err) ? (size_t)m * sizeof(UChar) : strlen(text);
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ bytes[i]) * 1099511628211ULL;
-    return h ? h : 1;
-}
-
-static int fold_set_init(fold_set *set, size_t expected) {
-    size_t cap = 1024;
-    while (cap < 2 * expected)
-        cap *= 2;
-    set->slots = calloc(cap, sizeof *set->slots);
-    set->mask = cap - 1;
-    return set->slots != NULL;
-}
-
-/* Insert; returns 1 if new, 0 if it was there. */
-static int fold_set_add(fold_set *set, uint64_t h) {
-    for (size_t i = h & set->mask;; i = (i + 1) & set->mask) {
-        if (set->slots[i] == h) return 0;
-        if (!set->slots[i]) return set->slots[i] = h, 1;
-    }
-}
-
 /* ------------------------------------------------------------ held-out dates */
 
-static at_status add_training_strings(at_ctx *ctx, at_dates *dates, const at_metadata *meta,
-                                      fold_set *set) {
+/* A whole number in [lo, hi] from the model's metadata; 0 after printing. */
+static int meta_long(const at_metadata *meta, const char *key, long lo, long hi, long *out) {
+    const char *text = at_metadata_get(meta, key);
+    char *end = NULL;
+    long v = text && *text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || v < lo || v > hi) {
+        fprintf(stderr, "attend eval: the model's %s is %s, not a whole number in %ld .. %ld\n",
+                key, text ? text : "missing", lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* What to leave out: the dates the model trained on, as its metadata says. */
+static int held_out_options(const at_metadata *meta, const eval_options *o,
+                            at_dates_held_out_options *h) {
+    *h = (at_dates_held_out_options){.seed = (uint64_t)o->seed, .count = o->dates,
+                                     .only_prefix = o->only};
     const char *data = at_metadata_get(meta, "train.data");
     if (!data || strcmp(data, "dates")) {
         fprintf(stderr, "attend eval: the model was not trained on generated dates; no training "
                         "strings to leave out\n");
-        return AT_OK;
+        return 1;
     }
-    long sizes[3] = {
-        atol(at_metadata_get(meta, "train.train_size") ? at_metadata_get(meta, "train.train_size")
-                                                       : "0"),
-        atol(at_metadata_get(meta, "train.valid_size") ? at_metadata_get(meta, "train.valid_size")
-                                                       : "0"),
-        0};
-    const char *seed = at_metadata_get(meta, "train.seed");
-    at_pairs splits[3] = {{0}, {0}, {0}};
+    long seed;
+    if (!meta_long(meta, "train.seed", 0, 1L << 31, &seed) ||
+        !meta_long(meta, "train.train_size", 0, 100000000, &h->train_sizes[0]) ||
+        !meta_long(meta, "train.valid_size", 0, 10000000, &h->train_sizes[1]))
+        return 0;
+    h->train_seed = (uint64_t)seed;
     fprintf(stderr, "regenerating the %ld training and %ld validation dates to leave them out...\n",
-            sizes[0], sizes[1]);
-    TRY(at_dates_generate(ctx, dates, (uint64_t)atol(seed ? seed : "1"), sizes, splits));
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < splits[k].count; i++)
-            fold_set_add(set, folded_hash(splits[k].source[i]));
-    for (int k = 0; k < 3; k++)
-        at_pairs_clear(&splits[k]);
-    return AT_OK;
-}
-
-/* Draw n held-out pairs; locale[i] gets the format's locale of pair i. */
-static at_status draw_dates(at_ctx *ctx, at_dates *dates, const eval_options *o, fold_set *set,
-                            at_pairs *pairs, const char **locale) {
-    at_rng rng;
-    at_rng_seed(&rng, (uint64_t)o->seed);
-    long tries = 0;
-    while ((long)pairs->count < o->dates) {
-        if (++tries > 1000 * o->dates + 100000)
-            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "cannot draw %ld held-out dates%s%s", o->dates,
-                               o->only ? " for locales " : "", o->only ? o->only : "");
-        at_date_sample sample;
-        TRY(at_dates_sample(ctx, dates, &rng, &sample));
-        const char *loc = at_dates_format(dates, sample.format)->locale;
-        if (o->only && strncmp(loc, o->only, strlen(o->only))) continue;
-        if (!fold_set_add(set, folded_hash(sample.source))) continue;
-        locale[pairs->count] = loc;
-        TRY(at_pairs_add(ctx, pairs, sample.source, sample.target));
-    }
-    return AT_OK;
+            h->train_sizes[0], h->train_sizes[1]);
+    return 1;
 }
 
 static void print_locales(const at_pairs *pairs, const char **locale, const uint8_t *correct) {
@@ -209,7 +147,7 @@ static at_status score(at_ctx *ctx, const at_seq2seq *m, const eval_options *o,
     at_seq2seq_data data = {0};
     at_seq2seq_score sc;
     double start = cli_seconds();
-    TRY(at_seq2seq_data_build(ctx, m, pairs, &data));
+    CLI_TRY(at_seq2seq_data_build(ctx, m, pairs, &data));
     at_status s = at_seq2seq_evaluate(ctx, m, &data, (int)o->batch, &sc, correct);
     at_seq2seq_data_clear(&data);
     if (s != AT_OK) return s;
@@ -222,22 +160,20 @@ static at_status score(at_ctx *ctx, const at_seq2seq *m, const eval_options *o,
 
 static at_status eval_dates(at_ctx *ctx, const at_seq2seq *m, const eval_options *o,
                             const at_metadata *meta) {
+    at_dates_held_out_options h;
+    if (!held_out_options(meta, o, &h))
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "the model's training metadata is malformed");
     at_dates *dates;
-    TRY(at_dates_create(ctx, &dates, NULL));
-    fold_set set = {0};
+    CLI_TRY(at_dates_create(ctx, &dates, NULL));
     at_pairs pairs = {0};
     const char **locale = malloc((size_t)o->dates * sizeof *locale);
     uint8_t *correct = calloc((size_t)o->dates, 1);
-    at_status s = locale && correct && fold_set_init(&set, 400000 + 2 * (size_t)o->dates)
-                      ? AT_OK
-                      : at_ctx_fail(ctx, AT_ERR_MEMORY, "eval: out of memory");
-    if (s == AT_OK) s = add_training_strings(ctx, dates, meta, &set);
-    if (s == AT_OK) s = draw_dates(ctx, dates, o, &set, &pairs, locale);
+    at_status s = locale && correct ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "eval: out of memory");
+    if (s == AT_OK) s = at_dates_held_out(ctx, dates, &h, &pairs, locale);
     if (s == AT_OK) s = score(ctx, m, o, &pairs, correct);
     if (s == AT_OK) print_locales(&pairs, locale, correct);
     if (s == AT_OK) show_errors(ctx, m, &pairs, correct, o->errors);
     at_pairs_clear(&pairs);
-    free(set.slots);
     free(locale);
     free(correct);
     at_dates_free(dates);
@@ -246,7 +182,7 @@ static at_status eval_dates(at_ctx *ctx, const at_seq2seq *m, const eval_options
 
 static at_status eval_tsv(at_ctx *ctx, const at_seq2seq *m, const eval_options *o) {
     at_pairs pairs = {0};
-    TRY(at_pairs_read_tsv(ctx, o->tsv, 0, &pairs));
+    CLI_TRY(at_pairs_read_tsv(ctx, o->tsv, 0, &pairs));
     uint8_t *correct = calloc(pairs.count ? pairs.count : 1, 1);
     at_status s = correct ? score(ctx, m, o, &pairs, correct)
                           : at_ctx_fail(ctx, AT_ERR_MEMORY, "eval: out of memory");

@@ -2,63 +2,34 @@
  * train.c - `attend train`: train a seq2seq model with attention on the
  * generated dates or on any TSV of source<TAB>target pairs.
  *
- * The loop: batches of similar-length pairs (less padding), Adam with a
- * warm-up and cosine decay, gradient clipping, and every --eval-every steps
- * greedy decoding of the validation set. Each evaluation appends one JSON
- * line to OUT/metrics.jsonl; the best model by validation exact match is
- * kept in OUT/model.safetensors, the latest in OUT/last.safetensors (both
- * written atomically, with the training state in their metadata).
+ * This file parses the options, makes the data and the model, and prints.
+ * The loop itself - batches in length buckets, Adam with a warm-up and
+ * cosine decay, clipping, evaluations, the best and the last checkpoints,
+ * metrics.jsonl, resume - is the library's trainer (at_train,
+ * src/train/trainer.c) driving the model's at_seq2seq_task.
  *
- * Ctrl-C only sets a flag (the handler does nothing else); the loop sees it
- * at the next step boundary, saves OUT/last.safetensors (and Adam's state)
- * and stops.
+ * Ctrl-C and SIGTERM only set a flag (the handler does nothing else); the
+ * trainer sees it at the next step boundary, saves OUT/last.safetensors
+ * (and Adam's state) and returns.
  *
- * --resume continues where OUT/last.safetensors left off, on the same
- * trajectory, bit for bit, as a run that never stopped (same options and
- * thread count). From its metadata come the weights, the step, the best
- * score, the smoothed loss, the place in the data order (the generator as
- * it was before the current pass was shuffled, and how far into the pass
- * the run got) and the context's generator (no model draws from it in
- * training today; one with dropout would). Adam's moments and step count
- * come from OUT/last.optim.safetensors (at_optim_save), written after it
- * each time and stamped with the same train.step. Without that file (a
- * run saved by an older attend) Adam restarts from zero, with a warning; a
- * corrupt one, or one from another step, is an error. The learning-rate
- * schedule runs to --steps, so --steps N/2 then --resume --steps N is a
- * run of N steps only if the schedule is flat (--warmup 0, --final-lr
- * equal to --lr); Ctrl-C then --resume with the same --steps always is.
- *
- * At the end (also after Ctrl-C) the training curves of OUT/metrics.jsonl
+ * At the end (also after a stop) the training curves of OUT/metrics.jsonl
  * are drawn to OUT/curves.png and OUT/curves.svg; a failure to draw them is
  * a warning, never a failed run.
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction, mkdir, stat */
 #include "model_io.h"
 
-#include <errno.h>
+#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define AT_TRY(call)                                                                               \
-    do {                                                                                           \
-        at_status s_ = (call);                                                                     \
-        if (s_ != AT_OK) return s_;                                                                \
-    } while (0)
-
-/* Set by Ctrl-C, read at each step boundary: the handler does nothing else. */
-static volatile sig_atomic_t interrupted = 0;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 
 typedef struct train_options {
     const char *data, *valid, *out, *attention;
     at_seq2seq_config config;
     long steps, epochs, batch, seed, threads, train_size, valid_size, eval_every, warmup;
+    long save_every;
     double lr, final_lr, clip;
     int resume;
 } train_options;
@@ -91,6 +62,8 @@ static int usage(FILE *out) {
             "                    1%% of it); --warmup N steps (default 200); cosine decay\n"
             "  --clip X          gradient norm clip (default 1; 0 = off)\n"
             "  --eval-every N    steps between validations (default 500)\n"
+            "  --save-every N    steps between saves of DIR/last.* (default: at each\n"
+            "                    validation); a killed run resumes from the latest\n"
             "  --seed N          seed for data, initialisation and order (default 1)\n"
             "  --threads N       threads for OpenMP and OpenBLAS (default 1)\n"
             "  --out DIR         output directory (default runs/model)\n"
@@ -98,6 +71,7 @@ static int usage(FILE *out) {
             "                    data order), with Adam's state from DIR/last.optim.safetensors;\n"
             "                    with the same options, --steps included, it ends bit for bit\n"
             "                    where a run that never stopped would\n"
+            "Ctrl-C or SIGTERM saves DIR/last.* and stops (exit 130).\n"
             "Writes DIR/model.safetensors (best), DIR/last.safetensors and\n"
             "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
             "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
@@ -175,6 +149,8 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--valid-size")) return cli_parse_int(arg, value, 1, 10000000, &o->valid_size);
     if (!strcmp(arg, "--eval-every"))
         return cli_parse_int(arg, value, 1, 100000000, &o->eval_every);
+    if (!strcmp(arg, "--save-every"))
+        return cli_parse_int(arg, value, 0, 100000000, &o->save_every);
     if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &o->warmup);
     if (!strcmp(arg, "--lr")) return cli_parse_float(arg, value, 1e-7, 10, &o->lr);
     if (!strcmp(arg, "--final-lr")) return cli_parse_float(arg, value, 0, 10, &o->final_lr);
@@ -217,7 +193,7 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     at_dates *dates;
     fprintf(stderr, "generating %ld training and %ld validation dates...\n", o->train_size,
             o->valid_size);
-    AT_TRY(at_dates_create(ctx, &dates, NULL));
+    CLI_TRY(at_dates_create(ctx, &dates, NULL));
     at_pairs splits[3] = {{0}, {0}, {0}};
     long sizes[3] = {o->train_size, o->valid_size, 0};
     at_status s = at_dates_generate(ctx, dates, (uint64_t)o->seed, sizes, splits);
@@ -227,391 +203,133 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     return s;
 }
 
-/* The last 5% of a TSV (at least 1 pair) moves to the validation set. */
-static at_status hold_out(at_ctx *ctx, at_pairs *train, at_pairs *valid) {
-    size_t keep = train->count - (train->count / 20 ? train->count / 20 : 1);
-    for (size_t i = keep; i < train->count; i++) {
-        AT_TRY(at_pairs_add(ctx, valid, train->source[i], train->target[i]));
-        free(train->source[i]);
-        free(train->target[i]);
-    }
-    train->count = keep;
-    return AT_OK;
-}
-
 static at_status load_data(at_ctx *ctx, const train_options *o, train_data *d) {
     if (!strcmp(o->data, "dates"))
-        AT_TRY(dates_data(ctx, o, d));
+        CLI_TRY(dates_data(ctx, o, d));
     else
-        AT_TRY(at_pairs_read_tsv(ctx, o->data, 0, &d->train));
+        CLI_TRY(at_pairs_read_tsv(ctx, o->data, 0, &d->train));
     if (o->valid) {
         at_pairs_clear(&d->valid);
-        AT_TRY(at_pairs_read_tsv(ctx, o->valid, 0, &d->valid));
+        CLI_TRY(at_pairs_read_tsv(ctx, o->valid, 0, &d->valid));
+        if (d->valid.count == 0)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: no validation pairs", o->valid);
     } else if (strcmp(o->data, "dates")) {
-        if (d->train.count < 2)
-            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: need at least 2 pairs", o->data);
-        AT_TRY(hold_out(ctx, &d->train, &d->valid));
+        CLI_TRY(at_pairs_hold_out(ctx, &d->train, &d->valid, 5));
     }
     return AT_OK;
 }
 
-static int longest(const at_pairs *p, int target) {
-    size_t n = 0;
-    for (size_t i = 0; i < p->count; i++) {
-        size_t len = at_utf8_length(target ? p->target[i] : p->source[i]);
-        if (len > n) n = len;
-    }
-    return (int)n;
+/* What names the data for resume: the generator's settings, or the
+ * fingerprint of the pairs themselves. */
+static void data_id(const train_options *o, const train_data *d, char *id, size_t size) {
+    if (!strcmp(o->data, "dates"))
+        snprintf(id, size, "dates:seed=%ld:train=%ld:valid=%ld", o->seed, o->train_size,
+                 o->valid_size);
+    else
+        snprintf(id, size, "pairs:%016llx:%016llx",
+                 (unsigned long long)at_pairs_fingerprint(&d->train),
+                 (unsigned long long)at_pairs_fingerprint(&d->valid));
 }
 
 /* A new model: vocabularies from the training pairs, limits from all. */
 static at_status new_model(at_ctx *ctx, train_options *o, const train_data *d, at_seq2seq **m) {
-    at_seq2seq_config *c = &o->config;
-    if (o->attention) AT_TRY(at_attention_kind_parse(ctx, o->attention, &c->attention));
-    int src = longest(&d->train, 0), tgt = longest(&d->train, 1);
-    int vsrc = longest(&d->valid, 0), vtgt = longest(&d->valid, 1);
-    c->max_source_len = (src > vsrc ? src : vsrc) + 16;
-    c->max_target_len = (tgt > vtgt ? tgt : vtgt) + 2;
-    at_vocab *source = NULL, *target = NULL;
-    at_status s =
-        at_vocab_build(ctx, &source, d->train.count, (const char *const *)d->train.source);
-    if (s == AT_OK)
-        s = at_vocab_build(ctx, &target, d->train.count, (const char *const *)d->train.target);
-    if (s != AT_OK) {
-        at_vocab_free(source);
-        return s;
-    }
-    return at_seq2seq_create(ctx, m, c, source, target);
+    if (o->attention) CLI_TRY(at_attention_kind_parse(ctx, o->attention, &o->config.attention));
+    return at_seq2seq_create_for_pairs(ctx, m, &o->config, &d->train, &d->valid);
 }
 
-/* ------------------------------------------------------------ checkpoints */
+/* ------------------------------------------------------------------ resume */
 
-#define ORDER_POOL 50 /* batches per length-sorted chunk of the data order */
-
-/* Where the run is: all that last.safetensors' metadata brings back. */
-typedef struct train_state {
-    long step;
-    double best_exact;
-    double seconds;
-    double loss_avg;  /* smoothed training loss                               */
-    at_rng order_rng; /* the data-order generator before this pass's shuffle  */
-    size_t position;  /* rows of this pass's order already trained on        */
-    int has_position; /* resumed from a checkpoint that had order_rng         */
-} train_state;
-
-static at_status set_meta(at_ctx *ctx, at_metadata *meta, const char *key, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-static at_status set_meta(at_ctx *ctx, at_metadata *meta, const char *key, const char *fmt, ...) {
-    char text[256];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(text, sizeof text, fmt, args);
-    va_end(args);
-    return at_metadata_set(ctx, meta, key, text);
+static void last_path(const train_options *o, char *path, size_t size) {
+    snprintf(path, size, "%s/last.safetensors", o->out);
 }
 
-/* A generator's state as 32 hex digits, and back (0 if malformed). */
-static void rng_to_text(const at_rng *rng, char text[33]) {
-    snprintf(text, 33, "%08x%08x%08x%08x", (unsigned)rng->s[0], (unsigned)rng->s[1],
-             (unsigned)rng->s[2], (unsigned)rng->s[3]);
-}
-
-static int rng_from_text(const char *text, at_rng *rng) {
-    if (!text || strlen(text) != 32 || strspn(text, "0123456789abcdef") != 32) return 0;
-    at_rng r;
-    for (int i = 0; i < 4; i++) {
-        char word[9];
-        memcpy(word, text + 8 * i, 8);
-        word[8] = '\0';
-        r.s[i] = (uint32_t)strtoul(word, NULL, 16);
-    }
-    if ((r.s[0] | r.s[1] | r.s[2] | r.s[3]) == 0) return 0; /* xoshiro's one bad state */
-    *rng = r;
-    return 1;
-}
-
-static at_status train_metadata(at_ctx *ctx, const train_options *o, const train_state *st,
-                                at_metadata *meta) {
-    char order[33], noise[33];
-    rng_to_text(&st->order_rng, order);
-    rng_to_text(at_ctx_rng(ctx), noise);
-    AT_TRY(set_meta(ctx, meta, "train.step", "%ld", st->step));
-    AT_TRY(set_meta(ctx, meta, "train.best_exact", "%.6f", st->best_exact));
-    AT_TRY(set_meta(ctx, meta, "train.seconds", "%.1f", st->seconds));
-    AT_TRY(set_meta(ctx, meta, "train.loss_avg", "%.17g", st->loss_avg));
-    AT_TRY(set_meta(ctx, meta, "train.order_rng", "%s", order));
-    AT_TRY(set_meta(ctx, meta, "train.position", "%zu", st->position));
-    AT_TRY(set_meta(ctx, meta, "train.ctx_rng", "%s", noise));
-    AT_TRY(set_meta(ctx, meta, "train.data", "%s", o->data));
-    AT_TRY(set_meta(ctx, meta, "train.seed", "%ld", o->seed));
-    AT_TRY(set_meta(ctx, meta, "train.train_size", "%ld", o->train_size));
-    return set_meta(ctx, meta, "train.valid_size", "%ld", o->valid_size);
-}
-
-static at_status save(at_ctx *ctx, const at_seq2seq *m, const train_options *o,
-                      const train_state *st, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", o->out, name);
-    at_metadata meta = {0};
-    at_status s = train_metadata(ctx, o, st, &meta);
-    if (s == AT_OK) s = at_seq2seq_save(ctx, m, path, &meta);
-    at_metadata_clear(&meta);
-    return s;
-}
-
-/* Adam's state beside last.safetensors, stamped with the same step. */
-static void optim_path(char *path, size_t size, const train_options *o) {
-    snprintf(path, size, "%s/last.optim.safetensors", o->out);
-}
-
-static at_status save_optim(at_ctx *ctx, const at_optim *optim, const train_options *o,
-                            const train_state *st) {
-    char path[4096];
-    optim_path(path, sizeof path, o);
-    at_metadata meta = {0};
-    at_status s = set_meta(ctx, &meta, "train.step", "%ld", st->step);
-    if (s == AT_OK) s = at_optim_save(ctx, optim, path, &meta);
-    at_metadata_clear(&meta);
-    return s;
-}
-
-/* The last state: the model, then the optimiser. A crash between the two
- * leaves an optimiser file of another step, which --resume refuses. */
-static at_status save_last(at_ctx *ctx, const at_seq2seq *m, const at_optim *optim,
-                           const train_options *o, const train_state *st) {
-    AT_TRY(save(ctx, m, o, st, "last.safetensors"));
-    return save_optim(ctx, optim, o, st);
-}
-
-static double meta_number(const at_metadata *meta, const char *key) {
-    const char *v = at_metadata_get(meta, key);
-    return v ? atof(v) : 0.0;
-}
-
-/* Resuming trains on the data the run started with: its settings come back
- * from the checkpoint, whatever the command line says. */
-static void resume_data_options(at_ctx *ctx, train_options *o) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/last.safetensors", o->out);
-    at_metadata meta = {0};
-    if (at_checkpoint_read_metadata(ctx, path, &meta) != AT_OK) return; /* resume() reports it */
-    const char *data = at_metadata_get(&meta, "train.data");
-    if (data && !strcmp(data, "dates") && !strcmp(o->data, "dates")) {
-        o->seed = (long)meta_number(&meta, "train.seed");
-        o->train_size = (long)meta_number(&meta, "train.train_size");
-        o->valid_size = (long)meta_number(&meta, "train.valid_size");
-    }
-    at_metadata_clear(&meta);
-}
-
-/* The place in the data and the context's generator; 0 if the checkpoint
- * has them but they are malformed. A checkpoint older than them reshuffles
- * the data, with a warning. */
-static int resume_position(at_ctx *ctx, const char *path, const at_metadata *meta,
-                           train_state *st) {
-    const char *order = at_metadata_get(meta, "train.order_rng");
-    const char *noise = at_metadata_get(meta, "train.ctx_rng");
-    if (!order && !noise) {
-        fprintf(stderr,
-                "attend train: warning: %s has no data position (an older run): the data "
-                "is reshuffled\n",
-                path);
-        return 1;
-    }
-    if (!rng_from_text(order, &st->order_rng) || !rng_from_text(noise, at_ctx_rng(ctx))) {
-        fprintf(stderr, "attend train: %s: train.order_rng or train.ctx_rng is malformed\n", path);
+/* A whole number in [lo, hi] from the checkpoint's metadata, or 0 after
+ * printing what is wrong. */
+static int meta_long(const at_metadata *meta, const char *path, const char *key, long lo,
+                     long hi, long *out) {
+    const char *text = at_metadata_get(meta, key);
+    char *end = NULL;
+    long v = text && *text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || v < lo || v > hi) {
+        fprintf(stderr, "attend train: %s: %s is %s, not a whole number in %ld .. %ld\n", path,
+                key, text ? text : "missing", lo, hi);
         return 0;
     }
-    st->position = (size_t)meta_number(meta, "train.position");
-    st->has_position = 1;
+    *out = v;
     return 1;
 }
 
-static at_seq2seq *resume(at_ctx *ctx, const train_options *o, train_state *st) {
+/* Resuming trains on the data the run started with: a run on generated
+ * dates takes their settings from the checkpoint, whatever the command line
+ * says (the trainer then checks the data is the same). */
+static int resume_data_options(at_ctx *ctx, train_options *o) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/last.safetensors", o->out);
+    last_path(o, path, sizeof path);
     at_metadata meta = {0};
-    at_seq2seq *m = cli_load_model("train", ctx, path, &meta);
-    if (!m) return NULL;
-    st->step = (long)meta_number(&meta, "train.step");
-    st->best_exact = meta_number(&meta, "train.best_exact");
-    st->seconds = meta_number(&meta, "train.seconds");
-    st->loss_avg = meta_number(&meta, "train.loss_avg");
-    int ok = resume_position(ctx, path, &meta, st);
+    if (at_checkpoint_read_metadata(ctx, path, &meta) != AT_OK) {
+        cli_fail("train", ctx, AT_ERR_FORMAT);
+        return 0;
+    }
+    const char *data = at_metadata_get(&meta, "train.data");
+    int ok = 1;
+    if (data && !strcmp(data, "dates") && !strcmp(o->data, "dates"))
+        ok = meta_long(&meta, path, "train.seed", 0, 1L << 31, &o->seed) &&
+             meta_long(&meta, path, "train.train_size", 1, 100000000, &o->train_size) &&
+             meta_long(&meta, path, "train.valid_size", 1, 10000000, &o->valid_size);
     at_metadata_clear(&meta);
-    if (!ok) {
-        at_seq2seq_free(m);
-        return NULL;
-    }
-    fprintf(stderr, "resuming from %s at step %ld (best exact match %.2f%%)\n", path, st->step,
-            100 * st->best_exact);
-    return m;
+    return ok;
 }
 
-/* Adam's moments and step count from last.optim.safetensors. Missing (a
- * run saved before it existed): a warning, Adam starts from zero. */
-static at_status resume_optim(at_ctx *ctx, at_optim *optim, const train_options *o, long step) {
-    char path[4096];
-    optim_path(path, sizeof path, o);
-    struct stat info;
-    if (stat(path, &info) != 0 && errno == ENOENT) {
-        fprintf(stderr, "attend train: warning: no %s: Adam's moments restart from zero\n", path);
-        return AT_OK;
-    }
-    at_metadata meta = {0};
-    AT_TRY(at_optim_load(ctx, optim, path, &meta));
-    const char *saved = at_metadata_get(&meta, "train.step");
-    long saved_step = saved ? atol(saved) : -1;
-    at_metadata_clear(&meta);
-    if (saved_step != step)
-        return at_ctx_fail(ctx, AT_ERR_FORMAT,
-                           "%s is from step %ld but last.safetensors from step %ld; remove it to "
-                           "resume with Adam from zero",
-                           path, saved_step, step);
-    return AT_OK;
+/* The caller's part of every checkpoint's metadata: how the data was made
+ * (eval --dates leaves these dates out). */
+static at_status data_metadata(at_ctx *ctx, const train_options *o, at_metadata *meta) {
+    char text[64];
+    CLI_TRY(at_metadata_set(ctx, meta, "train.data", o->data));
+    snprintf(text, sizeof text, "%ld", o->seed);
+    CLI_TRY(at_metadata_set(ctx, meta, "train.seed", text));
+    snprintf(text, sizeof text, "%ld", o->train_size);
+    CLI_TRY(at_metadata_set(ctx, meta, "train.train_size", text));
+    snprintf(text, sizeof text, "%ld", o->valid_size);
+    return at_metadata_set(ctx, meta, "train.valid_size", text);
 }
 
-/* ------------------------------------------------------------------- loop */
+/* ------------------------------------------------------------------- run */
 
-typedef struct trainer {
-    at_ctx *ctx;
-    at_seq2seq *model;
-    at_optim *optim;
-    train_options *o;
-    at_seq2seq_data train, valid;
-    at_seq2seq_batch batch;
-    size_t *order;
-    at_rng rng; /* the data order's generator */
-    at_schedule schedule;
-    train_state state;
-    FILE *metrics;
-    double last_exact, examples, run_start;
-} trainer;
-
-/* A new pass: shuffle the data order, keeping the generator as it was. */
-static void draw_order(trainer *t) {
-    t->state.order_rng = t->rng;
-    at_seq2seq_bucket_order(&t->train, (int)t->o->batch, ORDER_POOL, &t->rng, t->order);
-    t->state.position = 0;
+/* Set by Ctrl-C or SIGTERM, read by the trainer at each step boundary. */
+static volatile sig_atomic_t stop_requested = 0;
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
 }
 
-static at_status next_batch(trainer *t) {
-    size_t n = t->train.count, bs = (size_t)t->o->batch;
-    train_state *st = &t->state;
-    if (st->position == 0 || st->position + bs > n) draw_order(t);
-    int rows = (int)(n - st->position < bs ? n - st->position : bs);
-    at_status s =
-        at_seq2seq_batch_fill(t->ctx, &t->batch, &t->train, t->order + st->position, rows);
-    st->position += (size_t)rows;
-    return s;
-}
-
-/* The data order where the checkpoint left it: the same shuffle again from
- * the same generator state, then as far into it as the run had gone. A new
- * run, or an older checkpoint (no position), seeds the generator from the
- * seed and the step; its first batch shuffles. */
-static void restore_order(trainer *t) {
-    train_state *st = &t->state;
-    if (!st->has_position) {
-        at_rng_seed(&t->rng, (uint64_t)t->o->seed * 7919u + (uint64_t)st->step);
-        st->order_rng = t->rng; /* saved as is if the run stops before a batch */
-        st->position = 0;
-        return;
-    }
-    size_t position = st->position;
-    t->rng = st->order_rng;
-    if (position == 0 || position > t->train.count) return; /* next_batch shuffles */
-    draw_order(t);
-    st->position = position;
-}
-
-static at_status evaluate(trainer *t, double loss, double lr) {
-    at_seq2seq_score sc;
-    AT_TRY(at_seq2seq_evaluate(t->ctx, t->model, &t->valid, 256, &sc, NULL));
-    double exact = sc.pairs ? (double)sc.exact / (double)sc.pairs : 0;
-    double chars = sc.chars ? (double)sc.chars_correct / (double)sc.chars : 0;
-    double elapsed = cli_seconds() - t->run_start;
-    t->last_exact = exact;
-    fprintf(t->metrics,
-            "{\"step\": %ld, \"loss\": %.5f, \"valid_exact\": %.5f, \"valid_char\": %.5f, "
-            "\"lr\": %.6g, \"seconds\": %.1f, \"examples_per_second\": %.0f}\n",
-            t->state.step, loss, exact, chars, lr, t->state.seconds + elapsed,
-            elapsed > 0 ? t->examples / elapsed : 0.0);
-    fflush(t->metrics);
-    if (exact >= t->state.best_exact) {
-        t->state.best_exact = exact;
-        AT_TRY(save(t->ctx, t->model, t->o, &t->state, "model.safetensors"));
-    }
-    return AT_OK;
-}
-
-static at_status run_loop(trainer *t, long total, cli_progress *progress) {
-    double *loss_avg = &t->state.loss_avg;
-    while (t->state.step < total) {
-        if (interrupted) return AT_OK;
-        long step = t->state.step + 1;
-        float lr = at_schedule_lr(&t->schedule, step), loss;
-        at_optim_set_lr(t->optim, lr);
-        AT_TRY(next_batch(t));
-        AT_TRY(
-            at_seq2seq_train_step(t->ctx, t->model, t->optim, &t->batch, (float)t->o->clip, &loss));
-        t->state.step = step;
-        t->examples += t->batch.batch;
-        *loss_avg = *loss_avg == 0 ? loss : 0.98 * *loss_avg + 0.02 * loss;
-        if (step % t->o->eval_every == 0 || step == total) AT_TRY(evaluate(t, *loss_avg, lr));
-        if (step % 20 == 0 || step == total) {
-            double elapsed = cli_seconds() - t->run_start;
-            cli_progress_update(progress, step, "loss %.4f  valid exact %.2f%%  %.0f ex/s",
-                                *loss_avg, 100 * t->last_exact,
-                                elapsed > 0 ? t->examples / elapsed : 0.0);
-        }
-    }
-    return AT_OK;
-}
-
-static at_status prepare(trainer *t, const train_data *d) {
-    train_options *o = t->o;
-    AT_TRY(at_seq2seq_data_build(t->ctx, t->model, &d->train, &t->train));
-    AT_TRY(at_seq2seq_data_build(t->ctx, t->model, &d->valid, &t->valid));
-    AT_TRY(at_seq2seq_batch_init(t->ctx, t->model, (int)o->batch, &t->batch));
-    t->order = malloc((t->train.count ? t->train.count : 1) * sizeof *t->order);
-    if (!t->order) return at_ctx_fail(t->ctx, AT_ERR_MEMORY, "train: out of memory");
-    at_optim_config adam = {.kind = AT_ADAM, .lr = (float)o->lr};
-    AT_TRY(at_optim_create(t->ctx, &t->optim, at_seq2seq_params(t->model), &adam));
-    if (o->resume) AT_TRY(resume_optim(t->ctx, t->optim, o, t->state.step));
-    restore_order(t);
-    return AT_OK;
-}
-
-static long total_steps(const train_options *o, size_t train_count) {
-    if (o->epochs <= 0) return o->steps;
-    long per_epoch = (long)((train_count + (size_t)o->batch - 1) / (size_t)o->batch);
-    return per_epoch * o->epochs;
+static void on_progress(void *user, const at_train_progress *p) {
+    cli_progress *bar = user;
+    if (p->step % 20 && p->step != p->total_steps && !p->evaluated) return;
+    double exact = 0;
+    at_metrics_get(p->valid, "exact", &exact);
+    cli_progress_update(bar, p->step, "loss %.4f  valid exact %.2f%%  %.0f ex/s", p->loss,
+                        100 * exact, p->examples_per_second);
 }
 
 /* Training curves of OUT/metrics.jsonl to OUT/curves.png and .svg. Only
  * warns on failure: the model is saved, so the run still succeeded. */
-static void draw_curves(trainer *t) {
-    if (t->metrics) fflush(t->metrics);
-    const at_seq2seq_config *c = at_seq2seq_get_config(t->model);
+static void draw_curves(at_ctx *ctx, const train_options *o, const at_seq2seq *m, long steps) {
+    const at_seq2seq_config *c = at_seq2seq_get_config(m);
     char metrics[4096], title[256];
-    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", t->o->out);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o->out);
     snprintf(title, sizeof title, "%s decoder, %s attention, %ld steps",
              c->decoder == AT_DECODER_SEED ? "seed" : "luong",
              c->decoder == AT_DECODER_SEED ? "additive" : at_attention_kind_name(c->attention),
-             t->state.step);
+             steps);
     const char *ext[2] = {"png", "svg"};
     char done[2][4096];
     int n_done = 0;
     for (int i = 0; i < 2; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/curves.%s", t->o->out, ext[i]);
-        if (at_plot_metrics(t->ctx, metrics, path, title) != AT_OK)
+        snprintf(path, sizeof path, "%s/curves.%s", o->out, ext[i]);
+        if (at_plot_metrics(ctx, metrics, path, title) != AT_OK)
             fprintf(stderr, "attend train: warning: no training curves in %s: %s\n", path,
-                    at_ctx_error(t->ctx));
+                    at_ctx_error(ctx));
         else
             snprintf(done[n_done++], sizeof done[0], "%s", path);
     }
@@ -621,69 +339,122 @@ static void draw_curves(trainer *t) {
         fprintf(stderr, "training curves: %s\n", done[0]);
 }
 
-static int train_run(trainer *t, const train_data *d) {
-    train_options *o = t->o;
-    at_status s = prepare(t, d);
-    if (s != AT_OK) return cli_fail("train", t->ctx, s);
-    long total = total_steps(o, t->train.count);
+static void trainer_options(const train_options *o, at_trainer_options *t, const char *id,
+                            const at_metadata *extra, cli_progress *bar) {
+    at_trainer_options_default(t);
+    t->out_dir = o->out;
+    t->steps = o->steps;
+    t->epochs = o->epochs;
+    t->batch = (int)o->batch;
+    t->seed = (uint64_t)o->seed;
+    t->optim = (at_optim_config){.kind = AT_ADAM, .lr = (float)o->lr};
     t->schedule = (at_schedule){.base_lr = (float)o->lr,
                                 .final_lr = (float)o->final_lr,
                                 .warmup_steps = o->warmup,
-                                .total_steps = total,
                                 .decay = AT_DECAY_COSINE};
-    const at_seq2seq_config *c = at_seq2seq_get_config(t->model);
+    t->clip = (float)o->clip;
+    t->eval_every = o->eval_every;
+    t->save_every = o->save_every;
+    t->best_metric = "exact";
+    t->resume = o->resume;
+    t->data_id = id;
+    t->extra = extra;
+    t->stop = &stop_requested;
+    t->progress = on_progress;
+    t->progress_user = bar;
+}
+
+static void describe(const at_seq2seq *m, const at_trainable *task, const train_data *d,
+                     const train_options *o) {
+    const at_seq2seq_config *c = at_seq2seq_get_config(m);
     fprintf(stderr,
             "model: %s decoder, %s attention, %zu parameters; %zu training pairs, %zu "
-            "validation; %ld steps of %ld\n",
+            "validation; batch %ld\n",
             c->decoder == AT_DECODER_SEED ? "seed" : "luong",
             c->decoder == AT_DECODER_SEED ? "additive" : at_attention_kind_name(c->attention),
-            at_params_numel(at_seq2seq_params(t->model)), t->train.count, t->valid.count, total,
-            o->batch);
-    cli_progress progress;
-    cli_progress_start(&progress, total);
-    t->run_start = cli_seconds();
-    s = run_loop(t, total, &progress);
-    cli_progress_finish(&progress);
-    t->state.seconds += cli_seconds() - t->run_start;
-    at_status saved = save_last(t->ctx, t->model, t->optim, o, &t->state);
-    if (s == AT_OK) s = saved;
-    if (s != AT_OK) return cli_fail("train", t->ctx, s);
-    if (interrupted) {
-        fprintf(stderr,
-                "interrupted at step %ld: saved %s/last.safetensors (resume with "
-                "--resume)\n",
-                t->state.step, o->out);
-        draw_curves(t);
+            at_params_numel(at_seq2seq_params(m)), task->count, d->valid.count, o->batch);
+}
+
+static at_status train_model(at_ctx *ctx, const train_options *o, at_seq2seq *m,
+                             const train_data *d, at_train_result *result) {
+    at_seq2seq_task *task = NULL;
+    CLI_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->batch));
+    const at_trainable *trainable = at_seq2seq_task_trainable(task);
+    describe(m, trainable, d, o);
+    char id[256];
+    data_id(o, d, id, sizeof id);
+    at_metadata extra = {0};
+    at_status s = data_metadata(ctx, o, &extra);
+    cli_progress bar;
+    at_trainer_options topts;
+    trainer_options(o, &topts, id, &extra, &bar);
+    long total = o->epochs > 0 ? (long)((trainable->count + (size_t)o->batch - 1) /
+                                        (size_t)o->batch) * o->epochs
+                               : o->steps;
+    cli_progress_start(&bar, total);
+    if (s == AT_OK) s = at_train(ctx, trainable, &topts, result);
+    cli_progress_finish(&bar);
+    at_metadata_clear(&extra);
+    at_seq2seq_task_free(task);
+    return s;
+}
+
+static int report(const train_options *o, const at_train_result *r) {
+    if (r->stopped) {
+        fprintf(stderr, "stopped at step %ld: saved %s/last.safetensors (resume with --resume)\n",
+                r->steps, o->out);
         return 130;
     }
     fprintf(stderr,
-            "trained %ld steps in %.1f s; best validation exact match %.2f%%; model in "
+            "trained to step %ld in %.1f s; best validation exact match %.2f%%; model in "
             "%s/model.safetensors\n",
-            t->state.step, t->state.seconds, 100 * t->state.best_exact, o->out);
-    draw_curves(t);
+            r->steps, r->seconds, 100 * (isnan(r->best) ? 0 : r->best), o->out);
     return 0;
 }
 
-static void trainer_free(trainer *t) {
-    at_optim_free(t->optim);
-    at_seq2seq_data_clear(&t->train);
-    at_seq2seq_data_clear(&t->valid);
-    at_seq2seq_batch_free(&t->batch);
-    free(t->order);
-    if (t->metrics) fclose(t->metrics);
-    at_seq2seq_free(t->model);
+/* The model: new, or the one last.safetensors holds. */
+static at_seq2seq *make_model(at_ctx *ctx, train_options *o, const train_data *d) {
+    at_seq2seq *m = NULL;
+    if (o->resume) {
+        char path[4096];
+        last_path(o, path, sizeof path);
+        m = cli_load_model("train", ctx, path, NULL);
+        if (m) fprintf(stderr, "resuming from %s\n", path);
+        return m;
+    }
+    at_status s = new_model(ctx, o, d, &m);
+    if (s != AT_OK) cli_fail("train", ctx, s);
+    return s == AT_OK ? m : NULL;
 }
 
-static int open_outputs(trainer *t) {
-    if (mkdir(t->o->out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "attend train: cannot create %s: %s\n", t->o->out, strerror(errno));
-        return 0;
+static int run(at_ctx *ctx, train_options *o) {
+    at_trainer_options check;
+    at_trainer_options_default(&check);
+    check.out_dir = o->out;
+    check.resume = o->resume;
+    /* the output directory before the data: fail fast */
+    at_status s = at_trainer_prepare(ctx, &check);
+    if (s != AT_OK) return cli_fail("train", ctx, s);
+    if (o->resume && !resume_data_options(ctx, o)) return 1;
+    train_data d = {{0}, {0}};
+    int code = 1;
+    at_seq2seq *m = NULL;
+    s = load_data(ctx, o, &d);
+    if (s != AT_OK)
+        code = cli_fail("train", ctx, s);
+    else if ((m = make_model(ctx, o, &d)) != NULL) {
+        at_train_result result = {0};
+        s = train_model(ctx, o, m, &d, &result);
+        if (s != AT_OK)
+            code = cli_fail("train", ctx, s);
+        else
+            code = report(o, &result);
+        if (result.steps > 0) draw_curves(ctx, o, m, result.steps);
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", t->o->out);
-    t->metrics = fopen(path, t->o->resume ? "a" : "w");
-    if (!t->metrics) fprintf(stderr, "attend train: cannot write %s: %s\n", path, strerror(errno));
-    return t->metrics != NULL;
+    at_seq2seq_free(m);
+    at_pairs_clear(&d.train);
+    at_pairs_clear(&d.valid);
+    return code;
 }
 
 int train_main(int argc, char **argv) {
@@ -693,29 +464,13 @@ int train_main(int argc, char **argv) {
     if (parsed == 0) return 2;
     at_ctx *ctx = cli_context("train", (int)o.threads, (uint64_t)o.seed);
     if (!ctx) return 1;
-    trainer t = {.ctx = ctx, .o = &o};
-    train_data d = {{0}, {0}};
-    int code = 1;
-    if (o.resume) resume_data_options(ctx, &o);
-    at_status s = load_data(ctx, &o, &d);
-    if (s != AT_OK)
-        code = cli_fail("train", ctx, s);
-    else if (!open_outputs(&t))
-        code = 1;
-    else if (o.resume && !(t.model = resume(ctx, &o, &t.state)))
-        code = 1;
-    else if (!o.resume && (s = new_model(ctx, &o, &d, &t.model)) != AT_OK)
-        code = cli_fail("train", ctx, s);
-    else {
-        struct sigaction sa = {0};
-        sa.sa_handler = on_sigint;
-        sigaction(SIGINT, &sa, NULL);
-        code = train_run(&t, &d);
-        signal(SIGINT, SIG_DFL);
-    }
-    trainer_free(&t);
-    at_pairs_clear(&d.train);
-    at_pairs_clear(&d.valid);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int code = run(ctx, &o);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     at_ctx_free(ctx);
     return code;
 }

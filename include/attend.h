@@ -51,6 +51,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h> /* sig_atomic_t, for the trainer's stop request */
 #include <stdio.h> /* FILE, for at_plot_terminal */
 
 #ifdef __cplusplus
@@ -887,6 +888,13 @@ at_status at_pairs_read_tsv(at_ctx *ctx, const char *path, int max_chars, at_pai
 /* Write pairs as TSV (LF line ends), atomically: a temporary file in the
  * same directory, flushed, then renamed over path. */
 at_status at_pairs_write_tsv(at_ctx *ctx, const char *path, const at_pairs *pairs);
+/* Move the last `percent`% of train (at least one pair; percent 1..50) to
+ * the end of valid, e.g. to validate on a TSV that came without a
+ * validation file. Fewer than 2 pairs is an AT_ERR_ARGUMENT. */
+at_status at_pairs_hold_out(at_ctx *ctx, at_pairs *train, at_pairs *valid, int percent);
+/* A 64-bit fingerprint (FNV-1a) of every pair, in order: the same pairs
+ * give the same number; a resumed run checks it names the same data. */
+uint64_t at_pairs_fingerprint(const at_pairs *pairs);
 
 /* AT_OK if text[0, len) is valid UTF-8 (no overlong forms, surrogates,
  * code points above U+10FFFF or stray bytes). Otherwise AT_ERR_ARGUMENT
@@ -1007,6 +1015,25 @@ at_status at_dates_sample(at_ctx *ctx, at_dates *dates, at_rng *rng, at_date_sam
  * AT_ERR_ARGUMENT. */
 at_status at_dates_generate(at_ctx *ctx, at_dates *dates, uint64_t seed, const long sizes[3],
                             at_pairs splits[3]);
+
+/* Dates a model never saw, for evaluation: `count` pairs drawn with
+ * at_dates_sample from `seed`, distinct once case-folded, none of whose
+ * folded source equals a source of the training or validation pairs that
+ * at_dates_generate(train_seed, {train_sizes[0], train_sizes[1], 0}) makes
+ * (the model's training data; sizes 0 and 0 = nothing to leave out), and
+ * only from locales whose name starts with only_prefix (NULL = all). out
+ * must be empty; locales (count entries, or NULL) receive each pair's
+ * locale (strings owned by dates). Too few dates to draw is an
+ * AT_ERR_ARGUMENT. */
+typedef struct at_dates_held_out_options {
+    uint64_t train_seed;
+    long train_sizes[2];
+    uint64_t seed;
+    long count;
+    const char *only_prefix;
+} at_dates_held_out_options;
+at_status at_dates_held_out(at_ctx *ctx, at_dates *dates, const at_dates_held_out_options *opts,
+                            at_pairs *out, const char **locales);
 
 /* Format one date with one ICU pattern in a locale (Gregorian, UTC, no case
  * change) into out[size]. For checks and examples, e.g. that the week-based
@@ -1365,6 +1392,160 @@ at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *model, const at_seq
  * data->count indices; batch k is order[k*batch_size ...]. */
 void at_seq2seq_bucket_order(const at_seq2seq_data *data, int batch_size, int pool,
                              at_rng *rng, size_t *order);
+
+/* ----------------------------------------------------------------- trainer
+ * One training loop for every model (src/train/trainer.c): the date
+ * translator, a user's TSV task, the demo, and any model a C program
+ * writes. The model says what only it knows through an at_trainable (a
+ * struct of function pointers); the trainer owns everything around the
+ * step:
+ *   - the data order: a seeded shuffle every pass, optionally in length
+ *     buckets (similar lengths batched together: less padding);
+ *   - steps or epochs, the optimiser with its learning-rate schedule and
+ *     gradient clipping, an evaluation every eval_every steps and at the end;
+ *   - OUT/model.safetensors, the best model by one named metric, and
+ *     OUT/last.safetensors + OUT/last.optim.safetensors (the latest model and
+ *     the optimiser's state), all saved atomically; last.* also every
+ *     save_every steps, at the end and when a stop is requested;
+ *   - resume: the same options give the same bytes as a run that never
+ *     stopped (weights, optimiser state, data order, metrics);
+ *   - OUT/metrics.jsonl: one JSON object a line, the training loss at every
+ *     one of the first 100 steps and every log_every steps after, and the
+ *     validation metrics ("valid_NAME") at each evaluation;
+ *   - a stop flag that a signal handler may set: the loop saves last.* at
+ *     the next step boundary and returns with result->stopped = 1;
+ *   - a progress callback; the library itself prints nothing.
+ *
+ * One step: at_ctx_reset, at_params_zero_grad, loss = model->loss(batch),
+ * a non-finite loss is an AT_ERR_NUMERIC naming the step, at_backward,
+ * at_clip_grad_norm (if clip > 0), at_optim_step with the schedule's rate. */
+
+#define AT_METRICS_MAX 8
+#define AT_METRIC_NAME_MAX 32
+
+/* Named numbers an evaluation reports, e.g. {"exact": 0.98, "char": 0.99}. */
+typedef struct at_metrics {
+    int count;
+    char name[AT_METRICS_MAX][AT_METRIC_NAME_MAX];
+    double value[AT_METRICS_MAX];
+} at_metrics;
+/* Set (or replace) a metric. A name that is empty, too long or not made of
+ * [a-z0-9_], more than AT_METRICS_MAX metrics, or a non-finite value is an
+ * AT_ERR_ARGUMENT. */
+at_status at_metrics_set(at_ctx *ctx, at_metrics *metrics, const char *name, double value);
+/* 1 and *value if the metric is there, 0 otherwise. */
+int at_metrics_get(const at_metrics *metrics, const char *name, double *value);
+
+/* What the trainer needs from a model. self is passed back to every call.
+ * Examples are numbered 0 .. count-1; the trainer hands out batches of
+ * their indices. */
+typedef struct at_trainable {
+    void *self;
+    at_params *params;   /* what the optimiser updates and checkpoints hold */
+    size_t count;        /* training examples, >= 1                         */
+    /* Length of example i, for length buckets; NULL = a plain shuffle. */
+    int (*length)(void *self, size_t index);
+    /* Record the mean loss of examples indices[0 .. n) on the tape, (1). */
+    at_status (*loss)(at_ctx *ctx, void *self, const size_t *indices, int n,
+                      at_tensor **loss);
+    /* Score the validation data into metrics (called with gradients off);
+     * NULL = no evaluation (the last model is then also the best). */
+    at_status (*evaluate)(at_ctx *ctx, void *self, at_metrics *metrics);
+    /* Save the model, with everything needed to load it again (configuration,
+     * vocabularies), plus the trainer's metadata `extra`, atomically. */
+    at_status (*save)(at_ctx *ctx, void *self, const char *path, const at_metadata *extra);
+} at_trainable;
+
+/* Where a run is, for a progress display. */
+typedef struct at_train_progress {
+    long step, total_steps;   /* steps done (resumed ones included), of    */
+    double loss;              /* smoothed training loss                    */
+    double lr;                /* the learning rate of the last step        */
+    double examples_per_second; /* in this run                             */
+    double seconds;           /* wall time of this run                     */
+    const at_metrics *valid;  /* the latest evaluation (count 0: none yet) */
+    int evaluated;            /* 1 if this call follows an evaluation       */
+} at_train_progress;
+
+typedef struct at_trainer_options {
+    const char *out_dir;      /* required; made (with its parents) if missing */
+    long steps;               /* total optimisation steps, or              */
+    long epochs;              /* if > 0: passes over the data instead      */
+    int batch;                /* examples a step (default 32)              */
+    int bucket_pool;          /* batches per length-sorted chunk (default 50;
+                                 used only when model->length is set)      */
+    uint64_t seed;            /* the data order                            */
+    at_optim_config optim;    /* default Adam, lr 1e-3                     */
+    at_schedule schedule;     /* base_lr 0 = optim.lr; total_steps 0 = the
+                                 run's; default: constant                   */
+    float clip;               /* gradient norm clip; 0 = none              */
+    long eval_every;          /* steps between evaluations (0 = end only)  */
+    long log_every;           /* loss lines after step 100 (default 10)    */
+    long save_every;          /* steps between last.* saves (0 = at
+                                 evaluations, the end and a stop only)      */
+    const char *best_metric;  /* NULL = the first metric evaluate reports  */
+    int lower_is_better;      /* 1 for a loss, WER, PER, bits per char     */
+    int resume;               /* continue from OUT/last.safetensors        */
+    /* Names the training data (e.g. "dates:seed=1:n=250000:v=2000", or a
+     * fingerprint of a TSV's pairs). Saved in the checkpoints; resuming on
+     * data with another id is an AT_ERR_ARGUMENT saying both. May be NULL. */
+    const char *data_id;
+    /* The caller's own metadata, saved in every checkpoint (its keys may
+     * not be the trainer's own train.* keys listed in trainer.c). */
+    const at_metadata *extra;
+    /* Checked at every step boundary; a signal handler may set it. */
+    volatile sig_atomic_t *stop;
+    void (*progress)(void *user, const at_train_progress *progress);
+    void *progress_user;
+} at_trainer_options;
+
+/* The defaults above; out_dir, steps and the model's callbacks are yours. */
+void at_trainer_options_default(at_trainer_options *opts);
+
+typedef struct at_train_result {
+    long steps;        /* steps done, resumed ones included                 */
+    int stopped;       /* 1 if the stop flag ended the run early            */
+    int evaluations;   /* evaluations in this run                           */
+    double best;       /* best value of the best metric (NaN if none)       */
+    at_metrics last;   /* the last evaluation (count 0 if none)             */
+    double seconds;    /* wall time of this run                             */
+} at_train_result;
+
+/* Make out_dir (with its parents), check that it is a directory we can
+ * write, that the files the trainer writes there are regular files or
+ * absent, and remove temporary files a killed run left (NAME.tmp-XXXXXX of
+ * the trainer's own NAMEs). With resume, also check that
+ * OUT/last.safetensors exists. at_train does this too; a caller calls it
+ * first to fail before expensive work (generating data). */
+at_status at_trainer_prepare(at_ctx *ctx, const at_trainer_options *opts);
+
+/* Train. On resume, the weights come from OUT/last.safetensors (into
+ * model->params, whose names and shapes must match), the optimiser's state
+ * from OUT/last.optim.safetensors (stamped with the same step), and the
+ * step, data position, smoothed loss, best score and the context's random
+ * generator from last.safetensors' metadata, each parsed strictly (a value
+ * out of range is an AT_ERR_FORMAT naming the key). The learning-rate
+ * schedule runs to the run's total steps, so changing --steps on resume
+ * changes the schedule unless it is flat. result may be NULL. */
+at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_options *opts,
+                   at_train_result *result);
+
+/* The date translator as an at_trainable: data encoded once, padded
+ * batches in length buckets, the mean cross-entropy, and greedy decoding of
+ * the validation pairs for the metrics "exact" (whole outputs) and "char"
+ * (per character). The task borrows the model; valid must not be empty. */
+/* A new model for these pairs: both vocabularies from the training pairs'
+ * characters, max_source_len = the longest source of train and valid + 16
+ * (room for longer inputs at translation time), max_target_len = the
+ * longest target + 2 (END, and one spare); the other fields from config. */
+at_status at_seq2seq_create_for_pairs(at_ctx *ctx, at_seq2seq **out,
+                                      const at_seq2seq_config *config, const at_pairs *train,
+                                      const at_pairs *valid);
+typedef struct at_seq2seq_task at_seq2seq_task;
+at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq *model,
+                                 const at_pairs *train, const at_pairs *valid, int max_batch);
+void at_seq2seq_task_free(at_seq2seq_task *task);
+const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task);
 
 #ifdef __cplusplus
 }

@@ -333,6 +333,16 @@ static void test_metrics(at_ctx *ctx, const char *dir) {
     CHECK_OK(ctx, at_plot_metrics(ctx, metrics, out, "synthetic training"));
     path_in(out, sizeof out, dir, "curves.svg");
     CHECK_OK(ctx, at_plot_metrics(ctx, metrics, out, NULL));
+    /* the loss (3.05 down to 0.05) on a log scale: ticks at 0.1, 0.2, 0.5, 1, 2 */
+    size_t n = 0;
+    unsigned char *svg = test_read_file(out, &n);
+    char *text = svg ? calloc(n + 1, 1) : NULL;
+    if (text) memcpy(text, svg, n);
+    CHECK(text && strstr(text, "loss (log scale)") && strstr(text, ">0.1<") &&
+              strstr(text, ">0.2<") && strstr(text, ">0.5<") && strstr(text, ">2<"),
+          "curves.svg: no log-scale loss axis with ticks 0.1, 0.2, 0.5, 2");
+    free(text);
+    free(svg);
     f = fopen(metrics, "ab");
     fprintf(f, "{\"step\": 2100, \"loss\": 0.1\n");
     fclose(f);

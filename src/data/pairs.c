@@ -69,3 +69,37 @@ void at_pairs_clear(at_pairs *pairs) {
     free(pairs->target);
     memset(pairs, 0, sizeof *pairs);
 }
+
+/* FNV-1a, 64 bits, over every source and target with separators. */
+uint64_t at_pairs_fingerprint(const at_pairs *pairs) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; pairs && i < pairs->count; i++)
+        for (int side = 0; side < 2; side++) {
+            const unsigned char *p =
+                (const unsigned char *)(side ? pairs->target[i] : pairs->source[i]);
+            for (; *p; p++)
+                h = (h ^ *p) * 1099511628211ULL;
+            h = (h ^ (unsigned char)(side ? '\n' : '\t')) * 1099511628211ULL;
+        }
+    return h;
+}
+
+at_status at_pairs_hold_out(at_ctx *ctx, at_pairs *train, at_pairs *valid, int percent) {
+    if (!train || !valid || percent < 1 || percent > 50)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs_hold_out: NULL list or percent not 1..50");
+    if (train->count < 2)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "pairs_hold_out: %zu pair%s: need at least 2 to hold one out",
+                           train->count, train->count == 1 ? "" : "s");
+    size_t moved = train->count * (size_t)percent / 100;
+    if (moved == 0) moved = 1;
+    size_t keep = train->count - moved;
+    for (size_t i = keep; i < train->count; i++)
+        AT_TRY(at_pairs_add(ctx, valid, train->source[i], train->target[i]));
+    for (size_t i = keep; i < train->count; i++) {
+        free(train->source[i]);
+        free(train->target[i]);
+    }
+    train->count = keep;
+    return AT_OK;
+}

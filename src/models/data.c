@@ -9,6 +9,7 @@
  *     target_out = y_1   ...   y_n END PAD ...    (what is scored)
  */
 #include "models.h"
+#include "../train/order.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,47 +148,12 @@ at_status at_seq2seq_batch_fill(at_ctx *ctx, at_seq2seq_batch *b, const at_seq2s
 
 /* -------------------------------------------------------------- buckets */
 
-static void shuffle(size_t *a, size_t n, at_rng *rng) {
-    for (size_t i = n; i > 1; i--) {
-        size_t j = at_rng_below(rng, (uint32_t)i);
-        size_t tmp = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = tmp;
-    }
-}
-
-/* Sort a[0, n) by source length (insertion sort per length: counting). */
-static void sort_by_length(const at_seq2seq_data *d, size_t *a, size_t n, size_t *tmp) {
-    int32_t longest = 0;
-    for (size_t i = 0; i < n; i++)
-        if (d->source_len[a[i]] > longest) longest = d->source_len[a[i]];
-    size_t k = 0;
-    for (int32_t len = 0; len <= longest; len++)
-        for (size_t i = 0; i < n; i++)
-            if (d->source_len[a[i]] == len) tmp[k++] = a[i];
-    memcpy(a, tmp, n * sizeof *a);
+static int source_length(void *self, size_t index) {
+    const at_seq2seq_data *d = self;
+    return d->source_len[index];
 }
 
 void at_seq2seq_bucket_order(const at_seq2seq_data *d, int batch_size, int pool, at_rng *rng,
                              size_t *order) {
-    size_t n = d->count, bs = (size_t)(batch_size > 0 ? batch_size : 1);
-    size_t chunk = bs * (size_t)(pool > 0 ? pool : 1);
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    shuffle(order, n, rng);
-    size_t *tmp = malloc(chunk * sizeof *tmp);
-    if (tmp)
-        for (size_t start = 0; start < n; start += chunk)
-            sort_by_length(d, order + start, n - start < chunk ? n - start : chunk, tmp);
-    free(tmp); /* without memory the order stays shuffled: still correct */
-    /* shuffle the full batches as blocks (a Fisher-Yates over block ids) */
-    size_t blocks = n / bs;
-    for (size_t i = blocks; i > 1; i--) {
-        size_t j = at_rng_below(rng, (uint32_t)i);
-        for (size_t k = 0; k < bs && j != i - 1; k++) {
-            size_t tmp2 = order[(i - 1) * bs + k];
-            order[(i - 1) * bs + k] = order[j * bs + k];
-            order[j * bs + k] = tmp2;
-        }
-    }
+    order_buckets(d->count, source_length, (void *)d, batch_size, pool, rng, order);
 }

@@ -5,8 +5,11 @@
  * series of that name. Series whose name contains "loss" are drawn in the
  * left panel; names with "acc", "exact", "match" or "char" (per-character
  * accuracy, e.g. "valid_char") in the right one, on
- * the fixed scale [0, 1]. Axis ticks are "nice" numbers (1, 2 or 5 times
- * a power of ten). Lines that are not JSON objects are format errors
+ * the fixed scale [0, 1]. The loss is drawn on a log scale: it falls by
+ * orders of magnitude, and the first steps, where the learning happens,
+ * would otherwise squash the rest into a flat line (a loss <= 0 cannot be
+ * shown there and is left out). Axis ticks are "nice" numbers (1, 2 or 5
+ * times a power of ten). Lines that are not JSON objects are format errors
  * naming the line; blank lines, lines without "step" and other fields are
  * skipped, so the trainer may log whatever else it likes.
  */
@@ -141,19 +144,38 @@ static double nice_step(double range, int want) {
 typedef struct axes {
     double x0, y0;              /* plot area's top-left        */
     double xmin, xmax, ymin, ymax;
+    int log_y;                  /* ymin, ymax are log10 of the values */
 } axes;
 
 static double ax_x(const axes *a, double x) {
     return a->x0 + (x - a->xmin) / (a->xmax - a->xmin) * PLOT_W;
 }
 static double ax_y(const axes *a, double y) {
-    return a->y0 + PLOT_H - (y - a->ymin) / (a->ymax - a->ymin) * PLOT_H;
+    double v = a->log_y ? log10(y) : y;
+    return a->y0 + PLOT_H - (v - a->ymin) / (a->ymax - a->ymin) * PLOT_H;
+}
+
+/* Log-scale ticks: 1, 2 and 5 times each power of ten in range, or only
+ * the powers when the range spans more than three decades. */
+static void draw_log_ticks(dl_list *l, const axes *a) {
+    static const double mantissas[3] = {1, 2, 5};
+    int every = a->ymax - a->ymin > 3 ? 1 : 3;
+    char text[32];
+    for (int d = (int)floor(a->ymin); d <= (int)ceil(a->ymax); d++)
+        for (int k = 0; k < every; k++) {
+            double y = mantissas[k] * pow(10, d), v = log10(y);
+            if (v < a->ymin - 1e-9 || v > a->ymax + 1e-9) continue;
+            dl_line(l, a->x0, ax_y(a, y), a->x0 + PLOT_W, ax_y(a, y), 1, GRID);
+            snprintf(text, sizeof text, "%g", y);
+            dl_text(l, a->x0 - 6, ax_y(a, y), text, 11, 0, DL_END, 0, INK, "tick");
+        }
 }
 
 static void draw_axes(dl_list *l, const axes *a, const char *title, const char *ylabel) {
     char text[32];
     double ys = nice_step(a->ymax - a->ymin, 5), xs = nice_step(a->xmax - a->xmin, 6);
-    for (double y = ceil(a->ymin / ys) * ys; y <= a->ymax + ys * 1e-9; y += ys) {
+    if (a->log_y) draw_log_ticks(l, a);
+    for (double y = ceil(a->ymin / ys) * ys; !a->log_y && y <= a->ymax + ys * 1e-9; y += ys) {
         dl_line(l, a->x0, ax_y(a, y), a->x0 + PLOT_W, ax_y(a, y), 1, GRID);
         snprintf(text, sizeof text, "%g", fabs(y) < ys * 1e-9 ? 0.0 : y);
         dl_text(l, a->x0 - 6, ax_y(a, y), text, 11, 0, DL_END, 0, INK, "tick");
@@ -177,9 +199,11 @@ static void draw_panel(dl_list *l, const curves *c, int panel, const axes *a) {
         const series *s = &c->s[i];
         if (s->panel != panel) continue;
         const uint8_t *rgb = PALETTE[k % 6];
-        for (size_t j = 1; j < s->n; j++)
+        for (size_t j = 1; j < s->n; j++) {
+            if (a->log_y && (s->y[j - 1] <= 0 || s->y[j] <= 0)) continue;
             dl_line(l, ax_x(a, s->x[j - 1]), ax_y(a, s->y[j - 1]), ax_x(a, s->x[j]),
                     ax_y(a, s->y[j]), 2, rgb);
+        }
         if (s->n == 1)
             dl_rect(l, ax_x(a, s->x[0]) - 2, ax_y(a, s->y[0]) - 2, 4, 4, rgb);
         /* legend: one row under the x axis, out of the curves' way */
@@ -188,6 +212,26 @@ static void draw_panel(dl_list *l, const curves *c, int panel, const axes *a) {
         dl_text(l, lx + 24, ly, s->name, 11, 0, DL_START, 0, INK, "legend");
         k++;
     }
+}
+
+/* The loss panel's range in log10, from the smallest positive loss to the
+ * largest, padded a little; 0 if no loss is positive. */
+static int log_range(const curves *c, double *lo, double *hi) {
+    double least = INFINITY, most = 0;
+    for (int i = 0; i < c->count; i++)
+        for (size_t j = 0; c->s[i].panel == 0 && j < c->s[i].n; j++)
+            if (c->s[i].y[j] > 0) {
+                least = fmin(least, c->s[i].y[j]);
+                most = fmax(most, c->s[i].y[j]);
+            }
+    if (!(most > 0)) return 0;
+    *lo = log10(least);
+    *hi = log10(most);
+    if (*hi - *lo < 0.3) *lo -= 0.15, *hi += 0.15;
+    double pad = 0.04 * (*hi - *lo);
+    *lo -= pad;
+    *hi += pad;
+    return 1;
 }
 
 /* The y range of a panel's series: loss from 0 (or below) to its max. */
@@ -226,9 +270,10 @@ static void build(dl_list *l, curves *c, const char *title) {
     double x = MARGIN + AXIS_L;
     static const char *names[2] = {"loss", "accuracy"};
     for (int panel = 0; panel < 2; panel++) {
-        axes a = {x, MARGIN + 58, c->x_min, c->x_max, 0, 1};
+        axes a = {x, MARGIN + 58, c->x_min, c->x_max, 0, 1, 0};
         if (!panel_range(c, panel, &a.ymin, &a.ymax)) continue;
-        draw_axes(l, &a, names[panel], names[panel]);
+        if (panel == 0) a.log_y = log_range(c, &a.ymin, &a.ymax);
+        draw_axes(l, &a, names[panel], panel == 0 && a.log_y ? "loss (log scale)" : names[panel]);
         draw_panel(l, c, panel, &a);
         x += PLOT_W + AXIS_L + 24;
     }

@@ -1,0 +1,116 @@
+/*
+ * task.c - the sequence-to-sequence model as something the trainer can
+ * train (at_trainable): the pairs encoded once, padded batches of the
+ * indices the trainer picks, the loss, and greedy decoding of the
+ * validation pairs for two metrics:
+ *   exact  whole outputs equal to the target (padding never counts)
+ *   char   target characters (END included) the output got right
+ * The best model is the one with the highest "exact".
+ */
+#include "models.h"
+
+#include <stdlib.h>
+
+#define EVAL_BATCH 256
+
+struct at_seq2seq_task {
+    at_seq2seq *model;           /* borrowed                               */
+    at_seq2seq_data train, valid;
+    at_seq2seq_batch batch;      /* sized for max_batch                    */
+    at_trainable trainable;
+};
+
+static int task_length(void *self, size_t index) {
+    const at_seq2seq_task *task = self;
+    return task->train.source_len[index];
+}
+
+static at_status task_loss(at_ctx *ctx, void *self, const size_t *indices, int n,
+                           at_tensor **loss) {
+    at_seq2seq_task *task = self;
+    AT_TRY(at_seq2seq_batch_fill(ctx, &task->batch, &task->train, indices, n));
+    return at_seq2seq_loss(ctx, task->model, &task->batch, loss);
+}
+
+static at_status task_evaluate(at_ctx *ctx, void *self, at_metrics *metrics) {
+    at_seq2seq_task *task = self;
+    at_seq2seq_score sc;
+    AT_TRY(at_seq2seq_evaluate(ctx, task->model, &task->valid, EVAL_BATCH, &sc, NULL));
+    AT_TRY(at_metrics_set(ctx, metrics, "exact", (double)sc.exact / (double)sc.pairs));
+    return at_metrics_set(ctx, metrics, "char", (double)sc.chars_correct / (double)sc.chars);
+}
+
+static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_metadata *extra) {
+    at_seq2seq_task *task = self;
+    return at_seq2seq_save(ctx, task->model, path, extra);
+}
+
+static int longest(const at_pairs *p, int target) {
+    size_t n = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        size_t len = at_utf8_length(target ? p->target[i] : p->source[i]);
+        if (len > n) n = len;
+    }
+    return (int)n;
+}
+
+at_status at_seq2seq_create_for_pairs(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *c,
+                                      const at_pairs *train, const at_pairs *valid) {
+    if (!out || !c || !train || !valid || train->count == 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq: NULL argument or no training pairs");
+    at_seq2seq_config config = *c;
+    int src = longest(train, 0), tgt = longest(train, 1);
+    int vsrc = longest(valid, 0), vtgt = longest(valid, 1);
+    config.max_source_len = (src > vsrc ? src : vsrc) + 16;
+    config.max_target_len = (tgt > vtgt ? tgt : vtgt) + 2;
+    at_vocab *source = NULL, *target = NULL;
+    at_status s = at_vocab_build(ctx, &source, train->count, (const char *const *)train->source);
+    if (s == AT_OK)
+        s = at_vocab_build(ctx, &target, train->count, (const char *const *)train->target);
+    if (s != AT_OK) {
+        at_vocab_free(source);
+        return s;
+    }
+    return at_seq2seq_create(ctx, out, &config, source, target);
+}
+
+at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq *model,
+                                 const at_pairs *train, const at_pairs *valid, int max_batch) {
+    if (!out || !model || !train || !valid || max_batch < 1)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_task: NULL argument or batch < 1");
+    if (train->count == 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_task: the training set is empty");
+    if (valid->count == 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_task: the validation set is empty");
+    at_seq2seq_task *task = calloc(1, sizeof *task);
+    if (!task) return at_ctx_fail(ctx, AT_ERR_MEMORY, "seq2seq_task: out of memory");
+    task->model = model;
+    at_status s = at_seq2seq_data_build(ctx, model, train, &task->train);
+    if (s == AT_OK) s = at_seq2seq_data_build(ctx, model, valid, &task->valid);
+    if (s == AT_OK) s = at_seq2seq_batch_init(ctx, model, max_batch, &task->batch);
+    if (s != AT_OK) {
+        at_seq2seq_task_free(task);
+        return s;
+    }
+    task->trainable = (at_trainable){.self = task,
+                                     .params = at_seq2seq_params(model),
+                                     .count = task->train.count,
+                                     .length = task_length,
+                                     .loss = task_loss,
+                                     .evaluate = task_evaluate,
+                                     .save = task_save};
+    *out = task;
+    return AT_OK;
+}
+
+void at_seq2seq_task_free(at_seq2seq_task *task) {
+    if (!task) return;
+    at_seq2seq_data_clear(&task->train);
+    at_seq2seq_data_clear(&task->valid);
+    at_seq2seq_batch_free(&task->batch);
+    free(task);
+}
+
+const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task) {
+    return task ? &task->trainable : NULL;
+}
