@@ -90,18 +90,21 @@ cmp -s "$DIR/whole/last.optim.safetensors" "$DIR/half/last.optim.safetensors" \
 [ "$(metrics "$DIR/whole/metrics.jsonl")" = "$(metrics "$DIR/half/metrics.jsonl")" ] \
     || fail "7 steps + --resume to 14: other metrics: $(cat "$DIR/half/metrics.jsonl")"
 # no Adam state: an error naming the file (the run could not continue on
-# the same trajectory)
-rm "$DIR/no_optim/last.optim.safetensors"
+# the same trajectory). last.optim.prev.safetensors is the state before the
+# last save (a kill between the two saves of last.* resumes from it).
+rm "$DIR/no_optim/last.optim.safetensors" "$DIR/no_optim/last.optim.prev.safetensors"
 expect_error "resume without Adam's state" "last.optim.safetensors" \
     train_flat --steps 14 --out "$DIR/no_optim" --resume
 # a corrupt or a stale Adam state: an error naming the file
 cp "$DIR/bad_optim/last.optim.safetensors" "$DIR/stale.safetensors"
+rm "$DIR/bad_optim/last.optim.prev.safetensors"
 head -c 1000 "$DIR/stale.safetensors" > "$DIR/bad_optim/last.optim.safetensors"
 expect_error "resume, corrupt Adam state" "last.optim.safetensors" \
     train_flat --steps 14 --out "$DIR/bad_optim" --resume
 cp "$DIR/stale.safetensors" "$DIR/bad_optim/last.optim.safetensors"
 train_flat --steps 9 --out "$DIR/bad_optim" --resume 2> /dev/null || fail "resume 7 -> 9"
 cp "$DIR/stale.safetensors" "$DIR/bad_optim/last.optim.safetensors"
+cp "$DIR/stale.safetensors" "$DIR/bad_optim/last.optim.prev.safetensors"
 expect_error "resume, Adam state of another step" "from step 7" \
     train_flat --steps 14 --out "$DIR/bad_optim" --resume
 

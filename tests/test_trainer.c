@@ -260,8 +260,22 @@ static void test_learns_and_resumes(int threads) {
     CHECK(r.steps == 40 && !r.stopped, "resume 17 -> 40: at %ld", r.steps);
     check_same_run(whole, half, "17 + resume to 40");
 
-    /* the killed run resumes from step 10 to the same bytes */
+    /* a kill between the optimiser's save and the model's: last.optim is of
+     * a later step, last.optim.prev of the model's; resume takes the latter */
+    char killed2[64], from[512], to[512];
+    snprintf(killed2, sizeof killed2, "killed_mid%d", threads);
+    copy_run(killed, killed2);
+    snprintf(from, sizeof from, "%s/last.optim.safetensors", killed);
+    snprintf(to, sizeof to, "%s/last.optim.prev.safetensors", killed2);
+    copy_file(from, to);
+    snprintf(from, sizeof from, "%s/last.optim.safetensors", whole);
+    snprintf(to, sizeof to, "%s/last.optim.safetensors", killed2);
+    copy_file(from, to);
     tweak.progress_user = NULL;
+    CHECK(run(killed2, 40, 1, threads, 0, &r, &tweak) == AT_OK, "resume a run killed mid-save");
+    check_same_run(whole, killed2, "killed between the two saves + resume to 40");
+
+    /* the killed run resumes from step 25 to the same bytes */
     CHECK(run(killed, 40, 1, threads, 0, &r, &tweak) == AT_OK, "resume a killed run");
     check_same_run(whole, killed, "killed at 26 + resume to 40");
 }

@@ -15,7 +15,8 @@
  *   best      OUT/model.safetensors whenever the best metric improves
  *   last      OUT/last.safetensors + OUT/last.optim.safetensors (stamped
  *             with the same step) every save_every steps, at evaluations,
- *             at the end and on a stop request
+ *             at the end and on a stop request; a kill at any moment leaves
+ *             a pair to resume from (save_last says how)
  *   resume    everything a run needs to continue on the same trajectory is
  *             in last.*: weights, the optimiser's moments and step count,
  *             the data order's generator before this pass and the position
@@ -48,7 +49,8 @@ static const char *const trainer_keys[] = {
 
 /* The files a run writes in OUT; stale NAME.tmp-XXXXXX of these are removed. */
 static const char *const out_files[] = {"model.safetensors", "last.safetensors",
-                                        "last.optim.safetensors", "metrics.jsonl"};
+                                        "last.optim.safetensors", "last.optim.prev.safetensors",
+                                        "metrics.jsonl"};
 #define OUT_FILES ((int)(sizeof out_files / sizeof *out_files))
 
 #define DENSE_LOG_STEPS 100 /* every step is logged up to here            */
@@ -348,17 +350,31 @@ static at_status save_model(trainer *t, const char *name) {
     return s;
 }
 
-/* The model, then the optimiser stamped with the same step: a kill between
- * the two leaves an optimiser file of another step, which resume refuses. */
-static at_status save_last(trainer *t) {
-    AT_TRY(save_model(t, "last.safetensors"));
-    char path[4096];
-    join(path, sizeof path, t->o->out_dir, "last.optim.safetensors");
+/* The optimiser's state, stamped with the step. */
+static at_status save_optim(trainer *t, const char *path) {
     at_metadata meta = {0};
     at_status s = set_meta(t->ctx, &meta, "train.step", "%ld", t->step);
     if (s == AT_OK) s = at_optim_save(t->ctx, t->optim, path, &meta);
     at_metadata_clear(&meta);
     return s;
+}
+
+/* last.* as one consistent pair, whenever a kill strikes:
+ *   1. last.optim -> last.optim.prev (a rename: the state of the model
+ *      that last.safetensors still holds)
+ *   2. the new last.optim, stamped with this step
+ *   3. the new last.safetensors
+ * Killed after 1 or 2, last.safetensors still matches last.optim.prev;
+ * after 3, last.optim. Resume takes whichever has the model's step. */
+static at_status save_last(trainer *t) {
+    char optim[4096], prev[4096];
+    join(optim, sizeof optim, t->o->out_dir, "last.optim.safetensors");
+    join(prev, sizeof prev, t->o->out_dir, "last.optim.prev.safetensors");
+    if (rename(optim, prev) != 0 && errno != ENOENT)
+        return at_ctx_fail(t->ctx, AT_ERR_IO, "train: cannot rename %s to %s: %s", optim, prev,
+                           strerror(errno));
+    AT_TRY(save_optim(t, optim));
+    return save_model(t, "last.safetensors");
 }
 
 /* ------------------------------------------------------------------ resume */
@@ -415,9 +431,26 @@ static at_status resume_state(trainer *t, const char *path, const at_metadata *m
     return resume_position(t, path, meta);
 }
 
+/* The step an optimiser file is stamped with; -1 if it cannot be read. */
+static long optim_stamp(trainer *t, const char *path) {
+    at_metadata meta = {0};
+    long step = -1;
+    if (at_checkpoint_read_metadata(t->ctx, path, &meta) != AT_OK ||
+        meta_long(t->ctx, path, &meta, "train.step", 0, MAX_STEPS, &step) != AT_OK)
+        step = -1;
+    at_metadata_clear(&meta);
+    return step;
+}
+
+/* The optimiser's state of the model's step: last.optim, or, when a kill
+ * came between the two saves, last.optim.prev (see save_last). */
 static at_status resume_optim(trainer *t) {
-    char path[4096];
-    join(path, sizeof path, t->o->out_dir, "last.optim.safetensors");
+    char optim[4096], prev[4096];
+    join(optim, sizeof optim, t->o->out_dir, "last.optim.safetensors");
+    join(prev, sizeof prev, t->o->out_dir, "last.optim.prev.safetensors");
+    long stamp = optim_stamp(t, optim);
+    const char *path = optim;
+    if (stamp != t->step && optim_stamp(t, prev) == t->step) path = prev;
     at_metadata meta = {0};
     at_status s = at_optim_load(t->ctx, t->optim, path, &meta);
     long saved = -1;
@@ -426,8 +459,8 @@ static at_status resume_optim(trainer *t) {
     if (s != AT_OK) return s;
     if (saved != t->step)
         return at_ctx_fail(t->ctx, AT_ERR_FORMAT,
-                           "%s is from step %ld but last.safetensors from step %ld: the run was "
-                           "killed between the two saves; remove both to start again",
+                           "%s is from step %ld but last.safetensors from step %ld, and no "
+                           "last.optim.prev.safetensors of that step; remove them to start again",
                            path, saved, t->step);
     return AT_OK;
 }
