@@ -578,22 +578,55 @@ at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *
  * Decoding (hard): from the previous position (included), scan forward and
  * stop at the first j with p_ij >= 0.5; if none, attend to nothing (zero
  * context) and keep the position. A masked key has p_ij = 0: the alignment
- * can pass over padding but never stop on it. */
+ * can pass over padding but never stop on it.
+ * Settings: g and r are parameters (initialised to 1/√A and −1); noise_std
+ * is the struct field below, read at every soft call (default 0). Choose
+ * all three at init with at_monotonic_init_ext. */
 typedef struct at_monotonic {
     at_additive energy; /* W_a (A, Dq), U_a (A, Dk), b_a (A), v_a (A) */
     at_tensor *g, *r;   /* (1), (1) */
-    float noise_std;    /* default 0 */
+    float noise_std;    /* default 0; set by at_monotonic_init_ext */
 } at_monotonic;
+typedef struct at_monotonic_options {
+    float g_init;    /* initial gain g; 0 = 1/√A (the default)          */
+    float r_init;    /* initial offset r; default −1                   */
+    float noise_std; /* pre-sigmoid noise in training mode; default 0  */
+} at_monotonic_options;
+/* The defaults: {g_init 0 (= 1/√A), r_init −1, noise_std 0}. Start from
+ * these and change what you need. */
+at_monotonic_options at_monotonic_options_default(void);
 at_status at_monotonic_init(at_ctx *ctx, at_monotonic *layer, at_params *params,
                             const char *prefix, int query_size, int key_size, int attn_size,
                             at_rng *rng);
+/* options NULL = the defaults. Non-finite g_init or r_init, or a
+ * noise_std that is negative or not finite, is an AT_ERR_ARGUMENT. */
+at_status at_monotonic_init_ext(at_ctx *ctx, at_monotonic *layer, at_params *params,
+                                const char *prefix, int query_size, int key_size,
+                                int attn_size, const at_monotonic_options *options,
+                                at_rng *rng);
 /* keys_proj = at_additive_project_keys(&layer->energy, keys).
  * query (B, Dq), alpha_prev (B, Tk) or NULL (δ at 0) -> context (B, Dv),
- * alpha (B, Tk): the expected alignment, also the weights to look at. */
+ * alpha (B, Tk): the expected alignment, also the weights to look at.
+ * It is at_monotonic_energies followed by at_monotonic_attend_energies
+ * (with layer->noise_std): call those two to read p_ij or the energies. */
 at_status at_monotonic_attend(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
                               at_tensor *keys_proj, at_tensor *values, at_tensor *alpha_prev,
                               const at_attn_mask *mask, at_tensor **context,
                               at_tensor **alpha);
+/* The layer's energies e_ij: query (B, Dq), keys_proj (B, Tk, A)
+ * -> energies (B, Tk), before any noise or mask. */
+at_status at_monotonic_energies(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
+                                at_tensor *keys_proj, at_tensor **energies);
+/* The soft walk on energies from anywhere (the layer's, or any score of
+ * the caller's): energies (B, Tk), values (B, Tk, Dv), alpha_prev (B, Tk)
+ * or NULL (δ at 0), noise_std >= 0 (used in training mode only)
+ * -> context (B, Dv), alpha (B, Tk) or NULL, p_choose (B, Tk) or NULL:
+ * p_ij = σ(e_ij + noise), 0 where masked. Every output carries gradients
+ * back to energies, values and alpha_prev. */
+at_status at_monotonic_attend_energies(at_ctx *ctx, at_tensor *energies, at_tensor *values,
+                                       at_tensor *alpha_prev, const at_attn_mask *mask,
+                                       float noise_std, at_tensor **context,
+                                       at_tensor **alpha, at_tensor **p_choose);
 /* positions (B): in, the previous position (start at 0); out, the new one.
  * weights (B, Tk) one-hot (or all zero). No gradient (decoding only). */
 at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
@@ -602,11 +635,18 @@ at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_te
                                    at_tensor **context, at_tensor **weights);
 /* Forward attention (Zhang et al. 2018) on top of any soft attention y_t:
  *   α̂_t(n) = ((1 − u) α̂_{t−1}(n) + u α̂_{t−1}(n−1)) · y_t(n), renormalised
- * over n (all zeros if the sum is 0). u (B, 1) in (0, 1) is the transition
- * agent's output; transition = NULL means the plain form
- * α̂_t(n) = (α̂_{t−1}(n) + α̂_{t−1}(n−1)) · y_t(n). y (B, Tk),
- * alpha_prev (B, Tk) or NULL (δ at 0), values (B, Tk, Dv)
- * -> context (B, Dv), alpha (B, Tk). */
+ * over n (all zeros if the sum is 0). y is the caller's: any weights >= 0
+ * (a softmax of any score, e.g. at_additive_attend's weights, a
+ * Gaussian, a hand-made prior; they need not sum to 1). A negative or
+ * non-finite y is an AT_ERR_ARGUMENT. u (B, 1) in [0, 1] is the transition
+ * agent's output (outside [0, 1]: AT_ERR_ARGUMENT); transition = NULL
+ * means the plain form α̂_t(n) = (α̂_{t−1}(n) + α̂_{t−1}(n−1)) · y_t(n).
+ * y (B, Tk), alpha_prev (B, Tk) or NULL (δ at 0), values (B, Tk, Dv)
+ * -> context (B, Dv), alpha (B, Tk). Gradients reach y, alpha_prev,
+ * transition and values at any number of steps: a chain of steps (each
+ * reading the previous step's alpha as alpha_prev) carries dα̂ between
+ * them in extended range, since it grows without bound where the
+ * alignment has not arrived. */
 at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
                                at_tensor *transition, at_tensor *values,
                                const at_attn_mask *mask, at_tensor **context,
