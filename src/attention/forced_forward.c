@@ -589,17 +589,26 @@ at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_te
 
 /* ------------------------------------- forward attention: extended range */
 
-/* A real number m · 2^e: a double mantissa, 0.5 <= |m| < 1 (or m = 0,
- * e = 0), and a 64-bit exponent. It holds forward attention's dα̂, which
- * has no bound as the steps go back (see the top of the file); 2^(2^63)
- * is beyond any number of steps. */
+/* A real number m · 2^e: a double mantissa m and a 64-bit exponent e. It
+ * holds forward attention's dα̂, which has no bound as the steps go back
+ * (see the top of the file); 2^(2^63) is beyond any number of steps. Most
+ * values are of ordinary size, so m is renormalised (moved back into
+ * [0.5, 1) with frexp) only when |m| leaves [2^-500, 2^500]: then the
+ * usual case is plain double arithmetic with e = 0. Every factor a wide
+ * is multiplied by here (a float, 1 / a sum of products of floats) lies
+ * inside 2^±300, so no single step can leave the double range. */
 typedef struct wide {
     double m;
     int64_t e;
 } wide;
 
-/* m · 2^e put back in normal form. */
+#define WIDE_LARGE 0x1p500
+#define WIDE_SMALL 0x1p-500
+
+/* m · 2^e, renormalised if m has left [2^-500, 2^500] (0 as (0, 0)). */
 static wide wide_normal(double m, int64_t e) {
+    double size = fabs(m);
+    if (size <= WIDE_LARGE && size >= WIDE_SMALL) return (wide){m, e};
     if (m == 0.0) return (wide){0.0, 0};
     int k;
     double mant = frexp(m, &k);
@@ -610,9 +619,9 @@ static wide wide_of(double x) { return wide_normal(x, 0); }
 
 /* x as a double: 0 below the double range, ±inf above it. */
 static double wide_value(wide x) {
-    if (x.m == 0.0) return 0.0;
-    if (x.e > 2000) return x.m * INFINITY;
-    if (x.e < -2000) return 0.0;
+    if (x.e == 0) return x.m;
+    if (x.e > 3000) return x.m * INFINITY;
+    if (x.e < -3000) return 0.0;
     return ldexp(x.m, (int)x.e);
 }
 
@@ -631,14 +640,17 @@ static float wide_float(wide x) {
 }
 
 static wide wide_add(wide a, wide b) {
+    if (a.e == b.e) return wide_normal(a.m + b.m, a.e); // the usual case
     if (b.m == 0.0) return a;
     if (a.m == 0.0) return b;
     if (a.e < b.e) {
         wide t = a;
         a = b, b = t;
     }
+    // |b| <= 2^(500 + b.e) and |a| >= 2^(a.e − 500): past a gap of 1100, b
+    // is below a's last bit
     int64_t gap = a.e - b.e;
-    if (gap > 60) return a; // b is below a's last bit
+    if (gap > 1100) return a;
     return wide_normal(a.m + ldexp(b.m, -(int)gap), a.e);
 }
 
@@ -806,7 +818,7 @@ static double forward_attention_row(const float *y, const float *prev, float sta
         double s = (double)stay * previous_at(prev, n) +
                    (n > 0 ? (double)move * previous_at(prev, n - 1) : 0.0);
         mixed[n] = (float)s;
-        if (attn_is_kept(view, (size_t)b, n)) sum += s * y[n];
+        if (attn_is_kept(view, (size_t)b, n)) sum += (double)mixed[n] * y[n];
     }
     for (int n = 0; n < Tk; n++) {
         double raw = attn_is_kept(view, (size_t)b, n) ? (double)mixed[n] * y[n] : 0.0;
