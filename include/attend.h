@@ -423,6 +423,8 @@ at_status at_additive_init(at_ctx *ctx, at_additive *layer, at_params *params,
 /* keys (B, Tk, Dk) -> keys_proj (B, Tk, A) = U_a k_j + b_a, once per sequence. */
 at_status at_additive_project_keys(at_ctx *ctx, const at_additive *layer, at_tensor *keys,
                                    at_tensor **keys_proj);
+/* The weights carry gradients (a loss on them reaches every input and
+ * parameter), as the context does. */
 at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *queries,
                              at_tensor *keys_proj, at_tensor *values, const at_attn_mask *mask,
                              at_tensor **context, at_tensor **weights);
@@ -438,6 +440,8 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
  *   s_0 = tanh(W_s h_1)
  * output_from_previous_state = 1 uses s_{t-1} in logits_t, as the original
  * code did; 0 (default) uses s_t, as the article and Bahdanau's eq. 4.
+ * Set it with at_attention_decoder_init_ext (it is the struct field below,
+ * read at every step).
  * y_{t-1} is whatever the caller feeds: the model's own previous softmax
  * (the original) or an embedding of the previous target (teacher forcing).
  * Sizes: Y input, Dh annotation, S state, V output, A attention. */
@@ -449,12 +453,24 @@ typedef struct at_attention_decoder {
     at_tensor *W_o, *U_o, *C_o, *b_o; /* (V, Y), (V, S), (V, Dh), (V)      */
     at_tensor *W_s;                   /* (S, Dh)                           */
     int input_size, context_size, state_size, output_size;
-    int output_from_previous_state;
+    int output_from_previous_state;   /* set by at_attention_decoder_init_ext */
 } at_attention_decoder;
+typedef struct at_attention_decoder_options {
+    int output_from_previous_state; /* 0 (default): logits from s_t; 1: from s_{t-1} */
+} at_attention_decoder_options;
+at_attention_decoder_options at_attention_decoder_options_default(void); /* {0} */
 at_status at_attention_decoder_init(at_ctx *ctx, at_attention_decoder *dec, at_params *params,
                                     const char *prefix, int input_size, int context_size,
                                     int state_size, int output_size, int attn_size,
                                     at_rng *rng);
+/* options NULL = the defaults; output_from_previous_state other than 0 or
+ * 1 is an AT_ERR_ARGUMENT. */
+at_status at_attention_decoder_init_ext(at_ctx *ctx, at_attention_decoder *dec,
+                                        at_params *params, const char *prefix, int input_size,
+                                        int context_size, int state_size, int output_size,
+                                        int attn_size,
+                                        const at_attention_decoder_options *options,
+                                        at_rng *rng);
 /* annotations (B, Tx, Dh) -> s0 (B, S) = tanh(W_s h_1). */
 at_status at_attention_decoder_start(at_ctx *ctx, const at_attention_decoder *dec,
                                      at_tensor *annotations, at_tensor **s0);
@@ -466,6 +482,14 @@ at_status at_attention_decoder_step(at_ctx *ctx, const at_attention_decoder *dec
                                     at_tensor *annotations, at_tensor *keys_proj,
                                     const at_attn_mask *mask, at_tensor **s, at_tensor **logits,
                                     at_tensor **weights);
+/* The same, and the context c_t (B, Dh) (NULL: not asked for). s, logits,
+ * weights and context all carry gradients to every input and parameter. */
+at_status at_attention_decoder_step_ext(at_ctx *ctx, const at_attention_decoder *dec,
+                                        at_tensor *y_prev, at_tensor *s_prev,
+                                        at_tensor *annotations, at_tensor *keys_proj,
+                                        const at_attn_mask *mask, at_tensor **s,
+                                        at_tensor **logits, at_tensor **weights,
+                                        at_tensor **context);
 
 /* 3. Global attention (Luong et al. 2015). Scores of the current decoder
  * state h_t against each source state h̄_s:
@@ -529,7 +553,11 @@ at_status at_luong_local_init(at_ctx *ctx, at_luong_local *layer, at_params *par
                               int attentional_size, int window, int predict_size,
                               at_rng *rng);
 /* keys_proj from at_luong_project_keys(&layer->align, keys). lengths: (B)
- * source lengths S, or NULL for Tk. positions: NULL or -> (B, Tq) p_t. */
+ * source lengths S, or NULL: then S is what a padding mask (rows = B)
+ * keeps of each row, or Tk without one (a full mask is per query and says
+ * nothing of S: pass lengths with it). lengths and a padding mask that
+ * disagree on a row are an AT_ERR_ARGUMENT. positions: NULL or -> (B, Tq)
+ * p_t. weights (B, [Tq,] Tk) and positions carry gradients. */
 at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_tensor *queries,
                                 at_tensor *keys_proj, at_tensor *values,
                                 const at_attn_mask *mask, const int32_t *lengths,
@@ -545,7 +573,8 @@ at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_ten
  *   α_tf = a_tf / (Σ_t a_tf + ε)   out_f = Σ_t α_tf h_tf
  *   h (B, T, D) -> out (B, D), weights (B, T, D). Since u ∈ (−1, 1), two
  *   weights of one feature differ by at most e² ≈ 7.4×: it cannot focus.
- * Masks: padding (B, T) with rows = B (causal is ignored). */
+ * Masks: padding (B, T) with rows = B (causal is ignored). Both layers'
+ * weights carry gradients, as their out does. */
 typedef struct at_han_attention {
     at_tensor *W, *b, *u_w;
     int input_size, attn_size;
@@ -559,10 +588,21 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
 typedef struct at_feature_attention {
     at_tensor *W, *b;
     int input_size;
-    float eps; /* default 1e-7 (Keras' epsilon) */
+    float eps; /* default 1e-7 (Keras' epsilon); set by at_feature_attention_init_ext */
 } at_feature_attention;
+typedef struct at_feature_attention_options {
+    float eps; /* ε of the normalisation, finite and >= 0; default 1e-7 */
+} at_feature_attention_options;
+at_feature_attention_options at_feature_attention_options_default(void); /* {1e-7} */
 at_status at_feature_attention_init(at_ctx *ctx, at_feature_attention *layer, at_params *params,
                                     const char *prefix, int input_size, at_rng *rng);
+/* options NULL = the defaults; a negative or non-finite eps is an
+ * AT_ERR_ARGUMENT (eps = 0 is allowed: a fully masked sequence still gives
+ * α = 0, not NaN). */
+at_status at_feature_attention_init_ext(at_ctx *ctx, at_feature_attention *layer,
+                                        at_params *params, const char *prefix, int input_size,
+                                        const at_feature_attention_options *options,
+                                        at_rng *rng);
 at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *layer,
                                        at_tensor *h, const at_attn_mask *mask, at_tensor **out,
                                        at_tensor **weights);
@@ -725,6 +765,11 @@ at_status at_key_value_init(at_ctx *ctx, at_key_value *layer, at_params *params,
 at_status at_key_value_forward(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
                                at_tensor *values, at_tensor *x, const at_attn_mask *mask,
                                at_tensor **out, at_tensor **weights);
+/* The same, and the read r_t (B, T, Dv) (NULL: not kept). out, weights
+ * and read all carry gradients to every input and parameter. */
+at_status at_key_value_forward_ext(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
+                                   at_tensor *values, at_tensor *x, const at_attn_mask *mask,
+                                   at_tensor **out, at_tensor **weights, at_tensor **read);
 
 /* 10. Multi-head attention (Vaswani et al. 2017), laid out as
  * torch.nn.MultiheadAttention(E, H, batch_first=True) so its state_dict
