@@ -439,6 +439,8 @@ at_status at_additive_init(at_ctx *ctx, at_additive *layer, at_params *params,
 /* keys (B, Tk, Dk) -> keys_proj (B, Tk, A) = U_a k_j + b_a, once per sequence. */
 at_status at_additive_project_keys(at_ctx *ctx, const at_additive *layer, at_tensor *keys,
                                    at_tensor **keys_proj);
+/* The weights carry gradients (a loss on them reaches every input and
+ * parameter), as the context does. */
 at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *queries,
                              at_tensor *keys_proj, at_tensor *values, const at_attn_mask *mask,
                              at_tensor **context, at_tensor **weights);
@@ -454,6 +456,8 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
  *   s_0 = tanh(W_s h_1)
  * output_from_previous_state = 1 uses s_{t-1} in logits_t, as the original
  * code did; 0 (default) uses s_t, as the article and Bahdanau's eq. 4.
+ * Set it with at_attention_decoder_init_ext (it is the struct field below,
+ * read at every step).
  * y_{t-1} is whatever the caller feeds: the model's own previous softmax
  * (the original) or an embedding of the previous target (teacher forcing).
  * Sizes: Y input, Dh annotation, S state, V output, A attention. */
@@ -465,12 +469,24 @@ typedef struct at_attention_decoder {
     at_tensor *W_o, *U_o, *C_o, *b_o; /* (V, Y), (V, S), (V, Dh), (V)      */
     at_tensor *W_s;                   /* (S, Dh)                           */
     int input_size, context_size, state_size, output_size;
-    int output_from_previous_state;
+    int output_from_previous_state;   /* set by at_attention_decoder_init_ext */
 } at_attention_decoder;
+typedef struct at_attention_decoder_options {
+    int output_from_previous_state; /* 0 (default): logits from s_t; 1: from s_{t-1} */
+} at_attention_decoder_options;
+at_attention_decoder_options at_attention_decoder_options_default(void); /* {0} */
 at_status at_attention_decoder_init(at_ctx *ctx, at_attention_decoder *dec, at_params *params,
                                     const char *prefix, int input_size, int context_size,
                                     int state_size, int output_size, int attn_size,
                                     at_rng *rng);
+/* options NULL = the defaults; output_from_previous_state other than 0 or
+ * 1 is an AT_ERR_ARGUMENT. */
+at_status at_attention_decoder_init_ext(at_ctx *ctx, at_attention_decoder *dec,
+                                        at_params *params, const char *prefix, int input_size,
+                                        int context_size, int state_size, int output_size,
+                                        int attn_size,
+                                        const at_attention_decoder_options *options,
+                                        at_rng *rng);
 /* annotations (B, Tx, Dh) -> s0 (B, S) = tanh(W_s h_1). */
 at_status at_attention_decoder_start(at_ctx *ctx, const at_attention_decoder *dec,
                                      at_tensor *annotations, at_tensor **s0);
@@ -482,6 +498,14 @@ at_status at_attention_decoder_step(at_ctx *ctx, const at_attention_decoder *dec
                                     at_tensor *annotations, at_tensor *keys_proj,
                                     const at_attn_mask *mask, at_tensor **s, at_tensor **logits,
                                     at_tensor **weights);
+/* The same, and the context c_t (B, Dh) (NULL: not asked for). s, logits,
+ * weights and context all carry gradients to every input and parameter. */
+at_status at_attention_decoder_step_ext(at_ctx *ctx, const at_attention_decoder *dec,
+                                        at_tensor *y_prev, at_tensor *s_prev,
+                                        at_tensor *annotations, at_tensor *keys_proj,
+                                        const at_attn_mask *mask, at_tensor **s,
+                                        at_tensor **logits, at_tensor **weights,
+                                        at_tensor **context);
 
 /* 3. Global attention (Luong et al. 2015). Scores of the current decoder
  * state h_t against each source state h̄_s:
@@ -553,7 +577,11 @@ at_status at_luong_local_init(at_ctx *ctx, at_luong_local *layer, at_params *par
                               int attentional_size, int window, int predict_size,
                               at_rng *rng);
 /* keys_proj from at_luong_project_keys(&layer->align, keys). lengths: (B)
- * source lengths S, or NULL for Tk. positions: NULL or -> (B, Tq) p_t. */
+ * source lengths S, or NULL: then S is what a padding mask (rows = B)
+ * keeps of each row, or Tk without one (a full mask is per query and says
+ * nothing of S: pass lengths with it). lengths and a padding mask that
+ * disagree on a row are an AT_ERR_ARGUMENT. positions: NULL or -> (B, Tq)
+ * p_t. weights (B, [Tq,] Tk) and positions carry gradients. */
 at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_tensor *queries,
                                 at_tensor *keys_proj, at_tensor *values,
                                 const at_attn_mask *mask, const int32_t *lengths,
@@ -569,7 +597,8 @@ at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_ten
  *   α_tf = a_tf / (Σ_t a_tf + ε)   out_f = Σ_t α_tf h_tf
  *   h (B, T, D) -> out (B, D), weights (B, T, D). Since u ∈ (−1, 1), two
  *   weights of one feature differ by at most e² ≈ 7.4×: it cannot focus.
- * Masks: padding (B, T) with rows = B (causal is ignored). */
+ * Masks: padding (B, T) with rows = B (causal is ignored). Both layers'
+ * weights carry gradients, as their out does. */
 typedef struct at_han_attention {
     at_tensor *W, *b, *u_w;
     int input_size, attn_size;
@@ -583,10 +612,21 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
 typedef struct at_feature_attention {
     at_tensor *W, *b;
     int input_size;
-    float eps; /* default 1e-7 (Keras' epsilon) */
+    float eps; /* default 1e-7 (Keras' epsilon); set by at_feature_attention_init_ext */
 } at_feature_attention;
+typedef struct at_feature_attention_options {
+    float eps; /* ε of the normalisation, finite and >= 0; default 1e-7 */
+} at_feature_attention_options;
+at_feature_attention_options at_feature_attention_options_default(void); /* {1e-7} */
 at_status at_feature_attention_init(at_ctx *ctx, at_feature_attention *layer, at_params *params,
                                     const char *prefix, int input_size, at_rng *rng);
+/* options NULL = the defaults; a negative or non-finite eps is an
+ * AT_ERR_ARGUMENT (eps = 0 is allowed: a fully masked sequence still gives
+ * α = 0, not NaN). */
+at_status at_feature_attention_init_ext(at_ctx *ctx, at_feature_attention *layer,
+                                        at_params *params, const char *prefix, int input_size,
+                                        const at_feature_attention_options *options,
+                                        at_rng *rng);
 at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *layer,
                                        at_tensor *h, const at_attn_mask *mask, at_tensor **out,
                                        at_tensor **weights);
@@ -602,22 +642,55 @@ at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *
  * Decoding (hard): from the previous position (included), scan forward and
  * stop at the first j with p_ij >= 0.5; if none, attend to nothing (zero
  * context) and keep the position. A masked key has p_ij = 0: the alignment
- * can pass over padding but never stop on it. */
+ * can pass over padding but never stop on it.
+ * Settings: g and r are parameters (initialised to 1/√A and −1); noise_std
+ * is the struct field below, read at every soft call (default 0). Choose
+ * all three at init with at_monotonic_init_ext. */
 typedef struct at_monotonic {
     at_additive energy; /* W_a (A, Dq), U_a (A, Dk), b_a (A), v_a (A) */
     at_tensor *g, *r;   /* (1), (1) */
-    float noise_std;    /* default 0 */
+    float noise_std;    /* default 0; set by at_monotonic_init_ext */
 } at_monotonic;
+typedef struct at_monotonic_options {
+    float g_init;    /* initial gain g; 0 = 1/√A (the default)          */
+    float r_init;    /* initial offset r; default −1                   */
+    float noise_std; /* pre-sigmoid noise in training mode; default 0  */
+} at_monotonic_options;
+/* The defaults: {g_init 0 (= 1/√A), r_init −1, noise_std 0}. Start from
+ * these and change what you need. */
+at_monotonic_options at_monotonic_options_default(void);
 at_status at_monotonic_init(at_ctx *ctx, at_monotonic *layer, at_params *params,
                             const char *prefix, int query_size, int key_size, int attn_size,
                             at_rng *rng);
+/* options NULL = the defaults. Non-finite g_init or r_init, or a
+ * noise_std that is negative or not finite, is an AT_ERR_ARGUMENT. */
+at_status at_monotonic_init_ext(at_ctx *ctx, at_monotonic *layer, at_params *params,
+                                const char *prefix, int query_size, int key_size,
+                                int attn_size, const at_monotonic_options *options,
+                                at_rng *rng);
 /* keys_proj = at_additive_project_keys(&layer->energy, keys).
  * query (B, Dq), alpha_prev (B, Tk) or NULL (δ at 0) -> context (B, Dv),
- * alpha (B, Tk): the expected alignment, also the weights to look at. */
+ * alpha (B, Tk): the expected alignment, also the weights to look at.
+ * It is at_monotonic_energies followed by at_monotonic_attend_energies
+ * (with layer->noise_std): call those two to read p_ij or the energies. */
 at_status at_monotonic_attend(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
                               at_tensor *keys_proj, at_tensor *values, at_tensor *alpha_prev,
                               const at_attn_mask *mask, at_tensor **context,
                               at_tensor **alpha);
+/* The layer's energies e_ij: query (B, Dq), keys_proj (B, Tk, A)
+ * -> energies (B, Tk), before any noise or mask. */
+at_status at_monotonic_energies(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
+                                at_tensor *keys_proj, at_tensor **energies);
+/* The soft walk on energies from anywhere (the layer's, or any score of
+ * the caller's): energies (B, Tk), values (B, Tk, Dv), alpha_prev (B, Tk)
+ * or NULL (δ at 0), noise_std >= 0 (used in training mode only)
+ * -> context (B, Dv), alpha (B, Tk) or NULL, p_choose (B, Tk) or NULL:
+ * p_ij = σ(e_ij + noise), 0 where masked. Every output carries gradients
+ * back to energies, values and alpha_prev. */
+at_status at_monotonic_attend_energies(at_ctx *ctx, at_tensor *energies, at_tensor *values,
+                                       at_tensor *alpha_prev, const at_attn_mask *mask,
+                                       float noise_std, at_tensor **context,
+                                       at_tensor **alpha, at_tensor **p_choose);
 /* positions (B): in, the previous position (start at 0); out, the new one.
  * weights (B, Tk) one-hot (or all zero). No gradient (decoding only). */
 at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_tensor *query,
@@ -626,11 +699,18 @@ at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_te
                                    at_tensor **context, at_tensor **weights);
 /* Forward attention (Zhang et al. 2018) on top of any soft attention y_t:
  *   α̂_t(n) = ((1 − u) α̂_{t−1}(n) + u α̂_{t−1}(n−1)) · y_t(n), renormalised
- * over n (all zeros if the sum is 0). u (B, 1) in (0, 1) is the transition
- * agent's output; transition = NULL means the plain form
- * α̂_t(n) = (α̂_{t−1}(n) + α̂_{t−1}(n−1)) · y_t(n). y (B, Tk),
- * alpha_prev (B, Tk) or NULL (δ at 0), values (B, Tk, Dv)
- * -> context (B, Dv), alpha (B, Tk). */
+ * over n (all zeros if the sum is 0). y is the caller's: any weights >= 0
+ * (a softmax of any score, e.g. at_additive_attend's weights, a
+ * Gaussian, a hand-made prior; they need not sum to 1). A negative or
+ * non-finite y is an AT_ERR_ARGUMENT. u (B, 1) in [0, 1] is the transition
+ * agent's output (outside [0, 1]: AT_ERR_ARGUMENT); transition = NULL
+ * means the plain form α̂_t(n) = (α̂_{t−1}(n) + α̂_{t−1}(n−1)) · y_t(n).
+ * y (B, Tk), alpha_prev (B, Tk) or NULL (δ at 0), values (B, Tk, Dv)
+ * -> context (B, Dv), alpha (B, Tk). Gradients reach y, alpha_prev,
+ * transition and values at any number of steps: a chain of steps (each
+ * reading the previous step's alpha as alpha_prev) carries dα̂ between
+ * them in extended range, since it grows without bound where the
+ * alignment has not arrived. */
 at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
                                at_tensor *transition, at_tensor *values,
                                const at_attn_mask *mask, at_tensor **context,
@@ -722,6 +802,11 @@ at_status at_key_value_init(at_ctx *ctx, at_key_value *layer, at_params *params,
 at_status at_key_value_forward(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
                                at_tensor *values, at_tensor *x, const at_attn_mask *mask,
                                at_tensor **out, at_tensor **weights);
+/* The same, and the read r_t (B, T, Dv) (NULL: not kept). out, weights
+ * and read all carry gradients to every input and parameter. */
+at_status at_key_value_forward_ext(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
+                                   at_tensor *values, at_tensor *x, const at_attn_mask *mask,
+                                   at_tensor **out, at_tensor **weights, at_tensor **read);
 
 /* 10. Multi-head attention (Vaswani et al. 2017), laid out as
  * torch.nn.MultiheadAttention(E, H, kdim=Dk, vdim=Dv, batch_first=True) so

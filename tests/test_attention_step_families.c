@@ -240,12 +240,23 @@ static double naive_score(const attn_run *run, const attn_data *d, int b, int i,
     return e;
 }
 
+/* Local attention's source length S of batch row b: lengths[b]; without
+ * them what a padding mask keeps of the row; else Tk. */
+static int naive_source_length(const attn_case *c, int b) {
+    if (c->lengths) return c->lengths[b];
+    if (!c->mask.keep || c->mask.rows != c->B) return c->tk;
+    int kept = 0;
+    for (int j = 0; j < c->tk; j++)
+        kept += c->mask.keep[(size_t)b * c->tk + j] != 0;
+    return kept;
+}
+
 /* local-p's p_t = S sigmoid(v_pᵀ tanh(W_p h_t)); local-m's p_t = first_step + i. */
 static double naive_position(const attn_run *run, const attn_data *d, int b, int i) {
     const attn_case *c = run->c;
     if (c->kind == AT_LOCAL_M) return c->first_step + i;
     const float *q = d->q + ((size_t)b * c->tq + i) * c->dq;
-    double u = 0.0, S = c->lengths ? c->lengths[b] : c->tk;
+    double u = 0.0, S = naive_source_length(c, b);
     for (int k = 0; k < c->predict; k++) {
         double pre = 0.0;
         for (int x = 0; x < c->dq; x++)
@@ -268,8 +279,7 @@ static void naive_attention(const attn_run *run, const attn_data *d, float *weig
             for (int j = 0; j < c->tk; j++) {
                 keep[j] = test_mask_keeps(&c->mask, c->B, b, i, j, c->tq, c->tk);
                 if (c->family == LOCAL)
-                    keep[j] =
-                        keep[j] && j < (c->lengths ? c->lengths[b] : c->tk) && fabs(j - p) <= D;
+                    keep[j] = keep[j] && j < naive_source_length(c, b) && fabs(j - p) <= D;
                 e[j] = naive_score(run, d, b, i, j);
                 if (keep[j]) max = fmax(max, e[j]);
             }
@@ -367,7 +377,7 @@ static int row_alive(const attn_run *run, const attn_data *d, int b, int i) {
     for (int j = 0; j < c->tk; j++) {
         int keep = test_mask_keeps(&c->mask, c->B, b, i, j, c->tq, c->tk);
         if (c->family == LOCAL)
-            keep = keep && j < (c->lengths ? c->lengths[b] : c->tk) && fabs(j - p) <= c->window;
+            keep = keep && j < naive_source_length(c, b) && fabs(j - p) <= c->window;
         if (keep) return 1;
     }
     return 0;

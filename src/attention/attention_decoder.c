@@ -12,7 +12,8 @@
  *     s_0      = tanh(W_s h_1)
  *
  * s_out is s_t (default: the article and Bahdanau's eq. 4) or s_{t−1} when
- * output_from_previous_state = 1 (what the original code did). The softmax
+ * output_from_previous_state = 1 (what the original code did; an option of
+ * at_attention_decoder_init_ext). The softmax
  * of logits_t is left to the caller (a cross-entropy takes the logits).
  *
  *     y_{t−1} (B, Y)   s (B, S)   annotations h (B, Tx, Dh)   c_t (B, Dh)
@@ -23,7 +24,9 @@
  *
  * A step is three fused tape entries, one per block of equations above:
  * the attention (at_additive_attend), the cell (r, z, s̃, s) and the
- * readout (logits), each with a hand-written backward. The keys_proj of
+ * readout (logits), each with a hand-written backward. c_t and α_t are
+ * tensors of the tape like s_t and the logits, so the caller may read
+ * them (at_attention_decoder_step_ext) and put them in a loss. The keys_proj of
  * the attention (U_a h_j + b_a) is made once per sequence by the caller.
  *
  * Every matrix is Glorot uniform, every bias zero (v_a as additive.c).
@@ -57,9 +60,26 @@ static at_status decoder_param(at_ctx *ctx, at_params *params, const char *prefi
     return AT_OK;
 }
 
+at_attention_decoder_options at_attention_decoder_options_default(void) {
+    return (at_attention_decoder_options){.output_from_previous_state = 0};
+}
+
 at_status at_attention_decoder_init(at_ctx *ctx, at_attention_decoder *dec, at_params *params,
                                     const char *prefix, int input_size, int context_size,
                                     int state_size, int output_size, int attn_size, at_rng *rng) {
+    return at_attention_decoder_init_ext(ctx, dec, params, prefix, input_size, context_size,
+                                         state_size, output_size, attn_size, NULL, rng);
+}
+
+at_status at_attention_decoder_init_ext(at_ctx *ctx, at_attention_decoder *dec, at_params *params,
+                                        const char *prefix, int input_size, int context_size,
+                                        int state_size, int output_size, int attn_size,
+                                        const at_attention_decoder_options *options, at_rng *rng) {
+    at_attention_decoder_options o = options ? *options : at_attention_decoder_options_default();
+    if (o.output_from_previous_state != 0 && o.output_from_previous_state != 1)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "attention_decoder_init: output_from_previous_state %d must be 0 or 1",
+                           o.output_from_previous_state);
     if (!dec || !params || !rng)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "attention_decoder_init: NULL dec, params or rng");
     int Y = input_size, Dh = context_size, S = state_size, V = output_size;
@@ -72,7 +92,7 @@ at_status at_attention_decoder_init(at_ctx *ctx, at_attention_decoder *dec, at_p
                               .context_size = Dh,
                               .state_size = S,
                               .output_size = V,
-                              .output_from_previous_state = 0};
+                              .output_from_previous_state = o.output_from_previous_state};
     char attn_prefix[200];
     AT_TRY(sub_prefix(ctx, attn_prefix, sizeof attn_prefix, prefix, "attention"));
     AT_TRY(at_additive_init(ctx, &m.attention, params, attn_prefix, S, Dh, attn_size, rng));
@@ -353,6 +373,15 @@ at_status at_attention_decoder_step(at_ctx *ctx, const at_attention_decoder *dec
                                     at_tensor *s_prev, at_tensor *annotations, at_tensor *keys_proj,
                                     const at_attn_mask *mask, at_tensor **s, at_tensor **logits,
                                     at_tensor **weights) {
+    return at_attention_decoder_step_ext(ctx, dec, y_prev, s_prev, annotations, keys_proj, mask, s,
+                                         logits, weights, NULL);
+}
+
+at_status at_attention_decoder_step_ext(at_ctx *ctx, const at_attention_decoder *dec,
+                                        at_tensor *y_prev, at_tensor *s_prev,
+                                        at_tensor *annotations, at_tensor *keys_proj,
+                                        const at_attn_mask *mask, at_tensor **s, at_tensor **logits,
+                                        at_tensor **weights, at_tensor **context) {
     static const char op[] = "attention_decoder_step";
     if (!dec || !s || !logits)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL decoder, s or logits", op);
@@ -369,5 +398,6 @@ at_status at_attention_decoder_step(at_ctx *ctx, const at_attention_decoder *dec
     *s = s_new;
     *logits = out;
     if (weights) *weights = alpha;
+    if (context) *context = c; // the cell and the readout read it: its gradient adds to theirs
     return AT_OK;
 }

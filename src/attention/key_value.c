@@ -13,7 +13,9 @@
  *     keys k (B, T, Dk), values v (B, T, Dv), x (B, T, Dx)
  *     W_Y, W_h (A, Dk), w (A), W_r (Do, Dv), W_x (Do, Dx)
  *
- * Scores come from keys, the read from values (key-value). For the
+ * Scores come from keys, the read from values (key-value). The read r_t
+ * can be handed out (at_key_value_forward_ext), and a loss on it, as on
+ * the weights, flows back like one on the output. For the
  * key-value-predict form pass the predict part as x; for key-value pass
  * the values as x. Step 0 has an empty window: α_0 = 0 and r_0 = 0.
  * A padding mask (B, T) (rows = B; or a full mask, one row per step, B*T
@@ -26,7 +28,8 @@
  * stored. M (B, T, Lw, A) is not stored either; backward recomputes it.
  *
  * Backward, with d_pre = dh* (1 − h*²):
- *     dW_r += d_preᵀ r    dW_x += d_preᵀ x    dx += d_pre W_x    dr = d_pre W_r
+ *     dW_r += d_preᵀ r    dW_x += d_preᵀ x    dx += d_pre W_x
+ *     dr = d_pre W_r (+ the read's own gradient, when it was handed out)
  *     dα_tj = dr_t · v_j (+ the weights' own gradient)    dv_j += α_tj dr_t
  *     ds_t = softmax backward     dw += ds_tj M_tj    dM_tj = ds_tj w (1 − M_tj²)
  *     dY_j += dM_tj    dH_t += dM_tj    dkeys += dY W_Y + dH W_h
@@ -90,6 +93,7 @@ typedef struct kv_saved {
     float *alpha;       /* (B, T, Lw) compact weights      */
     float *r;           /* (B, T, Dv)                      */
     at_tensor *weights; /* (B, T, T) handed out, or NULL   */
+    at_tensor *read;    /* r (B, T, Dv) handed out, or NULL */
     attn_mask_view view;
 } kv_saved;
 
@@ -199,8 +203,10 @@ static at_status key_value_backward(at_ctx *ctx, at_node *node) {
     // forward: out = tanh(pre)
     for (size_t i = 0; i < (size_t)rows * d.Do; i++)
         d_pre[i] = node->out->grad[i] * (1.0f - out[i] * out[i]);
+    // forward: read = r, handed to the caller
+    if (s->read && s->read->grad) memcpy(dr, s->read->grad, (size_t)rows * d.Dv * sizeof(float));
     // forward: pre = r W_rᵀ + x W_xᵀ
-    at_gemm(0, 0, rows, d.Dv, d.Do, 1.0f, d_pre, d.Do, W_r->data, d.Dv, 0.0f, dr, d.Dv);
+    at_gemm(0, 0, rows, d.Dv, d.Do, 1.0f, d_pre, d.Do, W_r->data, d.Dv, 1.0f, dr, d.Dv);
     if (W_r->grad)
         at_gemm(1, 0, d.Do, d.Dv, rows, 1.0f, d_pre, d.Do, s->r, d.Dv, 1.0f, W_r->grad, d.Dv);
     if (W_x->grad)
@@ -283,6 +289,12 @@ static void expand_weights(const kv_saved *s, float *weights) {
 at_status at_key_value_forward(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
                                at_tensor *values, at_tensor *x, const at_attn_mask *mask,
                                at_tensor **out, at_tensor **weights) {
+    return at_key_value_forward_ext(ctx, layer, keys, values, x, mask, out, weights, NULL);
+}
+
+at_status at_key_value_forward_ext(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
+                                   at_tensor *values, at_tensor *x, const at_attn_mask *mask,
+                                   at_tensor **out, at_tensor **weights, at_tensor **read) {
     if (!layer || !out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "key_value: NULL layer or output");
     kv_saved *s;
     AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
@@ -302,7 +314,12 @@ at_status at_key_value_forward(at_ctx *ctx, const at_key_value *layer, at_tensor
     AT_TRY(at_scratch(ctx, (void **)&s->Y, (size_t)rows * d.A * sizeof(float)));
     AT_TRY(at_scratch(ctx, (void **)&s->H, (size_t)rows * d.A * sizeof(float)));
     AT_TRY(at_scratch_zero(ctx, (void **)&s->alpha, (size_t)rows * d.Lw * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&s->r, (size_t)rows * d.Dv * sizeof(float)));
+    if (read) {
+        AT_TRY(at_result(ctx, &s->read, 3, (const int[]){d.B, d.T, d.Dv}, track));
+        s->r = s->read->data;
+    } else {
+        AT_TRY(at_scratch_zero(ctx, (void **)&s->r, (size_t)rows * d.Dv * sizeof(float)));
+    }
     size_t per_row = (size_t)d.Lw * (sizeof(float) + 1) + (size_t)d.A * sizeof(float);
     per_row = (per_row + 63) & ~(size_t)63;
     AT_TRY(at_scratch(ctx, (void **)&work, (size_t)d.B * per_row));
@@ -335,5 +352,6 @@ at_status at_key_value_forward(at_ctx *ctx, const at_key_value *layer, at_tensor
     }
     *out = result;
     if (weights) *weights = s->weights;
+    if (read) *read = s->read;
     return AT_OK;
 }

@@ -4,7 +4,11 @@
  * Global attention looks at every source position; local attention picks
  * an aligned position p_t and looks only inside the window
  *     W_t = { integer s : |s − p_t| <= D }  ∩ [0, S − 1]  ∩ the mask's kept keys
- * where S is the row's source length (lengths[b], or Tk).
+ * where S is the row's source length. S has one source of truth: lengths[b]
+ * when given; else, with a padding mask (rows = B), the number of keys row
+ * b keeps; else Tk. Given both, they must agree (a row whose lengths[b] is
+ * not its padding mask's count is an AT_ERR_ARGUMENT): once S silently fell
+ * back to Tk under a padding mask, and local-p's p_t = S σ(·) was off.
  *
  *   local-m   p_t = t                      (query i of a call is step first_step + i)
  *             a_t(s) = align_t(s)
@@ -88,7 +92,7 @@ typedef struct local_saved {
     float *gate;            // (B, Tq)        local-p: sigmoid(v_pᵀ m)
     float *p;               // (B, Tq)        p_t
     at_tensor *positions;   // the returned p_t, or NULL
-    const int32_t *lengths; // (B) copy, or NULL for Tk
+    const int32_t *lengths; // (B) S of each row, or NULL for Tk
 } local_saved;
 
 static int source_length(const local_saved *sv, int b) {
@@ -253,6 +257,31 @@ static at_status local_check(at_ctx *ctx, const char *op, const at_luong_local *
     return AT_OK;
 }
 
+/* S of every batch row, in the arena (*S = NULL: Tk for all): lengths, or
+ * what a padding mask keeps; both given, they must agree. */
+static at_status source_lengths(at_ctx *ctx, const char *op, const at_attn_mask *mask,
+                                const int32_t *lengths, int B, int tk, const int32_t **S) {
+    *S = NULL;
+    int padding = mask && mask->keep && mask->rows == B;
+    if (!lengths && !padding) return AT_OK;
+    int32_t *made;
+    AT_TRY(at_scratch(ctx, (void **)&made, (size_t)B * sizeof(int32_t)));
+    for (int b = 0; b < B; b++) {
+        int kept = 0;
+        for (int j = 0; padding && j < tk; j++)
+            kept += mask->keep[(size_t)b * tk + j] != 0;
+        if (lengths && padding && lengths[b] != kept)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                               "%s: lengths[%d] = %d, but the padding mask keeps %d keys of row "
+                               "%d; S must be one number (pass lengths = NULL to take it from the "
+                               "mask)",
+                               op, b, (int)lengths[b], kept, b);
+        made[b] = lengths ? lengths[b] : kept;
+    }
+    *S = made;
+    return AT_OK;
+}
+
 /* The buffers of one call; a and p live in the returned tensors when there are any. */
 static at_status local_buffers(at_ctx *ctx, local_saved *sv, at_tensor *w, at_tensor *pos) {
     const attn_dims *d = &sv->d;
@@ -293,8 +322,7 @@ at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_ten
     const attn_dims d = sv.d;
     attn_mask_view view;
     AT_TRY(attn_mask_prepare(ctx, op, mask, (size_t)d.B * d.tq, d.tq, d.tk, &view));
-    if (lengths)
-        AT_TRY(at_scratch_copy(ctx, (const void **)&sv.lengths, lengths, d.B * sizeof(int32_t)));
+    AT_TRY(source_lengths(ctx, op, mask, lengths, d.B, d.tk, &sv.lengths));
 
     at_tensor *inputs[7] = {queries,          keys_proj,  values,    layer->align.W_a,
                             layer->align.v_a, layer->W_p, layer->v_p};

@@ -17,6 +17,7 @@
  *     u_t  = tanh(W h_t + b)                 W (D, D), b (D), u (B, T, D)
  *     a_tf = exp(u_tf) · mask_t              a (B, T, D)
  *     α_tf = a_tf / (Σ_t a_tf + ε)           α (B, T, D), ε = 1e-7 by default
+ *                                            (at_feature_attention_init_ext sets it)
  *     out_f = Σ_t α_tf h_tf                  out (B, D)
  *
  * Since u ∈ (−1, 1), exp(u) ∈ (1/e, e): two weights of one feature differ
@@ -239,15 +240,29 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
 
 /* ------------------------------------------------- per-feature (Keras) */
 
+at_feature_attention_options at_feature_attention_options_default(void) {
+    return (at_feature_attention_options){.eps = KERAS_EPSILON};
+}
+
 at_status at_feature_attention_init(at_ctx *ctx, at_feature_attention *layer, at_params *params,
                                     const char *prefix, int input_size, at_rng *rng) {
+    return at_feature_attention_init_ext(ctx, layer, params, prefix, input_size, NULL, rng);
+}
+
+at_status at_feature_attention_init_ext(at_ctx *ctx, at_feature_attention *layer, at_params *params,
+                                        const char *prefix, int input_size,
+                                        const at_feature_attention_options *options, at_rng *rng) {
+    at_feature_attention_options o = options ? *options : at_feature_attention_options_default();
+    if (!(o.eps >= 0.0f) || !isfinite(o.eps))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "feature_attention_init: eps %g must be finite and >= 0", (double)o.eps);
     if (!layer || !params || !rng)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "feature_attention_init: NULL layer, params or rng");
     if (input_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "feature_attention_init: input_size %d must be > 0", input_size);
-    at_feature_attention made = {.input_size = input_size, .eps = KERAS_EPSILON};
+    at_feature_attention made = {.input_size = input_size, .eps = o.eps};
     AT_TRY(layer_param(ctx, params, prefix, "W", NULL, 2, (const int[]){input_size, input_size},
                        &made.W));
     AT_TRY(layer_param(ctx, params, prefix, "b", NULL, 1, &input_size, &made.b));

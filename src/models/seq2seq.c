@@ -75,10 +75,11 @@ static at_status init_seed_decoder(at_ctx *ctx, at_seq2seq *m, at_rng *rng) {
         AT_TRY(at_embedding_init(ctx, &m->target_embed, m->params, "target_embed",
                                  m->target_vocab_size, Y, rng));
     }
-    AT_TRY(at_attention_decoder_init(ctx, &m->seed, m->params, "decoder", Y, 2 * c->encoder_size,
-                                     c->decoder_size, m->target_vocab_size, c->attn_size, rng));
-    m->seed.output_from_previous_state = c->seed_output_from_previous_state;
-    return AT_OK;
+    at_attention_decoder_options options = at_attention_decoder_options_default();
+    options.output_from_previous_state = c->seed_output_from_previous_state;
+    return at_attention_decoder_init_ext(ctx, &m->seed, m->params, "decoder", Y,
+                                         2 * c->encoder_size, c->decoder_size, m->target_vocab_size,
+                                         c->attn_size, &options, rng);
 }
 
 static at_status init_parameters(at_ctx *ctx, at_seq2seq *m) {
