@@ -632,6 +632,31 @@ static void test_null_rng(void) {
     check_output("luong W_c for Dv 2", out);
     at_params_free(params);
 
+    /* the step and sequence families */
+    at_params_create(ctx, &params);
+    at_additive add;
+    at_attention_decoder dec;
+    at_key_value kv;
+    at_luong_local loc;
+    at_han_attention han;
+    at_feature_attention feat;
+    at_monotonic mono;
+    CHECK_OK(ctx, at_additive_init(ctx, &add, params, "add", D, D, 3, NULL));
+    CHECK_OK(ctx, at_attention_decoder_init(ctx, &dec, params, "dec", 3, D, 4, 5, 3, NULL));
+    CHECK_OK(ctx, at_key_value_init(ctx, &kv, params, "kv", D, D, D, 3, 2, 2, NULL));
+    CHECK_OK(ctx, at_luong_local_init(ctx, &loc, params, "loc", AT_LOCAL_P, AT_SCORE_GENERAL, D,
+                                      D, 0, 0, 1, 3, NULL));
+    CHECK_OK(ctx, at_han_attention_init(ctx, &han, params, "han", D, 3, NULL));
+    CHECK_OK(ctx, at_feature_attention_init(ctx, &feat, params, "feat", D, NULL));
+    CHECK_OK(ctx, at_monotonic_init(ctx, &mono, params, "mono", D, D, 3, NULL));
+    check_params_zero("additive, seed decoder, key-value, local, static, monotonic", params);
+    CHECK_OK(ctx, at_additive_project_keys(ctx, &add, x, &kp));
+    CHECK_OK(ctx, at_additive_attend(ctx, &add, x, kp, x, NULL, &out, &w));
+    check_output("additive", out);
+    CHECK_OK(ctx, at_han_attention_forward(ctx, &han, x, NULL, &out, &w));
+    check_output("han", out);
+    at_params_free(params);
+
     /* the layers */
     at_params_create(ctx, &params);
     at_dense dense;

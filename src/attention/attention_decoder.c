@@ -80,8 +80,8 @@ at_status at_attention_decoder_init_ext(at_ctx *ctx, at_attention_decoder *dec, 
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "attention_decoder_init: output_from_previous_state %d must be 0 or 1",
                            o.output_from_previous_state);
-    if (!dec || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "attention_decoder_init: NULL dec, params or rng");
+    if (!dec || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "attention_decoder_init: NULL dec or params");
     int Y = input_size, Dh = context_size, S = state_size, V = output_size;
     if (Y <= 0 || Dh <= 0 || S <= 0 || V <= 0 || attn_size <= 0)
         return at_ctx_fail(

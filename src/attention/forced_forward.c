@@ -172,8 +172,8 @@ at_monotonic_options at_monotonic_options_default(void) {
 at_status at_monotonic_init_ext(at_ctx *ctx, at_monotonic *layer, at_params *params,
                                 const char *prefix, int query_size, int key_size, int attn_size,
                                 const at_monotonic_options *options, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "monotonic_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "monotonic_init: NULL layer or params");
     if (query_size <= 0 || key_size <= 0 || attn_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "monotonic_init: sizes query %d, key %d, attn %d must be > 0",
@@ -197,8 +197,10 @@ at_status at_monotonic_init_ext(at_ctx *ctx, at_monotonic *layer, at_params *par
     const int one = 1;
     AT_TRY(layer_param(ctx, params, prefix, "g", NULL, 1, &one, &made.g));
     AT_TRY(layer_param(ctx, params, prefix, "r", NULL, 1, &one, &made.r));
-    made.g->data[0] = o.g_init != 0.0f ? o.g_init : 1.0f / sqrtf((float)attn_size);
-    made.r->data[0] = o.r_init;
+    if (rng) { /* rng NULL: every parameter stays zero, for loading weights */
+        made.g->data[0] = o.g_init != 0.0f ? o.g_init : 1.0f / sqrtf((float)attn_size);
+        made.r->data[0] = o.r_init;
+    }
     *layer = made;
     return AT_OK;
 }

@@ -49,8 +49,8 @@
 at_status at_key_value_init(at_ctx *ctx, at_key_value *layer, at_params *params, const char *prefix,
                             int key_size, int value_size, int input_size, int out_size,
                             int attn_size, int memory, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "key_value_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "key_value_init: NULL layer or params");
     if (key_size <= 0 || value_size <= 0 || input_size <= 0 || out_size <= 0 || attn_size <= 0 ||
         memory <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,

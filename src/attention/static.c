@@ -131,8 +131,8 @@ typedef struct static_saved {
 
 at_status at_han_attention_init(at_ctx *ctx, at_han_attention *layer, at_params *params,
                                 const char *prefix, int input_size, int attn_size, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "han_attention_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "han_attention_init: NULL layer or params");
     if (input_size <= 0 || attn_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "han_attention_init: input_size %d, attn_size %d must be > 0",
@@ -256,9 +256,9 @@ at_status at_feature_attention_init_ext(at_ctx *ctx, at_feature_attention *layer
     if (!(o.eps >= 0.0f) || !isfinite(o.eps))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "feature_attention_init: eps %g must be finite and >= 0", (double)o.eps);
-    if (!layer || !params || !rng)
+    if (!layer || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "feature_attention_init: NULL layer, params or rng");
+                           "feature_attention_init: NULL layer or params");
     if (input_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "feature_attention_init: input_size %d must be > 0", input_size);
