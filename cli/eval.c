@@ -1,7 +1,7 @@
 /*
  * eval.c - `attend eval MODEL [FILE.tsv | --dates N]`: how often a trained
  * model is right. Prints whole-sequence exact match (padding never counts)
- * and per-character accuracy.
+ * and per-character accuracy (per-token for a model that writes tokens).
  *
  * --dates N draws N held-out dates (at_dates_held_out: never seen in
  * training, by the seed and sizes in the model's metadata) and also prints
@@ -22,7 +22,8 @@ typedef struct eval_options {
 static int usage(FILE *out) {
     fprintf(out, "usage: attend eval MODEL [FILE.tsv | --dates N] [--only PREFIX] [--seed N]\n"
                  "                   [--threads N] [--batch N] [--errors K]\n"
-                 "Exact match (whole output, padding excluded) and per-character accuracy.\n"
+                 "Exact match (whole output, padding excluded) and per-character accuracy\n"
+                 "(per-token for a model that writes words).\n"
                  "  FILE.tsv     source<TAB>target pairs to score\n"
                  "  --dates N    N generated dates held out from the model's training data,\n"
                  "               with exact match per locale and for English alone\n"
@@ -151,9 +152,10 @@ static at_status score(at_ctx *ctx, const at_seq2seq *m, const eval_options *o,
     at_status s = at_seq2seq_evaluate(ctx, m, &data, (int)o->batch, &sc, correct);
     at_seq2seq_data_clear(&data);
     if (s != AT_OK) return s;
-    printf("pairs: %ld\nexact match: %.2f%% (%ld/%ld)\nper-character accuracy: %.2f%%\n", sc.pairs,
+    int tokens = at_vocab_get_kind(at_seq2seq_target_vocab(m)) == AT_VOCAB_TOKENS;
+    printf("pairs: %ld\nexact match: %.2f%% (%ld/%ld)\nper-%s accuracy: %.2f%%\n", sc.pairs,
            100.0 * sc.exact / (sc.pairs ? sc.pairs : 1), sc.exact, sc.pairs,
-           100.0 * sc.chars_correct / (sc.chars ? sc.chars : 1));
+           tokens ? "token" : "character", 100.0 * sc.chars_correct / (sc.chars ? sc.chars : 1));
     fprintf(stderr, "(decoded in %.1f s)\n", cli_seconds() - start);
     return AT_OK;
 }

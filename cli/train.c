@@ -1,6 +1,8 @@
 /*
  * train.c - `attend train`: train a seq2seq model with attention on the
- * generated dates or on any TSV of source<TAB>target pairs.
+ * generated dates or on any TSV of source<TAB>target pairs, each side read
+ * as characters or as whitespace-separated tokens (--source-tokens,
+ * --target-tokens).
  *
  * This file parses the options, makes the data and the model, and prints.
  * The loop itself - batches in length buckets, Adam with a warm-up and
@@ -32,19 +34,28 @@ typedef struct train_options {
     long save_every;
     double lr, final_lr, clip;
     int resume;
+    /* what one id stands for on each side; *_set: given on the command line */
+    at_vocab_kind source_kind, target_kind;
+    int source_kind_set, target_kind_set;
 } train_options;
 
 static int usage(FILE *out) {
     fprintf(out,
             "usage: attend train [--data dates|FILE.tsv] [--valid FILE.tsv] [--attention NAME]\n"
             "                    [--decoder seed|luong] [--steps N | --epochs N] [--batch N]\n"
-            "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n\n"
-            "Train a character-level encoder-decoder (BiLSTM encoder, attention decoder).\n"
+            "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n"
+            "                    [--source-tokens chars|words] [--target-tokens chars|words]\n\n"
+            "Train an encoder-decoder (BiLSTM encoder, attention decoder) on text pairs.\n"
             "  --data D          'dates' (generated in memory, default) or a TSV of\n"
             "                    source<TAB>target lines\n"
             "  --valid F         validation TSV (default: dates: generated; TSV: 5%% held out)\n"
             "  --train-size N    dates: training pairs to generate (default 250000)\n"
             "  --valid-size N    dates: validation pairs (default 2000)\n"
+            "  --source-tokens K what the model reads: chars (default: one id per\n"
+            "                    character) or words (one id per whitespace-separated token)\n"
+            "  --target-tokens K what the model writes, likewise; e.g. a G2P TSV of\n"
+            "                    'KNIGHT<TAB>N AY T' trains with --target-tokens words and\n"
+            "                    translates to space-separated phones\n"
             "  --decoder K       luong (default: GRU + input feeding) or seed (the\n"
             "                    AttentionDecoder of 'Attention in Keras')\n"
             "  --attention NAME  luong decoder: additive (default), dot, general, concat,\n"
@@ -98,6 +109,13 @@ static int parse_text(const char *option, const char *value, const char **field)
     return 1;
 }
 
+static int parse_kind(const char *option, const char *value, at_vocab_kind *kind) {
+    int words = 0;
+    if (!parse_word(option, value, "chars", "words", &words)) return 0;
+    *kind = words ? AT_VOCAB_TOKENS : AT_VOCAB_CHARS;
+    return 1;
+}
+
 static int parse_size(const char *arg, const char *value, int *field) {
     long v;
     if (!cli_parse_int(arg, value, 1, 4096, &v)) return 0;
@@ -117,6 +135,10 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--valid")) return parse_text(arg, value, &o->valid);
     if (!strcmp(arg, "--out")) return parse_text(arg, value, &o->out);
     if (!strcmp(arg, "--attention")) return parse_text(arg, value, &o->attention);
+    if (!strcmp(arg, "--source-tokens"))
+        return o->source_kind_set = 1, parse_kind(arg, value, &o->source_kind);
+    if (!strcmp(arg, "--target-tokens"))
+        return o->target_kind_set = 1, parse_kind(arg, value, &o->target_kind);
     if (!strcmp(arg, "--decoder")) {
         if (!parse_word(arg, value, "luong", "seed", &flag)) return 0;
         return c->decoder = flag ? AT_DECODER_SEED : AT_DECODER_LUONG, 1;
@@ -234,7 +256,8 @@ static void data_id(const train_options *o, const train_data *d, char *id, size_
 /* A new model: vocabularies from the training pairs, limits from all. */
 static at_status new_model(at_ctx *ctx, train_options *o, const train_data *d, at_seq2seq **m) {
     if (o->attention) CLI_TRY(at_attention_kind_parse(ctx, o->attention, &o->config.attention));
-    return at_seq2seq_create_for_pairs(ctx, m, &o->config, &d->train, &d->valid);
+    return at_seq2seq_create_for_pairs(ctx, m, &o->config, &d->train, &d->valid, o->source_kind,
+                                       o->target_kind);
 }
 
 /* ------------------------------------------------------------------ resume */
@@ -367,12 +390,15 @@ static void trainer_options(const train_options *o, at_trainer_options *t, const
 static void describe(const at_seq2seq *m, const at_trainable *task, const train_data *d,
                      const train_options *o) {
     const at_seq2seq_config *c = at_seq2seq_get_config(m);
+    const at_vocab *sv = at_seq2seq_source_vocab(m), *tv = at_seq2seq_target_vocab(m);
     fprintf(stderr,
-            "model: %s decoder, %s attention, %zu parameters; %zu training pairs, %zu "
-            "validation; batch %ld\n",
+            "model: %s decoder, %s attention, %zu parameters; reads %s (%d ids), writes %s "
+            "(%d ids); %zu training pairs, %zu validation; batch %ld\n",
             c->decoder == AT_DECODER_SEED ? "seed" : "luong",
             c->decoder == AT_DECODER_SEED ? "additive" : at_attention_kind_name(c->attention),
-            at_params_numel(at_seq2seq_params(m)), task->count, d->valid.count, o->batch);
+            at_params_numel(at_seq2seq_params(m)), at_vocab_kind_name(at_vocab_get_kind(sv)),
+            at_vocab_size(sv), at_vocab_kind_name(at_vocab_get_kind(tv)), at_vocab_size(tv),
+            task->count, d->valid.count, o->batch);
 }
 
 static at_status train_model(at_ctx *ctx, const train_options *o, at_seq2seq *m,
@@ -412,6 +438,17 @@ static int report(const train_options *o, const at_train_result *r) {
     return 0;
 }
 
+/* 1 if a --source-tokens / --target-tokens given with --resume agrees with
+ * the kind of the vocabulary the checkpoint holds; else says so, 0. */
+static int same_kind(const char *path, const char *option, int set, at_vocab_kind want,
+                     const at_vocab *vocab) {
+    at_vocab_kind have = at_vocab_get_kind(vocab);
+    if (!set || have == want) return 1;
+    fprintf(stderr, "attend train: %s %s, but the model in %s has %s there\n", option,
+            at_vocab_kind_name(want), path, at_vocab_kind_name(have));
+    return 0;
+}
+
 /* The model: new, or the one last.safetensors holds. */
 static at_seq2seq *make_model(at_ctx *ctx, train_options *o, const train_data *d) {
     at_seq2seq *m = NULL;
@@ -419,6 +456,13 @@ static at_seq2seq *make_model(at_ctx *ctx, train_options *o, const train_data *d
         char path[4096];
         last_path(o, path, sizeof path);
         m = cli_load_model("train", ctx, path, NULL);
+        if (m && !(same_kind(path, "--source-tokens", o->source_kind_set, o->source_kind,
+                             at_seq2seq_source_vocab(m)) &&
+                   same_kind(path, "--target-tokens", o->target_kind_set, o->target_kind,
+                             at_seq2seq_target_vocab(m)))) {
+            at_seq2seq_free(m);
+            return NULL;
+        }
         if (m) fprintf(stderr, "resuming from %s\n", path);
         return m;
     }

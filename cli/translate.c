@@ -4,12 +4,13 @@
  * line (for the date translator: the ISO date).
  *
  * --weights tsv|json also prints each attention matrix, rows = output
- * characters, columns = input characters, for the visualisation to draw:
+ * units, columns = input units (characters, or whitespace-separated tokens
+ * for a model trained with --source-tokens / --target-tokens words), for
+ * the visualisation to draw:
  *   tsv:  a line "# INPUT<TAB>OUTPUT[<TAB>head H]", a header row of the input
- *         characters, then one row per output character: the character, then
- *         its weights
- *   json: one object per line: {"input", "output", "source": [chars],
- *         "target": [chars], "heads": H, "weights": [[[...]]] (H, Ty, Tx)}
+ *         units, then one row per output unit: the unit, then its weights
+ *   json: one object per line: {"input", "output", "source": [units],
+ *         "target": [units], "heads": H, "weights": [[[...]]] (H, Ty, Tx)}
  * Options may come before or after the texts ("--" ends them). A bad input
  * (empty, invalid UTF-8, too long) prints an error naming it and
  * makes the exit status 1; the other inputs are still translated.
@@ -46,8 +47,9 @@ static int usage(FILE *out) {
             "                        [--threads N] [TEXT...]\n"
             "Translate each TEXT (or each line of stdin when there is none) with a model\n"
             "trained by 'attend train' and print one output per line.\n"
-            "  --weights tsv|json  also print the attention matrix (rows: output characters,\n"
-            "                      columns: input characters; one matrix per head)\n"
+            "  --weights tsv|json  also print the attention matrix (rows: output units,\n"
+            "                      columns: input units - characters, or tokens for a model\n"
+            "                      trained on words; one matrix per head)\n"
             "  --plot PATH         draw the attention to PATH; the extension picks the format:\n"
             "                      .png, .svg, .pdf or .html (interactive). One input: a\n"
             "                      heatmap (every head for multi-head models); several inputs:\n"
@@ -61,21 +63,6 @@ static int usage(FILE *out) {
             "A failed translation or drawing prints why and makes the exit status 1.\n",
             MAX_PLOTTED);
     return out == stdout ? 0 : 2;
-}
-
-/* The UTF-8 bytes of code point k of text (valid UTF-8), as a string. */
-static const char *nth_char(const char *text, int k, char out[8]) {
-    const unsigned char *p = (const unsigned char *)text;
-    for (int i = 0; *p && i < k; i++)
-        do
-            p++;
-        while ((*p & 0xC0) == 0x80);
-    int n = 1;
-    while (p[n] && (p[n] & 0xC0) == 0x80 && n < 4)
-        n++;
-    memcpy(out, p, (size_t)n);
-    out[n] = 0;
-    return out;
 }
 
 static void json_string(const char *s) {
@@ -92,26 +79,31 @@ static void json_string(const char *s) {
     putchar('"');
 }
 
-static void json_chars(const char *text, int n) {
-    char ch[8];
+static void json_units(char *const *units, int n) {
     printf("[");
     for (int k = 0; k < n; k++) {
         if (k) printf(", ");
-        json_string(nth_char(text, k, ch));
+        json_string(units[k]);
     }
     printf("]");
 }
 
-static void print_json(const char *input, const at_translation *tr) {
+/* The units of a translation's input (cols) and output (rows), as the
+ * model's vocabularies split them: characters or tokens. */
+typedef struct labels {
+    char **source, **target;
+} labels;
+
+static void print_json(const char *input, const at_translation *tr, const labels *l) {
     int H = tr->heads, Ty = tr->target_len, Tx = tr->source_len;
     printf("{\"input\": ");
     json_string(input);
     printf(", \"output\": ");
     json_string(tr->text);
     printf(", \"source\": ");
-    json_chars(input, Tx);
+    json_units(l->source, Tx);
     printf(", \"target\": ");
-    json_chars(tr->text, Ty);
+    json_units(l->target, Ty);
     printf(", \"heads\": %d, \"weights\": [", H);
     for (int h = 0; h < H; h++) {
         printf("%s[", h ? ", " : "");
@@ -126,35 +118,68 @@ static void print_json(const char *input, const at_translation *tr) {
     printf("]}\n");
 }
 
-/* A character of a TSV cell: tab, newline and backslash escaped. */
-static void tsv_char(const char *ch) {
-    if (!strcmp(ch, "\t"))
-        printf("\\t");
-    else if (!strcmp(ch, "\n"))
-        printf("\\n");
-    else if (!strcmp(ch, "\\"))
-        printf("\\\\");
-    else
-        printf("%s", ch);
+/* A unit as a TSV cell: tab, newline and backslash escaped. */
+static void tsv_cell(const char *unit) {
+    for (; *unit; unit++) {
+        if (*unit == '\t')
+            printf("\\t");
+        else if (*unit == '\n')
+            printf("\\n");
+        else if (*unit == '\\')
+            printf("\\\\");
+        else
+            putchar(*unit);
+    }
 }
 
-static void print_tsv(const char *input, const at_translation *tr) {
+static void print_tsv(const char *input, const at_translation *tr, const labels *l) {
     int H = tr->heads, Ty = tr->target_len, Tx = tr->source_len;
-    char ch[8];
     for (int h = 0; h < H; h++) {
         printf("# %s\t%s", input, tr->text);
         if (H > 1) printf("\thead %d", h);
         printf("\n");
         for (int j = 0; j < Tx; j++)
-            printf("\t"), tsv_char(nth_char(input, j, ch));
+            printf("\t"), tsv_cell(l->source[j]);
         printf("\n");
         for (int t = 0; t < Ty; t++) {
-            tsv_char(nth_char(tr->text, t, ch));
+            tsv_cell(l->target[t]);
             for (int j = 0; j < Tx; j++)
                 printf("\t%.5f", (double)tr->weights[((size_t)h * Ty + t) * Tx + j]);
             printf("\n");
         }
     }
+}
+
+/* Split text into exactly `want` units of vocab; 0 after printing why. */
+static int split_units(at_ctx *ctx, const at_vocab *vocab, const char *text, int want,
+                       char ***units) {
+    int n = 0;
+    if (at_vocab_split(ctx, vocab, text, units, &n) != AT_OK) {
+        fprintf(stderr, "attend translate: --weights: %s\n", at_ctx_error(ctx));
+        return 0;
+    }
+    if (n != want) {
+        fprintf(stderr, "attend translate: --weights: '%s' has %d units, the attention %d\n",
+                text, n, want);
+        free(*units);
+        *units = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/* Print the weights of one translation; 0 on success, 1 after printing
+ * what was wrong. */
+static int print_weights(at_ctx *ctx, const at_seq2seq *m, const char *text,
+                         const at_translation *tr, weights_format wf) {
+    labels l = {NULL, NULL};
+    int ok = split_units(ctx, at_seq2seq_source_vocab(m), text, tr->source_len, &l.source) &&
+             split_units(ctx, at_seq2seq_target_vocab(m), tr->text, tr->target_len, &l.target);
+    if (ok && wf == WEIGHTS_JSON) print_json(text, tr, &l);
+    if (ok && wf == WEIGHTS_TSV) print_tsv(text, tr, &l);
+    free(l.source);
+    free(l.target);
+    return !ok;
 }
 
 /* The map of one translation for --show and --plot; 0 on success, 1 after
@@ -224,13 +249,11 @@ static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, wei
         fprintf(stderr, "attend translate: %s\n", at_ctx_error(ctx));
         return 1;
     }
-    if (wf == WEIGHTS_JSON)
-        print_json(text, &tr);
-    else
-        printf("%s\n", tr.text);
-    if (wf == WEIGHTS_TSV) print_tsv(text, &tr);
+    int failed = 0;
+    if (wf != WEIGHTS_JSON) printf("%s\n", tr.text);
+    if (wf != WEIGHTS_NONE) failed |= print_weights(ctx, m, text, &tr, wf);
     fflush(stdout);
-    int failed = d->plot || d->show ? draw_one(ctx, m, text, &tr, d) : 0;
+    if (d->plot || d->show) failed |= draw_one(ctx, m, text, &tr, d);
     at_translation_clear(&tr);
     return failed;
 }

@@ -945,7 +945,7 @@ at_status at_optim_save(at_ctx *ctx, const at_optim *opt, const char *path,
 at_status at_optim_load(at_ctx *ctx, at_optim *opt, const char *path, at_metadata *meta_out);
 
 /* ------------------------------------------------------------------ data
- * Text pairs, the character vocabulary, TSV files, and the generated date
+ * Text pairs, vocabularies (characters or tokens), TSV files, the generated date
  * data set (human-written date -> ISO date) of the date translator.
  * Strings are UTF-8 everywhere. A character is a Unicode code point.   */
 
@@ -988,41 +988,87 @@ at_status at_utf8_check(at_ctx *ctx, const char *text, size_t len, const char *w
 /* The number of code points in valid UTF-8 text. */
 size_t at_utf8_length(const char *text);
 
-/* A character-level vocabulary over Unicode code points. Ids 0..3 are the
- * special tokens, kept apart (the seed used one token for both padding and
- * unknown characters); characters follow in code point order. */
+/* A vocabulary: what the model reads or writes, one id per unit. Two kinds
+ * of unit (a model may use a different kind on each side):
+ *   AT_VOCAB_CHARS   a Unicode code point (the date translator)
+ *   AT_VOCAB_TOKENS  a token: a run of bytes between ASCII whitespace
+ *                    (space, \t, \n, \v, \f, \r), e.g. the phones of
+ *                    "K N AY T" or the words of a sentence; at most
+ *                    AT_VOCAB_MAX_TOKEN_BYTES bytes
+ * Ids 0..3 are the special tokens, kept apart (the seed used one token for
+ * both padding and unknown characters); the units follow in increasing
+ * order (code points; tokens bytewise), so the ids depend only on the set
+ * of units, not on the order of the text. */
 enum {
     AT_TOKEN_PAD = 0,   /* padding: masked, never scored               */
-    AT_TOKEN_UNK = 1,   /* a character the vocabulary has not seen     */
+    AT_TOKEN_UNK = 1,   /* a unit the vocabulary has not seen          */
     AT_TOKEN_START = 2, /* the decoder's first input                   */
     AT_TOKEN_END = 3,   /* ends an output                              */
-    AT_TOKEN_FIRST_CHAR = 4
+    AT_TOKEN_FIRST_CHAR = 4 /* the first unit (character or token)     */
 };
+typedef enum at_vocab_kind { AT_VOCAB_CHARS, AT_VOCAB_TOKENS } at_vocab_kind;
+#define AT_VOCAB_MAX_TOKEN_BYTES 256 /* longest token, in bytes            */
+#define AT_VOCAB_MAX_TOKENS 1000000  /* most tokens (specials excluded)     */
 typedef struct at_vocab at_vocab;
 
-/* Every code point of n UTF-8 texts. Invalid UTF-8 is an AT_ERR_ARGUMENT
- * naming the text's index and the byte offset. */
+/* "chars" or "words" (tokens); NULL if out of range. */
+const char *at_vocab_kind_name(at_vocab_kind kind);
+/* The kind named `name` (as above), or AT_ERR_ARGUMENT listing the names. */
+at_status at_vocab_kind_parse(at_ctx *ctx, const char *name, at_vocab_kind *out);
+
+/* Every unit of n UTF-8 texts. Invalid UTF-8 is an AT_ERR_ARGUMENT naming
+ * the text's index and the byte offset; so is a token longer than
+ * AT_VOCAB_MAX_TOKEN_BYTES (naming its offset and length), or more than
+ * AT_VOCAB_MAX_TOKENS distinct tokens. at_vocab_build is the chars kind. */
+at_status at_vocab_build_kind(at_ctx *ctx, at_vocab **out, at_vocab_kind kind, size_t n,
+                              const char *const *texts);
 at_status at_vocab_build(at_ctx *ctx, at_vocab **out, size_t n, const char *const *texts);
 void at_vocab_free(at_vocab *vocab);
+at_vocab_kind at_vocab_get_kind(const at_vocab *vocab);
 int32_t at_vocab_size(const at_vocab *vocab); /* specials included */
-/* The id of a code point; AT_TOKEN_UNK if unseen. */
+/* The id of a code point (tokens: of the token made of that one
+ * character); AT_TOKEN_UNK if unseen. */
 int32_t at_vocab_id(const at_vocab *vocab, uint32_t code_point);
-/* The code point of a character id; 0 for special or out-of-range ids. */
+/* The id of a unit given as a NUL-terminated string: a token, or (chars)
+ * a string of exactly one code point; AT_TOKEN_UNK otherwise. */
+int32_t at_vocab_token_id(const at_vocab *vocab, const char *token);
+/* The code point of a character id; 0 for special or out-of-range ids and
+ * for a token vocabulary. */
 uint32_t at_vocab_code_point(const at_vocab *vocab, int32_t id);
-/* One id per code point of text (no START or END added); unseen characters
- * become AT_TOKEN_UNK. Invalid UTF-8 is an AT_ERR_ARGUMENT naming the byte
- * offset; more than capacity characters is an AT_ERR_ARGUMENT naming both
- * counts. *length receives the number of ids. */
+/* The token of a token id (NUL-terminated, owned by the vocabulary); NULL
+ * for special or out-of-range ids and for a character vocabulary. */
+const char *at_vocab_token(const at_vocab *vocab, int32_t id);
+/* The units of valid UTF-8 text: code points, or tokens. */
+size_t at_vocab_length(const at_vocab *vocab, const char *text);
+/* One id per unit of text (no START or END added); unseen units become
+ * AT_TOKEN_UNK. Invalid UTF-8 is an AT_ERR_ARGUMENT naming the byte
+ * offset; so is a token longer than AT_VOCAB_MAX_TOKEN_BYTES; more than
+ * capacity units is an AT_ERR_ARGUMENT naming both counts. *length
+ * receives the number of ids (0 for a token text of only whitespace). */
 at_status at_vocab_encode(at_ctx *ctx, const at_vocab *vocab, const char *text, int32_t *ids,
                           int capacity, int *length);
 /* Ids back to UTF-8 (NUL-terminated in text[size]): stops at the first
- * END, skips PAD and START, writes UNK as U+FFFD. An id outside the
- * vocabulary, or text too small, is an AT_ERR_ARGUMENT. */
+ * END, skips PAD and START, writes UNK as U+FFFD; tokens are joined by one
+ * space. An id outside the vocabulary, or text too small, is an
+ * AT_ERR_ARGUMENT. at_vocab_decode_size: bytes that always hold the text
+ * of n ids, NUL included. */
 at_status at_vocab_decode(at_ctx *ctx, const at_vocab *vocab, const int32_t *ids, int n,
                           char *text, size_t size);
+size_t at_vocab_decode_size(const at_vocab *vocab, int n);
+/* The units of text as strings, e.g. labels for an attention map: *units
+ * gets *n pointers to NUL-terminated copies, all in one malloc'd block
+ * (release it with one free()). Errors as at_vocab_encode. */
+at_status at_vocab_split(at_ctx *ctx, const at_vocab *vocab, const char *text, char ***units,
+                         int *n);
 /* A printable ASCII string that holds the whole vocabulary (for checkpoint
- * metadata); *out is malloc'd, release it with free(). from_string
- * validates everything and answers AT_ERR_FORMAT for a corrupt string. */
+ * metadata); *out is malloc'd, release it with free(). from_string reads
+ * either kind, validates everything and answers AT_ERR_FORMAT for a
+ * corrupt string. The forms (N and the code points in lowercase hex):
+ *   chars   "attend-vocab 1 N cp_1 ... cp_N"             increasing
+ *   tokens  "attend-vocab-tokens 1 N hex_1 ... hex_N end" hex_i = the
+ *           token's UTF-8 bytes, two lowercase hex digits each, in
+ *           strictly increasing bytewise order of the tokens; "end" makes
+ *           any truncation an error */
 at_status at_vocab_to_string(at_ctx *ctx, const at_vocab *vocab, char **out);
 at_status at_vocab_from_string(at_ctx *ctx, at_vocab **out, const char *text);
 
@@ -1275,10 +1321,12 @@ at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
                            at_term_mode mode);
 
 /* The map of one translation (at_seq2seq_translate, models section
- * below): rows = the output's characters, cols = input's characters, every
- * head, title "input -> output", mechanism = the attention kind's name
- * (e.g. "additive", "multi-head"), model = model_name, or when NULL the
- * decoder's name ("seed decoder", "luong-gru", "luong-lstm"). */
+ * below): rows = the output's units, cols = the input's units (characters
+ * or tokens, as the model's vocabularies read them; "1", "2", ... if a text
+ * does not split into as many), every head, title "input -> output",
+ * mechanism = the attention kind's name (e.g. "additive", "multi-head"),
+ * model = model_name, or when NULL the decoder's name ("seed decoder",
+ * "luong-gru", "luong-lstm"). */
 struct at_seq2seq;
 struct at_translation;
 at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
@@ -1299,12 +1347,14 @@ at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out
                           const char *title);
 
 /* ------------------------------------------------------------------ models
- * The date translator's model, usable on any character-level task: a
- * sequence-to-sequence network with attention, trained on text pairs.
+ * The date translator's model, usable on any task of text pairs: a
+ * sequence-to-sequence network with attention. Each side reads characters
+ * or whitespace-separated tokens (its vocabulary's kind), e.g. characters
+ * in and phones out for grapheme-to-phoneme.
  *
- *   source chars -> embedding (E) -> BiLSTM encoder (N per direction,
+ *   source units -> embedding (E) -> BiLSTM encoder (N per direction,
  *   lengths masked) -> annotations h (B, Tx, 2N) -> a decoder, one output
- *   character per step until END or max_target_len:
+ *   unit per step until END or max_target_len:
  *
  *   seed   the AttentionDecoder of "Attention in Keras" (family 2, its own
  *          additive attention on s_{t-1}). Options: y_t from s_t (default)
@@ -1359,7 +1409,7 @@ typedef struct at_seq2seq_config {
     int attn_size;               /* A, additive / concat / monotonic ... */
     int heads;                   /* multi-head                           */
     int window;                  /* local: D                             */
-    int max_source_len;          /* longest accepted source, characters  */
+    int max_source_len;          /* longest accepted source, units       */
     int max_target_len;          /* decoding stops here (END included)   */
     uint64_t seed;               /* parameter initialisation             */
 } at_seq2seq_config;
@@ -1402,8 +1452,8 @@ typedef struct at_seq2seq_data {
     int32_t *ids;          /* all sources then all targets, concatenated */
     size_t *source_start;  /* (count) offset of pair i's source in ids    */
     size_t *target_start;  /* (count)                                     */
-    int32_t *source_len;   /* (count) characters                          */
-    int32_t *target_len;   /* (count) characters, END excluded            */
+    int32_t *source_len;   /* (count) units (characters or tokens)        */
+    int32_t *target_len;   /* (count) units, END excluded                 */
 } at_seq2seq_data;
 at_status at_seq2seq_data_build(at_ctx *ctx, const at_seq2seq *model, const at_pairs *pairs,
                                 at_seq2seq_data *out);
@@ -1416,7 +1466,7 @@ typedef struct at_seq2seq_batch {
     int max_batch;
     int32_t *source;      /* (B, Tx) PAD after each length                 */
     int32_t *lengths;     /* (B)                                           */
-    uint8_t *source_mask; /* (B, Tx) 1 = a real character                  */
+    uint8_t *source_mask; /* (B, Tx) 1 = a real unit (not padding)         */
     int32_t *target_in;   /* (Ty, B) START, then the target (teacher input)  */
     int32_t *target_out;  /* (Ty, B) the target, END, then PAD             */
 } at_seq2seq_batch;
@@ -1439,14 +1489,16 @@ at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *model, const at_seq2s
 
 /* One string translated, with its attention. */
 typedef struct at_translation {
-    char *text;          /* the output, UTF-8 (malloc'd)                   */
-    int source_len;      /* Tx: characters of the input                    */
-    int target_len;      /* Ty: characters of the output (END excluded)    */
+    char *text;          /* the output, UTF-8 (malloc'd); tokens are
+                            joined by single spaces                       */
+    int source_len;      /* Tx: units (characters or tokens) of the input  */
+    int target_len;      /* Ty: units of the output (END excluded)         */
     int heads;           /* 1, or H for multi-head                         */
-    float *weights;      /* (heads, Ty, Tx): row t = output character t    */
+    float *weights;      /* (heads, Ty, Tx): row t = output unit t         */
 } at_translation;
-/* Empty text, invalid UTF-8 or more than max_source_len characters is an
- * AT_ERR_ARGUMENT saying which; unseen characters become UNK. Runs with
+/* Empty text (for a token source: no token), invalid UTF-8, a token over
+ * AT_VOCAB_MAX_TOKEN_BYTES or more than max_source_len units is an
+ * AT_ERR_ARGUMENT saying which; unseen units become UNK. Runs with
  * gradients off (restores the setting) and resets the context. */
 at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *model, const char *text,
                                at_translation *out);
@@ -1460,8 +1512,9 @@ at_status at_seq2seq_train_step(at_ctx *ctx, at_seq2seq *model, at_optim *optim,
                                 float *loss_out);
 
 /* Whole-sequence exact match (the output up to END equals the target, END
- * included; padding never counts) and per-character accuracy (target
- * positions, END included, where the output has the same id). */
+ * included; padding never counts) and per-unit accuracy (target positions,
+ * END included, where the output has the same id; "chars" are units:
+ * characters or tokens, as the target vocabulary reads them). */
 typedef struct at_seq2seq_score {
     long pairs, exact;
     long chars, chars_correct;
@@ -1618,14 +1671,18 @@ at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_opti
 /* The date translator as an at_trainable: data encoded once, padded
  * batches in length buckets, the mean cross-entropy, and greedy decoding of
  * the validation pairs for the metrics "exact" (whole outputs) and "char"
- * (per character). The task borrows the model; valid must not be empty. */
-/* A new model for these pairs: both vocabularies from the training pairs'
- * characters, max_source_len = the longest source of train and valid + 16
- * (room for longer inputs at translation time), max_target_len = the
- * longest target + 2 (END, and one spare); the other fields from config. */
+ * (per target unit: character or token). The task borrows the model; valid
+ * must not be empty. */
+/* A new model for these pairs: both vocabularies from the training pairs,
+ * of the kinds given (characters or tokens, on either side; the date
+ * translator reads and writes characters), max_source_len = the longest
+ * source of train and valid, in its units, + 16 (room for longer inputs at
+ * translation time), max_target_len = the longest target + 2 (END, and one
+ * spare); the other fields from config. */
 at_status at_seq2seq_create_for_pairs(at_ctx *ctx, at_seq2seq **out,
                                       const at_seq2seq_config *config, const at_pairs *train,
-                                      const at_pairs *valid);
+                                      const at_pairs *valid, at_vocab_kind source_kind,
+                                      at_vocab_kind target_kind);
 typedef struct at_seq2seq_task at_seq2seq_task;
 at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq *model,
                                  const at_pairs *train, const at_pairs *valid, int max_batch);

@@ -3,8 +3,9 @@
 # train a few steps (with its training curves), resume (bit for bit the run
 # that never stopped; Adam's state missing, corrupt or stale), eval,
 # translate (with --weights, --plot and --show), plot a file of several
-# maps, and the error exits: empty text, invalid UTF-8, a missing model, a
-# corrupt model.
+# maps, a model that writes whitespace-separated tokens (--target-tokens
+# words) and one that reads them too, and the error exits: empty text,
+# invalid UTF-8, a missing model, a corrupt model.
 #   tests/test_cli.sh PATH/TO/attend
 set -u
 ATTEND=${1:?usage: test_cli.sh PATH/TO/attend}
@@ -300,6 +301,45 @@ expect_error "missing data" "nothing.tsv" "$ATTEND" train --data "$DIR/nothing.t
 expect_error "unknown attention" "unknown attention" "$ATTEND" train --data "$DIR/pairs.tsv" \
     --attention nonsense --steps 1 --out "$DIR/y"
 expect_error "eval without data" "either" "$ATTEND" eval "$M"
+
+# Tokens: a G2P-like TSV (letters in, phones out) trained with
+# --target-tokens words; translate writes the phones separated by single
+# spaces, --weights labels rows by phone, eval scores per token, and resuming
+# with another kind is refused.
+printf 'KNIGHT\tN AY T\nNIGHT\tN AY T\nKNIT\tN IH T\nKIT\tK IH T\nTIN\tT IH N\nHIT\tHH IH T\nTHIN\tTH IH N\nTHAT\tDH AE T\n' \
+    > "$DIR/g2p.tsv"
+"$ATTEND" train --data "$DIR/g2p.tsv" --valid "$DIR/g2p.tsv" --target-tokens words --steps 30 \
+    --batch 8 --eval-every 10 --embed 8 --encoder 16 --decoder-size 32 --lr 0.02 --warmup 0 \
+    --out "$DIR/g2p" 2> "$DIR/g2p.log" || fail "train --target-tokens words: $(cat "$DIR/g2p.log")"
+grep -q "reads chars .*writes words" "$DIR/g2p.log" || fail "train: kinds not said: $(cat "$DIR/g2p.log")"
+G="$DIR/g2p/model.safetensors"
+out=$("$ATTEND" translate "$G" KNIGHT THIN HIT KNIT) || fail "translate, token model"
+printf '%s\n' "$out" | grep -qvE '^(AY|AE|DH|HH|IH|K|N|T|TH)( (AY|AE|DH|HH|IH|K|N|T|TH))*$' \
+    && fail "translate, token model: not phones separated by single spaces: $out"
+[ "$(printf '%s\n' "$out" | head -1)" = "N AY T" ] || fail "translate KNIGHT: $out"
+"$ATTEND" translate "$G" --weights json KNIGHT > "$DIR/g2p.json" || fail "--weights json, token model"
+grep -q '"source": \["K", "N", "I", "G", "H", "T"\], "target": \["N", "AY", "T"\]' "$DIR/g2p.json" \
+    || fail "--weights json, token model: $(cat "$DIR/g2p.json")"
+"$ATTEND" translate "$G" --weights tsv KNIGHT > "$DIR/g2p.w.tsv" || fail "--weights tsv, token model"
+[ "$(cut -f1 "$DIR/g2p.w.tsv" | tail -3 | tr '\n' ' ')" = "N AY T " ] \
+    || fail "--weights tsv, token model: rows $(cat "$DIR/g2p.w.tsv")"
+"$ATTEND" eval "$G" "$DIR/g2p.tsv" > "$DIR/g2p.eval" 2>&1 || fail "eval, token model"
+grep -q "per-token accuracy:" "$DIR/g2p.eval" || fail "eval, token model: $(cat "$DIR/g2p.eval")"
+expect_error "resume with another kind" "target-tokens chars" \
+    "$ATTEND" train --data "$DIR/g2p.tsv" --valid "$DIR/g2p.tsv" --target-tokens chars \
+    --steps 40 --out "$DIR/g2p" --resume
+expect_error "unknown token kind" "chars' or 'words" \
+    "$ATTEND" train --data "$DIR/g2p.tsv" --source-tokens bytes --out "$DIR/z"
+# words on both sides: whitespace runs read as one separator
+printf 'red cat\tchat rouge\nred dog\tchien rouge\nblack cat\tchat noir\n' > "$DIR/words.tsv"
+"$ATTEND" train --data "$DIR/words.tsv" --valid "$DIR/words.tsv" --source-tokens words \
+    --target-tokens words --steps 5 --batch 3 --embed 8 --encoder 16 --decoder-size 32 \
+    --out "$DIR/words" 2> "$DIR/words.log" || fail "train words -> words: $(cat "$DIR/words.log")"
+"$ATTEND" translate "$DIR/words/model.safetensors" --weights json "  red   dog " > "$DIR/words.json" \
+    || fail "translate words -> words"
+grep -q '"source": \["red", "dog"\]' "$DIR/words.json" || fail "words: $(cat "$DIR/words.json")"
+expect_error "only whitespace, words model" "empty" \
+    "$ATTEND" translate "$DIR/words/model.safetensors" "   "
 
 if [ "$failures" -ne 0 ]; then echo "test_cli: $failures failed" >&2; exit 1; fi
 echo "test_cli: all passed"

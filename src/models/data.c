@@ -58,7 +58,7 @@ at_status at_seq2seq_data_build(at_ctx *ctx, const at_seq2seq *m, const at_pairs
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq data: NULL argument");
     const at_seq2seq_config *c = &m->config;
     size_t bytes = 0;
-    for (size_t i = 0; i < pairs->count; i++) /* code points <= bytes */
+    for (size_t i = 0; i < pairs->count; i++) /* units <= bytes */
         bytes += strlen(pairs->source[i]) + strlen(pairs->target[i]);
     AT_TRY(data_alloc(ctx, out, pairs->count, bytes));
     size_t used = 0;

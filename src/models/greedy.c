@@ -1,5 +1,5 @@
 /*
- * greedy.c - decoding: at every step the most likely character is taken and
+ * greedy.c - decoding: at every step the most likely unit is taken and
  * fed back, until every row of the batch has produced END or the model's
  * max_target_len is reached. The output length is whatever the model says,
  * independent of the input length.
@@ -84,11 +84,13 @@ static at_status single_batch(at_ctx *ctx, const at_seq2seq *m, const char *text
     size_t len = strlen(text);
     if (len == 0) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "empty text: nothing to translate");
     AT_TRY(at_utf8_check(ctx, text, len, "text"));
-    size_t chars = at_utf8_length(text);
-    if (chars > (size_t)m->config.max_source_len)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "text too long: %zu characters, the model takes at most %d", chars,
-                           m->config.max_source_len);
+    size_t units = at_vocab_length(m->source_vocab, text);
+    int tokens = at_vocab_get_kind(m->source_vocab) == AT_VOCAB_TOKENS;
+    if (units == 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "empty text: no token to translate");
+    if (units > (size_t)m->config.max_source_len)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "text too long: %zu %s, the model takes at most %d",
+                           units, tokens ? "tokens" : "characters", m->config.max_source_len);
     int n = 0;
     AT_TRY(at_vocab_encode(ctx, m->source_vocab, text, b->source, m->config.max_source_len, &n));
     b->batch = 1, b->source_len = n, b->target_len = 1;
@@ -104,7 +106,7 @@ static at_status finish_translation(at_ctx *ctx, const at_seq2seq *m, const int3
     int Ty_max = m->config.max_target_len, H = at_seq2seq_heads(m), n = 0;
     while (n < Ty_max && ids[n] != AT_TOKEN_END && ids[n] != AT_TOKEN_PAD)
         n++;
-    size_t bytes = (size_t)Ty_max * 4 + 1;
+    size_t bytes = at_vocab_decode_size(m->target_vocab, n);
     out->text = malloc(bytes);
     out->weights = malloc((size_t)H * (n ? n : 1) * Tx * sizeof(float));
     if (!out->text || !out->weights) {

@@ -4,7 +4,8 @@
  * indices the trainer picks, the loss, and greedy decoding of the
  * validation pairs for two metrics:
  *   exact  whole outputs equal to the target (padding never counts)
- *   char   target characters (END included) the output got right
+ *   char   target units - characters or tokens - (END included) the
+ *          output got right
  * The best model is the one with the highest "exact".
  */
 #include "models.h"
@@ -45,32 +46,36 @@ static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_m
     return at_seq2seq_save(ctx, task->model, path, extra);
 }
 
-static int longest(const at_pairs *p, int target) {
+/* The longest source (target) of p, in the units of its vocabulary. */
+static int longest(const at_pairs *p, const at_vocab *vocab, int target) {
     size_t n = 0;
     for (size_t i = 0; i < p->count; i++) {
-        size_t len = at_utf8_length(target ? p->target[i] : p->source[i]);
+        size_t len = at_vocab_length(vocab, target ? p->target[i] : p->source[i]);
         if (len > n) n = len;
     }
     return (int)n;
 }
 
 at_status at_seq2seq_create_for_pairs(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *c,
-                                      const at_pairs *train, const at_pairs *valid) {
+                                      const at_pairs *train, const at_pairs *valid,
+                                      at_vocab_kind source_kind, at_vocab_kind target_kind) {
     if (!out || !c || !train || !valid || train->count == 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq: NULL argument or no training pairs");
-    at_seq2seq_config config = *c;
-    int src = longest(train, 0), tgt = longest(train, 1);
-    int vsrc = longest(valid, 0), vtgt = longest(valid, 1);
-    config.max_source_len = (src > vsrc ? src : vsrc) + 16;
-    config.max_target_len = (tgt > vtgt ? tgt : vtgt) + 2;
     at_vocab *source = NULL, *target = NULL;
-    at_status s = at_vocab_build(ctx, &source, train->count, (const char *const *)train->source);
+    at_status s = at_vocab_build_kind(ctx, &source, source_kind, train->count,
+                                      (const char *const *)train->source);
     if (s == AT_OK)
-        s = at_vocab_build(ctx, &target, train->count, (const char *const *)train->target);
+        s = at_vocab_build_kind(ctx, &target, target_kind, train->count,
+                                (const char *const *)train->target);
     if (s != AT_OK) {
         at_vocab_free(source);
         return s;
     }
+    at_seq2seq_config config = *c;
+    int src = longest(train, source, 0), tgt = longest(train, target, 1);
+    int vsrc = longest(valid, source, 0), vtgt = longest(valid, target, 1);
+    config.max_source_len = (src > vsrc ? src : vsrc) + 16;
+    config.max_target_len = (tgt > vtgt ? tgt : vtgt) + 2;
     return at_seq2seq_create(ctx, out, &config, source, target);
 }
 

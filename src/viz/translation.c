@@ -14,7 +14,7 @@ static const char *decoder_name(const at_seq2seq_config *c) {
     return c->cell == AT_CELL_LSTM ? "luong-lstm" : "luong-gru";
 }
 
-/* Labels "1", "2", ... when a text does not split into n characters. */
+/* Labels "1", "2", ... when a text does not split into n units. */
 static at_status index_labels(at_ctx *ctx, at_attention_map *m, int rows) {
     int n = rows ? m->rows : m->cols;
     char **labels = calloc((size_t)n, sizeof *labels);
@@ -34,12 +34,20 @@ static at_status index_labels(at_ctx *ctx, at_attention_map *m, int rows) {
     return s;
 }
 
-static at_status set_side(at_ctx *ctx, at_attention_map *m, const char *text, int rows) {
-    int n = rows ? m->rows : m->cols;
-    if (text && at_utf8_check(ctx, text, strlen(text), "text") == AT_OK &&
-        at_utf8_length(text) == (size_t)n)
-        return at_attention_map_set_chars(ctx, m, rows ? text : NULL, rows ? NULL : text);
-    return index_labels(ctx, m, rows);
+/* One label per unit of text as vocab splits it (a character or a token),
+ * else index labels. */
+static at_status set_side(at_ctx *ctx, at_attention_map *m, const at_vocab *vocab,
+                          const char *text, int rows) {
+    int want = rows ? m->rows : m->cols, n = 0;
+    char **units = NULL;
+    if (!text || at_vocab_split(ctx, vocab, text, &units, &n) != AT_OK || n != want) {
+        free(units);
+        return index_labels(ctx, m, rows);
+    }
+    const char *const *labels = (const char *const *)units;
+    at_status s = at_attention_map_set_labels(ctx, m, rows ? labels : NULL, rows ? NULL : labels);
+    free(units);
+    return s;
 }
 
 at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
@@ -58,8 +66,8 @@ at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
     for (int h = 0; h < t->heads && s == AT_OK; h++)
         s = at_attention_map_set_weights(
             ctx, m, h, t->weights + (size_t)h * t->target_len * t->source_len, t->source_len);
-    if (s == AT_OK) s = set_side(ctx, m, t->text, 1);
-    if (s == AT_OK) s = set_side(ctx, m, input, 0);
+    if (s == AT_OK) s = set_side(ctx, m, at_seq2seq_target_vocab(model), t->text, 1);
+    if (s == AT_OK) s = set_side(ctx, m, at_seq2seq_source_vocab(model), input, 0);
     const at_seq2seq_config *c = at_seq2seq_get_config(model);
     const char *mechanism = c->decoder == AT_DECODER_SEED ? "additive" : at_attention_kind_name(c->attention);
     size_t n = (input ? strlen(input) : 0) + strlen(t->text ? t->text : "") + 16;
