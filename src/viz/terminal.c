@@ -11,7 +11,10 @@
  *
  * The library does not look at the environment or call isatty: the caller
  * chooses the mode (see at_term_mode_for), so tests and pipes get exactly
- * what they ask for.
+ * what they ask for. Whatever the mode, no text of the map reaches the
+ * terminal raw: control characters in titles and labels (an ESC could
+ * clear the screen or retitle the window) are shown as U+FFFD, and the only
+ * escapes written are the colours'.
  */
 #include "viz.h"
 
@@ -204,13 +207,31 @@ static void put_scale(FILE *out, int indent, at_term_mode mode) {
     fputs(" 1  (weight)\n", out);
 }
 
+/* Free text (a title, a model's name) with every control character (C0,
+ * DEL, C1: what a terminal would take as an escape) shown as U+FFFD. */
+static void put_text(FILE *out, const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            fputs("\xEF\xBF\xBD", out);
+        } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+            fputs("\xEF\xBF\xBD", out);
+            p++;
+        } else {
+            fputc(*p, out);
+        }
+    }
+}
+
 at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
                            at_term_mode mode) {
     if (!map || !out || !map->weights)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "terminal plot: NULL argument");
-    const char *sep = map->model[0] && map->mechanism[0] ? " \xC2\xB7 " : "";
-    fprintf(out, "%s%s%s%s%s\n", map->model, sep, map->mechanism,
-            (map->model[0] || map->mechanism[0]) && map->title[0] ? ": " : "", map->title);
+    put_text(out, map->model);
+    if (map->model[0] && map->mechanism[0]) fputs(" \xC2\xB7 ", out);
+    put_text(out, map->mechanism);
+    if ((map->model[0] || map->mechanism[0]) && map->title[0]) fputs(": ", out);
+    put_text(out, map->title);
+    fputc('\n', out);
     fputs("rows: output tokens, columns: input tokens\n", out);
     for (int h = 0; h < map->heads; h++) {
         if (map->heads > 1) fprintf(out, "\nhead %d\n", h + 1);
