@@ -1135,6 +1135,11 @@ at_status at_plot_cell_center(at_ctx *ctx, const at_attention_map *map, int head
 typedef enum at_term_mode { AT_TERM_ASCII, AT_TERM_256, AT_TERM_TRUECOLOR } at_term_mode;
 at_term_mode at_term_mode_for(int is_tty, const char *no_color, const char *colorterm,
                               const char *term);
+/* Write UTF-8 text for a terminal: every control character (C0, DEL, C1,
+ * which a terminal would take as the start of an escape sequence) as
+ * U+FFFD, the rest as it is. For any text from outside (inputs, titles,
+ * data) shown on a terminal. */
+void at_term_puts(FILE *out, const char *text);
 /* Draw the map (every head, one after another) with its labels to out:
  * two character cells per weight, coloured blocks or ASCII shades.
  * Control characters in the title, names and labels are written as U+FFFD

@@ -122,6 +122,13 @@ char *viz_strdup(const char *text) {
     return copy;
 }
 
+int viz_control_bytes(const char *p) {
+    const unsigned char *u = (const unsigned char *)p;
+    if ((u[0] && u[0] < 0x20) || u[0] == 0x7f) return 1;
+    if (u[0] == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F) return 2;
+    return 0;
+}
+
 void viz_display_label(const char *label, char *out, size_t size) {
     if (size == 0) return;
     if (!strcmp(label, " ")) {
@@ -131,12 +138,11 @@ void viz_display_label(const char *label, char *out, size_t size) {
     size_t j = 0;
     const char *p = label;
     for (; *p && j + 4 < size; p++) {
-        unsigned char c = (unsigned char)*p;
-        int c1 = c == 0xC2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9F;
-        if (c < 0x20 || c == 0x7f || c1) {
+        int control = viz_control_bytes(p);
+        if (control) {
             memcpy(out + j, "\xEF\xBF\xBD", 3); /* U+FFFD */
             j += 3;
-            p += c1; /* a C1 control is two bytes */
+            p += control - 1;
         } else {
             out[j++] = *p;
         }

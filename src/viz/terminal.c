@@ -207,15 +207,12 @@ static void put_scale(FILE *out, int indent, at_term_mode mode) {
     fputs(" 1  (weight)\n", out);
 }
 
-/* Free text (a title, a model's name) with every control character (C0,
- * DEL, C1: what a terminal would take as an escape) shown as U+FFFD. */
-static void put_text(FILE *out, const char *text) {
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            fputs("\xEF\xBF\xBD", out);
-        } else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
-            fputs("\xEF\xBF\xBD", out);
-            p++;
+void at_term_puts(FILE *out, const char *text) {
+    for (const char *p = text; *p; p++) {
+        int control = viz_control_bytes(p);
+        if (control) {
+            fputs("\xEF\xBF\xBD", out); /* U+FFFD */
+            p += control - 1;
         } else {
             fputc(*p, out);
         }
@@ -226,11 +223,11 @@ at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
                            at_term_mode mode) {
     if (!map || !out || !map->weights)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "terminal plot: NULL argument");
-    put_text(out, map->model);
+    at_term_puts(out, map->model);
     if (map->model[0] && map->mechanism[0]) fputs(" \xC2\xB7 ", out);
-    put_text(out, map->mechanism);
+    at_term_puts(out, map->mechanism);
     if ((map->model[0] || map->mechanism[0]) && map->title[0]) fputs(": ", out);
-    put_text(out, map->title);
+    at_term_puts(out, map->title);
     fputc('\n', out);
     fputs("rows: output tokens, columns: input tokens\n", out);
     for (int h = 0; h < map->heads; h++) {

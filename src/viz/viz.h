@@ -101,6 +101,11 @@ at_status viz_check_budget(at_ctx *ctx, const char *path, const char *ext, doubl
                            double width, double height, const char *what);
 at_status viz_render_svg(at_ctx *ctx, const dl_list *l, const char *path);
 
+/* Bytes of the control character at p (C0 and DEL: 1; C1, U+0080 to
+ * U+009F: 2), or 0 if p does not start with one. A terminal takes these
+ * as escapes; the pictures show them as U+FFFD. */
+int viz_control_bytes(const char *p);
+
 /* A label fit to show: a lone space becomes U+2423 (open box), other
  * control characters (C0, DEL and C1) U+FFFD. Writes into out[size]. */
 void viz_display_label(const char *label, char *out, size_t size);
