@@ -322,10 +322,10 @@ static void test_terminal(at_ctx *ctx) {
 static void test_terminal_escapes(at_ctx *ctx) {
     at_attention_map *m = known_map(ctx, 1);
     if (!m) return;
-    static const char *const rows[4] = {"\033[31m", "\xC2\x9B" "2J", "a", "b"};
+    static const char *const rows[4] = {"\033[31m", "\302\2332J", "a", "b"};
     CHECK_OK(ctx, at_attention_map_set_labels(ctx, m, rows, NULL));
     CHECK_OK(ctx, at_attention_map_set_text(ctx, m, "5 May\033[2J\033]0;owned\007 2018",
-                                            "model\033[H", "mech\xC2\x9B" "1m"));
+                                            "model\033[H", "mech\302\2331m"));
     for (int mode = 0; mode < 3; mode++) {
         FILE *f = tmpfile();
         CHECK_OK(ctx, at_plot_terminal(ctx, m, f, (at_term_mode)mode));
