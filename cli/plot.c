@@ -30,9 +30,8 @@
 #include <unistd.h>
 
 enum { MAX_OUTPUTS = 16, MAX_MAPS = 64 /* at_plot_compare's limit */ };
-/* The input is read whole, at most AT_VIZ_MAX_FILE_BYTES, or this much for
- * a .jsonl file (at_plot_metrics's limit). */
-#define METRICS_MAX_BYTES (256 << 20)
+/* The input is read whole, at most AT_VIZ_MAX_FILE_BYTES, or
+ * AT_VIZ_MAX_METRICS_BYTES for a .jsonl file (at_plot_metrics's limit). */
 
 typedef struct plot_args {
     const char *input;
@@ -269,7 +268,7 @@ static int plot_input(at_ctx *ctx, const plot_args *a) {
     char *text;
     size_t len;
     int jsonl = ends_with(a->input, ".jsonl");
-    if (atf_read(ctx, a->input, jsonl ? METRICS_MAX_BYTES : AT_VIZ_MAX_FILE_BYTES,
+    if (atf_read(ctx, a->input, jsonl ? AT_VIZ_MAX_METRICS_BYTES : AT_VIZ_MAX_FILE_BYTES,
                  jsonl ? "a metrics or weights file" : "a weights file", &text, &len) != AT_OK)
         return fail(ctx);
     int code;

@@ -1169,8 +1169,9 @@ at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
  * (e.g. "valid_char") go in the right panel (accuracy in [0, 1]); other
  * fields ("lr", "seconds", ...) are ignored. Writes
  * out_path: .png, .svg or .pdf. title may be NULL. The file is read whole,
- * at most 256 MB (AT_ERR_FORMAT beyond); more points than the drawing
- * budget (see at_plot_map) are an AT_ERR_ARGUMENT. */
+ * at most AT_VIZ_MAX_METRICS_BYTES (AT_ERR_FORMAT beyond); more points
+ * than the drawing budget (see at_plot_map) are an AT_ERR_ARGUMENT. */
+#define AT_VIZ_MAX_METRICS_BYTES (256 << 20)
 at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out_path,
                           const char *title);
 

@@ -9,7 +9,7 @@
  * a power of ten). Lines that are not JSON objects are format errors
  * naming the line; blank lines, lines without "step" and other fields are
  * skipped, so the trainer may log whatever else it likes. The file is
- * read whole with the library's capped reader (METRICS_MAX_BYTES), and the
+ * read whole with the library's capped reader (AT_VIZ_MAX_METRICS_BYTES), and the
  * number of points is held to the drawing budget before anything is drawn.
  */
 #include "viz.h"
@@ -19,9 +19,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A metrics file is read whole; a line is about 100 bytes. */
-#define METRICS_MAX_BYTES (256 << 20)
 
 enum { MAX_SERIES = 12, PLOT_W = 420, PLOT_H = 260, MARGIN = 16, AXIS_L = 52, AXIS_B = 72 };
 
@@ -120,7 +117,7 @@ static at_status parse_line(at_ctx *ctx, curves *c, const char *path, long linen
 static at_status read_metrics(at_ctx *ctx, const char *path, curves *c) {
     char *text = NULL;
     size_t len = 0;
-    at_status s = atf_read(ctx, path, METRICS_MAX_BYTES, "a metrics file", &text, &len);
+    at_status s = atf_read(ctx, path, AT_VIZ_MAX_METRICS_BYTES, "a metrics file", &text, &len);
     long lineno = 1;
     for (size_t start = 0; s == AT_OK && start < len; lineno++) {
         char *nl = memchr(text + start, '\n', len - start);
