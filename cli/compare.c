@@ -147,10 +147,12 @@ int compare_main(int argc, char **argv) {
     }
     /* Every output is tried and every failure reported. */
     for (int i = 0; i < a.n_outputs && !code; i++) {
-        at_status w = at_plot_compare(ctx, a.n, (const at_attention_map *const *)maps, a.title,
-                                      a.outputs[i]);
-        if (w == AT_OK) printf("wrote %s\n", a.outputs[i]);
-        else fprintf(stderr, "attend compare: %s\n", at_ctx_error(ctx)), s = w;
+        at_status w =
+            at_plot_compare(ctx, a.n, (const at_attention_map *const *)maps, a.title, a.outputs[i]);
+        if (w == AT_OK)
+            printf("wrote %s\n", a.outputs[i]);
+        else
+            fprintf(stderr, "attend compare: %s\n", at_ctx_error(ctx)), s = w;
     }
     at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
                                          getenv("COLORTERM"), getenv("TERM"));

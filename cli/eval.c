@@ -258,8 +258,10 @@ static at_status eval_tsv(at_ctx *ctx, const at_seq2seq *m, const eval_options *
     at_pairs pairs = {0};
     TRY(at_pairs_read_tsv(ctx, o->tsv, 0, &pairs));
     if (pairs.count == 0) /* 0/0 is no score: an empty file is a mistake */
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: no pairs to evaluate (the evaluation set "
-                           "is empty)", o->tsv);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s: no pairs to evaluate (the evaluation set "
+                           "is empty)",
+                           o->tsv);
     uint8_t *correct = calloc(pairs.count ? pairs.count : 1, 1);
     at_status s = correct ? score(ctx, m, o, &pairs, correct)
                           : at_ctx_fail(ctx, AT_ERR_MEMORY, "eval: out of memory");

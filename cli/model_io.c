@@ -36,9 +36,10 @@ int cli_max_threads(void) {
 static int threads_fit(const char *command, int threads, int *blas_threads) {
     int most = cli_max_threads();
     if (threads > most) {
-        fprintf(stderr, "attend %s: --threads %d is more than this machine can use: at most %d "
-                        "(4 per CPU, %ld CPUs)\n", command, threads, most,
-                sysconf(_SC_NPROCESSORS_ONLN));
+        fprintf(stderr,
+                "attend %s: --threads %d is more than this machine can use: at most %d "
+                "(4 per CPU, %ld CPUs)\n",
+                command, threads, most, sysconf(_SC_NPROCESSORS_ONLN));
         return 0;
     }
     *blas_threads = threads;
@@ -49,10 +50,12 @@ static int threads_fit(const char *command, int threads, int *blas_threads) {
     double limit = (double)as.rlim_cur;
     if (threads > 1 && threads * THREAD_RESERVE_BYTES > limit / 2) {
         int fit = (int)(limit / 2 / THREAD_RESERVE_BYTES);
-        fprintf(stderr, "attend %s: --threads %d needs about %.0f MB of address space for the "
-                        "threads alone, more than half the %.0f MB limit (ulimit -v); use "
-                        "--threads %d or less\n", command, threads,
-                threads * THREAD_RESERVE_BYTES / (1 << 20), limit / (1 << 20), fit > 1 ? fit : 1);
+        fprintf(stderr,
+                "attend %s: --threads %d needs about %.0f MB of address space for the "
+                "threads alone, more than half the %.0f MB limit (ulimit -v); use "
+                "--threads %d or less\n",
+                command, threads, threads * THREAD_RESERVE_BYTES / (1 << 20), limit / (1 << 20),
+                fit > 1 ? fit : 1);
         return 0;
     }
     return 1;

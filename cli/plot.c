@@ -115,7 +115,8 @@ static int ends_with(const char *s, const char *suffix) {
 /* The first line of text (at most 4 KB of it), NUL-terminated in out. */
 static void first_line(const char *text, size_t len, char out[4096]) {
     size_t n = 0;
-    while (n < len && n < 4095 && text[n] != '\n') n++;
+    while (n < len && n < 4095 && text[n] != '\n')
+        n++;
     memcpy(out, text, n);
     out[n] = 0;
 }
@@ -137,8 +138,10 @@ static int plot_metrics(at_ctx *ctx, const plot_args *a) {
     }
     int code = 0;
     for (int i = 0; i < a->n_outputs; i++) {
-        if (at_plot_metrics(ctx, a->input, a->outputs[i], a->title) != AT_OK) code = fail(ctx);
-        else printf("wrote %s\n", a->outputs[i]);
+        if (at_plot_metrics(ctx, a->input, a->outputs[i], a->title) != AT_OK)
+            code = fail(ctx);
+        else
+            printf("wrote %s\n", a->outputs[i]);
     }
     return code;
 }
@@ -191,11 +194,14 @@ static at_status load_lines(at_ctx *ctx, const char *input, const char *text, si
         const char *nl = memchr(text + start, '\n', len - start);
         size_t end = nl ? (size_t)(nl - text) : len, k = start;
         line_no++;
-        while (k < end && strchr(" \t\r", text[k]) && text[k]) k++;
+        while (k < end && strchr(" \t\r", text[k]) && text[k])
+            k++;
         if (k < end) { /* not blank */
             if (l->n == MAX_MAPS)
-                return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: more than %d maps; one figure "
-                                   "holds at most %d (split the file)", input, MAX_MAPS, MAX_MAPS);
+                return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                                   "%s: more than %d maps; one figure "
+                                   "holds at most %d (split the file)",
+                                   input, MAX_MAPS, MAX_MAPS);
             char name[4200];
             snprintf(name, sizeof name, "%s line %ld", input, line_no);
             AT_TRY(at_attention_map_parse(ctx, &l->maps[l->n], text + start, end - start, name));
@@ -216,7 +222,8 @@ static int is_json_lines(const char *text, size_t len) {
         char c = text[i];
         if (c == '\n') at_start = 1;
         else if (at_start && c == '{') objects++, at_start = 0;
-        else if (!c || !strchr(" \t\r", c)) at_start = 0;
+        else if (!c || !strchr(" \t\r", c))
+            at_start = 0;
     }
     return objects >= 2;
 }

@@ -268,13 +268,17 @@ static long read_line(char *line, long line_no) {
     int c;
     while ((c = getchar()) != EOF && c != '\n') {
         if (c == 0) {
-            fprintf(stderr, "attend translate: stdin line %ld holds a NUL byte (column %ld); "
-                            "is it text? stopped reading\n", line_no, n + 1);
+            fprintf(stderr,
+                    "attend translate: stdin line %ld holds a NUL byte (column %ld); "
+                    "is it text? stopped reading\n",
+                    line_no, n + 1);
             return -2;
         }
         if (n == MAX_LINE_BYTES) {
-            fprintf(stderr, "attend translate: stdin line %ld is longer than %d bytes; "
-                            "stopped reading\n", line_no, MAX_LINE_BYTES);
+            fprintf(stderr,
+                    "attend translate: stdin line %ld is longer than %d bytes; "
+                    "stopped reading\n",
+                    line_no, MAX_LINE_BYTES);
             return -2;
         }
         line[n++] = (char)c;
@@ -346,8 +350,10 @@ int translate_main(int argc, char **argv) {
         } else if (!strcmp(arg, "--")) {
             options = 0;
         } else if (arg[0] == '-' && arg[1]) {
-            fprintf(stderr, "attend translate: unknown option '%s' (a text that starts with "
-                            "'-' goes after --, e.g. attend translate MODEL -- '%s')\n", arg, arg);
+            fprintf(stderr,
+                    "attend translate: unknown option '%s' (a text that starts with "
+                    "'-' goes after --, e.g. attend translate MODEL -- '%s')\n",
+                    arg, arg);
             code = 2;
         } else if (!model_path) {
             model_path = arg;

@@ -86,8 +86,10 @@ int cli_stdout_failed(const char *command) {
 }
 
 void cli_put_text(FILE *f, const char *text, int to_terminal) {
-    if (to_terminal) at_term_puts(f, text);
-    else fputs(text, f);
+    if (to_terminal)
+        at_term_puts(f, text);
+    else
+        fputs(text, f);
 }
 
 double cli_seconds(void) {

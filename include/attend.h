@@ -1053,8 +1053,8 @@ at_status at_attention_map_load(at_ctx *ctx, at_attention_map **out, const char 
 /* The same from len bytes of text in memory (a weights file, or one line of
  * `attend translate --weights json`), as strictly; name stands for the
  * file in messages (e.g. "maps.json line 3"). */
-at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text,
-                                 size_t len, const char *name);
+at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text, size_t len,
+                                 const char *name);
 /* Export for bertviz-style tools: {"attention": [1 layer][H][Tq][Tk],
  * "left_text": row labels, "right_text": col labels, "decoder_tokens",
  * "encoder_tokens" (the same), "model", "mechanism", "title"}. In Python:

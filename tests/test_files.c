@@ -32,7 +32,8 @@ static int count_temp_files(void) {
     DIR *d = opendir(".");
     int count = 0;
     if (!d) return -1;
-    for (struct dirent *e; (e = readdir(d));) count += strstr(e->d_name, ".tmp-") != NULL;
+    for (struct dirent *e; (e = readdir(d));)
+        count += strstr(e->d_name, ".tmp-") != NULL;
     closedir(d);
     return count;
 }
@@ -62,7 +63,8 @@ static void test_write_and_replace(at_ctx *ctx) {
     static char big[200000];
     memset(big, 'b', sizeof big);
     CHECK_OK(ctx, atf_open(ctx, w, "pieces.txt"));
-    for (int i = 0; i < 5000; i++) atf_write(w, "0123456789", 10);
+    for (int i = 0; i < 5000; i++)
+        atf_write(w, "0123456789", 10);
     atf_write(w, big, sizeof big);
     CHECK_OK(ctx, atf_commit(ctx, w));
     size_t n;
@@ -119,8 +121,7 @@ static void test_refusals(at_ctx *ctx) {
     }
 
     CHECK_STATUS(ctx, atf_write_file(ctx, "no_such_dir/x.txt", "x", 1), AT_ERR_IO);
-    CHECK(strstr(at_ctx_error(ctx), "no_such_dir/x.txt") != NULL, "message: %s",
-          at_ctx_error(ctx));
+    CHECK(strstr(at_ctx_error(ctx), "no_such_dir/x.txt") != NULL, "message: %s", at_ctx_error(ctx));
 }
 
 /* Write 1 MB under a 64 KB file size limit: EFBIG half way. */
@@ -156,7 +157,8 @@ static int writer_child(int k) {
     if (!data) return 1;
     memset(data, 'A' + k, FILE_BYTES);
     int bad = 0;
-    for (int r = 0; r < ROUNDS; r++) bad |= atf_write_file(ctx, "shared.bin", data, FILE_BYTES) != AT_OK;
+    for (int r = 0; r < ROUNDS; r++)
+        bad |= atf_write_file(ctx, "shared.bin", data, FILE_BYTES) != AT_OK;
     free(data);
     at_ctx_free(ctx);
     return bad;
@@ -167,7 +169,8 @@ static int whole_file(const char *path) {
     size_t n;
     unsigned char *got = test_read_file(path, &n);
     int ok = got && n == FILE_BYTES && got[0] >= 'A' && got[0] < 'A' + WRITERS;
-    for (size_t i = 1; ok && i < n; i++) ok = got[i] == got[0];
+    for (size_t i = 1; ok && i < n; i++)
+        ok = got[i] == got[0];
     free(got);
     return ok;
 }

@@ -336,8 +336,10 @@ static void test_terminal_escapes(at_ctx *ctx) {
               "mode %d: an escape of the map's text reached the terminal", mode);
         CHECK(text && !strstr(text, "\xC2\x9B"), "mode %d: a C1 control reached the terminal",
               mode);
-        CHECK(text && strstr(text, "5 May\xEF\xBF\xBD[2J"), "mode %d: the title is shown, "
-              "its control characters as U+FFFD", mode);
+        CHECK(text && strstr(text, "5 May\xEF\xBF\xBD[2J"),
+              "mode %d: the title is shown, "
+              "its control characters as U+FFFD",
+              mode);
         free(text);
     }
     FILE *full = fopen("/dev/full", "w");
@@ -425,13 +427,13 @@ static void test_budget(at_ctx *ctx, const char *dir) {
 static void test_input_limits(at_ctx *ctx, const char *dir) {
     at_attention_map *m = (at_attention_map *)&m;
     CHECK_STATUS(ctx, at_attention_map_load(ctx, &m, "/dev/zero"), AT_ERR_FORMAT);
-    CHECK(m == NULL && strstr(at_ctx_error(ctx), "/dev/zero"), "/dev/zero: %s",
-          at_ctx_error(ctx));
+    CHECK(m == NULL && strstr(at_ctx_error(ctx), "/dev/zero"), "/dev/zero: %s", at_ctx_error(ctx));
     char path[512], out[512];
     path_in(path, sizeof path, dir, "many-values.json");
     FILE *f = fopen(path, "wb");
     fputs("{\"weights\": [", f);
-    for (long i = 0; i < AT_VIZ_MAX_FILE_VALUES; i++) fputs("0,", f);
+    for (long i = 0; i < AT_VIZ_MAX_FILE_VALUES; i++)
+        fputs("0,", f);
     fputs("0]}", f);
     fclose(f);
     CHECK_STATUS(ctx, at_attention_map_load(ctx, &m, path), AT_ERR_FORMAT);

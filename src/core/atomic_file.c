@@ -90,8 +90,8 @@ at_status atf_open(at_ctx *ctx, atf_writer *w, const char *path) {
         if (err == ENOENT)
             return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: its directory does not exist",
                                path);
-        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                           path, strerror(err));
+        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
+                           strerror(err));
     }
     (void)fchmod(w->fd, mode); /* some file systems (vfat) have no modes: not an error */
     return AT_OK;

@@ -52,11 +52,11 @@ at_status atf_read(at_ctx *ctx, const char *path, size_t max_bytes, const char *
 /* ------------------------------------------------------------- writing */
 
 typedef struct atf_writer {
-    char *path;   /* the target, copied                          */
-    char *tmp;    /* the temporary file beside it                */
-    int fd;       /* open on tmp; -1 when closed                 */
-    int error;    /* first errno of a failed write, 0 if none    */
-    size_t used;  /* bytes waiting in buffer                     */
+    char *path;  /* the target, copied                          */
+    char *tmp;   /* the temporary file beside it                */
+    int fd;      /* open on tmp; -1 when closed                 */
+    int error;   /* first errno of a failed write, 0 if none    */
+    size_t used; /* bytes waiting in buffer                     */
     unsigned char buffer[1 << 16];
 } atf_writer;
 

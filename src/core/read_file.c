@@ -18,13 +18,13 @@
 #include <unistd.h>
 
 static at_status too_big(at_ctx *ctx, const char *path, const char *what, size_t max_bytes) {
-    return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: larger than %zu bytes, the most %s may hold",
-                       path, max_bytes, what);
+    return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: larger than %zu bytes, the most %s may hold", path,
+                       max_bytes, what);
 }
 
 /* Read from fd until EOF or more than max bytes; buf grows as needed. */
-static at_status read_all(at_ctx *ctx, int fd, const char *path, const char *what,
-                          size_t max_bytes, size_t first_capacity, char **out, size_t *len) {
+static at_status read_all(at_ctx *ctx, int fd, const char *path, const char *what, size_t max_bytes,
+                          size_t first_capacity, char **out, size_t *len) {
     size_t capacity = first_capacity, used = 0;
     char *buf = malloc(capacity + 1);
     if (!buf) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
@@ -79,8 +79,10 @@ at_status atf_read(at_ctx *ctx, const char *path, size_t max_bytes, const char *
     } else if (S_ISDIR(st.st_mode)) {
         s = at_ctx_fail(ctx, AT_ERR_IO, "%s: is a directory, not %s", path, what);
     } else if (S_ISREG(st.st_mode)) {
-        if ((unsigned long long)st.st_size > max_bytes) s = too_big(ctx, path, what, max_bytes);
-        else first = (size_t)st.st_size + 1; /* + 1: see the end of file in one pass */
+        if ((unsigned long long)st.st_size > max_bytes)
+            s = too_big(ctx, path, what, max_bytes);
+        else
+            first = (size_t)st.st_size + 1; /* + 1: see the end of file in one pass */
     }
     if (first > max_bytes + 1) first = max_bytes + 1;
     if (s == AT_OK) s = read_all(ctx, fd, path, what, max_bytes, first, out, len);

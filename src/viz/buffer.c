@@ -7,8 +7,8 @@
  * then written in one go with the library's atomic writer (files.h), so a
  * reader never sees half a file.
  */
-#include "viz.h"
 #include "files.h"
+#include "viz.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -12,8 +12,8 @@
  * read whole with the library's capped reader (AT_VIZ_MAX_METRICS_BYTES), and the
  * number of points is held to the drawing budget before anything is drawn.
  */
-#include "viz.h"
 #include "files.h"
+#include "viz.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -132,7 +132,8 @@ static at_status read_metrics(at_ctx *ctx, const char *path, curves *c) {
 /* The budget (viz_check_budget): a line per point. */
 static at_status curves_budget(at_ctx *ctx, const curves *c, const char *path, const char *ext) {
     double points = 0;
-    for (int i = 0; i < c->count; i++) points += (double)c->s[i].n;
+    for (int i = 0; i < c->count; i++)
+        points += (double)c->s[i].n;
     char what[64];
     snprintf(what, sizeof what, "%.0f points", points);
     return viz_check_budget(ctx, path, ext, points, 2.0 * PLOT_W, 2.0 * PLOT_H, what);

@@ -20,9 +20,9 @@
  * message, rather than running the machine out of memory (a PDF of 64
  * heads of 256 x 256 cells would need over 4 GB).
  */
-#include "viz.h"
 #include "files.h"
 #include "internal.h"
+#include "viz.h"
 
 #include <cairo-pdf.h>
 #include <cairo.h>
@@ -301,8 +301,8 @@ at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char
     int known = !strcmp(ext, "svg") || !strcmp(ext, "png") || !strcmp(ext, "pdf");
     if (!known)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "%s: unknown figure format '.%s' (use .png, .svg, .pdf or .html)",
-                           path, ext);
+                           "%s: unknown figure format '.%s' (use .png, .svg, .pdf or .html)", path,
+                           ext);
     char what[64];
     snprintf(what, sizeof what, "%zu shapes", l->count);
     AT_TRY(viz_check_budget(ctx, path, ext, (double)l->count, l->width, l->height, what));

@@ -293,7 +293,8 @@ static void describe(int n, const at_attention_map *const *maps, double cells, c
 static at_status html_budget(at_ctx *ctx, int n, const at_attention_map *const *maps,
                              const char *path) {
     double cells = 0;
-    for (int i = 0; i < n; i++) cells += (double)maps[i]->heads * maps[i]->rows * maps[i]->cols;
+    for (int i = 0; i < n; i++)
+        cells += (double)maps[i]->heads * maps[i]->rows * maps[i]->cols;
     char what[96];
     describe(n, maps, cells, what, sizeof what);
     return viz_check_budget(ctx, path, "html", cells, 0, 0, what);

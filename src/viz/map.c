@@ -11,8 +11,8 @@
  * (AT_VIZ_MAX_FILE_VALUES) are bounded, so parsing cannot take more than
  * about a gigabyte, whatever the input (even /dev/zero).
  */
-#include "viz.h"
 #include "files.h"
+#include "viz.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -248,8 +248,10 @@ static void put_texts(sbuf *b, const char *title, const char *model, const char 
 static at_status write_sbuf(at_ctx *ctx, sbuf *b, const char *path) {
     at_status s = b->failed ? at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path)
                   : b->len > AT_VIZ_MAX_FILE_BYTES
-                      ? at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %zu bytes, more than the %d a "
-                                    "weights file may hold", path, b->len, AT_VIZ_MAX_FILE_BYTES)
+                      ? at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                                    "%s: %zu bytes, more than the %d a "
+                                    "weights file may hold",
+                                    path, b->len, AT_VIZ_MAX_FILE_BYTES)
                       : viz_write_file(ctx, path, b->data, b->len);
     sbuf_free(b);
     return s;
@@ -259,9 +261,10 @@ at_status at_attention_map_save(at_ctx *ctx, const at_attention_map *map, const 
     if (!map || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "map save: NULL argument");
     double values = (double)map->heads * map->rows * map->cols + map->rows + map->cols;
     if (values > AT_VIZ_MAX_FILE_VALUES)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %d heads of %d x %d weights are more than "
-                           "the %d values a weights file may hold", path, map->heads, map->rows,
-                           map->cols, AT_VIZ_MAX_FILE_VALUES);
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: %d heads of %d x %d weights are more than "
+                           "the %d values a weights file may hold",
+                           path, map->heads, map->rows, map->cols, AT_VIZ_MAX_FILE_VALUES);
     sbuf b = {0};
     sbuf_puts(&b, "{\n  \"format\": \"" FORMAT_NAME "\",\n  \"version\": 1,\n"
                   "  \"kind\": \"map\",\n");
@@ -309,8 +312,10 @@ static size_t count_values(const char *text, size_t len) {
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
         if (in_string) {
-            if (c == '\\') i++;
-            else if (c == '"') in_string = 0;
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
         } else if (c == '"') {
             in_string = 1;
         } else if (c == ',' || c == '[' || c == '{') {
@@ -325,14 +330,17 @@ static size_t count_values(const char *text, size_t len) {
 static at_status parse_json(at_ctx *ctx, const char *name, const char *text, size_t len,
                             json_object **out) {
     if (len > AT_VIZ_MAX_FILE_BYTES)
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: larger than %d bytes, the most a weights "
-                           "file may hold", name, AT_VIZ_MAX_FILE_BYTES);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s: larger than %d bytes, the most a weights "
+                           "file may hold",
+                           name, AT_VIZ_MAX_FILE_BYTES);
     if (len == 0) return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the file is empty", name);
     size_t values = count_values(text, len);
     if (values > AT_VIZ_MAX_FILE_VALUES)
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: about %zu numbers and strings, more than "
-                           "the %d a weights file may hold", name, values,
-                           AT_VIZ_MAX_FILE_VALUES);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s: about %zu numbers and strings, more than "
+                           "the %d a weights file may hold",
+                           name, values, AT_VIZ_MAX_FILE_VALUES);
     json_tokener *tok = json_tokener_new_ex(64);
     if (!tok) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", name);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -346,10 +354,10 @@ static at_status parse_json(at_ctx *ctx, const char *name, const char *text, siz
     if (!root || jerr != json_tokener_success || trailing) {
         json_object_put(root);
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: not valid JSON (%s at byte %zu)%s", name,
-                           trailing ? "text after the end" : json_tokener_error_desc(jerr),
-                           offset,
+                           trailing ? "text after the end" : json_tokener_error_desc(jerr), offset,
                            trailing ? "; for several lines of `attend translate --weights "
-                                      "json`, keep one (e.g. sed -n 2p)" : "");
+                                      "json`, keep one (e.g. sed -n 2p)"
+                                    : "");
     }
     if (!json_object_is_type(root, json_type_object)) {
         json_object_put(root);
@@ -586,8 +594,8 @@ at_status at_attention_map_load(at_ctx *ctx, at_attention_map **out, const char 
     return s;
 }
 
-at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text,
-                                 size_t len, const char *name) {
+at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text, size_t len,
+                                 const char *name) {
     if (!out || !text || !name)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "map parse: NULL argument");
     *out = NULL;
