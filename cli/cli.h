@@ -30,6 +30,26 @@ int compare_main(int argc, char **argv);
 int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out);
 int cli_parse_float(const char *option, const char *text, double lo, double hi, double *out);
 
+/* Output that must not be lost. A write error on a stream is sticky
+ * (ferror), so checking at the end catches every failed printf before it;
+ * the final flush and close can fail too (a full disk, /dev/full).
+ *   cli_close_stream(f, name): fflush + ferror + fclose; on failure prints
+ *     "attend: cannot write NAME: REASON" and returns 0, else 1. For any
+ *     FILE the CLI writes (e.g. a metrics file).
+ *   cli_finish_stdout(code): main's last call: closes stdout with
+ *     cli_close_stream and returns code, or 1 if code was 0 and stdout
+ *     failed (so `attend ... > /dev/full` never exits 0).
+ *   cli_stdout_failed(command): 1 (after saying so once) when stdout has
+ *     failed already, for loops that should stop writing into the void. */
+int cli_close_stream(FILE *f, const char *name);
+int cli_finish_stdout(int code);
+int cli_stdout_failed(const char *command);
+
+/* Text for a terminal: when `to_terminal`, with at_term_puts (control
+ * characters as U+FFFD, so input cannot smuggle escape sequences onto the
+ * screen); otherwise as it is (a pipe gets the exact bytes). */
+void cli_put_text(FILE *f, const char *text, int to_terminal);
+
 /* A progress line: a bar on a terminal (redrawn in place), plain lines
  * every `every` steps otherwise. */
 typedef struct cli_progress {

@@ -107,7 +107,15 @@ static at_status map_of_model(at_ctx *ctx, const char *path, const char *text,
     char name[256];
     base_name(path, name, sizeof name);
     if (s == AT_OK) s = at_attention_map_from_translation(ctx, out, model, name, text, &tr);
-    if (s == AT_OK) printf("%s: %s -> %s\n", name, text, tr.text);
+    if (s == AT_OK) {
+        int terminal = isatty(fileno(stdout));
+        cli_put_text(stdout, name, terminal);
+        printf(": ");
+        cli_put_text(stdout, text, terminal);
+        printf(" -> ");
+        cli_put_text(stdout, tr.text, terminal);
+        printf("\n");
+    }
     at_translation_clear(&tr);
     at_seq2seq_free(model);
     return s;
@@ -133,19 +141,28 @@ int compare_main(int argc, char **argv) {
             s = at_attention_map_set_text(ctx, maps[i], NULL, name, NULL);
         }
     }
-    for (int i = 0; i < a.n_outputs && s == AT_OK; i++) {
-        s = at_plot_compare(ctx, a.n, (const at_attention_map *const *)maps, a.title,
-                            a.outputs[i]);
-        if (s == AT_OK) printf("wrote %s\n", a.outputs[i]);
-    }
-    at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
-                                         getenv("COLORTERM"), getenv("TERM"));
-    for (int i = 0; i < a.n && s == AT_OK && a.show; i++)
-        s = at_plot_terminal(ctx, maps[i], stdout, mode);
     if (s != AT_OK) {
         fprintf(stderr, "attend compare: %s\n", at_ctx_error(ctx));
         code = 1;
     }
+    /* Every output is tried and every failure reported. */
+    for (int i = 0; i < a.n_outputs && !code; i++) {
+        at_status w =
+            at_plot_compare(ctx, a.n, (const at_attention_map *const *)maps, a.title, a.outputs[i]);
+        if (w == AT_OK)
+            printf("wrote %s\n", a.outputs[i]);
+        else
+            fprintf(stderr, "attend compare: %s\n", at_ctx_error(ctx)), s = w;
+    }
+    at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
+                                         getenv("COLORTERM"), getenv("TERM"));
+    for (int i = 0; i < a.n && !code && a.show; i++)
+        if (at_plot_terminal(ctx, maps[i], stdout, mode) != AT_OK) {
+            fprintf(stderr, "attend compare: %s\n", at_ctx_error(ctx));
+            s = AT_ERR_IO;
+            break;
+        }
+    if (s != AT_OK) code = 1;
     for (int i = 0; i < a.n; i++) at_attention_map_free(maps[i]);
     at_ctx_free(ctx);
     return code;

@@ -18,9 +18,8 @@
  * When the date translator lands, the README's main job becomes that; this
  * demo stays as the smallest end-to-end example of the engine.
  */
-#include "cli.h"
+#include "model_io.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,11 +304,8 @@ int demo_main(int argc, char **argv) {
         if (!ok) return 2;
     }
 
-    /* OpenBLAS keeps its own thread pool: give it the same count. */
-    openblas_set_num_threads((int)threads);
-    at_ctx *ctx;
-    at_ctx_options options = {.num_threads = (int)threads, .seed = (uint64_t)seed};
-    if (at_ctx_create(&ctx, &options) != AT_OK) return fprintf(stderr, "attend demo: no memory\n"), 1;
+    at_ctx *ctx = cli_context("demo", (int)threads, (uint64_t)seed);
+    if (!ctx) return 1;
     demo_model m;
     at_status s = model_init(ctx, &m, (uint64_t)seed);
     if (s != AT_OK) return fail(ctx, s);

@@ -7,11 +7,14 @@
  * training, by the seed and sizes in the model's metadata) and also prints
  * exact match per locale and for English alone.
  * --only PREFIX keeps only locales starting with PREFIX (e.g. "en").
+ * An empty FILE.tsv is an error: 0 out of 0 is no score.
  */
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno */
 #include "model_io.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 typedef struct eval_options {
@@ -137,7 +140,14 @@ static void show_errors(at_ctx *ctx, const at_seq2seq *m, const at_pairs *pairs,
         if (correct[i]) continue;
         at_translation tr;
         if (at_seq2seq_translate(ctx, m, pairs->source[i], &tr) != AT_OK) continue;
-        printf("  wrong: %s -> %s (want %s)\n", pairs->source[i], tr.text, pairs->target[i]);
+        int terminal = isatty(fileno(stdout));
+        printf("  wrong: ");
+        cli_put_text(stdout, pairs->source[i], terminal);
+        printf(" -> ");
+        cli_put_text(stdout, tr.text, terminal);
+        printf(" (want ");
+        cli_put_text(stdout, pairs->target[i], terminal);
+        printf(")\n");
         at_translation_clear(&tr);
         max--;
     }
@@ -185,6 +195,11 @@ static at_status eval_dates(at_ctx *ctx, const at_seq2seq *m, const eval_options
 static at_status eval_tsv(at_ctx *ctx, const at_seq2seq *m, const eval_options *o) {
     at_pairs pairs = {0};
     CLI_TRY(at_pairs_read_tsv(ctx, o->tsv, 0, &pairs));
+    if (pairs.count == 0) /* 0/0 is no score: an empty file is a mistake */
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s: no pairs to evaluate (the evaluation set "
+                           "is empty)",
+                           o->tsv);
     uint8_t *correct = calloc(pairs.count ? pairs.count : 1, 1);
     at_status s = correct ? score(ctx, m, o, &pairs, correct)
                           : at_ctx_fail(ctx, AT_ERR_MEMORY, "eval: out of memory");

@@ -3,7 +3,9 @@
  *
  * Each subcommand lives in its own file and has the signature
  * int NAME_main(int argc, char **argv), returning the process exit code.
- * This file only routes, and prints help and the version.
+ * This file only routes, and prints help and the version; every command's
+ * standard output is flushed and closed here, and a write error on it
+ * (a full disk, /dev/full) makes the exit status non-zero.
  */
 #include "cli.h"
 
@@ -36,7 +38,7 @@ static void usage(FILE *out) {
     fprintf(out, "\n'attend COMMAND --help' describes a command's options.\n");
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -57,3 +59,6 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
 }
+
+/* Whatever the command, output that could not be written fails the run. */
+int main(int argc, char **argv) { return cli_finish_stdout(run(argc, argv)); }

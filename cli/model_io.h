@@ -8,7 +8,14 @@
 
 #include "cli.h"
 
-/* A context with `threads` for OpenMP and OpenBLAS alike, or NULL. */
+/* The most threads --threads may ask for: 4 per CPU, at most
+ * CLI_THREADS_CEILING. */
+#define CLI_THREADS_CEILING 256
+int cli_max_threads(void);
+/* A context with `threads` for OpenMP and OpenBLAS alike, or NULL after
+ * printing why: out of memory, more than cli_max_threads(), or more threads
+ * than an address-space limit (ulimit -v) leaves room for (see
+ * model_io.c). Under such a limit OpenBLAS's pool is not grown. */
 at_ctx *cli_context(const char *command, int threads, uint64_t seed);
 /* Print "attend COMMAND: status: message"; returns 1. */
 int cli_fail(const char *command, at_ctx *ctx, at_status s);

@@ -14,15 +14,24 @@
  * A JSON-lines file of several maps (`attend translate --weights json` with
  * several inputs writes one object per line) is drawn side by side in one
  * figure with at_plot_compare; --show draws every map.
+ *
+ * The input is read once, whole and capped (so /dev/zero ends with a
+ * message), to tell its kind; each line of a JSON-lines file is parsed
+ * from memory. Every output is tried, and every one that fails is
+ * reported.
  */
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno */
 #include "cli.h"
+#include "files.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 enum { MAX_OUTPUTS = 16, MAX_MAPS = 64 /* at_plot_compare's limit */ };
+/* The input is read whole, at most AT_VIZ_MAX_FILE_BYTES, or
+ * AT_VIZ_MAX_METRICS_BYTES for a .jsonl file (at_plot_metrics's limit). */
 
 typedef struct plot_args {
     const char *input;
@@ -103,26 +112,47 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* A metrics file: ends in .jsonl and its first line has a "step". */
-static int is_metrics(const char *input) {
+/* The first line of text (at most 4 KB of it), NUL-terminated in out. */
+static void first_line(const char *text, size_t len, char out[4096]) {
+    size_t n = 0;
+    while (n < len && n < 4095 && text[n] != '\n')
+        n++;
+    memcpy(out, text, n);
+    out[n] = 0;
+}
+
+/* A metrics file: ends in .jsonl and its first line has a "step" (or is
+ * not a map: no "weights"). */
+static int is_metrics(const char *input, const char *text, size_t len) {
     if (!ends_with(input, ".jsonl")) return 0;
-    FILE *f = fopen(input, "rb");
-    if (!f) return 1; /* plot_metrics reports it */
-    char first[4096] = "";
-    if (!fgets(first, sizeof first, f)) first[0] = 0;
-    fclose(f);
+    char first[4096];
+    first_line(text, len, first);
     return strstr(first, "\"weights\"") == NULL || strstr(first, "\"step\"") != NULL;
 }
 
+/* Each -o in turn; every failure is reported, and the others still tried. */
 static int plot_metrics(at_ctx *ctx, const plot_args *a) {
     if (a->n_outputs == 0) {
         fprintf(stderr, "attend plot: a metrics file needs -o OUT.png (or .svg, .pdf)\n");
         return 2;
     }
+    int code = 0;
     for (int i = 0; i < a->n_outputs; i++) {
-        if (at_plot_metrics(ctx, a->input, a->outputs[i], a->title) != AT_OK) return fail(ctx);
-        printf("wrote %s\n", a->outputs[i]);
+        if (at_plot_metrics(ctx, a->input, a->outputs[i], a->title) != AT_OK)
+            code = fail(ctx);
+        else
+            printf("wrote %s\n", a->outputs[i]);
     }
+    return code;
+}
+
+/* --show: every map in the terminal, control characters made harmless by
+ * at_plot_terminal. */
+static int show_maps(at_ctx *ctx, int n, at_attention_map *const *maps) {
+    at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
+                                         getenv("COLORTERM"), getenv("TERM"));
+    for (int i = 0; i < n; i++)
+        if (at_plot_terminal(ctx, maps[i], stdout, mode) != AT_OK) return fail(ctx);
     return 0;
 }
 
@@ -130,19 +160,15 @@ static int plot_map(at_ctx *ctx, const plot_args *a) {
     at_attention_map *map;
     if (at_attention_map_load(ctx, &map, a->input) != AT_OK) return fail(ctx);
     int code = 0;
-    for (int i = 0; i < a->n_outputs && !code; i++) {
+    for (int i = 0; i < a->n_outputs; i++) {
         if (at_plot_map(ctx, map, a->outputs[i]) != AT_OK) code = fail(ctx);
         else printf("wrote %s\n", a->outputs[i]);
     }
-    if (!code && a->bertviz) {
+    if (a->bertviz) {
         if (at_attention_map_export_bertviz(ctx, map, a->bertviz) != AT_OK) code = fail(ctx);
         else printf("wrote %s\n", a->bertviz);
     }
-    if (!code && (a->show || (a->n_outputs == 0 && !a->bertviz))) {
-        at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
-                                             getenv("COLORTERM"), getenv("TERM"));
-        if (at_plot_terminal(ctx, map, stdout, mode) != AT_OK) code = fail(ctx);
-    }
+    if (a->show || (a->n_outputs == 0 && !a->bertviz)) code |= show_maps(ctx, 1, &map);
     at_attention_map_free(map);
     return code;
 }
@@ -159,119 +185,69 @@ static void map_list_free(map_list *l) {
     l->n = 0;
 }
 
-/* Load one line (len bytes) through a temporary file, so that it is checked
- * as strictly as a weights file; the message names the input and the line. */
-static at_status load_line(at_ctx *ctx, const char *input, long line_no, const char *text,
-                           size_t len, at_attention_map **out) {
-    const char *dir = getenv("TMPDIR");
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/attend-plot-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd), remove(tmp);
-        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot make a temporary file in %s", input,
-                           dir && *dir ? dir : "/tmp");
-    }
-    int ok = fwrite(text, 1, len, f) == len;
-    ok = (fclose(f) == 0) && ok;
-    at_status s = ok ? at_attention_map_load(ctx, out, tmp)
-                     : at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write %s", input, tmp);
-    remove(tmp);
-    if (s != AT_OK) {
-        /* Name the user's file and line rather than the temporary file. */
-        char message[1024];
-        const char *e = at_ctx_error(ctx), *at = strstr(e, tmp);
-        snprintf(message, sizeof message, "%s", at ? at + strlen(tmp) : e);
-        s = at_ctx_fail(ctx, s, "%s line %ld%s%s", input, line_no, at ? "" : ": ", message);
-    }
-    return s;
-}
-
-/* Non-blank lines of the file, each loaded as a map into l. */
-static at_status load_lines(at_ctx *ctx, const char *input, map_list *l) {
-    FILE *f = fopen(input, "rb");
-    if (!f) return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot open", input);
-    char *line = NULL;
-    size_t cap = 0, len = 0;
+/* Non-blank lines of text, each parsed as a map into l; a message names
+ * the input and the line. */
+static at_status load_lines(at_ctx *ctx, const char *input, const char *text, size_t len,
+                            map_list *l) {
     long line_no = 0;
-    at_status s = AT_OK;
-    int c = 0;
-    while (s == AT_OK && c != EOF) {
-        len = 0;
-        while ((c = getc(f)) != EOF && c != '\n') {
-            if (len + 1 >= cap) {
-                char *grown = realloc(line, cap = cap ? 2 * cap : 4096);
-                if (!grown) {
-                    s = at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", input);
-                    break;
-                }
-                line = grown;
-            }
-            line[len++] = (char)c;
-        }
+    for (size_t start = 0; start < len;) {
+        const char *nl = memchr(text + start, '\n', len - start);
+        size_t end = nl ? (size_t)(nl - text) : len, k = start;
         line_no++;
-        if (s != AT_OK) break;
-        size_t k = 0;
-        while (k < len && strchr(" \t\r", line[k])) k++;
-        if (k == len) continue; /* blank */
-        if (l->n == MAX_MAPS) {
-            s = at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: more than %d maps; one figure holds at "
-                            "most %d (split the file)", input, MAX_MAPS, MAX_MAPS);
-            break;
+        while (k < end && strchr(" \t\r", text[k]) && text[k])
+            k++;
+        if (k < end) { /* not blank */
+            if (l->n == MAX_MAPS)
+                return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                                   "%s: more than %d maps; one figure "
+                                   "holds at most %d (split the file)",
+                                   input, MAX_MAPS, MAX_MAPS);
+            char name[4200];
+            snprintf(name, sizeof name, "%s line %ld", input, line_no);
+            AT_TRY(at_attention_map_parse(ctx, &l->maps[l->n], text + start, end - start, name));
+            l->n++;
         }
-        s = load_line(ctx, input, line_no, line, len, &l->maps[l->n]);
-        if (s == AT_OK) l->n++;
+        start = end + 1;
     }
-    if (s == AT_OK && ferror(f)) s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot read", input);
-    fclose(f);
-    free(line);
-    if (s == AT_OK && l->n == 0)
-        s = at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the file has no maps", input);
-    return s;
+    if (l->n == 0) return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the file has no maps", input);
+    return AT_OK;
 }
 
-/* Is the file JSON lines: two or more lines that each start with '{'? A
+/* Is the text JSON lines: two or more lines that each start with '{'? A
  * weights file written by at_attention_map_save spans several lines too,
  * but only its first starts with '{'. */
-static int is_json_lines(const char *input) {
-    FILE *f = fopen(input, "rb");
-    if (!f) return 0;
-    int objects = 0, at_start = 1, c;
-    while ((c = getc(f)) != EOF && objects < 2) {
+static int is_json_lines(const char *text, size_t len) {
+    int objects = 0, at_start = 1;
+    for (size_t i = 0; i < len && objects < 2; i++) {
+        char c = text[i];
         if (c == '\n') at_start = 1;
         else if (at_start && c == '{') objects++, at_start = 0;
-        else if (!strchr(" \t\r", c)) at_start = 0;
+        else if (!c || !strchr(" \t\r", c))
+            at_start = 0;
     }
-    fclose(f);
     return objects >= 2;
 }
 
-static int plot_lines(at_ctx *ctx, const plot_args *a) {
+static int plot_lines(at_ctx *ctx, const plot_args *a, const char *text, size_t len) {
     if (a->bertviz) {
         fprintf(stderr, "attend plot: --bertviz exports one map; %s holds one per line (keep "
                         "one, e.g. sed -n 1p)\n", a->input);
         return 2;
     }
     map_list l = {.n = 0};
-    if (load_lines(ctx, a->input, &l) != AT_OK) {
+    if (load_lines(ctx, a->input, text, len, &l) != AT_OK) {
         map_list_free(&l);
         return fail(ctx);
     }
     int code = 0;
-    for (int i = 0; i < a->n_outputs && !code; i++) {
+    for (int i = 0; i < a->n_outputs; i++) {
         at_status s = l.n == 1 ? at_plot_map(ctx, l.maps[0], a->outputs[i])
                                : at_plot_compare(ctx, l.n, (const at_attention_map *const *)l.maps,
                                                  a->title, a->outputs[i]);
         if (s != AT_OK) code = fail(ctx);
         else printf("wrote %s (%d map%s)\n", a->outputs[i], l.n, l.n == 1 ? "" : "s");
     }
-    if (!code && (a->show || a->n_outputs == 0)) {
-        at_term_mode mode = at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
-                                             getenv("COLORTERM"), getenv("TERM"));
-        for (int i = 0; i < l.n && !code; i++)
-            if (at_plot_terminal(ctx, l.maps[i], stdout, mode) != AT_OK) code = fail(ctx);
-    }
+    if (a->show || a->n_outputs == 0) code |= show_maps(ctx, l.n, l.maps);
     map_list_free(&l);
     return code;
 }
@@ -285,12 +261,34 @@ static int plot_doc(at_ctx *ctx, const plot_args *a) {
     at_attention_doc *doc;
     if (at_attention_doc_load(ctx, &doc, a->input) != AT_OK) return fail(ctx);
     int code = 0;
-    for (int i = 0; i < a->n_outputs && !code; i++) {
+    for (int i = 0; i < a->n_outputs; i++) {
         if (at_plot_doc(ctx, doc, a->outputs[i]) != AT_OK) code = fail(ctx);
         else printf("wrote %s\n", a->outputs[i]);
     }
     at_attention_doc_free(doc);
     return code;
+}
+
+/* Which kind of input, from its text: metrics, several maps, or one
+ * weights file (read again, strictly, by the library). */
+static int plot_input(at_ctx *ctx, const plot_args *a) {
+    char *text;
+    size_t len;
+    int jsonl = ends_with(a->input, ".jsonl");
+    if (atf_read(ctx, a->input, jsonl ? AT_VIZ_MAX_METRICS_BYTES : AT_VIZ_MAX_FILE_BYTES,
+                 jsonl ? "a metrics or weights file" : "a weights file", &text, &len) != AT_OK)
+        return fail(ctx);
+    int code;
+    if (is_json_lines(text, len) && !is_metrics(a->input, text, len)) {
+        code = plot_lines(ctx, a, text, len);
+        free(text);
+        return code;
+    }
+    free(text);
+    if (jsonl) return plot_metrics(ctx, a);
+    at_viz_kind kind;
+    if (at_viz_file_kind(ctx, a->input, &kind) != AT_OK) return fail(ctx);
+    return kind == AT_VIZ_DOC ? plot_doc(ctx, a) : plot_map(ctx, a);
 }
 
 int plot_main(int argc, char **argv) {
@@ -302,15 +300,7 @@ int plot_main(int argc, char **argv) {
         fprintf(stderr, "attend plot: out of memory\n");
         return 1;
     }
-    if (is_json_lines(a.input) && !is_metrics(a.input)) {
-        code = plot_lines(ctx, &a);
-    } else if (ends_with(a.input, ".jsonl")) {
-        code = plot_metrics(ctx, &a);
-    } else {
-        at_viz_kind kind;
-        if (at_viz_file_kind(ctx, a.input, &kind) != AT_OK) code = fail(ctx);
-        else code = kind == AT_VIZ_DOC ? plot_doc(ctx, &a) : plot_map(ctx, &a);
-    }
+    code = plot_input(ctx, &a);
     at_ctx_free(ctx);
     return code;
 }

@@ -11,9 +11,15 @@
  *         units, then one row per output unit: the unit, then its weights
  *   json: one object per line: {"input", "output", "source": [units],
  *         "target": [units], "heads": H, "weights": [[[...]]] (H, Ty, Tx)}
- * Options may come before or after the texts ("--" ends them). A bad input
- * (empty, invalid UTF-8, too long) prints an error naming it and
- * makes the exit status 1; the other inputs are still translated.
+ * Options may come before or after the texts; an unknown option is an
+ * error, and "--" ends the options, so a text that starts with '-' goes
+ * after it. A bad input (empty, invalid UTF-8, too long) prints an error
+ * naming it and makes the exit status 1; the other inputs are still
+ * translated. A stdin line holding a NUL byte, or longer than 64 KB, is
+ * refused with its line number and ends the reading (binary or runaway
+ * input). On a terminal, control characters of the texts are shown as
+ * U+FFFD; a pipe gets the exact bytes (JSON escapes them either way). When
+ * standard output fails (a full disk), translation stops with exit 1.
  *
  * --plot PATH draws the attention (at_attention_map_from_translation): one
  * input with at_plot_map, several in one figure with at_plot_compare (the
@@ -23,6 +29,7 @@
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno */
 #include "model_io.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,14 +72,18 @@ static int usage(FILE *out) {
     return out == stdout ? 0 : 2;
 }
 
+/* A JSON string; control characters (C0, DEL, C1) as \\u escapes, so the
+ * line is safe on a terminal and reads back to the same text. */
 static void json_string(const char *s) {
     putchar('"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
             printf("\\%c", ch);
-        else if (ch < 0x20)
+        else if (ch < 0x20 || ch == 0x7f)
             printf("\\u%04x", ch);
+        else if (ch == 0xC2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9F)
+            printf("\\u%04x", (unsigned char)*++s);
         else
             putchar(ch);
     }
@@ -118,31 +129,33 @@ static void print_json(const char *input, const at_translation *tr, const labels
     printf("]}\n");
 }
 
-/* A unit as a TSV cell: tab, newline and backslash escaped. */
-static void tsv_cell(const char *unit) {
-    for (; *unit; unit++) {
-        if (*unit == '\t')
-            printf("\\t");
-        else if (*unit == '\n')
-            printf("\\n");
-        else if (*unit == '\\')
-            printf("\\\\");
-        else
-            putchar(*unit);
-    }
+/* A unit as a TSV cell: tab, newline and backslash escaped; other control
+ * characters made harmless on a terminal. */
+static void tsv_cell(const char *unit, int terminal) {
+    for (const char *p = unit; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\\') {
+            fwrite(unit, 1, (size_t)(p - unit), stdout);
+            printf("%s", *p == '\t' ? "\\t" : *p == '\n' ? "\\n" : "\\\\");
+            unit = p + 1;
+        }
+    cli_put_text(stdout, unit, terminal);
 }
 
-static void print_tsv(const char *input, const at_translation *tr, const labels *l) {
+static void print_tsv(const char *input, const at_translation *tr, const labels *l,
+                      int terminal) {
     int H = tr->heads, Ty = tr->target_len, Tx = tr->source_len;
     for (int h = 0; h < H; h++) {
-        printf("# %s\t%s", input, tr->text);
+        printf("# ");
+        cli_put_text(stdout, input, terminal);
+        printf("\t");
+        cli_put_text(stdout, tr->text, terminal);
         if (H > 1) printf("\thead %d", h);
         printf("\n");
         for (int j = 0; j < Tx; j++)
-            printf("\t"), tsv_cell(l->source[j]);
+            printf("\t"), tsv_cell(l->source[j], terminal);
         printf("\n");
         for (int t = 0; t < Ty; t++) {
-            tsv_cell(l->target[t]);
+            tsv_cell(l->target[t], terminal);
             for (int j = 0; j < Tx; j++)
                 printf("\t%.5f", (double)tr->weights[((size_t)h * Ty + t) * Tx + j]);
             printf("\n");
@@ -171,12 +184,12 @@ static int split_units(at_ctx *ctx, const at_vocab *vocab, const char *text, int
 /* Print the weights of one translation; 0 on success, 1 after printing
  * what was wrong. */
 static int print_weights(at_ctx *ctx, const at_seq2seq *m, const char *text,
-                         const at_translation *tr, weights_format wf) {
+                         const at_translation *tr, weights_format wf, int terminal) {
     labels l = {NULL, NULL};
     int ok = split_units(ctx, at_seq2seq_source_vocab(m), text, tr->source_len, &l.source) &&
              split_units(ctx, at_seq2seq_target_vocab(m), tr->text, tr->target_len, &l.target);
     if (ok && wf == WEIGHTS_JSON) print_json(text, tr, &l);
-    if (ok && wf == WEIGHTS_TSV) print_tsv(text, tr, &l);
+    if (ok && wf == WEIGHTS_TSV) print_tsv(text, tr, &l, terminal);
     free(l.source);
     free(l.target);
     return !ok;
@@ -188,8 +201,9 @@ static int draw_one(at_ctx *ctx, const at_seq2seq *m, const char *text, const at
                     drawing *d) {
     at_attention_map *map;
     if (at_attention_map_from_translation(ctx, &map, m, NULL, text, tr) != AT_OK) {
-        fprintf(stderr, "attend translate: cannot draw the attention of '%s': %s\n", text,
-                at_ctx_error(ctx));
+        fprintf(stderr, "attend translate: cannot draw the attention of '");
+        cli_put_text(stderr, text, 1);
+        fprintf(stderr, "': %s\n", at_ctx_error(ctx));
         return 1;
     }
     int failed = 0;
@@ -240,7 +254,9 @@ static int finish_plot(at_ctx *ctx, drawing *d) {
     return failed;
 }
 
-/* Translate one text; 0 on success, 1 after printing what was wrong. */
+/* Translate one text; 0 on success, 1 after printing what was wrong
+ * (TRANSLATE_STOP when standard output has failed: stop writing). */
+enum { TRANSLATE_STOP = 2 };
 static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, weights_format wf,
                          drawing *d) {
     at_translation tr;
@@ -249,37 +265,72 @@ static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, wei
         fprintf(stderr, "attend translate: %s\n", at_ctx_error(ctx));
         return 1;
     }
+    int terminal = isatty(fileno(stdout));
     int failed = 0;
-    if (wf != WEIGHTS_JSON) printf("%s\n", tr.text);
-    if (wf != WEIGHTS_NONE) failed |= print_weights(ctx, m, text, &tr, wf);
-    fflush(stdout);
-    if (d->plot || d->show) failed |= draw_one(ctx, m, text, &tr, d);
+    if (wf != WEIGHTS_JSON) {
+        cli_put_text(stdout, tr.text, terminal);
+        putchar('\n');
+    }
+    if (wf != WEIGHTS_NONE) failed |= print_weights(ctx, m, text, &tr, wf, terminal);
+    if (cli_stdout_failed("translate")) failed = TRANSLATE_STOP;
+    if (failed != TRANSLATE_STOP && (d->plot || d->show)) failed |= draw_one(ctx, m, text, &tr, d);
     at_translation_clear(&tr);
     return failed;
 }
 
-static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf, drawing *d) {
-    char *line = NULL;
-    size_t cap = 0;
-    int failed = 0;
-    while (1) {
-        int c, n = 0;
-        while ((c = getchar()) != EOF && c != '\n') {
-            if ((size_t)n + 2 > cap) {
-                char *grown = realloc(line, cap = cap ? 2 * cap : 256);
-                if (!grown)
-                    return free(line), fprintf(stderr, "attend translate: out of memory\n"), 1;
-                line = grown;
-            }
-            line[n++] = (char)c;
+/* The longest line of stdin taken as one text. */
+enum { MAX_LINE_BYTES = 1 << 16 };
+
+/* One line of stdin into line[MAX_LINE_BYTES + 1] without its line end.
+ * Returns its length, -1 at end of input, or -2 after printing why the
+ * line is refused (a NUL byte, or too long): binary or runaway input, so
+ * the caller stops reading. */
+static long read_line(char *line, long line_no) {
+    long n = 0;
+    int c;
+    while ((c = getchar()) != EOF && c != '\n') {
+        if (c == 0) {
+            fprintf(stderr,
+                    "attend translate: stdin line %ld holds a NUL byte (column %ld); "
+                    "is it text? stopped reading\n",
+                    line_no, n + 1);
+            return -2;
         }
-        if (c == EOF && n == 0) break;
-        if (n && line[n - 1] == '\r') n--;
-        if (!line) line = calloc(1, 1), cap = 1;
-        if (!line) return 1;
-        line[n] = 0;
-        failed |= translate_one(ctx, m, line, wf, d);
-        if (c == EOF) break;
+        if (n == MAX_LINE_BYTES) {
+            fprintf(stderr,
+                    "attend translate: stdin line %ld is longer than %d bytes; "
+                    "stopped reading\n",
+                    line_no, MAX_LINE_BYTES);
+            return -2;
+        }
+        line[n++] = (char)c;
+    }
+    if (c == EOF && n == 0) {
+        if (ferror(stdin)) {
+            fprintf(stderr, "attend translate: cannot read stdin: %s\n", strerror(errno));
+            return -2;
+        }
+        return -1;
+    }
+    if (n && line[n - 1] == '\r') n--;
+    line[n] = 0;
+    return n;
+}
+
+static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf, drawing *d) {
+    char *line = malloc(MAX_LINE_BYTES + 1);
+    if (!line) return fprintf(stderr, "attend translate: out of memory\n"), 1;
+    int failed = 0;
+    for (long line_no = 1;; line_no++) {
+        long n = read_line(line, line_no);
+        if (n == -1) break;
+        if (n == -2) {
+            failed = 1;
+            break;
+        }
+        int r = translate_one(ctx, m, line, wf, d);
+        failed |= r != 0;
+        if (r == TRANSLATE_STOP) break;
     }
     free(line);
     return failed;
@@ -320,6 +371,12 @@ int translate_main(int argc, char **argv) {
             d.show = 1;
         } else if (!strcmp(arg, "--")) {
             options = 0;
+        } else if (arg[0] == '-' && arg[1]) {
+            fprintf(stderr,
+                    "attend translate: unknown option '%s' (a text that starts with "
+                    "'-' goes after --, e.g. attend translate MODEL -- '%s')\n",
+                    arg, arg);
+            code = 2;
         } else if (!model_path) {
             model_path = arg;
         } else {
@@ -338,7 +395,11 @@ int translate_main(int argc, char **argv) {
     int failed = 1;
     if (m && n_texts > 0) {
         failed = 0;
-        for (int i = 0; i < n_texts; i++) failed |= translate_one(ctx, m, texts[i], wf, &d);
+        for (int i = 0; i < n_texts; i++) {
+            int r = translate_one(ctx, m, texts[i], wf, &d);
+            failed |= r != 0;
+            if (r == TRANSLATE_STOP) break;
+        }
     } else if (m) {
         failed = translate_stdin(ctx, m, wf, &d);
     }

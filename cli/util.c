@@ -1,5 +1,6 @@
 /*
- * util.c - option parsing and the progress bar shared by subcommands.
+ * util.c - option parsing, checked output and the progress bar shared by
+ * subcommands.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
 #include "cli.h"
@@ -8,6 +9,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +45,51 @@ int cli_parse_float(const char *option, const char *text, double lo, double hi, 
     }
     *out = value;
     return 1;
+}
+
+int cli_close_stream(FILE *f, const char *name) {
+    errno = 0;
+    int flushed = fflush(f) == 0;
+    int err = errno;
+    int ok = flushed && !ferror(f);
+    errno = 0;
+    if (fclose(f) != 0) {
+        if (ok) err = errno;
+        ok = 0;
+    }
+    if (ok) return 1;
+    fprintf(stderr, "attend: cannot write %s: %s\n", name,
+            err ? strerror(err) : "a write error happened earlier");
+    return 0;
+}
+
+/* Set once a failure of stdout has been reported, so it is said once. */
+static int stdout_reported = 0;
+
+int cli_finish_stdout(int code) {
+    if (stdout_reported) {
+        fclose(stdout);
+        return code ? code : 1;
+    }
+    if (!cli_close_stream(stdout, "to standard output")) return code ? code : 1;
+    return code;
+}
+
+int cli_stdout_failed(const char *command) {
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    if (!stdout_reported)
+        fprintf(stderr, "attend %s: cannot write to standard output: %s\n", command,
+                errno ? strerror(errno) : "a write error happened earlier");
+    stdout_reported = 1;
+    return 1;
+}
+
+void cli_put_text(FILE *f, const char *text, int to_terminal) {
+    if (to_terminal)
+        at_term_puts(f, text);
+    else
+        fputs(text, f);
 }
 
 double cli_seconds(void) {

@@ -44,6 +44,15 @@
  *           at_backward() walks the tape in reverse. Gradients ACCUMULATE
  *           (+=) into tensor->grad; at_params_zero_grad() clears them.
  *           With gradients disabled (inference mode) nothing is recorded.
+ *
+ * Files.    Every file the library writes (checkpoints, TSV, weights files,
+ *           figures) is written atomically: a fresh temporary file made
+ *           beside path, written in full, synced, then renamed over path,
+ *           so path is the old file or the complete new one; on failure the
+ *           temporary file is removed. Only a regular file (or nothing) is
+ *           replaced: a symbolic link, FIFO, device or directory at path is
+ *           an AT_ERR_IO naming it. Files read whole have a size limit
+ *           (named with each reader); a pipe or device is read up to it.
  * ---------------------------------------------------------------------------
  */
 #ifndef ATTEND_H
@@ -968,7 +977,7 @@ void at_pairs_clear(at_pairs *pairs); /* frees every string; leaves {0} */
  * line without a newline, and a UTF-8 byte order mark are accepted; empty
  * lines are skipped. out must be empty; on any error it stays empty and the
  * message reads "PATH:LINE: what is wrong" (AT_ERR_FORMAT; AT_ERR_IO if the
- * file cannot be read). */
+ * file cannot be read). A file larger than 1 GB is an AT_ERR_FORMAT. */
 at_status at_pairs_read_tsv(at_ctx *ctx, const char *path, int max_chars, at_pairs *out);
 /* Write pairs as TSV (LF line ends), atomically: a temporary file in the
  * same directory, flushed, then renamed over path. */
@@ -1199,6 +1208,13 @@ at_status at_date_format_pattern(at_ctx *ctx, const char *locale, const char *pa
  * "heads": H, "weights": [H][Ty][Tx]}), just as strictly. */
 #define AT_VIZ_MAX_TOKENS 4096
 #define AT_VIZ_MAX_HEADS 64
+/* A weights file is at most AT_VIZ_MAX_FILE_BYTES bytes holding at most
+ * AT_VIZ_MAX_FILE_VALUES JSON values (numbers and strings), so reading one
+ * takes at most about a gigabyte; a bigger file is an AT_ERR_FORMAT, and
+ * saving a map that would make one is an AT_ERR_ARGUMENT (64 heads of
+ * 256 x 256 fit). */
+#define AT_VIZ_MAX_FILE_BYTES (128 << 20)
+#define AT_VIZ_MAX_FILE_VALUES (8 << 20)
 
 typedef struct at_attention_map {
     int heads, rows, cols;
@@ -1239,6 +1255,11 @@ at_status at_attention_map_set_weights(at_ctx *ctx, at_attention_map *map, int h
  * sizes are an AT_ERR_FORMAT too, never a crash or a huge allocation. */
 at_status at_attention_map_save(at_ctx *ctx, const at_attention_map *map, const char *path);
 at_status at_attention_map_load(at_ctx *ctx, at_attention_map **out, const char *path);
+/* The same from len bytes of text in memory (a weights file, or one line of
+ * `attend translate --weights json`), as strictly; name stands for the
+ * file in messages (e.g. "maps.json line 3"). */
+at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text, size_t len,
+                                 const char *name);
 /* Export for bertviz-style tools: {"attention": [1 layer][H][Tq][Tk],
  * "left_text": row labels, "right_text": col labels, "decoder_tokens",
  * "encoder_tokens" (the same), "model", "mechanism", "title"}. In Python:
@@ -1286,7 +1307,11 @@ void at_viz_colour(float value, uint8_t rgb[3]);
  * One head: a heatmap with the output tokens down the side, the input
  * tokens along the top, a colour bar and a title naming the model and the
  * mechanism. Several heads: a grid with every head (HTML adds a head
- * selector). Files are written atomically. */
+ * selector). Files are written atomically. Drawing has a budget: a figure
+ * whose drawing is estimated to need more than 1 GB of memory (a PDF of
+ * 64 heads of 256 x 256 would need over 4 GB) is refused with an
+ * AT_ERR_ARGUMENT before anything big is allocated; the message gives the
+ * estimate (.html, which shows one head at a time, takes far larger maps). */
 at_status at_plot_map(at_ctx *ctx, const at_attention_map *map, const char *path);
 /* Several maps side by side in one figure, n >= 1; .png, .svg, .pdf or
  * .html. The same input under several models: panels are named "model ·
@@ -1315,8 +1340,16 @@ at_status at_plot_cell_center(at_ctx *ctx, const at_attention_map *map, int head
 typedef enum at_term_mode { AT_TERM_ASCII, AT_TERM_256, AT_TERM_TRUECOLOR } at_term_mode;
 at_term_mode at_term_mode_for(int is_tty, const char *no_color, const char *colorterm,
                               const char *term);
+/* Write UTF-8 text for a terminal: every control character (C0, DEL, C1,
+ * which a terminal would take as the start of an escape sequence) as
+ * U+FFFD, the rest as it is. For any text from outside (inputs, titles,
+ * data) shown on a terminal. */
+void at_term_puts(FILE *out, const char *text);
 /* Draw the map (every head, one after another) with its labels to out:
- * two character cells per weight, coloured blocks or ASCII shades. */
+ * two character cells per weight, coloured blocks or ASCII shades.
+ * Control characters in the title, names and labels are written as U+FFFD
+ * (no escape of the map's own text reaches the terminal). A write error on
+ * out is an AT_ERR_IO (out is not flushed: the caller checks its flush). */
 at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
                            at_term_mode mode);
 
@@ -1342,7 +1375,10 @@ at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
  * the left panel; names containing "acc", "exact", "match" or "char"
  * (e.g. "valid_char") go in the right panel (accuracy in [0, 1]); other
  * fields ("lr", "seconds", ...) are ignored. Writes
- * out_path: .png, .svg or .pdf. title may be NULL. */
+ * out_path: .png, .svg or .pdf. title may be NULL. The file is read whole,
+ * at most AT_VIZ_MAX_METRICS_BYTES (AT_ERR_FORMAT beyond); more points
+ * than the drawing budget (see at_plot_map) are an AT_ERR_ARGUMENT. */
+#define AT_VIZ_MAX_METRICS_BYTES (256 << 20)
 at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out_path,
                           const char *title);
 

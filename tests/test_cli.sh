@@ -5,7 +5,10 @@
 # translate (with --weights, --plot and --show), plot a file of several
 # maps, a model that writes whitespace-separated tokens (--target-tokens
 # words) and one that reads them too, and the error exits: empty text,
-# invalid UTF-8, a missing model, a corrupt model.
+# invalid UTF-8, a missing model, a corrupt model; then bad input and failed output: a full standard output,
+# unknown options, NUL bytes, empty or endless inputs, escapes on the
+# terminal, outputs that are links or FIFOs, concurrent writers, a figure
+# too big to draw, and --threads beyond the machine or a memory limit.
 #   tests/test_cli.sh PATH/TO/attend
 set -u
 ATTEND=${1:?usage: test_cli.sh PATH/TO/attend}
@@ -340,6 +343,116 @@ printf 'red cat\tchat rouge\nred dog\tchien rouge\nblack cat\tchat noir\n' > "$D
 grep -q '"source": \["red", "dog"\]' "$DIR/words.json" || fail "words: $(cat "$DIR/words.json")"
 expect_error "only whitespace, words model" "empty" \
     "$ATTEND" translate "$DIR/words/model.safetensors" "   "
+
+# ---- bad input and failed output (issue 9, section 4)
+
+# expect_fail_quickly DESCRIPTION WORD COMMAND...: as expect_error, within
+# 30 s (a hang is a failure, not a stuck test)
+expect_fail_quickly() {
+    what=$1 word=$2
+    shift 2
+    timeout 30 "$@" > "$DIR/out" 2> "$DIR/err"
+    code=$?
+    [ "$code" -eq 124 ] && { fail "$what: hung"; return; }
+    [ "$code" -eq 0 ] && { fail "$what: exit 0"; return; }
+    grep -qi -- "$word" "$DIR/err" || fail "$what: no '$word' in: $(head -3 "$DIR/err")"
+    grep -qi "segmentation\|core dumped\|sanitizer" "$DIR/err" && fail "$what: crashed"
+}
+
+# Standard output that cannot be written is a failure, for every command.
+expect_error "translate > /dev/full" "standard output" \
+    sh -c '"$0" translate "$1" "5 May 2018" > /dev/full' "$ATTEND" "$M"
+expect_error "eval > /dev/full" "standard output" \
+    sh -c '"$0" eval "$1" "$2" > /dev/full' "$ATTEND" "$M" "$DIR/pairs.tsv"
+expect_error "plot --show > /dev/full" "write" \
+    sh -c '"$0" plot "$1" --show > /dev/full' "$ATTEND" "$DIR/w.json"
+expect_error "dates locales > /dev/full" "standard output" \
+    sh -c '"$0" dates locales > /dev/full' "$ATTEND"
+expect_error "demo > /dev/full" "standard output" \
+    sh -c '"$0" demo --steps 1 --batch 2 > /dev/full' "$ATTEND"
+expect_error "--help > /dev/full" "standard output" sh -c '"$0" --help > /dev/full' "$ATTEND"
+expect_error "translate --help > /dev/full" "standard output" \
+    sh -c '"$0" translate --help > /dev/full' "$ATTEND"
+
+# translate: an unknown option is not a text; after -- it is
+expect_error "translate -x" "unknown option '-x'" "$ATTEND" translate "$M" -x "5 May 2018"
+"$ATTEND" translate "$M" -- -x > "$DIR/dash.out" 2> "$DIR/dash.err" \
+    || fail "translate -- -x: $(cat "$DIR/dash.err")"
+[ "$(wc -l < "$DIR/dash.out")" -eq 1 ] || fail "translate -- -x: one line expected"
+# a NUL in a stdin line is refused with its line number
+printf '9 May 2018\n1 June\0999\n' | "$ATTEND" translate "$M" > "$DIR/nul.out" 2> "$DIR/nul.err" \
+    && fail "NUL in stdin: exit 0"
+grep -q "line 2.*NUL" "$DIR/nul.err" || fail "NUL in stdin: $(cat "$DIR/nul.err")"
+expect_fail_quickly "translate < /dev/zero" "NUL" sh -c '"$0" translate "$1" < /dev/zero' \
+    "$ATTEND" "$M"
+# an empty evaluation set is an error, not 0/0
+expect_error "eval of an empty file" "empty" "$ATTEND" eval "$M" /dev/null
+
+# --show: escapes in the input or a title never reach the terminal
+ESC=$(printf '\033')
+NO_COLOR=1 "$ATTEND" translate "$M" "9 May${ESC}[2J${ESC}]0;owned$(printf '\007') 2018" --show \
+    > "$DIR/esc.out" 2> "$DIR/esc.err" || fail "translate --show with escapes: $(cat "$DIR/esc.err")"
+grep -q "$ESC" "$DIR/esc.out" && fail "translate --show: an escape of the input reached the terminal"
+grep -q "$(printf '\007')" "$DIR/esc.out" && fail "translate --show: a BEL reached the terminal"
+sed 's/"9 May 2018"/"9 May\\u001b[2J 2018"/' "$DIR/w.json" > "$DIR/esc.json"
+NO_COLOR=1 "$ATTEND" plot "$DIR/esc.json" --show > "$DIR/esc.out" 2> "$DIR/esc.err" \
+    || fail "plot --show with escapes: $(cat "$DIR/esc.err")"
+grep -q "$ESC" "$DIR/esc.out" && fail "plot --show: an escape of the title reached the terminal"
+
+# translate on a terminal (script(1) gives it one): the input's ESC is shown
+# as U+FFFD; through a pipe the bytes stay exact
+script -qec "\"$ATTEND\" translate \"$M\" --weights tsv '9 May${ESC}[2J 2018'" /dev/null \
+    > "$DIR/tty.out" 2>&1 || fail "translate on a terminal: $(head -3 "$DIR/tty.out")"
+grep -q "$ESC" "$DIR/tty.out" && fail "translate on a terminal: an escape of the input was printed"
+grep -q "9 May$(printf '\357\277\275')\[2J" "$DIR/tty.out" \
+    || fail "translate on a terminal: no U+FFFD: $(head -2 "$DIR/tty.out")"
+"$ATTEND" translate "$M" --weights tsv "9 May${ESC}[2J 2018" > "$DIR/pipe.out" 2> /dev/null
+grep -q "^# 9 May${ESC}\[2J 2018" "$DIR/pipe.out" || fail "translate into a pipe changed the text"
+
+# each of two failed outputs is reported, not only one
+expect_error "plot, two bad outputs" "no/a.png" "$ATTEND" plot "$DIR/w.json" \
+    -o "$DIR/no/a.png" -o "$DIR/no/b.svg"
+grep -q "no/b.svg" "$DIR/err" || fail "plot, two bad outputs: only one reported: $(cat "$DIR/err")"
+
+# outputs: only a regular file is replaced; no planted temporary name
+printf 'precious\n' > "$DIR/victim.txt"
+ln -s victim.txt "$DIR/link.json"
+expect_error "--bertviz to a symbolic link" "symbolic link" \
+    "$ATTEND" plot "$DIR/w.json" --bertviz "$DIR/link.json"
+mkfifo "$DIR/fifo.json"
+expect_fail_quickly "--bertviz to a FIFO" "FIFO" \
+    "$ATTEND" plot "$DIR/w.json" --bertviz "$DIR/fifo.json"
+ln -s victim.txt "$DIR/fig.png.tmp.png"
+"$ATTEND" plot "$DIR/w.json" -o "$DIR/fig.png" > /dev/null 2>&1 || fail "plot -o fig.png"
+is_png "$DIR/fig.png" || fail "plot -o fig.png: not a PNG"
+[ "$(cat "$DIR/victim.txt")" = precious ] || fail "a link at fig.png.tmp.png was followed"
+[ -L "$DIR/link.json" ] && [ -p "$DIR/fifo.json" ] || fail "a link or FIFO was replaced"
+# four runs drawing one figure at once: one whole PNG, no temporary file left
+for k in 1 2 3 4; do "$ATTEND" plot "$DIR/w2.json" -o "$DIR/same.png" > /dev/null 2>&1 & done
+wait
+is_png "$DIR/same.png" || fail "concurrent plots: not a whole PNG"
+ls "$DIR" | grep -q "tmp-" && fail "temporary files left: $(ls "$DIR" | grep tmp-)"
+
+# inputs: capped, and no endless read
+expect_fail_quickly "plot /dev/zero" "larger than" "$ATTEND" plot /dev/zero -o "$DIR/z.png"
+# drawing has a budget: 16 heads of 256 x 256 as PDF is refused, with the estimate
+python3 - "$DIR/big.json" <<'PY' || fail "cannot write big.json"
+import json, sys
+n, h = 256, 16
+json.dump({"format": "attend-attention", "version": 1, "kind": "map", "heads": h, "rows": n,
+           "cols": n, "row_labels": ["a"] * n, "col_labels": ["b"] * n,
+           "weights": [[[0] * n] * n] * h}, open(sys.argv[1], "w"), separators=(",", ":"))
+PY
+expect_fail_quickly "plot a huge map as PDF" "MB" "$ATTEND" plot "$DIR/big.json" -o "$DIR/big.pdf"
+[ -e "$DIR/big.pdf" ] && fail "a refused figure left big.pdf"
+
+# --threads: at most 4 per CPU; under ulimit -v a clear error or a run, never a hang
+expect_fail_quickly "--threads 256" "--threads 256" "$ATTEND" translate "$M" --threads 256 "9 May 2018"
+expect_fail_quickly "--threads 8 under ulimit -v 600 MB" "--threads" \
+    sh -c 'ulimit -v 600000 && exec "$0" translate "$1" --threads 8 "9 May 2018"' "$ATTEND" "$M"
+timeout 30 sh -c 'ulimit -v 1000000 && exec "$0" translate "$1" --threads 2 "9 May 2018"' \
+    "$ATTEND" "$M" > "$DIR/limit.out" 2> "$DIR/limit.err" \
+    || fail "--threads 2 under ulimit -v 1 GB: exit $?: $(cat "$DIR/limit.err")"
 
 if [ "$failures" -ne 0 ]; then echo "test_cli: $failures failed" >&2; exit 1; fi
 echo "test_cli: all passed"

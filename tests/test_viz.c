@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Under LeakSanitizer (the sanitizer build of scripts/test.sh): fontconfig
  * keeps its parsed configuration for the life of the process, and cairo
@@ -315,6 +317,142 @@ static void test_terminal(at_ctx *ctx) {
     at_attention_map_free(m);
 }
 
+/* A terminal must never get the map's own text raw: an ESC in the title
+ * or a label (C0), or a C1 CSI (U+009B), becomes U+FFFD in every mode. */
+static void test_terminal_escapes(at_ctx *ctx) {
+    at_attention_map *m = known_map(ctx, 1);
+    if (!m) return;
+    static const char *const rows[4] = {"\033[31m", "\302\2332J", "a", "b"};
+    CHECK_OK(ctx, at_attention_map_set_labels(ctx, m, rows, NULL));
+    CHECK_OK(ctx, at_attention_map_set_text(ctx, m, "5 May\033[2J\033]0;owned\007 2018",
+                                            "model\033[H", "mech\302\2331m"));
+    for (int mode = 0; mode < 3; mode++) {
+        FILE *f = tmpfile();
+        CHECK_OK(ctx, at_plot_terminal(ctx, m, f, (at_term_mode)mode));
+        char *text = read_all(f);
+        fclose(f);
+        CHECK(text && !strstr(text, "\033[2J") && !strstr(text, "\033]0") &&
+                  !strstr(text, "\033[H") && !strstr(text, "\033[31m") && !strchr(text, '\007'),
+              "mode %d: an escape of the map's text reached the terminal", mode);
+        CHECK(text && !strstr(text, "\xC2\x9B"), "mode %d: a C1 control reached the terminal",
+              mode);
+        CHECK(text && strstr(text, "5 May\xEF\xBF\xBD[2J"),
+              "mode %d: the title is shown, "
+              "its control characters as U+FFFD",
+              mode);
+        free(text);
+    }
+    FILE *full = fopen("/dev/full", "w");
+    if (full) {
+        setvbuf(full, NULL, _IONBF, 0);
+        CHECK_STATUS(ctx, at_plot_terminal(ctx, m, full, AT_TERM_ASCII), AT_ERR_IO);
+        fclose(full);
+    }
+    at_attention_map_free(m);
+}
+
+/* PNG and PDF used to be drawn through the fixed name PATH.tmp.png opened
+ * by cairo: a symbolic link planted there was followed. Now they go
+ * through a fresh temporary file; the planted link's target is untouched. */
+static void test_no_fixed_temp_name(at_ctx *ctx, const char *dir) {
+    at_attention_map *m = known_map(ctx, 1);
+    static const char *const exts[2] = {"png", "pdf"};
+    for (int i = 0; i < 2; i++) {
+        char victim[512], out[512], planted[600];
+        path_in(victim, sizeof victim, dir, "victim.txt");
+        snprintf(out, sizeof out, "%s/planted.%s", dir, exts[i]);
+        snprintf(planted, sizeof planted, "%s.tmp.%s", out, exts[i]);
+        test_write_file(victim, "precious\n", 9);
+        remove(planted);
+        CHECK(symlink("victim.txt", planted) == 0, "symlink %s", planted);
+        CHECK_OK(ctx, at_plot_map(ctx, m, out));
+        size_t n;
+        unsigned char *got = test_read_file(victim, &n);
+        CHECK(got && n == 9 && !memcmp(got, "precious\n", 9),
+              ".%s: a link planted at %s was followed and its target overwritten", exts[i],
+              planted);
+        free(got);
+        got = test_read_file(out, &n);
+        CHECK(got && n > 8 && (i ? !memcmp(got, "%PDF", 4) : !memcmp(got, "\x89PNG", 4)),
+              ".%s: the figure was not written", exts[i]);
+        free(got);
+        remove(planted);
+    }
+    /* an existing symbolic link as the figure itself is refused */
+    char link[512];
+    path_in(link, sizeof link, dir, "link.png");
+    remove(link);
+    CHECK(symlink("victim.txt", link) == 0, "symlink %s", link);
+    CHECK_STATUS(ctx, at_plot_map(ctx, m, link), AT_ERR_IO);
+    CHECK(strstr(at_ctx_error(ctx), "symbolic link") != NULL, "message: %s", at_ctx_error(ctx));
+    remove(link);
+    at_attention_map_free(m);
+}
+
+/* Drawing has a budget: 64 heads of 256 x 256 (a valid 8 MB weights file)
+ * would take over 4 GB as a PDF. Refused at once, with the estimate, and
+ * no file made; small figures are unaffected (every other test). */
+static void test_budget(at_ctx *ctx, const char *dir) {
+    at_attention_map *m = NULL;
+    CHECK_OK(ctx, at_attention_map_create(ctx, &m, 64, 256, 256));
+    if (!m) return;
+    static const char *const exts[3] = {"pdf", "png", "svg"};
+    for (int i = 0; i < 3; i++) {
+        char out[512];
+        snprintf(out, sizeof out, "%s/too-big.%s", dir, exts[i]);
+        remove(out);
+        double start = (double)clock() / CLOCKS_PER_SEC;
+        CHECK_STATUS(ctx, at_plot_map(ctx, m, out), AT_ERR_ARGUMENT);
+        double seconds = (double)clock() / CLOCKS_PER_SEC - start;
+        CHECK(strstr(at_ctx_error(ctx), "64 heads of 256 x 256") &&
+                  strstr(at_ctx_error(ctx), " MB"),
+              ".%s: the message names the map and the estimate: %s", exts[i], at_ctx_error(ctx));
+        CHECK(seconds < 1.0, ".%s: refused after %.2f s of work, not before drawing", exts[i],
+              seconds);
+        struct stat st;
+        CHECK(stat(out, &st) != 0, ".%s: a refused figure left a file", exts[i]);
+    }
+    /* a weights file that would not load again is not saved */
+    at_attention_map *huge = NULL;
+    CHECK_OK(ctx, at_attention_map_create(ctx, &huge, 64, 512, 512));
+    char out[512];
+    path_in(out, sizeof out, dir, "huge.json");
+    if (huge) CHECK_STATUS(ctx, at_attention_map_save(ctx, huge, out), AT_ERR_ARGUMENT);
+    at_attention_map_free(huge);
+    at_attention_map_free(m);
+}
+
+/* Inputs read whole have limits: an endless device, a file of more
+ * values than a weights file may hold, a metrics file from /dev/zero. */
+static void test_input_limits(at_ctx *ctx, const char *dir) {
+    at_attention_map *m = (at_attention_map *)&m;
+    CHECK_STATUS(ctx, at_attention_map_load(ctx, &m, "/dev/zero"), AT_ERR_FORMAT);
+    CHECK(m == NULL && strstr(at_ctx_error(ctx), "/dev/zero"), "/dev/zero: %s", at_ctx_error(ctx));
+    char path[512], out[512];
+    path_in(path, sizeof path, dir, "many-values.json");
+    FILE *f = fopen(path, "wb");
+    fputs("{\"weights\": [", f);
+    for (long i = 0; i < AT_VIZ_MAX_FILE_VALUES; i++)
+        fputs("0,", f);
+    fputs("0]}", f);
+    fclose(f);
+    CHECK_STATUS(ctx, at_attention_map_load(ctx, &m, path), AT_ERR_FORMAT);
+    CHECK(strstr(at_ctx_error(ctx), "many-values.json") && strstr(at_ctx_error(ctx), "more than"),
+          "too many values: %s", at_ctx_error(ctx));
+    remove(path);
+    path_in(out, sizeof out, dir, "zero-curves.png");
+    CHECK_STATUS(ctx, at_plot_metrics(ctx, "/dev/zero", out, NULL), AT_ERR_FORMAT);
+
+    /* a map parsed from memory names what the caller says */
+    static const char line[] = "{\"input\": \"ab\", \"output\": \"x\", \"source\": [\"a\", \"b\"], "
+                               "\"target\": [\"x\"], \"heads\": 1, \"weights\": [[[0.25, 0.75]]]}";
+    CHECK_OK(ctx, at_attention_map_parse(ctx, &m, line, sizeof line - 1, "maps line 3"));
+    if (m) CHECK(m->rows == 1 && m->cols == 2 && m->weights[1] == 0.75f, "parsed map");
+    at_attention_map_free(m);
+    CHECK_STATUS(ctx, at_attention_map_parse(ctx, &m, line, 20, "maps line 3"), AT_ERR_FORMAT);
+    CHECK(strstr(at_ctx_error(ctx), "maps line 3") != NULL, "message: %s", at_ctx_error(ctx));
+}
+
 static void test_metrics(at_ctx *ctx, const char *dir) {
     char metrics[512], out[512];
     path_in(metrics, sizeof metrics, dir, "metrics.jsonl");
@@ -428,6 +566,10 @@ int main(int argc, char **argv) {
     if (argc < 2) {
         test_malformed(ctx, dir);
         test_terminal(ctx);
+        test_terminal_escapes(ctx);
+        test_no_fixed_temp_name(ctx, dir);
+        test_budget(ctx, dir);
+        test_input_limits(ctx, dir);
     }
     at_ctx_free(ctx);
     return test_finish("viz");

@@ -12,57 +12,21 @@
  * NUL byte, a line without a tab or with more than one, an empty field, a
  * field longer than max_chars code points.
  *
- * Writing goes through a temporary file in the same directory that is
- * flushed and renamed over the target, so a reader never sees half a file.
+ * The file is read with the library's capped reader (at most 1 GB, so a
+ * pipe or /dev/zero ends with a message) and written with its atomic
+ * writer (files.h), so a reader never sees half a file.
  */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fileno */
-
 #include "data.h"
+#include "files.h"
 #include "internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 enum { FILE_MAX_BYTES = 1 << 30 };
 
 /* ------------------------------------------------------------------ read */
-
-static at_status read_whole_file(at_ctx *ctx, const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t capacity = 1 << 16, used = 0;
-    char *buf = malloc(capacity);
-    at_status status = buf ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-    while (status == AT_OK) {
-        if (used == capacity) {
-            char *bigger = capacity < FILE_MAX_BYTES ? realloc(buf, 2 * capacity) : NULL;
-            if (!bigger) {
-                status = at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: too big to read", path);
-                break;
-            }
-            buf = bigger;
-            capacity *= 2;
-        }
-        size_t got = fread(buf + used, 1, capacity - used, f);
-        used += got;
-        if (got == 0) {
-            if (ferror(f)) status = at_ctx_fail(ctx, AT_ERR_IO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (status != AT_OK) {
-        free(buf);
-        return status;
-    }
-    *out = buf;
-    *len = used;
-    return AT_OK;
-}
 
 /* Check one field of a line: non-empty, valid UTF-8, not too long. col is
  * the field's byte offset in the line, for messages. */
@@ -132,14 +96,8 @@ at_status at_pairs_read_tsv(at_ctx *ctx, const char *path, int max_chars, at_pai
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "read tsv: max_chars %d < 0", max_chars);
     char *buf = NULL;
     size_t len = 0;
-    AT_TRY(read_whole_file(ctx, path, &buf, &len));
-    /* One spare byte so the last line can be NUL-terminated in place. */
-    char *grown = realloc(buf, len + 1);
-    if (!grown) {
-        free(buf);
-        return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-    }
-    buf = grown;
+    /* atf_read leaves a spare byte, so the last line ends in place. */
+    AT_TRY(atf_read(ctx, path, FILE_MAX_BYTES, "a TSV file", &buf, &len));
     at_status s = parse_lines(ctx, path, buf, len, max_chars, out);
     free(buf);
     if (s != AT_OK) at_pairs_clear(out);
@@ -148,10 +106,13 @@ at_status at_pairs_read_tsv(at_ctx *ctx, const char *path, int max_chars, at_pai
 
 /* ----------------------------------------------------------------- write */
 
-static int write_pairs(FILE *f, const at_pairs *pairs) {
-    for (size_t i = 0; i < pairs->count; i++)
-        if (fprintf(f, "%s\t%s\n", pairs->source[i], pairs->target[i]) < 0) return 0;
-    return fflush(f) == 0 && fsync(fileno(f)) == 0;
+static void write_pairs(atf_writer *w, const at_pairs *pairs) {
+    for (size_t i = 0; i < pairs->count; i++) {
+        atf_write(w, pairs->source[i], strlen(pairs->source[i]));
+        atf_write(w, "\t", 1);
+        atf_write(w, pairs->target[i], strlen(pairs->target[i]));
+        atf_write(w, "\n", 1);
+    }
 }
 
 static at_status check_writable(at_ctx *ctx, const char *path, const at_pairs *pairs) {
@@ -170,30 +131,13 @@ static at_status check_writable(at_ctx *ctx, const char *path, const at_pairs *p
 at_status at_pairs_write_tsv(at_ctx *ctx, const char *path, const at_pairs *pairs) {
     if (!path || !pairs) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "write tsv: NULL argument");
     AT_TRY(check_writable(ctx, path, pairs));
-    size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
-    char *tmp = malloc(n);
-    if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        at_status s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                                  strerror(errno));
-        free(tmp);
-        return s;
+    atf_writer *w = malloc(sizeof *w);
+    if (!w) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    at_status s = atf_open(ctx, w, path);
+    if (s == AT_OK) {
+        write_pairs(w, pairs);
+        s = atf_commit(ctx, w);
     }
-    fchmod(fd, 0644); /* mkstemp makes 0600; a data file is for sharing */
-    FILE *f = fdopen(fd, "wb");
-    int ok = f && write_pairs(f, pairs);
-    if (f)
-        ok = (fclose(f) == 0) && ok;
-    else
-        close(fd);
-    if (ok && rename(tmp, path) != 0) ok = 0;
-    at_status s = AT_OK;
-    if (!ok) {
-        s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        remove(tmp);
-    }
-    free(tmp);
+    free(w);
     return s;
 }

@@ -11,10 +11,11 @@
  * header may be padded with spaces (we pad to a multiple of 8 so the data
  * starts aligned). Tensor bytes are little-endian, row-major.
  *
- * Saving is atomic: the file is written to PATH.tmp-XXXXXX in the same
- * directory, flushed, fsync'ed and renamed over PATH. On any failure the
- * temporary file is removed and PATH is untouched; the new file gets the
- * old file's permission bits, or 0644 if there was none.
+ * Saving is atomic, with the library's one writer (src/core/atomic_file.c):
+ * the file is written to PATH.tmp-XXXXXX in the same directory, flushed,
+ * fsync'ed and renamed over PATH. On any failure the temporary file is
+ * removed and PATH is untouched; only a regular file is replaced; the new
+ * file gets the old file's permission bits, or 0644 if there was none.
  *
  * Loading trusts nothing. Before a single parameter changes it checks: the
  * header length fits the file (and is at most 100 MB), the header is valid
@@ -49,6 +50,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "safetensors.h"
+#include "files.h"
 
 #include <json-c/json.h>
 
@@ -807,7 +809,7 @@ static at_status header_bytes(at_ctx *ctx, const char *path, const at_tensor_lis
 }
 
 /* Write one tensor's floats little-endian, through a small buffer. */
-static int write_floats(FILE *f, const float *x, size_t n) {
+static void write_floats(atf_writer *w, const float *x, size_t n) {
     unsigned char chunk[4 * WRITE_CHUNK_FLOATS];
     while (n > 0) {
         size_t m = n < WRITE_CHUNK_FLOATS ? n : WRITE_CHUNK_FLOATS;
@@ -816,86 +818,34 @@ static int write_floats(FILE *f, const float *x, size_t n) {
             memcpy(&bits, &x[i], sizeof bits);
             store_le(chunk + 4 * i, bits, 4);
         }
-        if (fwrite(chunk, 4, m, f) != m) return 0;
+        if (!atf_write(w, chunk, 4 * m)) return;
         x += m;
         n -= m;
     }
-    return 1;
 }
 
-/* The whole file into an open stream; 1 on success (errno says why not). */
-static int write_file(FILE *f, const char *header_text, size_t header_length,
-                      const at_tensor_list *list) {
-    unsigned char prefix[8];
-    store_le(prefix, header_length, 8);
-    if (fwrite(prefix, 1, 8, f) != 8) return 0;
-    if (fwrite(header_text, 1, header_length, f) != header_length) return 0;
-    for (int i = 0; i < list->count; i++) {
-        const at_tensor *t = list->items[i];
-        if (!write_floats(f, t->data, t->size)) return 0;
-    }
-    return fflush(f) == 0 && fsync(fileno(f)) == 0;
-}
-
-/* Mode for the new file: the old file's permission bits, else 0644. */
-static mode_t new_file_mode(const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return st.st_mode & 07777;
-    return 0644;
-}
-
-/* Make the rename durable; failure here is not an error (the data is). */
-static void sync_directory_of(const char *path) {
-    char *dir = copy_string(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    const char *name = ".";
-    if (slash == dir) name = "/";
-    else if (slash) {
-        *slash = '\0';
-        name = dir;
-    }
-    int fd = open(name, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-/* Write header and data to a fresh temporary file, then rename it. */
+/* Write header and data with the library's atomic writer (files.h). */
 static at_status write_atomically(at_ctx *ctx, const char *path, const char *header_text,
                                   size_t header_length, const at_tensor_list *list) {
-    size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
-    char *tmp = malloc(n);
-    if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", path);
-    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        at_status status = fail_errno(ctx, path, "create a temporary file beside it", errno);
-        free(tmp);
-        return status;
+    atf_writer *w = malloc(sizeof *w);
+    if (!w) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", path);
+    at_status status = atf_open(ctx, w, path);
+    if (status == AT_OK) {
+        unsigned char prefix[8];
+        store_le(prefix, header_length, 8);
+        atf_write(w, prefix, 8);
+        atf_write(w, header_text, header_length);
+        for (int i = 0; i < list->count; i++)
+            write_floats(w, list->items[i]->data, list->items[i]->size);
+        status = atf_commit(ctx, w);
     }
-    fchmod(fd, new_file_mode(path));
-    FILE *f = fdopen(fd, "wb");
-    int ok = f && write_file(f, header_text, header_length, list);
-    int error = errno;
-    if (f ? fclose(f) != 0 : close(fd) != 0) {
-        if (ok) error = errno;
-        ok = 0;
+    free(w);
+    if (status != AT_OK) { /* "checkpoint 'PATH': ..." as every message here */
+        const char *why = at_ctx_error(ctx);
+        size_t n = strlen(path);
+        if (!strncmp(why, path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+        status = at_ctx_fail(ctx, status, "checkpoint '%s': %s", path, why);
     }
-    if (ok && rename(tmp, path) != 0) {
-        error = errno;
-        ok = 0;
-    }
-    at_status status = AT_OK;
-    if (!ok) {
-        remove(tmp);
-        status = fail_errno(ctx, path, "write it", error);
-    } else {
-        sync_directory_of(path);
-    }
-    free(tmp);
     return status;
 }
 

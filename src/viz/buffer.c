@@ -1,22 +1,19 @@
 /*
  * buffer.c - small helpers the visualisation files share: a growable
- * string with JSON and XML escaping, atomic file writes, file extensions
- * and the text shown for a token label.
+ * string with JSON and XML escaping, file writes, file extensions and the
+ * text shown for a token label.
  *
  * Every output file (weights JSON, SVG, HTML) is first built in memory and
- * then written in one go to a temporary file beside the target, which is
- * renamed over it, so a reader never sees half a file.
+ * then written in one go with the library's atomic writer (files.h), so a
+ * reader never sees half a file.
  */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fdopen */
+#include "files.h"
 #include "viz.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static int sbuf_reserve(sbuf *b, size_t extra) {
     if (b->failed) return 0;
@@ -102,37 +99,8 @@ void sbuf_free(sbuf *b) {
     memset(b, 0, sizeof *b);
 }
 
-static at_status write_tmp(at_ctx *ctx, const char *path, char *tmp, const char *data,
-                           size_t n) {
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot create a file there: %s", path,
-                           strerror(errno));
-    fchmod(fd, 0644); /* mkstemp makes 0600; a figure is for everyone to read */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        remove(tmp);
-        return at_ctx_fail(ctx, AT_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    int ok = fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: %s", path, strerror(err));
-    }
-    return AT_OK;
-}
-
 at_status viz_write_file(at_ctx *ctx, const char *path, const char *data, size_t n) {
-    size_t len = strlen(path) + sizeof ".tmp-XXXXXX";
-    char *tmp = malloc(len);
-    if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-    snprintf(tmp, len, "%s.tmp-XXXXXX", path);
-    at_status s = write_tmp(ctx, path, tmp, data, n);
-    free(tmp);
-    return s;
+    return atf_write_file(ctx, path, data, n);
 }
 
 void viz_extension(const char *path, char *ext, size_t size) {
@@ -154,6 +122,13 @@ char *viz_strdup(const char *text) {
     return copy;
 }
 
+int viz_control_bytes(const char *p) {
+    const unsigned char *u = (const unsigned char *)p;
+    if ((u[0] && u[0] < 0x20) || u[0] == 0x7f) return 1;
+    if (u[0] == 0xC2 && u[1] >= 0x80 && u[1] <= 0x9F) return 2;
+    return 0;
+}
+
 void viz_display_label(const char *label, char *out, size_t size) {
     if (size == 0) return;
     if (!strcmp(label, " ")) {
@@ -163,9 +138,11 @@ void viz_display_label(const char *label, char *out, size_t size) {
     size_t j = 0;
     const char *p = label;
     for (; *p && j + 4 < size; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+        int control = viz_control_bytes(p);
+        if (control) {
             memcpy(out + j, "\xEF\xBF\xBD", 3); /* U+FFFD */
             j += 3;
+            p += control - 1;
         } else {
             out[j++] = *p;
         }

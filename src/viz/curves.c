@@ -11,8 +11,11 @@
  * shown there and is left out). Axis ticks are "nice" numbers (1, 2 or 5
  * times a power of ten). Lines that are not JSON objects are format errors
  * naming the line; blank lines, lines without "step" and other fields are
- * skipped, so the trainer may log whatever else it likes.
+ * skipped, so the trainer may log whatever else it likes. The file is
+ * read whole with the library's capped reader (AT_VIZ_MAX_METRICS_BYTES), and the
+ * number of points is held to the drawing budget before anything is drawn.
  */
+#include "files.h"
 #include "viz.h"
 
 #include <json-c/json.h>
@@ -115,24 +118,28 @@ static at_status parse_line(at_ctx *ctx, curves *c, const char *path, long linen
 }
 
 static at_status read_metrics(at_ctx *ctx, const char *path, curves *c) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot open", path);
-    sbuf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sbuf_put(&b, chunk, n);
-    fclose(f);
-    if (b.failed) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-    at_status s = AT_OK;
+    char *text = NULL;
+    size_t len = 0;
+    at_status s = atf_read(ctx, path, AT_VIZ_MAX_METRICS_BYTES, "a metrics file", &text, &len);
     long lineno = 1;
-    for (size_t start = 0; s == AT_OK && start < b.len; lineno++) {
-        char *nl = memchr(b.data + start, '\n', b.len - start);
-        size_t end = nl ? (size_t)(nl - b.data) : b.len;
-        s = parse_line(ctx, c, path, lineno, b.data + start, end - start);
+    for (size_t start = 0; s == AT_OK && start < len; lineno++) {
+        char *nl = memchr(text + start, '\n', len - start);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        s = parse_line(ctx, c, path, lineno, text + start, end - start);
         start = end + 1;
     }
-    sbuf_free(&b);
+    free(text);
     return s;
+}
+
+/* The budget (viz_check_budget): a line per point. */
+static at_status curves_budget(at_ctx *ctx, const curves *c, const char *path, const char *ext) {
+    double points = 0;
+    for (int i = 0; i < c->count; i++)
+        points += (double)c->s[i].n;
+    char what[64];
+    snprintf(what, sizeof what, "%.0f points", points);
+    return viz_check_budget(ctx, path, ext, points, 2.0 * PLOT_W, 2.0 * PLOT_H, what);
 }
 
 /* A nice tick step for a range shown with about `want` ticks. */
@@ -302,6 +309,7 @@ at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out
     if (s == AT_OK && !any)
         s = at_ctx_fail(ctx, AT_ERR_FORMAT,
                         "%s: no line has a \"step\" with a loss or accuracy field", metrics_path);
+    if (s == AT_OK) s = curves_budget(ctx, &c, out_path, ext);
     if (s == AT_OK) {
         dl_list l = {0};
         build(&l, &c, title && title[0] ? title : "training");

@@ -10,14 +10,25 @@
  * shared between two renders in two threads.
  *
  * PNG is drawn at VIZ_PNG_SCALE pixels per px, so labels stay sharp;
- * PDF at 1 pt per px.
+ * PDF at 1 pt per px. Both are encoded through cairo's stream functions
+ * straight into the library's atomic writer (files.h): no file name is
+ * ever handed to cairo.
+ *
+ * Drawing has a budget (viz_check_budget): the memory a figure would take
+ * is estimated from its number of shapes and its canvas before anything
+ * big is allocated, and a figure over VIZ_BUDGET_BYTES is refused with a
+ * message, rather than running the machine out of memory (a PDF of 64
+ * heads of 256 x 256 cells would need over 4 GB).
  */
+#include "files.h"
+#include "internal.h"
 #include "viz.h"
 
 #include <cairo-pdf.h>
 #include <cairo.h>
 #include <math.h>
 #include <pango/pangocairo.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,53 +212,100 @@ static void play(cairo_t *cr, PangoLayout *layout, const dl_list *l) {
     }
 }
 
+/* cairo's output goes into the atomic writer; a failed write stops cairo. */
+static cairo_status_t to_writer(void *closure, const unsigned char *data, unsigned int n) {
+    return atf_write(closure, data, n) ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* Play the list on a surface of w x h pixels (PNG) or points (PDF) and
+ * encode it into the writer; the cairo status. */
+static cairo_status_t draw_cairo(const dl_list *l, atf_writer *w, int png, int pw, int ph) {
+    double scale = png ? VIZ_PNG_SCALE : 1.0;
+    cairo_surface_t *surface =
+        png ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, pw, ph)
+            : cairo_pdf_surface_create_for_stream(to_writer, w, l->width, l->height);
+    cairo_t *cr = cairo_create(surface);
+    cairo_status_t cs = cairo_status(cr);
+    if (cs == CAIRO_STATUS_SUCCESS) {
+        PangoFontMap *fonts = pango_cairo_font_map_new();
+        PangoContext *context = pango_font_map_create_context(fonts);
+        set_font_options(context);
+        PangoLayout *layout = pango_layout_new(context);
+        cairo_scale(cr, scale, scale);
+        play(cr, layout, l);
+        cairo_surface_flush(surface);
+        cs = cairo_status(cr);
+        if (cs == CAIRO_STATUS_SUCCESS && png)
+            cs = cairo_surface_write_to_png_stream(surface, to_writer, w);
+        g_object_unref(layout);
+        g_object_unref(context);
+        g_object_unref(fonts);
+    }
+    cairo_destroy(cr);
+    cairo_surface_finish(surface); /* a PDF is written out here */
+    if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surface);
+    cairo_surface_destroy(surface);
+    return cs;
+}
+
 static at_status render_cairo(at_ctx *ctx, const dl_list *l, const char *path, int png) {
     double scale = png ? VIZ_PNG_SCALE : 1.0;
     int w = (int)ceil(l->width * scale), h = (int)ceil(l->height * scale);
     if (w < 1 || h < 1 || w > 32000 || h > 32000)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: a %d x %d figure is too large", path, w, h);
-    cairo_surface_t *surface = png ? cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h)
-                                   : cairo_pdf_surface_create(path, l->width, l->height);
-    cairo_t *cr = cairo_create(surface);
-    PangoFontMap *fonts = pango_cairo_font_map_new();
-    PangoContext *context = pango_font_map_create_context(fonts);
-    set_font_options(context);
-    PangoLayout *layout = pango_layout_new(context);
-    cairo_scale(cr, scale, scale);
-    play(cr, layout, l);
-    cairo_surface_flush(surface);
-    cairo_status_t cs = cairo_status(cr);
-    if (cs == CAIRO_STATUS_SUCCESS && png) cs = cairo_surface_write_to_png(surface, path);
-    g_object_unref(layout);
-    g_object_unref(context);
-    g_object_unref(fonts);
-    cairo_destroy(cr);
-    cairo_surface_finish(surface);
-    if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(surface);
-    cairo_surface_destroy(surface);
-    if (cs != CAIRO_STATUS_SUCCESS)
-        return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write: %s", path,
-                           cairo_status_to_string(cs));
-    return AT_OK;
+    atf_writer *writer = malloc(sizeof *writer);
+    if (!writer) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    at_status s = atf_open(ctx, writer, path);
+    if (s == AT_OK) {
+        cairo_status_t cs = draw_cairo(l, writer, png, w, h);
+        if (cs == CAIRO_STATUS_SUCCESS || writer->error) {
+            s = atf_commit(ctx, writer); /* names the write error, if any */
+        } else {
+            atf_abort(writer);
+            s = at_ctx_fail(ctx, cs == CAIRO_STATUS_NO_MEMORY ? AT_ERR_MEMORY : AT_ERR_IO,
+                            "%s: cannot draw: %s", path, cairo_status_to_string(cs));
+        }
+    }
+    free(writer);
+    return s;
+}
+
+/* Estimated bytes to draw one display-list item, by format: the list's own
+ * item, plus what cairo's PDF surface records per drawing operation (it
+ * keeps every page in memory until the end) or the SVG text. Measured with
+ * maps of 64k and 256k cells: about 1 KB a cell for PDF, 280 bytes for SVG. */
+static size_t bytes_per_item(const char *ext) {
+    size_t list = sizeof(dl_item) + 32;
+    if (!strcmp(ext, "pdf")) return list + 1024;
+    if (!strcmp(ext, "svg")) return list + 192;
+    if (!strcmp(ext, "html")) return 16; /* a number of the embedded JSON */
+    return list;
+}
+
+at_status viz_check_budget(at_ctx *ctx, const char *path, const char *ext, double items,
+                           double width, double height, const char *what) {
+    double bytes = items * (double)bytes_per_item(ext);
+    if (!strcmp(ext, "png")) bytes += 4.0 * width * height * VIZ_PNG_SCALE * VIZ_PNG_SCALE;
+    if (bytes <= (double)VIZ_BUDGET_BYTES) return AT_OK;
+    return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                       "%s: drawing %s as .%s would need about %.0f MB, more than the %d MB a "
+                       "figure may use; %s",
+                       path, what, ext, bytes / (1 << 20), VIZ_BUDGET_BYTES >> 20,
+                       strcmp(ext, "html") ? "draw it as .html (a page that shows one head "
+                                             "at a time) or draw fewer heads"
+                                           : "draw fewer heads or shorter sequences");
 }
 
 at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char *ext) {
     if (l->failed) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    int known = !strcmp(ext, "svg") || !strcmp(ext, "png") || !strcmp(ext, "pdf");
+    if (!known)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: unknown figure format '.%s' (use .png, .svg, .pdf or .html)", path,
+                           ext);
+    char what[64];
+    snprintf(what, sizeof what, "%zu shapes", l->count);
+    AT_TRY(viz_check_budget(ctx, path, ext, (double)l->count, l->width, l->height, what));
     if (!strcmp(ext, "svg")) return viz_render_svg(ctx, l, path);
-    if (!strcmp(ext, "png") || !strcmp(ext, "pdf")) {
-        /* Draw beside the target, then rename, as every other output. */
-        size_t n = strlen(path) + 16;
-        char *tmp = malloc(n);
-        if (!tmp) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-        snprintf(tmp, n, "%s.tmp.%s", path, ext);
-        at_status s = render_cairo(ctx, l, tmp, !strcmp(ext, "png"));
-        if (s == AT_OK && rename(tmp, path) != 0)
-            s = at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot write", path);
-        if (s != AT_OK) remove(tmp);
-        free(tmp);
-        return s;
-    }
-    return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                       "%s: unknown figure format '.%s' (use .png, .svg, .pdf or .html)", path,
-                       ext);
+    return render_cairo(ctx, l, path, !strcmp(ext, "png"));
 }

@@ -13,6 +13,10 @@
  * sequence down to 4 for a long one, and the label font follows the cell
  * (8 to 13 px). When rows are smaller than a line of text, only every k-th
  * label is written, so labels never overlap.
+ *
+ * Before a figure is built its cost is estimated from its cells (one
+ * shape each) and their area (viz_check_budget), so a map too big to draw
+ * is refused with a message instead of exhausting memory.
  */
 #include "viz.h"
 
@@ -275,9 +279,51 @@ static at_status check_map(at_ctx *ctx, const at_attention_map *m) {
     return AT_OK;
 }
 
+/* What is drawn, for the budget's message: "64 heads of 256 x 256". */
+static void describe(int n, const at_attention_map *const *maps, double cells, char *out,
+                     size_t size) {
+    if (n == 1)
+        snprintf(out, size, "%d head%s of %d x %d", maps[0]->heads, maps[0]->heads == 1 ? "" : "s",
+                 maps[0]->rows, maps[0]->cols);
+    else
+        snprintf(out, size, "%d maps of %.0f cells in all", n, cells);
+}
+
+/* The budget of an HTML page: every number of every head is written. */
+static at_status html_budget(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                             const char *path) {
+    double cells = 0;
+    for (int i = 0; i < n; i++)
+        cells += (double)maps[i]->heads * maps[i]->rows * maps[i]->cols;
+    char what[96];
+    describe(n, maps, cells, what, sizeof what);
+    return viz_check_budget(ctx, path, "html", cells, 0, 0, what);
+}
+
+/* The budget of a figure, checked before its display list is built: one
+ * shape per cell and per label, on a canvas of at least the cells' area. */
+static at_status figure_budget(at_ctx *ctx, figure *f, const char *path, const char *ext) {
+    choose_cell(f);
+    double shapes = 0, area = 0;
+    const at_attention_map *maps[64];
+    int n_maps = 0;
+    for (int i = 0; i < f->n; i++) {
+        const at_attention_map *m = f->panels[i].map;
+        double cells = (double)m->rows * m->cols;
+        shapes += cells + m->rows + m->cols;
+        area += cells * f->cell * f->cell;
+        if (n_maps < 64 && (n_maps == 0 || maps[n_maps - 1] != m)) maps[n_maps++] = m;
+    }
+    char what[96];
+    describe(n_maps, maps, shapes, what, sizeof what);
+    return viz_check_budget(ctx, path, ext, shapes, area, 1.0, what);
+}
+
 static at_status render_figure(at_ctx *ctx, figure *f, const char *path, const char *ext) {
+    at_status s = figure_budget(ctx, f, path, ext);
+    if (s != AT_OK) return s;
     dl_list l = {0};
-    at_status s = figure_build(ctx, f, &l);
+    s = figure_build(ctx, f, &l);
     if (s == AT_OK) s = viz_render(ctx, &l, path, ext);
     dl_free(&l);
     return s;
@@ -289,7 +335,10 @@ at_status at_plot_map(at_ctx *ctx, const at_attention_map *map, const char *path
     if (s != AT_OK) return s;
     char ext[8];
     viz_extension(path, ext, sizeof ext);
-    if (!strcmp(ext, "html")) return viz_html_maps(ctx, 1, &map, NULL, path);
+    if (!strcmp(ext, "html")) {
+        if ((s = html_budget(ctx, 1, &map, path)) != AT_OK) return s;
+        return viz_html_maps(ctx, 1, &map, NULL, path);
+    }
     figure f;
     if ((s = figure_of_map(ctx, &f, map)) != AT_OK) return s;
     s = render_figure(ctx, &f, path, ext);
@@ -307,7 +356,10 @@ at_status at_plot_compare(at_ctx *ctx, int n, const at_attention_map *const *map
     }
     char ext[8];
     viz_extension(path, ext, sizeof ext);
-    if (!strcmp(ext, "html")) return viz_html_maps(ctx, n, maps, title, path);
+    if (!strcmp(ext, "html")) {
+        at_status s = html_budget(ctx, n, maps, path);
+        return s != AT_OK ? s : viz_html_maps(ctx, n, maps, title, path);
+    }
     figure f;
     at_status s = figure_alloc(ctx, &f, n);
     if (s != AT_OK) return s;

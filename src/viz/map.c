@@ -6,8 +6,12 @@
  * float. Reading uses json-c and then checks the tree strictly, field by
  * field, before anything is allocated for the weights: the sizes are read
  * and bounded first, then every array must have exactly those lengths, so
- * a lying or hostile file gets a message, never a crash.
+ * a lying or hostile file gets a message, never a crash. Before json-c
+ * sees a file, its size (AT_VIZ_MAX_FILE_BYTES) and its number of values
+ * (AT_VIZ_MAX_FILE_VALUES) are bounded, so parsing cannot take more than
+ * about a gigabyte, whatever the input (even /dev/zero).
  */
+#include "files.h"
 #include "viz.h"
 
 #include <json-c/json.h>
@@ -239,15 +243,28 @@ static void put_texts(sbuf *b, const char *title, const char *model, const char 
     sbuf_puts(b, ",\n");
 }
 
+/* Write a weights file; one larger than at_attention_map_load accepts is
+ * refused, so every file saved loads again. */
 static at_status write_sbuf(at_ctx *ctx, sbuf *b, const char *path) {
     at_status s = b->failed ? at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path)
-                            : viz_write_file(ctx, path, b->data, b->len);
+                  : b->len > AT_VIZ_MAX_FILE_BYTES
+                      ? at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                                    "%s: %zu bytes, more than the %d a "
+                                    "weights file may hold",
+                                    path, b->len, AT_VIZ_MAX_FILE_BYTES)
+                      : viz_write_file(ctx, path, b->data, b->len);
     sbuf_free(b);
     return s;
 }
 
 at_status at_attention_map_save(at_ctx *ctx, const at_attention_map *map, const char *path) {
     if (!map || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "map save: NULL argument");
+    double values = (double)map->heads * map->rows * map->cols + map->rows + map->cols;
+    if (values > AT_VIZ_MAX_FILE_VALUES)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: %d heads of %d x %d weights are more than "
+                           "the %d values a weights file may hold",
+                           path, map->heads, map->rows, map->cols, AT_VIZ_MAX_FILE_VALUES);
     sbuf b = {0};
     sbuf_puts(&b, "{\n  \"format\": \"" FORMAT_NAME "\",\n  \"version\": 1,\n"
                   "  \"kind\": \"map\",\n");
@@ -286,52 +303,80 @@ at_status at_attention_map_export_bertviz(at_ctx *ctx, const at_attention_map *m
 
 /* --------------------------------------------------------------- reading */
 
-/* Parse the whole file into a json-c tree (AT_ERR_IO / AT_ERR_FORMAT). */
-static at_status read_json(at_ctx *ctx, const char *path, json_object **out) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return at_ctx_fail(ctx, AT_ERR_IO, "%s: cannot open", path);
-    sbuf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sbuf_put(&b, chunk, n);
-    int err = ferror(f);
-    fclose(f);
-    if (err || b.failed) {
-        sbuf_free(&b);
-        return at_ctx_fail(ctx, err ? AT_ERR_IO : AT_ERR_MEMORY, "%s: cannot read", path);
+/* An upper bound on the JSON values in text: one more than its commas
+ * and opening brackets outside strings. json-c spends about 100 bytes on
+ * each value it parses, so this is checked first. */
+static size_t count_values(const char *text, size_t len) {
+    size_t values = 1;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == ',' || c == '[' || c == '{') {
+            values++;
+        }
     }
-    if (b.len == 0) {
-        sbuf_free(&b);
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the file is empty", path);
-    }
+    return values;
+}
+
+/* Parse len bytes of text into a json-c tree (AT_ERR_FORMAT); name stands
+ * for the file in messages. */
+static at_status parse_json(at_ctx *ctx, const char *name, const char *text, size_t len,
+                            json_object **out) {
+    if (len > AT_VIZ_MAX_FILE_BYTES)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s: larger than %d bytes, the most a weights "
+                           "file may hold",
+                           name, AT_VIZ_MAX_FILE_BYTES);
+    if (len == 0) return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the file is empty", name);
+    size_t values = count_values(text, len);
+    if (values > AT_VIZ_MAX_FILE_VALUES)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "%s: about %zu numbers and strings, more than "
+                           "the %d a weights file may hold",
+                           name, values, AT_VIZ_MAX_FILE_VALUES);
     json_tokener *tok = json_tokener_new_ex(64);
-    if (!tok) {
-        sbuf_free(&b);
-        return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
-    }
+    if (!tok) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", name);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, b.data, (int)b.len);
+    json_object *root = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t offset = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     int trailing = 0;
-    for (size_t i = offset; root && i < b.len; i++)
-        if (!strchr(" \t\r\n", b.data[i])) trailing = 1;
-    sbuf_free(&b);
+    for (size_t i = offset; root && i < len; i++)
+        if (!strchr(" \t\r\n", text[i])) trailing = 1;
     if (!root || jerr != json_tokener_success || trailing) {
         json_object_put(root);
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: not valid JSON (%s at byte %zu)%s", path,
-                           trailing ? "text after the end" : json_tokener_error_desc(jerr),
-                           offset,
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: not valid JSON (%s at byte %zu)%s", name,
+                           trailing ? "text after the end" : json_tokener_error_desc(jerr), offset,
                            trailing ? "; for several lines of `attend translate --weights "
-                                      "json`, keep one (e.g. sed -n 2p)" : "");
+                                      "json`, keep one (e.g. sed -n 2p)"
+                                    : "");
     }
     if (!json_object_is_type(root, json_type_object)) {
         json_object_put(root);
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the top level is not a JSON object", path);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the top level is not a JSON object", name);
     }
     *out = root;
     return AT_OK;
+}
+
+/* Read the whole file (at most AT_VIZ_MAX_FILE_BYTES) into a json-c tree
+ * (AT_ERR_IO / AT_ERR_FORMAT). */
+static at_status read_json(at_ctx *ctx, const char *path, json_object **out) {
+    char *text;
+    size_t len;
+    at_status s = atf_read(ctx, path, AT_VIZ_MAX_FILE_BYTES, "a weights file", &text, &len);
+    if (s != AT_OK) return s;
+    s = parse_json(ctx, path, text, len, out);
+    free(text);
+    return s;
 }
 
 static at_status check_header(at_ctx *ctx, const char *path, json_object *root,
@@ -528,17 +573,36 @@ static at_status map_from_translate_line(at_ctx *ctx, const char *path, json_obj
     return AT_OK;
 }
 
+/* A weights file's tree or a line of translate --weights json, as a map. */
+static at_status map_from_tree(at_ctx *ctx, const char *name, json_object *root,
+                               at_attention_map **out) {
+    json_object *v;
+    if (!json_object_object_get_ex(root, "format", &v) &&
+        json_object_object_get_ex(root, "source", &v))
+        return map_from_translate_line(ctx, name, root, out);
+    return map_from_json(ctx, name, root, out);
+}
+
 at_status at_attention_map_load(at_ctx *ctx, at_attention_map **out, const char *path) {
     if (!out || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "map load: NULL argument");
     *out = NULL;
-    json_object *root, *v;
+    json_object *root;
     at_status s = read_json(ctx, path, &root);
     if (s != AT_OK) return s;
-    if (!json_object_object_get_ex(root, "format", &v) &&
-        json_object_object_get_ex(root, "source", &v))
-        s = map_from_translate_line(ctx, path, root, out);
-    else
-        s = map_from_json(ctx, path, root, out);
+    s = map_from_tree(ctx, path, root, out);
+    json_object_put(root);
+    return s;
+}
+
+at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text, size_t len,
+                                 const char *name) {
+    if (!out || !text || !name)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "map parse: NULL argument");
+    *out = NULL;
+    json_object *root;
+    at_status s = parse_json(ctx, name, text, len, &root);
+    if (s != AT_OK) return s;
+    s = map_from_tree(ctx, name, root, out);
     json_object_put(root);
     return s;
 }

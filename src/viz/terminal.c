@@ -11,7 +11,10 @@
  *
  * The library does not look at the environment or call isatty: the caller
  * chooses the mode (see at_term_mode_for), so tests and pipes get exactly
- * what they ask for.
+ * what they ask for. Whatever the mode, no text of the map reaches the
+ * terminal raw: control characters in titles and labels (an ESC could
+ * clear the screen or retitle the window) are shown as U+FFFD, and the only
+ * escapes written are the colours'.
  */
 #include "viz.h"
 
@@ -204,13 +207,28 @@ static void put_scale(FILE *out, int indent, at_term_mode mode) {
     fputs(" 1  (weight)\n", out);
 }
 
+void at_term_puts(FILE *out, const char *text) {
+    for (const char *p = text; *p; p++) {
+        int control = viz_control_bytes(p);
+        if (control) {
+            fputs("\xEF\xBF\xBD", out); /* U+FFFD */
+            p += control - 1;
+        } else {
+            fputc(*p, out);
+        }
+    }
+}
+
 at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
                            at_term_mode mode) {
     if (!map || !out || !map->weights)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "terminal plot: NULL argument");
-    const char *sep = map->model[0] && map->mechanism[0] ? " \xC2\xB7 " : "";
-    fprintf(out, "%s%s%s%s%s\n", map->model, sep, map->mechanism,
-            (map->model[0] || map->mechanism[0]) && map->title[0] ? ": " : "", map->title);
+    at_term_puts(out, map->model);
+    if (map->model[0] && map->mechanism[0]) fputs(" \xC2\xB7 ", out);
+    at_term_puts(out, map->mechanism);
+    if ((map->model[0] || map->mechanism[0]) && map->title[0]) fputs(": ", out);
+    at_term_puts(out, map->title);
+    fputc('\n', out);
     fputs("rows: output tokens, columns: input tokens\n", out);
     for (int h = 0; h < map->heads; h++) {
         if (map->heads > 1) fprintf(out, "\nhead %d\n", h + 1);

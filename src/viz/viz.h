@@ -86,12 +86,28 @@ void viz_text_size(viz_measure *m, const char *text, double size, int bold, doub
 /* PNG pixels per layout px. */
 #define VIZ_PNG_SCALE 2.0
 
-/* Play a display list to .png / .pdf (cairo) or .svg (own writer). */
+/* Play a display list to .png / .pdf (cairo) or .svg (own writer), after
+ * viz_check_budget on its shapes and canvas. */
 at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char *ext);
+
+/* The most memory one figure may take to draw. */
+#define VIZ_BUDGET_BYTES (1 << 30)
+/* AT_OK if drawing `items` shapes on a width x height px canvas as ext
+ * ("png", "pdf", "svg", or "html": items = numbers written) is estimated
+ * to fit VIZ_BUDGET_BYTES; else an AT_ERR_ARGUMENT naming path, `what` is
+ * drawn (e.g. "64 heads of 256 x 256") and the estimate. Called before
+ * anything big is built, and again by viz_render on the finished list. */
+at_status viz_check_budget(at_ctx *ctx, const char *path, const char *ext, double items,
+                           double width, double height, const char *what);
 at_status viz_render_svg(at_ctx *ctx, const dl_list *l, const char *path);
 
+/* Bytes of the control character at p (C0 and DEL: 1; C1, U+0080 to
+ * U+009F: 2), or 0 if p does not start with one. A terminal takes these
+ * as escapes; the pictures show them as U+FFFD. */
+int viz_control_bytes(const char *p);
+
 /* A label fit to show: a lone space becomes U+2423 (open box), other
- * control characters U+FFFD. Writes into out[size]. */
+ * control characters (C0, DEL and C1) U+FFFD. Writes into out[size]. */
 void viz_display_label(const char *label, char *out, size_t size);
 
 /* HTML pages. */
