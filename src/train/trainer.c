@@ -29,6 +29,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdir, lstat, opendir, clock_gettime */
 #include "internal.h"
 #include "order.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +56,7 @@ static const char *const out_files[] = {"model.safetensors", "last.safetensors",
 
 #define DENSE_LOG_STEPS 100 /* every step is logged up to here            */
 #define MAX_STEPS 1000000000000L
+#define METRICS_MAX_BYTES (256L << 20) /* as much as at_plot_metrics reads */
 
 /* ----------------------------------------------------------------- metrics */
 
@@ -487,27 +489,24 @@ static at_status metrics_fail(trainer *t) {
 }
 
 /* A resumed run keeps the lines up to its step: a run killed after its last
- * save wrote lines that the resumed run writes again. */
+ * save wrote lines that the resumed run writes again. The file is
+ * rewritten atomically. */
 static at_status metrics_truncate(trainer *t, const char *path) {
-    FILE *in = fopen(path, "r");
-    if (!in) return AT_OK; /* none yet */
-    char *kept = NULL;
-    size_t kept_len = 0;
-    FILE *mem = open_memstream(&kept, &kept_len);
-    char line[8192];
-    int ok = mem != NULL;
-    while (ok && fgets(line, sizeof line, in)) {
+    if (access(path, F_OK) != 0) return AT_OK; /* none yet */
+    char *text;
+    size_t len;
+    AT_TRY(atf_read(t->ctx, path, METRICS_MAX_BYTES, "metrics", &text, &len));
+    size_t keep = 0;
+    while (keep < len) {
+        char *end = memchr(text + keep, '\n', len - keep);
+        size_t next = end ? (size_t)(end - text) + 1 : len;
         long step = -1;
-        if (sscanf(line, "{\"step\": %ld", &step) == 1 && step > t->step) break;
-        ok = fputs(line, mem) >= 0;
+        if (sscanf(text + keep, "{\"step\": %ld", &step) == 1 && step > t->step) break;
+        keep = next;
     }
-    fclose(in);
-    if (mem) fclose(mem);
-    FILE *out = ok ? fopen(path, "w") : NULL;
-    ok = out && fwrite(kept, 1, kept_len, out) == kept_len;
-    if (out && fclose(out) != 0) ok = 0;
-    free(kept);
-    return ok ? AT_OK : metrics_fail(t);
+    at_status s = atf_write_file(t->ctx, path, text, keep);
+    free(text);
+    return s;
 }
 
 static at_status metrics_open(trainer *t) {
