@@ -13,8 +13,8 @@
  * Step 1, the conflict graph. Two formats F and G (possibly F = G)
  * conflict if some folded string s = F(d) = G(d') with dates d != d'. A
  * SOURCE is a distinct template in one case variant that differs; writing
- * all its strings would be 130 million strings on the default locales. The
- * check instead uses how a string is made. With one year field,
+ * all their strings would be 107 million strings on the default locales.
+ * The check instead uses how a string is made. With one year field,
  *
  *     F(y, md, w) = P(md, w) . Y(y) . S(md, w)
  *
@@ -28,7 +28,7 @@
  * SHAPE: one shape for all 800 years in every decimal system. So an ENTRY
  * (source, md, w, shape) has one masked string whatever its year, and two
  * strings can only be equal if their entries' masked strings are. Entries
- * are grouped by masked string: about 700,000 entries, not 130 million
+ * are grouped by masked string: about 300,000 entries, not 107 million
  * strings. Within a group:
  *
  *  (a) ALIGNED: every entry has one year field, at the same byte offset
@@ -68,8 +68,10 @@
  * conflicts with a kept one (or itself), so nothing is left out without
  * cause.
  *
- * Cost, on the 24 default locales: see docs/models.md ("The data"); well
- * under a second, nearly all of it building the entries.
+ * Cost, on the 24 default locales: 670 formats are 347 distinct templates,
+ * 368 sources, 299,388 entries, 4 year tables (3,200 year texts); every
+ * group is aligned. About 0.1 s and 15 MB, against 1.2 s and 170 MB for
+ * writing every string of the old 200-year range.
  */
 #include "data.h"
 #include "internal.h"
