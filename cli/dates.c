@@ -32,9 +32,12 @@ static int usage(FILE *out) {
                  "       attend dates formats [--locales a,b,c]\n"
                  "       attend dates locales\n\n"
                  "Human-written dates in many languages paired with ISO dates, made with ICU:\n"
-                 "random dates from 1900 to 2099 in each locale's full, long, medium and short\n"
-                 "styles and a list of patterns, with case changed at random. Formats that would\n"
-                 "let one string mean two dates are left out; the splits share no string.\n\n"
+                 "random dates from 1600 to 2399 (Gregorian) in each locale's full, long, medium\n"
+                 "and short styles and a list of patterns, with 'bare' (\"May 9 2018\") and\n"
+                 "'spaced' (\"9  May  2018\", \"2018 - 05 - 09\") variants of the English and the\n"
+                 "numeric ones, with case changed at random. Formats that would let one string\n"
+                 "mean two dates are left out (checked over every date, exactly); the splits\n"
+                 "share no string.\n\n"
                  "  generate       write DIR/train.tsv, valid.tsv and test.tsv\n"
                  "    --count N    training pairs (default 100000)\n"
                  "    --valid N    validation pairs (default 10000)\n"
@@ -237,7 +240,7 @@ static int list_formats(at_ctx *ctx, dates_args *a) {
     for (int i = 0; i < n; i++) {
         const at_date_format *f = at_dates_format(dates, i);
         s = at_date_format_pattern(ctx, f->locale, f->pattern, 2018, 5, 9, example, sizeof example);
-        printf("%-8s %-14s %-26s %-4s %s\n", f->locale, f->name, s == AT_OK ? example : "?",
+        printf("%-8s %-20s %-26s %-4s %s\n", f->locale, f->name, s == AT_OK ? example : "?",
                f->kept ? "kept" : "out", f->reason);
     }
     print_dropped(dates);

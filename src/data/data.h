@@ -4,14 +4,15 @@
  * The date generator is built in three layers, one file each:
  *   date_formats.c  turns one ICU date format (a locale and a pattern) into a
  *                   TEMPLATE: literal text and fields, each field a small
- *                   table of its renderings (200 years, 12 months, 31 days,
+ *                   table of its renderings (800 years, 12 months, 31 days,
  *                   7 weekdays), already case-folded in every case variant.
- *                   With a template, the folded string of any of the 73,049
- *                   dates is a few table look-ups, so checking all of them is
- *                   cheap; ICU itself is asked only a few hundred times.
- *   ambiguity.c     checks every template against every other over all
- *                   dates and all case variants, and decides which formats to
- *                   leave out so that no string maps to two dates.
+ *                   With a template, the folded string of any of the 292,194
+ *                   dates is a few table look-ups; ICU itself is asked about
+ *                   a hundred times per format (a year table is shared by
+ *                   the formats of a locale that write the year alike).
+ *   ambiguity.c     proves, exactly, which templates can write one string
+ *                   for two dates (over all dates and case variants), and
+ *                   decides which formats to leave out.
  *   dates.c         the public generator: formats, the verdicts, sampling,
  *                   splits disjoint by string.
  * utf8.c holds the strict UTF-8 decoder that the vocabulary and the TSV
@@ -78,18 +79,28 @@ at_status vocab_token_too_long(at_ctx *ctx, const char *what, size_t start, size
 
 /* --------------------------------------------------------------- calendar */
 
+/* Leap years from year 1 to year y (Gregorian). */
+#define DATE_LEAPS_THROUGH(y) ((y) / 4 - (y) / 100 + (y) / 400)
+
 enum {
     DATE_FIRST_YEAR = AT_DATES_FIRST_YEAR,
     DATE_YEARS = AT_DATES_LAST_YEAR - AT_DATES_FIRST_YEAR + 1,
-    DATE_DAYS = 73049 /* 1900-01-01 .. 2099-12-31 */
+    /* 292,194 for 1600-01-01 .. 2399-12-31 */
+    DATE_DAYS = 365 * DATE_YEARS + DATE_LEAPS_THROUGH(AT_DATES_LAST_YEAR) -
+                DATE_LEAPS_THROUGH(AT_DATES_FIRST_YEAR - 1)
 };
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 long days_from_civil(int year, int month, int day);
 void civil_from_days(long days, int *year, int *month, int *day);
 /* ICU's UDate (milliseconds since 1970-01-01 UTC) of a day index in
- * [0, DATE_DAYS), day 0 being 1900-01-01. */
+ * [0, DATE_DAYS), day 0 being AT_DATES_FIRST_YEAR-01-01. */
 double date_index_udate(int index);
+/* The weekday of a day since 1970-01-01, Monday = 0. */
+int weekday_of_days(long days);
+/* Make an ICU formatter's calendar Gregorian for all time (ICU switches
+ * from the Julian calendar at 1582-10-15 by default). */
+at_status make_proleptic(at_ctx *ctx, UDateFormat *format);
 
 /* --------------------------------------------------------------- templates */
 
@@ -97,7 +108,7 @@ double date_index_udate(int index);
  * index into a date's field values (date_fields below). */
 typedef enum part_kind {
     PART_LITERAL, /* fixed text, or a field that is constant (the era)  */
-    PART_YEAR,    /* 200 values: 1900 .. 2099                          */
+    PART_YEAR,    /* DATE_YEARS values: 1600 .. 2399                   */
     PART_MONTH,   /* 12                                                */
     PART_DAY,     /* 31                                                */
     PART_WEEKDAY, /* 7, Monday first                                   */
@@ -123,6 +134,7 @@ typedef struct date_part {
     part_kind kind;
     int n;                      /* table length for the kind        */
     text_piece *text[VARIANTS]; /* n pieces per variant             */
+    int shared;                 /* text belongs to a year_cache     */
 } date_part;
 
 typedef struct date_template {
@@ -134,28 +146,48 @@ typedef struct date_template {
     uint64_t signature;     /* equal templates, equal signature */
 } date_template;
 
-/* The field values of every day index, one byte per part kind: (year -
- * 1900, month - 1, day - 1, weekday, 0 for literals). */
+/* The field values of every day index, one per part kind: (year -
+ * AT_DATES_FIRST_YEAR, month - 1, day - 1, weekday, 0 for literals). */
+typedef uint16_t date_values[PART_KINDS];
 typedef struct date_fields {
-    uint8_t value[DATE_DAYS][PART_KINDS];
+    date_values value[DATE_DAYS];
 } date_fields;
 void date_fields_fill(date_fields *fields);
 
+/* Year tables already learnt, keyed by the locale and the year field's
+ * pattern letters ("y", "yyyy", "u"): every formatter of one locale writes
+ * a year field alike, so its DATE_YEARS renderings are asked of ICU once.
+ * A template that uses an entry is re-checked against ICU on a spread of
+ * years (both ends included). The cache owns the tables: free it after
+ * every template that shares them. */
+typedef struct year_cache year_cache;
+at_status year_cache_create(at_ctx *ctx, year_cache **out);
+void year_cache_free(year_cache *cache);
+
 /* Build the template of a formatter whose pattern is already applied.
- * casing_locale is used for u_strToUpper/Lower. On success *unusable is
- * NULL. If the format cannot be modelled (a field other than era, year,
- * month, day and weekday; a layout that changes with the date; a tab or
- * newline in the output) *unusable names the reason and the template is
- * empty. Only ICU failures and memory are errors. */
-at_status template_build(at_ctx *ctx, UDateFormat *format, const char *casing_locale,
-                         date_template *out, const char **unusable);
+ * locale is the formatter's ICU id (the cache key; keywords included),
+ * casing_locale is used for u_strToUpper/Lower; cache may be NULL. On
+ * success *unusable is NULL. If the format cannot be modelled (a field
+ * other than era, year, month, day and weekday; a layout that changes with
+ * the date; a tab or newline in the output) *unusable names the reason and
+ * the template is empty. Only ICU failures and memory are errors. */
+at_status template_build(at_ctx *ctx, UDateFormat *format, const char *locale,
+                         const char *casing_locale, year_cache *cache, date_template *out,
+                         const char **unusable);
 void template_free(date_template *t);
 int template_equal(const date_template *a, const date_template *b);
 
 /* The key of a date in a variant: its hash (fast), and its bytes (written
  * to out, which must hold t->max_bytes + 1; NUL-terminated). */
-uint64_t template_hash(const date_template *t, int variant, const uint8_t *fields);
-size_t template_key(const date_template *t, int variant, const uint8_t *fields, char *out);
+uint64_t template_hash(const date_template *t, int variant, const uint16_t *fields);
+size_t template_key(const date_template *t, int variant, const uint16_t *fields, char *out);
+/* The polynomial hash of bytes (as a text_piece's), one byte at a time;
+ * *power = BASE^len if power is not NULL. */
+#define TEXT_HASH_BASE 0x100000001b3ULL
+static inline uint64_t text_hash_step(uint64_t h, char byte) {
+    return h * TEXT_HASH_BASE + (unsigned char)byte + 1;
+}
+uint64_t text_hash(const char *bytes, size_t len, uint64_t *power);
 /* A well-mixed 64-bit value of a key hash, for table slots and splits. */
 uint64_t hash_mix(uint64_t h);
 
@@ -164,14 +196,20 @@ at_status fold_to_utf8(at_ctx *ctx, const UChar *text, int32_t len, char **out, 
 
 /* ------------------------------------------------------------- ambiguity */
 
+typedef void (*ambiguity_progress)(void *user, const char *stage, long done, long total);
+
+/* The conflict graph of n templates (none NULL): edges[a * n + b] = 1 iff
+ * some folded string is written by template a for one date and by b for
+ * another (a == b: the template alone is ambiguous), over every date and
+ * case variant. edges holds n * n bytes, symmetric. Exact. */
+at_status ambiguity_graph(at_ctx *ctx, int n, const date_template *const *templates, uint8_t *edges,
+                          ambiguity_progress progress, void *progress_user);
+
 /* Decide which of n templates to keep. templates[i] may be NULL (an
  * unusable format, never kept). On return keep[i] is 1 or 0 and, for a
  * dropped template, reason[i] is the index of a kept template it collides
- * with, or -1 if it collides with itself. fields is the table of every
- * date. progress may be NULL. */
-at_status ambiguity_resolve(at_ctx *ctx, int n, const date_template *const *templates,
-                            const date_fields *fields, int *keep, int *reason,
-                            void (*progress)(void *user, const char *stage, long done, long total),
-                            void *progress_user);
+ * with, or -1 if it collides with itself. progress may be NULL. */
+at_status ambiguity_resolve(at_ctx *ctx, int n, const date_template *const *templates, int *keep,
+                            int *reason, ambiguity_progress progress, void *progress_user);
 
 #endif /* ATTEND_DATA_H */

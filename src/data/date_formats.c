@@ -8,7 +8,7 @@
  * (udat_formatForFields), so a few hundred calls teach us everything the
  * format can write:
  *
- *   200 dates, one per year  -> the year field's 200 renderings
+ *   800 dates, one per year  -> the year field's 800 renderings (1600-2399)
  *    12 dates, one per month -> the month field's 12
  *    31 dates, one per day   -> the day field's 31
  *     7 dates, one per weekday
@@ -16,8 +16,16 @@
  * and every call also checks that the literal text and the order of the
  * fields never change. The string of any date is then the concatenation
  * of its parts' table entries. That is what makes the exhaustive ambiguity
- * check (ambiguity.c) cheap: 73,049 dates times hundreds of formats are
- * table look-ups and hash arithmetic, not ICU calls at 1.5 us each.
+ * check (ambiguity.c) possible: it reasons on the tables, not on ICU calls
+ * at 1.5 us each.
+ *
+ * The year table is the big one, and it is the same for every format of a
+ * locale whose pattern spells the year field alike ("y" in "d MMM y" and in
+ * "y-MM-dd"): ICU writes a field with the locale's number format and the
+ * field's letters, nothing else. So a year_cache keeps one table per
+ * (locale, letters); a format that uses it is still asked for the year on
+ * 23 spread years (both ends included) and compared, and any difference
+ * makes it learn its own table instead.
  *
  * Each table entry is stored in the three case variants a sample may take
  * (unchanged, upper-cased, lower-cased, using the locale's rules), each then
@@ -26,7 +34,13 @@
  * formats (fields are whole words); dates.c re-checks it on every string it
  * emits against ICU's own output, so the model is never trusted blindly.
  *
- * The era field ('G', e.g. "AD") is constant from 1900 to 2099 and is
+ * The calendar. Every formatter is made Gregorian for all time
+ * (make_proleptic): ICU's default switches from the Julian calendar at
+ * 1582-10-15. The range starts in 1600, after the switch, so this changes
+ * nothing there; it makes at_date_format_pattern agree with the proleptic
+ * day count below for any date.
+ *
+ * The era field ('G', e.g. "AD") is constant from 1600 to 2399 and is
  * treated as literal text. The week-based year ('Y'), quarters, day of the
  * year and every time field make a format unusable: they do not belong in
  * a calendar date.
@@ -34,15 +48,16 @@
 #include "data.h"
 #include "internal.h"
 
+#include <unicode/ucal.h>
 #include <unicode/uchar.h>
 #include <unicode/ufieldpositer.h>
 #include <unicode/ustring.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { LAYOUT_CHARS = 512, PIECE_CHARS = 256 };
-#define HASH_BASE 0x100000001b3ULL
+enum { LAYOUT_CHARS = 512, PIECE_CHARS = 256, PATTERN_UCHARS = 256, YEAR_CHECK_STEP = 37 };
 
 /* ---------------------------------------------------------------- calendar */
 
@@ -74,19 +89,34 @@ static long first_day(void) { return days_from_civil(DATE_FIRST_YEAR, 1, 1); }
 
 double date_index_udate(int index) { return (double)(first_day() + index) * 86400000.0; }
 
+int weekday_of_days(long days) { return (int)(((days % 7) + 7 + 3) % 7); } /* 1970-01-01: Thu */
+
 void date_fields_fill(date_fields *fields) {
     long first = first_day();
     for (int i = 0; i < DATE_DAYS; i++) {
         int y, m, d;
         long days = first + i;
         civil_from_days(days, &y, &m, &d);
-        uint8_t *v = fields->value[i];
+        uint16_t *v = fields->value[i];
         v[PART_LITERAL] = 0;
-        v[PART_YEAR] = (uint8_t)(y - DATE_FIRST_YEAR);
-        v[PART_MONTH] = (uint8_t)(m - 1);
-        v[PART_DAY] = (uint8_t)(d - 1);
-        v[PART_WEEKDAY] = (uint8_t)(((days % 7) + 7 + 3) % 7); /* 1970-01-01: Thursday */
+        v[PART_YEAR] = (uint16_t)(y - DATE_FIRST_YEAR);
+        v[PART_MONTH] = (uint16_t)(m - 1);
+        v[PART_DAY] = (uint16_t)(d - 1);
+        v[PART_WEEKDAY] = (uint16_t)weekday_of_days(days);
     }
+}
+
+at_status make_proleptic(at_ctx *ctx, UDateFormat *format) {
+    UErrorCode err = U_ZERO_ERROR;
+    UCalendar *calendar = ucal_clone(udat_getCalendar(format), &err);
+    if (U_SUCCESS(err)) ucal_setGregorianChange(calendar, U_DATE_MIN, &err);
+    if (U_SUCCESS(err)) udat_setCalendar(format, calendar);
+    ucal_close(calendar);
+    if (U_FAILURE(err))
+        return at_ctx_fail(ctx, AT_ERR_STATE,
+                           "dates: ICU could not make the calendar Gregorian: %s",
+                           u_errorName(err));
+    return AT_OK;
 }
 
 /* ------------------------------------------------------------------ hashes */
@@ -99,17 +129,21 @@ uint64_t hash_mix(uint64_t h) {
     return h ^ (h >> 31);
 }
 
-static void piece_hash(text_piece *piece) {
-    uint64_t h = 0, power = 1;
-    for (uint32_t i = 0; i < piece->len; i++) {
-        h = h * HASH_BASE + (unsigned char)piece->bytes[i] + 1;
-        power *= HASH_BASE;
+uint64_t text_hash(const char *bytes, size_t len, uint64_t *power) {
+    uint64_t h = 0, p = 1;
+    for (size_t i = 0; i < len; i++) {
+        h = text_hash_step(h, bytes[i]);
+        p *= TEXT_HASH_BASE;
     }
-    piece->hash = h;
-    piece->power = power;
+    if (power) *power = p;
+    return h;
 }
 
-uint64_t template_hash(const date_template *t, int variant, const uint8_t *fields) {
+static void piece_hash(text_piece *piece) {
+    piece->hash = text_hash(piece->bytes, piece->len, &piece->power);
+}
+
+uint64_t template_hash(const date_template *t, int variant, const uint16_t *fields) {
     uint64_t h = 0;
     for (int p = 0; p < t->n_parts; p++) {
         const date_part *part = &t->parts[p];
@@ -119,7 +153,7 @@ uint64_t template_hash(const date_template *t, int variant, const uint8_t *field
     return h;
 }
 
-size_t template_key(const date_template *t, int variant, const uint8_t *fields, char *out) {
+size_t template_key(const date_template *t, int variant, const uint16_t *fields, char *out) {
     size_t used = 0;
     for (int p = 0; p < t->n_parts; p++) {
         const date_part *part = &t->parts[p];
@@ -330,16 +364,115 @@ static int table_length(part_kind kind) {
     return lengths[kind];
 }
 
-static at_status alloc_parts(at_ctx *ctx, date_template *t, const layout *ref) {
+/* -------------------------------------------------------------- year cache */
+
+enum { YEAR_KEY_BYTES = 2 * 160 + 24 };
+
+typedef struct cached_years {
+    char key[YEAR_KEY_BYTES];
+    text_piece *text[VARIANTS]; /* DATE_YEARS pieces each */
+} cached_years;
+
+struct year_cache {
+    int n, capacity;
+    cached_years *entries;
+};
+
+at_status year_cache_create(at_ctx *ctx, year_cache **out) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
+    return AT_OK;
+}
+
+static void free_table(text_piece *table, int n) {
+    if (!table) return;
+    for (int i = 0; i < n; i++)
+        free(table[i].bytes);
+    free(table);
+}
+
+void year_cache_free(year_cache *cache) {
+    if (!cache) return;
+    for (int e = 0; e < cache->n; e++)
+        for (int v = 0; v < VARIANTS; v++)
+            free_table(cache->entries[e].text[v], DATE_YEARS);
+    free(cache->entries);
+    free(cache);
+}
+
+static cached_years *cache_find(year_cache *cache, const char *key) {
+    for (int e = 0; cache && e < cache->n; e++)
+        if (!strcmp(cache->entries[e].key, key)) return &cache->entries[e];
+    return NULL;
+}
+
+/* The cache takes the part's year table; the part then shares it. */
+static at_status cache_adopt(at_ctx *ctx, year_cache *cache, const char *key, date_part *part) {
+    if (cache->n == cache->capacity) {
+        int capacity = cache->capacity ? 2 * cache->capacity : 16;
+        cached_years *grown = realloc(cache->entries, (size_t)capacity * sizeof *grown);
+        if (!grown) return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
+        cache->entries = grown;
+        cache->capacity = capacity;
+    }
+    cached_years *e = &cache->entries[cache->n++];
+    size_t n = strlen(key) < sizeof e->key ? strlen(key) : sizeof e->key - 1;
+    memcpy(e->key, key, n);
+    e->key[n] = 0;
+    for (int v = 0; v < VARIANTS; v++)
+        e->text[v] = part->text[v];
+    part->shared = 1;
+    return AT_OK;
+}
+
+/* The cache key of each year part: the locales and the letters of the
+ * year field ("y", "yyyy", "u") in the formatter's pattern, the k-th year
+ * field of the pattern being the k-th year part. keyed[p] = 0 where the
+ * pattern cannot be matched to the parts (then nothing is cached). */
+static void year_keys(UDateFormat *format, const char *locale, const char *casing,
+                      const layout *ref, char keys[][YEAR_KEY_BYTES], int *keyed) {
+    UChar pattern[PATTERN_UCHARS];
+    UErrorCode err = U_ZERO_ERROR;
+    int32_t len = udat_toPattern(format, 0, pattern, PATTERN_UCHARS, &err);
+    char letters[TEMPLATE_MAX_PARTS][16];
+    int n_fields = 0, quoted = 0;
+    for (int32_t i = 0; U_SUCCESS(err) && len < PATTERN_UCHARS && i < len; i++) {
+        UChar c = pattern[i];
+        if (c == '\'') quoted = !quoted;
+        if (quoted || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) continue;
+        int32_t run = 1;
+        while (i + run < len && pattern[i + run] == c)
+            run++;
+        if ((c == 'y' || c == 'u') && n_fields < TEMPLATE_MAX_PARTS) {
+            int count = run < 15 ? (int)run : 15;
+            memset(letters[n_fields], (char)c, (size_t)count);
+            letters[n_fields++][count] = 0;
+        }
+        i += run - 1;
+    }
+    int k = 0, year_parts = 0;
+    for (int p = 0; p < ref->n; p++)
+        year_parts += ref->kind[p] == PART_YEAR;
+    for (int p = 0; p < ref->n; p++) {
+        keyed[p] = ref->kind[p] == PART_YEAR && year_parts == n_fields && U_SUCCESS(err);
+        if (keyed[p])
+            snprintf(keys[p], YEAR_KEY_BYTES, "%s\x01%s\x01%s", locale, casing, letters[k++]);
+    }
+}
+
+static at_status alloc_parts(at_ctx *ctx, date_template *t, const layout *ref, year_cache *cache,
+                             char keys[][YEAR_KEY_BYTES], const int *keyed) {
     t->n_parts = ref->n;
     for (int p = 0; p < ref->n; p++) {
         date_part *part = &t->parts[p];
         part->kind = ref->kind[p];
         part->n = table_length(part->kind);
+        const cached_years *hit = keyed[p] ? cache_find(cache, keys[p]) : NULL;
         for (int v = 0; v < VARIANTS; v++) {
-            part->text[v] = calloc((size_t)part->n, sizeof(text_piece));
+            part->text[v] = hit ? hit->text[v] : calloc((size_t)part->n, sizeof(text_piece));
             if (!part->text[v]) return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
         }
+        part->shared = hit != NULL;
     }
     return AT_OK;
 }
@@ -376,18 +509,46 @@ static int has_line_break(const UChar *text, int32_t len) {
     return 0;
 }
 
-/* Learn every table entry from the probes; literals from the reference. */
+/* Every year part shares a cached table (and there is one): then only the
+ * check years are asked of ICU. */
+static int years_cached(const date_template *t) {
+    int any = 0;
+    for (int p = 0; p < t->n_parts; p++) {
+        if (t->parts[p].kind != PART_YEAR) continue;
+        if (!t->parts[p].shared) return 0;
+        any = 1;
+    }
+    return any;
+}
+
+static int check_year(int value) { return value % YEAR_CHECK_STEP == 0 || value == DATE_YEARS - 1; }
+
+/* A shared table entry must be what ICU writes here: *differs otherwise. */
+static at_status compare_piece(at_ctx *ctx, const date_part *part, int value, const UChar *text,
+                               int32_t len, int *differs) {
+    char *folded;
+    size_t bytes;
+    AT_TRY(fold_to_utf8(ctx, text, len, &folded, &bytes));
+    const text_piece *x = &part->text[VARIANT_KEEP][value];
+    if (x->len != bytes || memcmp(x->bytes, folded, bytes)) *differs = 1;
+    free(folded);
+    return AT_OK;
+}
+
+/* Learn every table entry from the probes; literals from the reference.
+ * Shared year tables are compared on the check years instead. */
 static at_status learn_tables(at_ctx *ctx, UDateFormat *format, const char *locale,
                               date_template *t, const layout *ref, layout *probe_layout,
-                              const char **unusable) {
+                              const char **unusable, int *differs) {
     for (int p = 0; p < ref->n; p++)
         if (ref->kind[p] == PART_LITERAL)
             AT_TRY(set_piece(ctx, &t->parts[p], 0, ref->text + ref->begin[p],
                              ref->end[p] - ref->begin[p], locale));
     probe probes[DATE_YEARS + 12 + 31 + 7];
-    int n = make_probes(probes);
-    for (int i = 0; i < n && !*unusable; i++) {
+    int n = make_probes(probes), skip_years = years_cached(t);
+    for (int i = 0; i < n && !*unusable && !*differs; i++) {
         const probe *pr = &probes[i];
+        if (pr->kind == PART_YEAR && skip_years && !check_year(pr->value)) continue;
         layout *l = probe_layout;
         AT_TRY(format_layout(ctx, format, civil_udate(pr->year, pr->month, pr->day), l, unusable));
         if (*unusable) break;
@@ -395,11 +556,25 @@ static at_status learn_tables(at_ctx *ctx, UDateFormat *format, const char *loca
             *unusable = "changes its layout with the date";
         else if (has_line_break(l->text, l->len))
             *unusable = "writes a tab or a line break";
-        for (int p = 0; p < l->n && !*unusable; p++)
-            if (l->kind[p] == pr->kind)
-                AT_TRY(set_piece(ctx, &t->parts[p], pr->value, l->text + l->begin[p],
-                                 l->end[p] - l->begin[p], locale));
+        for (int p = 0; p < l->n && !*unusable; p++) {
+            if (l->kind[p] != pr->kind) continue;
+            const UChar *text = l->text + l->begin[p];
+            int32_t len = l->end[p] - l->begin[p];
+            if (t->parts[p].shared)
+                AT_TRY(compare_piece(ctx, &t->parts[p], pr->value, text, len, differs));
+            else
+                AT_TRY(set_piece(ctx, &t->parts[p], pr->value, text, len, locale));
+        }
     }
+    return AT_OK;
+}
+
+/* Year tables learnt here go to the cache for the next formats. */
+static at_status share_years(at_ctx *ctx, year_cache *cache, date_template *t,
+                             char keys[][YEAR_KEY_BYTES], const int *keyed) {
+    for (int p = 0; cache && p < t->n_parts; p++)
+        if (keyed[p] && !t->parts[p].shared && !cache_find(cache, keys[p]))
+            AT_TRY(cache_adopt(ctx, cache, keys[p], &t->parts[p]));
     return AT_OK;
 }
 
@@ -455,30 +630,43 @@ int template_equal(const date_template *a, const date_template *b) {
 void template_free(date_template *t) {
     if (!t) return;
     for (int p = 0; p < t->n_parts; p++)
-        for (int v = 0; v < VARIANTS; v++) {
-            if (!t->parts[p].text[v]) continue;
-            for (int i = 0; i < t->parts[p].n; i++)
-                free(t->parts[p].text[v][i].bytes);
-            free(t->parts[p].text[v]);
-        }
+        for (int v = 0; v < VARIANTS && !t->parts[p].shared; v++)
+            free_table(t->parts[p].text[v], t->parts[p].n);
     memset(t, 0, sizeof *t);
 }
 
-at_status template_build(at_ctx *ctx, UDateFormat *format, const char *casing_locale,
-                         date_template *out, const char **unusable) {
+/* One attempt; *differs if a shared year table disagrees with ICU. */
+static at_status build(at_ctx *ctx, UDateFormat *format, const char *locale, const char *casing,
+                       year_cache *cache, date_template *out, const char **unusable, int *differs) {
     memset(out, 0, sizeof *out);
     *unusable = NULL;
+    *differs = 0;
     layout *layouts = malloc(2 * sizeof *layouts);
     if (!layouts) return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
+    char keys[TEMPLATE_MAX_PARTS][YEAR_KEY_BYTES];
+    int keyed[TEMPLATE_MAX_PARTS] = {0};
     at_status s = format_layout(ctx, format, civil_udate(2001, 1, 1), &layouts[0], unusable);
-    if (s == AT_OK && !*unusable) s = alloc_parts(ctx, out, &layouts[0]);
+    if (s == AT_OK && !*unusable && cache)
+        year_keys(format, locale, casing, &layouts[0], keys, keyed);
+    if (s == AT_OK && !*unusable) s = alloc_parts(ctx, out, &layouts[0], cache, keys, keyed);
     if (s == AT_OK && !*unusable)
-        s = learn_tables(ctx, format, casing_locale, out, &layouts[0], &layouts[1], unusable);
+        s = learn_tables(ctx, format, casing, out, &layouts[0], &layouts[1], unusable, differs);
+    if (s == AT_OK && !*unusable && !*differs) s = share_years(ctx, cache, out, keys, keyed);
     free(layouts);
-    if (s != AT_OK || *unusable) {
+    if (s != AT_OK || *unusable || *differs) {
         template_free(out);
         return s;
     }
     summarise(out);
     return AT_OK;
+}
+
+at_status template_build(at_ctx *ctx, UDateFormat *format, const char *locale,
+                         const char *casing_locale, year_cache *cache, date_template *out,
+                         const char **unusable) {
+    int differs = 0;
+    at_status s = build(ctx, format, locale, casing_locale, cache, out, unusable, &differs);
+    if (s == AT_OK && differs)
+        s = build(ctx, format, locale, casing_locale, NULL, out, unusable, &differs);
+    return s;
 }

@@ -1,21 +1,36 @@
 /*
  * dates.c - the date data set: human-written dates paired with ISO dates.
  *
- * The seed's data, rebuilt on ICU and with its flaws fixed. For each
- * locale, the formats are the four CLDR styles (full, long, medium, short)
- * and a list of patterns in the manner of the seed's. Formats are listed in
- * PRIORITY order - every locale's own styles first, then the patterns, each
- * in locale order - which decides ties when formats must be left out.
+ * The seed's data, rebuilt on ICU and with its flaws fixed. Dates run from
+ * 1600-01-01 to 2399-12-31 (AT_DATES_FIRST_YEAR .. AT_DATES_LAST_YEAR): the
+ * original article's own probes reach into the 19th century. For each
+ * locale, the formats are the four CLDR styles (full, long, medium and
+ * short), a list of patterns in the manner of the seed's, and two variants
+ * of some of them as people also write dates:
+ *   bare    the punctuation between fields becomes one space
+ *           ("Saturday May 9 2018", "09 05 2018"),
+ *   spaced  spaces doubled and bare separators set off by spaces
+ *           ("9  May  2018", "2018 - 05 - 09").
+ * Variants are ICU patterns derived from the styles and the default
+ * patterns (a caller's own patterns are taken as written): of every format
+ * in English locales, and of the numeric formats (fields y, M, d only) in
+ * every locale. They go through the same exhaustive check as the rest,
+ * which decides which survive. Formats are listed in PRIORITY order -
+ * every locale's own styles first, then the patterns, then the bare and
+ * then the spaced variants, each in locale order - which decides ties when
+ * formats must be left out.
  *
  * Decisions, and why:
  *  - The calendar year 'y', never the week-based year 'Y' that the seed
  *    used ('d MMM YYY'): with 'Y', 2024-12-30 is written "30 Dec 2025".
  *  - Two-digit years ('yy', as in many short styles) name the century only
- *    by convention, so "09.05.18" would be both 1918 and 2018 in a range of
- *    200 years. Styles keep their layout but with the year widened to 'y';
- *    the seed's 'dd.MM.YY' becomes 'dd.MM.y'.
+ *    by convention, so "09.05.18" would be 1618, 1718, ... and 2318 in a
+ *    range of 800 years. Styles keep their layout but with the year widened
+ *    to 'y'; the seed's 'dd.MM.YY' becomes 'dd.MM.y'.
  *  - The Gregorian calendar in every locale ("@calendar=gregorian"; fa and
- *    th would otherwise use the Persian and Buddhist calendars), with UTC.
+ *    th would otherwise use the Persian and Buddhist calendars), for all
+ *    time (ICU's switch from the Julian calendar in 1582 is moved to the
+ *    beginning of time; the range starts after it anyway), with UTC.
  *  - Each locale's own digits and words are kept (Arabic-Indic digits in
  *    ar, Extended Arabic-Indic in fa, Bengali in bn, CJK year/month marks):
  *    reading them is part of the task. They cannot make the data ambiguous
@@ -38,6 +53,7 @@
 #include "data.h"
 #include "internal.h"
 
+#include <unicode/uchar.h>
 #include <unicode/uloc.h>
 #include <unicode/ustring.h>
 
@@ -57,10 +73,12 @@ static const char *const style_names[STYLES] = {"full", "long", "medium", "short
 static const UDateFormatStyle style_values[STYLES] = {UDAT_FULL, UDAT_LONG, UDAT_MEDIUM,
                                                       UDAT_SHORT};
 
-/* The seed's list, with the calendar year, plus weekday and numeric forms. */
+/* The seed's list, with the calendar year, plus weekday and numeric forms
+ * (the last, "20180509", is ISO 8601's basic form). */
 static const char *const patterns[] = {
-    "d MMM y",  "d MMMM y",  "dd MMM y", "d MMM, y",      "d MMMM, y",   "dd, MMM y", "d MM y",
-    "MMMM d y", "MMMM d, y", "dd.MM.y",  "EEEE d MMMM y", "EEE d MMM y", "d/M/y",     "y-MM-dd",
+    "d MMM y",       "d MMMM y",    "dd MMM y", "d MMM, y",  "d MMMM, y",
+    "dd, MMM y",     "d MM y",      "MMMM d y", "MMMM d, y", "dd.MM.y",
+    "EEEE d MMMM y", "EEE d MMM y", "d/M/y",    "y-MM-dd",   "yMMdd",
 };
 enum { PATTERNS = sizeof patterns / sizeof patterns[0] };
 
@@ -69,6 +87,8 @@ typedef struct locale_info {
     char icu[LOCALE_BYTES];    /* ICU id with @calendar=gregorian  */
     char casing[LOCALE_BYTES]; /* without keywords: ICU's case
                                   mapping ignores "tr@calendar=..." */
+    int english;               /* language "en": every format has
+                                  variants, not only numeric ones  */
     int n_formats;             /* kept, distinct within the locale */
     int *formats;
 } locale_info;
@@ -80,6 +100,7 @@ struct at_dates {
     locale_info *locales;
     int n_formats;
     at_date_format *info;
+    char **names;             /* n_formats: info[i].name, owned   */
     int *locale_of;           /* n_formats                        */
     UDateFormat **formatters; /* n_formats; NULL once dropped     */
     date_template *templates; /* n_formats                        */
@@ -88,6 +109,7 @@ struct at_dates {
     int n_sampling;           /* locales with a kept format       */
     int *sampling;
     date_fields *fields;
+    year_cache *years;         /* year tables shared by templates  */
     char *key;                 /* scratch: a template key          */
     at_dates_options progress; /* only the progress callback       */
 };
@@ -146,6 +168,10 @@ static at_status add_locales(at_ctx *ctx, at_dates *g, const at_dates_options *o
             if (strcmp(g->locales[j].icu, l->icu) == 0)
                 return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dates: locale '%s' is listed twice",
                                    names[i]);
+        char language[16] = "";
+        UErrorCode err = U_ZERO_ERROR;
+        uloc_getLanguage(l->icu, language, sizeof language, &err);
+        l->english = U_SUCCESS(err) && !strcmp(language, "en");
         l->given = copy_text(names[i]);
         if (!l->given) return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
         g->n_locales = i + 1;
@@ -191,42 +217,35 @@ static at_status open_pattern(at_ctx *ctx, const char *icu, const UChar *pattern
                               UDateFormat **out) {
     UErrorCode err = U_ZERO_ERROR;
     *out = udat_open(UDAT_PATTERN, UDAT_PATTERN, icu, u"UTC", -1, pattern, -1, &err);
-    if (U_FAILURE(err)) {
+    at_status s =
+        U_SUCCESS(err) ? make_proleptic(ctx, *out) : icu_failure(ctx, "open a date format", err);
+    if (s != AT_OK) {
         udat_close(*out);
         *out = NULL;
-        return icu_failure(ctx, "open a date format", err);
     }
-    return AT_OK;
+    return s;
 }
 
-/* Open format i (locale l; style s in [0, 4) or pattern s - 4), build its
- * template; an unusable format is recorded with its reason. */
-static at_status add_format(at_ctx *ctx, at_dates *g, int i, int l, int s) {
-    const char *icu = g->locales[l].icu;
-    UChar pattern[PATTERN_CHARS];
+/* Open the next format (locale l, called name, pattern in UTF-16) and build
+ * its template; an unusable format is recorded with its reason. */
+static at_status add_format(at_ctx *ctx, at_dates *g, int l, const char *name,
+                            const UChar *pattern) {
+    int i = g->n_formats++;
     at_date_format *info = &g->info[i];
     info->locale = g->locales[l].given;
     g->locale_of[i] = l;
-    if (s < STYLES) {
-        info->name = style_names[s];
-        AT_TRY(style_pattern(ctx, icu, style_values[s], pattern));
-    } else {
-        info->name = g->patterns[s - STYLES];
-        UErrorCode err = U_ZERO_ERROR;
-        u_strFromUTF8(pattern, PATTERN_CHARS, NULL, info->name, -1, &err);
-        if (U_FAILURE(err) || err == U_STRING_NOT_TERMINATED_WARNING)
-            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dates: pattern '%s' is not valid UTF-8",
-                               info->name);
-    }
+    g->names[i] = copy_text(name);
     char pattern8[4 * PATTERN_CHARS];
     UErrorCode err = U_ZERO_ERROR;
     u_strToUTF8(pattern8, sizeof pattern8, NULL, pattern, -1, &err);
-    info->pattern = copy_text(pattern8);
-    if (!info->pattern) return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
-    AT_TRY(open_pattern(ctx, icu, pattern, &g->formatters[i]));
+    info->pattern = U_SUCCESS(err) ? copy_text(pattern8) : NULL;
+    info->name = g->names[i];
+    if (!info->pattern || !info->name)
+        return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
+    AT_TRY(open_pattern(ctx, g->locales[l].icu, pattern, &g->formatters[i]));
     const char *unusable = NULL;
-    AT_TRY(
-        template_build(ctx, g->formatters[i], g->locales[l].casing, &g->templates[i], &unusable));
+    AT_TRY(template_build(ctx, g->formatters[i], g->locales[l].icu, g->locales[l].casing, g->years,
+                          &g->templates[i], &unusable));
     g->unusable[i] = unusable;
     return AT_OK;
 }
@@ -247,26 +266,164 @@ static at_status add_patterns(at_ctx *ctx, at_dates *g, const at_dates_options *
     return AT_OK;
 }
 
-static at_status add_formats(at_ctx *ctx, at_dates *g) {
-    int per_locale = STYLES + g->n_patterns;
-    g->n_formats = g->n_locales * per_locale;
-    size_t n = (size_t)g->n_formats;
+/* The styles of every locale, then the patterns of every locale. */
+static at_status add_base_formats(at_ctx *ctx, at_dates *g) {
+    UChar pattern[PATTERN_CHARS];
+    for (int s = 0; s < STYLES; s++)
+        for (int l = 0; l < g->n_locales; l++) {
+            AT_TRY(style_pattern(ctx, g->locales[l].icu, style_values[s], pattern));
+            AT_TRY(add_format(ctx, g, l, style_names[s], pattern));
+        }
+    for (int p = 0; p < g->n_patterns; p++) {
+        UErrorCode err = U_ZERO_ERROR;
+        u_strFromUTF8(pattern, PATTERN_CHARS, NULL, g->patterns[p], -1, &err);
+        if (U_FAILURE(err) || err == U_STRING_NOT_TERMINATED_WARNING)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dates: pattern '%s' is not valid UTF-8",
+                               g->patterns[p]);
+        for (int l = 0; l < g->n_locales; l++)
+            AT_TRY(add_format(ctx, g, l, g->patterns[p], pattern));
+    }
+    return AT_OK;
+}
+
+/* ---------------------------------------------------------------- variants */
+
+typedef enum form { FORM_BARE, FORM_SPACED, FORMS } form;
+static const char *const form_names[FORMS] = {"bare", "spaced"};
+
+static int is_field_letter(UChar c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* Literal pattern text that only separates: spaces, punctuation and
+ * invisible marks (the Arabic styles' right-to-left mark), nothing quoted. */
+static int is_separator(const UChar *text, int32_t len) {
+    for (int32_t i = 0; i < len; i++) {
+        UChar c = text[i];
+        if (c == '\'' || !(u_isUWhiteSpace(c) || u_ispunct(c) || u_charType(c) == U_FORMAT_CHAR))
+            return 0;
+    }
+    return len > 0;
+}
+
+/* Only numeric fields: the year, the month as a number, the day. */
+static int is_numeric(const UChar *pattern) {
+    int quoted = 0, fields = 0;
+    for (int32_t i = 0; pattern[i]; i++) {
+        UChar c = pattern[i];
+        if (c == '\'') quoted = !quoted;
+        if (quoted || !is_field_letter(c)) continue;
+        int32_t run = 1;
+        while (pattern[i + run] == c)
+            run++;
+        int ok = c == 'y' || c == 'u' || ((c == 'M' || c == 'L' || c == 'd') && run <= 2);
+        if (!ok) return 0;
+        fields++;
+        i += run - 1;
+    }
+    return fields > 0;
+}
+
+typedef struct pattern_writer {
+    UChar *out;
+    int32_t used, size;
+} pattern_writer;
+
+static void put(pattern_writer *w, UChar c) {
+    if (w->used < w->size - 1) w->out[w->used] = c;
+    w->used++;
+}
+
+/* One separator between two fields, in the form. */
+static void put_separator(pattern_writer *w, const UChar *sep, int32_t len, form f) {
+    int spaces = 0;
+    for (int32_t i = 0; i < len; i++)
+        spaces += u_isUWhiteSpace(sep[i]) != 0;
+    if (f == FORM_BARE) {
+        put(w, ' ');
+        return;
+    }
+    if (!spaces) put(w, ' ');
+    for (int32_t i = 0; i < len; i++) {
+        put(w, sep[i]);
+        if (u_isUWhiteSpace(sep[i])) put(w, sep[i]);
+    }
+    if (!spaces) put(w, ' ');
+}
+
+/* The bare or spaced variant of a pattern into out[PATTERN_CHARS]: the
+ * separators between fields rewritten, and (bare) the separators before
+ * the first field and after the last dropped. Returns 0 if it is the same
+ * pattern or does not fit. */
+static int derive_variant(const UChar *in, form f, UChar *out) {
+    pattern_writer w = {out, 0, PATTERN_CHARS};
+    int quoted = 0, seen_field = 0;
+    for (int32_t i = 0; in[i];) {
+        int32_t j = i;
+        if (!quoted && is_field_letter(in[i])) {
+            while (in[j] == in[i])
+                put(&w, in[j++]);
+            seen_field = 1;
+        } else {
+            while (in[j] && (quoted || !is_field_letter(in[j])))
+                quoted ^= in[j++] == '\'';
+            int separator = is_separator(in + i, j - i), between = seen_field && in[j];
+            if (separator && between)
+                put_separator(&w, in + i, j - i, f);
+            else if (!separator || f != FORM_BARE)
+                for (int32_t k = i; k < j; k++)
+                    put(&w, in[k]);
+        }
+        i = j;
+    }
+    if (w.used >= w.size) return 0;
+    out[w.used] = 0;
+    return u_strcmp(in, out) != 0;
+}
+
+/* A format of locale l already has this pattern. */
+static int listed(const at_dates *g, int l, const char *pattern) {
+    for (int i = 0; i < g->n_formats; i++)
+        if (g->locale_of[i] == l && !strcmp(g->info[i].pattern, pattern)) return 1;
+    return 0;
+}
+
+/* The bare, then the spaced variant of the first n_base formats: all of an
+ * English locale's, the numeric ones elsewhere; of the default patterns
+ * only when the caller gave none. New patterns only. */
+static at_status add_variants(at_ctx *ctx, at_dates *g, int n_base, int of_patterns) {
+    for (int f = 0; f < FORMS; f++)
+        for (int b = 0; b < n_base; b++) {
+            int l = g->locale_of[b];
+            if (g->unusable[b] || (b >= STYLES * g->n_locales && !of_patterns)) continue;
+            UChar base[PATTERN_CHARS], variant[PATTERN_CHARS];
+            UErrorCode err = U_ZERO_ERROR;
+            u_strFromUTF8(base, PATTERN_CHARS, NULL, g->info[b].pattern, -1, &err);
+            if (U_FAILURE(err) || err == U_STRING_NOT_TERMINATED_WARNING) continue;
+            if (!g->locales[l].english && !is_numeric(base)) continue;
+            if (!derive_variant(base, (form)f, variant)) continue;
+            char variant8[4 * PATTERN_CHARS], name[PATTERN_CHARS + 16];
+            u_strToUTF8(variant8, sizeof variant8, NULL, variant, -1, &err);
+            if (U_FAILURE(err) || listed(g, l, variant8)) continue;
+            snprintf(name, sizeof name, "%s %s", g->info[b].name, form_names[f]);
+            AT_TRY(add_format(ctx, g, l, name, variant));
+        }
+    return AT_OK;
+}
+
+static at_status add_formats(at_ctx *ctx, at_dates *g, int default_patterns) {
+    size_t n = (size_t)g->n_locales * (size_t)(STYLES + g->n_patterns) * (1 + FORMS);
     g->info = calloc(n, sizeof *g->info);
+    g->names = calloc(n, sizeof *g->names);
     g->locale_of = calloc(n, sizeof *g->locale_of);
     g->formatters = calloc(n, sizeof *g->formatters);
     g->templates = calloc(n, sizeof *g->templates);
     g->unusable = calloc(n, sizeof *g->unusable);
     g->reasons = calloc(n, sizeof *g->reasons);
-    if (!g->info || !g->locale_of || !g->formatters || !g->templates || !g->unusable || !g->reasons)
+    if (!g->info || !g->names || !g->locale_of || !g->formatters || !g->templates || !g->unusable ||
+        !g->reasons)
         return at_ctx_fail(ctx, AT_ERR_MEMORY, "dates: out of memory");
-    int i = 0;
-    for (int s = 0; s < STYLES; s++)
-        for (int l = 0; l < g->n_locales; l++)
-            AT_TRY(add_format(ctx, g, i++, l, s));
-    for (int p = 0; p < g->n_patterns; p++)
-        for (int l = 0; l < g->n_locales; l++)
-            AT_TRY(add_format(ctx, g, i++, l, STYLES + p));
-    return AT_OK;
+    AT_TRY(year_cache_create(ctx, &g->years));
+    AT_TRY(add_base_formats(ctx, g));
+    return add_variants(ctx, g, g->n_formats, default_patterns);
 }
 
 /* ---------------------------------------------------------------- verdicts */
@@ -307,7 +464,7 @@ static at_status decide(at_ctx *ctx, at_dates *g, const at_dates_options *opts) 
     for (int i = 0; i < n && s == AT_OK; i++)
         usable[i] = g->unusable[i] ? NULL : &g->templates[i];
     if (s == AT_OK)
-        s = ambiguity_resolve(ctx, n, usable, g->fields, keep, reason, opts ? opts->progress : NULL,
+        s = ambiguity_resolve(ctx, n, usable, keep, reason, opts ? opts->progress : NULL,
                               opts ? opts->progress_user : NULL);
     for (int i = 0; i < n && s == AT_OK; i++)
         s = set_reason(ctx, g, i, keep[i], reason[i]);
@@ -366,7 +523,7 @@ at_status at_dates_create(at_ctx *ctx, at_dates **out, const at_dates_options *o
         s = add_locales(ctx, g, opts);
     }
     if (s == AT_OK) s = add_patterns(ctx, g, opts);
-    if (s == AT_OK) s = add_formats(ctx, g);
+    if (s == AT_OK) s = add_formats(ctx, g, !(opts && opts->patterns));
     if (s == AT_OK) s = decide(ctx, g, opts);
     if (s == AT_OK) s = sampling_lists(ctx, g);
     if (s == AT_OK) s = scratch(ctx, g);
@@ -385,7 +542,9 @@ void at_dates_free(at_dates *g) {
         if (g->templates) template_free(&g->templates[i]);
         if (g->info) free((char *)g->info[i].pattern);
         if (g->reasons) free(g->reasons[i]);
+        if (g->names) free(g->names[i]);
     }
+    year_cache_free(g->years);
     for (int l = 0; l < g->n_locales; l++) {
         free(g->locales[l].given);
         free(g->locales[l].formats);
@@ -395,6 +554,7 @@ void at_dates_free(at_dates *g) {
     free(g->patterns);
     free(g->locales);
     free(g->info);
+    free(g->names);
     free(g->locale_of);
     free(g->formatters);
     free(g->templates);
