@@ -787,6 +787,72 @@ at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
 /* Read only the metadata (e.g. to learn the model configuration first);
  * meta_out must be empty, as for at_checkpoint_load. */
 at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata *meta_out);
+/* The metadata value of key as a whole number in [min, max]: decimal
+ * digits with an optional leading '-', nothing else (no space, no '+', no
+ * fraction). A missing key, any other text or a number outside [min, max]
+ * is an AT_ERR_FORMAT naming the key and the text; *out is then unchanged. */
+at_status at_metadata_get_long(at_ctx *ctx, const at_metadata *meta, const char *key, long min,
+                               long max, long *out);
+
+/* Any safetensors file, whatever its tensors: names, dtypes, shapes,
+ * bytes and metadata. at_safetensors_open reads and validates the whole
+ * header as at_checkpoint_load does (offsets inside the data, byte counts
+ * that match shape and dtype, no overlapping tensors, metadata values that
+ * are strings) and also refuses a header that names a tensor or a metadata
+ * key twice, more than AT_SAFETENSORS_MAX_TENSORS tensors or more than
+ * AT_SAFETENSORS_MAX_METADATA metadata entries (all AT_ERR_FORMAT, naming
+ * the file and the problem). Tensor data is read only when asked for.
+ * Tensors are indexed 0 .. count-1 in byte order of their names (strcmp).
+ * A handle may be read from several threads at once; it keeps the file
+ * open until at_safetensors_close. */
+typedef enum at_dtype {
+    AT_DTYPE_F32, AT_DTYPE_F64, AT_DTYPE_F16, AT_DTYPE_BF16,
+    AT_DTYPE_I64, AT_DTYPE_I32, AT_DTYPE_I16, AT_DTYPE_I8, AT_DTYPE_U8,
+    AT_DTYPE_BOOL
+} at_dtype;
+/* "F32", "F64", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL" (as
+ * in the file); NULL for a value outside the enum. */
+const char *at_dtype_name(at_dtype dtype);
+/* Bytes per element (BOOL: 1); 0 for a value outside the enum. */
+size_t at_dtype_size(at_dtype dtype);
+
+#define AT_SAFETENSORS_MAX_DIMS 8
+#define AT_SAFETENSORS_MAX_TENSORS 100000
+#define AT_SAFETENSORS_MAX_METADATA 10000
+
+typedef struct at_safetensors at_safetensors;
+typedef struct at_safetensor_info {
+    const char *name; /* owned by the handle, valid until close     */
+    at_dtype dtype;
+    int ndim;         /* 0 (a scalar) to AT_SAFETENSORS_MAX_DIMS   */
+    int64_t shape[AT_SAFETENSORS_MAX_DIMS]; /* each in [0, INT_MAX]  */
+    uint64_t numel;   /* product of the shape (1 for a scalar)      */
+    uint64_t bytes;   /* numel * at_dtype_size(dtype)               */
+} at_safetensor_info;
+
+/* A missing or unreadable file is an AT_ERR_IO; a malformed one an
+ * AT_ERR_FORMAT. *out is NULL on failure. close(NULL) does nothing. */
+at_status at_safetensors_open(at_ctx *ctx, at_safetensors **out, const char *path);
+void at_safetensors_close(at_safetensors *file);
+int at_safetensors_count(const at_safetensors *file);
+/* The index of the tensor called name, or -1 (binary search). */
+int at_safetensors_find(const at_safetensors *file, const char *name);
+/* The tensor at index; an index outside [0, count) is an AT_ERR_ARGUMENT. */
+at_status at_safetensors_info(at_ctx *ctx, const at_safetensors *file, int index,
+                              at_safetensor_info *out);
+/* Its bytes as the file stores them (little-endian, row-major) into buf;
+ * bytes must equal info.bytes (else AT_ERR_ARGUMENT). A file that became
+ * shorter since it was opened is an AT_ERR_IO. */
+at_status at_safetensors_read(at_ctx *ctx, const at_safetensors *file, int index, void *buf,
+                              size_t bytes);
+/* Its values converted to float32 into out; count must equal info.numel.
+ * F16 and BF16 are exact; F64 rounds to nearest (beyond float's range it
+ * becomes +-infinity); integers round to the nearest float (exact up to
+ * 2^24 in magnitude); BOOL gives 0 for a zero byte and 1 for any other. */
+at_status at_safetensors_read_f32(at_ctx *ctx, const at_safetensors *file, int index,
+                                  float *out, size_t count);
+/* The file's __metadata__ (empty if it has none), owned by the handle. */
+const at_metadata *at_safetensors_metadata(const at_safetensors *file);
 
 /* The optimiser's state to a safetensors file and back, so that a stopped
  * run resumes on the same trajectory. The file holds, under PyTorch's

@@ -53,8 +53,8 @@
 
 at_status at_additive_init(at_ctx *ctx, at_additive *layer, at_params *params, const char *prefix,
                            int query_size, int key_size, int attn_size, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "additive_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "additive_init: NULL layer or params");
     if (query_size <= 0 || key_size <= 0 || attn_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "additive_init: query_size %d, key_size %d, attn_size %d must be > 0",

@@ -60,8 +60,8 @@ static at_status decoder_param(at_ctx *ctx, at_params *params, const char *prefi
 at_status at_attention_decoder_init(at_ctx *ctx, at_attention_decoder *dec, at_params *params,
                                     const char *prefix, int input_size, int context_size,
                                     int state_size, int output_size, int attn_size, at_rng *rng) {
-    if (!dec || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "attention_decoder_init: NULL dec, params or rng");
+    if (!dec || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "attention_decoder_init: NULL dec or params");
     int Y = input_size, Dh = context_size, S = state_size, V = output_size;
     if (Y <= 0 || Dh <= 0 || S <= 0 || V <= 0 || attn_size <= 0)
         return at_ctx_fail(

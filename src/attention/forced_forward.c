@@ -123,8 +123,8 @@ static at_status alpha_grad(at_ctx *ctx, const at_tensor *alpha_out, const float
 
 at_status at_monotonic_init(at_ctx *ctx, at_monotonic *layer, at_params *params, const char *prefix,
                             int query_size, int key_size, int attn_size, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "monotonic_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "monotonic_init: NULL layer or params");
     if (query_size <= 0 || key_size <= 0 || attn_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "monotonic_init: sizes query %d, key %d, attn %d must be > 0",

@@ -89,8 +89,8 @@ static at_status luong_score_params(at_ctx *ctx, at_luong *made, at_params *para
 at_status at_luong_init(at_ctx *ctx, at_luong *layer, at_params *params, const char *prefix,
                         at_score score, int query_size, int key_size, int attn_size,
                         int max_source_len, int attentional_size, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_init: NULL layer or params");
     AT_TRY(luong_check_sizes(ctx, score, query_size, key_size, attn_size, max_source_len,
                              attentional_size));
     at_luong made = {.score = score,

@@ -47,8 +47,8 @@ at_status at_luong_local_init(at_ctx *ctx, at_luong_local *layer, at_params *par
                               const char *prefix, at_local_kind kind, at_score score,
                               int query_size, int key_size, int attn_size, int attentional_size,
                               int window, int predict_size, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_local_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_local_init: NULL layer or params");
     if (kind != AT_LOCAL_M && kind != AT_LOCAL_P)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "luong_local_init: unknown kind %d", (int)kind);
     if (score == AT_SCORE_LOCATION)

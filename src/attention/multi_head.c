@@ -53,8 +53,8 @@ at_status at_multi_head_init(at_ctx *ctx, at_multi_head *layer, at_params *param
                              const char *prefix, int embed_dim, int heads, at_rng *rng) {
     const char *op = "multi_head_init";
     if (!ctx) return AT_ERR_ARGUMENT;
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL layer, params or rng", op);
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: NULL layer or params", op);
     if (embed_dim <= 0 || heads <= 0 || embed_dim % heads != 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "%s: embed_dim %d must be > 0 and divisible by heads %d (> 0)", op,

@@ -60,10 +60,11 @@ static double orthonormalise_column(double *q, int m, int j) {
 
 at_status at_init_orthogonal(at_ctx *ctx, float *block, int rows, int cols, float gain,
                              at_rng *rng) {
-    if (!block || !rng) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: NULL argument");
+    if (!block) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: NULL argument");
     if (rows <= 0 || cols <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: size (%d, %d) must be positive",
                            rows, cols);
+    if (!rng) return AT_OK; /* no generator: the block stays as it is (a load fills it) */
     int transposed = rows < cols;
     int m = transposed ? cols : rows; /* the tall matrix q is (m, n), m >= n */
     int n = transposed ? rows : cols;

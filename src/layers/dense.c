@@ -15,8 +15,8 @@
 
 at_status at_dense_init(at_ctx *ctx, at_dense *layer, at_params *params, const char *prefix,
                         int in, int out, int with_bias, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dense_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dense_init: NULL layer or params");
     if (in <= 0 || out <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "dense_init: sizes in %d, out %d must be > 0",
                            in, out);

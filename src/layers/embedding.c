@@ -10,8 +10,8 @@
 
 at_status at_embedding_init(at_ctx *ctx, at_embedding *layer, at_params *params,
                             const char *prefix, int vocab, int dim, at_rng *rng) {
-    if (!layer || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "embedding_init: NULL layer, params or rng");
+    if (!layer || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "embedding_init: NULL layer or params");
     if (vocab <= 0 || dim <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "embedding_init: vocab %d and dim %d must be > 0", vocab, dim);

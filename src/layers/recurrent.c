@@ -29,8 +29,8 @@
 at_status rnn_init_params(at_ctx *ctx, rnn_weights *w, at_params *params, const char *prefix,
                           int gates, int input_size, int hidden_size, int reverse,
                           at_rng *rng) {
-    if (!w || !params || !rng)
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "recurrent init: NULL layer, params or rng");
+    if (!w || !params)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "recurrent init: NULL layer or params");
     if (input_size <= 0 || hidden_size <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "recurrent init: input_size %d and hidden_size %d must be > 0",
