@@ -777,9 +777,11 @@ at_status at_checkpoint_save(at_ctx *ctx, const char *path, const at_params *par
                              const at_metadata *meta);
 /* Load into an existing parameter set: every parameter must be present in
  * the file (else AT_ERR_FORMAT) with the same shape (else AT_ERR_SHAPE);
- * dtype F32, or F16/BF16/F64, which are converted. Tensors in the file that
- * the set does not have are ignored. Every offset, size and dtype is
- * validated first; on any error nothing is changed. meta_out may be NULL;
+ * dtype F32, or F16/BF16/F64, which are converted (an integer or BOOL
+ * tensor for a parameter is an AT_ERR_FORMAT). Tensors in the file that
+ * the set does not have are ignored. The whole header is validated first,
+ * as at_safetensors_open does (a tensor or metadata key named twice is an
+ * AT_ERR_FORMAT); on any error nothing is changed. meta_out may be NULL;
  * otherwise it must be empty ({0} or cleared) and receives the metadata
  * (clear it with at_metadata_clear). */
 at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
@@ -1294,8 +1296,15 @@ int at_seq2seq_heads(const at_seq2seq *model);
  * "attend.source_vocab" / "attend.target_vocab", plus extra (may be NULL;
  * e.g. training state), atomically. Load makes the model from the file
  * alone; a missing, truncated or foreign file is an AT_ERR_IO or
- * AT_ERR_FORMAT naming the path. meta_out: NULL, or an empty at_metadata
- * that receives every metadata entry. */
+ * AT_ERR_FORMAT naming the path. The configuration is read strictly: an
+ * unknown or missing field, a word that is not one of the field's words,
+ * a key twice, or a number that is not an integer in range is an
+ * AT_ERR_FORMAT naming the field. Each parameter the configuration implies
+ * is compared with the file's tensor of that name before it is allocated
+ * (AT_ERR_FORMAT if missing, AT_ERR_SHAPE naming both shapes), the file
+ * may hold no other tensor (AT_ERR_FORMAT), and the loaded model is never
+ * initialised randomly: the file's values are its values. meta_out: NULL,
+ * or an empty at_metadata that receives every metadata entry. */
 at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *model, const char *path,
                           const at_metadata *extra);
 at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path,
