@@ -164,6 +164,14 @@ at_status at_backward(at_ctx *ctx, at_tensor *loss);
 /* Backpropagate from any tensor y with a given output gradient dy (y->size
  * floats), i.e. a vector-Jacobian product. Same rules as at_backward. */
 at_status at_backward_seeded(at_ctx *ctx, at_tensor *y, const float *dy);
+/* Backpropagate from n outputs at once, each with its own gradient:
+ * dys[i] holds ys[i]->size floats. The result is the sum of n separate
+ * at_backward_seeded calls, in one walk of the tape (outputs may depend on
+ * each other, and one tensor may be given twice: its gradients add). Every
+ * argument is checked before any gradient changes: n < 1 or a NULL is an
+ * AT_ERR_ARGUMENT, an output that no gradient reaches an AT_ERR_STATE.
+ * Same rules as at_backward otherwise. */
+at_status at_backward_multi(at_ctx *ctx, int n, at_tensor *const *ys, const float *const *dys);
 
 /* AT_ERR_NUMERIC, with a message naming `what` and the first bad index, if
  * any of the n values is NaN or infinite; AT_OK otherwise. */
@@ -250,6 +258,12 @@ at_status at_sum_last(at_ctx *ctx, at_tensor **out, at_tensor *x);
  * transpose swaps two axes (a copy). Negative axes count from the end. */
 at_status at_reshape(at_ctx *ctx, at_tensor **out, at_tensor *x, int ndim, const int *shape);
 at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, int axis);
+/* stack joins n tensors of one shape along a NEW axis (as torch.stack):
+ * xs[i] of shape (d0, .., dk) give out with a dimension n inserted at
+ * position axis, 0 <= axis <= k + 1 (negative counts from the end of the
+ * result: -1 puts n last); out[.., i, ..] = xs[i]. The result may have at
+ * most AT_MAX_DIMS dimensions. Shapes that differ are an AT_ERR_SHAPE. */
+at_status at_stack(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, int axis);
 at_status at_slice(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis, int start, int len);
 at_status at_split(at_ctx *ctx, at_tensor **outs, at_tensor *x, int axis, int n,
                    const int *sizes);
