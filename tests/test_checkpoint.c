@@ -369,6 +369,9 @@ static void test_bad_headers(void) {
          "{\"w\":{\"dtype\":\"F16\",\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
          B_ENTRY "}",
          AT_ERR_FORMAT, "'dtype' appears twice"},
+        {"dup_single_quoted.st",
+         "{" W_ENTRY "," B_ENTRY ",'w':{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}",
+         AT_ERR_FORMAT, "'w' appears twice"},
         {"nul_key.st", "{" W_ENTRY "," B_ENTRY ",\"__metadata__\":{\"a\\u0000b\":\"v\"}}",
          AT_ERR_FORMAT, "NUL"},
         {"int_param.st",
@@ -392,15 +395,23 @@ static void test_bad_headers(void) {
     expect_load_error("nul.st", AT_ERR_FORMAT, "NUL");
 
     /* a good file of the same form loads (so the cases above fail for their
-     * own reason), extra tensors and trailing spaces included */
+     * own reason), extra tensors, trailing spaces and strings that hold
+     * quotes, brackets and commas included (json-c takes a 'single-quoted'
+     * key, though not a value) */
     test_write_safetensors("good.st",
                       "  {" W_ENTRY "," B_ENTRY ",\"extra\":{\"dtype\":\"F32\",\"shape\":[0],"
-                      "\"data_offsets\":[36,36]},\"__metadata__\":{\"k\":\"v\"}}   ",
+                      "\"data_offsets\":[36,36]},\"__metadata__\":{\"k\":\"v\",'q{\",[':\"x\","
+                      "\"r\":\"'}\"}}   ",
                       data, sizeof data);
     at_ctx *ctx;
     CHECK_OK(NULL, at_ctx_create(&ctx, NULL));
     at_params *params = make_model(ctx, SENTINEL);
-    CHECK_OK(ctx, at_checkpoint_load(ctx, "good.st", params, NULL));
+    at_metadata good_meta = {0};
+    CHECK_OK(ctx, at_checkpoint_load(ctx, "good.st", params, &good_meta));
+    CHECK(good_meta.count == 3 && at_metadata_get(&good_meta, "q{\",[") &&
+              strcmp(at_metadata_get(&good_meta, "r"), "'}") == 0,
+          "good.st: %d metadata entries", good_meta.count);
+    at_metadata_clear(&good_meta);
     const float want_w[6] = {0, 1, 2, 3, 4, 5}, want_b[3] = {6, 7, 8};
     check_close("good.st w", at_params_find(params, "w")->data, want_w, 6, 0, 0);
     check_close("good.st b", at_params_find(params, "b")->data, want_b, 3, 0, 0);

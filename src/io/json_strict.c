@@ -3,7 +3,8 @@
  *
  * json-c does the parsing. Two things it does not do are done here, each
  * in one linear pass over the raw text that only needs to know where
- * strings begin and end (a backslash escapes the byte after it):
+ * strings begin and end (between two " or, as json-c takes them for keys,
+ * two '; a backslash escapes the byte after it):
  *
  *   before json-c: count the values. Every value but the first in a
  *   container follows a comma, and every container opens with a bracket,
@@ -25,11 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* json-c, even in strict mode, takes 'single-quoted' keys too. */
+static int is_quote(char c) { return c == '"' || c == '\''; }
+
 /* The index of the closing quote of the string opening at text[open]
  * (len if the string never closes). */
 static size_t string_end(const char *text, size_t len, size_t open) {
+    char quote = text[open];
     size_t i = open + 1;
-    while (i < len && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+    while (i < len && text[i] != quote) i += text[i] == '\\' ? 2 : 1;
     return i < len ? i : len;
 }
 
@@ -38,7 +43,7 @@ static size_t count_values(const char *text, size_t len) {
     size_t count = 1;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        if (c == '"') i = string_end(text, len, i);
+        if (is_quote(c)) i = string_end(text, len, i);
         else if (c == ',' || c == '{' || c == '[') count++;
     }
     return count;
@@ -130,6 +135,7 @@ static int keys_unique(const char *text, size_t len, char *why, size_t why_bytes
     for (size_t i = 0; ok && i < len; i++) {
         scope *top = p.depth ? &p.stack[p.depth - 1] : NULL;
         switch (text[i]) {
+        case '\'':
         case '"': {
             size_t end = string_end(text, len, i);
             if (top && top->expect_key && end < len) {

@@ -22,8 +22,9 @@
  * Leniencies, on purpose: gaps between tensors' bytes or after the last
  * one are allowed (the reference reader insists the tensors tile the data
  * part exactly), and so is a BOOL byte other than 0 or 1 (read as true).
- * json-c in strict mode still takes 'single-quoted' strings and NaN; both
- * are harmless, as every field is type-checked after parsing.
+ * json-c in strict mode still takes 'single-quoted' keys and NaN; both
+ * are harmless (json_strict.c finds a key twice in either quotes), as
+ * every field is type-checked after parsing.
  *
  * Tensor bytes are read with pread() when asked for, so a handle can be
  * shared by threads, and a caller that needs one tensor of a large file
