@@ -4,7 +4,8 @@
  * and at_metadata_get_long.
  *
  * Every file is written here byte by byte, in a fresh directory
- * (st_test_XXXXXX) removed at the end. Files that PyTorch wrote are the
+ * (st_test_XXXXXX) removed at the end; every prefix of one, and the file
+ * with each byte spoilt, must be refused or read cleanly. Files that PyTorch wrote are the
  * job of tests/parity/test_safetensors_read.py.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -155,6 +156,56 @@ static void test_every_dtype(void) {
           "an unknown dtype has no name and no size");
     at_safetensors_close(file);
     at_safetensors_close(NULL);
+    at_ctx_free(ctx);
+}
+
+/* Every tensor of an open file reads, raw and as float. */
+static int reads_all(at_ctx *ctx, const at_safetensors *file) {
+    for (int i = 0; i < at_safetensors_count(file); i++) {
+        at_safetensor_info info;
+        unsigned char raw[64];
+        float values[16];
+        if (at_safetensors_info(ctx, file, i, &info) != AT_OK || info.bytes > sizeof raw ||
+            info.numel > 16 || at_safetensors_read(ctx, file, i, raw, info.bytes) != AT_OK ||
+            at_safetensors_read_f32(ctx, file, i, values, info.numel) != AT_OK)
+            return 0;
+    }
+    return 1;
+}
+
+/* Every prefix of all.st, and every byte of it set to a few nasty values:
+ * the reader refuses the file (AT_ERR_FORMAT) or opens one whose every
+ * tensor reads; it never crashes (the sanitizer build checks its reads). */
+static void test_corrupt_files(void) {
+    size_t n;
+    unsigned char *bytes = test_read_file("all.st", &n);
+    CHECK(bytes != NULL, "all.st is there");
+    if (!bytes) return;
+    at_ctx *ctx = test_new_ctx();
+    int bad = 0, opened = 0, refused = 0;
+    const unsigned char nasty[] = {0x00, 0xff, '"', '9', '-', '}', '[', ',', '\\', 0x80};
+    for (size_t pos = 0; pos <= n; pos++) {
+        for (size_t k = 0; k <= sizeof nasty; k++) {
+            size_t len = n;
+            unsigned char keep = pos < n ? bytes[pos] : 0;
+            if (k == sizeof nasty) len = pos; /* the prefix of pos bytes */
+            else if (pos < n) bytes[pos] = nasty[k];
+            else continue;
+            test_write_file("corrupt.st", bytes, len);
+            if (pos < n) bytes[pos] = keep;
+            at_safetensors *file = NULL;
+            at_status s = at_safetensors_open(ctx, &file, "corrupt.st");
+            if (s == AT_OK) opened++, bad += !reads_all(ctx, file);
+            else if (s == AT_ERR_FORMAT && strstr(at_ctx_error(ctx), "corrupt.st")) refused++;
+            else if (bad++ < 5)
+                fprintf(stderr, "  byte %zu, case %zu: '%s' (%s)\n", pos, k, at_status_name(s),
+                        at_ctx_error(ctx));
+            at_safetensors_close(file);
+        }
+    }
+    printf("  %d corrupt or cut files refused, %d opened and read\n", refused, opened);
+    CHECK(bad == 0 && refused > 0 && opened > 0, "%d corrupt files gave an unexpected outcome", bad);
+    free(bytes);
     at_ctx_free(ctx);
 }
 
@@ -323,6 +374,7 @@ int main(void) {
     char dir[] = "st_test_XXXXXX";
     test_enter_scratch_dir(dir);
     test_every_dtype();
+    test_corrupt_files();
     test_file_changes();
     test_metadata_limit_and_time();
     test_tensor_limits();
