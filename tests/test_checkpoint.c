@@ -445,6 +445,9 @@ static void test_bad_lengths(void) {
     expect_load_error("does_not_exist.st", AT_ERR_IO, "open");
     mkdir("dir.st", 0755);
     expect_load_error("dir.st", AT_ERR_IO, "regular file");
+    /* a FIFO with no writer: opening it must not wait for one */
+    if (mkfifo("fifo.st", 0644) == 0) expect_load_error("fifo.st", AT_ERR_IO, "regular file");
+    else CHECK(0, "cannot make a FIFO");
 }
 
 /* Every prefix of a real checkpoint is refused; the full file loads. */

@@ -221,7 +221,8 @@ static at_status read_at(at_ctx *ctx, const at_safetensors *f, uint64_t offset, 
 
 /* Open a regular file for reading and learn its size. */
 static at_status open_file(at_ctx *ctx, at_safetensors *f, uint64_t *size) {
-    f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO's open would wait for a writer; it is refused below */
+    f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f->fd < 0) return fail_errno(ctx, f->path, "open it", errno);
     struct stat st;
     if (fstat(f->fd, &st) != 0) return fail_errno(ctx, f->path, "read its size", errno);

@@ -61,7 +61,7 @@ static int replay_dir(const char *dir) {
         count++;
     }
     closedir(d);
-    qsort(names, count, sizeof *names, by_name);
+    if (count > 1) qsort(names, count, sizeof *names, by_name);
     int replayed = 0, failed = 0;
     for (size_t i = 0; i < count; i++) {
         struct stat st;
