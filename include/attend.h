@@ -174,6 +174,14 @@ at_status at_backward(at_ctx *ctx, at_tensor *loss);
 /* Backpropagate from any tensor y with a given output gradient dy (y->size
  * floats), i.e. a vector-Jacobian product. Same rules as at_backward. */
 at_status at_backward_seeded(at_ctx *ctx, at_tensor *y, const float *dy);
+/* Backpropagate from n outputs at once, each with its own gradient:
+ * dys[i] holds ys[i]->size floats. The result is the sum of n separate
+ * at_backward_seeded calls, in one walk of the tape (outputs may depend on
+ * each other, and one tensor may be given twice: its gradients add). Every
+ * argument is checked before any gradient changes: n < 1 or a NULL is an
+ * AT_ERR_ARGUMENT, an output that no gradient reaches an AT_ERR_STATE.
+ * Same rules as at_backward otherwise. */
+at_status at_backward_multi(at_ctx *ctx, int n, at_tensor *const *ys, const float *const *dys);
 
 /* AT_ERR_NUMERIC, with a message naming `what` and the first bad index, if
  * any of the n values is NaN or infinite; AT_OK otherwise. */
@@ -262,6 +270,12 @@ at_status at_sum_last(at_ctx *ctx, at_tensor **out, at_tensor *x);
  * transpose swaps two axes (a copy). Negative axes count from the end. */
 at_status at_reshape(at_ctx *ctx, at_tensor **out, at_tensor *x, int ndim, const int *shape);
 at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, int axis);
+/* stack joins n tensors of one shape along a NEW axis (as torch.stack):
+ * xs[i] of shape (d0, .., dk) give out with a dimension n inserted at
+ * position axis, 0 <= axis <= k + 1 (negative counts from the end of the
+ * result: -1 puts n last); out[.., i, ..] = xs[i]. The result may have at
+ * most AT_MAX_DIMS dimensions. Shapes that differ are an AT_ERR_SHAPE. */
+at_status at_stack(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, int axis);
 at_status at_slice(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis, int start, int len);
 at_status at_split(at_ctx *ctx, at_tensor **outs, at_tensor *x, int axis, int n,
                    const int *sizes);
@@ -919,9 +933,11 @@ at_status at_checkpoint_save(at_ctx *ctx, const char *path, const at_params *par
                              const at_metadata *meta);
 /* Load into an existing parameter set: every parameter must be present in
  * the file (else AT_ERR_FORMAT) with the same shape (else AT_ERR_SHAPE);
- * dtype F32, or F16/BF16/F64, which are converted. Tensors in the file that
- * the set does not have are ignored. Every offset, size and dtype is
- * validated first; on any error nothing is changed. meta_out may be NULL;
+ * dtype F32, or F16/BF16/F64, which are converted (an integer or BOOL
+ * tensor for a parameter is an AT_ERR_FORMAT). Tensors in the file that
+ * the set does not have are ignored. The whole header is validated first,
+ * as at_safetensors_open does (a tensor or metadata key named twice is an
+ * AT_ERR_FORMAT); on any error nothing is changed. meta_out may be NULL;
  * otherwise it must be empty ({0} or cleared) and receives the metadata
  * (clear it with at_metadata_clear). */
 at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
@@ -929,6 +945,72 @@ at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
 /* Read only the metadata (e.g. to learn the model configuration first);
  * meta_out must be empty, as for at_checkpoint_load. */
 at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata *meta_out);
+/* The metadata value of key as a whole number in [min, max]: decimal
+ * digits with an optional leading '-', nothing else (no space, no '+', no
+ * fraction). A missing key, any other text or a number outside [min, max]
+ * is an AT_ERR_FORMAT naming the key and the text; *out is then unchanged. */
+at_status at_metadata_get_long(at_ctx *ctx, const at_metadata *meta, const char *key, long min,
+                               long max, long *out);
+
+/* Any safetensors file, whatever its tensors: names, dtypes, shapes,
+ * bytes and metadata. at_safetensors_open reads and validates the whole
+ * header as at_checkpoint_load does (offsets inside the data, byte counts
+ * that match shape and dtype, no overlapping tensors, metadata values that
+ * are strings) and also refuses a header that names a tensor or a metadata
+ * key twice, more than AT_SAFETENSORS_MAX_TENSORS tensors or more than
+ * AT_SAFETENSORS_MAX_METADATA metadata entries (all AT_ERR_FORMAT, naming
+ * the file and the problem). Tensor data is read only when asked for.
+ * Tensors are indexed 0 .. count-1 in byte order of their names (strcmp).
+ * A handle may be read from several threads at once; it keeps the file
+ * open until at_safetensors_close. */
+typedef enum at_dtype {
+    AT_DTYPE_F32, AT_DTYPE_F64, AT_DTYPE_F16, AT_DTYPE_BF16,
+    AT_DTYPE_I64, AT_DTYPE_I32, AT_DTYPE_I16, AT_DTYPE_I8, AT_DTYPE_U8,
+    AT_DTYPE_BOOL
+} at_dtype;
+/* "F32", "F64", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL" (as
+ * in the file); NULL for a value outside the enum. */
+const char *at_dtype_name(at_dtype dtype);
+/* Bytes per element (BOOL: 1); 0 for a value outside the enum. */
+size_t at_dtype_size(at_dtype dtype);
+
+#define AT_SAFETENSORS_MAX_DIMS 8
+#define AT_SAFETENSORS_MAX_TENSORS 100000
+#define AT_SAFETENSORS_MAX_METADATA 10000
+
+typedef struct at_safetensors at_safetensors;
+typedef struct at_safetensor_info {
+    const char *name; /* owned by the handle, valid until close     */
+    at_dtype dtype;
+    int ndim;         /* 0 (a scalar) to AT_SAFETENSORS_MAX_DIMS   */
+    int64_t shape[AT_SAFETENSORS_MAX_DIMS]; /* each in [0, INT_MAX]  */
+    uint64_t numel;   /* product of the shape (1 for a scalar)      */
+    uint64_t bytes;   /* numel * at_dtype_size(dtype)               */
+} at_safetensor_info;
+
+/* A missing or unreadable file is an AT_ERR_IO; a malformed one an
+ * AT_ERR_FORMAT. *out is NULL on failure. close(NULL) does nothing. */
+at_status at_safetensors_open(at_ctx *ctx, at_safetensors **out, const char *path);
+void at_safetensors_close(at_safetensors *file);
+int at_safetensors_count(const at_safetensors *file);
+/* The index of the tensor called name, or -1 (binary search). */
+int at_safetensors_find(const at_safetensors *file, const char *name);
+/* The tensor at index; an index outside [0, count) is an AT_ERR_ARGUMENT. */
+at_status at_safetensors_info(at_ctx *ctx, const at_safetensors *file, int index,
+                              at_safetensor_info *out);
+/* Its bytes as the file stores them (little-endian, row-major) into buf;
+ * bytes must equal info.bytes (else AT_ERR_ARGUMENT). A file that became
+ * shorter since it was opened is an AT_ERR_IO. */
+at_status at_safetensors_read(at_ctx *ctx, const at_safetensors *file, int index, void *buf,
+                              size_t bytes);
+/* Its values converted to float32 into out; count must equal info.numel.
+ * F16 and BF16 are exact; F64 rounds to nearest (beyond float's range it
+ * becomes +-infinity); integers round to the nearest float (exact up to
+ * 2^24 in magnitude); BOOL gives 0 for a zero byte and 1 for any other. */
+at_status at_safetensors_read_f32(at_ctx *ctx, const at_safetensors *file, int index,
+                                  float *out, size_t count);
+/* The file's __metadata__ (empty if it has none), owned by the handle. */
+const at_metadata *at_safetensors_metadata(const at_safetensors *file);
 
 /* The optimiser's state to a safetensors file and back, so that a stopped
  * run resumes on the same trajectory. The file holds, under PyTorch's
@@ -1480,8 +1562,15 @@ int at_seq2seq_heads(const at_seq2seq *model);
  * "attend.source_vocab" / "attend.target_vocab", plus extra (may be NULL;
  * e.g. training state), atomically. Load makes the model from the file
  * alone; a missing, truncated or foreign file is an AT_ERR_IO or
- * AT_ERR_FORMAT naming the path. meta_out: NULL, or an empty at_metadata
- * that receives every metadata entry. */
+ * AT_ERR_FORMAT naming the path. The configuration is read strictly: an
+ * unknown or missing field, a word that is not one of the field's words,
+ * a key twice, or a number that is not an integer in range is an
+ * AT_ERR_FORMAT naming the field. Each parameter the configuration implies
+ * is compared with the file's tensor of that name before it is allocated
+ * (AT_ERR_FORMAT if missing, AT_ERR_SHAPE naming both shapes), the file
+ * may hold no other tensor (AT_ERR_FORMAT), and the loaded model is never
+ * initialised randomly: the file's values are its values. meta_out: NULL,
+ * or an empty at_metadata that receives every metadata entry. */
 at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *model, const char *path,
                           const at_metadata *extra);
 at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path,

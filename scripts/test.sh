@@ -4,7 +4,9 @@
 #   1. build with gcc (Release, warnings are errors) and run every test:
 #      unit tests, gradient checks, PyTorch parity, the install/example test;
 #   2. build with clang under AddressSanitizer + UndefinedBehaviorSanitizer
-#      (warnings are errors) and run the unit tests again.
+#      (warnings are errors) and run the unit tests again;
+#   3. fuzz every parser's libFuzzer harness for ATTEND_FUZZ_SECONDS (60)
+#      each, two at a time on two cores (tests/fuzz/run.sh).
 # Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +25,6 @@ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
 cmake --build build-sanitize -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize -j "$jobs" -L unit --output-on-failure
+
+echo "== libFuzzer: every harness for ${ATTEND_FUZZ_SECONDS:-60} s"
+tests/fuzz/run.sh "${ATTEND_FUZZ_SECONDS:-60}"

@@ -28,18 +28,6 @@ static void put_le(unsigned char *b, uint64_t x, int bytes) {
     for (int i = 0; i < bytes; i++) b[i] = (unsigned char)(x >> (8 * i));
 }
 
-/* A safetensors file from a header string and raw data bytes. */
-static void write_safetensors(const char *path, const char *header, const void *data,
-                              size_t data_bytes) {
-    size_t n = strlen(header);
-    unsigned char *buf = malloc(8 + n + data_bytes + 1);
-    put_le(buf, n, 8);
-    memcpy(buf + 8, header, n);
-    if (data_bytes) memcpy(buf + 8 + n, data, data_bytes);
-    test_write_file(path, buf, 8 + n + data_bytes);
-    free(buf);
-}
-
 static int count_temp_files(const char *dir) {
     DIR *d = opendir(dir);
     int count = 0;
@@ -300,6 +288,9 @@ static void test_bad_headers(void) {
         {"dtype_i8.st",
          "{\"w\":{\"dtype\":\"I8\",\"shape\":[2,3],\"data_offsets\":[0,6]}," B_ENTRY "}",
          AT_ERR_FORMAT, "'I8'"},
+        {"dtype_u16.st",
+         "{\"w\":{\"dtype\":\"U16\",\"shape\":[2,3],\"data_offsets\":[0,12]}," B_ENTRY "}",
+         AT_ERR_FORMAT, "unsupported dtype 'U16'"},
         {"dtype_missing.st", "{\"w\":{\"shape\":[2,3],\"data_offsets\":[0,24]}," B_ENTRY "}",
          AT_ERR_FORMAT, "no dtype"},
         {"dtype_number.st",
@@ -362,9 +353,33 @@ static void test_bad_headers(void) {
          "__metadata__"},
         {"bad_utf8.st", "{" W_ENTRY "," B_ENTRY ",\"__metadata__\":{\"k\":\"\xc3\x28\"}}",
          AT_ERR_FORMAT, "not valid JSON"},
+        /* a key twice: json-c would keep the last one without a word */
+        {"dup_tensor.st", "{" W_ENTRY "," B_ENTRY "," W_ENTRY "}", AT_ERR_FORMAT,
+         "'w' appears twice"},
+        {"dup_escaped.st",
+         "{" W_ENTRY "," B_ENTRY ",\"\\u0077\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+         "\"data_offsets\":[0,24]}}",
+         AT_ERR_FORMAT, "'w' appears twice"},
+        {"dup_meta_key.st", "{" W_ENTRY "," B_ENTRY ",\"__metadata__\":{\"k\":\"a\",\"k\":\"b\"}}",
+         AT_ERR_FORMAT, "'k' appears twice"},
+        {"dup_metadata.st",
+         "{" W_ENTRY "," B_ENTRY ",\"__metadata__\":{\"k\":\"a\"},\"__metadata__\":{}}",
+         AT_ERR_FORMAT, "'__metadata__' appears twice"},
+        {"dup_dtype.st",
+         "{\"w\":{\"dtype\":\"F16\",\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+         B_ENTRY "}",
+         AT_ERR_FORMAT, "'dtype' appears twice"},
+        {"dup_single_quoted.st",
+         "{" W_ENTRY "," B_ENTRY ",'w':{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}",
+         AT_ERR_FORMAT, "'w' appears twice"},
+        {"nul_key.st", "{" W_ENTRY "," B_ENTRY ",\"__metadata__\":{\"a\\u0000b\":\"v\"}}",
+         AT_ERR_FORMAT, "NUL"},
+        {"int_param.st",
+         "{\"w\":{\"dtype\":\"I32\",\"shape\":[2,3],\"data_offsets\":[0,24]}," B_ENTRY "}",
+         AT_ERR_FORMAT, "'w' has dtype 'I32'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        write_safetensors(cases[i].file, cases[i].header, data, sizeof data);
+        test_write_safetensors(cases[i].file, cases[i].header, data, sizeof data);
         expect_load_error(cases[i].file, cases[i].status, cases[i].needle);
     }
 
@@ -380,15 +395,23 @@ static void test_bad_headers(void) {
     expect_load_error("nul.st", AT_ERR_FORMAT, "NUL");
 
     /* a good file of the same form loads (so the cases above fail for their
-     * own reason), extra tensors and trailing spaces included */
-    write_safetensors("good.st",
+     * own reason), extra tensors, trailing spaces and strings that hold
+     * quotes, brackets and commas included (json-c takes a 'single-quoted'
+     * key, though not a value) */
+    test_write_safetensors("good.st",
                       "  {" W_ENTRY "," B_ENTRY ",\"extra\":{\"dtype\":\"F32\",\"shape\":[0],"
-                      "\"data_offsets\":[36,36]},\"__metadata__\":{\"k\":\"v\"}}   ",
+                      "\"data_offsets\":[36,36]},\"__metadata__\":{\"k\":\"v\",'q{\",[':\"x\","
+                      "\"r\":\"'}\"}}   ",
                       data, sizeof data);
     at_ctx *ctx;
     CHECK_OK(NULL, at_ctx_create(&ctx, NULL));
     at_params *params = make_model(ctx, SENTINEL);
-    CHECK_OK(ctx, at_checkpoint_load(ctx, "good.st", params, NULL));
+    at_metadata good_meta = {0};
+    CHECK_OK(ctx, at_checkpoint_load(ctx, "good.st", params, &good_meta));
+    CHECK(good_meta.count == 3 && at_metadata_get(&good_meta, "q{\",[") &&
+              strcmp(at_metadata_get(&good_meta, "r"), "'}") == 0,
+          "good.st: %d metadata entries", good_meta.count);
+    at_metadata_clear(&good_meta);
     const float want_w[6] = {0, 1, 2, 3, 4, 5}, want_b[3] = {6, 7, 8};
     check_close("good.st w", at_params_find(params, "w")->data, want_w, 6, 0, 0);
     check_close("good.st b", at_params_find(params, "b")->data, want_b, 3, 0, 0);
@@ -422,6 +445,9 @@ static void test_bad_lengths(void) {
     expect_load_error("does_not_exist.st", AT_ERR_IO, "open");
     mkdir("dir.st", 0755);
     expect_load_error("dir.st", AT_ERR_IO, "regular file");
+    /* a FIFO with no writer: opening it must not wait for one */
+    if (mkfifo("fifo.st", 0644) == 0) expect_load_error("fifo.st", AT_ERR_IO, "regular file");
+    else CHECK(0, "cannot make a FIFO");
 }
 
 /* Every prefix of a real checkpoint is refused; the full file loads. */
@@ -502,7 +528,7 @@ static void test_conversions(void) {
         memcpy(&bits, &wide[i], 8);
         put_le(data + 24 + 8 * i, bits, 8);
     }
-    write_safetensors("types.st",
+    test_write_safetensors("types.st",
                       "{\"h\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[0,12]},"
                       "\"g\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[12,18]},"
                       "\"d\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[24,40]},"

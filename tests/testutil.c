@@ -371,6 +371,21 @@ void test_write_file(const char *path, const void *bytes, size_t n) {
     fclose(f);
 }
 
+void test_write_safetensors(const char *path, const char *header, const void *data,
+                            size_t data_bytes) {
+    size_t n = strlen(header);
+    unsigned char *buf = malloc(8 + n + data_bytes + 1);
+    if (!buf) {
+        fprintf(stderr, "cannot write %s: out of memory\n", path);
+        exit(2);
+    }
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    memcpy(buf + 8, header, n);
+    if (data_bytes) memcpy(buf + 8 + n, data, data_bytes);
+    test_write_file(path, buf, 8 + n + data_bytes);
+    free(buf);
+}
+
 unsigned char *test_read_file(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;

@@ -79,6 +79,10 @@ void test_jitter_params(at_params *params, at_rng *rng, float amount);
  * a malloc'ed buffer, its length in *n (NULL if it cannot be read). */
 void test_write_file(const char *path, const void *bytes, size_t n);
 unsigned char *test_read_file(const char *path, size_t *n);
+/* A safetensors file from its header text and data bytes: the 8-byte
+ * little-endian length of header, header, data (exits with 2 on failure). */
+void test_write_safetensors(const char *path, const char *header, const void *data,
+                            size_t data_bytes);
 
 /* A fresh scratch directory for a test that writes files: make `templ`
  * (ending in XXXXXX, rewritten in place) under the current directory and

@@ -263,11 +263,37 @@ at_status at_backward(at_ctx *ctx, at_tensor *loss) {
 at_status at_backward_seeded(at_ctx *ctx, at_tensor *y, const float *dy) {
     AT_CHECK_TENSOR(ctx, y, "backward: output");
     if (!dy) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "backward: output gradient is NULL");
-    if (!y->grad)
-        return at_ctx_fail(ctx, AT_ERR_STATE,
-                           "backward: the output does not depend on anything that requires a "
-                           "gradient (were gradients disabled?)");
-    for (size_t i = 0; i < y->size; i++) y->grad[i] += dy[i];
+    return at_backward_multi(ctx, 1, &y, &dy);
+}
+
+/* Every output and its gradient are checked before the first is seeded, so
+ * a refused call leaves every gradient as it was. */
+static at_status check_outputs(at_ctx *ctx, int n, at_tensor *const *ys, const float *const *dys) {
+    if (n < 1 || !ys || !dys)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "backward: need n >= 1 outputs and their gradients (n = %d%s%s)", n,
+                           ys ? "" : ", ys NULL", dys ? "" : ", dys NULL");
+    for (int i = 0; i < n; i++) {
+        if (!ys[i]) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "backward: output %d is NULL", i);
+        if (!dys[i])
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "backward: output gradient %d is NULL", i);
+        if (!ys[i]->grad)
+            return at_ctx_fail(ctx, AT_ERR_STATE,
+                               "backward: output %d does not depend on anything that requires a "
+                               "gradient (were gradients disabled?)",
+                               i);
+    }
+    return AT_OK;
+}
+
+at_status at_backward_multi(at_ctx *ctx, int n, at_tensor *const *ys, const float *const *dys) {
+    if (!ctx) return AT_ERR_ARGUMENT;
+    AT_TRY(check_outputs(ctx, n, ys, dys));
+    /* seed every output, then undo the whole tape once: an output that is
+     * also an input of a later op gets that op's share before its own node
+     * runs, because the tape is walked from the last op back */
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < ys[i]->size; j++) ys[i]->grad[j] += dys[i][j];
     for (size_t i = ctx->tape_len; i-- > 0;) {
         at_node *node = ctx->tape[i];
         AT_TRY(node->backward(ctx, node));

@@ -70,6 +70,7 @@ at_status at_init_orthogonal(at_ctx *ctx, float *block, int rows, int cols, floa
     if (rows <= 0 || cols <= 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "init_orthogonal: size (%d, %d) must be positive",
                            rows, cols);
+    if (!rng) return AT_OK; /* no generator: the block stays as it is (a load fills it) */
     int transposed = rows < cols;
     int m = transposed ? cols : rows; /* the tall matrix q is (m, n), m >= n */
     int n = transposed ? rows : cols;

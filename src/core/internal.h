@@ -129,6 +129,16 @@ const char *at_shape_str(char *buf, size_t bytes, int ndim, const int *shape);
 /* Normalise a possibly negative axis; -1 if out of range. */
 int at_axis(int axis, int ndim);
 
+/* ------------------------------------------------------------- params */
+
+/* Run by at_params_add on each new parameter's name and shape before it
+ * allocates anything; a failure is at_params_add's. A loader sets one to
+ * compare a model's parameters with a file's tensors as the model is
+ * built, so a file that lies about sizes costs no allocation. */
+typedef at_status (*at_params_check_fn)(at_ctx *ctx, void *user, const char *name, int ndim,
+                                        const int *shape);
+void at_params_set_check(at_params *params, at_params_check_fn check, void *user);
+
 /* ------------------------------------------------------- softmax rows
  * The row kernels of at_softmax (src/ops/softmax.c), for the attention
  * families to share. keep: NULL or n mask bytes (1 = keep). A row with

@@ -14,7 +14,14 @@
 struct at_params {
     at_tensor **items;
     int count, capacity;
+    at_params_check_fn check; /* run before a parameter is allocated */
+    void *check_user;
 };
+
+void at_params_set_check(at_params *params, at_params_check_fn check, void *user) {
+    params->check = check;
+    params->check_user = user;
+}
 
 at_status at_params_create(at_ctx *ctx, at_params **out) {
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_create: out is NULL");
@@ -40,6 +47,7 @@ at_status at_params_add(at_ctx *ctx, at_params *params, const char *name, int nd
     AT_TRY(at_check_shape(ctx, ndim, shape, name));
     if (at_params_find(params, name))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_add: '%s' already exists", name);
+    if (params->check) AT_TRY(params->check(ctx, params->check_user, name, ndim, shape));
     if (params->count == params->capacity) {
         int capacity = params->capacity ? 2 * params->capacity : 16;
         at_tensor **grown = realloc(params->items, (size_t)capacity * sizeof *grown);

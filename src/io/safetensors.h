@@ -6,7 +6,9 @@
  * of an at_params; the optimiser's state file (src/train/optim_state.c)
  * applies them to views of its moment buffers. Both keep every guarantee
  * of a checkpoint: an atomic save, and a load that validates the whole
- * file before it writes a single float.
+ * file before it writes a single float. The writer is safetensors.c, the
+ * reader (any file, any dtype: attend.h's at_safetensors_open) is
+ * safetensors_read.c.
  */
 #ifndef ATTEND_IO_SAFETENSORS_H
 #define ATTEND_IO_SAFETENSORS_H
@@ -27,11 +29,31 @@ at_status at_safetensors_save(at_ctx *ctx, const char *path, const at_tensor_lis
                               const at_metadata *meta);
 
 /* Fill every tensor of the list from path: each must be in the file with
- * its shape. only_these: 1 = a tensor in the file that the list does not
- * name is an AT_ERR_FORMAT; 0 = it is ignored. On any error no tensor is
- * changed. meta_out: NULL, or an empty at_metadata that receives the file's
- * metadata. */
+ * its shape and a float dtype. only_these: 1 = a tensor in the file that
+ * the list does not name is an AT_ERR_FORMAT; 0 = it is ignored. On any
+ * error no tensor is changed. meta_out: NULL, or an empty at_metadata that
+ * receives the file's metadata. (safetensors_read.c) */
 at_status at_safetensors_load(at_ctx *ctx, const char *path, const at_tensor_list *list,
                               int only_these, at_metadata *meta_out);
+
+/* The same in steps, on a file opened once with at_safetensors_open:
+ * check_list only compares names, shapes and dtypes (no data is read);
+ * fill checks the same, then reads and converts every tensor (all or none
+ * change). */
+at_status at_safetensors_check_list(at_ctx *ctx, const at_safetensors *file,
+                                    const at_tensor_list *list, int only_these);
+at_status at_safetensors_fill(at_ctx *ctx, const at_safetensors *file,
+                              const at_tensor_list *list, int only_these);
+/* The tensor `name` is in the file with this shape and a float dtype;
+ * else AT_ERR_FORMAT (missing, not float) or AT_ERR_SHAPE, the message
+ * calling it "NOUN 'NAME'". */
+at_status at_safetensors_check_tensor(at_ctx *ctx, const at_safetensors *file, const char *noun,
+                                      const char *name, int ndim, const int *shape);
+/* at_checkpoint_load on a file opened once: every parameter of the set
+ * from the file (only_these: and no other tensor). (safetensors.c) */
+at_status at_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params *params,
+                             int only_these);
+/* Move the file's metadata into the empty *out (the handle keeps none). */
+at_status at_safetensors_take_metadata(at_ctx *ctx, at_safetensors *file, at_metadata *out);
 
 #endif

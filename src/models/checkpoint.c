@@ -5,10 +5,19 @@
  *     "attend.source_vocab"  the source vocabulary (at_vocab_to_string)
  *     "attend.target_vocab"  the target vocabulary
  * plus whatever the caller adds (training state, data settings). Loading
- * reads the metadata first, builds the model it describes, then fills its
- * parameters, so nothing but the file is needed.
+ * opens the file once (its whole header is validated then) and builds the
+ * model the metadata describes with a check on every parameter: before it
+ * is allocated, its name and shape must be a tensor of the file. The model
+ * is not initialised (its parameters stay zero until the data is read), and
+ * the file may hold no tensor the model lacks. So a file whose
+ * configuration lies about its sizes is refused at its first lie, having
+ * allocated no more than the file's own tensors, and a genuine load never
+ * pays for an orthogonal initialisation the file overwrites. Nothing but
+ * the file is needed.
  */
 #include "models.h"
+
+#include "../io/safetensors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +49,21 @@ at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *m, const char *path,
     return s;
 }
 
-/* The model a checkpoint's metadata describes, with fresh parameters. */
-static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_metadata *meta,
+#define MISFIT "the model that attend.model describes does not fit the file"
+
+/* Each parameter, as the model is built and before it is allocated, must
+ * be a tensor of the file with the same shape. */
+static at_status check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
+                                 const int *shape) {
+    return at_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
+}
+
+/* The model a checkpoint's metadata describes, each parameter checked
+ * against the file before it is allocated, and left zero: the file is
+ * about to overwrite every one. */
+static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_safetensors *file,
                                      at_seq2seq **out) {
+    const at_metadata *meta = at_safetensors_metadata(file);
     const char *config_text = at_metadata_get(meta, "attend.model");
     const char *source_text = at_metadata_get(meta, "attend.source_vocab");
     const char *target_text = at_metadata_get(meta, "attend.target_vocab");
@@ -60,25 +81,31 @@ static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_met
         at_vocab_free(source);
         return s2s_rethrow(ctx, AT_ERR_FORMAT, path);
     }
-    return at_seq2seq_create(ctx, out, &config, source, target);
+    at_status s = s2s_create(ctx, out, &config, source, target, check_parameter, (void *)file);
+    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
+    return s;
+}
+
+/* Then the file may hold no other tensor, and the data is read. */
+static at_status fill_model(at_ctx *ctx, const at_safetensors *file, at_seq2seq *m) {
+    at_status s = at_checkpoint_fill(ctx, file, m->params, 1);
+    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
+    return s;
 }
 
 at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path, at_metadata *meta_out) {
     if (!out || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_load: NULL argument");
-    at_metadata meta = {0};
+    at_safetensors *file = NULL;
     at_seq2seq *m = NULL;
-    at_status s = at_checkpoint_read_metadata(ctx, path, &meta);
-    if (s == AT_OK) s = model_from_metadata(ctx, path, &meta, &m);
-    if (s == AT_OK) s = at_checkpoint_load(ctx, path, m->params, NULL);
+    at_status s = at_safetensors_open(ctx, &file, path);
+    if (s == AT_OK) s = model_from_metadata(ctx, path, file, &m);
+    if (s == AT_OK) s = fill_model(ctx, file, m);
+    if (s == AT_OK && meta_out) s = at_safetensors_take_metadata(ctx, file, meta_out);
+    at_safetensors_close(file);
     if (s != AT_OK) {
         at_seq2seq_free(m);
-        at_metadata_clear(&meta);
         return s;
     }
-    if (meta_out)
-        *meta_out = meta;
-    else
-        at_metadata_clear(&meta);
     *out = m;
     return AT_OK;
 }

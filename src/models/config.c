@@ -5,11 +5,19 @@
  *
  * The JSON is a flat object of the config's fields under their own names,
  * with the enums as words ("decoder": "luong", "attention": "additive",
- * "cell": "gru"), so a person can read a checkpoint's header.
+ * "cell": "gru"), so a person can read a checkpoint's header. Reading it
+ * back trusts nothing: one strict JSON object (json_strict.c: no key
+ * twice), no field this version does not know, every word one of its
+ * words, every integer a JSON integer inside int (seed: [0, 2^32 - 1]),
+ * then the same checks as a configuration made in code.
  */
 #include "models.h"
 
+#include "../io/json_strict.h"
+
 #include <json-c/json.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +87,8 @@ at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c) {
         {"window", c->window, 0, 1024},
         {"max_source_len", c->max_source_len, 1, 100000},
         {"max_target_len", c->max_target_len, 2, 100000},
+        {"seed_teacher_forcing", c->seed_teacher_forcing, 0, 1},
+        {"seed_output_from_previous_state", c->seed_output_from_previous_state, 0, 1},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         if (sizes[i].value < sizes[i].lo || sizes[i].value > sizes[i].hi)
@@ -105,6 +115,30 @@ at_status s2s_rethrow(at_ctx *ctx, at_status status, const char *prefix) {
 
 /* ------------------------------------------------------------------ JSON */
 
+/* The integer fields, under their own names; seed is apart (unsigned). */
+static const struct {
+    const char *name;
+    size_t offset;
+} INT_FIELDS[] = {
+    {"seed_teacher_forcing", offsetof(at_seq2seq_config, seed_teacher_forcing)},
+    {"seed_output_from_previous_state",
+     offsetof(at_seq2seq_config, seed_output_from_previous_state)},
+    {"embed_size", offsetof(at_seq2seq_config, embed_size)},
+    {"encoder_size", offsetof(at_seq2seq_config, encoder_size)},
+    {"decoder_size", offsetof(at_seq2seq_config, decoder_size)},
+    {"attn_size", offsetof(at_seq2seq_config, attn_size)},
+    {"heads", offsetof(at_seq2seq_config, heads)},
+    {"window", offsetof(at_seq2seq_config, window)},
+    {"max_source_len", offsetof(at_seq2seq_config, max_source_len)},
+    {"max_target_len", offsetof(at_seq2seq_config, max_target_len)},
+};
+#define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
+static const char *const WORD_FIELDS[] = {"decoder", "attention", "cell", "seed"};
+
+static int *int_field(at_seq2seq_config *c, size_t i) {
+    return (int *)(void *)((char *)c + INT_FIELDS[i].offset);
+}
+
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out) {
     json_object *o = json_object_new_object();
     if (!o) return at_ctx_fail(ctx, AT_ERR_MEMORY, "seq2seq config: out of memory");
@@ -114,17 +148,9 @@ at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out
                            json_object_new_string(at_attention_kind_name(c->attention)));
     json_object_object_add(o, "cell",
                            json_object_new_string(c->cell == AT_CELL_LSTM ? "lstm" : "gru"));
-    json_object_object_add(o, "seed_teacher_forcing", json_object_new_int(c->seed_teacher_forcing));
-    json_object_object_add(o, "seed_output_from_previous_state",
-                           json_object_new_int(c->seed_output_from_previous_state));
-    json_object_object_add(o, "embed_size", json_object_new_int(c->embed_size));
-    json_object_object_add(o, "encoder_size", json_object_new_int(c->encoder_size));
-    json_object_object_add(o, "decoder_size", json_object_new_int(c->decoder_size));
-    json_object_object_add(o, "attn_size", json_object_new_int(c->attn_size));
-    json_object_object_add(o, "heads", json_object_new_int(c->heads));
-    json_object_object_add(o, "window", json_object_new_int(c->window));
-    json_object_object_add(o, "max_source_len", json_object_new_int(c->max_source_len));
-    json_object_object_add(o, "max_target_len", json_object_new_int(c->max_target_len));
+    at_seq2seq_config copy = *c;
+    for (size_t i = 0; i < INT_FIELD_COUNT; i++)
+        json_object_object_add(o, INT_FIELDS[i].name, json_object_new_int(*int_field(&copy, i)));
     json_object_object_add(o, "seed", json_object_new_int64((int64_t)(uint32_t)c->seed));
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     *out = text ? malloc(strlen(text) + 1) : NULL;
@@ -133,54 +159,91 @@ at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out
     return *out ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "seq2seq config: out of memory");
 }
 
-/* The integer field `name` of o into *value; AT_ERR_FORMAT if absent. */
-static at_status json_int(at_ctx *ctx, json_object *o, const char *name, int *value) {
+/* The integer field `name` of o, a JSON integer in [lo, hi]; AT_ERR_FORMAT
+ * naming the field if it is absent, of another type or out of range. */
+static at_status json_integer(at_ctx *ctx, json_object *o, const char *name, int64_t lo,
+                              int64_t hi, int64_t *value) {
     json_object *v;
     if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_int))
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: no integer '%s'", name);
-    *value = json_object_get_int(v);
+    /* json-c keeps integers past INT64_MAX as unsigned; get_int64 saturates them */
+    int64_t x = json_object_get_int64(v);
+    if (x < lo || x > hi)
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "model configuration: '%s' = %s is outside [%lld, %lld]", name,
+                           json_object_get_string(v), (long long)lo, (long long)hi);
+    *value = x;
     return AT_OK;
 }
 
-static const char *json_word(json_object *o, const char *name) {
+/* The string field `name` of o, one of the n words; AT_ERR_FORMAT naming
+ * the field and the value otherwise. *index gets the word's index. */
+static at_status json_word(at_ctx *ctx, json_object *o, const char *name,
+                           const char *const *words, int n, int *index) {
     json_object *v;
     if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-        return "";
-    return json_object_get_string(v);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: no string '%s'", name);
+    const char *word = json_object_get_string(v);
+    for (int i = 0; i < n; i++)
+        if (strcmp(word, words[i]) == 0) {
+            *index = i;
+            return AT_OK;
+        }
+    return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: %s '%.64s' is not %s%s%s", name,
+                       word, words[0], n > 1 ? " or " : "", n > 1 ? words[1] : "");
+}
+
+/* Every key of o is a field this version reads (a newer file's field
+ * would otherwise be dropped without a word). */
+static at_status check_known_fields(at_ctx *ctx, json_object *o) {
+    json_object_iter it;
+    json_object_object_foreachC(o, it) {
+        int known = 0;
+        for (size_t i = 0; i < INT_FIELD_COUNT && !known; i++)
+            known = strcmp(it.key, INT_FIELDS[i].name) == 0;
+        for (size_t i = 0; i < sizeof WORD_FIELDS / sizeof WORD_FIELDS[0] && !known; i++)
+            known = strcmp(it.key, WORD_FIELDS[i]) == 0;
+        if (!known)
+            return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: unknown field '%.64s'",
+                               it.key);
+    }
+    return AT_OK;
 }
 
 static at_status config_fields(at_ctx *ctx, json_object *o, at_seq2seq_config *c) {
-    const char *decoder = json_word(o, "decoder"), *cell = json_word(o, "cell");
-    if (strcmp(decoder, "seed") && strcmp(decoder, "luong"))
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: decoder '%s'", decoder);
-    c->decoder = strcmp(decoder, "seed") ? AT_DECODER_LUONG : AT_DECODER_SEED;
-    c->cell = strcmp(cell, "lstm") ? AT_CELL_GRU : AT_CELL_LSTM;
-    if (at_attention_kind_parse(ctx, json_word(o, "attention"), &c->attention) != AT_OK)
+    static const char *const decoders[] = {"seed", "luong"}, *const cells[] = {"gru", "lstm"};
+    AT_TRY(check_known_fields(ctx, o));
+    int decoder = 0, cell = 0;
+    AT_TRY(json_word(ctx, o, "decoder", decoders, 2, &decoder));
+    AT_TRY(json_word(ctx, o, "cell", cells, 2, &cell));
+    c->decoder = decoder == 0 ? AT_DECODER_SEED : AT_DECODER_LUONG;
+    c->cell = cell == 0 ? AT_CELL_GRU : AT_CELL_LSTM;
+    json_object *attention;
+    if (!json_object_object_get_ex(o, "attention", &attention) ||
+        !json_object_is_type(attention, json_type_string))
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: no string 'attention'");
+    if (at_attention_kind_parse(ctx, json_object_get_string(attention), &c->attention) != AT_OK)
         return s2s_rethrow(ctx, AT_ERR_FORMAT, "model configuration");
-    int seed = 0;
-    AT_TRY(json_int(ctx, o, "seed_teacher_forcing", &c->seed_teacher_forcing));
-    AT_TRY(
-        json_int(ctx, o, "seed_output_from_previous_state", &c->seed_output_from_previous_state));
-    AT_TRY(json_int(ctx, o, "embed_size", &c->embed_size));
-    AT_TRY(json_int(ctx, o, "encoder_size", &c->encoder_size));
-    AT_TRY(json_int(ctx, o, "decoder_size", &c->decoder_size));
-    AT_TRY(json_int(ctx, o, "attn_size", &c->attn_size));
-    AT_TRY(json_int(ctx, o, "heads", &c->heads));
-    AT_TRY(json_int(ctx, o, "window", &c->window));
-    AT_TRY(json_int(ctx, o, "max_source_len", &c->max_source_len));
-    AT_TRY(json_int(ctx, o, "max_target_len", &c->max_target_len));
-    AT_TRY(json_int(ctx, o, "seed", &seed));
-    c->seed = (uint64_t)(uint32_t)seed;
+    for (size_t i = 0; i < INT_FIELD_COUNT; i++) {
+        int64_t value;
+        AT_TRY(json_integer(ctx, o, INT_FIELDS[i].name, INT_MIN, INT_MAX, &value));
+        *int_field(c, i) = (int)value;
+    }
+    int64_t seed;
+    AT_TRY(json_integer(ctx, o, "seed", 0, UINT32_MAX, &seed));
+    c->seed = (uint64_t)seed;
     if (s2s_config_check(ctx, c) != AT_OK)
         return s2s_rethrow(ctx, AT_ERR_FORMAT, "model configuration");
     return AT_OK;
 }
 
 at_status s2s_config_from_json(at_ctx *ctx, const char *text, at_seq2seq_config *c) {
-    json_object *o = text ? json_tokener_parse(text) : NULL;
+    char why[160] = "";
+    json_object *o = text ? at_json_parse_strict(text, strlen(text), 256, why, sizeof why) : NULL;
     if (!o || !json_object_is_type(o, json_type_object)) {
-        if (o) json_object_put(o);
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration is not a JSON object");
+        json_object_put(o);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration is not a JSON object%s%s%s",
+                           *why ? " (" : "", why, *why ? ")" : "");
     }
     at_seq2seq_config_default(c);
     at_status s = config_fields(ctx, o, c);

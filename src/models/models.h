@@ -65,7 +65,13 @@ typedef struct dec_state {
     int hard;           /* 1 when decoding (monotonic goes hard)           */
 } dec_state;
 
-/* seq2seq.c */
+/* seq2seq.c. s2s_create: at_seq2seq_create, or for a load (check not
+ * NULL) a model whose every parameter passes check(check_user, name,
+ * shape) before it is allocated, and is then left zero (uninitialised:
+ * the file fills it). */
+at_status s2s_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
+                     at_vocab *source_vocab, at_vocab *target_vocab, at_params_check_fn check,
+                     void *check_user);
 at_status s2s_encode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_batch *batch, enc_out *enc,
                      dec_state *state);
 /* decoders.c: prev (B) the previous output ids (teacher or greedy), t the

@@ -82,21 +82,34 @@ static at_status init_seed_decoder(at_ctx *ctx, at_seq2seq *m, at_rng *rng) {
                                          c->attn_size, &options, rng);
 }
 
-static at_status init_parameters(at_ctx *ctx, at_seq2seq *m) {
+/* Every parameter, drawn from the config's seed. For a load (check set)
+ * each parameter is first checked by `check` (against the file) and the
+ * layers get no generator: they leave their parameters zero, as the file
+ * is about to overwrite them (orthogonal initialisation is cubic). */
+static at_status init_parameters(at_ctx *ctx, at_seq2seq *m, at_params_check_fn check,
+                                 void *check_user) {
     const at_seq2seq_config *c = &m->config;
-    at_rng rng;
-    at_rng_seed(&rng, c->seed);
+    at_rng seeded;
+    at_rng_seed(&seeded, c->seed);
+    at_rng *rng = check ? NULL : &seeded;
     AT_TRY(at_params_create(ctx, &m->params));
+    at_params_set_check(m->params, check, check_user);
     AT_TRY(at_embedding_init(ctx, &m->source_embed, m->params, "source_embed", m->source_vocab_size,
-                             c->embed_size, &rng));
+                             c->embed_size, rng));
     AT_TRY(at_bilstm_init(ctx, &m->encoder, m->params, "encoder", c->embed_size, c->encoder_size,
-                          &rng));
-    if (c->decoder == AT_DECODER_SEED) return init_seed_decoder(ctx, m, &rng);
-    return init_luong_decoder(ctx, m, &rng);
+                          rng));
+    if (c->decoder == AT_DECODER_SEED) return init_seed_decoder(ctx, m, rng);
+    return init_luong_decoder(ctx, m, rng);
 }
 
 at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
                             at_vocab *source_vocab, at_vocab *target_vocab) {
+    return s2s_create(ctx, out, config, source_vocab, target_vocab, NULL, NULL);
+}
+
+at_status s2s_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
+                     at_vocab *source_vocab, at_vocab *target_vocab, at_params_check_fn check,
+                     void *check_user) {
     at_status s = AT_OK;
     if (!out || !config || !source_vocab || !target_vocab)
         s = at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_create: NULL argument");
@@ -113,7 +126,8 @@ at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_conf
     m->target_vocab = target_vocab;
     m->source_vocab_size = at_vocab_size(source_vocab);
     m->target_vocab_size = at_vocab_size(target_vocab);
-    s = init_parameters(ctx, m);
+    s = init_parameters(ctx, m, check, check_user);
+    if (m->params) at_params_set_check(m->params, NULL, NULL);
     if (s != AT_OK) {
         at_seq2seq_free(m);
         return s;

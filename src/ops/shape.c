@@ -1,5 +1,5 @@
 /*
- * shape.c - reshape, concat, slice, split, transpose.
+ * shape.c - reshape, concat, stack, slice, split, transpose.
  *
  * reshape is a view: a new tensor header over the same data and gradient,
  * so it needs no tape entry - gradients written through the view land in
@@ -13,6 +13,8 @@
  * so a piece of the axis, [start, start + len), is `outer` contiguous
  * blocks of len * inner floats. One block copy moves such pieces both
  * ways: forward copies them out (or in), backward adds the gradient back.
+ *
+ * stack is concat along a new axis of size-1 views of its inputs.
  *
  * transpose is a copy: the output is walked in order while the input is
  * read with its strides swapped; backward walks the same way and adds.
@@ -153,6 +155,46 @@ at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, i
     }
     *out = y;
     return AT_OK;
+}
+
+/* ---------------------------------------------------------------- stack */
+
+/* stack is concat of views: each x seen with a size-1 axis inserted where
+ * the new axis goes (a reshape, no copy), so concat's backward hands each
+ * x its slice of the gradient. */
+at_status at_stack(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, int axis) {
+    if (!ctx) return AT_ERR_ARGUMENT;
+    if (!out || !xs || n < 1)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "stack: need out, xs and n >= 1 (n = %d)", n);
+    AT_TRY(check_x(ctx, xs[0], "stack", "xs[0]"));
+    int ndim = xs[0]->ndim + 1;
+    if (ndim > AT_MAX_DIMS)
+        return at_ctx_fail(ctx, AT_ERR_SHAPE,
+                           "stack: xs[0] has %d dimensions, so the result would have %d (at most "
+                           "%d)",
+                           ndim - 1, ndim, AT_MAX_DIMS);
+    int ax = at_axis(axis, ndim);
+    if (ax < 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "stack: axis %d is outside the result's %d "
+                           "dimensions", axis, ndim);
+    for (int i = 1; i < n; i++) {
+        char arg[32], si[64], s0[64];
+        snprintf(arg, sizeof arg, "xs[%d]", i);
+        AT_TRY(check_x(ctx, xs[i], "stack", arg));
+        int same = xs[i]->ndim == xs[0]->ndim;
+        for (int d = 0; same && d < xs[0]->ndim; d++) same = xs[i]->shape[d] == xs[0]->shape[d];
+        if (!same)
+            return at_ctx_fail(ctx, AT_ERR_SHAPE, "stack: xs[%d] %s differs from xs[0] %s", i,
+                               at_shape_str(si, sizeof si, xs[i]->ndim, xs[i]->shape),
+                               at_shape_str(s0, sizeof s0, xs[0]->ndim, xs[0]->shape));
+    }
+    int shape[AT_MAX_DIMS];
+    for (int d = 0, from = 0; d < ndim; d++) shape[d] = d == ax ? 1 : xs[0]->shape[from++];
+    void *memory;
+    AT_TRY(at_scratch(ctx, &memory, (size_t)n * sizeof(at_tensor *)));
+    at_tensor **views = memory;
+    for (int i = 0; i < n; i++) AT_TRY(at_reshape(ctx, &views[i], xs[i], ndim, shape));
+    return at_concat(ctx, out, n, views, ax);
 }
 
 /* ---------------------------------------------------------------- slice */

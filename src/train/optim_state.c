@@ -168,19 +168,6 @@ at_status at_optim_save(at_ctx *ctx, const at_optim *opt, const char *path,
 
 /* -------------------------------------------------------------- loading */
 
-/* "12" -> 12: digits only, at most STEPS_MAX; 0 if it is not that. */
-static int parse_steps(const char *text, long *out) {
-    if (!text || !*text || strlen(text) > 16) return 0;
-    long n = 0;
-    for (const char *c = text; *c; c++) {
-        if (*c < '0' || *c > '9') return 0;
-        n = 10 * n + (*c - '0');
-    }
-    if (n > STEPS_MAX) return 0;
-    *out = n;
-    return 1;
-}
-
 /* The file's kind must be the optimiser's; its step count must be sane. */
 static at_status check_metadata(at_ctx *ctx, const at_optim *opt, const char *path,
                                 const at_metadata *meta, long *steps) {
@@ -195,12 +182,11 @@ static at_status check_metadata(at_ctx *ctx, const at_optim *opt, const char *pa
                            "optimiser state '%s': the file holds the state of %s, the optimiser "
                            "is %s",
                            path, kind, kind_name(opt->config.kind));
-    const char *text = at_metadata_get(meta, KEY_PREFIX "steps");
-    if (!parse_steps(text, steps))
-        return at_ctx_fail(ctx, AT_ERR_FORMAT,
-                           "optimiser state '%s': " KEY_PREFIX
-                           "steps is '%s', not a whole number in [0, %ld]",
-                           path, text ? text : "(missing)", STEPS_MAX);
+    if (at_metadata_get_long(ctx, meta, KEY_PREFIX "steps", 0, STEPS_MAX, steps) != AT_OK) {
+        char why[AT_ERROR_BYTES];
+        snprintf(why, sizeof why, "%s", at_ctx_error(ctx));
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "optimiser state '%s': %s", path, why);
+    }
     return AT_OK;
 }
 

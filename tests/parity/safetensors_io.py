@@ -7,13 +7,14 @@ The format: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
 offsets relative to the first byte after the header.
 
     tensors, metadata = read(path)        # name -> np.ndarray (float32), str -> str
-    write(path, tensors, metadata=None)   # name -> np.ndarray (float16/32/64)
+    write(path, tensors, metadata=None)   # name -> np.ndarray (float16/32/64, ints, bool)
 
-read() converts F16, BF16 and F64 to float32 (read(path, keep_dtype=True) keeps F16/F64
-as they are, BF16 still becomes float32) and raises ValueError, naming the file and the
+read() converts every dtype to float32 (read(path, keep_dtype=True) keeps each as it is
+but BF16, which still becomes float32) and raises ValueError, naming the file and the
 problem, on anything malformed. write() stores each array in its own dtype (float16 ->
-F16, float32 -> F32, float64 -> F64); a ("BF16", uint16 array of raw bits) pair writes
-BF16. The header is padded with spaces to a multiple of `align` (8) bytes.
+F16, float32 -> F32, float64 -> F64, int64/32/16/8 -> I64/I32/I16/I8, uint8 -> U8, bool ->
+BOOL); a ("BF16", uint16 array of raw bits) pair writes BF16. The header is padded with
+spaces to a multiple of `align` (8) bytes.
 """
 import json
 import struct
@@ -23,8 +24,12 @@ import numpy as np
 HEADER_MAX_BYTES = 100_000_000
 METADATA_KEY = "__metadata__"
 _DTYPES = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"),
-           "BF16": np.dtype("<u2")}
-_NAMES = {np.dtype("float16"): "F16", np.dtype("float32"): "F32", np.dtype("float64"): "F64"}
+           "BF16": np.dtype("<u2"), "I64": np.dtype("<i8"), "I32": np.dtype("<i4"),
+           "I16": np.dtype("<i2"), "I8": np.dtype("i1"), "U8": np.dtype("u1"),
+           "BOOL": np.dtype("?")}
+_NAMES = {np.dtype("float16"): "F16", np.dtype("float32"): "F32", np.dtype("float64"): "F64",
+          np.dtype("int64"): "I64", np.dtype("int32"): "I32", np.dtype("int16"): "I16",
+          np.dtype("int8"): "I8", np.dtype("uint8"): "U8", np.dtype("bool"): "BOOL"}
 
 
 def _bf16_to_float32(bits):
@@ -89,13 +94,14 @@ def write(path, tensors, metadata=None, align=8):
     """Write name -> array (or ("BF16", raw uint16 bits)) and string metadata to path."""
     header, chunks, offset = {}, [], 0
     for name, value in tensors.items():
+        # np.array, not np.ascontiguousarray: that one turns a scalar into shape (1,)
         if isinstance(value, tuple):
-            dtype_name, array = value[0], np.ascontiguousarray(value[1], dtype="<u2")
+            dtype_name, array = value[0], np.array(value[1], dtype="<u2", order="C")
         else:
-            array = np.ascontiguousarray(value)
+            array = np.array(value, order="C")
             dtype_name = _NAMES.get(array.dtype)
             if dtype_name is None:
-                raise ValueError(f"{name}: dtype {array.dtype} is not float16/32/64")
+                raise ValueError(f"{name}: dtype {array.dtype} has no safetensors name here")
             array = array.astype(_DTYPES[dtype_name])
         raw = array.tobytes()
         header[name] = {"dtype": dtype_name, "shape": list(array.shape),
