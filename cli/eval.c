@@ -77,21 +77,15 @@ static int parse_options(eval_options *o, int argc, char **argv) {
 /* ------------------------------------------------------------ held-out dates */
 
 /* A whole number in [lo, hi] from the model's metadata; 0 after printing. */
-static int meta_long(const at_metadata *meta, const char *key, long lo, long hi, long *out) {
-    const char *text = at_metadata_get(meta, key);
-    char *end = NULL;
-    long v = text && *text ? strtol(text, &end, 10) : 0;
-    if (!text || !*text || *end || v < lo || v > hi) {
-        fprintf(stderr, "attend eval: the model's %s is %s, not a whole number in %ld .. %ld\n",
-                key, text ? text : "missing", lo, hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
+static int meta_long(at_ctx *ctx, const at_metadata *meta, const char *key, long lo, long hi,
+                     long *out) {
+    if (at_metadata_get_long(ctx, meta, key, lo, hi, out) == AT_OK) return 1;
+    fprintf(stderr, "attend eval: the model's %s\n", at_ctx_error(ctx));
+    return 0;
 }
 
 /* What to leave out: the dates the model trained on, as its metadata says. */
-static int held_out_options(const at_metadata *meta, const eval_options *o,
+static int held_out_options(at_ctx *ctx, const at_metadata *meta, const eval_options *o,
                             at_dates_held_out_options *h) {
     *h = (at_dates_held_out_options){.seed = (uint64_t)o->seed, .count = o->dates,
                                      .only_prefix = o->only};
@@ -102,9 +96,9 @@ static int held_out_options(const at_metadata *meta, const eval_options *o,
         return 1;
     }
     long seed;
-    if (!meta_long(meta, "train.seed", 0, 1L << 31, &seed) ||
-        !meta_long(meta, "train.train_size", 0, 100000000, &h->train_sizes[0]) ||
-        !meta_long(meta, "train.valid_size", 0, 10000000, &h->train_sizes[1]))
+    if (!meta_long(ctx, meta, "train.seed", 0, 1L << 31, &seed) ||
+        !meta_long(ctx, meta, "train.train_size", 0, 100000000, &h->train_sizes[0]) ||
+        !meta_long(ctx, meta, "train.valid_size", 0, 10000000, &h->train_sizes[1]))
         return 0;
     h->train_seed = (uint64_t)seed;
     fprintf(stderr, "regenerating the %ld training and %ld validation dates to leave them out...\n",
@@ -173,7 +167,7 @@ static at_status score(at_ctx *ctx, const at_seq2seq *m, const eval_options *o,
 static at_status eval_dates(at_ctx *ctx, const at_seq2seq *m, const eval_options *o,
                             const at_metadata *meta) {
     at_dates_held_out_options h;
-    if (!held_out_options(meta, o, &h))
+    if (!held_out_options(ctx, meta, o, &h))
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "the model's training metadata is malformed");
     at_dates *dates;
     CLI_TRY(at_dates_create(ctx, &dates, NULL));

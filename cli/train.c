@@ -268,18 +268,11 @@ static void last_path(const train_options *o, char *path, size_t size) {
 
 /* A whole number in [lo, hi] from the checkpoint's metadata, or 0 after
  * printing what is wrong. */
-static int meta_long(const at_metadata *meta, const char *path, const char *key, long lo,
-                     long hi, long *out) {
-    const char *text = at_metadata_get(meta, key);
-    char *end = NULL;
-    long v = text && *text ? strtol(text, &end, 10) : 0;
-    if (!text || !*text || *end || v < lo || v > hi) {
-        fprintf(stderr, "attend train: %s: %s is %s, not a whole number in %ld .. %ld\n", path,
-                key, text ? text : "missing", lo, hi);
-        return 0;
-    }
-    *out = v;
-    return 1;
+static int meta_long(at_ctx *ctx, const at_metadata *meta, const char *path, const char *key,
+                     long lo, long hi, long *out) {
+    if (at_metadata_get_long(ctx, meta, key, lo, hi, out) == AT_OK) return 1;
+    fprintf(stderr, "attend train: %s: %s\n", path, at_ctx_error(ctx));
+    return 0;
 }
 
 /* Resuming trains on the data the run started with: a run on generated
@@ -296,9 +289,9 @@ static int resume_data_options(at_ctx *ctx, train_options *o) {
     const char *data = at_metadata_get(&meta, "train.data");
     int ok = 1;
     if (data && !strcmp(data, "dates") && !strcmp(o->data, "dates"))
-        ok = meta_long(&meta, path, "train.seed", 0, 1L << 31, &o->seed) &&
-             meta_long(&meta, path, "train.train_size", 1, 100000000, &o->train_size) &&
-             meta_long(&meta, path, "train.valid_size", 1, 10000000, &o->valid_size);
+        ok = meta_long(ctx, &meta, path, "train.seed", 0, 1L << 31, &o->seed) &&
+             meta_long(ctx, &meta, path, "train.train_size", 1, 100000000, &o->train_size) &&
+             meta_long(ctx, &meta, path, "train.valid_size", 1, 10000000, &o->valid_size);
     at_metadata_clear(&meta);
     return ok;
 }

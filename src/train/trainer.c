@@ -292,16 +292,10 @@ static int rng_from_text(const char *text, at_rng *rng) {
  * the file and the key. */
 static at_status meta_long(at_ctx *ctx, const char *path, const at_metadata *meta,
                            const char *key, long lo, long hi, long *out) {
-    const char *text = at_metadata_get(meta, key);
-    char *end = NULL;
-    errno = 0;
-    long v = text && *text ? strtol(text, &end, 10) : 0;
-    if (!text || !*text || *end || errno || v < lo || v > hi)
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: %s is %s%s%s, not a whole number in %ld .. %ld",
-                           path, key, text ? "'" : "missing", text ? text : "",
-                           text ? "'" : "", lo, hi);
-    *out = v;
-    return AT_OK;
+    if (at_metadata_get_long(ctx, meta, key, lo, hi, out) == AT_OK) return AT_OK;
+    char message[AT_ERROR_BYTES];
+    snprintf(message, sizeof message, "%s", at_ctx_error(ctx));
+    return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: %s", path, message);
 }
 
 static at_status meta_double(at_ctx *ctx, const char *path, const at_metadata *meta,
