@@ -12,17 +12,33 @@ trap 'rm -rf "$prefix" "$work"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 pc=$(dirname "$(find "$prefix" -name attend.pc | head -n 1)")
 export PKG_CONFIG_PATH="$pc"
-sed -i "s|^prefix=.*|prefix=$prefix|" "$pc/attend.pc"
+for f in attend attend-data attend-viz; do sed -i "s|^prefix=.*|prefix=$prefix|" "$pc/$f.pc"; done
 echo "installed: $(pkg-config --modversion attend) in $prefix"
+libdir=$(pkg-config --variable=libdir attend)
+
+# An attention-only program needs libattend alone: no ICU, cairo or pango,
+# neither at link time (pkg-config attend) nor loaded at run time.
+cc -std=c11 -Wall -Wextra -Werror "$src/examples/attention_additive.c" \
+  $(pkg-config --cflags --libs attend) -o "$work/attention_only"
+(cd "$work" && LD_LIBRARY_PATH="$libdir" ./attention_only) >"$work/attention_only.log" 2>&1 ||
+  { echo "FAIL: attention_additive linked against libattend alone"; cat "$work/attention_only.log"; exit 1; }
+loaded=$(LD_LIBRARY_PATH="$libdir" ldd "$work/attention_only")
+if printf '%s\n' "$loaded" | grep -Eqi 'icu|cairo|pango|attend-(data|viz)'; then
+  echo "FAIL: an attention-only program loads more than libattend:"
+  printf '%s\n' "$loaded" | grep -Ei 'icu|cairo|pango|attend'
+  exit 1
+fi
+echo "ok: attention_additive with libattend alone (no ICU, cairo or pango loaded)"
 
 count=0
 for example in "$src"/examples/*.c; do
   name=$(basename "$example" .c)
-  cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs attend) -o "$work/$name"
-  (cd "$work" && LD_LIBRARY_PATH="$(pkg-config --variable=libdir attend)" "./$name") >"$work/$name.log" 2>&1 ||
+  cc -std=c11 -Wall -Wextra -Werror "$example" $(pkg-config --cflags --libs attend-viz attend-data attend) -o "$work/$name"
+  (cd "$work" && LD_LIBRARY_PATH="$libdir" "./$name") >"$work/$name.log" 2>&1 ||
     { echo "FAIL: example $name (shared)"; cat "$work/$name.log"; exit 1; }
   cc -std=c11 "$example" $(pkg-config --cflags attend) \
-    "$(pkg-config --variable=libdir attend)/libattend.a" $(pkg-config --libs-only-other --libs --static attend | sed 's/-lattend//') \
+    "$libdir/libattend-viz.a" "$libdir/libattend-data.a" "$libdir/libattend.a" \
+    $(pkg-config --libs --static attend-viz attend-data attend | sed 's/-lattend[-a-z]*//g') \
     -o "$work/$name-static"
   (cd "$work" && "./$name-static") >"$work/$name-static.log" 2>&1 ||
     { echo "FAIL: example $name (static)"; cat "$work/$name-static.log"; exit 1; }

@@ -137,7 +137,11 @@ int at_axis(int axis, int ndim) {
 
 at_status at_scratch(at_ctx *ctx, void **out, size_t bytes) {
     void *p = at_arena_alloc(&ctx->arena, bytes ? bytes : 1);
-    if (!p) return at_ctx_fail(ctx, AT_ERR_MEMORY, "arena: cannot allocate %zu bytes", bytes);
+    if (!p) {
+        /* a constant status, so the compiler sees *out is set on AT_OK */
+        at_ctx_fail(ctx, AT_ERR_MEMORY, "arena: cannot allocate %zu bytes", bytes);
+        return AT_ERR_MEMORY;
+    }
     *out = p;
     return AT_OK;
 }

@@ -178,7 +178,7 @@ at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
                              at_metadata *meta_out) {
     if (!path || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_load: NULL path or params");
-    at_tensor_list list;
+    at_tensor_list list = {0};
     AT_TRY(params_list(ctx, params, &list));
     at_status status = at_safetensors_load(ctx, path, &list, 0, meta_out);
     free((void *)list.items);
@@ -379,7 +379,7 @@ at_status at_checkpoint_save(at_ctx *ctx, const char *path, const at_params *par
                              const at_metadata *meta) {
     if (!path || !*path || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_save: NULL or empty path or params");
-    at_tensor_list list;
+    at_tensor_list list = {0};
     AT_TRY(params_list(ctx, params, &list));
     at_status status = at_safetensors_save(ctx, path, &list, meta);
     free((void *)list.items);

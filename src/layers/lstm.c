@@ -263,7 +263,7 @@ static at_status lstm_run(at_ctx *ctx, const at_lstm *layer, at_tensor *x, int s
                           const int32_t *lengths, at_tensor *h0, at_tensor *c0, at_tensor **out,
                           at_tensor **h_n, at_tensor **c_n) {
     const char *op = sequence ? "lstm_forward" : "lstm_cell";
-    lstm_saved *sv;
+    lstm_saved *sv = NULL;
     AT_TRY(lstm_prepare(ctx, op, layer, x, sequence, lengths, h0, c0, &sv));
     const rnn_dims *d = &sv->d;
     at_tensor *inputs[7] = {x, h0, c0, layer->weight_ih, layer->weight_hh, layer->bias_ih,

@@ -28,7 +28,7 @@
  * checks every part of it (version, count, range, order, no trailing text)
  * and answers AT_ERR_FORMAT otherwise.
  */
-#include "data.h"
+#include "text.h"
 #include "internal.h"
 
 #include <stdio.h>

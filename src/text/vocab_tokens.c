@@ -22,7 +22,7 @@
  * trailing text; anything else is an AT_ERR_FORMAT naming the entry. So
  * one vocabulary has exactly one string.
  */
-#include "data.h"
+#include "text.h"
 #include "internal.h"
 
 #include <stdio.h>

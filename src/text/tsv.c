@@ -16,7 +16,7 @@
  * pipe or /dev/zero ends with a message) and written with its atomic
  * writer (files.h), so a reader never sees half a file.
  */
-#include "data.h"
+#include "text.h"
 #include "files.h"
 #include "internal.h"
 

@@ -8,7 +8,7 @@
  * continuation bytes. Everything else is rejected with the byte offset, so
  * a user can find the bad byte in their file.
  */
-#include "data.h"
+#include "text.h"
 #include "internal.h"
 
 /* Expected length of a sequence from its lead byte; 0 for a byte that

@@ -6,7 +6,7 @@
  * strings and only accepts text that can be written back as TSV unchanged:
  * valid, non-empty UTF-8 without tabs or line breaks.
  */
-#include "data.h"
+#include "text.h"
 #include "internal.h"
 
 #include <stdlib.h>

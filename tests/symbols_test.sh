@@ -1,0 +1,46 @@
+#!/bin/sh
+# symbols_test.sh BUILD_DIR - each library exports exactly the functions its
+# public headers declare (AT_API), and nothing else:
+#   libattend.so       attend/core.h, attention.h, text.h, models.h
+#   libattend-data.so  attend/data.h
+#   libattend-viz.so   attend/viz.h
+# Prints every symbol that is exported but not declared, or declared but not
+# exported, and exits 1 if there is any.
+set -u
+build=$1
+inc=$(cd "$(dirname "$0")/../include/attend" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+declared() { # HEADER... -> the names declared with AT_API, sorted
+    for h in "$@"; do grep -h '^AT_API' "$inc/$h"; done |
+        sed -n 's/.*\b\(at_[a-z0-9_]*\) *(.*/\1/p' | sort -u
+}
+exported() { # LIBRARY -> the functions it exports, sorted
+    nm -D --defined-only "$build/$1" | awk '$2 == "T" || $2 == "W" {print $3}' | sort -u
+}
+
+checks=0
+check() { # LIBRARY HEADER...
+    checks=$((checks + 1))
+    before=$failures
+    lib=$1
+    shift
+    declared "$@" > "$tmp/declared"
+    exported "$lib" > "$tmp/exported"
+    [ -s "$tmp/declared" ] || { echo "FAIL: no AT_API declaration in $*"; failures=$((failures + 1)); }
+    extra=$(comm -13 "$tmp/declared" "$tmp/exported")
+    missing=$(comm -23 "$tmp/declared" "$tmp/exported")
+    [ -z "$extra" ] || { echo "FAIL: $lib exports what $* do not declare:"; echo "$extra" | sed 's/^/  /'; failures=$((failures + 1)); }
+    [ -z "$missing" ] || { echo "FAIL: $lib lacks what $* declare:"; echo "$missing" | sed 's/^/  /'; failures=$((failures + 1)); }
+    echo "$lib: $(wc -l < "$tmp/exported") functions exported, $(wc -l < "$tmp/declared") declared"
+    [ "$failures" -eq "$before" ] || bad=$((bad + 1))
+}
+bad=0
+
+check libattend.so core.h attention.h text.h models.h
+check libattend-data.so data.h
+check libattend-viz.so viz.h
+echo "$((checks - bad)) passed, $bad failed"
+[ "$failures" -eq 0 ]
