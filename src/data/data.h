@@ -20,7 +20,7 @@
 #define ATTEND_DATA_H
 
 #include "attend.h"
-#include "text.h"
+#include "../text/text.h"
 
 #include <unicode/udat.h>
 

@@ -1,0 +1,236 @@
+/*
+ * attend/models.h - models: the sequence-to-sequence translator with any
+ * attention family, and its task for the trainer (libattend).
+ *
+ * Part of the public contract of libattend; include <attend.h> for all of
+ * it. The conventions (errors, shapes, the one mask convention, memory,
+ * gradients) are written once, at the top of attend/core.h.
+ */
+#ifndef ATTEND_API_MODELS_H
+#define ATTEND_API_MODELS_H
+
+#include "attend/core.h"
+#include "attend/attention.h"
+#include "attend/text.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ models
+ * The date translator's model, usable on any task of text pairs: a
+ * sequence-to-sequence network with attention. Each side reads characters
+ * or whitespace-separated tokens (its vocabulary's kind), e.g. characters
+ * in and phones out for grapheme-to-phoneme.
+ *
+ *   source units -> embedding (E) -> BiLSTM encoder (N per direction,
+ *   lengths masked) -> annotations h (B, Tx, 2N) -> a decoder, one output
+ *   unit per step until END or max_target_len:
+ *
+ *   seed   the AttentionDecoder of "Attention in Keras" (family 2, its own
+ *          additive attention on s_{t-1}). Options: y_t from s_t (default)
+ *          or s_{t-1} (the original), and what y_{t-1} is: an embedding of
+ *          the previous target token (teacher forcing, default: it trains
+ *          better, see docs/models.md) or the model's own previous softmax
+ *          (the original).
+ *   luong  Luong et al.'s decoder with input feeding: a GRU or LSTM cell on
+ *          x_t = [embed(y_{t-1}); h̃_{t-1}], attention of the CURRENT state
+ *          h_t over h, h̃_t = tanh(W_c [c_t; h_t]), logits = W_s h̃_t + b_s.
+ *          Its attention is any family below.
+ *
+ * Padding is masked in the encoder, in every attention and in the loss
+ * (PAD targets are ignored). The output length is independent of the input
+ * length. Ids are those of at_vocab (PAD 0, UNK 1, START 2, END 3); the
+ * source and the target each have their own vocabulary. A checkpoint holds
+ * the configuration and both vocabularies in __metadata__, so a saved
+ * model is everything at_seq2seq_load needs. */
+typedef enum at_decoder_kind { AT_DECODER_SEED, AT_DECODER_LUONG } at_decoder_kind;
+
+typedef enum at_attention_kind {
+    AT_ATTENTION_ADDITIVE,       /* Bahdanau                                */
+    AT_ATTENTION_DOT,            /* Luong dot (decoder = 2 x encoder)        */
+    AT_ATTENTION_GENERAL,        /* Luong general                           */
+    AT_ATTENTION_CONCAT,         /* Luong concat                            */
+    AT_ATTENTION_LOCATION,       /* Luong location (max_source_len weights) */
+    AT_ATTENTION_LOCAL_M,        /* Luong local, p_t = t (general score)    */
+    AT_ATTENTION_LOCAL_P,        /* Luong local, predicted p_t              */
+    AT_ATTENTION_MONOTONIC,      /* Raffel: soft in training, hard decoding */
+    AT_ATTENTION_FORWARD,        /* Zhang's forward attention on additive   */
+    AT_ATTENTION_MULTIPLICATIVE, /* scaled dot (decoder = 2 x encoder)      */
+    AT_ATTENTION_MULTI_HEAD,     /* multi-head (decoder = 2 x encoder)      */
+    AT_ATTENTION_KINDS
+} at_attention_kind;
+
+/* "additive", "dot", ..., "local-m", "multi-head"; NULL if out of range. */
+AT_API const char *at_attention_kind_name(at_attention_kind kind);
+/* The kind named `name` (as above), or AT_ERR_ARGUMENT listing the names. */
+AT_API at_status at_attention_kind_parse(at_ctx *ctx, const char *name, at_attention_kind *out);
+
+typedef enum at_cell_kind { AT_CELL_GRU, AT_CELL_LSTM } at_cell_kind;
+
+typedef struct at_seq2seq_config {
+    at_decoder_kind decoder;
+    at_attention_kind attention; /* luong decoder only; seed is additive */
+    at_cell_kind cell;           /* luong decoder only                   */
+    int seed_teacher_forcing;    /* seed: 1 embed(y_{t-1}), 0 own softmax */
+    int seed_output_from_previous_state; /* seed: 1 = the original's s_{t-1} */
+    int embed_size;              /* E, source and target embeddings      */
+    int encoder_size;            /* N, per direction                     */
+    int decoder_size;            /* S                                    */
+    int attn_size;               /* A, additive / concat / monotonic ... */
+    int heads;                   /* multi-head                           */
+    int window;                  /* local: D                             */
+    int max_source_len;          /* longest accepted source, units       */
+    int max_target_len;          /* decoding stops here (END included)   */
+    uint64_t seed;               /* parameter initialisation             */
+} at_seq2seq_config;
+
+/* The defaults: the luong decoder with additive attention, sizes for the
+ * date translator (see docs/models.md), max lengths 0 (set them). */
+AT_API void at_seq2seq_config_default(at_seq2seq_config *config);
+
+typedef struct at_seq2seq at_seq2seq;
+
+/* A new model with freshly initialised parameters. It takes ownership of
+ * both vocabularies (freed by at_seq2seq_free, also on failure). An
+ * impossible configuration is an AT_ERR_ARGUMENT naming the field. */
+AT_API at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
+                            at_vocab *source_vocab, at_vocab *target_vocab);
+AT_API void at_seq2seq_free(at_seq2seq *model);
+AT_API const at_seq2seq_config *at_seq2seq_get_config(const at_seq2seq *model);
+AT_API at_params *at_seq2seq_params(const at_seq2seq *model);
+AT_API const at_vocab *at_seq2seq_source_vocab(const at_seq2seq *model);
+AT_API const at_vocab *at_seq2seq_target_vocab(const at_seq2seq *model);
+/* Attention heads of the weights the model hands back (1 but multi-head). */
+AT_API int at_seq2seq_heads(const at_seq2seq *model);
+
+/* Save parameters + "attend.model" (the configuration as JSON) +
+ * "attend.source_vocab" / "attend.target_vocab", plus extra (may be NULL;
+ * e.g. training state), atomically. Load makes the model from the file
+ * alone; a missing, truncated or foreign file is an AT_ERR_IO or
+ * AT_ERR_FORMAT naming the path. The configuration is read strictly: an
+ * unknown or missing field, a word that is not one of the field's words,
+ * a key twice, or a number that is not an integer in range is an
+ * AT_ERR_FORMAT naming the field. Each parameter the configuration implies
+ * is compared with the file's tensor of that name before it is allocated
+ * (AT_ERR_FORMAT if missing, AT_ERR_SHAPE naming both shapes), the file
+ * may hold no other tensor (AT_ERR_FORMAT), and the loaded model is never
+ * initialised randomly: the file's values are its values. meta_out: NULL,
+ * or an empty at_metadata that receives every metadata entry. */
+AT_API at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *model, const char *path,
+                          const at_metadata *extra);
+AT_API at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path,
+                          at_metadata *meta_out);
+
+/* A data set encoded once for a model: ids of every source and target. A
+ * source longer than max_source_len or a target longer than
+ * max_target_len - 1 is an AT_ERR_ARGUMENT naming the pair. */
+typedef struct at_seq2seq_data {
+    size_t count;
+    int32_t *ids;          /* all sources then all targets, concatenated */
+    size_t *source_start;  /* (count) offset of pair i's source in ids    */
+    size_t *target_start;  /* (count)                                     */
+    int32_t *source_len;   /* (count) units (characters or tokens)        */
+    int32_t *target_len;   /* (count) units, END excluded                 */
+} at_seq2seq_data;
+AT_API at_status at_seq2seq_data_build(at_ctx *ctx, const at_seq2seq *model, const at_pairs *pairs,
+                                at_seq2seq_data *out);
+AT_API void at_seq2seq_data_clear(at_seq2seq_data *data);
+
+/* A padded batch. Tx = longest source of the batch, Ty = longest target + 1
+ * (END). Buffers are sized once for max_batch and the model's limits. */
+typedef struct at_seq2seq_batch {
+    int batch, source_len, target_len; /* B, Tx, Ty                       */
+    int max_batch;
+    int32_t *source;      /* (B, Tx) PAD after each length                 */
+    int32_t *lengths;     /* (B)                                           */
+    uint8_t *source_mask; /* (B, Tx) 1 = a real unit (not padding)         */
+    int32_t *target_in;   /* (Ty, B) START, then the target (teacher input)  */
+    int32_t *target_out;  /* (Ty, B) the target, END, then PAD             */
+} at_seq2seq_batch;
+AT_API at_status at_seq2seq_batch_init(at_ctx *ctx, const at_seq2seq *model, int max_batch,
+                                at_seq2seq_batch *batch);
+AT_API void at_seq2seq_batch_free(at_seq2seq_batch *batch);
+/* Fill from data rows indices[0..n) (n <= max_batch). */
+AT_API at_status at_seq2seq_batch_fill(at_ctx *ctx, at_seq2seq_batch *batch,
+                                const at_seq2seq_data *data, const size_t *indices, int n);
+
+/* Mean cross-entropy of the batch's targets (PAD ignored), recorded on the
+ * tape when gradients are on. */
+AT_API at_status at_seq2seq_loss(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
+                          at_tensor **loss);
+/* Greedy decoding of a batch (inference: call with gradients off).
+ * ids (B, max_target_len): output ids, END included, PAD after it.
+ * weights NULL or (B, heads, max_target_len, Tx): attention per step. */
+AT_API at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
+                            int32_t *ids, float *weights);
+
+/* One string translated, with its attention. */
+typedef struct at_translation {
+    char *text;          /* the output, UTF-8 (malloc'd); tokens are
+                            joined by single spaces                       */
+    int source_len;      /* Tx: units (characters or tokens) of the input  */
+    int target_len;      /* Ty: units of the output (END excluded)         */
+    int heads;           /* 1, or H for multi-head                         */
+    float *weights;      /* (heads, Ty, Tx): row t = output unit t         */
+} at_translation;
+/* Empty text (for a token source: no token), invalid UTF-8, a token over
+ * AT_VOCAB_MAX_TOKEN_BYTES or more than max_source_len units is an
+ * AT_ERR_ARGUMENT saying which; unseen units become UNK. Runs with
+ * gradients off (restores the setting) and resets the context. */
+AT_API at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *model, const char *text,
+                               at_translation *out);
+AT_API void at_translation_clear(at_translation *translation);
+
+/* Training and evaluation (src/models/trainer.c). One step: reset the
+ * context, zero gradients, loss, backward, clip to clip_norm (0 = none),
+ * optimiser step. *loss_out gets the loss. */
+AT_API at_status at_seq2seq_train_step(at_ctx *ctx, at_seq2seq *model, at_optim *optim,
+                                const at_seq2seq_batch *batch, float clip_norm,
+                                float *loss_out);
+
+/* Whole-sequence exact match (the output up to END equals the target, END
+ * included; padding never counts) and per-unit accuracy (target positions,
+ * END included, where the output has the same id; "chars" are units:
+ * characters or tokens, as the target vocabulary reads them). */
+typedef struct at_seq2seq_score {
+    long pairs, exact;
+    long chars, chars_correct;
+} at_seq2seq_score;
+/* Greedy decoding of every pair, batch_size at a time, sorted by length.
+ * correct: NULL or (count) bytes, 1 where the pair is matched exactly. */
+AT_API at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_data *data,
+                              int batch_size, at_seq2seq_score *score, uint8_t *correct);
+
+/* Batches that group pairs of similar source length (less padding): the
+ * data is shuffled, cut into chunks of `pool` batches, each chunk sorted
+ * by length and cut into batches, and the batch order shuffled. order gets
+ * data->count indices; batch k is order[k*batch_size ...]. */
+AT_API void at_seq2seq_bucket_order(const at_seq2seq_data *data, int batch_size, int pool,
+                             at_rng *rng, size_t *order);
+
+/* The date translator as an at_trainable: data encoded once, padded
+ * batches in length buckets, the mean cross-entropy, and greedy decoding of
+ * the validation pairs for the metrics "exact" (whole outputs) and "char"
+ * (per target unit: character or token). The task borrows the model; valid
+ * must not be empty. */
+/* A new model for these pairs: both vocabularies from the training pairs,
+ * of the kinds given (characters or tokens, on either side; the date
+ * translator reads and writes characters), max_source_len = the longest
+ * source of train and valid, in its units, + 16 (room for longer inputs at
+ * translation time), max_target_len = the longest target + 2 (END, and one
+ * spare); the other fields from config. */
+AT_API at_status at_seq2seq_create_for_pairs(at_ctx *ctx, at_seq2seq **out,
+                                      const at_seq2seq_config *config, const at_pairs *train,
+                                      const at_pairs *valid, at_vocab_kind source_kind,
+                                      at_vocab_kind target_kind);
+typedef struct at_seq2seq_task at_seq2seq_task;
+AT_API at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq *model,
+                                 const at_pairs *train, const at_pairs *valid, int max_batch);
+AT_API void at_seq2seq_task_free(at_seq2seq_task *task);
+AT_API const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATTEND_API_MODELS_H */

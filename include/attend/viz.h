@@ -1,0 +1,223 @@
+/*
+ * attend/viz.h - pictures of attention: heatmaps, HTML, the terminal,
+ * training curves (libattend-viz, which needs cairo and pango).
+ *
+ * Part of the public contract of libattend; include <attend.h> for all of
+ * it. The conventions (errors, shapes, the one mask convention, memory,
+ * gradients) are written once, at the top of attend/core.h.
+ */
+#ifndef ATTEND_API_VIZ_H
+#define ATTEND_API_VIZ_H
+
+#include "attend/core.h"
+#include <stdio.h> /* FILE, for at_plot_terminal */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------- visualisation
+ * Pictures of attention: heatmaps (PNG, PDF, SVG), a self-contained
+ * interactive HTML page, the terminal, and training curves. Rendering uses
+ * cairo with pango, so labels in any script (Latin, Cyrillic, CJK, Arabic)
+ * are shaped and drawn with real fonts found through fontconfig.
+ *
+ * An attention map is one picture's data: heads × rows × cols weights,
+ * rows = the query / output tokens (T_q, drawn down the side), cols = the
+ * key / input tokens (T_k, drawn along the top), as the (B, Tq, Tk) or
+ * (B, H, Tq, Tk) weights of one batch row. Static attention (HAN) with
+ * per-feature weights (B, T, D) fits too: rows = features, cols = tokens.
+ * The colour scale is fixed to [0, 1] (weights are probabilities), so maps
+ * of different models compare by eye; values outside are clamped.
+ *
+ * A weights file (attend's own JSON format, written by
+ * at_attention_map_save and read strictly by at_attention_map_load):
+ *   {"format": "attend-attention", "version": 1, "kind": "map",
+ *    "title": "...", "model": "...", "mechanism": "...",
+ *    "heads": H, "rows": Tq, "cols": Tk,
+ *    "row_labels": [Tq strings], "col_labels": [Tk strings],
+ *    "weights": [H][Tq][Tk] numbers}
+ * Limits: 1 <= rows, cols <= AT_VIZ_MAX_TOKENS, 1 <= heads <= AT_VIZ_MAX_HEADS.
+ * at_attention_map_load also reads one line of `attend translate --weights
+ * json` ({"input", "output", "source": [chars], "target": [chars],
+ * "heads": H, "weights": [H][Ty][Tx]}), just as strictly. */
+#define AT_VIZ_MAX_TOKENS 4096
+#define AT_VIZ_MAX_HEADS 64
+/* A weights file is at most AT_VIZ_MAX_FILE_BYTES bytes holding at most
+ * AT_VIZ_MAX_FILE_VALUES JSON values (numbers and strings), so reading one
+ * takes at most about a gigabyte; a bigger file is an AT_ERR_FORMAT, and
+ * saving a map that would make one is an AT_ERR_ARGUMENT (64 heads of
+ * 256 x 256 fit). */
+#define AT_VIZ_MAX_FILE_BYTES (128 << 20)
+#define AT_VIZ_MAX_FILE_VALUES (8 << 20)
+
+typedef struct at_attention_map {
+    int heads, rows, cols;
+    float *weights;     /* heads*rows*cols, (H, Tq, Tk) row-major         */
+    char **row_labels;  /* rows UTF-8 strings: output tokens ("" at first) */
+    char **col_labels;  /* cols UTF-8 strings: input tokens               */
+    char *title;        /* free text, e.g. the input sentence ("" if none)*/
+    char *model;        /* e.g. "bilstm-gru"                   ("" if none)*/
+    char *mechanism;    /* e.g. "additive (Bahdanau)"          ("" if none)*/
+} at_attention_map;
+
+/* A zero-filled map with empty labels and texts. Sizes outside the limits
+ * are an AT_ERR_ARGUMENT. Free with at_attention_map_free (NULL is fine). */
+AT_API at_status at_attention_map_create(at_ctx *ctx, at_attention_map **out, int heads, int rows,
+                                  int cols);
+AT_API void at_attention_map_free(at_attention_map *map);
+/* Copy rows (resp. cols) label strings in; NULL keeps the current ones.
+ * Labels must be valid UTF-8 (else AT_ERR_ARGUMENT). */
+AT_API at_status at_attention_map_set_labels(at_ctx *ctx, at_attention_map *map,
+                                      const char *const *row_labels,
+                                      const char *const *col_labels);
+/* One label per code point of output_text (rows) and input_text (cols),
+ * the usual case for a character model. A text whose length in code points
+ * differs from rows (cols) is an AT_ERR_ARGUMENT; NULL skips that side. */
+AT_API at_status at_attention_map_set_chars(at_ctx *ctx, at_attention_map *map,
+                                     const char *output_text, const char *input_text);
+/* Copy the title, model and mechanism names; NULL keeps the current one. */
+AT_API at_status at_attention_map_set_text(at_ctx *ctx, at_attention_map *map, const char *title,
+                                    const char *model, const char *mechanism);
+/* Copy head `head`'s (rows, cols) weights in, e.g. from a (B, [H,] Tq, Tk)
+ * tensor: weights->data + b*H*Tq*Tk + head*Tq*Tk with row_stride = Tk. */
+AT_API at_status at_attention_map_set_weights(at_ctx *ctx, at_attention_map *map, int head,
+                                       const float *weights, int row_stride);
+
+/* Save (atomically: a temporary file renamed over path) and load the
+ * weights file above. Load validates everything: a malformed file is an
+ * AT_ERR_FORMAT whose message names the file and the problem; impossible
+ * sizes are an AT_ERR_FORMAT too, never a crash or a huge allocation. */
+AT_API at_status at_attention_map_save(at_ctx *ctx, const at_attention_map *map, const char *path);
+AT_API at_status at_attention_map_load(at_ctx *ctx, at_attention_map **out, const char *path);
+/* The same from len bytes of text in memory (a weights file, or one line of
+ * `attend translate --weights json`), as strictly; name stands for the
+ * file in messages (e.g. "maps.json line 3"). */
+AT_API at_status at_attention_map_parse(at_ctx *ctx, at_attention_map **out, const char *text, size_t len,
+                                 const char *name);
+/* Export for bertviz-style tools: {"attention": [1 layer][H][Tq][Tk],
+ * "left_text": row labels, "right_text": col labels, "decoder_tokens",
+ * "encoder_tokens" (the same), "model", "mechanism", "title"}. In Python:
+ *   d = json.load(open(path)); a = [torch.tensor(l)[None] for l in d["attention"]]
+ *   bertviz.head_view(cross_attention=a, encoder_tokens=d["encoder_tokens"],
+ *                     decoder_tokens=d["decoder_tokens"])          */
+AT_API at_status at_attention_map_export_bertviz(at_ctx *ctx, const at_attention_map *map,
+                                          const char *path);
+
+/* A document for static (HAN) attention at two levels: sentences of words,
+ * one weight per word (within its sentence) and one per sentence. Its
+ * weights file has "kind": "document" and
+ *   "sentences": [{"weight": w, "words": ["..", ..], "word_weights": [..]}, ..] */
+typedef struct at_attention_doc {
+    int sentences;            /* >= 1                                     */
+    int *lengths;             /* words per sentence, each >= 1            */
+    int words;                /* sum of lengths                           */
+    char **word_text;         /* words strings, sentence after sentence   */
+    float *word_weights;      /* words values                             */
+    float *sentence_weights;  /* sentences values                         */
+    char *title, *model, *mechanism;
+} at_attention_doc;
+AT_API at_status at_attention_doc_create(at_ctx *ctx, at_attention_doc **out, int sentences,
+                                  const int *lengths);
+AT_API void at_attention_doc_free(at_attention_doc *doc);
+/* Copy word strings (doc->words of them) and the texts; NULL keeps. */
+AT_API at_status at_attention_doc_set_words(at_ctx *ctx, at_attention_doc *doc,
+                                     const char *const *words);
+AT_API at_status at_attention_doc_set_text(at_ctx *ctx, at_attention_doc *doc, const char *title,
+                                    const char *model, const char *mechanism);
+AT_API at_status at_attention_doc_save(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+AT_API at_status at_attention_doc_load(at_ctx *ctx, at_attention_doc **out, const char *path);
+
+/* What a weights file holds, read from its "kind": AT_VIZ_MAP or
+ * AT_VIZ_DOC (AT_ERR_FORMAT if neither, AT_ERR_IO if unreadable). */
+typedef enum at_viz_kind { AT_VIZ_MAP = 1, AT_VIZ_DOC = 2 } at_viz_kind;
+AT_API at_status at_viz_file_kind(at_ctx *ctx, const char *path, at_viz_kind *kind);
+
+/* The colour map: a perceptual, viridis-like ramp from dark purple (0)
+ * through blue and green to yellow (1). value is clamped to [0, 1]. */
+AT_API void at_viz_colour(float value, uint8_t rgb[3]);
+
+/* Draw one map to path; the format follows the extension: .png, .svg,
+ * .pdf or .html (case-insensitive); any other is an AT_ERR_ARGUMENT.
+ * One head: a heatmap with the output tokens down the side, the input
+ * tokens along the top, a colour bar and a title naming the model and the
+ * mechanism. Several heads: a grid with every head (HTML adds a head
+ * selector). Files are written atomically. Drawing has a budget: a figure
+ * whose drawing is estimated to need more than 1 GB of memory (a PDF of
+ * 64 heads of 256 x 256 would need over 4 GB) is refused with an
+ * AT_ERR_ARGUMENT before anything big is allocated; the message gives the
+ * estimate (.html, which shows one head at a time, takes far larger maps). */
+AT_API at_status at_plot_map(at_ctx *ctx, const at_attention_map *map, const char *path);
+/* Several maps side by side in one figure, n >= 1; .png, .svg, .pdf or
+ * .html. The same input under several models: panels are named "model ·
+ * mechanism" under the shared input. Several inputs (maps whose titles
+ * differ, e.g. example dates under one model): each panel is titled with
+ * its own map's title. A multi-head map is shown as the mean of its heads
+ * (its panel says so). title (the heading) may be NULL. */
+AT_API at_status at_plot_compare(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                          const char *title, const char *path);
+/* A document's word and sentence weights: .html (interactive), or .png,
+ * .svg, .pdf (the text with each word shaded). */
+AT_API at_status at_plot_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+
+/* Where cell (row, col) of head `head` of at_plot_map's figure is centred,
+ * in the PNG's pixels (for tests and tools). */
+AT_API at_status at_plot_cell_center(at_ctx *ctx, const at_attention_map *map, int head, int row,
+                              int col, double *x, double *y);
+
+/* The terminal. The library never looks at the environment or calls
+ * isatty: the caller decides the colour mode, e.g. with
+ *   at_term_mode_for(isatty(fileno(stdout)), getenv("NO_COLOR"),
+ *                    getenv("COLORTERM"), getenv("TERM"))
+ * which gives ASCII when not a terminal, when NO_COLOR is set and not
+ * empty, or when TERM is "dumb"; 24-bit colour when COLORTERM is
+ * "truecolor" or "24bit"; 256 colours otherwise. */
+typedef enum at_term_mode { AT_TERM_ASCII, AT_TERM_256, AT_TERM_TRUECOLOR } at_term_mode;
+AT_API at_term_mode at_term_mode_for(int is_tty, const char *no_color, const char *colorterm,
+                              const char *term);
+/* Write UTF-8 text for a terminal: every control character (C0, DEL, C1,
+ * which a terminal would take as the start of an escape sequence) as
+ * U+FFFD, the rest as it is. For any text from outside (inputs, titles,
+ * data) shown on a terminal. */
+AT_API void at_term_puts(FILE *out, const char *text);
+/* Draw the map (every head, one after another) with its labels to out:
+ * two character cells per weight, coloured blocks or ASCII shades.
+ * Control characters in the title, names and labels are written as U+FFFD
+ * (no escape of the map's own text reaches the terminal). A write error on
+ * out is an AT_ERR_IO (out is not flushed: the caller checks its flush). */
+AT_API at_status at_plot_terminal(at_ctx *ctx, const at_attention_map *map, FILE *out,
+                           at_term_mode mode);
+
+/* The map of one translation (at_seq2seq_translate, models section
+ * below): rows = the output's units, cols = the input's units (characters
+ * or tokens, as the model's vocabularies read them; "1", "2", ... if a text
+ * does not split into as many), every head, title "input -> output",
+ * mechanism = the attention kind's name (e.g. "additive", "multi-head"),
+ * model = model_name, or when NULL the decoder's name ("seed decoder",
+ * "luong-gru", "luong-lstm"). */
+struct at_seq2seq;
+struct at_translation;
+AT_API at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map **out,
+                                            const struct at_seq2seq *model,
+                                            const char *model_name, const char *input,
+                                            const struct at_translation *translation);
+
+/* Training curves from a metrics file of JSON lines, one object per line,
+ * e.g. {"step": 100, "loss": 0.91, "valid_loss": 1.02, "valid_exact": 0.4}.
+ * "step" is required on a line for it to count (lines without it, blank
+ * lines and non-numeric values are skipped; a line that is not JSON is an
+ * AT_ERR_FORMAT naming the line). Fields whose name contains "loss" go in
+ * the left panel; names containing "acc", "exact", "match" or "char"
+ * (e.g. "valid_char") go in the right panel (accuracy in [0, 1]); other
+ * fields ("lr", "seconds", ...) are ignored. Writes
+ * out_path: .png, .svg or .pdf. title may be NULL. The file is read whole,
+ * at most AT_VIZ_MAX_METRICS_BYTES (AT_ERR_FORMAT beyond); more points
+ * than the drawing budget (see at_plot_map) are an AT_ERR_ARGUMENT. */
+#define AT_VIZ_MAX_METRICS_BYTES (256 << 20)
+AT_API at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out_path,
+                          const char *title);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATTEND_API_VIZ_H */
