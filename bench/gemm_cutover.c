@@ -1,7 +1,7 @@
 /*
  * gemm_cutover.c - where does OpenBLAS start to beat attend's own kernel?
  *
- * at_gemm() sends a product to attend's register-blocked kernel or to
+ * ati_gemm() sends a product to attend's register-blocked kernel or to
  * cblas_sgemm. This program times both over the shapes recurrent layers
  * make, for each of the three layouts training uses:
  *
@@ -19,7 +19,7 @@
  * A second table takes the products up to and past AT_GEMM_OWN_FLOPS:
  * the whole-sequence products of a recurrent layer (T*B rows) and square
  * ones up to 1536, each on one thread and on `threads` threads (the own
- * kernel's at_gemm_own against OpenBLAS with as many threads), with the
+ * kernel's ati_gemm_own against OpenBLAS with as many threads), with the
  * GFLOP/s of each. Run it as attend runs (the environment's OpenBLAS
  * settings untouched), single-threaded and with 2 threads:
  *
@@ -89,8 +89,8 @@ static void bench_layout(int ta, int tb, const char *name, float *A, float *B, f
                     s.K = batches[b];
                 }
                 long work = (long)s.M * s.N * s.K;
-                double small = time_call(at_gemm_small, &s, A, B, C);
-                double blas = time_call(at_gemm_blas, &s, A, B, C);
+                double small = time_call(ati_gemm_small, &s, A, B, C);
+                double blas = time_call(ati_gemm_blas, &s, A, B, C);
                 printf("%s  %5d %5d %5d %10ld %10.2f %10.2f %10.2f\n", name, s.M, s.N, s.K,
                        work, small, blas, blas / small);
                 if (small <= blas && work > t->small_wins_max) t->small_wins_max = work;
@@ -102,7 +102,7 @@ static int own_threads = 1;
 
 static void own_n(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
-    at_gemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, own_threads);
+    ati_gemm_own(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, own_threads);
 }
 
 /* Large products: own kernel against OpenBLAS, 1 and `threads` threads. */
@@ -123,10 +123,10 @@ static void bench_large(int threads, float *A, float *B, float *C) {
         double flop = 2.0 * (double)work;
         own_threads = 1;
         openblas_set_num_threads(1);
-        double own1 = time_call(own_n, s, A, B, C), blas1 = time_call(at_gemm_blas, s, A, B, C);
+        double own1 = time_call(own_n, s, A, B, C), blas1 = time_call(ati_gemm_blas, s, A, B, C);
         own_threads = threads;
         openblas_set_num_threads(threads);
-        double ownn = time_call(own_n, s, A, B, C), blasn = time_call(at_gemm_blas, s, A, B, C);
+        double ownn = time_call(own_n, s, A, B, C), blasn = time_call(ati_gemm_blas, s, A, B, C);
         printf("%c%c %5d %5d %5d %13ld %7.1f %7.1f %7.1f %7.1f\n", s->ta ? 'T' : 'N',
                s->tb ? 'T' : 'N', s->M, s->N, s->K, work, flop / own1 * 1e-3,
                flop / blas1 * 1e-3, flop / ownn * 1e-3, flop / blasn * 1e-3);

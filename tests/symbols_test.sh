@@ -21,7 +21,6 @@ exported() { # LIBRARY -> the functions it exports, sorted
     nm -D --defined-only "$build/$1" | awk '$2 == "T" || $2 == "W" {print $3}' | sort -u
 }
 
-checks=0
 check() { # LIBRARY HEADER...
     checks=$((checks + 1))
     before=$failures
@@ -38,6 +37,20 @@ check() { # LIBRARY HEADER...
     [ "$failures" -eq "$before" ] || bad=$((bad + 1))
 }
 bad=0
+checks=0
+
+# Internal functions never look like the API: every at_ symbol a static
+# library defines is exported by its shared twin (internals use ati_ or a
+# module prefix).
+checks=$((checks + 1))
+for lib in libattend libattend-data libattend-viz; do
+    nm --defined-only "$build/$lib.a" | awk '$2 ~ /[TDBR]/ {print $3}' | grep '^at_' | sort -u \
+        > "$tmp/archive"
+    exported "$lib.so" > "$tmp/exported"
+    internal=$(comm -23 "$tmp/archive" "$tmp/exported")
+    [ -z "$internal" ] || { echo "FAIL: $lib.a has internal functions named like the API:";
+                             echo "$internal" | sed 's/^/  /'; bad=$((bad + 1)); }
+done
 
 check libattend.so core.h attention.h text.h models.h
 check libattend-data.so data.h

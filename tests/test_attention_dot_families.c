@@ -258,9 +258,9 @@ static void test_dot_attention(void) {
         int nd = dot_shape(c, c->tq, c->d, qs);
         dot_shape(c, c->tk, c->d, ks);
         dot_shape(c, c->tk, c->dv, vs);
-        float *q = test_random_floats(at_shape_size(nd, qs), -1.0f, 1.0f, &rng);
-        float *k = test_random_floats(at_shape_size(nd, ks), -1.0f, 1.0f, &rng);
-        float *v = test_random_floats(at_shape_size(nd, vs), -1.0f, 1.0f, &rng);
+        float *q = test_random_floats(ati_shape_size(nd, qs), -1.0f, 1.0f, &rng);
+        float *k = test_random_floats(ati_shape_size(nd, ks), -1.0f, 1.0f, &rng);
+        float *v = test_random_floats(ati_shape_size(nd, vs), -1.0f, 1.0f, &rng);
         check_dot_forward(c, &run, q, k, v);
         gc_input inputs[3] = {gc_tensor("q", nd, qs, q), gc_tensor("k", nd, ks, k),
                               gc_tensor("v", nd, vs, v)};

@@ -201,9 +201,9 @@ static void test_dot_attention(void) {
         int qs[4], ks[4], vs[4];
         int nq = dot_shape(c, c->tq, c->d, qs), nk = dot_shape(c, c->tk, c->d, ks);
         dot_shape(c, c->tk, c->dv, vs);
-        float *data[3] = {test_random_floats(at_shape_size(nq, qs), -1.5f, 1.5f, &rng),
-                          test_random_floats(at_shape_size(nk, ks), -1.5f, 1.5f, &rng),
-                          test_random_floats(at_shape_size(nk, vs), -1.0f, 1.0f, &rng)};
+        float *data[3] = {test_random_floats(ati_shape_size(nq, qs), -1.5f, 1.5f, &rng),
+                          test_random_floats(ati_shape_size(nk, ks), -1.5f, 1.5f, &rng),
+                          test_random_floats(ati_shape_size(nk, vs), -1.0f, 1.0f, &rng)};
         gc_input inputs[3] = {gc_tensor("q", nq, qs, data[0]), gc_tensor("k", nk, ks, data[1]),
                               gc_tensor("v", nk, vs, data[2])};
         check_both(c->name, mask_names[c->mask_kind], 3, inputs, NULL, build_dot, &run, &run.parts);

@@ -14,7 +14,7 @@
  */
 #include "testutil.h"
 
-#include "internal.h" /* at_shape_size */
+#include "internal.h" /* ati_shape_size */
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,7 @@ static void test_stack_values(void) {
     at_rng_seed(&rng, 11);
     for (int ndim = 1; ndim <= 3; ndim++) {
         int shape[3] = {2, 3, 4};
-        size_t size = at_shape_size(ndim, shape);
+        size_t size = ati_shape_size(ndim, shape);
         enum { N = 3 };
         float *data[N];
         at_tensor *xs[N];
@@ -90,7 +90,7 @@ static void test_stack_values(void) {
 static gc_input make_input(const char *name, int ndim, const int *shape, at_rng *rng) {
     gc_input in = {.name = name, .ndim = ndim};
     memcpy(in.shape, shape, (size_t)ndim * sizeof *shape);
-    in.values = test_random_floats(at_shape_size(ndim, shape), -1, 1, rng);
+    in.values = test_random_floats(ati_shape_size(ndim, shape), -1, 1, rng);
     return in;
 }
 

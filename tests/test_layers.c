@@ -200,7 +200,7 @@ static void gc_dense(int ndim, const int *x_shape, int out, int with_bias) {
     int in = x_shape[ndim - 1];
     CHECK_OK(ctx, at_dense_init(ctx, &layer, params, "fc", in, out, with_bias, &rng));
     test_jitter_params(params, &rng, 0.2f);
-    size_t n = at_shape_size(ndim, x_shape);
+    size_t n = ati_shape_size(ndim, x_shape);
     float *x = test_random_floats(n, -1.0f, 1.0f, &rng);
     gc_input input = {"x", ndim, {1, 1, 1, 1}, x};
     memcpy(input.shape, x_shape, (size_t)ndim * sizeof(int));

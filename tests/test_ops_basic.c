@@ -37,7 +37,7 @@ static gc_input input_new(const char *name, int ndim, const int *shape, float lo
                           at_rng *rng) {
     gc_input in = {.name = name, .ndim = ndim};
     for (int i = 0; i < AT_MAX_DIMS; i++) in.shape[i] = i < ndim ? shape[i] : 1;
-    size_t n = at_shape_size(ndim, shape);
+    size_t n = ati_shape_size(ndim, shape);
     in.values = malloc(n * sizeof(float));
     fill_uniform(in.values, n, lo, hi, rng);
     return in;
@@ -104,10 +104,10 @@ static void test_gemm(void) {
             fill_uniform(C, nc, -1, 1, &rng);
             memcpy(R, C, nc * 4);
             float alpha = t == 3 ? -0.5f : 1.0f, beta = (float)(s % 3) * 0.5f;
-            if (s % 4 == 3) // the cblas side of at_gemm, which only huge products reach
-                at_gemm_blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-            else if (s % 2) at_gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-            else at_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            if (s % 4 == 3) // the cblas side of ati_gemm, which only huge products reach
+                ati_gemm_blas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            else if (s % 2) ati_gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            else ati_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
             naive_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
             char what[64];
             snprintf(what, sizeof what, "gemm %s%s M%d N%d K%d", ta ? "T" : "N", tb ? "T" : "N",
@@ -143,7 +143,7 @@ static void test_gemm_own(void) {
             for (int k = 0; k < 3; k++) {
                 memcpy(C[k], R, nc * 4);
                 if (beta == 0.0f) C[k][nc / 2] = NAN; // must be overwritten, not scaled
-                at_gemm_own(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C[k], ldc, k + 1);
+                ati_gemm_own(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C[k], ldc, k + 1);
             }
             naive_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, R, ldc);
             char what[64];
@@ -154,7 +154,7 @@ static void test_gemm_own(void) {
             CHECK(memcmp(C[0], C[2], nc * 4) == 0, "%s: 3 threads differ from 1", what);
             free(A), free(B), free(R), free(C[0]), free(C[1]), free(C[2]);
         }
-    /* at_gemm_bias: C = A B + bias in every row; C's old values (NaN here)
+    /* ati_gemm_bias: C = A B + bias in every row; C's old values (NaN here)
      * unread; M = 40 with B transposed takes the swapped product */
     for (int t = 0; t < 8; t++) {
         int M = t < 4 ? 67 : 40, N = 100, K = 150, ta = t & 1, tb = (t >> 1) & 1;
@@ -168,18 +168,18 @@ static void test_gemm_own(void) {
         for (int i = 0; i < M; i++) memcpy(R + (size_t)i * N, bias, (size_t)N * 4);
         naive_gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, R, N);
         for (size_t i = 0; i < (size_t)M * N; i++) C1[i] = C2[i] = NAN;
-        at_gemm_bias(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, C1, N, 1);
-        at_gemm_bias(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, C2, N, 2);
+        ati_gemm_bias(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, C1, N, 1);
+        ati_gemm_bias(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, bias, C2, N, 2);
         check_close("gemm with bias", C1, R, (size_t)M * N, 1e-4 * sqrt(K) + 1e-5, 1e-4);
         CHECK(memcmp(C1, C2, (size_t)M * N * 4) == 0, "gemm with bias: 2 threads differ");
         free(A), free(B), free(bias), free(R), free(C1), free(C2);
     }
     /* alpha = 0 and K = 0: C = beta C, B and A never read */
     float C[6] = {1, 2, 3, 4, 5, 6}, want[6] = {2, 4, 6, 8, 10, 12};
-    at_gemm_own(0, 0, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 2.0f, C, 3, 1);
+    ati_gemm_own(0, 0, 2, 3, 0, 1.0f, NULL, 1, NULL, 3, 2.0f, C, 3, 1);
     CHECK(memcmp(C, want, sizeof C) == 0, "own gemm with K = 0 must only scale C");
     float one = 1.0f;
-    at_gemm_own(0, 0, 2, 3, 1, 0.0f, &one, 1, want, 3, 0.0f, C, 3, 2);
+    ati_gemm_own(0, 0, 2, 3, 1, 0.0f, &one, 1, want, 3, 0.0f, C, 3, 2);
     for (int i = 0; i < 6; i++) CHECK(C[i] == 0.0f, "own gemm with alpha = 0, beta = 0: C = 0");
 }
 
@@ -417,7 +417,7 @@ static void test_activations(void) {
             int nd, shape[AT_MAX_DIMS];
             rand_shape(&rng, &nd, shape, 5);
             gc_input in = input_new("x", nd, shape, -3, 3, &rng);
-            size_t n = at_shape_size(nd, shape);
+            size_t n = ati_shape_size(nd, shape);
             for (size_t i = 0; i < n; i++) /* keep away from relu's kink */
                 if (fabsf(in.values[i]) < 0.05f) in.values[i] += 0.1f;
             char name[64];
@@ -538,7 +538,7 @@ static void test_reshape_and_transpose(at_rng *rng, int c) {
     gc_input x = input_new("x", nd, shape, -1, 1, rng);
     /* reshape to the reversed shape, or flat */
     sc.ndim = c % 2 ? 1 : nd;
-    if (sc.ndim == 1) sc.shape[0] = (int)at_shape_size(nd, shape);
+    if (sc.ndim == 1) sc.shape[0] = (int)ati_shape_size(nd, shape);
     else
         for (int i = 0; i < nd; i++) sc.shape[i] = shape[nd - 1 - i];
     gc_check(case_name(name, sizeof name, "reshape", c), 1, &x, NULL, build_reshape, &sc,
@@ -553,7 +553,7 @@ static void test_reshape_and_transpose(at_rng *rng, int c) {
     at_tensor *t = tensor_of(ctx, &x, 0), *y = NULL;
     CHECK_OK(ctx, at_transpose(ctx, &y, t, sc.axis, sc.axis1));
     if (y) {
-        int a0 = at_axis(sc.axis, nd), a1 = at_axis(sc.axis1, nd), bad = 0;
+        int a0 = ati_axis(sc.axis, nd), a1 = ati_axis(sc.axis1, nd), bad = 0;
         for (size_t i = 0; i < y->size; i++) {
             int idx[AT_MAX_DIMS];
             size_t rest = i;
@@ -580,7 +580,7 @@ static void test_concat_slice_split(at_rng *rng, int c) {
     int nd, shape[AT_MAX_DIMS];
     rand_shape(rng, &nd, shape, 4);
     sc.axis = rand_axis(rng, nd);
-    int ax = at_axis(sc.axis, nd);
+    int ax = ati_axis(sc.axis, nd);
 
     /* concat of 1 to 3 inputs differing along axis */
     sc.n = 1 + (int)at_rng_below(rng, 3);

@@ -135,7 +135,7 @@ int test_mask_keeps(const at_attn_mask *m, int B, int b, int i, int j, int tq, i
     return m->keep[(size_t)row * tk + j] != 0;
 }
 
-static at_status gc_join_outputs_backward(at_ctx *ctx, at_node *node) {
+static at_status gc_join_outputs_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     size_t offset = 0;
     for (int i = 0; i < node->nin; i++) {
@@ -156,16 +156,16 @@ at_status gc_join_outputs(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts) 
             kept[count++] = parts[i];
             total += (int)parts[i]->size;
         }
-    int track = at_tracking(ctx, count, kept);
+    int track = ati_tracking(ctx, count, kept);
     at_tensor *result;
-    AT_TRY(at_result(ctx, &result, 1, &total, track));
+    AT_TRY(ati_result(ctx, &result, 1, &total, track));
     size_t offset = 0;
     for (int i = 0; i < count; i++) {
         memcpy(result->data + offset, kept[i]->data, kept[i]->size * sizeof(float));
         offset += kept[i]->size;
     }
     if (track)
-        AT_TRY(at_tape_record(ctx, NULL, "gc_join_outputs", gc_join_outputs_backward, result, count,
+        AT_TRY(ati_tape_record(ctx, NULL, "gc_join_outputs", gc_join_outputs_backward, result, count,
                               kept));
     *y = result;
     return AT_OK;
@@ -321,7 +321,7 @@ int gc_check(const char *name, int n_inputs, gc_input *inputs, at_params *params
     at_rng_seed(&probe_rng, o.seed + 7u);
     size_t probes[GC_MAX_PROBES];
     for (int i = 0; s == AT_OK && i < n_inputs; i++) {
-        size_t n = at_shape_size(inputs[i].ndim, inputs[i].shape);
+        size_t n = ati_shape_size(inputs[i].ndim, inputs[i].shape);
         size_t count = gc_probes(n, probes, &probe_rng);
         for (size_t k = 0; s == AT_OK && k < count; k++) {
             double slope = 0;

@@ -78,7 +78,7 @@ at_status at_additive_init(at_ctx *ctx, at_additive *layer, at_params *params, c
 
 /* node->iarg: [0] rows R = B*Tk, [1] Dk, [2] O, [3] ld of W, [4] offset.
  * node->in: keys, W, bias (may be NULL). */
-static at_status project_block_backward(at_ctx *ctx, at_node *node) {
+static at_status project_block_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *keys = node->in[0], *W = node->in[1], *bias = node->in[2];
     const float *dy = node->out->grad; // (R, O)
@@ -86,10 +86,10 @@ static at_status project_block_backward(at_ctx *ctx, at_node *node) {
     int ld = node->iarg[3], offset = node->iarg[4];
     // forward: y = keys W_blockᵀ + b        so dkeys += dy W_block
     if (keys->grad)
-        at_gemm(0, 0, rows, dk, O, 1.0f, dy, O, W->data + offset, ld, 1.0f, keys->grad, dk);
+        ati_gemm(0, 0, rows, dk, O, 1.0f, dy, O, W->data + offset, ld, 1.0f, keys->grad, dk);
     // forward: y = keys W_blockᵀ + b        so dW_block += dyᵀ keys
     if (W->grad)
-        at_gemm(1, 0, O, dk, rows, 1.0f, dy, O, keys->data, dk, 1.0f, W->grad + offset, ld);
+        ati_gemm(1, 0, O, dk, rows, 1.0f, dy, O, keys->data, dk, 1.0f, W->grad + offset, ld);
     // forward: y[r] = ... + b, every row   so db += the column sums of dy
     if (bias && bias->grad)
         for (int r = 0; r < rows; r++)
@@ -107,23 +107,23 @@ at_status attn_project_block(at_ctx *ctx, const char *op, at_tensor *keys, at_te
     int O = W->shape[0], ld = W->shape[1];
     if (keys->ndim != 3 || offset + keys->shape[2] > ld)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: keys %s must be (B, Tk, %d)", op,
-                           at_shape_str(got, sizeof got, keys->ndim, keys->shape), ld - offset);
+                           ati_shape_str(got, sizeof got, keys->ndim, keys->shape), ld - offset);
     if (bias && bias->size != (size_t)O)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: bias has %zu values, expected %d", op,
                            bias->size, O);
     int dk = keys->shape[2], rows = keys->shape[0] * keys->shape[1];
     at_tensor *inputs[3] = {keys, W, bias};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, 3, (int[]){keys->shape[0], keys->shape[1], O}, track));
+    AT_TRY(ati_result(ctx, &y, 3, (int[]){keys->shape[0], keys->shape[1], O}, track));
     if (bias)
         for (int r = 0; r < rows; r++)
             memcpy(y->data + (size_t)r * O, bias->data, O * sizeof(float));
     // y (R, O) += keys (R, Dk) · W[:, offset : offset + Dk]ᵀ
-    at_gemm(0, 1, rows, O, dk, 1.0f, keys->data, dk, W->data + offset, ld, 1.0f, y->data, O);
+    ati_gemm(0, 1, rows, O, dk, 1.0f, keys->data, dk, W->data + offset, ld, 1.0f, y->data, O);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, project_block_backward, y, 3, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, project_block_backward, y, 3, inputs));
         node->iarg[0] = rows;
         node->iarg[1] = dk;
         node->iarg[2] = O;
@@ -163,9 +163,9 @@ static void additive_row(int tk, int A, const float *wq, const float *kp, const 
             float *tj = t ? t + (size_t)j * A + a0 : row;
             const float *kpj = kp + (size_t)j * A + a0;
             // t[j][a] = tanh(W q + kp[j])[a]
-            for (int a = 0; a < n; a++) tj[a] = at_fast_tanh(wq[a0 + a] + kpj[a]);
+            for (int a = 0; a < n; a++) tj[a] = ati_fast_tanh(wq[a0 + a] + kpj[a]);
             // e[j] = Σ_a v[a] t[j][a]
-            sum += at_dot(n, v + a0, tj);
+            sum += ati_dot(n, v + a0, tj);
         }
         e[j] = sum;
     }
@@ -177,9 +177,9 @@ at_status attn_additive_scores(at_ctx *ctx, const attn_dims *d, const at_tensor 
     const int A = (int)v->size, ld = W->shape[1], tk = d->tk, tq = d->tq;
     const long rows = (long)d->B * tq;
     float *wq; // (B*Tq, A)
-    AT_TRY(at_scratch(ctx, (void **)&wq, (size_t)rows * A * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&wq, (size_t)rows * A * sizeof(float)));
     // wq = q W[:, 0:Dq]ᵀ : (B*Tq, Dq) x (Dq, A)
-    at_gemm(0, 1, (int)rows, A, d->dq, 1.0f, q, d->dq, W->data, ld, 0.0f, wq, A);
+    ati_gemm(0, 1, (int)rows, A, d->dq, 1.0f, q, d->dq, W->data, ld, 0.0f, wq, A);
     const int big = (long)rows * tk * A >= ADDITIVE_PARALLEL_MIN;
 #pragma omp parallel for num_threads(ctx->threads) if (big)
     for (long r = 0; r < rows; r++) {
@@ -216,8 +216,8 @@ at_status attn_additive_scores_backward(at_ctx *ctx, const attn_dims *d, at_tens
     const int A = (int)v->size, ld = W->shape[1], tk = d->tk, tq = d->tq, B = d->B;
     const int rows = B * tq;
     float *d_wq, *dv_per_batch; // (B*Tq, A), (B, A): summed in batch order, deterministic
-    AT_TRY(at_scratch_zero(ctx, (void **)&d_wq, (size_t)rows * A * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&dv_per_batch, (size_t)B * A * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&d_wq, (size_t)rows * A * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&dv_per_batch, (size_t)B * A * sizeof(float)));
     const int big = (long)rows * tk * A >= ADDITIVE_PARALLEL_MIN;
 #pragma omp parallel for num_threads(ctx->threads) if (big)
     for (int b = 0; b < B; b++)
@@ -231,9 +231,9 @@ at_status attn_additive_scores_backward(at_ctx *ctx, const attn_dims *d, at_tens
             for (int a = 0; a < A; a++)
                 v->grad[a] += dv_per_batch[(size_t)b * A + a];
     // forward: wq = q W[:, 0:Dq]ᵀ           so dq += d_wq W[:, 0:Dq]
-    if (dq) at_gemm(0, 0, rows, d->dq, A, 1.0f, d_wq, A, W->data, ld, 1.0f, dq, d->dq);
+    if (dq) ati_gemm(0, 0, rows, d->dq, A, 1.0f, d_wq, A, W->data, ld, 1.0f, dq, d->dq);
     // forward: wq = q W[:, 0:Dq]ᵀ           so dW[:, 0:Dq] += d_wqᵀ q
-    if (W->grad) at_gemm(1, 0, A, d->dq, rows, 1.0f, d_wq, A, q, d->dq, 1.0f, W->grad, ld);
+    if (W->grad) ati_gemm(1, 0, A, d->dq, rows, 1.0f, d_wq, A, q, d->dq, 1.0f, W->grad, ld);
     return AT_OK;
 }
 
@@ -241,8 +241,8 @@ at_status attn_additive_scores_backward(at_ctx *ctx, const attn_dims *d, at_tens
 
 at_status attn_new_like_queries(at_ctx *ctx, const attn_queries *q, int n, int track,
                                 at_tensor **out) {
-    if (q->single_step) return at_result(ctx, out, 2, (int[]){q->batch, n}, track);
-    return at_result(ctx, out, 3, (int[]){q->batch, q->steps, n}, track);
+    if (q->single_step) return ati_result(ctx, out, 2, (int[]){q->batch, n}, track);
+    return ati_result(ctx, out, 3, (int[]){q->batch, q->steps, n}, track);
 }
 
 at_status attn_map_buffers_new(at_ctx *ctx, const attn_queries *q, const attn_dims *d,
@@ -251,30 +251,30 @@ at_status attn_map_buffers_new(at_ctx *ctx, const attn_queries *q, const attn_di
     *out = (attn_map_buffers){0};
     AT_TRY(attn_new_like_queries(ctx, q, d->dv, track, &out->context));
     if (want_weights) AT_TRY(attn_new_like_queries(ctx, q, d->tk, track, &out->weights));
-    AT_TRY(at_scratch(ctx, (void **)&out->scores, map * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&out->scores, map * sizeof(float)));
     if (out->weights)
         out->alpha = out->weights->data;
     else
-        AT_TRY(at_scratch(ctx, (void **)&out->alpha, map * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&out->alpha, map * sizeof(float)));
     return AT_OK;
 }
 
 at_status attn_softmax_scores(at_ctx *ctx, const attn_mask_view *mask, size_t rows, int tk,
                               const float *scores, float *alpha) {
     uint8_t *scratch; // (Tk) the row's keep-bytes when the causal rule is folded in
-    AT_TRY(at_scratch(ctx, (void **)&scratch, (size_t)tk));
+    AT_TRY(ati_scratch(ctx, (void **)&scratch, (size_t)tk));
     for (size_t r = 0; r < rows; r++)
-        at_softmax_row(alpha + r * tk, scores + r * tk, attn_row_keep(mask, r, scratch), tk);
+        ati_softmax_row(alpha + r * tk, scores + r * tk, attn_row_keep(mask, r, scratch), tk);
     return AT_OK;
 }
 
 at_status attn_softmax_backward(at_ctx *ctx, size_t rows, int tk, const float *alpha,
                                 const float *d_alpha, float **d_scores) {
     float *ds; // (rows, Tk)
-    AT_TRY(at_scratch_zero(ctx, (void **)&ds, rows * tk * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&ds, rows * tk * sizeof(float)));
     // forward: alpha[r] = softmax(scores[r]) over the kept keys
     for (size_t r = 0; r < rows; r++)
-        at_softmax_row_backward(ds + r * tk, alpha + r * tk, d_alpha + r * tk, tk);
+        ati_softmax_row_backward(ds + r * tk, alpha + r * tk, d_alpha + r * tk, tk);
     *d_scores = ds;
     return AT_OK;
 }
@@ -284,7 +284,7 @@ at_status attn_context_backward(at_ctx *ctx, const attn_dims *d, const float *al
                                 float **d_alpha) {
     size_t n = (size_t)d->B * d->tq * d->tk;
     float *da; // (B, Tq, Tk)
-    AT_TRY(at_scratch_zero(ctx, (void **)&da, n * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&da, n * sizeof(float)));
     // forward: weights = α, handed to the caller
     if (weights && weights->grad) memcpy(da, weights->grad, n * sizeof(float));
     // forward: c = α V
@@ -304,7 +304,7 @@ typedef struct additive_saved {
 } additive_saved;
 
 /* node->in: queries, keys_proj, values, W_a, v_a. */
-static at_status additive_backward(at_ctx *ctx, at_node *node) {
+static at_status additive_backward(at_ctx *ctx, ati_node *node) {
     additive_saved *sv = node->saved;
     at_tensor *queries = node->in[0], *keys_proj = node->in[1], *values = node->in[2];
     const attn_dims *d = &sv->d;
@@ -354,12 +354,12 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
     AT_TRY(attn_mask_prepare(ctx, op, mask, rows, d.tq, d.tk, &view));
 
     at_tensor *inputs[5] = {queries, keys_proj, values, layer->W_a, layer->v_a};
-    int track = at_tracking(ctx, 5, inputs);
+    int track = ati_tracking(ctx, 5, inputs);
     attn_map_buffers buf;
     AT_TRY(attn_map_buffers_new(ctx, &q, &d, weights != NULL, track, &buf));
     at_tensor *c = buf.context, *w = buf.weights;
     float *scores = buf.scores, *alpha = buf.alpha, *t = NULL; // t: (B, Tq, Tk, A)
-    if (track) AT_TRY(at_scratch(ctx, (void **)&t, map * d.dk * sizeof(float)));
+    if (track) AT_TRY(ati_scratch(ctx, (void **)&t, map * d.dk * sizeof(float)));
 
     // e = v_aᵀ tanh(W_a q + keys_proj)
     AT_TRY(attn_additive_scores(ctx, &d, layer->W_a, layer->v_a, queries->data, keys_proj->data, t,
@@ -371,10 +371,10 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
 
     if (track) {
         additive_saved *sv;
-        AT_TRY(at_scratch(ctx, (void **)&sv, sizeof *sv));
+        AT_TRY(ati_scratch(ctx, (void **)&sv, sizeof *sv));
         *sv = (additive_saved){d, t, alpha, w};
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, additive_backward, c, 5, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, additive_backward, c, 5, inputs));
         node->saved = sv;
     }
     *context = c;

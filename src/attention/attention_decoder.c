@@ -130,7 +130,7 @@ static void linear_sum(int B, int out, const linear_term *terms, int n, const at
         memcpy(pre + (size_t)i * out, b->data, out * sizeof(float));
     for (int k = 0; k < n; k++) {
         int in = terms[k].W->shape[1];
-        at_gemm(0, 1, B, out, in, 1.0f, terms[k].x, in, terms[k].W->data, in, 1.0f, pre, out);
+        ati_gemm(0, 1, B, out, in, 1.0f, terms[k].x, in, terms[k].W->data, in, 1.0f, pre, out);
     }
 }
 
@@ -142,11 +142,11 @@ static void linear_sum_backward(int B, int out, const linear_term *terms, int n,
         int in = terms[k].W->shape[1];
         // forward: pre = ... + x_k W_kᵀ      so dx_k += d_pre W_k
         if (terms[k].dx)
-            at_gemm(0, 0, B, in, out, 1.0f, d_pre, out, terms[k].W->data, in, 1.0f, terms[k].dx,
+            ati_gemm(0, 0, B, in, out, 1.0f, d_pre, out, terms[k].W->data, in, 1.0f, terms[k].dx,
                     in);
         // forward: pre = ... + x_k W_kᵀ      so dW_k += d_preᵀ x_k
         if (terms[k].W->grad)
-            at_gemm(1, 0, out, in, B, 1.0f, d_pre, out, terms[k].x, in, 1.0f, terms[k].W->grad, in);
+            ati_gemm(1, 0, out, in, B, 1.0f, d_pre, out, terms[k].x, in, 1.0f, terms[k].W->grad, in);
     }
     // forward: pre = b + ...                so db += the column sums of d_pre
     if (b->grad)
@@ -158,19 +158,19 @@ static void linear_sum_backward(int B, int out, const linear_term *terms, int n,
 /* ------------------------------------------------------------- start */
 
 /* node->in: annotations, W_s. node->iarg: [0] B, [1] Tx, [2] Dh, [3] S. */
-static at_status start_backward(at_ctx *ctx, at_node *node) {
+static at_status start_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *ann = node->in[0], *W_s = node->in[1];
     int B = node->iarg[0], tx = node->iarg[1], dh = node->iarg[2], S = node->iarg[3];
     const float *s0 = node->out->data, *ds0 = node->out->grad; // (B, S), (B, S)
     float *d_pre;                                              // (B, S)
-    AT_TRY(at_scratch(ctx, (void **)&d_pre, (size_t)B * S * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_pre, (size_t)B * S * sizeof(float)));
     // forward: s_0 = tanh(pre)
     for (size_t k = 0; k < (size_t)B * S; k++)
         d_pre[k] = ds0[k] * (1.0f - s0[k] * s0[k]);
     // forward: pre = h_1 W_sᵀ, h_1 = annotations[:, 0, :]   so dh_1 += d_pre W_s
-    if (ann->grad) at_gemm(0, 0, B, dh, S, 1.0f, d_pre, S, W_s->data, dh, 1.0f, ann->grad, tx * dh);
+    if (ann->grad) ati_gemm(0, 0, B, dh, S, 1.0f, d_pre, S, W_s->data, dh, 1.0f, ann->grad, tx * dh);
     // forward: pre = h_1 W_sᵀ                              so dW_s += d_preᵀ h_1
-    if (W_s->grad) at_gemm(1, 0, S, dh, B, 1.0f, d_pre, S, ann->data, tx * dh, 1.0f, W_s->grad, dh);
+    if (W_s->grad) ati_gemm(1, 0, S, dh, B, 1.0f, d_pre, S, ann->data, tx * dh, 1.0f, W_s->grad, dh);
     return AT_OK;
 }
 
@@ -185,17 +185,17 @@ at_status at_attention_decoder_start(at_ctx *ctx, const at_attention_decoder *de
         attn_check_sequence(ctx, op, "annotations", annotations, annotations->shape[0], dh, &tx));
     int B = annotations->shape[0];
     at_tensor *inputs[2] = {annotations, dec->W_s};
-    int track = at_tracking(ctx, 2, inputs);
+    int track = ati_tracking(ctx, 2, inputs);
     at_tensor *s;
-    AT_TRY(at_result(ctx, &s, 2, (int[]){B, S}, track));
+    AT_TRY(ati_result(ctx, &s, 2, (int[]){B, S}, track));
     // pre (B, S) = h_1 W_sᵀ, h_1 = annotations[:, 0, :] (row stride Tx*Dh)
-    at_gemm(0, 1, B, S, dh, 1.0f, annotations->data, tx * dh, dec->W_s->data, dh, 0.0f, s->data, S);
+    ati_gemm(0, 1, B, S, dh, 1.0f, annotations->data, tx * dh, dec->W_s->data, dh, 0.0f, s->data, S);
     // s_0 = tanh(pre)
     for (size_t k = 0; k < s->size; k++)
-        s->data[k] = at_fast_tanh(s->data[k]);
+        s->data[k] = ati_fast_tanh(s->data[k]);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, start_backward, s, 2, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, start_backward, s, 2, inputs));
         node->iarg[0] = B;
         node->iarg[1] = tx;
         node->iarg[2] = dh;
@@ -224,7 +224,7 @@ static void gate_terms(linear_term *terms, const at_tensor *W, const at_tensor *
 }
 
 /* node->in: y_prev, s_prev, context. */
-static at_status cell_backward(at_ctx *ctx, at_node *node) {
+static at_status cell_backward(at_ctx *ctx, ati_node *node) {
     cell_saved *sv = node->saved;
     const at_attention_decoder *m = &sv->dec;
     at_tensor *y = node->in[0], *sp = node->in[1], *c = node->in[2];
@@ -232,10 +232,10 @@ static at_status cell_backward(at_ctx *ctx, at_node *node) {
     const size_t n = (size_t)B * S;
     const float *ds = node->out->grad;         // (B, S)
     float *d_pre_r, *d_pre_z, *d_pre_p, *d_rs; // (B, S) each
-    AT_TRY(at_scratch(ctx, (void **)&d_pre_r, n * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&d_pre_z, n * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&d_pre_p, n * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&d_rs, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_pre_r, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_pre_z, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_pre_p, n * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&d_rs, n * sizeof(float)));
     for (size_t k = 0; k < n; k++) {
         float z = sv->z[k], cand = sv->cand[k];
         // forward: s = (1 − z) ∘ s_prev + z ∘ s̃
@@ -274,14 +274,14 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
     const size_t n = (size_t)B * S;
     at_tensor *inputs[15] = {y,      sp,     c,      m->W_r, m->U_r, m->C_r, m->b_r, m->W_z,
                              m->U_z, m->C_z, m->b_z, m->W_p, m->U_p, m->C_p, m->b_p};
-    int track = at_tracking(ctx, 15, inputs);
+    int track = ati_tracking(ctx, 15, inputs);
     cell_saved sv = {.dec = *m, .B = B};
-    AT_TRY(at_scratch(ctx, (void **)&sv.r, n * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&sv.z, n * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&sv.cand, n * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&sv.rs, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&sv.r, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&sv.z, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&sv.cand, n * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&sv.rs, n * sizeof(float)));
     at_tensor *s;
-    AT_TRY(at_result(ctx, &s, 2, (int[]){B, S}, track));
+    AT_TRY(ati_result(ctx, &s, 2, (int[]){B, S}, track));
     linear_term terms[3];
     // r = σ(W_r y + U_r s_prev + C_r c + b_r)
     gate_terms(terms, m->W_r, m->U_r, m->C_r, y->data, NULL, sp->data, NULL, c->data, NULL);
@@ -290,24 +290,24 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
     gate_terms(terms, m->W_z, m->U_z, m->C_z, y->data, NULL, sp->data, NULL, c->data, NULL);
     linear_sum(B, S, terms, 3, m->b_z, sv.z);
     for (size_t k = 0; k < n; k++) {
-        sv.r[k] = at_fast_sigmoid(sv.r[k]);
-        sv.z[k] = at_fast_sigmoid(sv.z[k]);
+        sv.r[k] = ati_fast_sigmoid(sv.r[k]);
+        sv.z[k] = ati_fast_sigmoid(sv.z[k]);
         sv.rs[k] = sv.r[k] * sp->data[k]; // r ∘ s_prev
     }
     // s̃ = tanh(W_p y + U_p (r ∘ s_prev) + C_p c + b_p)
     gate_terms(terms, m->W_p, m->U_p, m->C_p, y->data, NULL, sv.rs, NULL, c->data, NULL);
     linear_sum(B, S, terms, 3, m->b_p, sv.cand);
     for (size_t k = 0; k < n; k++) {
-        sv.cand[k] = at_fast_tanh(sv.cand[k]);
+        sv.cand[k] = ati_fast_tanh(sv.cand[k]);
         // s = (1 − z) ∘ s_prev + z ∘ s̃
         s->data[k] = (1.0f - sv.z[k]) * sp->data[k] + sv.z[k] * sv.cand[k];
     }
     if (track) {
         cell_saved *kept;
-        AT_TRY(at_scratch(ctx, (void **)&kept, sizeof *kept));
+        AT_TRY(ati_scratch(ctx, (void **)&kept, sizeof *kept));
         *kept = sv;
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "attention_decoder_cell", cell_backward, s, 3, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "attention_decoder_cell", cell_backward, s, 3, inputs));
         node->saved = kept;
     }
     *s_out = s;
@@ -317,7 +317,7 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
 /* ----------------------------------------------------------- readout */
 
 /* node->in: y_prev, s_out, context, W_o, U_o, C_o, b_o. node->iarg[0]: B. */
-static at_status readout_backward(at_ctx *ctx, at_node *node) {
+static at_status readout_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *y = node->in[0], *s = node->in[1], *c = node->in[2];
     linear_term terms[3];
@@ -333,16 +333,16 @@ static at_status decoder_readout(at_ctx *ctx, const at_attention_decoder *m, at_
                                  at_tensor *s, at_tensor *c, at_tensor **logits) {
     const int B = y->shape[0], V = m->output_size;
     at_tensor *inputs[7] = {y, s, c, m->W_o, m->U_o, m->C_o, m->b_o};
-    int track = at_tracking(ctx, 7, inputs);
+    int track = ati_tracking(ctx, 7, inputs);
     at_tensor *out;
-    AT_TRY(at_result(ctx, &out, 2, (int[]){B, V}, track));
+    AT_TRY(ati_result(ctx, &out, 2, (int[]){B, V}, track));
     linear_term terms[3];
     // logits = W_o y + U_o s_out + C_o c + b_o
     gate_terms(terms, m->W_o, m->U_o, m->C_o, y->data, NULL, s->data, NULL, c->data, NULL);
     linear_sum(B, V, terms, 3, m->b_o, out->data);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "attention_decoder_readout", readout_backward, out, 7,
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "attention_decoder_readout", readout_backward, out, 7,
                               inputs));
         node->iarg[0] = B;
     }
@@ -364,8 +364,8 @@ static at_status step_check(at_ctx *ctx, const char *op, const at_attention_deco
         sp->shape[1] != m->state_size)
         return at_ctx_fail(
             ctx, AT_ERR_SHAPE, "%s: y_prev %s and s_prev %s must be (B, %d) and (B, %d)", op,
-            at_shape_str(ys, sizeof ys, y->ndim, y->shape),
-            at_shape_str(ss, sizeof ss, sp->ndim, sp->shape), m->input_size, m->state_size);
+            ati_shape_str(ys, sizeof ys, y->ndim, y->shape),
+            ati_shape_str(ss, sizeof ss, sp->ndim, sp->shape), m->input_size, m->state_size);
     return attn_check_sequence(ctx, op, "annotations", ann, B, m->context_size, NULL);
 }
 

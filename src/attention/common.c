@@ -17,11 +17,11 @@ at_status attn_read_queries(at_ctx *ctx, const char *op, const at_tensor *q, int
         *out = (attn_queries){q->shape[0], q->shape[1], q->shape[2], 0};
     } else {
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: queries %s must be (B, Tq, D) or (B, D)", op,
-                           at_shape_str(buf, sizeof buf, q->ndim, q->shape));
+                           ati_shape_str(buf, sizeof buf, q->ndim, q->shape));
     }
     if (size >= 0 && out->size != size)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: queries %s have size %d, the layer expects %d",
-                           op, at_shape_str(buf, sizeof buf, q->ndim, q->shape), out->size, size);
+                           op, ati_shape_str(buf, sizeof buf, q->ndim, q->shape), out->size, size);
     return AT_OK;
 }
 
@@ -31,7 +31,7 @@ at_status attn_check_sequence(at_ctx *ctx, const char *op, const char *what, con
     if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, what);
     if (t->ndim != 3 || t->shape[0] != batch || (size >= 0 && t->shape[2] != size))
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s %s must be (B = %d, T, %d)", op, what,
-                           at_shape_str(buf, sizeof buf, t->ndim, t->shape), batch, size);
+                           ati_shape_str(buf, sizeof buf, t->ndim, t->shape), batch, size);
     if (steps) *steps = t->shape[1];
     return AT_OK;
 }
@@ -49,7 +49,7 @@ at_status attn_mask_prepare(at_ctx *ctx, const char *op, const at_attn_mask *mas
                            op, mask->rows, rows);
     view->rows_per_mask = rows / (size_t)mask->rows;
     const void *copy;
-    AT_TRY(at_scratch_copy(ctx, &copy, mask->keep, (size_t)mask->rows * (size_t)tk));
+    AT_TRY(ati_scratch_copy(ctx, &copy, mask->keep, (size_t)mask->rows * (size_t)tk));
     view->keep = copy;
     return AT_OK;
 }
@@ -109,7 +109,7 @@ static void weighted_rows_transposed(int tk, int dv, const float *alpha, const f
 /* context[b] += alpha[b] values[b] for one batch row b */
 static void weighted_sum_row(int tq, int tk, int dv, const float *a, const float *v, float *c) {
     if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
-        at_gemm(0, 0, tq, dv, tk, 1.0f, a, tk, v, dv, 1.0f, c, dv);
+        ati_gemm(0, 0, tq, dv, tk, 1.0f, a, tk, v, dv, 1.0f, c, dv);
         return;
     }
     for (int i = 0; i < tq; i++) weighted_rows(tk, dv, a + (size_t)i * tk, v, c + (size_t)i * dv);
@@ -130,8 +130,8 @@ static void weighted_sum_row_backward(int tq, int tk, int dv, const float *a, co
                                       const float *dc, float *da, float *dvals) {
     if (tq > WEIGHTED_SUM_LOOP_MAX_TQ) {
         // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
-        if (da) at_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, da, tk);
-        if (dvals) at_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, dvals, dv);
+        if (da) ati_gemm(0, 1, tq, tk, dv, 1.0f, dc, dv, v, dv, 1.0f, da, tk);
+        if (dvals) ati_gemm(1, 0, tk, dv, tq, 1.0f, a, tk, dc, dv, 1.0f, dvals, dv);
         return;
     }
     for (int i = 0; i < tq; i++) {
@@ -139,7 +139,7 @@ static void weighted_sum_row_backward(int tq, int tk, int dv, const float *a, co
         // forward: context[i, :] += Σ_j alpha[i, j] values[j, :]
         if (da)
             for (int j = 0; j < tk; j++)
-                da[(size_t)i * tk + j] += at_dot(dv, dci, v + (size_t)j * dv);
+                da[(size_t)i * tk + j] += ati_dot(dv, dci, v + (size_t)j * dv);
         if (dvals) weighted_rows_transposed(tk, dv, a + (size_t)i * tk, dci, dvals);
     }
 }

@@ -101,9 +101,9 @@ static inline __mmask16 lanes(int count) { /* the first min(count, 16) lanes */
 }
 #else
 /* exp(x), and exactly 0 below -87 (in particular for a masked -inf score),
- * where at_fast_exp would clamp to a tiny positive number. */
+ * where ati_fast_exp would clamp to a tiny positive number. */
 static inline float exp_or_zero(float x) {
-    float e = at_fast_exp(x);
+    float e = ati_fast_exp(x);
     return x < -87.0f ? 0.0f : e;
 }
 #endif
@@ -462,7 +462,7 @@ at_status attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, fl
     int threads = thread_count(ctx);
     size_t per_thread = (size_t)d * BQ + (size_t)BK * BQ + (size_t)BQ * dv + 4 * (size_t)BQ;
     float *pool;
-    AT_TRY(at_scratch(ctx, (void **)&pool, sizeof(float) * per_thread * threads));
+    AT_TRY(ati_scratch(ctx, (void **)&pool, sizeof(float) * per_thread * threads));
 
     int tiles = (tq + BQ - 1) / BQ;
     long items = (long)G * tiles;
@@ -589,10 +589,10 @@ at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, f
     int shared = dq && chunks > 1; /* dQ goes through per-chunk copies */
     size_t per_thread = (size_t)(d + dv) * BK * 2 + 2 * (size_t)BQ * BK + BQ;
     float *pool, *D, *dq_parts = NULL;
-    AT_TRY(at_scratch(ctx, (void **)&pool, sizeof(float) * per_thread * threads));
-    AT_TRY(at_scratch(ctx, (void **)&D, sizeof(float) * rows)); /* (G, Tq) */
+    AT_TRY(ati_scratch(ctx, (void **)&pool, sizeof(float) * per_thread * threads));
+    AT_TRY(ati_scratch(ctx, (void **)&D, sizeof(float) * rows)); /* (G, Tq) */
     if (shared) /* (chunks, G, Tq, d) */
-        AT_TRY(at_scratch(ctx, (void **)&dq_parts, sizeof(float) * (size_t)chunks * rows * d));
+        AT_TRY(ati_scratch(ctx, (void **)&dq_parts, sizeof(float) * (size_t)chunks * rows * d));
 
     long items = (long)G * chunks;
 #pragma omp parallel num_threads(threads)

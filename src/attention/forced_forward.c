@@ -114,9 +114,9 @@ static at_status check_shape2(at_ctx *ctx, const char *op, const char *what, con
                     : t->ndim == 1 && t->shape[0] == n0;
     if (ok) return AT_OK;
     char got[64], want[64];
-    at_shape_str(want, sizeof want, n1 > 0 ? 2 : 1, (const int[]){n0, n1});
+    ati_shape_str(want, sizeof want, n1 > 0 ? 2 : 1, (const int[]){n0, n1});
     return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, expected %s", op, what,
-                       at_shape_str(got, sizeof got, t->ndim, t->shape), want);
+                       ati_shape_str(got, sizeof got, t->ndim, t->shape), want);
 }
 
 /* values must be (B, Tk, Dv) for the given B and Tk; Dv goes out. */
@@ -142,11 +142,11 @@ static at_status row_output(at_ctx *ctx, at_tensor **wanted, int B, int Tk, int 
                             at_tensor **made, float **data) {
     *made = NULL;
     if (wanted) {
-        AT_TRY(at_result(ctx, made, 2, (const int[]){B, Tk}, track));
+        AT_TRY(ati_result(ctx, made, 2, (const int[]){B, Tk}, track));
         *data = (*made)->data;
         return AT_OK;
     }
-    return at_scratch_zero(ctx, (void **)data, (size_t)B * Tk * sizeof(float));
+    return ati_scratch_zero(ctx, (void **)data, (size_t)B * Tk * sizeof(float));
 }
 
 /* dα (B, Tk): the alpha tensor's own gradient, plus dα from the context
@@ -154,7 +154,7 @@ static at_status row_output(at_ctx *ctx, at_tensor **wanted, int B, int Tk, int 
 static at_status alpha_grad(at_ctx *ctx, const at_tensor *alpha_out, const float *alpha,
                             at_tensor *values, const float *d_context, int B, int Tk, int Dv,
                             float **d_alpha) {
-    AT_TRY(at_scratch_zero(ctx, (void **)d_alpha, (size_t)B * Tk * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)d_alpha, (size_t)B * Tk * sizeof(float)));
     if (alpha_out && alpha_out->grad)
         memcpy(*d_alpha, alpha_out->grad, (size_t)B * Tk * sizeof(float));
     // forward: context[b] = Σ_j alpha[b, j] values[b, j]
@@ -258,7 +258,7 @@ static void monotonic_energies(const float *wq, const float *keys_proj, const fl
         float *z_j = z + (size_t)j * A;
         float dot = 0.0f;
         for (int a = 0; a < A; a++) {
-            z_j[a] = at_fast_tanh(wq[a] + k_j[a]);
+            z_j[a] = ati_fast_tanh(wq[a] + k_j[a]);
             dot += v_hat[a] * z_j[a];
         }
         e[j] = g * dot + r;
@@ -268,8 +268,8 @@ static void monotonic_energies(const float *wq, const float *keys_proj, const fl
 /* wq (B, A) = query (B, Dq) W_aᵀ: the query's half of the energy, once per call. */
 static at_status project_query(at_ctx *ctx, const at_monotonic *layer, const energy_dims *d,
                                const at_tensor *query, float **wq) {
-    AT_TRY(at_scratch(ctx, (void **)wq, (size_t)d->B * d->A * sizeof(float)));
-    at_gemm(0, 1, d->B, d->A, d->Dq, 1.0f, query->data, d->Dq, layer->energy.W_a->data, d->Dq, 0.0f,
+    AT_TRY(ati_scratch(ctx, (void **)wq, (size_t)d->B * d->A * sizeof(float)));
+    ati_gemm(0, 1, d->B, d->A, d->Dq, 1.0f, query->data, d->Dq, layer->energy.W_a->data, d->Dq, 0.0f,
             *wq, d->A);
     return AT_OK;
 }
@@ -309,15 +309,15 @@ static void energy_row_backward(const energy_saved *s, int b, const float *de, a
 }
 
 /* node->in: query, keys_proj, W_a, v_a, g, r. */
-static at_status energies_backward(at_ctx *ctx, at_node *node) {
+static at_status energies_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *query = node->in[0], *keys_proj = node->in[1], *W_a = node->in[2];
     at_tensor *v_a = node->in[3], *g = node->in[4], *r = node->in[5];
     const energy_saved *s = node->saved;
     int B = s->d.B, Tk = s->d.Tk, A = s->d.A, Dq = s->d.Dq;
     const float *de = node->out->grad; // (B, Tk)
     float *d_wq, *d_vhat;
-    AT_TRY(at_scratch_zero(ctx, (void **)&d_wq, (size_t)B * A * sizeof(float))); // (B, A)
-    AT_TRY(at_scratch_zero(ctx, (void **)&d_vhat, (size_t)A * sizeof(float)));   // (A)
+    AT_TRY(ati_scratch_zero(ctx, (void **)&d_wq, (size_t)B * A * sizeof(float))); // (B, A)
+    AT_TRY(ati_scratch_zero(ctx, (void **)&d_vhat, (size_t)A * sizeof(float)));   // (A)
     float d_g = 0.0f, d_r = 0.0f;
     for (int b = 0; b < B; b++)
         energy_row_backward(s, b, de + (size_t)b * Tk, keys_proj, &d_g, &d_r, d_wq + (size_t)b * A,
@@ -333,8 +333,8 @@ static at_status energies_backward(at_ctx *ctx, at_node *node) {
             v_a->grad[a] += (d_vhat[a] - s->v_hat[a] * along) / s->v_norm;
     }
     // forward: wq = query W_aᵀ
-    if (query->grad) at_gemm(0, 0, B, Dq, A, 1.0f, d_wq, A, W_a->data, Dq, 1.0f, query->grad, Dq);
-    if (W_a->grad) at_gemm(1, 0, A, Dq, B, 1.0f, d_wq, A, query->data, Dq, 1.0f, W_a->grad, Dq);
+    if (query->grad) ati_gemm(0, 0, B, Dq, A, 1.0f, d_wq, A, W_a->data, Dq, 1.0f, query->grad, Dq);
+    if (W_a->grad) ati_gemm(1, 0, A, Dq, B, 1.0f, d_wq, A, query->data, Dq, 1.0f, W_a->grad, Dq);
     return AT_OK;
 }
 
@@ -346,17 +346,17 @@ at_status at_monotonic_energies(at_ctx *ctx, const at_monotonic *layer, at_tenso
     AT_TRY(check_energy(ctx, op, layer, query, keys_proj, &d));
     at_tensor *inputs[6] = {query,    keys_proj, layer->energy.W_a, layer->energy.v_a,
                             layer->g, layer->r};
-    int track = at_tracking(ctx, 6, inputs);
+    int track = ati_tracking(ctx, 6, inputs);
     at_tensor *result;
     energy_saved *s;
     float *wq;
-    AT_TRY(at_result(ctx, &result, 2, (const int[]){d.B, d.Tk}, track));
-    AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
+    AT_TRY(ati_result(ctx, &result, 2, (const int[]){d.B, d.Tk}, track));
+    AT_TRY(ati_scratch(ctx, (void **)&s, sizeof *s));
     *s = (energy_saved){.d = d, .g = layer->g->data[0]};
     // z is kept for backward (B, Tk, A); without a tape, one row's worth (Tk, A) is enough
     size_t z_rows = track ? (size_t)d.B * d.Tk : (size_t)d.Tk;
-    AT_TRY(at_scratch(ctx, (void **)&s->z, z_rows * d.A * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&s->v_hat, (size_t)d.A * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&s->z, z_rows * d.A * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&s->v_hat, (size_t)d.A * sizeof(float)));
     AT_TRY(project_query(ctx, layer, &d, query, &wq));
     s->v_norm = unit_direction(layer->energy.v_a->data, d.A, s->v_hat);
 
@@ -368,8 +368,8 @@ at_status at_monotonic_energies(at_ctx *ctx, const at_monotonic *layer, at_tenso
                            result->data + row);
     }
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, energies_backward, result, 6, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, energies_backward, result, 6, inputs));
         node->saved = s;
     }
     *energies = result;
@@ -415,15 +415,15 @@ typedef struct mono_saved {
 } mono_saved;
 
 /* node->in: energies, values, alpha_prev. */
-static at_status monotonic_backward(at_ctx *ctx, at_node *node) {
+static at_status monotonic_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *energies = node->in[0], *values = node->in[1], *alpha_prev = node->in[2];
     const mono_saved *s = node->saved;
     int B = s->B, Tk = s->Tk;
     float *d_alpha, *dp, *dq;
     AT_TRY(alpha_grad(ctx, s->alpha_out, s->alpha, values, node->out->grad, B, Tk, s->Dv,
                       &d_alpha)); // (B, Tk)
-    AT_TRY(at_scratch(ctx, (void **)&dp, (size_t)Tk * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&dq, (size_t)Tk * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&dp, (size_t)Tk * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&dq, (size_t)Tk * sizeof(float)));
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * Tk;
         const float *p = s->p + row;
@@ -452,7 +452,7 @@ static void stop_probabilities(at_ctx *ctx, const attn_mask_view *view, int b, f
             continue;
         }
         float noise = noisy ? noise_std * at_rng_normal(at_ctx_rng(ctx)) : 0.0f;
-        p[j] = at_fast_sigmoid(e[j] + noise);
+        p[j] = ati_fast_sigmoid(e[j] + noise);
     }
 }
 
@@ -479,22 +479,22 @@ at_status at_monotonic_attend_energies(at_ctx *ctx, at_tensor *energies, at_tens
     if (energies->ndim != 2) {
         char got[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: energies are %s, expected (B, Tk)", op,
-                           at_shape_str(got, sizeof got, energies->ndim, energies->shape));
+                           ati_shape_str(got, sizeof got, energies->ndim, energies->shape));
     }
     int B = energies->shape[0], Tk = energies->shape[1], Dv = 0;
     attn_mask_view view;
     AT_TRY(check_walk(ctx, op, B, Tk, values, alpha_prev, noise_std, mask, &Dv, &view));
 
     at_tensor *inputs[3] = {energies, values, alpha_prev};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     at_tensor *result;
     mono_saved *s;
-    AT_TRY(at_result(ctx, &result, 2, (const int[]){B, Dv}, track));
-    AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
+    AT_TRY(ati_result(ctx, &result, 2, (const int[]){B, Dv}, track));
+    AT_TRY(ati_scratch(ctx, (void **)&s, sizeof *s));
     *s = (mono_saved){.B = B, .Tk = Tk, .Dv = Dv};
     AT_TRY(row_output(ctx, alpha, B, Tk, track, &s->alpha_out, &s->alpha));
     AT_TRY(row_output(ctx, p_choose, B, Tk, track, &s->p_out, &s->p));
-    AT_TRY(at_scratch(ctx, (void **)&s->q, (size_t)B * Tk * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&s->q, (size_t)B * Tk * sizeof(float)));
 
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * Tk;
@@ -508,9 +508,9 @@ at_status at_monotonic_attend_energies(at_ctx *ctx, at_tensor *energies, at_tens
     attn_weighted_sum(ctx->threads, B, 1, Tk, Dv, s->alpha, values->data, result->data);
 
     if (track) {
-        at_node *node;
+        ati_node *node;
         AT_TRY(
-            at_tape_record(ctx, &node, "monotonic_attend", monotonic_backward, result, 3, inputs));
+            ati_tape_record(ctx, &node, "monotonic_attend", monotonic_backward, result, 3, inputs));
         node->saved = s;
     }
     *context = result;
@@ -541,7 +541,7 @@ at_status at_monotonic_attend(at_ctx *ctx, const at_monotonic *layer, at_tensor 
 /* The first kept j >= from with p >= 0.5, or −1. */
 static int first_stop(const float *e, const attn_mask_view *view, int b, int from, int Tk) {
     for (int j = from; j < Tk; j++)
-        if (attn_is_kept(view, (size_t)b, j) && at_fast_sigmoid(e[j]) >= 0.5f) return j;
+        if (attn_is_kept(view, (size_t)b, j) && ati_fast_sigmoid(e[j]) >= 0.5f) return j;
     return -1;
 }
 
@@ -565,12 +565,12 @@ at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_te
 
     at_tensor *result, *onehot = NULL;
     float *wq, *z, *e, *v_hat;
-    AT_TRY(at_result(ctx, &result, 2, (const int[]){d.B, Dv}, 0));
-    if (weights) AT_TRY(at_result(ctx, &onehot, 2, (const int[]){d.B, d.Tk}, 0));
+    AT_TRY(ati_result(ctx, &result, 2, (const int[]){d.B, Dv}, 0));
+    if (weights) AT_TRY(ati_result(ctx, &onehot, 2, (const int[]){d.B, d.Tk}, 0));
     AT_TRY(project_query(ctx, layer, &d, query, &wq));
-    AT_TRY(at_scratch(ctx, (void **)&z, (size_t)d.Tk * d.A * sizeof(float))); // (Tk, A)
-    AT_TRY(at_scratch(ctx, (void **)&e, (size_t)d.Tk * sizeof(float)));       // (Tk)
-    AT_TRY(at_scratch(ctx, (void **)&v_hat, (size_t)d.A * sizeof(float)));    // (A)
+    AT_TRY(ati_scratch(ctx, (void **)&z, (size_t)d.Tk * d.A * sizeof(float))); // (Tk, A)
+    AT_TRY(ati_scratch(ctx, (void **)&e, (size_t)d.Tk * sizeof(float)));       // (Tk)
+    AT_TRY(ati_scratch(ctx, (void **)&v_hat, (size_t)d.A * sizeof(float)));    // (A)
     unit_direction(layer->energy.v_a->data, d.A, v_hat);
 
     for (int b = 0; b < d.B; b++) {
@@ -688,7 +688,7 @@ static at_status pass_back(at_ctx *ctx, const fwd_saved *s, at_tensor *alpha_pre
     if (before) {
         if (!before->d_alpha_later) {
             size_t n = (size_t)before->B * before->Tk;
-            AT_TRY(at_scratch_zero(ctx, (void **)&before->d_alpha_later, n * sizeof(wide)));
+            AT_TRY(ati_scratch_zero(ctx, (void **)&before->d_alpha_later, n * sizeof(wide)));
         }
         for (int n = 0; n < s->Tk; n++)
             before->d_alpha_later[row + n] = wide_add(before->d_alpha_later[row + n], d_prev[n]);
@@ -744,7 +744,7 @@ static at_status forward_attention_row_backward(at_ctx *ctx, const fwd_saved *s,
 }
 
 /* node->in: y, alpha_prev, transition, values. */
-static at_status forward_attention_backward(at_ctx *ctx, at_node *node) {
+static at_status forward_attention_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *y = node->in[0], *alpha_prev = node->in[1], *transition = node->in[2];
     at_tensor *values = node->in[3];
     const fwd_saved *s = node->saved;
@@ -752,8 +752,8 @@ static at_status forward_attention_backward(at_ctx *ctx, at_node *node) {
     wide *d_raw, *d_prev;
     AT_TRY(alpha_grad(ctx, s->alpha_out, s->alpha, values, node->out->grad, s->B, s->Tk, s->Dv,
                       &d_alpha)); // (B, Tk)
-    AT_TRY(at_scratch(ctx, (void **)&d_raw, (size_t)s->Tk * sizeof(wide)));
-    AT_TRY(at_scratch(ctx, (void **)&d_prev, (size_t)s->Tk * sizeof(wide)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_raw, (size_t)s->Tk * sizeof(wide)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_prev, (size_t)s->Tk * sizeof(wide)));
     for (int b = 0; b < s->B; b++) {
         if (!(s->sum[b] > 0.0)) continue; // alpha was all zeros: no gradient
         AT_TRY(forward_attention_row_backward(ctx, s, b, y, alpha_prev, transition,
@@ -767,7 +767,7 @@ static at_status forward_attention_backward(at_ctx *ctx, at_node *node) {
 static fwd_saved *step_that_made(const at_ctx *ctx, const at_tensor *alpha) {
     if (!alpha || !alpha->grad) return NULL;
     for (size_t i = ctx->tape_len; i-- > 0;) {
-        const at_node *node = ctx->tape[i];
+        const ati_node *node = ctx->tape[i];
         if (node->backward != forward_attention_backward) continue;
         fwd_saved *s = node->saved;
         if (s->alpha_out == alpha) return s;
@@ -797,14 +797,14 @@ static at_status check_forward_attention(at_ctx *ctx, const char *op, at_tensor 
     if (y->ndim != 2) {
         char got[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: y is %s, expected (B, Tk)", op,
-                           at_shape_str(got, sizeof got, y->ndim, y->shape));
+                           ati_shape_str(got, sizeof got, y->ndim, y->shape));
     }
     *B = y->shape[0], *Tk = y->shape[1];
     AT_TRY(check_shape2(ctx, op, "alpha_prev (B, Tk)", alpha_prev, *B, *Tk, 1));
     if (transition && transition->size != (size_t)*B) {
         char got[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: transition is %s, expected (B = %d, 1)", op,
-                           at_shape_str(got, sizeof got, transition->ndim, transition->shape), *B);
+                           ati_shape_str(got, sizeof got, transition->ndim, transition->shape), *B);
     }
     AT_TRY(check_values(ctx, op, values, *B, *Tk, Dv));
     return check_weights_given(ctx, op, y, transition);
@@ -837,17 +837,17 @@ at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
     int B = 0, Tk = 0, Dv = 0;
     AT_TRY(check_forward_attention(ctx, op, y, alpha_prev, transition, values, &B, &Tk, &Dv));
     fwd_saved *s;
-    AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
+    AT_TRY(ati_scratch(ctx, (void **)&s, sizeof *s));
     *s = (fwd_saved){.B = B, .Tk = Tk, .Dv = Dv};
     AT_TRY(attn_mask_prepare(ctx, op, mask, (size_t)B, 1, Tk, &s->view));
 
     at_tensor *inputs[4] = {y, alpha_prev, transition, values};
-    int track = at_tracking(ctx, 4, inputs);
+    int track = ati_tracking(ctx, 4, inputs);
     at_tensor *result;
-    AT_TRY(at_result(ctx, &result, 2, (const int[]){B, Dv}, track));
+    AT_TRY(ati_result(ctx, &result, 2, (const int[]){B, Dv}, track));
     AT_TRY(row_output(ctx, alpha, B, Tk, track, &s->alpha_out, &s->alpha));
-    AT_TRY(at_scratch(ctx, (void **)&s->mixed, (size_t)B * Tk * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&s->sum, (size_t)B * sizeof(double)));
+    AT_TRY(ati_scratch(ctx, (void **)&s->mixed, (size_t)B * Tk * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&s->sum, (size_t)B * sizeof(double)));
 
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * Tk;
@@ -862,8 +862,8 @@ at_status at_forward_attention(at_ctx *ctx, at_tensor *y, at_tensor *alpha_prev,
 
     if (track) {
         s->before = step_that_made(ctx, alpha_prev);
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "forward_attention", forward_attention_backward, result,
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "forward_attention", forward_attention_backward, result,
                               4, inputs));
         node->saved = s;
     }

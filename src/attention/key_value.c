@@ -112,7 +112,7 @@ static float window_score(const kv_saved *s, const float *w, int b, int t, int j
     const float *h_t = s->H + ((size_t)b * s->d.T + t) * A;
     float score = 0.0f;
     for (int a = 0; a < A; a++) {
-        m[a] = at_fast_tanh(y_j[a] + h_t[a]);
+        m[a] = ati_fast_tanh(y_j[a] + h_t[a]);
         score += w[a] * m[a];
     }
     return score;
@@ -129,7 +129,7 @@ static void attend_row(const kv_saved *s, const float *w, const float *values, i
             score[slot] = j >= 0 ? window_score(s, w, b, t, j, m) : 0.0f;
         }
         float *alpha_t = s->alpha + ((size_t)b * d->T + t) * d->Lw;
-        at_softmax_row(alpha_t, score, keep, d->Lw); // nothing kept: all zeros
+        ati_softmax_row(alpha_t, score, keep, d->Lw); // nothing kept: all zeros
         float *r_t = s->r + ((size_t)b * d->T + t) * d->Dv;
         for (int slot = 0; slot < d->Lw; slot++) {
             if (alpha_t[slot] == 0.0f) continue;
@@ -166,7 +166,7 @@ static void attend_row_backward(const kv_saved *s, const float *w, at_tensor *va
             }
         }
         // forward: alpha[t] = softmax over the window of score[t]
-        at_softmax_row_backward(d_score, alpha_t, d_alpha, d->Lw);
+        ati_softmax_row_backward(d_score, alpha_t, d_alpha, d->Lw);
         for (int slot = 0; slot < d->Lw; slot++) {
             int j = slot_key(s, b, t, slot);
             if (j < 0 || d_score[slot] == 0.0f) continue;
@@ -183,7 +183,7 @@ static void attend_row_backward(const kv_saved *s, const float *w, at_tensor *va
     }
 }
 
-static at_status key_value_backward(at_ctx *ctx, at_node *node) {
+static at_status key_value_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *keys = node->in[0], *values = node->in[1], *x = node->in[2];
     at_tensor *W_Y = node->in[3], *W_h = node->in[4], *w = node->in[5];
     at_tensor *W_r = node->in[6], *W_x = node->in[7];
@@ -192,13 +192,13 @@ static at_status key_value_backward(at_ctx *ctx, at_node *node) {
     const int rows = d.B * d.T;
     const float *out = node->out->data; // (B, T, Do)
     float *d_pre, *dr, *dY, *dH, *dw_rows, *work;
-    AT_TRY(at_scratch(ctx, (void **)&d_pre, (size_t)rows * d.Do * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&dr, (size_t)rows * d.Dv * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&dY, (size_t)rows * d.A * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&dH, (size_t)rows * d.A * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&dw_rows, (size_t)d.B * d.A * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_pre, (size_t)rows * d.Do * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&dr, (size_t)rows * d.Dv * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&dY, (size_t)rows * d.A * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&dH, (size_t)rows * d.A * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&dw_rows, (size_t)d.B * d.A * sizeof(float)));
     size_t per_row = 2 * (size_t)d.Lw + (size_t)d.A; // d_alpha, d_score, m
-    AT_TRY(at_scratch(ctx, (void **)&work, (size_t)d.B * per_row * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&work, (size_t)d.B * per_row * sizeof(float)));
 
     // forward: out = tanh(pre)
     for (size_t i = 0; i < (size_t)rows * d.Do; i++)
@@ -206,13 +206,13 @@ static at_status key_value_backward(at_ctx *ctx, at_node *node) {
     // forward: read = r, handed to the caller
     if (s->read && s->read->grad) memcpy(dr, s->read->grad, (size_t)rows * d.Dv * sizeof(float));
     // forward: pre = r W_rᵀ + x W_xᵀ
-    at_gemm(0, 0, rows, d.Dv, d.Do, 1.0f, d_pre, d.Do, W_r->data, d.Dv, 1.0f, dr, d.Dv);
+    ati_gemm(0, 0, rows, d.Dv, d.Do, 1.0f, d_pre, d.Do, W_r->data, d.Dv, 1.0f, dr, d.Dv);
     if (W_r->grad)
-        at_gemm(1, 0, d.Do, d.Dv, rows, 1.0f, d_pre, d.Do, s->r, d.Dv, 1.0f, W_r->grad, d.Dv);
+        ati_gemm(1, 0, d.Do, d.Dv, rows, 1.0f, d_pre, d.Do, s->r, d.Dv, 1.0f, W_r->grad, d.Dv);
     if (W_x->grad)
-        at_gemm(1, 0, d.Do, d.Dx, rows, 1.0f, d_pre, d.Do, x->data, d.Dx, 1.0f, W_x->grad, d.Dx);
+        ati_gemm(1, 0, d.Do, d.Dx, rows, 1.0f, d_pre, d.Do, x->data, d.Dx, 1.0f, W_x->grad, d.Dx);
     if (x->grad)
-        at_gemm(0, 0, rows, d.Dx, d.Do, 1.0f, d_pre, d.Do, W_x->data, d.Dx, 1.0f, x->grad, d.Dx);
+        ati_gemm(0, 0, rows, d.Dx, d.Do, 1.0f, d_pre, d.Do, W_x->data, d.Dx, 1.0f, x->grad, d.Dx);
 
     const long B = d.B;
     const int big = (long)rows * d.Lw * d.A >= PARALLEL_MIN;
@@ -229,12 +229,12 @@ static at_status key_value_backward(at_ctx *ctx, at_node *node) {
                 w->grad[a] += dw_rows[(size_t)b * d.A + a];
     // forward: Y = keys W_Yᵀ, H = keys W_hᵀ
     if (W_Y->grad)
-        at_gemm(1, 0, d.A, d.Dk, rows, 1.0f, dY, d.A, keys->data, d.Dk, 1.0f, W_Y->grad, d.Dk);
+        ati_gemm(1, 0, d.A, d.Dk, rows, 1.0f, dY, d.A, keys->data, d.Dk, 1.0f, W_Y->grad, d.Dk);
     if (W_h->grad)
-        at_gemm(1, 0, d.A, d.Dk, rows, 1.0f, dH, d.A, keys->data, d.Dk, 1.0f, W_h->grad, d.Dk);
+        ati_gemm(1, 0, d.A, d.Dk, rows, 1.0f, dH, d.A, keys->data, d.Dk, 1.0f, W_h->grad, d.Dk);
     if (keys->grad) {
-        at_gemm(0, 0, rows, d.Dk, d.A, 1.0f, dY, d.A, W_Y->data, d.Dk, 1.0f, keys->grad, d.Dk);
-        at_gemm(0, 0, rows, d.Dk, d.A, 1.0f, dH, d.A, W_h->data, d.Dk, 1.0f, keys->grad, d.Dk);
+        ati_gemm(0, 0, rows, d.Dk, d.A, 1.0f, dY, d.A, W_Y->data, d.Dk, 1.0f, keys->grad, d.Dk);
+        ati_gemm(0, 0, rows, d.Dk, d.A, 1.0f, dH, d.A, W_h->data, d.Dk, 1.0f, keys->grad, d.Dk);
     }
     return AT_OK;
 }
@@ -247,7 +247,7 @@ static at_status check_matrix(at_ctx *ctx, const char *what, const at_tensor *t,
     if (cols == 0 && t->ndim == 1 && t->shape[0] == rows) return AT_OK;
     char got[64];
     return at_ctx_fail(ctx, AT_ERR_SHAPE, "key_value: parameter %s is %s, expected (%d, %d)", what,
-                       at_shape_str(got, sizeof got, t->ndim, t->shape), rows, cols);
+                       ati_shape_str(got, sizeof got, t->ndim, t->shape), rows, cols);
 }
 
 static at_status check_key_value(at_ctx *ctx, const at_key_value *layer, at_tensor *keys,
@@ -297,7 +297,7 @@ at_status at_key_value_forward_ext(at_ctx *ctx, const at_key_value *layer, at_te
                                    at_tensor **out, at_tensor **weights, at_tensor **read) {
     if (!layer || !out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "key_value: NULL layer or output");
     kv_saved *s;
-    AT_TRY(at_scratch(ctx, (void **)&s, sizeof *s));
+    AT_TRY(ati_scratch(ctx, (void **)&s, sizeof *s));
     *s = (kv_saved){0};
     AT_TRY(check_key_value(ctx, layer, keys, values, x, &s->d));
     const kv_dims d = s->d;
@@ -306,27 +306,27 @@ at_status at_key_value_forward_ext(at_ctx *ctx, const at_key_value *layer, at_te
 
     at_tensor *inputs[8] = {keys,       values,   x,          layer->W_Y,
                             layer->W_h, layer->w, layer->W_r, layer->W_x};
-    int track = at_tracking(ctx, 8, inputs);
+    int track = ati_tracking(ctx, 8, inputs);
     at_tensor *result;
     float *work;
-    AT_TRY(at_result(ctx, &result, 3, (const int[]){d.B, d.T, d.Do}, track));
-    if (weights) AT_TRY(at_result(ctx, &s->weights, 3, (const int[]){d.B, d.T, d.T}, track));
-    AT_TRY(at_scratch(ctx, (void **)&s->Y, (size_t)rows * d.A * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&s->H, (size_t)rows * d.A * sizeof(float)));
-    AT_TRY(at_scratch_zero(ctx, (void **)&s->alpha, (size_t)rows * d.Lw * sizeof(float)));
+    AT_TRY(ati_result(ctx, &result, 3, (const int[]){d.B, d.T, d.Do}, track));
+    if (weights) AT_TRY(ati_result(ctx, &s->weights, 3, (const int[]){d.B, d.T, d.T}, track));
+    AT_TRY(ati_scratch(ctx, (void **)&s->Y, (size_t)rows * d.A * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&s->H, (size_t)rows * d.A * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&s->alpha, (size_t)rows * d.Lw * sizeof(float)));
     if (read) {
-        AT_TRY(at_result(ctx, &s->read, 3, (const int[]){d.B, d.T, d.Dv}, track));
+        AT_TRY(ati_result(ctx, &s->read, 3, (const int[]){d.B, d.T, d.Dv}, track));
         s->r = s->read->data;
     } else {
-        AT_TRY(at_scratch_zero(ctx, (void **)&s->r, (size_t)rows * d.Dv * sizeof(float)));
+        AT_TRY(ati_scratch_zero(ctx, (void **)&s->r, (size_t)rows * d.Dv * sizeof(float)));
     }
     size_t per_row = (size_t)d.Lw * (sizeof(float) + 1) + (size_t)d.A * sizeof(float);
     per_row = (per_row + 63) & ~(size_t)63;
-    AT_TRY(at_scratch(ctx, (void **)&work, (size_t)d.B * per_row));
+    AT_TRY(ati_scratch(ctx, (void **)&work, (size_t)d.B * per_row));
 
     // Y = keys W_Yᵀ, H = keys W_hᵀ: (B*T, A)
-    at_gemm(0, 1, rows, d.A, d.Dk, 1.0f, keys->data, d.Dk, layer->W_Y->data, d.Dk, 0.0f, s->Y, d.A);
-    at_gemm(0, 1, rows, d.A, d.Dk, 1.0f, keys->data, d.Dk, layer->W_h->data, d.Dk, 0.0f, s->H, d.A);
+    ati_gemm(0, 1, rows, d.A, d.Dk, 1.0f, keys->data, d.Dk, layer->W_Y->data, d.Dk, 0.0f, s->Y, d.A);
+    ati_gemm(0, 1, rows, d.A, d.Dk, 1.0f, keys->data, d.Dk, layer->W_h->data, d.Dk, 0.0f, s->H, d.A);
     const long B = d.B;
     const int big = (long)rows * d.Lw * d.A >= PARALLEL_MIN;
 #pragma omp parallel for num_threads(ctx->threads) if (big)
@@ -337,17 +337,17 @@ at_status at_key_value_forward_ext(at_ctx *ctx, const at_key_value *layer, at_te
         attend_row(s, layer->w->data, values->data, (int)b, score, keep, m);
     }
     // out = tanh(r W_rᵀ + x W_xᵀ)
-    at_gemm(0, 1, rows, d.Do, d.Dv, 1.0f, s->r, d.Dv, layer->W_r->data, d.Dv, 0.0f, result->data,
+    ati_gemm(0, 1, rows, d.Do, d.Dv, 1.0f, s->r, d.Dv, layer->W_r->data, d.Dv, 0.0f, result->data,
             d.Do);
-    at_gemm(0, 1, rows, d.Do, d.Dx, 1.0f, x->data, d.Dx, layer->W_x->data, d.Dx, 1.0f, result->data,
+    ati_gemm(0, 1, rows, d.Do, d.Dx, 1.0f, x->data, d.Dx, layer->W_x->data, d.Dx, 1.0f, result->data,
             d.Do);
     for (size_t i = 0; i < (size_t)rows * d.Do; i++)
-        result->data[i] = at_fast_tanh(result->data[i]);
+        result->data[i] = ati_fast_tanh(result->data[i]);
     if (s->weights) expand_weights(s, s->weights->data);
 
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "key_value", key_value_backward, result, 8, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "key_value", key_value_backward, result, 8, inputs));
         node->saved = s;
     }
     *out = result;

@@ -210,16 +210,16 @@ at_status luong_scores(at_ctx *ctx, const at_luong *layer, const attn_dims *d, c
     case AT_SCORE_DOT:
     case AT_SCORE_GENERAL: // score[i][s] = h_i · keys_proj_s : (Tq, Dq) x (Dq, Tk) per batch row
         for (int b = 0; b < B; b++)
-            at_gemm(0, 1, tq, tk, dq, 1.0f, q + (size_t)b * tq * dq, dq, kp + (size_t)b * tk * dq,
+            ati_gemm(0, 1, tq, tk, dq, 1.0f, q + (size_t)b * tq * dq, dq, kp + (size_t)b * tk * dq,
                     dq, 0.0f, scores + (size_t)b * tq * tk, tk);
         return AT_OK;
     case AT_SCORE_LOCATION: // score[i][s] = (W_a h_i)[s], s < Tk : (B*Tq, Dq) x (Dq, Tk)
-        at_gemm(0, 1, B * tq, tk, dq, 1.0f, q, dq, layer->W_a->data, dq, 0.0f, scores, tk);
+        ati_gemm(0, 1, B * tq, tk, dq, 1.0f, q, dq, layer->W_a->data, dq, 0.0f, scores, tk);
         return AT_OK;
     case AT_SCORE_CONCAT: {   // score = v_aᵀ tanh(W_a[:, :Dq] h_i + keys_proj_s)
         float *hidden = NULL; // (B, Tq, Tk, A), kept only for backward
         if (t)
-            AT_TRY(at_scratch(ctx, (void **)&hidden, (size_t)B * tq * tk * d->dk * sizeof(float)));
+            AT_TRY(ati_scratch(ctx, (void **)&hidden, (size_t)B * tq * tk * d->dk * sizeof(float)));
         if (t) *t = hidden;
         return attn_additive_scores(ctx, d, layer->W_a, layer->v_a, q, kp, hidden, scores);
     }
@@ -239,19 +239,19 @@ at_status luong_scores_backward(at_ctx *ctx, const at_luong *layer, const attn_d
             const float *ds = d_scores + (size_t)b * tq * tk; // (Tq, Tk)
             // forward: score[i][s] = h_i · keys_proj_s      so dq += ds keys_proj
             if (dq)
-                at_gemm(0, 0, tq, D, tk, 1.0f, ds, tk, kp + (size_t)b * tk * D, D, 1.0f,
+                ati_gemm(0, 0, tq, D, tk, 1.0f, ds, tk, kp + (size_t)b * tk * D, D, 1.0f,
                         dq + (size_t)b * tq * D, D);
             // forward: score[i][s] = h_i · keys_proj_s      so dkeys_proj += dsᵀ q
             if (dkp)
-                at_gemm(1, 0, tk, D, tq, 1.0f, ds, tk, q + (size_t)b * tq * D, D, 1.0f,
+                ati_gemm(1, 0, tk, D, tq, 1.0f, ds, tk, q + (size_t)b * tq * D, D, 1.0f,
                         dkp + (size_t)b * tk * D, D);
         }
         return AT_OK;
     case AT_SCORE_LOCATION:
         // forward: score[i][s] = (W_a h_i)[s]              so dq += ds W_a[:Tk]
-        if (dq) at_gemm(0, 0, B * tq, D, tk, 1.0f, d_scores, tk, W->data, D, 1.0f, dq, D);
+        if (dq) ati_gemm(0, 0, B * tq, D, tk, 1.0f, d_scores, tk, W->data, D, 1.0f, dq, D);
         // forward: score[i][s] = (W_a h_i)[s]              so dW_a[:Tk] += dsᵀ q
-        if (W->grad) at_gemm(1, 0, tk, D, B * tq, 1.0f, d_scores, tk, q, D, 1.0f, W->grad, D);
+        if (W->grad) ati_gemm(1, 0, tk, D, B * tq, 1.0f, d_scores, tk, q, D, 1.0f, W->grad, D);
         return AT_OK;
     case AT_SCORE_CONCAT:
         // forward: score = v_aᵀ tanh(W_a[:, :Dq] h_i + keys_proj_s)
@@ -271,7 +271,7 @@ typedef struct luong_saved {
 } luong_saved;
 
 /* node->in: queries, keys_proj, values, W_a, v_a (the last two may be NULL). */
-static at_status luong_backward(at_ctx *ctx, at_node *node) {
+static at_status luong_backward(at_ctx *ctx, ati_node *node) {
     luong_saved *sv = node->saved;
     at_tensor *queries = node->in[0], *keys_proj = node->in[1], *values = node->in[2];
     const attn_dims *d = &sv->d;
@@ -300,7 +300,7 @@ at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries
     AT_TRY(attn_mask_prepare(ctx, op, mask, rows, d.tq, d.tk, &view));
 
     at_tensor *inputs[5] = {queries, keys_proj, values, layer->W_a, layer->v_a};
-    int track = at_tracking(ctx, 5, inputs);
+    int track = ati_tracking(ctx, 5, inputs);
     attn_map_buffers buf;
     AT_TRY(attn_map_buffers_new(ctx, &q, &d, weights != NULL, track, &buf));
     at_tensor *c = buf.context, *w = buf.weights;
@@ -315,10 +315,10 @@ at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries
 
     if (track) {
         luong_saved *sv;
-        AT_TRY(at_scratch(ctx, (void **)&sv, sizeof *sv));
+        AT_TRY(ati_scratch(ctx, (void **)&sv, sizeof *sv));
         *sv = (luong_saved){d, *layer, t, alpha, w};
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, luong_backward, c, 5, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, luong_backward, c, 5, inputs));
         node->saved = sv;
     }
     *context = c;
@@ -329,24 +329,24 @@ at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries
 /* ------------------------------------------------------- attentional */
 
 /* node->iarg: [0] rows R, [1] Dv, [2] Dq, [3] Dc. node->in: context, queries, W_c. */
-static at_status attentional_backward(at_ctx *ctx, at_node *node) {
+static at_status attentional_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *c = node->in[0], *h = node->in[1], *W_c = node->in[2];
     int rows = node->iarg[0], dv = node->iarg[1], dq = node->iarg[2], dc = node->iarg[3];
     int ld = dv + dq;
     const float *ht = node->out->data, *dht = node->out->grad; // (R, Dc), (R, Dc)
     float *dpre;                                               // (R, Dc)
-    AT_TRY(at_scratch(ctx, (void **)&dpre, (size_t)rows * dc * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&dpre, (size_t)rows * dc * sizeof(float)));
     // forward: h̃ = tanh(pre)
     for (size_t k = 0; k < (size_t)rows * dc; k++)
         dpre[k] = dht[k] * (1.0f - ht[k] * ht[k]);
     // forward: pre = c W_c[:, :Dv]ᵀ + h W_c[:, Dv:]ᵀ      so dc += dpre W_c[:, :Dv]
-    if (c->grad) at_gemm(0, 0, rows, dv, dc, 1.0f, dpre, dc, W_c->data, ld, 1.0f, c->grad, dv);
+    if (c->grad) ati_gemm(0, 0, rows, dv, dc, 1.0f, dpre, dc, W_c->data, ld, 1.0f, c->grad, dv);
     // forward: pre = c W_c[:, :Dv]ᵀ + h W_c[:, Dv:]ᵀ      so dh += dpre W_c[:, Dv:]
-    if (h->grad) at_gemm(0, 0, rows, dq, dc, 1.0f, dpre, dc, W_c->data + dv, ld, 1.0f, h->grad, dq);
+    if (h->grad) ati_gemm(0, 0, rows, dq, dc, 1.0f, dpre, dc, W_c->data + dv, ld, 1.0f, h->grad, dq);
     // forward: the same line                              so dW_c += dpreᵀ [c; h]
     if (W_c->grad) {
-        at_gemm(1, 0, dc, dv, rows, 1.0f, dpre, dc, c->data, dv, 1.0f, W_c->grad, ld);
-        at_gemm(1, 0, dc, dq, rows, 1.0f, dpre, dc, h->data, dq, 1.0f, W_c->grad + dv, ld);
+        ati_gemm(1, 0, dc, dv, rows, 1.0f, dpre, dc, c->data, dv, 1.0f, W_c->grad, ld);
+        ati_gemm(1, 0, dc, dq, rows, 1.0f, dpre, dc, h->data, dq, 1.0f, W_c->grad + dv, ld);
     }
     return AT_OK;
 }
@@ -362,7 +362,7 @@ static at_status attentional_check(at_ctx *ctx, const at_luong *layer, const at_
     const at_tensor *W_c = layer->W_c;
     if (W_c->ndim != 2 || W_c->shape[0] != layer->attentional_size || W_c->shape[1] != dv + dq)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: W_c %s must be (Dc = %d, Dv + Dq = %d + %d)",
-                           op, at_shape_str(cs, sizeof cs, W_c->ndim, W_c->shape),
+                           op, ati_shape_str(cs, sizeof cs, W_c->ndim, W_c->shape),
                            layer->attentional_size, dv, dq);
     int ok = c->ndim == h->ndim && (c->ndim == 2 || c->ndim == 3) &&
              c->shape[c->ndim - 1] == dv && h->shape[h->ndim - 1] == dq;
@@ -371,8 +371,8 @@ static at_status attentional_check(at_ctx *ctx, const at_luong *layer, const at_
     if (!ok)
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "%s: context %s and queries %s must be (B, [Tq,] %d) and (B, [Tq,] %d)",
-                           op, at_shape_str(cs, sizeof cs, c->ndim, c->shape),
-                           at_shape_str(hs, sizeof hs, h->ndim, h->shape), dv, dq);
+                           op, ati_shape_str(cs, sizeof cs, c->ndim, c->shape),
+                           ati_shape_str(hs, sizeof hs, h->ndim, h->shape), dv, dq);
     return AT_OK;
 }
 
@@ -386,21 +386,21 @@ at_status at_luong_attentional(at_ctx *ctx, const at_luong *layer, at_tensor *co
     int dv = luong_value_size(layer), dq = layer->query_size, dc = layer->attentional_size;
     int rows = (int)(queries->size / (size_t)dq), ld = dv + dq;
     at_tensor *inputs[3] = {context, queries, layer->W_c};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     int shape[3] = {queries->shape[0], queries->shape[1], dc};
     shape[queries->ndim - 1] = dc;
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, queries->ndim, shape, track));
+    AT_TRY(ati_result(ctx, &y, queries->ndim, shape, track));
     // pre (R, Dc) = c W_c[:, :Dv]ᵀ + h W_c[:, Dv:]ᵀ
-    at_gemm(0, 1, rows, dc, dv, 1.0f, context->data, dv, layer->W_c->data, ld, 0.0f, y->data, dc);
-    at_gemm(0, 1, rows, dc, dq, 1.0f, queries->data, dq, layer->W_c->data + dv, ld, 1.0f, y->data,
+    ati_gemm(0, 1, rows, dc, dv, 1.0f, context->data, dv, layer->W_c->data, ld, 0.0f, y->data, dc);
+    ati_gemm(0, 1, rows, dc, dq, 1.0f, queries->data, dq, layer->W_c->data + dv, ld, 1.0f, y->data,
             dc);
     // h̃ = tanh(pre)
     for (size_t k = 0; k < y->size; k++)
-        y->data[k] = at_fast_tanh(y->data[k]);
+        y->data[k] = ati_fast_tanh(y->data[k]);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "luong_attentional", attentional_backward, y, 3, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "luong_attentional", attentional_backward, y, 3, inputs));
         node->iarg[0] = rows;
         node->iarg[1] = dv;
         node->iarg[2] = dq;

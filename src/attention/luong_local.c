@@ -104,14 +104,14 @@ static void predict_positions(local_saved *sv, const float *h) {
     const attn_dims *d = &sv->d;
     const int P = sv->layer.predict_size, rows = d->B * d->tq;
     const float *v_p = sv->layer.v_p->data;
-    at_gemm(0, 1, rows, P, d->dq, 1.0f, h, d->dq, sv->layer.W_p->data, d->dq, 0.0f, sv->m, P);
+    ati_gemm(0, 1, rows, P, d->dq, 1.0f, h, d->dq, sv->layer.W_p->data, d->dq, 0.0f, sv->m, P);
     for (int r = 0; r < rows; r++) {
         float *m = sv->m + (size_t)r * P, u = 0.0f;
         for (int k = 0; k < P; k++) {
-            m[k] = at_fast_tanh(m[k]);
+            m[k] = ati_fast_tanh(m[k]);
             u += v_p[k] * m[k]; // u = v_pᵀ tanh(W_p h_t)
         }
-        sv->gate[r] = at_fast_sigmoid(u);
+        sv->gate[r] = ati_fast_sigmoid(u);
         sv->p[r] = (float)source_length(sv, r / d->tq) * sv->gate[r]; // p_t = S σ(u)
     }
 }
@@ -128,7 +128,7 @@ static void window_keep(const local_saved *sv, const attn_mask_view *mask, size_
 static void local_row(const local_saved *sv, const float *scores, const uint8_t *keep, float p,
                       float *align, float *a) {
     const int tk = sv->d.tk;
-    at_softmax_row(align, scores, keep, tk);
+    ati_softmax_row(align, scores, keep, tk);
     if (sv->layer.kind == AT_LOCAL_M) return; // a == align
     float sigma = 0.5f * (float)sv->layer.window;
     for (int s = 0; s < tk; s++) {
@@ -145,8 +145,8 @@ static at_status local_forward(at_ctx *ctx, local_saved *sv, const attn_mask_vie
     const size_t rows = (size_t)d->B * d->tq;
     float *scores; // (B, Tq, Tk)
     uint8_t *keep; // (Tk)
-    AT_TRY(at_scratch(ctx, (void **)&scores, rows * d->tk * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&keep, (size_t)d->tk));
+    AT_TRY(ati_scratch(ctx, (void **)&scores, rows * d->tk * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&keep, (size_t)d->tk));
     // score(h_t, h̄_s), every s; the window picks some below
     AT_TRY(luong_scores(ctx, &sv->layer.align, d, h, kp, track ? &sv->t : NULL, scores));
     if (sv->layer.kind == AT_LOCAL_P)
@@ -187,7 +187,7 @@ static at_status position_backward(at_ctx *ctx, const local_saved *sv, const flo
     const int P = sv->layer.predict_size, rows = d->B * d->tq;
     at_tensor *W_p = sv->layer.W_p, *v_p = sv->layer.v_p;
     float *dm_pre; // (B*Tq, P)
-    AT_TRY(at_scratch(ctx, (void **)&dm_pre, (size_t)rows * P * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&dm_pre, (size_t)rows * P * sizeof(float)));
     for (int r = 0; r < rows; r++) {
         const float *m = sv->m + (size_t)r * P;
         float S = (float)source_length(sv, r / d->tq), gate = sv->gate[r];
@@ -201,14 +201,14 @@ static at_status position_backward(at_ctx *ctx, const local_saved *sv, const flo
         }
     }
     // forward: W_p h                           so dh += dm_pre W_p
-    if (dh) at_gemm(0, 0, rows, d->dq, P, 1.0f, dm_pre, P, W_p->data, d->dq, 1.0f, dh, d->dq);
+    if (dh) ati_gemm(0, 0, rows, d->dq, P, 1.0f, dm_pre, P, W_p->data, d->dq, 1.0f, dh, d->dq);
     // forward: W_p h                           so dW_p += dm_preᵀ h
-    if (W_p->grad) at_gemm(1, 0, P, d->dq, rows, 1.0f, dm_pre, P, h, d->dq, 1.0f, W_p->grad, d->dq);
+    if (W_p->grad) ati_gemm(1, 0, P, d->dq, rows, 1.0f, dm_pre, P, h, d->dq, 1.0f, W_p->grad, d->dq);
     return AT_OK;
 }
 
 /* node->in: queries, keys_proj, values, W_a, v_a, W_p, v_p. */
-static at_status local_backward(at_ctx *ctx, at_node *node) {
+static at_status local_backward(at_ctx *ctx, ati_node *node) {
     local_saved *sv = node->saved;
     at_tensor *queries = node->in[0], *keys_proj = node->in[1], *values = node->in[2];
     const attn_dims *d = &sv->d;
@@ -218,8 +218,8 @@ static at_status local_backward(at_ctx *ctx, at_node *node) {
     AT_TRY(attn_context_backward(ctx, d, sv->a, sv->weights, values, node->out->grad, &da));
     if (sv->layer.kind == AT_LOCAL_P) {
         float *dp; // (B*Tq)
-        AT_TRY(at_scratch_zero(ctx, (void **)&d_align, rows * d->tk * sizeof(float)));
-        AT_TRY(at_scratch(ctx, (void **)&dp, rows * sizeof(float)));
+        AT_TRY(ati_scratch_zero(ctx, (void **)&d_align, rows * d->tk * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&dp, rows * sizeof(float)));
         for (size_t r = 0; r < rows; r++) {
             // forward: positions = p_t, handed to the caller
             float given = sv->positions && sv->positions->grad ? sv->positions->grad[r] : 0.0f;
@@ -265,7 +265,7 @@ static at_status source_lengths(at_ctx *ctx, const char *op, const at_attn_mask 
     int padding = mask && mask->keep && mask->rows == B;
     if (!lengths && !padding) return AT_OK;
     int32_t *made;
-    AT_TRY(at_scratch(ctx, (void **)&made, (size_t)B * sizeof(int32_t)));
+    AT_TRY(ati_scratch(ctx, (void **)&made, (size_t)B * sizeof(int32_t)));
     for (int b = 0; b < B; b++) {
         int kept = 0;
         for (int j = 0; padding && j < tk; j++)
@@ -290,21 +290,21 @@ static at_status local_buffers(at_ctx *ctx, local_saved *sv, at_tensor *w, at_te
         if (w)
             sv->align = w->data;
         else
-            AT_TRY(at_scratch(ctx, (void **)&sv->align, map * sizeof(float)));
+            AT_TRY(ati_scratch(ctx, (void **)&sv->align, map * sizeof(float)));
         sv->a = sv->align;
     } else {
-        AT_TRY(at_scratch(ctx, (void **)&sv->align, map * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&sv->align, map * sizeof(float)));
         if (w)
             sv->a = w->data;
         else
-            AT_TRY(at_scratch(ctx, (void **)&sv->a, map * sizeof(float)));
-        AT_TRY(at_scratch(ctx, (void **)&sv->m, rows * sv->layer.predict_size * sizeof(float)));
-        AT_TRY(at_scratch(ctx, (void **)&sv->gate, rows * sizeof(float)));
+            AT_TRY(ati_scratch(ctx, (void **)&sv->a, map * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&sv->m, rows * sv->layer.predict_size * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&sv->gate, rows * sizeof(float)));
     }
     if (pos)
         sv->p = pos->data;
     else
-        AT_TRY(at_scratch(ctx, (void **)&sv->p, rows * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&sv->p, rows * sizeof(float)));
     return AT_OK;
 }
 
@@ -326,12 +326,12 @@ at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_ten
 
     at_tensor *inputs[7] = {queries,          keys_proj,  values,    layer->align.W_a,
                             layer->align.v_a, layer->W_p, layer->v_p};
-    int track = at_tracking(ctx, 7, inputs);
+    int track = ati_tracking(ctx, 7, inputs);
     at_tensor *c, *w = NULL, *pos = NULL;
     AT_TRY(attn_new_like_queries(ctx, &q, d.dv, track, &c));
     if (weights) AT_TRY(attn_new_like_queries(ctx, &q, d.tk, track, &w));
     if (positions)
-        AT_TRY(at_result(ctx, &pos, 2, (int[]){d.B, d.tq}, track && layer->kind == AT_LOCAL_P));
+        AT_TRY(ati_result(ctx, &pos, 2, (int[]){d.B, d.tq}, track && layer->kind == AT_LOCAL_P));
     sv.weights = w;
     sv.positions = pos;
     AT_TRY(local_buffers(ctx, &sv, w, pos));
@@ -340,10 +340,10 @@ at_status at_luong_local_attend(at_ctx *ctx, const at_luong_local *layer, at_ten
 
     if (track) {
         local_saved *kept;
-        AT_TRY(at_scratch(ctx, (void **)&kept, sizeof *kept));
+        AT_TRY(ati_scratch(ctx, (void **)&kept, sizeof *kept));
         *kept = sv;
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, local_backward, c, 7, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, local_backward, c, 7, inputs));
         node->saved = kept;
     }
     *context = c;

@@ -132,9 +132,9 @@ static at_status check_param(at_ctx *ctx, const char *op, const char *name, cons
     if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, name);
     if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
         char buf[64], want[64];
-        at_shape_str(want, sizeof want, ndim, (int[]){d0, d1});
+        ati_shape_str(want, sizeof want, ndim, (int[]){d0, d1});
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, the layer's sizes need %s", op, name,
-                           at_shape_str(buf, sizeof buf, t->ndim, t->shape), want);
+                           ati_shape_str(buf, sizeof buf, t->ndim, t->shape), want);
     }
     return AT_OK;
 }
@@ -181,16 +181,16 @@ static void linear_forward(int rows, int in, int out, const float *x, const floa
                            const float *b, float *y) {
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < out; k++) y[(size_t)r * out + k] = b[k];
-    at_gemm(0, 1, rows, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
+    ati_gemm(0, 1, rows, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
 }
 
 /* The backward of linear_forward: dx, dW, db each added to where not NULL. */
 static void linear_backward(int rows, int in, int out, const float *x, const float *W,
                             const float *dy, float *dx, float *dW, float *db) {
     // forward: y = x Wᵀ + b              so dx += dy W : (R, out) x (out, in)
-    if (dx) at_gemm(0, 0, rows, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in);
+    if (dx) ati_gemm(0, 0, rows, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in);
     // forward: y = x Wᵀ + b              so dW += dyᵀ x : (out, R) x (R, in)
-    if (dW) at_gemm(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    if (dW) ati_gemm(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in);
     // forward: y[r, :] = ... + b          so db += Σ_r dy[r, :]
     if (db)
         for (int r = 0; r < rows; r++)
@@ -214,7 +214,7 @@ static at_tensor *part_weight(const at_multi_head *layer, int part, size_t *offs
 
 /* in_proj: node->iarg = {part, H}; inputs x, W (the part's weight tensor:
  * in_proj_weight (3E, E) or its own (E, in)), in_proj_bias. */
-static at_status in_proj_backward(at_ctx *ctx, at_node *node) {
+static at_status in_proj_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *x = node->in[0], *W = node->in[1], *bias = node->in[2];
     int part = node->iarg[0], H = node->iarg[1];
     int B = x->shape[0], T = x->shape[1], in = x->shape[2], rows = B * T;
@@ -240,18 +240,18 @@ static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, 
     size_t w_off;
     at_tensor *W = part_weight(layer, part, &w_off);
     at_tensor *inputs[3] = {x, W, layer->in_proj_bias};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     int shape[4] = {B, H, T, E / H};
     at_tensor *heads;
-    AT_TRY(at_result(ctx, &heads, 4, shape, track));
+    AT_TRY(ati_result(ctx, &heads, 4, shape, track));
     float *proj; // (B, T, E)
     AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
     linear_forward(B * T, in, E, x->data, W->data + w_off,
                    layer->in_proj_bias->data + (size_t)part * E, proj);
     move_heads(1, B, T, H, E / H, proj, heads->data);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "multi_head_in_proj", in_proj_backward, heads, 3,
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "multi_head_in_proj", in_proj_backward, heads, 3,
                               inputs));
         node->iarg[0] = part;
         node->iarg[1] = H;
@@ -261,7 +261,7 @@ static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, 
 }
 
 /* out_proj: inputs heads, out_proj.weight, out_proj.bias; saved = merged. */
-static at_status out_proj_backward(at_ctx *ctx, at_node *node) {
+static at_status out_proj_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *heads = node->in[0], *W_O = node->in[1], *b_O = node->in[2];
     const float *merged = node->saved; // (B, Tq, E)
     int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
@@ -282,18 +282,18 @@ static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *he
     int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
     int E = layer->embed_dim, O = sizes_of(layer).out;
     at_tensor *inputs[3] = {heads, layer->out_proj_weight, layer->out_proj_bias};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     int shape[3] = {B, T, O};
     at_tensor *out;
-    AT_TRY(at_result(ctx, &out, 3, shape, track));
+    AT_TRY(ati_result(ctx, &out, 3, shape, track));
     float *merged; // (B, Tq, E)
     AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
     move_heads(0, B, T, H, hd, heads->data, merged);
     linear_forward(B * T, E, O, merged, layer->out_proj_weight->data,
                    layer->out_proj_bias->data, out->data);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "multi_head_out_proj", out_proj_backward, out, 3,
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "multi_head_out_proj", out_proj_backward, out, 3,
                               inputs));
         node->saved = merged;
     }
@@ -338,7 +338,7 @@ static at_status check_heads(at_ctx *ctx, const at_multi_head *layer, const char
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "%s: %s %s must be (B = %d, H = %d, Tk, E/H = %d) as made by "
                            "at_multi_head_project_kv",
-                           op, what, at_shape_str(buf, sizeof buf, t->ndim, t->shape), B, H, hd);
+                           op, what, ati_shape_str(buf, sizeof buf, t->ndim, t->shape), B, H, hd);
     }
     return AT_OK;
 }

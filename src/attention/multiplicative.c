@@ -65,7 +65,7 @@ static at_status shape_error(at_ctx *ctx, const char *what, const at_tensor *t,
                              const char *want) {
     char buf[64];
     return at_ctx_fail(ctx, AT_ERR_SHAPE, "dot_attention: %s %s must be %s", what,
-                       at_shape_str(buf, sizeof buf, t->ndim, t->shape), want);
+                       ati_shape_str(buf, sizeof buf, t->ndim, t->shape), want);
 }
 
 /* Read q (B, [H,] Tq, d), k (B, [H,] Tk, d), v (B, [H,] Tk, dv). */
@@ -96,12 +96,12 @@ static at_status read_dot_dims(at_ctx *ctx, const at_tensor *q, const at_tensor 
 static at_status dot_output(at_ctx *ctx, const dot_dims *dims, int rows, int cols, int track,
                             at_tensor **out) {
     int shape[4] = {dims->B, dims->H, rows, cols};
-    if (dims->ndim == 4) return at_result(ctx, out, 4, shape, track);
+    if (dims->ndim == 4) return ati_result(ctx, out, 4, shape, track);
     int flat[3] = {dims->B, rows, cols};
-    return at_result(ctx, out, 3, flat, track);
+    return ati_result(ctx, out, 3, flat, track);
 }
 
-static at_status dot_attention_backward(at_ctx *ctx, at_node *node) {
+static at_status dot_attention_backward(at_ctx *ctx, ati_node *node) {
     const dot_saved *s = node->saved;
     const dot_dims *n = &s->dims;
     at_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2], *c = node->out;
@@ -118,10 +118,10 @@ static at_status dot_attention_backward(at_ctx *ctx, at_node *node) {
 static at_status record_dot(at_ctx *ctx, at_tensor *const qkv[3], at_tensor *context,
                             const dot_saved *saved) {
     void *copy;
-    AT_TRY(at_scratch(ctx, &copy, sizeof *saved));
+    AT_TRY(ati_scratch(ctx, &copy, sizeof *saved));
     *(dot_saved *)copy = *saved;
-    at_node *node;
-    AT_TRY(at_tape_record(ctx, &node, "dot_attention", dot_attention_backward, context, 3, qkv));
+    ati_node *node;
+    AT_TRY(ati_tape_record(ctx, &node, "dot_attention", dot_attention_backward, context, 3, qkv));
     node->saved = copy;
     return AT_OK;
 }
@@ -139,7 +139,7 @@ static at_status dot_attention_sequence(at_ctx *ctx, at_tensor *q, at_tensor *k,
                              &s.mask));
 
     at_tensor *qkv[3] = {q, k, v};
-    int track = at_tracking(ctx, 3, qkv);
+    int track = ati_tracking(ctx, 3, qkv);
     at_tensor *c, *alpha = NULL;
     AT_TRY(dot_output(ctx, n, n->tq, n->dv, track, &c));                   // (B, [H,] Tq, dv)
     if (weights) AT_TRY(dot_output(ctx, n, n->tq, n->tk, track, &alpha));  // (B, [H,] Tq, Tk)
@@ -221,7 +221,7 @@ at_status at_bilinear_project_keys(at_ctx *ctx, const at_bilinear *layer, at_ten
 
 at_status attn_scratch_floats(at_ctx *ctx, float **out, size_t n) {
     void *memory;
-    AT_TRY(at_scratch_zero(ctx, &memory, n * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, &memory, n * sizeof(float)));
     *out = memory;
     return AT_OK;
 }

@@ -88,7 +88,7 @@ static at_status check_matrix(at_ctx *ctx, const char *op, const char *name, con
     if (W->ndim != 2 || W->shape[0] != rows || W->shape[1] != cols) {
         char buf[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, must be (%d, %d)", op, name,
-                           at_shape_str(buf, sizeof buf, W->ndim, W->shape), rows, cols);
+                           ati_shape_str(buf, sizeof buf, W->ndim, W->shape), rows, cols);
     }
     return AT_OK;
 }
@@ -157,7 +157,7 @@ typedef struct structured_saved {
 static void hidden_forward(const structured_dims *n, const float *h, const float *W_s1,
                            float *U) {
     size_t rows = (size_t)n->B * n->T;
-    at_gemm(0, 1, (int)rows, n->da, n->D, 1.0f, h, n->D, W_s1, n->D, 0.0f, U, n->da);
+    ati_gemm(0, 1, (int)rows, n->da, n->D, 1.0f, h, n->D, W_s1, n->D, 0.0f, U, n->da);
     for (size_t i = 0; i < rows * (size_t)n->da; i++) U[i] = tanhf(U[i]);
 }
 
@@ -170,11 +170,11 @@ static void hidden_backward(const structured_dims *n, const float *U, float *dU,
     const float *dZ = dU;
     // forward: Z = h W_s1ᵀ                  so dW_s1 += dZᵀ h : (da, B·T) x (B·T, D)
     if (W_s1->grad)
-        at_gemm(1, 0, n->da, n->D, (int)rows, 1.0f, dZ, n->da, h->data, n->D, 1.0f, W_s1->grad,
+        ati_gemm(1, 0, n->da, n->D, (int)rows, 1.0f, dZ, n->da, h->data, n->D, 1.0f, W_s1->grad,
                 n->D);
     // forward: Z = h W_s1ᵀ                  so dh += dZ W_s1 : (B·T, da) x (da, D)
     if (h->grad)
-        at_gemm(0, 0, (int)rows, n->D, n->da, 1.0f, dZ, n->da, W_s1->data, n->D, 1.0f, h->grad,
+        ati_gemm(0, 0, (int)rows, n->D, n->da, 1.0f, dZ, n->da, W_s1->data, n->D, 1.0f, h->grad,
                 n->D);
 }
 
@@ -184,11 +184,11 @@ static void hops_forward(const structured_dims *n, const attn_mask_view *mask, i
     const float *U_b = U + (size_t)b * n->T * n->da; // (T, da)
     float *A_b = A + (size_t)b * n->r * n->T;        // (r, T)
     // S (r, T) = W_s2 U_bᵀ
-    at_gemm(0, 1, n->r, n->T, n->da, 1.0f, W_s2, n->da, U_b, n->da, 0.0f, S, n->T);
+    ati_gemm(0, 1, n->r, n->T, n->da, 1.0f, W_s2, n->da, U_b, n->da, 0.0f, S, n->T);
     for (int c = 0; c < n->r; c++) {
         size_t row = (size_t)b * n->r + c;
         const uint8_t *keep = attn_row_keep(mask, row, scratch);
-        at_softmax_row(A_b + (size_t)c * n->T, S + (size_t)c * n->T, keep, n->T);
+        ati_softmax_row(A_b + (size_t)c * n->T, S + (size_t)c * n->T, keep, n->T);
     }
 }
 
@@ -200,16 +200,16 @@ static void hops_backward(const structured_dims *n, int b, const float *A, const
     for (size_t i = 0; i < rt; i++) dS[i] = 0.0f;
     // forward: A_b[c, :] = softmax(S_b[c, :]) over the kept t
     for (int c = 0; c < n->r; c++)
-        at_softmax_row_backward(dS + (size_t)c * n->T, A_b + (size_t)c * n->T,
+        ati_softmax_row_backward(dS + (size_t)c * n->T, A_b + (size_t)c * n->T,
                                 dA_b + (size_t)c * n->T, n->T);
     // forward: S_b = W_s2 U_bᵀ              so dW_s2 += dS_b U_b : (r, T) x (T, da)
     if (W_s2->grad)
-        at_gemm(0, 0, n->r, n->da, n->T, 1.0f, dS, n->T, U_b, n->da, 1.0f, W_s2->grad, n->da);
+        ati_gemm(0, 0, n->r, n->da, n->T, 1.0f, dS, n->T, U_b, n->da, 1.0f, W_s2->grad, n->da);
     // forward: S_b = W_s2 U_bᵀ              so dU_b = dS_bᵀ W_s2 : (T, r) x (r, da)
-    at_gemm(1, 0, n->T, n->da, n->r, 1.0f, dS, n->T, W_s2->data, n->da, 0.0f, dU + b * td, n->da);
+    ati_gemm(1, 0, n->T, n->da, n->r, 1.0f, dS, n->T, W_s2->data, n->da, 0.0f, dU + b * td, n->da);
 }
 
-static at_status structured_weights_backward(at_ctx *ctx, at_node *node) {
+static at_status structured_weights_backward(at_ctx *ctx, ati_node *node) {
     const structured_saved *s = node->saved;
     const structured_dims *n = &s->dims;
     at_tensor *h = node->in[0], *W_s1 = node->in[1], *W_s2 = node->in[2];
@@ -227,24 +227,24 @@ static at_status structured_weights(at_ctx *ctx, const at_structured_attention *
                                     at_tensor *h, const attn_mask_view *mask,
                                     const structured_dims *n, at_tensor **A_out) {
     at_tensor *inputs[3] = {h, layer->W_s1, layer->W_s2};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     int shape[3] = {n->B, n->r, n->T};
     at_tensor *A;
-    AT_TRY(at_result(ctx, &A, 3, shape, track));
+    AT_TRY(ati_result(ctx, &A, 3, shape, track));
     float *U, *S;
     AT_TRY(attn_scratch_floats(ctx, &U, (size_t)n->B * n->T * n->da)); // (B, T, da)
     AT_TRY(attn_scratch_floats(ctx, &S, (size_t)n->r * n->T));         // (r, T)
     void *scratch; // (T) the keep-bytes of one row
-    AT_TRY(at_scratch(ctx, &scratch, (size_t)n->T));
+    AT_TRY(ati_scratch(ctx, &scratch, (size_t)n->T));
     hidden_forward(n, h->data, layer->W_s1->data, U);
     for (int b = 0; b < n->B; b++)
         hops_forward(n, mask, b, layer->W_s2->data, U, S, A->data, scratch);
     if (track) {
         void *saved;
-        AT_TRY(at_scratch(ctx, &saved, sizeof(structured_saved)));
+        AT_TRY(ati_scratch(ctx, &saved, sizeof(structured_saved)));
         *(structured_saved *)saved = (structured_saved){*n, U};
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "structured_attention", structured_weights_backward, A,
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "structured_attention", structured_weights_backward, A,
                               3, inputs));
         node->saved = saved;
     }
@@ -293,7 +293,7 @@ typedef struct penalty_saved {
     float *G;    /* (B, r, r) */
 } penalty_saved;
 
-static at_status penalty_backward(at_ctx *ctx, at_node *node) {
+static at_status penalty_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     const penalty_saved *s = node->saved;
     at_tensor *A = node->in[0];
@@ -303,7 +303,7 @@ static at_status penalty_backward(at_ctx *ctx, at_node *node) {
         // forward: P_b = ‖G_b‖²_F, G_b = A_b A_bᵀ − I      so dA_b += dP_b 4 G_b A_b
         // forward: P = (1/B) Σ_b P_b                      so dP_b = dP / B
         float dP_b = s->per_row ? node->out->grad[b] : node->out->grad[0] / (float)s->B;
-        at_gemm(0, 0, s->r, s->T, s->r, 4.0f * dP_b, s->G + b * rr, s->r, A->data + b * rt, s->T,
+        ati_gemm(0, 0, s->r, s->T, s->r, 4.0f * dP_b, s->G + b * rr, s->r, A->data + b * rt, s->T,
                 1.0f, A->grad + b * rt, s->T);
     }
     return AT_OK;
@@ -316,7 +316,7 @@ static void gram_minus_identity(const at_tensor *A, float *G, double *rows) {
     for (int b = 0; b < B; b++) {
         float *G_b = G + b * rr;
         // G_b (r, r) = A_b A_bᵀ − I
-        at_gemm(0, 1, r, r, T, 1.0f, A->data + b * rt, T, A->data + b * rt, T, 0.0f, G_b, r);
+        ati_gemm(0, 1, r, r, T, 1.0f, A->data + b * rt, T, A->data + b * rt, T, 0.0f, G_b, r);
         for (int c = 0; c < r; c++) G_b[(size_t)c * r + c] -= 1.0f;
         rows[b] = 0.0;
         for (size_t i = 0; i < rr; i++) rows[b] += (double)G_b[i] * G_b[i];
@@ -332,16 +332,16 @@ static at_status structured_penalty(at_ctx *ctx, const char *op, at_tensor *weig
     if (weights->ndim != 3) {
         char buf[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: weights %s must be (B, r, T)", op,
-                           at_shape_str(buf, sizeof buf, weights->ndim, weights->shape));
+                           ati_shape_str(buf, sizeof buf, weights->ndim, weights->shape));
     }
     int B = weights->shape[0], r = weights->shape[1], size = per_row ? B : 1;
-    int track = at_tracking(ctx, 1, &weights);
+    int track = ati_tracking(ctx, 1, &weights);
     at_tensor *P;
-    AT_TRY(at_result(ctx, &P, 1, &size, track));
+    AT_TRY(ati_result(ctx, &P, 1, &size, track));
     float *G;
     double *rows;
     AT_TRY(attn_scratch_floats(ctx, &G, (size_t)B * r * r)); // (B, r, r)
-    AT_TRY(at_scratch(ctx, (void **)&rows, (size_t)B * sizeof(double)));
+    AT_TRY(ati_scratch(ctx, (void **)&rows, (size_t)B * sizeof(double)));
     gram_minus_identity(weights, G, rows);
     double total = 0.0;
     for (int b = 0; b < B; b++) {
@@ -351,10 +351,10 @@ static at_status structured_penalty(at_ctx *ctx, const char *op, at_tensor *weig
     if (!per_row) P->data[0] = (float)(total / B); // P = (1/B) Σ_b P_b
     if (track) {
         void *saved;
-        AT_TRY(at_scratch(ctx, &saved, sizeof(penalty_saved)));
+        AT_TRY(ati_scratch(ctx, &saved, sizeof(penalty_saved)));
         *(penalty_saved *)saved = (penalty_saved){B, r, weights->shape[2], per_row, G};
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, penalty_backward, P, 1, &weights));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, penalty_backward, P, 1, &weights));
         node->saved = saved;
     }
     *penalty = P;

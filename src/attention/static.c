@@ -65,9 +65,9 @@ static at_status check_param(at_ctx *ctx, const char *op, const char *what, cons
     int ok = n1 ? t->ndim == 2 && t->shape[0] == n0 && t->shape[1] == n1 : t->size == (size_t)n0;
     if (ok) return AT_OK;
     char got[64], want[64];
-    at_shape_str(want, sizeof want, n1 ? 2 : 1, (const int[]){n0, n1});
+    ati_shape_str(want, sizeof want, n1 ? 2 : 1, (const int[]){n0, n1});
     return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: parameter %s is %s, expected %s", op, what,
-                       at_shape_str(got, sizeof got, t->ndim, t->shape), want);
+                       ati_shape_str(got, sizeof got, t->ndim, t->shape), want);
 }
 
 /* u (R, n) = tanh(x (R, in) Wᵀ + b), W (n, in). */
@@ -75,9 +75,9 @@ static void project_tanh(int rows, int in, int n, const float *x, const float *W
                          float *u) {
     for (int r = 0; r < rows; r++)
         memcpy(u + (size_t)r * n, b, (size_t)n * sizeof(float));
-    at_gemm(0, 1, rows, n, in, 1.0f, x, in, W, in, 1.0f, u, n);
+    ati_gemm(0, 1, rows, n, in, 1.0f, x, in, W, in, 1.0f, u, n);
     for (size_t i = 0; i < (size_t)rows * n; i++)
-        u[i] = at_fast_tanh(u[i]);
+        u[i] = ati_fast_tanh(u[i]);
 }
 
 /* From du (R, n), the gradient reaching u = tanh(x Wᵀ + b), accumulate dx,
@@ -88,8 +88,8 @@ static void project_tanh_backward(int rows, int in, int n, at_tensor *x, at_tens
     for (size_t i = 0; i < (size_t)rows * n; i++)
         du[i] *= 1.0f - u[i] * u[i];
     // forward: pre = x Wᵀ + b
-    if (x->grad) at_gemm(0, 0, rows, in, n, 1.0f, du, n, W->data, in, 1.0f, x->grad, in);
-    if (W->grad) at_gemm(1, 0, n, in, rows, 1.0f, du, n, x->data, in, 1.0f, W->grad, in);
+    if (x->grad) ati_gemm(0, 0, rows, in, n, 1.0f, du, n, W->data, in, 1.0f, x->grad, in);
+    if (W->grad) ati_gemm(1, 0, n, in, rows, 1.0f, du, n, x->data, in, 1.0f, W->grad, in);
     if (b->grad)
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < n; k++)
@@ -101,12 +101,12 @@ static at_status weights_buffer(at_ctx *ctx, at_tensor **weights, int ndim, cons
                                 int track, at_tensor **made, float **alpha) {
     *made = NULL;
     if (weights) {
-        AT_TRY(at_result(ctx, made, ndim, shape, track));
+        AT_TRY(ati_result(ctx, made, ndim, shape, track));
         *alpha = (*made)->data;
         return AT_OK;
     }
     void *p;
-    AT_TRY(at_scratch_zero(ctx, &p, at_shape_size(ndim, shape) * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, &p, ati_shape_size(ndim, shape) * sizeof(float)));
     *alpha = p;
     return AT_OK;
 }
@@ -114,7 +114,7 @@ static at_status weights_buffer(at_ctx *ctx, at_tensor **weights, int ndim, cons
 /* dα: the weights tensor's own gradient (if any), in fresh scratch. */
 static at_status weights_grad(at_ctx *ctx, const at_tensor *weights, size_t n, float **d_alpha) {
     void *p;
-    AT_TRY(at_scratch_zero(ctx, &p, n * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, &p, n * sizeof(float)));
     *d_alpha = p;
     if (weights && weights->grad) memcpy(*d_alpha, weights->grad, n * sizeof(float));
     return AT_OK;
@@ -148,7 +148,7 @@ at_status at_han_attention_init(at_ctx *ctx, at_han_attention *layer, at_params 
     return AT_OK;
 }
 
-static at_status han_backward(at_ctx *ctx, at_node *node) {
+static at_status han_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *h = node->in[0], *W = node->in[1], *b = node->in[2], *u_w = node->in[3];
     const static_saved *saved = node->saved;
     int B = node->iarg[0], T = node->iarg[1], D = node->iarg[2], A = node->iarg[3];
@@ -157,14 +157,14 @@ static at_status han_backward(at_ctx *ctx, at_node *node) {
     const float *u = saved->u;            // (B, T, A)
     float *d_alpha, *d_score, *d_u;
     AT_TRY(weights_grad(ctx, saved->weights, (size_t)B * T, &d_alpha)); // (B, T)
-    AT_TRY(at_scratch_zero(ctx, (void **)&d_score, (size_t)B * T * sizeof(float)));
-    AT_TRY(at_scratch(ctx, (void **)&d_u, (size_t)B * T * A * sizeof(float)));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&d_score, (size_t)B * T * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&d_u, (size_t)B * T * A * sizeof(float)));
 
     // forward: out[b] = Σ_t alpha[b, t] h[b, t]
     attn_weighted_sum_backward(ctx->threads, B, 1, T, D, alpha, h->data, d_out, d_alpha, h->grad);
     // forward: alpha[b] = softmax_t(score[b])
     for (int r = 0; r < B; r++)
-        at_softmax_row_backward(d_score + (size_t)r * T, alpha + (size_t)r * T,
+        ati_softmax_row_backward(d_score + (size_t)r * T, alpha + (size_t)r * T,
                                 d_alpha + (size_t)r * T, T);
     for (size_t r = 0; r < (size_t)B * T; r++)
         for (int a = 0; a < A; a++) {
@@ -196,15 +196,15 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
     view.causal = 0; // one distribution per sequence: nothing to be causal about
 
     at_tensor *inputs[4] = {h, layer->W, layer->b, layer->u_w};
-    int track = at_tracking(ctx, 4, inputs);
+    int track = ati_tracking(ctx, 4, inputs);
     at_tensor *result, *made_weights;
     float *alpha, *u, *score;
     uint8_t *keep_scratch;
-    AT_TRY(at_result(ctx, &result, 2, (const int[]){B, D}, track));
+    AT_TRY(ati_result(ctx, &result, 2, (const int[]){B, D}, track));
     AT_TRY(weights_buffer(ctx, weights, 2, (const int[]){B, T}, track, &made_weights, &alpha));
-    AT_TRY(at_scratch(ctx, (void **)&u, (size_t)B * T * A * sizeof(float))); // (B, T, A)
-    AT_TRY(at_scratch(ctx, (void **)&score, (size_t)T * sizeof(float)));     // (T)
-    AT_TRY(at_scratch(ctx, (void **)&keep_scratch, (size_t)T));
+    AT_TRY(ati_scratch(ctx, (void **)&u, (size_t)B * T * A * sizeof(float))); // (B, T, A)
+    AT_TRY(ati_scratch(ctx, (void **)&score, (size_t)T * sizeof(float)));     // (T)
+    AT_TRY(ati_scratch(ctx, (void **)&keep_scratch, (size_t)T));
 
     // u = tanh(h Wᵀ + b)
     project_tanh(B * T, D, A, h->data, layer->W->data, layer->b->data, u);
@@ -218,18 +218,18 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
             score[t] = s;
         }
         // alpha[r] = softmax over the kept steps
-        at_softmax_row(alpha + (size_t)r * T, score, attn_row_keep(&view, (size_t)r, keep_scratch),
+        ati_softmax_row(alpha + (size_t)r * T, score, attn_row_keep(&view, (size_t)r, keep_scratch),
                        T);
     }
     // out[b] = Σ_t alpha[b, t] h[b, t]
     attn_weighted_sum(ctx->threads, B, 1, T, D, alpha, h->data, result->data);
 
     if (track) {
-        at_node *node;
+        ati_node *node;
         static_saved *saved;
-        AT_TRY(at_scratch(ctx, (void **)&saved, sizeof *saved));
+        AT_TRY(ati_scratch(ctx, (void **)&saved, sizeof *saved));
         *saved = (static_saved){u, alpha, made_weights};
-        AT_TRY(at_tape_record(ctx, &node, "han_attention", han_backward, result, 4, inputs));
+        AT_TRY(ati_tape_record(ctx, &node, "han_attention", han_backward, result, 4, inputs));
         node->iarg[0] = B, node->iarg[1] = T, node->iarg[2] = D, node->iarg[3] = A;
         node->saved = saved;
     }
@@ -271,7 +271,7 @@ at_status at_feature_attention_init_ext(at_ctx *ctx, at_feature_attention *layer
     return AT_OK;
 }
 
-static at_status feature_backward(at_ctx *ctx, at_node *node) {
+static at_status feature_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *h = node->in[0], *W = node->in[1], *b = node->in[2];
     const static_saved *saved = node->saved;
     int B = node->iarg[0], T = node->iarg[1], D = node->iarg[2];
@@ -280,7 +280,7 @@ static at_status feature_backward(at_ctx *ctx, at_node *node) {
     float *d_alpha, *dot;
     size_t n = (size_t)B * T * D;
     AT_TRY(weights_grad(ctx, saved->weights, n, &d_alpha)); // (B, T, D)
-    AT_TRY(at_scratch(ctx, (void **)&dot, (size_t)D * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, (void **)&dot, (size_t)D * sizeof(float)));
 
     for (int r = 0; r < B; r++) {
         const float *a_r = alpha + (size_t)r * T * D, *h_r = h->data + (size_t)r * T * D;
@@ -324,7 +324,7 @@ static void feature_normalise(const float *u, const attn_mask_view *view, size_t
         int kept = attn_is_kept(view, row, t);
         for (int f = 0; f < D; f++) {
             size_t i = (size_t)t * D + f;
-            alpha[i] = kept ? at_fast_exp(u[i]) : 0.0f; // a[t, f] = exp(u[t, f]) mask[t]
+            alpha[i] = kept ? ati_fast_exp(u[i]) : 0.0f; // a[t, f] = exp(u[t, f]) mask[t]
             sum[f] += alpha[i];
         }
     }
@@ -347,13 +347,13 @@ at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *
     view.causal = 0;
 
     at_tensor *inputs[3] = {h, layer->W, layer->b};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     at_tensor *result, *made_weights;
     float *alpha, *u, *inv_sum;
-    AT_TRY(at_result(ctx, &result, 2, (const int[]){B, D}, track));
+    AT_TRY(ati_result(ctx, &result, 2, (const int[]){B, D}, track));
     AT_TRY(weights_buffer(ctx, weights, 3, (const int[]){B, T, D}, track, &made_weights, &alpha));
-    AT_TRY(at_scratch(ctx, (void **)&u, (size_t)B * T * D * sizeof(float))); // (B, T, D)
-    AT_TRY(at_scratch(ctx, (void **)&inv_sum, (size_t)D * sizeof(float)));   // (D)
+    AT_TRY(ati_scratch(ctx, (void **)&u, (size_t)B * T * D * sizeof(float))); // (B, T, D)
+    AT_TRY(ati_scratch(ctx, (void **)&inv_sum, (size_t)D * sizeof(float)));   // (D)
 
     // u = tanh(h Wᵀ + b)
     project_tanh(B * T, D, D, h->data, layer->W->data, layer->b->data, u);
@@ -366,12 +366,12 @@ at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *
     }
 
     if (track) {
-        at_node *node;
+        ati_node *node;
         static_saved *saved;
-        AT_TRY(at_scratch(ctx, (void **)&saved, sizeof *saved));
+        AT_TRY(ati_scratch(ctx, (void **)&saved, sizeof *saved));
         *saved = (static_saved){u, alpha, made_weights};
         AT_TRY(
-            at_tape_record(ctx, &node, "feature_attention", feature_backward, result, 3, inputs));
+            ati_tape_record(ctx, &node, "feature_attention", feature_backward, result, 3, inputs));
         node->iarg[0] = B, node->iarg[1] = T, node->iarg[2] = D;
         node->saved = saved;
     }

@@ -56,7 +56,7 @@ at_status at_ctx_create(at_ctx **out, const at_ctx_options *opts) {
     if (opts->num_threads < 0) return AT_ERR_ARGUMENT;
     at_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return AT_ERR_MEMORY;
-    at_arena_init(&ctx->arena, opts->arena_block_bytes);
+    ati_arena_init(&ctx->arena, opts->arena_block_bytes);
     ctx->grad_enabled = 1;
     ctx->threads = opts->num_threads > 0 ? opts->num_threads : 1;
     at_rng_seed(&ctx->rng, opts->seed);
@@ -66,13 +66,13 @@ at_status at_ctx_create(at_ctx **out, const at_ctx_options *opts) {
 
 void at_ctx_free(at_ctx *ctx) {
     if (!ctx) return;
-    at_arena_release(&ctx->arena);
+    ati_arena_release(&ctx->arena);
     free(ctx->tape);
     free(ctx);
 }
 
 void at_ctx_reset(at_ctx *ctx) {
-    at_arena_reset(&ctx->arena);
+    ati_arena_reset(&ctx->arena);
     ctx->tape_len = 0;
 }
 
@@ -91,19 +91,19 @@ int at_ctx_set_training(at_ctx *ctx, int training) {
 int at_ctx_training(const at_ctx *ctx) { return ctx->training; }
 int at_ctx_threads(const at_ctx *ctx) { return ctx->threads; }
 at_rng *at_ctx_rng(at_ctx *ctx) { return &ctx->rng; }
-size_t at_ctx_arena_used(const at_ctx *ctx) { return at_arena_used(&ctx->arena); }
-size_t at_ctx_arena_capacity(const at_ctx *ctx) { return at_arena_capacity(&ctx->arena); }
+size_t at_ctx_arena_used(const at_ctx *ctx) { return ati_arena_used(&ctx->arena); }
+size_t at_ctx_arena_capacity(const at_ctx *ctx) { return ati_arena_capacity(&ctx->arena); }
 size_t at_ctx_tape_length(const at_ctx *ctx) { return ctx->tape_len; }
 
 /* ---------------------------------------------------------------- shapes */
 
-size_t at_shape_size(int ndim, const int *shape) {
+size_t ati_shape_size(int ndim, const int *shape) {
     size_t size = 1;
     for (int i = 0; i < ndim; i++) size *= (size_t)shape[i];
     return size;
 }
 
-const char *at_shape_str(char *buf, size_t bytes, int ndim, const int *shape) {
+const char *ati_shape_str(char *buf, size_t bytes, int ndim, const int *shape) {
     size_t used = (size_t)snprintf(buf, bytes, "(");
     for (int i = 0; i < ndim && used < bytes; i++)
         used += (size_t)snprintf(buf + used, bytes - used, i ? ", %d" : "%d", shape[i]);
@@ -111,7 +111,7 @@ const char *at_shape_str(char *buf, size_t bytes, int ndim, const int *shape) {
     return buf;
 }
 
-at_status at_check_shape(at_ctx *ctx, int ndim, const int *shape, const char *what) {
+at_status ati_check_shape(at_ctx *ctx, int ndim, const int *shape, const char *what) {
     if (ndim < 1 || ndim > AT_MAX_DIMS)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %d dimensions (1 to %d allowed)", what, ndim,
                            AT_MAX_DIMS);
@@ -128,15 +128,15 @@ at_status at_check_shape(at_ctx *ctx, int ndim, const int *shape, const char *wh
     return AT_OK;
 }
 
-int at_axis(int axis, int ndim) {
+int ati_axis(int axis, int ndim) {
     if (axis < 0) axis += ndim;
     return (axis >= 0 && axis < ndim) ? axis : -1;
 }
 
 /* --------------------------------------------------------------- tensors */
 
-at_status at_scratch(at_ctx *ctx, void **out, size_t bytes) {
-    void *p = at_arena_alloc(&ctx->arena, bytes ? bytes : 1);
+at_status ati_scratch(at_ctx *ctx, void **out, size_t bytes) {
+    void *p = ati_arena_alloc(&ctx->arena, bytes ? bytes : 1);
     if (!p) {
         /* a constant status, so the compiler sees *out is set on AT_OK */
         at_ctx_fail(ctx, AT_ERR_MEMORY, "arena: cannot allocate %zu bytes", bytes);
@@ -146,30 +146,30 @@ at_status at_scratch(at_ctx *ctx, void **out, size_t bytes) {
     return AT_OK;
 }
 
-at_status at_scratch_zero(at_ctx *ctx, void **out, size_t bytes) {
-    AT_TRY(at_scratch(ctx, out, bytes));
+at_status ati_scratch_zero(at_ctx *ctx, void **out, size_t bytes) {
+    AT_TRY(ati_scratch(ctx, out, bytes));
     memset(*out, 0, bytes);
     return AT_OK;
 }
 
-at_status at_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_t bytes) {
+at_status ati_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_t bytes) {
     void *p;
-    AT_TRY(at_scratch(ctx, &p, bytes));
+    AT_TRY(ati_scratch(ctx, &p, bytes));
     if (bytes) memcpy(p, src, bytes);
     *out = p;
     return AT_OK;
 }
 
-/* zero_data: 0 only for results the op overwrites in full (at_result_uninit). */
+/* zero_data: 0 only for results the op overwrites in full (ati_result_uninit). */
 static at_status tensor_alloc_as(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
                                  int with_grad, int zero_data) {
-    AT_TRY(at_check_shape(ctx, ndim, shape, "tensor"));
-    size_t size = at_shape_size(ndim, shape);
+    AT_TRY(ati_check_shape(ctx, ndim, shape, "tensor"));
+    size_t size = ati_shape_size(ndim, shape);
     void *header, *data, *grad = NULL;
-    AT_TRY(at_scratch(ctx, &header, sizeof(at_tensor)));
-    if (zero_data) AT_TRY(at_scratch_zero(ctx, &data, size * sizeof(float)));
-    else AT_TRY(at_scratch(ctx, &data, size * sizeof(float)));
-    if (with_grad) AT_TRY(at_scratch_zero(ctx, &grad, size * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, &header, sizeof(at_tensor)));
+    if (zero_data) AT_TRY(ati_scratch_zero(ctx, &data, size * sizeof(float)));
+    else AT_TRY(ati_scratch(ctx, &data, size * sizeof(float)));
+    if (with_grad) AT_TRY(ati_scratch_zero(ctx, &grad, size * sizeof(float)));
     at_tensor *t = header;
     memset(t, 0, sizeof *t);
     t->data = data;
@@ -205,23 +205,23 @@ at_status at_tensor_require_grad(at_ctx *ctx, at_tensor *t) {
     AT_CHECK_TENSOR(ctx, t, "require_grad: tensor");
     if (!t->grad) {
         void *grad;
-        AT_TRY(at_scratch_zero(ctx, &grad, t->size * sizeof(float)));
+        AT_TRY(ati_scratch_zero(ctx, &grad, t->size * sizeof(float)));
         t->grad = grad;
     }
     t->requires_grad = 1;
     return AT_OK;
 }
 
-at_status at_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track) {
+at_status ati_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track) {
     return tensor_alloc(ctx, out, ndim, shape, track);
 }
 
-at_status at_result_uninit(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
+at_status ati_result_uninit(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
                            int track) {
     return tensor_alloc_as(ctx, out, ndim, shape, track, 0);
 }
 
-int at_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs) {
+int ati_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs) {
     if (!ctx->grad_enabled) return 0;
     for (int i = 0; i < n; i++)
         if (inputs[i] && inputs[i]->requires_grad && inputs[i]->grad) return 1;
@@ -230,21 +230,21 @@ int at_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs) {
 
 /* ------------------------------------------------------------------ tape */
 
-at_status at_tape_record(at_ctx *ctx, at_node **node_out, const char *op, at_backward_fn fn,
+at_status ati_tape_record(at_ctx *ctx, ati_node **node_out, const char *op, ati_backward_fn fn,
                          at_tensor *out, int nin, at_tensor *const *inputs) {
     if (nin < 0 || nin > AT_NODE_MAX_IN)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %d inputs recorded (max %d)", op, nin,
                            AT_NODE_MAX_IN);
     if (ctx->tape_len == ctx->tape_cap) {
         size_t cap = ctx->tape_cap ? 2 * ctx->tape_cap : 256;
-        at_node **grown = realloc(ctx->tape, cap * sizeof *grown);
+        ati_node **grown = realloc(ctx->tape, cap * sizeof *grown);
         if (!grown) return at_ctx_fail(ctx, AT_ERR_MEMORY, "tape: cannot grow to %zu", cap);
         ctx->tape = grown;
         ctx->tape_cap = cap;
     }
     void *p;
-    AT_TRY(at_scratch_zero(ctx, &p, sizeof(at_node)));
-    at_node *node = p;
+    AT_TRY(ati_scratch_zero(ctx, &p, sizeof(ati_node)));
+    ati_node *node = p;
     node->backward = fn;
     node->op = op;
     node->out = out;
@@ -299,7 +299,7 @@ at_status at_backward_multi(at_ctx *ctx, int n, at_tensor *const *ys, const floa
     for (int i = 0; i < n; i++)
         for (size_t j = 0; j < ys[i]->size; j++) ys[i]->grad[j] += dys[i][j];
     for (size_t i = ctx->tape_len; i-- > 0;) {
-        at_node *node = ctx->tape[i];
+        ati_node *node = ctx->tape[i];
         AT_TRY(node->backward(ctx, node));
     }
     return AT_OK;

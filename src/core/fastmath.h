@@ -7,10 +7,10 @@
  * matrix products together. These versions are branch-free, so the
  * compiler vectorises the loops that call them.
  *
- * at_fast_exp: e^x = 2^n e^r with n = round(x / ln 2), r = x - n ln 2 (ln 2 in
+ * ati_fast_exp: e^x = 2^n e^r with n = round(x / ln 2), r = x - n ln 2 (ln 2 in
  * two parts so r is exact), |r| <= ln2/2, e^r by its Taylor series to r^7
  * (truncation below 1e-8 relative), 2^n built in the exponent bits.
- * at_fast_tanh: for |x| < 1/4 the odd Taylor series to x^11 (error below
+ * ati_fast_tanh: for |x| < 1/4 the odd Taylor series to x^11 (error below
  * 1e-9 relative); above, (1 - e) / (1 + e) with e = e^(-2|x|), which has no
  * cancellation to fear there. Both are within a few float ulps of libm. */
 #ifndef ATTEND_FASTMATH_H
@@ -19,7 +19,7 @@
 #include <math.h>
 #include <stdint.h>
 
-static inline float at_fast_exp(float x) {
+static inline float ati_fast_exp(float x) {
     float c = x > -87.0f ? x : -87.0f; // keeps 2^n a normal float; NaN handled at the end
     c = c < 88.0f ? c : 88.0f;
     const float round_magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
@@ -37,9 +37,9 @@ static inline float at_fast_exp(float x) {
     return x == x ? p * scale.value : x; // a NaN stays NaN
 }
 
-static inline float at_fast_sigmoid(float x) { return 1.0f / (1.0f + at_fast_exp(-x)); }
+static inline float ati_fast_sigmoid(float x) { return 1.0f / (1.0f + ati_fast_exp(-x)); }
 
-static inline float at_fast_tanh(float x) {
+static inline float ati_fast_tanh(float x) {
     float a = fabsf(x), x2 = x * x;
     float series = -1382.0f / 155925.0f;
     series = series * x2 + 62.0f / 2835.0f;
@@ -47,7 +47,7 @@ static inline float at_fast_tanh(float x) {
     series = series * x2 + 2.0f / 15.0f;
     series = series * x2 - 1.0f / 3.0f;
     series = x + x * x2 * series;
-    float e = at_fast_exp(-2.0f * a);
+    float e = ati_fast_exp(-2.0f * a);
     float far = copysignf((1.0f - e) / (1.0f + e), x);
     return a < 0.25f ? series : far;
 }
@@ -56,7 +56,7 @@ static inline float at_fast_tanh(float x) {
  * order every call, so results do not vary, and four dependent additions
  * where a running sum has sixteen. Constant bounds and fresh locals let the
  * compiler keep it in registers. */
-static inline float at_sum16(const float p[16]) {
+static inline float ati_sum16(const float p[16]) {
     float h8[8], h4[4];
     for (int l = 0; l < 8; l++) h8[l] = p[l] + p[l + 8];
     for (int l = 0; l < 4; l++) h4[l] = h8[l] + h8[l + 4];
@@ -64,14 +64,14 @@ static inline float at_sum16(const float p[16]) {
 }
 
 /* Σ_k x[k] y[k], in 16 partial sums so that the loop vectorises. */
-static inline float at_dot(int n, const float *x, const float *y) {
+static inline float ati_dot(int n, const float *x, const float *y) {
     enum { LANES = 16 };
     float partial[LANES] = {0};
     int k = 0;
     for (; k + LANES <= n; k += LANES)
         for (int l = 0; l < LANES; l++) partial[l] += x[k + l] * y[k + l];
     for (; k < n; k++) partial[k % LANES] += x[k] * y[k];
-    return at_sum16(partial);
+    return ati_sum16(partial);
 }
 
 #endif /* ATTEND_FASTMATH_H */

@@ -32,7 +32,7 @@
  * because a broadcast is a load either way, and its MR x KC block stays in
  * L1 while it meets every panel of the B block (which stays in L2).
  *
- * at_gemm_bias folds a layer's bias into the first slice (C = A B + b,
+ * ati_gemm_bias folds a layer's bias into the first slice (C = A B + b,
  * written once, never read), saving a pass over C.
  *
  * Three shapes take other roads, each where the blocked product would
@@ -44,7 +44,7 @@
  *     row updates, on both threads for large weights;
  *   - depth one (an outer product): gemm_outer.
  *
- * Threads (at_gemm_threads): the rows of C (or, for few rows, the panels)
+ * Threads (ati_gemm_threads): the rows of C (or, for few rows, the panels)
  * are cut into one contiguous range per thread. Each thread packs what it
  * needs and computes its own elements; every element is summed over k in
  * the same order whatever the cut, so the result is bit-identical for any
@@ -362,7 +362,7 @@ static float lanes_sum(vf v) {
 #if VL == 16
     float lanes[16];
     memcpy(lanes, &v, sizeof lanes);
-    return at_sum16(lanes);
+    return ati_sum16(lanes);
 #else
     float sum = 0.0f;
     for (int l = 0; l < VL; l++) sum += v[l];
@@ -594,19 +594,19 @@ static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
     }
 }
 
-void at_gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads) {
     gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, NULL, C, ldc, threads);
 }
 
 /* The hand kernel alone, one thread, any size (bench/gemm_cutover.c times it). */
-void at_gemm_small(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_small(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    at_gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
+    ati_gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
 }
 
 /* OpenBLAS alone, any size. */
-void at_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -620,17 +620,17 @@ static int use_own_kernel(int M, int N, int K) {
     return M == 1 || (long)M * N * K <= AT_GEMM_OWN_FLOPS;
 }
 
-void at_gemm_threads(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_threads(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc,
                      int threads) {
     if (M <= 0 || N <= 0) return;
     if (use_own_kernel(M, N, K))
-        at_gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+        ati_gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
     else
-        at_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        ati_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void at_gemm_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, const float *bias, float *C, int ldc,
                   int threads) {
     if (M <= 0 || N <= 0) return;
@@ -639,10 +639,10 @@ void at_gemm_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, co
         return;
     }
     for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, (size_t)N * sizeof(float));
-    at_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 1.0f, C, ldc);
+    ati_gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
-void at_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+void ati_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
-    at_gemm_threads(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
+    ati_gemm_threads(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
 }

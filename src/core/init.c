@@ -75,7 +75,7 @@ at_status at_init_orthogonal(at_ctx *ctx, float *block, int rows, int cols, floa
     int m = transposed ? cols : rows; /* the tall matrix q is (m, n), m >= n */
     int n = transposed ? rows : cols;
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)m * n * sizeof(double)));
+    AT_TRY(ati_scratch(ctx, &memory, (size_t)m * n * sizeof(double)));
     double *q = memory; /* (m, n), stored by columns: q(i, j) = q[j * m + i] */
 
     /* A ~ N(0, 1), drawn in the (rows, cols) order of the block */

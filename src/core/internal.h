@@ -7,13 +7,13 @@
  *
  *   at_status at_tanh(at_ctx *ctx, at_tensor **out, at_tensor *x) {
  *       AT_CHECK_TENSOR(ctx, x, "tanh: x");
- *       int track = at_tracking(ctx, 1, &x);          // does a gradient flow?
+ *       int track = ati_tracking(ctx, 1, &x);          // does a gradient flow?
  *       at_tensor *y;
- *       AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+ *       AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
  *       ... forward kernel writes y->data ...
  *       if (track) {
- *           at_node *node;
- *           AT_TRY(at_tape_record(ctx, &node, "tanh", tanh_backward, y, 1, &x));
+ *           ati_node *node;
+ *           AT_TRY(ati_tape_record(ctx, &node, "tanh", tanh_backward, y, 1, &x));
  *       }
  *       *out = y;
  *       return AT_OK;
@@ -48,33 +48,33 @@
 
 /* ------------------------------------------------------------------ arena */
 
-typedef struct at_arena_block {
-    struct at_arena_block *next;
+typedef struct ati_arena_block {
+    struct ati_arena_block *next;
     size_t capacity, used;
     unsigned char *base; /* 64-byte aligned start */
-} at_arena_block;
+} ati_arena_block;
 
-typedef struct at_arena {
-    at_arena_block *first, *current;
+typedef struct ati_arena {
+    ati_arena_block *first, *current;
     size_t first_block_bytes;
-} at_arena;
+} ati_arena;
 
-void at_arena_init(at_arena *arena, size_t first_block_bytes);
-void at_arena_release(at_arena *arena);
+void ati_arena_init(ati_arena *arena, size_t first_block_bytes);
+void ati_arena_release(ati_arena *arena);
 /* 64-byte aligned, uninitialised; NULL if out of memory. */
-void *at_arena_alloc(at_arena *arena, size_t bytes);
+void *ati_arena_alloc(ati_arena *arena, size_t bytes);
 /* Make all memory reusable; merges blocks into one so the next step fits. */
-void at_arena_reset(at_arena *arena);
-size_t at_arena_used(const at_arena *arena);
-size_t at_arena_capacity(const at_arena *arena);
+void ati_arena_reset(ati_arena *arena);
+size_t ati_arena_used(const ati_arena *arena);
+size_t ati_arena_capacity(const ati_arena *arena);
 
 /* ------------------------------------------------------------------- tape */
 
-typedef struct at_node at_node;
-typedef at_status (*at_backward_fn)(at_ctx *ctx, at_node *node);
+typedef struct ati_node ati_node;
+typedef at_status (*ati_backward_fn)(at_ctx *ctx, ati_node *node);
 
-struct at_node {
-    at_backward_fn backward;
+struct ati_node {
+    ati_backward_fn backward;
     const char *op;               /* op name, for messages                   */
     at_tensor *out;               /* the tensor this op produced             */
     at_tensor *in[AT_NODE_MAX_IN];
@@ -88,8 +88,8 @@ struct at_node {
 /* ---------------------------------------------------------------- context */
 
 struct at_ctx {
-    at_arena arena;
-    at_node **tape;
+    ati_arena arena;
+    ati_node **tape;
     size_t tape_len, tape_cap;
     int grad_enabled;
     int training;
@@ -100,34 +100,34 @@ struct at_ctx {
 };
 
 /* 1 if gradients are on and any of the n inputs requires a gradient. */
-int at_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs);
+int ati_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs);
 
 /* A new arena tensor for an op's result: data zeroed; if track, also a
  * zeroed grad and requires_grad = 1. */
-at_status at_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track);
+at_status ati_result(at_ctx *ctx, at_tensor **out, int ndim, const int *shape, int track);
 /* The same with data left uninitialised (the grad, if any, is still
  * zeroed). Only for an op that writes every element of its result. */
-at_status at_result_uninit(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
+at_status ati_result_uninit(at_ctx *ctx, at_tensor **out, int ndim, const int *shape,
                            int track);
 
 /* Arena scratch memory (uninitialised / zeroed) and a copy of caller memory
  * (e.g. a mask or ids that must outlive the caller's buffer until backward). */
-at_status at_scratch(at_ctx *ctx, void **out, size_t bytes);
-at_status at_scratch_zero(at_ctx *ctx, void **out, size_t bytes);
-at_status at_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_t bytes);
+at_status ati_scratch(at_ctx *ctx, void **out, size_t bytes);
+at_status ati_scratch_zero(at_ctx *ctx, void **out, size_t bytes);
+at_status ati_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_t bytes);
 
 /* Append an entry to the tape. nin <= AT_NODE_MAX_IN. The node is zeroed
  * apart from the fields given; fill iarg/farg/aux/saved afterwards. */
-at_status at_tape_record(at_ctx *ctx, at_node **node_out, const char *op, at_backward_fn fn,
+at_status ati_tape_record(at_ctx *ctx, ati_node **node_out, const char *op, ati_backward_fn fn,
                          at_tensor *out, int nin, at_tensor *const *inputs);
 
 /* Shape helpers. */
-size_t at_shape_size(int ndim, const int *shape);
-at_status at_check_shape(at_ctx *ctx, int ndim, const int *shape, const char *what);
+size_t ati_shape_size(int ndim, const int *shape);
+at_status ati_check_shape(at_ctx *ctx, int ndim, const int *shape, const char *what);
 /* Writes "(2, 3, 4)" into buf. */
-const char *at_shape_str(char *buf, size_t bytes, int ndim, const int *shape);
+const char *ati_shape_str(char *buf, size_t bytes, int ndim, const int *shape);
 /* Normalise a possibly negative axis; -1 if out of range. */
-int at_axis(int axis, int ndim);
+int ati_axis(int axis, int ndim);
 
 /* ------------------------------------------------------------- params */
 
@@ -135,17 +135,17 @@ int at_axis(int axis, int ndim);
  * allocates anything; a failure is at_params_add's. A loader sets one to
  * compare a model's parameters with a file's tensors as the model is
  * built, so a file that lies about sizes costs no allocation. */
-typedef at_status (*at_params_check_fn)(at_ctx *ctx, void *user, const char *name, int ndim,
+typedef at_status (*ati_params_check_fn)(at_ctx *ctx, void *user, const char *name, int ndim,
                                         const int *shape);
-void at_params_set_check(at_params *params, at_params_check_fn check, void *user);
+void ati_params_set_check(at_params *params, ati_params_check_fn check, void *user);
 
 /* ------------------------------------------------------- softmax rows
  * The row kernels of at_softmax (src/ops/softmax.c), for the attention
  * families to share. keep: NULL or n mask bytes (1 = keep). A row with
  * nothing kept (or only -inf kept) gives all zeros. Backward ADDS into dx
  * and needs no mask (y is 0 wherever a position was dropped). */
-void at_softmax_row(float *y, const float *x, const uint8_t *keep, int n);
-void at_softmax_row_backward(float *dx, const float *y, const float *dy, int n);
+void ati_softmax_row(float *y, const float *x, const uint8_t *keep, int n);
+void ati_softmax_row_backward(float *dx, const float *y, const float *dy, int n);
 
 /* ------------------------------------------------------------------- gemm */
 
@@ -154,34 +154,34 @@ void at_softmax_row_backward(float *dx, const float *y, const float *dy, int n);
  * AT_GEMM_OWN_FLOPS multiply-adds use attend's own register-blocked kernel
  * (src/core/gemm.c); larger ones call cblas_sgemm. One thread of attend's
  * own (OpenBLAS may use its threads for the large ones). */
-void at_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+void ati_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 
-/* at_gemm, with the own kernel allowed up to `threads` OpenMP threads
+/* ati_gemm, with the own kernel allowed up to `threads` OpenMP threads
  * (pass ctx->threads; 1 inside a parallel region). The result is
  * bit-identical for every thread count. */
-void at_gemm_threads(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_threads(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                      int lda, const float *B, int ldb, float beta, float *C, int ldc,
                      int threads);
 
 /* C = alpha * op(A) op(B) + bias, bias (N) added to every row of C (C is
  * never read): a layer's y = x W^T + b in one pass over C. */
-void at_gemm_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_bias(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, const float *bias, float *C, int ldc,
                   int threads);
 
-/* The two sides of at_gemm, callable alone (the cut-over bench and the gemm
- * test time and check each): the own kernel (at_gemm_small: one thread;
- * at_gemm_own: up to `threads`), and cblas_sgemm. Same arguments as
- * at_gemm. */
-void at_gemm_small(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+/* The two sides of ati_gemm, callable alone (the cut-over bench and the gemm
+ * test time and check each): the own kernel (ati_gemm_small: one thread;
+ * ati_gemm_own: up to `threads`), and cblas_sgemm. Same arguments as
+ * ati_gemm. */
+void ati_gemm_small(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
-void at_gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads);
-void at_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+void ati_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Up to this many multiply-adds (M*N*K) at_gemm uses its own kernel; above
+/* Up to this many multiply-adds (M*N*K) ati_gemm uses its own kernel; above
  * it, cblas_sgemm (bench/gemm_cutover measures where that pays). With the
  * 12 x 32 blocks the own kernel beat this machine's pinned OpenBLAS on
  * every product tried up to 1536^3 (150-175 against 85-108 GFLOP/s on one

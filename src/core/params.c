@@ -14,11 +14,11 @@
 struct at_params {
     at_tensor **items;
     int count, capacity;
-    at_params_check_fn check; /* run before a parameter is allocated */
+    ati_params_check_fn check; /* run before a parameter is allocated */
     void *check_user;
 };
 
-void at_params_set_check(at_params *params, at_params_check_fn check, void *user) {
+void ati_params_set_check(at_params *params, ati_params_check_fn check, void *user) {
     params->check = check;
     params->check_user = user;
 }
@@ -44,7 +44,7 @@ at_status at_params_add(at_ctx *ctx, at_params *params, const char *name, int nd
                         const int *shape, at_tensor **out) {
     if (!params || !name || !*name)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_add: missing set or name");
-    AT_TRY(at_check_shape(ctx, ndim, shape, name));
+    AT_TRY(ati_check_shape(ctx, ndim, shape, name));
     if (at_params_find(params, name))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "params_add: '%s' already exists", name);
     if (params->check) AT_TRY(params->check(ctx, params->check_user, name, ndim, shape));
@@ -55,7 +55,7 @@ at_status at_params_add(at_ctx *ctx, at_params *params, const char *name, int nd
         params->items = grown;
         params->capacity = capacity;
     }
-    size_t size = at_shape_size(ndim, shape);
+    size_t size = ati_shape_size(ndim, shape);
     /* header, then data, then grad, in one block */
     at_tensor *t = calloc(1, sizeof *t + 2 * size * sizeof(float));
     char *copy = malloc(strlen(name) + 1);

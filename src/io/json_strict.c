@@ -189,7 +189,7 @@ static json_object *parse_one_value(const char *text, size_t len, char *why, siz
     return root;
 }
 
-json_object *at_json_parse_strict(const char *text, size_t len, size_t max_values, char *why,
+json_object *ati_json_parse_strict(const char *text, size_t len, size_t max_values, char *why,
                                   size_t why_bytes) {
     if (!text || len > INT_MAX) {
         snprintf(why, why_bytes, "no text, or over %d bytes", INT_MAX);

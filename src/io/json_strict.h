@@ -4,7 +4,7 @@
  * json-c parses JSON well, but a file that names the same key twice in one
  * object loads silently with the last value (a checkpoint holding a tensor
  * twice would load the second copy), and a text can make it build millions
- * of nodes before any check runs. at_json_parse_strict adds what a reader of
+ * of nodes before any check runs. ati_json_parse_strict adds what a reader of
  * untrusted files needs on top of json-c's strict mode.
  */
 #ifndef ATTEND_IO_JSON_STRICT_H
@@ -22,7 +22,7 @@
  * value (release it with json_object_put), or NULL with the reason in
  * why[0, why_bytes) - "the key 'w' appears twice in one object", "JSON
  * that ends early", ... */
-json_object *at_json_parse_strict(const char *text, size_t len, size_t max_values, char *why,
+json_object *ati_json_parse_strict(const char *text, size_t len, size_t max_values, char *why,
                                   size_t why_bytes);
 
 #endif

@@ -165,12 +165,12 @@ static void store_le(unsigned char *b, uint64_t x, int bytes) {
 }
 
 /* The tensors of a parameter set as a list (items malloc'ed; free them). */
-static at_status params_list(at_ctx *ctx, const at_params *params, at_tensor_list *list) {
+static at_status params_list(at_ctx *ctx, const at_params *params, ati_tensor_list *list) {
     int n = at_params_count(params);
     at_tensor **items = malloc((size_t)(n > 0 ? n : 1) * sizeof *items);
     if (!items) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint: out of memory");
     for (int i = 0; i < n; i++) items[i] = at_params_get(params, i);
-    *list = (at_tensor_list){.items = items, .count = n, .noun = "parameter"};
+    *list = (ati_tensor_list){.items = items, .count = n, .noun = "parameter"};
     return AT_OK;
 }
 
@@ -178,20 +178,20 @@ at_status at_checkpoint_load(at_ctx *ctx, const char *path, at_params *params,
                              at_metadata *meta_out) {
     if (!path || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_load: NULL path or params");
-    at_tensor_list list = {0};
+    ati_tensor_list list = {0};
     AT_TRY(params_list(ctx, params, &list));
-    at_status status = at_safetensors_load(ctx, path, &list, 0, meta_out);
+    at_status status = ati_safetensors_load(ctx, path, &list, 0, meta_out);
     free((void *)list.items);
     return status;
 }
 
-at_status at_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params *params,
+at_status ati_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params *params,
                              int only_these) {
     if (!file || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_fill: NULL file or params");
-    at_tensor_list list;
+    ati_tensor_list list;
     AT_TRY(params_list(ctx, params, &list));
-    at_status status = at_safetensors_fill(ctx, file, &list, only_these);
+    at_status status = ati_safetensors_fill(ctx, file, &list, only_these);
     free((void *)list.items);
     return status;
 }
@@ -201,7 +201,7 @@ at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_read_metadata: NULL argument");
     at_safetensors *file;
     AT_TRY(at_safetensors_open(ctx, &file, path));
-    at_status status = at_safetensors_take_metadata(ctx, file, meta_out);
+    at_status status = ati_safetensors_take_metadata(ctx, file, meta_out);
     at_safetensors_close(file);
     return status;
 }
@@ -235,7 +235,7 @@ static json_object *metadata_json(const at_metadata *meta) {
 }
 
 /* The header object: every tensor as F32, in list order, then metadata. */
-static at_status build_header(at_ctx *ctx, const char *path, const at_tensor_list *list,
+static at_status build_header(at_ctx *ctx, const char *path, const ati_tensor_list *list,
                               const at_metadata *meta, json_object **out) {
     json_object *root = json_object_new_object();
     if (!root) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", path);
@@ -263,7 +263,7 @@ static at_status build_header(at_ctx *ctx, const char *path, const at_tensor_lis
 }
 
 static at_status check_save_arguments(at_ctx *ctx, const char *path,
-                                      const at_tensor_list *list, const at_metadata *meta) {
+                                      const ati_tensor_list *list, const at_metadata *meta) {
     for (int i = 0; i < list->count; i++) {
         const char *name = list->items[i]->name;
         if (!name || !*name)
@@ -290,7 +290,7 @@ static at_status check_save_arguments(at_ctx *ctx, const char *path,
 /* The header bytes as they go in the file: JSON padded with spaces to a
  * multiple of 8. Parsed back once to be sure a reader will accept it
  * (this catches names or metadata that are not valid UTF-8). */
-static at_status header_bytes(at_ctx *ctx, const char *path, const at_tensor_list *list,
+static at_status header_bytes(at_ctx *ctx, const char *path, const ati_tensor_list *list,
                               const at_metadata *meta, char **out, size_t *length) {
     json_object *root = NULL;
     AT_TRY(build_header(ctx, path, list, meta, &root));
@@ -307,7 +307,7 @@ static at_status header_bytes(at_ctx *ctx, const char *path, const at_tensor_lis
     memset(buf + n, ' ', padded - n);
     json_object_put(root);
     char why[160];
-    json_object *check = at_json_parse_strict(buf, padded, SIZE_MAX, why, sizeof why);
+    json_object *check = ati_json_parse_strict(buf, padded, SIZE_MAX, why, sizeof why);
     if (!check) {
         free(buf);
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
@@ -339,7 +339,7 @@ static void write_floats(atf_writer *w, const float *x, size_t n) {
 
 /* Write header and data with the library's atomic writer (files.h). */
 static at_status write_atomically(at_ctx *ctx, const char *path, const char *header_text,
-                                  size_t header_length, const at_tensor_list *list) {
+                                  size_t header_length, const ati_tensor_list *list) {
     atf_writer *w = malloc(sizeof *w);
     if (!w) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", path);
     at_status status = atf_open(ctx, w, path);
@@ -362,7 +362,7 @@ static at_status write_atomically(at_ctx *ctx, const char *path, const char *hea
     return status;
 }
 
-at_status at_safetensors_save(at_ctx *ctx, const char *path, const at_tensor_list *list,
+at_status ati_safetensors_save(at_ctx *ctx, const char *path, const ati_tensor_list *list,
                               const at_metadata *meta) {
     if (!path || !*path || !list || (list->count > 0 && !list->items))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "safetensors_save: NULL or empty path or tensors");
@@ -379,9 +379,9 @@ at_status at_checkpoint_save(at_ctx *ctx, const char *path, const at_params *par
                              const at_metadata *meta) {
     if (!path || !*path || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_save: NULL or empty path or params");
-    at_tensor_list list = {0};
+    ati_tensor_list list = {0};
     AT_TRY(params_list(ctx, params, &list));
-    at_status status = at_safetensors_save(ctx, path, &list, meta);
+    at_status status = ati_safetensors_save(ctx, path, &list, meta);
     free((void *)list.items);
     return status;
 }

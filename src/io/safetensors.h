@@ -18,14 +18,14 @@
 /* Tensors to save or to fill, each with a unique name (tensor->name) and
  * its shape; only name, ndim, shape, size and data are used. noun says
  * what they are in messages ("parameter 'w' is missing from the file"). */
-typedef struct at_tensor_list {
+typedef struct ati_tensor_list {
     at_tensor *const *items;
     int count;
     const char *noun;
-} at_tensor_list;
+} ati_tensor_list;
 
 /* Write every tensor (F32) and meta (may be NULL) to path, atomically. */
-at_status at_safetensors_save(at_ctx *ctx, const char *path, const at_tensor_list *list,
+at_status ati_safetensors_save(at_ctx *ctx, const char *path, const ati_tensor_list *list,
                               const at_metadata *meta);
 
 /* Fill every tensor of the list from path: each must be in the file with
@@ -33,27 +33,27 @@ at_status at_safetensors_save(at_ctx *ctx, const char *path, const at_tensor_lis
  * the list does not name is an AT_ERR_FORMAT; 0 = it is ignored. On any
  * error no tensor is changed. meta_out: NULL, or an empty at_metadata that
  * receives the file's metadata. (safetensors_read.c) */
-at_status at_safetensors_load(at_ctx *ctx, const char *path, const at_tensor_list *list,
+at_status ati_safetensors_load(at_ctx *ctx, const char *path, const ati_tensor_list *list,
                               int only_these, at_metadata *meta_out);
 
 /* The same in steps, on a file opened once with at_safetensors_open:
  * check_list only compares names, shapes and dtypes (no data is read);
  * fill checks the same, then reads and converts every tensor (all or none
  * change). */
-at_status at_safetensors_check_list(at_ctx *ctx, const at_safetensors *file,
-                                    const at_tensor_list *list, int only_these);
-at_status at_safetensors_fill(at_ctx *ctx, const at_safetensors *file,
-                              const at_tensor_list *list, int only_these);
+at_status ati_safetensors_check_list(at_ctx *ctx, const at_safetensors *file,
+                                    const ati_tensor_list *list, int only_these);
+at_status ati_safetensors_fill(at_ctx *ctx, const at_safetensors *file,
+                              const ati_tensor_list *list, int only_these);
 /* The tensor `name` is in the file with this shape and a float dtype;
  * else AT_ERR_FORMAT (missing, not float) or AT_ERR_SHAPE, the message
  * calling it "NOUN 'NAME'". */
-at_status at_safetensors_check_tensor(at_ctx *ctx, const at_safetensors *file, const char *noun,
+at_status ati_safetensors_check_tensor(at_ctx *ctx, const at_safetensors *file, const char *noun,
                                       const char *name, int ndim, const int *shape);
 /* at_checkpoint_load on a file opened once: every parameter of the set
  * from the file (only_these: and no other tensor). (safetensors.c) */
-at_status at_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params *params,
+at_status ati_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params *params,
                              int only_these);
 /* Move the file's metadata into the empty *out (the handle keeps none). */
-at_status at_safetensors_take_metadata(at_ctx *ctx, at_safetensors *file, at_metadata *out);
+at_status ati_safetensors_take_metadata(at_ctx *ctx, at_safetensors *file, at_metadata *out);
 
 #endif

@@ -30,7 +30,7 @@
  * shared by threads, and a caller that needs one tensor of a large file
  * reads only that one.
  *
- * at_safetensors_load fills a list of float tensors (a model's parameters,
+ * ati_safetensors_load fills a list of float tensors (a model's parameters,
  * an optimiser's moments) from a file: every tensor of the list must be in
  * the file with its shape and a floating-point dtype; all are read and
  * converted into a staging buffer before the first one changes, so a load
@@ -492,7 +492,7 @@ static at_status read_header(at_ctx *ctx, at_safetensors *f) {
     size_t n = 0;
     AT_TRY(read_header_text(ctx, f, file_size, &text, &n));
     char why[160];
-    json_object *root = at_json_parse_strict(text, n, HEADER_MAX_VALUES, why, sizeof why);
+    json_object *root = ati_json_parse_strict(text, n, HEADER_MAX_VALUES, why, sizeof why);
     free(text);
     if (!root)
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "checkpoint '%s': the header is not valid JSON (%s)",
@@ -624,7 +624,7 @@ static int same_shape(int ndim, const int *shape, const entry *e) {
     return 1;
 }
 
-at_status at_safetensors_check_tensor(at_ctx *ctx, const at_safetensors *file, const char *noun,
+at_status ati_safetensors_check_tensor(at_ctx *ctx, const at_safetensors *file, const char *noun,
                                       const char *name, int ndim, const int *shape) {
     int index = at_safetensors_find(file, name);
     if (index < 0)
@@ -633,7 +633,7 @@ at_status at_safetensors_check_tensor(at_ctx *ctx, const at_safetensors *file, c
     const entry *e = &file->entries[index];
     if (!same_shape(ndim, shape, e)) {
         char want[64], found[160];
-        at_shape_str(want, sizeof want, ndim, shape);
+        ati_shape_str(want, sizeof want, ndim, shape);
         shape_text(found, sizeof found, e->ndim, e->shape);
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "checkpoint '%s': %s '%s' has shape %s in the model but %s in the file",
@@ -655,7 +655,7 @@ static int by_string(const void *a, const void *b) {
  * tensor is in the file (checked first) and list names are unique, so
  * equal counts settle it; otherwise the first stranger is named. */
 static at_status check_no_other_tensor(at_ctx *ctx, const at_safetensors *f,
-                                       const at_tensor_list *list) {
+                                       const ati_tensor_list *list) {
     if (f->count == list->count) return AT_OK;
     const char **names = malloc((size_t)(list->count > 0 ? list->count : 1) * sizeof *names);
     if (!names) return at_ctx_fail(ctx, AT_ERR_MEMORY, "checkpoint '%s': out of memory", f->path);
@@ -673,20 +673,20 @@ static at_status check_no_other_tensor(at_ctx *ctx, const at_safetensors *f,
                        f->path, stranger, list->noun);
 }
 
-at_status at_safetensors_check_list(at_ctx *ctx, const at_safetensors *file,
-                                    const at_tensor_list *list, int only_these) {
+at_status ati_safetensors_check_list(at_ctx *ctx, const at_safetensors *file,
+                                    const ati_tensor_list *list, int only_these) {
     for (int i = 0; i < list->count; i++) {
         const at_tensor *t = list->items[i];
-        AT_TRY(at_safetensors_check_tensor(ctx, file, list->noun, t->name, t->ndim, t->shape));
+        AT_TRY(ati_safetensors_check_tensor(ctx, file, list->noun, t->name, t->ndim, t->shape));
     }
     return only_these ? check_no_other_tensor(ctx, file, list) : AT_OK;
 }
 
-at_status at_safetensors_fill(at_ctx *ctx, const at_safetensors *file,
-                              const at_tensor_list *list, int only_these) {
+at_status ati_safetensors_fill(at_ctx *ctx, const at_safetensors *file,
+                              const ati_tensor_list *list, int only_these) {
     if (!file || !list || (list->count > 0 && !list->items))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "safetensors_fill: NULL file or tensors");
-    AT_TRY(at_safetensors_check_list(ctx, file, list, only_these));
+    AT_TRY(ati_safetensors_check_list(ctx, file, list, only_these));
     size_t total = 0;
     for (int i = 0; i < list->count; i++) total += list->items[i]->size;
     float *staging = malloc((total > 0 ? total : 1) * sizeof *staging);
@@ -710,21 +710,21 @@ at_status at_safetensors_fill(at_ctx *ctx, const at_safetensors *file,
     return status;
 }
 
-at_status at_safetensors_take_metadata(at_ctx *ctx, at_safetensors *file, at_metadata *out) {
+at_status ati_safetensors_take_metadata(at_ctx *ctx, at_safetensors *file, at_metadata *out) {
     if (!file || !out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "safetensors: NULL argument");
     *out = file->metadata;
     file->metadata = (at_metadata){0};
     return AT_OK;
 }
 
-at_status at_safetensors_load(at_ctx *ctx, const char *path, const at_tensor_list *list,
+at_status ati_safetensors_load(at_ctx *ctx, const char *path, const ati_tensor_list *list,
                               int only_these, at_metadata *meta_out) {
     if (!path || !list || (list->count > 0 && !list->items))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "safetensors_load: NULL path or tensors");
     at_safetensors *file;
     AT_TRY(at_safetensors_open(ctx, &file, path));
-    at_status status = at_safetensors_fill(ctx, file, list, only_these);
-    if (status == AT_OK && meta_out) status = at_safetensors_take_metadata(ctx, file, meta_out);
+    at_status status = ati_safetensors_fill(ctx, file, list, only_these);
+    if (status == AT_OK && meta_out) status = ati_safetensors_take_metadata(ctx, file, meta_out);
     at_safetensors_close(file);
     return status;
 }

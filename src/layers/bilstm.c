@@ -56,7 +56,7 @@ typedef struct bilstm_saved {
         }                                                                                     \
     } while (0)
 
-static at_status bilstm_backward(at_ctx *ctx, at_node *node) {
+static at_status bilstm_backward(at_ctx *ctx, ati_node *node) {
     const bilstm_saved *bs = node->saved;
     lstm_grads g[2];
     for (int k = 0; k < 2; k++) AT_TRY(lstm_backward_prepare(ctx, bs->dir[k], &g[k]));
@@ -86,7 +86,7 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "bilstm_forward: layer is NULL");
     const char *op = "bilstm_forward";
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, sizeof(bilstm_saved)));
+    AT_TRY(ati_scratch(ctx, &memory, sizeof(bilstm_saved)));
     bilstm_saved *bs = memory;
     bs->threads = ctx->threads;
     AT_TRY(lstm_prepare(ctx, op, &layer->fwd, x, 1, lengths, NULL, NULL, &bs->dir[0]));
@@ -94,7 +94,7 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
     const at_lstm *f = &layer->fwd, *r = &layer->bwd;
     at_tensor *inputs[9] = {x,          f->weight_ih, f->weight_hh, f->bias_ih, f->bias_hh,
                             r->weight_ih, r->weight_hh, r->bias_ih, r->bias_hh};
-    int track = at_tracking(ctx, 9, inputs);
+    int track = ati_tracking(ctx, 9, inputs);
     const rnn_dims *d = &bs->dir[0]->d;
     int B = d->B, T = d->T, H = d->H;
     if (r->hidden_size != H || r->input_size != f->input_size)
@@ -104,10 +104,10 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
     at_tensor *joined_out = NULL, *joined_h;
     int out_shape[3] = {B, T, 2 * H}, h_shape[3] = {2, B, H};
     if (out) { // every element written unless rows end early (they output zeros)
-        if (d->all_active) AT_TRY(at_result_uninit(ctx, &joined_out, 3, out_shape, track));
-        else AT_TRY(at_result(ctx, &joined_out, 3, out_shape, track));
+        if (d->all_active) AT_TRY(ati_result_uninit(ctx, &joined_out, 3, out_shape, track));
+        else AT_TRY(ati_result(ctx, &joined_out, 3, out_shape, track));
     }
-    AT_TRY(at_result_uninit(ctx, &joined_h, 3, h_shape, track));
+    AT_TRY(ati_result_uninit(ctx, &joined_h, 3, h_shape, track));
     for (int k = 0; k < 2; k++) {
         lstm_saved *sv = bs->dir[k];
         sv->out = joined_out;
@@ -121,8 +121,8 @@ at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
     BILSTM_BOTH(bs->threads, lstm_compute(bs->dir[0], inner), lstm_compute(bs->dir[1], inner));
 
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "bilstm", bilstm_backward, joined_h, 1, &x));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "bilstm", bilstm_backward, joined_h, 1, &x));
         node->saved = bs;
     }
     if (out) *out = joined_out;

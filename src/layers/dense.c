@@ -29,17 +29,17 @@ at_status at_dense_init(at_ctx *ctx, at_dense *layer, at_params *params, const c
     return AT_OK;
 }
 
-static at_status dense_backward(at_ctx *ctx, at_node *node) {
+static at_status dense_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *x = node->in[0], *weight = node->in[1], *bias = node->in[2];
     const float *dy = node->out->grad; // (R, out)
     int in = node->iarg[0], out = node->iarg[1], rows = node->iarg[2];
     // forward: y = x W^T + b            so dx += dy W : (R, out) x (out, in)
     if (x->grad)
-        at_gemm_threads(0, 0, rows, in, out, 1.0f, dy, out, weight->data, in, 1.0f, x->grad, in,
+        ati_gemm_threads(0, 0, rows, in, out, 1.0f, dy, out, weight->data, in, 1.0f, x->grad, in,
                         ctx->threads);
     // forward: y = x W^T + b            so dW += dy^T x : (out, R) x (R, in)
     if (weight->grad)
-        at_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, weight->grad, in,
+        ati_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, weight->grad, in,
                         ctx->threads);
     // forward: y[r] = ... + b, every row so db += the column sums of dy
     if (bias && bias->grad)
@@ -60,29 +60,29 @@ at_status at_dense_forward(at_ctx *ctx, const at_dense *layer, at_tensor *x, at_
     if (x->shape[x->ndim - 1] != in) {
         char got[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "dense_forward: x is %s, last dimension must be %d",
-                           at_shape_str(got, sizeof got, x->ndim, x->shape), in);
+                           ati_shape_str(got, sizeof got, x->ndim, x->shape), in);
     }
     int rows = (int)(x->size / (size_t)in);
     at_tensor *inputs[3] = {x, layer->weight, layer->bias};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     int shape[AT_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = out;
     at_tensor *result;
-    AT_TRY(at_result_uninit(ctx, &result, x->ndim, shape, track)); // every element written
+    AT_TRY(ati_result_uninit(ctx, &result, x->ndim, shape, track)); // every element written
 
     float *yd = result->data; // (R, out)
     // y = x W^T (+ b) : (R, in) x (in, out)
     if (layer->bias)
-        at_gemm_bias(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in,
+        ati_gemm_bias(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in,
                      layer->bias->data, yd, out, ctx->threads);
     else
-        at_gemm_threads(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in, 0.0f,
+        ati_gemm_threads(0, 1, rows, out, in, 1.0f, x->data, in, layer->weight->data, in, 0.0f,
                         yd, out, ctx->threads);
 
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "dense", dense_backward, result, 3, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "dense", dense_backward, result, 3, inputs));
         node->iarg[0] = in;
         node->iarg[1] = out;
         node->iarg[2] = rows;

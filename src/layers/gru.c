@@ -61,9 +61,9 @@ static void gru_row_forward(int H, float *gate, const float *hidden, const float
     const float *hr = hidden, *hz = hidden + H, *hn = hidden + 2 * H;
 #pragma omp simd // the gate blocks and states never overlap
     for (int j = 0; j < H; j++) {
-        r[j] = at_fast_sigmoid(r[j] + hr[j]);
-        z[j] = at_fast_sigmoid(z[j] + hz[j]);
-        n[j] = at_fast_tanh(n[j] + r[j] * hn[j]);
+        r[j] = ati_fast_sigmoid(r[j] + hr[j]);
+        z[j] = ati_fast_sigmoid(z[j] + hz[j]);
+        n[j] = ati_fast_tanh(n[j] + r[j] * hn[j]);
         h[j] = (1.0f - z[j]) * n[j] + z[j] * h_prev[j];
     }
 }
@@ -78,10 +78,10 @@ static void gru_step_forward(const gru_saved *sv, int s) {
     // hidden = h_prev W_hh^T + b_hh : (B, H) x (H, 3H); one step packs W_hh (3H, H)
     // as it goes, a sequence reads W_hh^T made once
     if (sv->whh_t)
-        at_gemm_bias(0, 0, B, G3, H, 1.0f, h_prev, H, sv->whh_t, G3, b_hh, hidden, G3,
+        ati_gemm_bias(0, 0, B, G3, H, 1.0f, h_prev, H, sv->whh_t, G3, b_hh, hidden, G3,
                      sv->threads);
     else
-        at_gemm_bias(0, 1, B, G3, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, b_hh, hidden, G3,
+        ati_gemm_bias(0, 1, B, G3, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, b_hh, hidden, G3,
                      sv->threads);
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * H;
@@ -146,24 +146,24 @@ static void gru_step_backward(const gru_saved *sv, int s, float *dh, float *d_pr
                          dp + row * 3, dhid + row * 3);
     }
     // forward: hidden = h_prev W_hh^T + b_hh
-    at_gemm_threads(0, 0, B, H, G3, 1.0f, dhid, G3, sv->w.weight_hh->data, H, 1.0f, dh, H,
+    ati_gemm_threads(0, 0, B, H, G3, 1.0f, dhid, G3, sv->w.weight_hh->data, H, 1.0f, dh, H,
                     sv->threads);
 }
 
-static at_status gru_backward(at_ctx *ctx, at_node *node) {
+static at_status gru_backward(at_ctx *ctx, ati_node *node) {
     const gru_saved *sv = node->saved;
     const rnn_dims *d = &sv->d;
     size_t state = (size_t)d->B * d->H, steps = (size_t)d->T * state * 3;
     at_tensor *x = node->in[0];
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (state + 2 * steps + 3 * d->H) * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, &memory, (state + 2 * steps + 3 * d->H) * sizeof(float)));
     float *dh = memory;               // (B, H) gradient of the current h
     float *d_proj = dh + state;       // (T, B, 3H)
     float *d_hidden = d_proj + steps; // (T, B, 3H)
     float *bias_sums = d_hidden + steps; // (3H)
     float *dxs = NULL;                // (T, B, I), only when rows end early
     if (x->grad && !d->all_active) {
-        AT_TRY(at_scratch(ctx, &memory, (size_t)d->T * d->B * d->I * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, &memory, (size_t)d->T * d->B * d->I * sizeof(float)));
         dxs = memory;
     }
     // forward: h_n = hs[T]
@@ -190,31 +190,31 @@ static at_status gru_run(at_ctx *ctx, const at_gru *layer, at_tensor *x, int seq
     const char *op = sequence ? "gru_forward" : "gru_cell";
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer is NULL", op);
     void *memory;
-    AT_TRY(at_scratch_zero(ctx, &memory, sizeof(gru_saved)));
+    AT_TRY(ati_scratch_zero(ctx, &memory, sizeof(gru_saved)));
     gru_saved *sv = memory;
     sv->w = gru_weights(layer);
     AT_TRY(rnn_prepare(ctx, op, &sv->w, x, sequence, lengths, h0, NULL, &sv->d));
     const rnn_dims *d = &sv->d;
     at_tensor *inputs[6] = {x, h0, layer->weight_ih, layer->weight_hh, layer->bias_ih,
                             layer->bias_hh};
-    int track = at_tracking(ctx, 6, inputs);
+    int track = ati_tracking(ctx, 6, inputs);
 
     int out_shape[3] = {d->B, d->T, d->H}, state_shape[2] = {d->B, d->H};
     if (out) { // every element written unless rows end early (they output zeros)
-        if (d->all_active) AT_TRY(at_result_uninit(ctx, &sv->out, 3, out_shape, track));
-        else AT_TRY(at_result(ctx, &sv->out, 3, out_shape, track));
+        if (d->all_active) AT_TRY(ati_result_uninit(ctx, &sv->out, 3, out_shape, track));
+        else AT_TRY(ati_result(ctx, &sv->out, 3, out_shape, track));
     }
-    AT_TRY(at_result_uninit(ctx, &sv->h_n, 2, state_shape, track));
+    AT_TRY(ati_result_uninit(ctx, &sv->h_n, 2, state_shape, track));
     sv->threads = ctx->threads;
     size_t state = (size_t)d->B * d->H, rows = (size_t)d->T * d->B;
-    AT_TRY(at_scratch(ctx, &memory,
+    AT_TRY(ati_scratch(ctx, &memory,
                       ((d->T + 1) * state + rows * (d->I + 6 * (size_t)d->H)) * sizeof(float)));
     sv->hs = memory;                     // (T+1, B, H)
     sv->hidden = sv->hs + (d->T + 1) * state; // (T, B, 3H)
     sv->gates = sv->hidden + rows * 3 * d->H; // (T, B, 3H)
     sv->xs = sv->gates + rows * 3 * d->H;     // (T, B, I)
     if (d->T > 1 && d->B > 1) { /* one row reads W_hh as stored (gru_step_forward) */
-        AT_TRY(at_scratch(ctx, &memory, (size_t)3 * d->H * d->H * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, &memory, (size_t)3 * d->H * d->H * sizeof(float)));
         sv->whh_t = memory; // (H, 3H)
         rnn_transpose_hh(d, &sv->w, sv->whh_t);
     }
@@ -227,8 +227,8 @@ static at_status gru_run(at_ctx *ctx, const at_gru *layer, at_tensor *x, int seq
     memcpy(sv->h_n->data, sv->hs + d->T * state, state * sizeof(float));
 
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, gru_backward, sv->h_n, 6, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, gru_backward, sv->h_n, 6, inputs));
         node->saved = sv;
     }
     if (out) *out = sv->out;

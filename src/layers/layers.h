@@ -169,6 +169,6 @@ void lstm_backward_compute(const lstm_saved *sv, const lstm_grads *g, int thread
 void lstm_backward_finish(const lstm_saved *sv, const lstm_grads *g, int b0, int b1,
                           int threads);
 
-/* Gate nonlinearities: at_fast_exp, at_fast_sigmoid, at_fast_tanh (fastmath.h). */
+/* Gate nonlinearities: ati_fast_exp, ati_fast_sigmoid, ati_fast_tanh (fastmath.h). */
 
 #endif

@@ -57,12 +57,12 @@ static void lstm_row_forward(int H, float *gate, const float *c_prev, float *c, 
     float *i = gate, *f = gate + H, *g = gate + 2 * H, *o = gate + 3 * H;
 #pragma omp simd // the gate blocks and states never overlap
     for (int j = 0; j < H; j++) {
-        i[j] = at_fast_sigmoid(i[j]);
-        f[j] = at_fast_sigmoid(f[j]);
-        g[j] = at_fast_tanh(g[j]);
-        o[j] = at_fast_sigmoid(o[j]);
+        i[j] = ati_fast_sigmoid(i[j]);
+        f[j] = ati_fast_sigmoid(f[j]);
+        g[j] = ati_fast_tanh(g[j]);
+        o[j] = ati_fast_sigmoid(o[j]);
         c[j] = f[j] * c_prev[j] + i[j] * g[j];
-        tanh_c[j] = at_fast_tanh(c[j]);
+        tanh_c[j] = ati_fast_tanh(c[j]);
         h[j] = o[j] * tanh_c[j];
     }
 }
@@ -78,10 +78,10 @@ static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
     // gates += h_prev W_hh^T : (B, H) x (H, 4H); one row reads W_hh (4H, H) as
     // stored (row dot products), more rows read the W_hh^T made once per call
     if (B == 1)
-        at_gemm_threads(0, 1, B, 4 * H, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, 1.0f,
+        ati_gemm_threads(0, 1, B, 4 * H, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, 1.0f,
                         gates, 4 * H, threads);
     else
-        at_gemm_threads(0, 0, B, 4 * H, H, 1.0f, h_prev, H, sv->whh_t, 4 * H, 1.0f, gates,
+        ati_gemm_threads(0, 0, B, 4 * H, H, 1.0f, h_prev, H, sv->whh_t, 4 * H, 1.0f, gates,
                         4 * H, threads);
     const float *next_gates = s + 1 < sv->d.T ? gates + (size_t)B * 4 * H : NULL; // step s+1
     for (int b = 0; b < B; b++) {
@@ -149,7 +149,7 @@ static void lstm_step_backward(const lstm_saved *sv, int s, float *dh, float *dc
                           d_step + row * 4);
     }
     // forward: gates += h_prev W_hh^T
-    at_gemm_threads(0, 0, B, H, 4 * H, 1.0f, d_step, 4 * H, sv->w.weight_hh->data, H, 1.0f, dh,
+    ati_gemm_threads(0, 0, B, H, 4 * H, 1.0f, d_step, 4 * H, sv->w.weight_hh->data, H, 1.0f, dh,
                     H, threads);
 }
 
@@ -162,14 +162,14 @@ at_status lstm_backward_prepare(at_ctx *ctx, const lstm_saved *sv, lstm_grads *g
     const rnn_dims *d = &sv->d;
     size_t state = (size_t)d->B * d->H, rows = (size_t)d->T * d->B;
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (2 * state + rows * 4 * d->H + 4 * d->H) * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, &memory, (2 * state + rows * 4 * d->H + 4 * d->H) * sizeof(float)));
     g->dh = memory;
     g->dc = g->dh + state;
     g->d_gates = g->dc + state;
     g->bias_sums = g->d_gates + rows * 4 * d->H;
     g->dxs = NULL;
     if (sv->x->grad && !d->all_active) {
-        AT_TRY(at_scratch(ctx, &memory, rows * d->I * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, &memory, rows * d->I * sizeof(float)));
         g->dxs = memory;
     }
     return AT_OK;
@@ -203,7 +203,7 @@ void lstm_backward_finish(const lstm_saved *sv, const lstm_grads *g, int b0, int
         rnn_scatter_input_grad(&sv->d, g->dxs, sv->x->grad);
 }
 
-static at_status lstm_backward(at_ctx *ctx, at_node *node) {
+static at_status lstm_backward(at_ctx *ctx, ati_node *node) {
     const lstm_saved *sv = node->saved;
     lstm_grads g;
     AT_TRY(lstm_backward_prepare(ctx, sv, &g));
@@ -219,7 +219,7 @@ at_status lstm_prepare(at_ctx *ctx, const char *op, const at_lstm *layer, at_ten
                        lstm_saved **out) {
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: layer is NULL", op);
     void *memory;
-    AT_TRY(at_scratch_zero(ctx, &memory, sizeof(lstm_saved)));
+    AT_TRY(ati_scratch_zero(ctx, &memory, sizeof(lstm_saved)));
     lstm_saved *sv = memory;
     sv->w = lstm_weights(layer);
     AT_TRY(rnn_prepare(ctx, op, &sv->w, x, sequence, lengths, h0, c0, &sv->d));
@@ -229,7 +229,7 @@ at_status lstm_prepare(at_ctx *ctx, const char *op, const at_lstm *layer, at_ten
     sv->c0 = c0;
     sv->threads = ctx->threads;
     size_t state = (size_t)d->B * d->H, rows = (size_t)d->T * d->B;
-    AT_TRY(at_scratch(ctx, &memory,
+    AT_TRY(ati_scratch(ctx, &memory,
                       ((2 * (d->T + 1) + d->T) * state + rows * (d->I + 4 * d->H) +
                        4 * (size_t)d->H * (d->H + 1)) * sizeof(float)));
     sv->hs = memory;
@@ -268,21 +268,21 @@ static at_status lstm_run(at_ctx *ctx, const at_lstm *layer, at_tensor *x, int s
     const rnn_dims *d = &sv->d;
     at_tensor *inputs[7] = {x, h0, c0, layer->weight_ih, layer->weight_hh, layer->bias_ih,
                             layer->bias_hh};
-    int track = at_tracking(ctx, 7, inputs);
+    int track = ati_tracking(ctx, 7, inputs);
 
     int out_shape[3] = {d->B, d->T, d->H}, state_shape[2] = {d->B, d->H};
     if (out) { // every element written unless rows end early (they output zeros)
-        if (d->all_active) AT_TRY(at_result_uninit(ctx, &sv->out, 3, out_shape, track));
-        else AT_TRY(at_result(ctx, &sv->out, 3, out_shape, track));
+        if (d->all_active) AT_TRY(ati_result_uninit(ctx, &sv->out, 3, out_shape, track));
+        else AT_TRY(ati_result(ctx, &sv->out, 3, out_shape, track));
         sv->out_ld = d->H;
     }
-    AT_TRY(at_result_uninit(ctx, &sv->h_n, 2, state_shape, track));
-    AT_TRY(at_result_uninit(ctx, &sv->c_n, 2, state_shape, track));
+    AT_TRY(ati_result_uninit(ctx, &sv->h_n, 2, state_shape, track));
+    AT_TRY(ati_result_uninit(ctx, &sv->c_n, 2, state_shape, track));
     lstm_compute(sv, ctx->threads);
 
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, lstm_backward, sv->h_n, 7, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, lstm_backward, sv->h_n, 7, inputs));
         node->saved = sv;
     }
     if (out) *out = sv->out;

@@ -66,8 +66,8 @@ static at_status check_matrix(at_ctx *ctx, const char *op, const char *what, con
         char got[64], want[64];
         int want_shape[2] = {d0, d1};
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: %s is %s, expected %s", op, what,
-                           at_shape_str(got, sizeof got, t->ndim, t->shape),
-                           at_shape_str(want, sizeof want, ndim, want_shape));
+                           ati_shape_str(got, sizeof got, t->ndim, t->shape),
+                           ati_shape_str(want, sizeof want, ndim, want_shape));
     }
     return AT_OK;
 }
@@ -91,7 +91,7 @@ static at_status check_input(at_ctx *ctx, const char *op, const at_tensor *x, in
     if (x->ndim != want_ndim || x->shape[want_ndim - 1] != I) {
         char got[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "%s: x is %s, expected %s with input size %d", op,
-                           at_shape_str(got, sizeof got, x->ndim, x->shape),
+                           ati_shape_str(got, sizeof got, x->ndim, x->shape),
                            sequence ? "(B, T, I)" : "(B, I)", I);
     }
     return AT_OK;
@@ -109,7 +109,7 @@ static at_status check_lengths(at_ctx *ctx, const char *op, const int32_t *lengt
 /* time_of[s][b]: s forward, len-1-s in reverse, -1 once the row has ended */
 static at_status build_schedule(at_ctx *ctx, rnn_dims *d, const int32_t *lengths, int reverse) {
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)d->T * d->B * sizeof(int32_t)));
+    AT_TRY(ati_scratch(ctx, &memory, (size_t)d->T * d->B * sizeof(int32_t)));
     d->time_of = memory; // (T, B)
     d->all_active = 1;
     for (int s = 0; s < d->T; s++)
@@ -158,7 +158,7 @@ void rnn_project_inputs(const rnn_dims *d, const rnn_weights *w, const float *xs
         bias = bias_sum;
     }
     // proj = xs W_ih^T + bias : (T*B, I) x (I, G*H), the bias added as C is written
-    at_gemm_bias(0, 1, rows, GH, d->I, 1.0f, xs, d->I, w->weight_ih->data, d->I, bias, proj, GH,
+    ati_gemm_bias(0, 1, rows, GH, d->I, 1.0f, xs, d->I, w->weight_ih->data, d->I, bias, proj, GH,
                  threads);
 }
 
@@ -233,7 +233,7 @@ void rnn_input_grad_rows(const rnn_dims *d, const rnn_weights *w, const float *d
     for (int s = 0; s < d->T; s++) {
         int t = d->time_of[(size_t)s * d->B]; // the same for every row: all are active
         // forward: proj[s, b] = x[b, t] W_ih^T + b_ih, so dx[b, t] += d_proj[s, b] W_ih
-        at_gemm_threads(0, 0, b1 - b0, d->I, GH, 1.0f, d_proj + ((size_t)s * d->B + b0) * GH, GH,
+        ati_gemm_threads(0, 0, b1 - b0, d->I, GH, 1.0f, d_proj + ((size_t)s * d->B + b0) * GH, GH,
                         w->weight_ih->data, d->I, 1.0f, dx + ((size_t)b0 * d->T + t) * d->I,
                         d->T * d->I, threads);
     }
@@ -245,10 +245,10 @@ void rnn_backward_weights(const rnn_dims *d, const rnn_weights *w, const float *
     int rows = d->T * d->B, GH = d->G * d->H;
     // forward: proj = xs W_ih^T + b_ih
     if (w->weight_ih->grad)
-        at_gemm_threads(1, 0, GH, d->I, rows, 1.0f, d_proj, GH, xs, d->I, 1.0f,
+        ati_gemm_threads(1, 0, GH, d->I, rows, 1.0f, d_proj, GH, xs, d->I, 1.0f,
                         w->weight_ih->grad, d->I, threads);
     if (dxs)
-        at_gemm_threads(0, 0, rows, d->I, GH, 1.0f, d_proj, GH, w->weight_ih->data, d->I, 0.0f,
+        ati_gemm_threads(0, 0, rows, d->I, GH, 1.0f, d_proj, GH, w->weight_ih->data, d->I, 0.0f,
                         dxs, d->I, threads);
     int have_sums = 0;
     if (w->bias_ih->grad) {
@@ -258,7 +258,7 @@ void rnn_backward_weights(const rnn_dims *d, const rnn_weights *w, const float *
     }
     // forward: hidden[s] = hs[s] W_hh^T + b_hh, for every step s
     if (w->weight_hh->grad)
-        at_gemm_threads(1, 0, GH, d->H, rows, 1.0f, d_hidden, GH, hs, d->H, 1.0f,
+        ati_gemm_threads(1, 0, GH, d->H, rows, 1.0f, d_hidden, GH, hs, d->H, 1.0f,
                         w->weight_hh->grad, d->H, threads);
     if (w->bias_hh->grad) {
         // an LSTM passes one buffer for both halves: the same column sums

@@ -55,7 +55,7 @@ at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *m, const char *path,
  * be a tensor of the file with the same shape. */
 static at_status check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
                                  const int *shape) {
-    return at_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
+    return ati_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
 }
 
 /* The model a checkpoint's metadata describes, each parameter checked
@@ -88,7 +88,7 @@ static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_saf
 
 /* Then the file may hold no other tensor, and the data is read. */
 static at_status fill_model(at_ctx *ctx, const at_safetensors *file, at_seq2seq *m) {
-    at_status s = at_checkpoint_fill(ctx, file, m->params, 1);
+    at_status s = ati_checkpoint_fill(ctx, file, m->params, 1);
     if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
     return s;
 }
@@ -100,7 +100,7 @@ at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path, at_me
     at_status s = at_safetensors_open(ctx, &file, path);
     if (s == AT_OK) s = model_from_metadata(ctx, path, file, &m);
     if (s == AT_OK) s = fill_model(ctx, file, m);
-    if (s == AT_OK && meta_out) s = at_safetensors_take_metadata(ctx, file, meta_out);
+    if (s == AT_OK && meta_out) s = ati_safetensors_take_metadata(ctx, file, meta_out);
     at_safetensors_close(file);
     if (s != AT_OK) {
         at_seq2seq_free(m);

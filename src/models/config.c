@@ -239,7 +239,7 @@ static at_status config_fields(at_ctx *ctx, json_object *o, at_seq2seq_config *c
 
 at_status s2s_config_from_json(at_ctx *ctx, const char *text, at_seq2seq_config *c) {
     char why[160] = "";
-    json_object *o = text ? at_json_parse_strict(text, strlen(text), 256, why, sizeof why) : NULL;
+    json_object *o = text ? ati_json_parse_strict(text, strlen(text), 256, why, sizeof why) : NULL;
     if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration is not a JSON object%s%s%s",

@@ -46,9 +46,9 @@ at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_b
     state.hard = 1;
     int32_t *prev;
     uint8_t *done;
-    AT_TRY(at_scratch_zero(ctx, (void **)&state.positions, (size_t)B * sizeof(int32_t)));
-    AT_TRY(at_scratch(ctx, (void **)&prev, (size_t)B * sizeof *prev));
-    AT_TRY(at_scratch_zero(ctx, (void **)&done, (size_t)B));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&state.positions, (size_t)B * sizeof(int32_t)));
+    AT_TRY(ati_scratch(ctx, (void **)&prev, (size_t)B * sizeof *prev));
+    AT_TRY(ati_scratch_zero(ctx, (void **)&done, (size_t)B));
     for (int b = 0; b < B; b++)
         prev[b] = AT_TOKEN_START;
     for (size_t i = 0; i < (size_t)B * Ty; i++)

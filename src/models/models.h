@@ -70,7 +70,7 @@ typedef struct dec_state {
  * shape) before it is allocated, and is then left zero (uninitialised:
  * the file fills it). */
 at_status s2s_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
-                     at_vocab *source_vocab, at_vocab *target_vocab, at_params_check_fn check,
+                     at_vocab *source_vocab, at_vocab *target_vocab, ati_params_check_fn check,
                      void *check_user);
 at_status s2s_encode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_batch *batch, enc_out *enc,
                      dec_state *state);

@@ -86,14 +86,14 @@ static at_status init_seed_decoder(at_ctx *ctx, at_seq2seq *m, at_rng *rng) {
  * each parameter is first checked by `check` (against the file) and the
  * layers get no generator: they leave their parameters zero, as the file
  * is about to overwrite them (orthogonal initialisation is cubic). */
-static at_status init_parameters(at_ctx *ctx, at_seq2seq *m, at_params_check_fn check,
+static at_status init_parameters(at_ctx *ctx, at_seq2seq *m, ati_params_check_fn check,
                                  void *check_user) {
     const at_seq2seq_config *c = &m->config;
     at_rng seeded;
     at_rng_seed(&seeded, c->seed);
     at_rng *rng = check ? NULL : &seeded;
     AT_TRY(at_params_create(ctx, &m->params));
-    at_params_set_check(m->params, check, check_user);
+    ati_params_set_check(m->params, check, check_user);
     AT_TRY(at_embedding_init(ctx, &m->source_embed, m->params, "source_embed", m->source_vocab_size,
                              c->embed_size, rng));
     AT_TRY(at_bilstm_init(ctx, &m->encoder, m->params, "encoder", c->embed_size, c->encoder_size,
@@ -108,7 +108,7 @@ at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_conf
 }
 
 at_status s2s_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
-                     at_vocab *source_vocab, at_vocab *target_vocab, at_params_check_fn check,
+                     at_vocab *source_vocab, at_vocab *target_vocab, ati_params_check_fn check,
                      void *check_user) {
     at_status s = AT_OK;
     if (!out || !config || !source_vocab || !target_vocab)
@@ -127,7 +127,7 @@ at_status s2s_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *con
     m->source_vocab_size = at_vocab_size(source_vocab);
     m->target_vocab_size = at_vocab_size(target_vocab);
     s = init_parameters(ctx, m, check, check_user);
-    if (m->params) at_params_set_check(m->params, NULL, NULL);
+    if (m->params) ati_params_set_check(m->params, NULL, NULL);
     if (s != AT_OK) {
         at_seq2seq_free(m);
         return s;
@@ -232,7 +232,7 @@ at_status at_seq2seq_loss(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_bat
     dec_state state;
     AT_TRY(s2s_encode(ctx, m, batch, &enc, &state));
     at_tensor **steps;
-    AT_TRY(at_scratch(ctx, (void **)&steps, (size_t)Ty * sizeof *steps));
+    AT_TRY(ati_scratch(ctx, (void **)&steps, (size_t)Ty * sizeof *steps));
     for (int t = 0; t < Ty; t++)
         AT_TRY(s2s_decoder_step(ctx, m, &enc, &state, batch->target_in + (size_t)t * B, t,
                                 &steps[t], NULL));

@@ -33,7 +33,7 @@ typedef struct activation {
 /* ----------------------------------------------------------------- tanh */
 
 static void tanh_forward(size_t n, const float *x, float *y) {
-    for (size_t i = 0; i < n; i++) y[i] = at_fast_tanh(x[i]); // vectorised; a few ulps from tanhf
+    for (size_t i = 0; i < n; i++) y[i] = ati_fast_tanh(x[i]); // vectorised; a few ulps from tanhf
 }
 static void tanh_backward(size_t n, const float *x, const float *y, const float *dy,
                           float *dx) {
@@ -46,7 +46,7 @@ static void tanh_backward(size_t n, const float *x, const float *y, const float 
 /* -------------------------------------------------------------- sigmoid */
 
 static void sigmoid_forward(size_t n, const float *x, float *y) {
-    for (size_t i = 0; i < n; i++) y[i] = at_fast_sigmoid(x[i]);
+    for (size_t i = 0; i < n; i++) y[i] = ati_fast_sigmoid(x[i]);
 }
 static void sigmoid_backward(size_t n, const float *x, const float *y, const float *dy,
                              float *dx) {
@@ -136,7 +136,7 @@ static void run_forward(at_ctx *ctx, const activation *f, size_t n, const float 
     }
 }
 
-static at_status activation_backward(at_ctx *ctx, at_node *node) {
+static at_status activation_backward(at_ctx *ctx, ati_node *node) {
     const activation *f = node->aux[0];
     at_tensor *x = node->in[0], *y = node->out;
     if (!x->grad) return AT_OK;
@@ -162,14 +162,14 @@ static at_status activate(at_ctx *ctx, at_tensor **out, at_tensor *x, const acti
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: out is NULL", f->name);
     if (!x) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x is NULL", f->name);
     if (!x->data) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x has no data", f->name);
-    AT_TRY(at_check_shape(ctx, x->ndim, x->shape, f->name));
-    int track = at_tracking(ctx, 1, &x);
+    AT_TRY(ati_check_shape(ctx, x->ndim, x->shape, f->name));
+    int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
     run_forward(ctx, f, y->size, x->data, y->data);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, f->name, activation_backward, y, 1, &x));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, f->name, activation_backward, y, 1, &x));
         node->aux[0] = f;
     }
     *out = y;

@@ -44,7 +44,7 @@ typedef struct ce_setup {
 } ce_setup;
 
 /* One row: its loss, and its probabilities into p (C) if p is not NULL.
- * e[j] = exp(z[j] - m) once per class (at_fast_exp, vectorised), summed in
+ * e[j] = exp(z[j] - m) once per class (ati_fast_exp, vectorised), summed in
  * double; p[j] = e[j] / sum_j e[j]. */
 static double ce_row(const float *restrict z, int C, int target, float ls, float *restrict p) {
     float max = -INFINITY;
@@ -53,14 +53,14 @@ static double ce_row(const float *restrict z, int C, int target, float ls, float
     if (p) {
 #pragma omp simd reduction(+ : exp_sum)
         for (int j = 0; j < C; j++) {
-            p[j] = at_fast_exp(z[j] - max);
+            p[j] = ati_fast_exp(z[j] - max);
             exp_sum += p[j];
         }
         const float inv = (float)(1.0 / exp_sum);
         for (int j = 0; j < C; j++) p[j] *= inv;
     } else {
 #pragma omp simd reduction(+ : exp_sum)
-        for (int j = 0; j < C; j++) exp_sum += at_fast_exp(z[j] - max);
+        for (int j = 0; j < C; j++) exp_sum += ati_fast_exp(z[j] - max);
     }
     double lse = max + log(exp_sum);
     double smooth = 0.0; // never 0 * (-inf)
@@ -98,7 +98,7 @@ static void ce_rows(at_ctx *ctx, const ce_setup *s, const float *logits, double 
 
 /* node->saved: p (N, C); aux[0]: targets (N); iarg: [0] C, [1] ignore_index,
  * [2] kept rows K; farg[0]: ls. */
-static at_status cross_entropy_backward(at_ctx *ctx, at_node *node) {
+static at_status cross_entropy_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *logits = node->in[0];
     const int K = node->iarg[2];
@@ -179,23 +179,23 @@ at_status at_cross_entropy(at_ctx *ctx, at_tensor **out, at_tensor *logits,
     int kept = 0;
     AT_TRY(check_targets(ctx, &s, &kept));
 
-    int track = at_tracking(ctx, 1, &logits);
+    int track = ati_tracking(ctx, 1, &logits);
     void *row_loss, *probs = NULL;
-    AT_TRY(at_scratch(ctx, &row_loss, s.rows * sizeof(double))); // (N)
-    if (track) AT_TRY(at_scratch(ctx, &probs, logits->size * sizeof(float))); // (N, C)
+    AT_TRY(ati_scratch(ctx, &row_loss, s.rows * sizeof(double))); // (N)
+    if (track) AT_TRY(ati_scratch(ctx, &probs, logits->size * sizeof(float))); // (N, C)
     ce_rows(ctx, &s, logits->data, row_loss, probs);
     double total = 0.0;
     AT_TRY(ce_total(ctx, &s, row_loss, &total));
 
     const int one = 1;
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, 1, &one, track));
+    AT_TRY(ati_result(ctx, &y, 1, &one, track));
     y->data[0] = kept ? (float)(total / kept) : 0.0f;
     if (track) {
         const void *targets_copy;
-        AT_TRY(at_scratch_copy(ctx, &targets_copy, targets, s.rows * sizeof(int32_t)));
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "cross_entropy", cross_entropy_backward, y, 1,
+        AT_TRY(ati_scratch_copy(ctx, &targets_copy, targets, s.rows * sizeof(int32_t)));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "cross_entropy", cross_entropy_backward, y, 1,
                               &logits));
         node->saved = probs;
         node->aux[0] = targets_copy;

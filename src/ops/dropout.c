@@ -24,7 +24,7 @@
 #include <math.h>
 
 /* node->aux[0]: keep mask (size bytes); node->farg[0]: scale 1/(1-p). */
-static at_status dropout_backward(at_ctx *ctx, at_node *node) {
+static at_status dropout_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *x = node->in[0];
     if (!x->grad) return AT_OK;
@@ -53,18 +53,18 @@ at_status at_dropout(at_ctx *ctx, at_tensor **out, at_tensor *x, float p) {
         *out = x; // identity: x itself
         return AT_OK;
     }
-    int track = at_tracking(ctx, 1, &x);
+    int track = ati_tracking(ctx, 1, &x);
     void *mask;
-    AT_TRY(at_scratch(ctx, &mask, x->size));
+    AT_TRY(ati_scratch(ctx, &mask, x->size));
     uint8_t *keep = mask; // (size)
     draw_keep_mask(keep, x->size, p, at_ctx_rng(ctx));
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
     const float scale = 1.0f / (1.0f - p);
     for (size_t i = 0; i < x->size; i++) y->data[i] = keep[i] ? x->data[i] * scale : 0.0f;
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "dropout", dropout_backward, y, 1, &x));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "dropout", dropout_backward, y, 1, &x));
         node->aux[0] = keep;
         node->farg[0] = scale;
     }

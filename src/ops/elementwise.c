@@ -71,8 +71,8 @@ static at_status broadcast_shape(at_ctx *ctx, const char *op, const at_tensor *a
             char sa[64], sb[64];
             return at_ctx_fail(ctx, AT_ERR_SHAPE,
                                "%s: a %s and b %s do not broadcast: dimension %d is %d and %d",
-                               op, at_shape_str(sa, sizeof sa, a->ndim, a->shape),
-                               at_shape_str(sb, sizeof sb, b->ndim, b->shape), i, da, db);
+                               op, ati_shape_str(sa, sizeof sa, a->ndim, a->shape),
+                               ati_shape_str(sb, sizeof sb, b->ndim, b->shape), i, da, db);
         }
         shape[i] = da > db ? da : db;
     }
@@ -94,7 +94,7 @@ static void plan_broadcast(bcast *p, int ndim, const int *shape, const at_tensor
     broadcast_strides(a, ndim, sa);
     broadcast_strides(b, ndim, sb);
     p->ndim = 0;
-    p->n = at_shape_size(ndim, shape);
+    p->n = ati_shape_size(ndim, shape);
     for (int i = 0; i < ndim; i++) {
         if (shape[i] == 1) continue;
         int j = p->ndim++;
@@ -234,7 +234,7 @@ static const binary_op ADD = {"add", add_forward, add_backward};
 static const binary_op SUB = {"sub", sub_forward, sub_backward};
 static const binary_op MUL = {"mul", mul_forward, mul_backward};
 
-static at_status binary_backward(at_ctx *ctx, at_node *node) {
+static at_status binary_backward(at_ctx *ctx, ati_node *node) {
     const binary_op *op = node->aux[0];
     const bcast *p = node->saved;
     at_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
@@ -249,7 +249,7 @@ static at_status binary_backward(at_ctx *ctx, at_node *node) {
 static at_status check_input(at_ctx *ctx, const at_tensor *t, const char *op, const char *arg) {
     if (!t) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, arg);
     if (!t->data) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s has no data", op, arg);
-    return at_check_shape(ctx, t->ndim, t->shape, op);
+    return ati_check_shape(ctx, t->ndim, t->shape, op);
 }
 
 static at_status binary(at_ctx *ctx, at_tensor **out, at_tensor *a, at_tensor *b,
@@ -264,16 +264,16 @@ static at_status binary(at_ctx *ctx, at_tensor **out, at_tensor *a, at_tensor *b
     plan_broadcast(&plan, ndim, shape, a, b);
 
     at_tensor *inputs[2] = {a, b};
-    int track = at_tracking(ctx, 2, inputs);
+    int track = ati_tracking(ctx, 2, inputs);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, ndim, shape, track));
+    AT_TRY(ati_result(ctx, &y, ndim, shape, track));
     row t = {.y = y->data, .a = a->data, .b = b->data};
     walk(ctx, &plan, &t, op->forward, 1);
     if (track) {
-        at_node *node;
+        ati_node *node;
         const void *saved;
-        AT_TRY(at_scratch_copy(ctx, &saved, &plan, sizeof plan));
-        AT_TRY(at_tape_record(ctx, &node, op->name, binary_backward, y, 2, inputs));
+        AT_TRY(ati_scratch_copy(ctx, &saved, &plan, sizeof plan));
+        AT_TRY(ati_tape_record(ctx, &node, op->name, binary_backward, y, 2, inputs));
         node->aux[0] = op;
         node->saved = (void *)saved;
     }
@@ -302,7 +302,7 @@ static void plan_flat(bcast *p, size_t n) {
     p->n = n;
 }
 
-static at_status affine_backward_node(at_ctx *ctx, at_node *node) {
+static at_status affine_backward_node(at_ctx *ctx, ati_node *node) {
     at_tensor *a = node->in[0], *y = node->out;
     if (!a->grad) return AT_OK;
     bcast plan;
@@ -316,16 +316,16 @@ at_status at_affine(at_ctx *ctx, at_tensor **out, at_tensor *a, float scale, flo
     if (!ctx) return AT_ERR_ARGUMENT;
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "affine: out is NULL");
     AT_TRY(check_input(ctx, a, "affine", "a"));
-    int track = at_tracking(ctx, 1, &a);
+    int track = ati_tracking(ctx, 1, &a);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, a->ndim, a->shape, track));
+    AT_TRY(ati_result(ctx, &y, a->ndim, a->shape, track));
     bcast plan;
     plan_flat(&plan, y->size);
     row t = {.y = y->data, .a = a->data, .scale = scale, .shift = shift};
     walk(ctx, &plan, &t, affine_forward, 1);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "affine", affine_backward_node, y, 1, &a));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "affine", affine_backward_node, y, 1, &a));
         node->farg[0] = scale;
         node->farg[1] = shift;
     }

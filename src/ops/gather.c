@@ -20,7 +20,7 @@
 #include <string.h>
 
 /* node->aux[0]: ids copy (count); node->iarg[0]: D. */
-static at_status gather_rows_backward(at_ctx *ctx, at_node *node) {
+static at_status gather_rows_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *table = node->in[0];
     if (!table->grad) return AT_OK;
@@ -57,30 +57,30 @@ at_status at_gather_rows(at_ctx *ctx, at_tensor **out, at_tensor *table, const i
     if (table->ndim != 2) {
         char buf[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "gather_rows: table is %s, must be (V, D)",
-                           at_shape_str(buf, sizeof buf, table->ndim, table->shape));
+                           ati_shape_str(buf, sizeof buf, table->ndim, table->shape));
     }
     if (ids_ndim < 1 || ids_ndim + 1 > AT_MAX_DIMS)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "gather_rows: ids have %d dimensions (1 to %d)",
                            ids_ndim, AT_MAX_DIMS - 1);
-    AT_TRY(at_check_shape(ctx, ids_ndim, ids_shape, "gather_rows: ids"));
+    AT_TRY(ati_check_shape(ctx, ids_ndim, ids_shape, "gather_rows: ids"));
     const int V = table->shape[0], D = table->shape[1];
-    const size_t count = at_shape_size(ids_ndim, ids_shape);
+    const size_t count = ati_shape_size(ids_ndim, ids_shape);
     AT_TRY(check_ids(ctx, ids, count, V));
 
     int out_shape[AT_MAX_DIMS];
     memcpy(out_shape, ids_shape, (size_t)ids_ndim * sizeof(int));
     out_shape[ids_ndim] = D;
-    int track = at_tracking(ctx, 1, &table);
+    int track = ati_tracking(ctx, 1, &table);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, ids_ndim + 1, out_shape, track));
+    AT_TRY(ati_result(ctx, &y, ids_ndim + 1, out_shape, track));
     const size_t row_bytes = (size_t)D * sizeof(float);
     for (size_t i = 0; i < count; i++) // (count, D) <- (V, D)
         memcpy(y->data + i * (size_t)D, table->data + (size_t)ids[i] * D, row_bytes);
     if (track) {
         const void *ids_copy; // copied first, so a failure leaves no half-made tape entry
-        AT_TRY(at_scratch_copy(ctx, &ids_copy, ids, count * sizeof(int32_t)));
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "gather_rows", gather_rows_backward, y, 1, &table));
+        AT_TRY(ati_scratch_copy(ctx, &ids_copy, ids, count * sizeof(int32_t)));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "gather_rows", gather_rows_backward, y, 1, &table));
         node->aux[0] = ids_copy;
         node->iarg[0] = D;
     }

@@ -125,7 +125,7 @@ static void ln_backward_affine(const ln_parts *p, float *dgamma, float *dbeta,
 }
 
 /* node->in: x, gamma (or NULL), beta (or NULL); saved: mean (R) then rstd (R). */
-static at_status layer_norm_backward(at_ctx *ctx, at_node *node) {
+static at_status layer_norm_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *x = node->in[0], *gamma = node->in[1], *beta = node->in[2];
     ln_parts p;
     p.n = x->shape[x->ndim - 1];
@@ -146,7 +146,7 @@ static at_status check_affine(at_ctx *ctx, const at_tensor *t, int n, const char
     if (!t || (t->ndim == 1 && t->shape[0] == n)) return AT_OK;
     char buf[64];
     return at_ctx_fail(ctx, AT_ERR_SHAPE, "layer_norm: %s is %s, must be (%d) to match x", what,
-                       at_shape_str(buf, sizeof buf, t->ndim, t->shape), n);
+                       ati_shape_str(buf, sizeof buf, t->ndim, t->shape), n);
 }
 
 at_status at_layer_norm(at_ctx *ctx, at_tensor **out, at_tensor *x, at_tensor *gamma,
@@ -166,17 +166,17 @@ at_status at_layer_norm(at_ctx *ctx, at_tensor **out, at_tensor *x, at_tensor *g
     p.beta = beta ? beta->data : NULL;
 
     at_tensor *inputs[3] = {x, gamma, beta};
-    int track = at_tracking(ctx, 3, inputs);
+    int track = ati_tracking(ctx, 3, inputs);
     void *stats; // mean (R) then rstd (R)
-    AT_TRY(at_scratch(ctx, &stats, 2 * p.rows * sizeof(float)));
+    AT_TRY(ati_scratch(ctx, &stats, 2 * p.rows * sizeof(float)));
     p.mean = stats;
     p.rstd = p.mean + p.rows;
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
     ln_forward(ctx, &p, y->data, eps);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "layer_norm", layer_norm_backward, y, 3, inputs));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "layer_norm", layer_norm_backward, y, 3, inputs));
         node->saved = stats;
     }
     *out = y;

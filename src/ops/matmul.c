@@ -7,7 +7,7 @@
  *     dop(A) = dC op(B)^T          dop(B) = op(A)^T dC
  *
  * A gradient of a stored matrix is the gradient of op(X), transposed back
- * when X was transposed. Every product goes through at_gemm, which picks
+ * when X was transposed. Every product goes through ati_gemm, which picks
  * the small hand kernel or BLAS. Batched inputs (..., M, K) simply loop
  * over the batch; a 2-D b is shared by every batch matrix, so its
  * gradient sums over the batch.
@@ -36,17 +36,17 @@ static at_status check_operand(at_ctx *ctx, const at_tensor *t, const char *name
     char s[64];
     if (t->ndim < 2 || t->ndim > AT_MAX_DIMS)
         return at_ctx_fail(ctx, AT_ERR_SHAPE, "matmul: %s %s must have 2 to %d dimensions",
-                           name, at_shape_str(s, sizeof s, t->ndim, t->shape), AT_MAX_DIMS);
+                           name, ati_shape_str(s, sizeof s, t->ndim, t->shape), AT_MAX_DIMS);
     if (!t->data) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "matmul: %s has no data", name);
-    return at_check_shape(ctx, t->ndim, t->shape, "matmul");
+    return ati_check_shape(ctx, t->ndim, t->shape, "matmul");
 }
 
 /* Fill d from the shapes of a and b, or fail naming both shapes. */
 static at_status mm_plan(at_ctx *ctx, mm_dims *d, const at_tensor *a, const at_tensor *b,
                          int ta, int tb) {
     char sa[64], sb[64];
-    at_shape_str(sa, sizeof sa, a->ndim, a->shape);
-    at_shape_str(sb, sizeof sb, b->ndim, b->shape);
+    ati_shape_str(sa, sizeof sa, a->ndim, a->shape);
+    ati_shape_str(sb, sizeof sb, b->ndim, b->shape);
     int a_rows = a->shape[a->ndim - 2], a_cols = a->shape[a->ndim - 1];
     int b_rows = b->shape[b->ndim - 2], b_cols = b->shape[b->ndim - 1];
     d->ta = ta != 0;
@@ -81,12 +81,12 @@ static void mm_forward(const mm_dims *d, const float *A, const float *B, float *
     size_t a_step = (size_t)d->M * d->K, c_step = (size_t)d->M * d->N;
     size_t b_step = d->shared_b ? 0 : (size_t)d->K * d->N;
     if (d->shared_b && !d->ta) { /* the batch is just more rows of A */
-        at_gemm(0, d->tb, d->batch * d->M, d->N, d->K, 1.0f, A, d->K, B, ldb_of(d), 0.0f, C,
+        ati_gemm(0, d->tb, d->batch * d->M, d->N, d->K, 1.0f, A, d->K, B, ldb_of(d), 0.0f, C,
                 d->N);
         return;
     }
     for (int i = 0; i < d->batch; i++)
-        at_gemm(d->ta, d->tb, d->M, d->N, d->K, 1.0f, A + i * a_step, lda_of(d), B + i * b_step,
+        ati_gemm(d->ta, d->tb, d->M, d->N, d->K, 1.0f, A + i * a_step, lda_of(d), B + i * b_step,
                 ldb_of(d), 0.0f, C + i * c_step, d->N);
 }
 
@@ -96,10 +96,10 @@ static void mm_forward(const mm_dims *d, const float *A, const float *B, float *
 static void grad_a(const mm_dims *d, int rows, float *dA, const float *B, const float *dC) {
     if (!d->ta)
         // forward: C = A op(B)          =>  dA (rows, K) += dC op(B)^T
-        at_gemm(0, !d->tb, rows, d->K, d->N, 1.0f, dC, d->N, B, ldb_of(d), 1.0f, dA, d->K);
+        ati_gemm(0, !d->tb, rows, d->K, d->N, 1.0f, dC, d->N, B, ldb_of(d), 1.0f, dA, d->K);
     else
         // forward: C = A^T op(B)        =>  dA (K, M) += op(B) dC^T
-        at_gemm(d->tb, 1, d->K, rows, d->N, 1.0f, B, ldb_of(d), dC, d->N, 1.0f, dA, d->M);
+        ati_gemm(d->tb, 1, d->K, rows, d->N, 1.0f, B, ldb_of(d), dC, d->N, 1.0f, dA, d->M);
 }
 
 /* dB += gradient of one batch matrix; A as stored, dC (rows, N). */
@@ -107,13 +107,13 @@ static void grad_b(const mm_dims *d, int rows, float *dB, const float *A, const 
     int lda = d->ta ? d->M : d->K;
     if (!d->tb)
         // forward: C = op(A) B          =>  dB (K, N) += op(A)^T dC
-        at_gemm(!d->ta, 0, d->K, d->N, rows, 1.0f, A, lda, dC, d->N, 1.0f, dB, d->N);
+        ati_gemm(!d->ta, 0, d->K, d->N, rows, 1.0f, A, lda, dC, d->N, 1.0f, dB, d->N);
     else
         // forward: C = op(A) B^T        =>  dB (N, K) += dC^T op(A)
-        at_gemm(1, d->ta, d->N, d->K, rows, 1.0f, dC, d->N, A, lda, 1.0f, dB, d->K);
+        ati_gemm(1, d->ta, d->N, d->K, rows, 1.0f, dC, d->N, A, lda, 1.0f, dB, d->K);
 }
 
-static at_status matmul_backward(at_ctx *ctx, at_node *node) {
+static at_status matmul_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     const mm_dims *d = node->saved;
     at_tensor *a = node->in[0], *b = node->in[1];
@@ -152,15 +152,15 @@ at_status at_matmul(at_ctx *ctx, at_tensor **out, at_tensor *a, at_tensor *b, in
     shape[a->ndim - 2] = dims.M;
     shape[a->ndim - 1] = dims.N;
     at_tensor *inputs[2] = {a, b};
-    int track = at_tracking(ctx, 2, inputs);
+    int track = ati_tracking(ctx, 2, inputs);
     at_tensor *c;
-    AT_TRY(at_result(ctx, &c, a->ndim, shape, track));
+    AT_TRY(ati_result(ctx, &c, a->ndim, shape, track));
     mm_forward(&dims, a->data, b->data, c->data);
     if (track) {
-        at_node *node;
+        ati_node *node;
         const void *saved;
-        AT_TRY(at_scratch_copy(ctx, &saved, &dims, sizeof dims));
-        AT_TRY(at_tape_record(ctx, &node, "matmul", matmul_backward, c, 2, inputs));
+        AT_TRY(ati_scratch_copy(ctx, &saved, &dims, sizeof dims));
+        AT_TRY(ati_tape_record(ctx, &node, "matmul", matmul_backward, c, 2, inputs));
         node->saved = (void *)saved;
     }
     *out = c;

@@ -15,7 +15,7 @@ static at_status check_x(at_ctx *ctx, at_tensor **out, const at_tensor *x, const
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: out is NULL", op);
     if (!x) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x is NULL", op);
     if (!x->data) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: x has no data", op);
-    return at_check_shape(ctx, x->ndim, x->shape, op);
+    return ati_check_shape(ctx, x->ndim, x->shape, op);
 }
 
 static double sum_of(size_t n, const float *x) {
@@ -27,7 +27,7 @@ static double sum_of(size_t n, const float *x) {
 /* -------------------------------------------------------- sum and mean */
 
 /* node->farg[0] is the factor applied to the sum: 1 (sum) or 1/n (mean). */
-static at_status total_backward(at_ctx *ctx, at_node *node) {
+static at_status total_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *x = node->in[0];
     if (!x->grad) return AT_OK;
@@ -42,14 +42,14 @@ static at_status total(at_ctx *ctx, at_tensor **out, at_tensor *x, const char *o
     if (!ctx) return AT_ERR_ARGUMENT;
     AT_TRY(check_x(ctx, out, x, op));
     float factor = mean ? (float)(1.0 / (double)x->size) : 1.0f;
-    int track = at_tracking(ctx, 1, &x);
+    int track = ati_tracking(ctx, 1, &x);
     int one = 1;
     at_tensor *y; // (1)
-    AT_TRY(at_result(ctx, &y, 1, &one, track));
+    AT_TRY(ati_result(ctx, &y, 1, &one, track));
     y->data[0] = (float)(sum_of(x->size, x->data) * (mean ? 1.0 / (double)x->size : 1.0));
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, total_backward, y, 1, &x));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, total_backward, y, 1, &x));
         node->farg[0] = factor;
     }
     *out = y;
@@ -65,7 +65,7 @@ at_status at_mean(at_ctx *ctx, at_tensor **out, at_tensor *x) {
 
 /* ------------------------------------------------------------ sum_last */
 
-static at_status sum_last_backward(at_ctx *ctx, at_node *node) {
+static at_status sum_last_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *x = node->in[0];
     if (!x->grad) return AT_OK;
@@ -86,12 +86,12 @@ at_status at_sum_last(at_ctx *ctx, at_tensor **out, at_tensor *x) {
     int one = 1;
     int ndim = x->ndim > 1 ? x->ndim - 1 : 1;
     const int *shape = x->ndim > 1 ? x->shape : &one; // (...) or (1)
-    int track = at_tracking(ctx, 1, &x);
+    int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, ndim, shape, track));
+    AT_TRY(ati_result(ctx, &y, ndim, shape, track));
     size_t m = (size_t)x->shape[x->ndim - 1];
     for (size_t r = 0; r < y->size; r++) y->data[r] = (float)sum_of(m, x->data + r * m);
-    if (track) AT_TRY(at_tape_record(ctx, NULL, "sum_last", sum_last_backward, y, 1, &x));
+    if (track) AT_TRY(ati_tape_record(ctx, NULL, "sum_last", sum_last_backward, y, 1, &x));
     *out = y;
     return AT_OK;
 }

@@ -30,12 +30,12 @@
 static at_status check_x(at_ctx *ctx, const at_tensor *x, const char *op, const char *arg) {
     if (!x) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s is NULL", op, arg);
     if (!x->data) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s has no data", op, arg);
-    return at_check_shape(ctx, x->ndim, x->shape, op);
+    return ati_check_shape(ctx, x->ndim, x->shape, op);
 }
 
-static size_t outer_of(const at_tensor *x, int axis) { return at_shape_size(axis, x->shape); }
+static size_t outer_of(const at_tensor *x, int axis) { return ati_shape_size(axis, x->shape); }
 static size_t inner_of(const at_tensor *x, int axis) {
-    return at_shape_size(x->ndim - axis - 1, x->shape + axis + 1);
+    return ati_shape_size(x->ndim - axis - 1, x->shape + axis + 1);
 }
 
 /* For o < outer: dst[o * dst_stride + j] (= or +=) src[o * src_stride + j],
@@ -58,16 +58,16 @@ at_status at_reshape(at_ctx *ctx, at_tensor **out, at_tensor *x, int ndim, const
     if (!ctx) return AT_ERR_ARGUMENT;
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "reshape: out is NULL");
     AT_TRY(check_x(ctx, x, "reshape", "x"));
-    AT_TRY(at_check_shape(ctx, ndim, shape, "reshape: new shape"));
-    if (at_shape_size(ndim, shape) != x->size) {
+    AT_TRY(ati_check_shape(ctx, ndim, shape, "reshape: new shape"));
+    if (ati_shape_size(ndim, shape) != x->size) {
         char sx[64], sn[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "reshape: x %s has %zu elements, new shape %s has %zu",
-                           at_shape_str(sx, sizeof sx, x->ndim, x->shape), x->size,
-                           at_shape_str(sn, sizeof sn, ndim, shape), at_shape_size(ndim, shape));
+                           ati_shape_str(sx, sizeof sx, x->ndim, x->shape), x->size,
+                           ati_shape_str(sn, sizeof sn, ndim, shape), ati_shape_size(ndim, shape));
     }
     void *header;
-    AT_TRY(at_scratch(ctx, &header, sizeof(at_tensor)));
+    AT_TRY(ati_scratch(ctx, &header, sizeof(at_tensor)));
     at_tensor *view = header;
     *view = *x; // same data, grad and requires_grad
     view->name = NULL;
@@ -80,7 +80,7 @@ at_status at_reshape(at_ctx *ctx, at_tensor **out, at_tensor *x, int ndim, const
 /* --------------------------------------------------------------- concat */
 
 /* node->saved: the n input pointers; iarg[0] = n, iarg[1] = axis. */
-static at_status concat_backward(at_ctx *ctx, at_node *node) {
+static at_status concat_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *const *xs = node->saved;
     int n = node->iarg[0], axis = node->iarg[1];
@@ -112,13 +112,13 @@ static at_status concat_shape(at_ctx *ctx, int n, at_tensor *const *xs, int axis
         if (!fits)
             return at_ctx_fail(ctx, AT_ERR_SHAPE,
                                "concat: xs[%d] %s does not match xs[0] %s outside axis %d", i,
-                               at_shape_str(si, sizeof si, xs[i]->ndim, xs[i]->shape),
-                               at_shape_str(s0, sizeof s0, first->ndim, first->shape), axis);
+                               ati_shape_str(si, sizeof si, xs[i]->ndim, xs[i]->shape),
+                               ati_shape_str(s0, sizeof s0, first->ndim, first->shape), axis);
         if (shape[axis] > INT_MAX - xs[i]->shape[axis])
             return at_ctx_fail(ctx, AT_ERR_SHAPE, "concat: axis %d grows too long", axis);
         shape[axis] += xs[i]->shape[axis];
     }
-    return at_check_shape(ctx, first->ndim, shape, "concat: result");
+    return ati_check_shape(ctx, first->ndim, shape, "concat: result");
 }
 
 at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, int axis) {
@@ -126,16 +126,16 @@ at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, i
     if (!out || !xs || n < 1)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "concat: need out, xs and n >= 1 (n = %d)", n);
     AT_TRY(check_x(ctx, xs[0], "concat", "xs[0]"));
-    int ax = at_axis(axis, xs[0]->ndim);
+    int ax = ati_axis(axis, xs[0]->ndim);
     if (ax < 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "concat: axis %d is outside %d dimensions",
                            axis, xs[0]->ndim);
     int shape[AT_MAX_DIMS];
     AT_TRY(concat_shape(ctx, n, xs, ax, shape));
 
-    int track = at_tracking(ctx, n, xs);
+    int track = ati_tracking(ctx, n, xs);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, xs[0]->ndim, shape, track));
+    AT_TRY(ati_result(ctx, &y, xs[0]->ndim, shape, track));
     size_t outer = outer_of(y, ax), row = y->size / outer, offset = 0;
     for (int i = 0; i < n; i++) {
         size_t len = xs[i]->size / outer;
@@ -145,10 +145,10 @@ at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, i
     if (track) {
         /* the node holds at most AT_NODE_MAX_IN inputs; the full list is saved */
         const void *saved;
-        at_node *node;
+        ati_node *node;
         int nin = n < AT_NODE_MAX_IN ? n : AT_NODE_MAX_IN;
-        AT_TRY(at_scratch_copy(ctx, &saved, xs, (size_t)n * sizeof *xs));
-        AT_TRY(at_tape_record(ctx, &node, "concat", concat_backward, y, nin, xs));
+        AT_TRY(ati_scratch_copy(ctx, &saved, xs, (size_t)n * sizeof *xs));
+        AT_TRY(ati_tape_record(ctx, &node, "concat", concat_backward, y, nin, xs));
         node->saved = (void *)saved;
         node->iarg[0] = n;
         node->iarg[1] = ax;
@@ -173,7 +173,7 @@ at_status at_stack(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, in
                            "stack: xs[0] has %d dimensions, so the result would have %d (at most "
                            "%d)",
                            ndim - 1, ndim, AT_MAX_DIMS);
-    int ax = at_axis(axis, ndim);
+    int ax = ati_axis(axis, ndim);
     if (ax < 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "stack: axis %d is outside the result's %d "
                            "dimensions", axis, ndim);
@@ -185,13 +185,13 @@ at_status at_stack(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, in
         for (int d = 0; same && d < xs[0]->ndim; d++) same = xs[i]->shape[d] == xs[0]->shape[d];
         if (!same)
             return at_ctx_fail(ctx, AT_ERR_SHAPE, "stack: xs[%d] %s differs from xs[0] %s", i,
-                               at_shape_str(si, sizeof si, xs[i]->ndim, xs[i]->shape),
-                               at_shape_str(s0, sizeof s0, xs[0]->ndim, xs[0]->shape));
+                               ati_shape_str(si, sizeof si, xs[i]->ndim, xs[i]->shape),
+                               ati_shape_str(s0, sizeof s0, xs[0]->ndim, xs[0]->shape));
     }
     int shape[AT_MAX_DIMS];
     for (int d = 0, from = 0; d < ndim; d++) shape[d] = d == ax ? 1 : xs[0]->shape[from++];
     void *memory;
-    AT_TRY(at_scratch(ctx, &memory, (size_t)n * sizeof(at_tensor *)));
+    AT_TRY(ati_scratch(ctx, &memory, (size_t)n * sizeof(at_tensor *)));
     at_tensor **views = memory;
     for (int i = 0; i < n; i++) AT_TRY(at_reshape(ctx, &views[i], xs[i], ndim, shape));
     return at_concat(ctx, out, n, views, ax);
@@ -200,7 +200,7 @@ at_status at_stack(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, in
 /* ---------------------------------------------------------------- slice */
 
 /* iarg[0] = axis, iarg[1] = start. */
-static at_status slice_backward(at_ctx *ctx, at_node *node) {
+static at_status slice_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *x = node->in[0], *y = node->out;
     if (!x->grad) return AT_OK;
@@ -222,7 +222,7 @@ static at_status check_range(at_ctx *ctx, const at_tensor *x, int axis, int ax, 
         char sx[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "slice: [%d, %d + %d) is not inside axis %d (size %d) of x %s", start,
-                           start, len, axis, dim, at_shape_str(sx, sizeof sx, x->ndim, x->shape));
+                           start, len, axis, dim, ati_shape_str(sx, sizeof sx, x->ndim, x->shape));
     }
     return AT_OK;
 }
@@ -231,21 +231,21 @@ at_status at_slice(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis, int sta
     if (!ctx) return AT_ERR_ARGUMENT;
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "slice: out is NULL");
     AT_TRY(check_x(ctx, x, "slice", "x"));
-    int ax = at_axis(axis, x->ndim);
+    int ax = ati_axis(axis, x->ndim);
     AT_TRY(check_range(ctx, x, axis, ax, start, len));
 
     int shape[AT_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[ax] = len;
-    int track = at_tracking(ctx, 1, &x);
+    int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, x->ndim, shape, track));
+    AT_TRY(ati_result(ctx, &y, x->ndim, shape, track));
     size_t outer = outer_of(x, ax), inner = inner_of(x, ax);
     size_t row = x->size / outer, piece = y->size / outer;
     copy_blocks(outer, piece, x->data + (size_t)start * inner, row, y->data, piece, 0);
     if (track) {
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, "slice", slice_backward, y, 1, &x));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, "slice", slice_backward, y, 1, &x));
         node->iarg[0] = ax;
         node->iarg[1] = start;
     }
@@ -262,7 +262,7 @@ at_status at_split(at_ctx *ctx, at_tensor **outs, at_tensor *x, int axis, int n,
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "split: need outs, sizes and n >= 1 (n = %d)",
                            n);
     AT_TRY(check_x(ctx, x, "split", "x"));
-    int ax = at_axis(axis, x->ndim);
+    int ax = ati_axis(axis, x->ndim);
     if (ax < 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "split: axis %d is outside %d dimensions",
                            axis, x->ndim);
@@ -277,10 +277,10 @@ at_status at_split(at_ctx *ctx, at_tensor **outs, at_tensor *x, int axis, int n,
         char sx[64];
         return at_ctx_fail(ctx, AT_ERR_SHAPE,
                            "split: sizes add up to %ld but axis %d of x %s has size %d", total,
-                           axis, at_shape_str(sx, sizeof sx, x->ndim, x->shape), x->shape[ax]);
+                           axis, ati_shape_str(sx, sizeof sx, x->ndim, x->shape), x->shape[ax]);
     }
     void *pieces; // n tensors, handed out only when all exist
-    AT_TRY(at_scratch(ctx, &pieces, (size_t)n * sizeof(at_tensor *)));
+    AT_TRY(ati_scratch(ctx, &pieces, (size_t)n * sizeof(at_tensor *)));
     at_tensor **made = pieces;
     for (int i = 0, start = 0; i < n; start += sizes[i], i++)
         AT_TRY(at_slice(ctx, &made[i], x, ax, start, sizes[i]));
@@ -330,7 +330,7 @@ static void walk_transpose(const permuted *p, float *strided, float *flat, int t
 }
 
 /* saved: the permuted plan. */
-static at_status transpose_backward(at_ctx *ctx, at_node *node) {
+static at_status transpose_backward(at_ctx *ctx, ati_node *node) {
     (void)ctx;
     at_tensor *x = node->in[0];
     if (!x->grad) return AT_OK;
@@ -343,11 +343,11 @@ at_status at_transpose(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis0, in
     if (!ctx) return AT_ERR_ARGUMENT;
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "transpose: out is NULL");
     AT_TRY(check_x(ctx, x, "transpose", "x"));
-    int a0 = at_axis(axis0, x->ndim), a1 = at_axis(axis1, x->ndim);
+    int a0 = ati_axis(axis0, x->ndim), a1 = ati_axis(axis1, x->ndim);
     if (a0 < 0 || a1 < 0) {
         char sx[64];
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "transpose: axes %d and %d do not fit x %s",
-                           axis0, axis1, at_shape_str(sx, sizeof sx, x->ndim, x->shape));
+                           axis0, axis1, ati_shape_str(sx, sizeof sx, x->ndim, x->shape));
     }
     int shape[AT_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
@@ -356,15 +356,15 @@ at_status at_transpose(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis0, in
     permuted plan;
     plan_transpose(&plan, x, a0, a1);
 
-    int track = at_tracking(ctx, 1, &x);
+    int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, x->ndim, shape, track));
+    AT_TRY(ati_result(ctx, &y, x->ndim, shape, track));
     walk_transpose(&plan, x->data, y->data, 1);
     if (track) {
-        at_node *node;
+        ati_node *node;
         const void *saved;
-        AT_TRY(at_scratch_copy(ctx, &saved, &plan, sizeof plan));
-        AT_TRY(at_tape_record(ctx, &node, "transpose", transpose_backward, y, 1, &x));
+        AT_TRY(ati_scratch_copy(ctx, &saved, &plan, sizeof plan));
+        AT_TRY(ati_tape_record(ctx, &node, "transpose", transpose_backward, y, 1, &x));
         node->saved = (void *)saved;
     }
     *out = y;

@@ -58,7 +58,7 @@ static float kept_max(const float *x, const uint8_t *keep, int n) {
 
 /* ----------------------------------------------------------- forward rows */
 
-void at_softmax_row(float *y, const float *x, const uint8_t *keep, int n) { // (n), (n)
+void ati_softmax_row(float *y, const float *x, const uint8_t *keep, int n) { // (n), (n)
     float max = kept_max(x, keep, n);
     if (max == -INFINITY) { // dead row: all zeros
         for (int j = 0; j < n; j++) y[j] = 0.0f;
@@ -88,7 +88,7 @@ static void log_softmax_row(float *ly, const float *x, const uint8_t *keep, int 
 
 /* ---------------------------------------------------------- backward rows */
 
-void at_softmax_row_backward(float *dx, const float *y, const float *dy, int n) {
+void ati_softmax_row_backward(float *dx, const float *y, const float *dy, int n) {
     double dot = 0.0; // sum_k y[k] dy[k]; dropped k have y[k] = 0
     for (int k = 0; k < n; k++) dot += (double)y[k] * dy[k];
     for (int j = 0; j < n; j++) {
@@ -117,7 +117,7 @@ static void softmax_one_row(const row_view *v, float *y, const float *x, int log
     const float *xr = x + (size_t)r * n; // (n)
     float *yr = y + (size_t)r * n;       // (n)
     if (log_form) log_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
-    else at_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
+    else ati_softmax_row(yr, xr, mask_for_row(v, (size_t)r), n);
 }
 
 static void softmax_rows(at_ctx *ctx, const row_view *v, float *y, const float *x, int log_form) {
@@ -134,7 +134,7 @@ static void softmax_rows(at_ctx *ctx, const row_view *v, float *y, const float *
 
 /* node->iarg: [0] n, [1] mask rows M (1 without a mask); aux[0]: the mask
  * copy (log form only). */
-static row_view view_of_node(const at_node *node) {
+static row_view view_of_node(const ati_node *node) {
     row_view v;
     v.n = node->iarg[0];
     v.rows = node->out->size / (size_t)v.n;
@@ -143,7 +143,7 @@ static row_view view_of_node(const at_node *node) {
     return v;
 }
 
-static at_status softmax_backward(at_ctx *ctx, at_node *node) {
+static at_status softmax_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *x = node->in[0];
     if (!x->grad) return AT_OK;
     row_view v = view_of_node(node);
@@ -154,18 +154,18 @@ static at_status softmax_backward(at_ctx *ctx, at_node *node) {
 #pragma omp parallel for num_threads(ctx->threads)
         for (long r = 0; r < rows; r++) {
             size_t at = (size_t)r * n;
-            at_softmax_row_backward(x->grad + at, y + at, dy + at, n);
+            ati_softmax_row_backward(x->grad + at, y + at, dy + at, n);
         }
         return AT_OK;
     }
     for (long r = 0; r < rows; r++) {
         size_t at = (size_t)r * n;
-        at_softmax_row_backward(x->grad + at, y + at, dy + at, n);
+        ati_softmax_row_backward(x->grad + at, y + at, dy + at, n);
     }
     return AT_OK;
 }
 
-static at_status log_softmax_backward(at_ctx *ctx, at_node *node) {
+static at_status log_softmax_backward(at_ctx *ctx, ati_node *node) {
     at_tensor *x = node->in[0];
     if (!x->grad) return AT_OK;
     row_view v = view_of_node(node);
@@ -207,7 +207,7 @@ static at_status make_view(at_ctx *ctx, row_view *v, const char *op, at_tensor *
                            "%s: mask_rows %d does not divide the %zu rows of x %s "
                            "(each mask row must serve a whole number of rows)",
                            op, mask_rows, v->rows,
-                           at_shape_str(buf, sizeof buf, x->ndim, x->shape));
+                           ati_shape_str(buf, sizeof buf, x->ndim, x->shape));
     }
     v->rows_per_mask = v->rows / (size_t)mask_rows;
     return AT_OK;
@@ -219,16 +219,16 @@ static at_status softmax_any(at_ctx *ctx, at_tensor **out, at_tensor *x, const u
     if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: out is NULL", op);
     row_view v;
     AT_TRY(make_view(ctx, &v, op, x, mask, mask_rows));
-    int track = at_tracking(ctx, 1, &x);
+    int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(at_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
     softmax_rows(ctx, &v, y->data, x->data, log_form);
     if (track) {
         const void *mask_copy = NULL; // only log-softmax backward reads the mask
         if (log_form && mask)
-            AT_TRY(at_scratch_copy(ctx, &mask_copy, mask, (size_t)mask_rows * (size_t)v.n));
-        at_node *node;
-        AT_TRY(at_tape_record(ctx, &node, op, log_form ? log_softmax_backward : softmax_backward,
+            AT_TRY(ati_scratch_copy(ctx, &mask_copy, mask, (size_t)mask_rows * (size_t)v.n));
+        ati_node *node;
+        AT_TRY(ati_tape_record(ctx, &node, op, log_form ? log_softmax_backward : softmax_backward,
                               y, 1, &x));
         node->iarg[0] = v.n;
         node->iarg[1] = mask ? mask_rows : 1;

@@ -201,7 +201,7 @@ static void adam_update(const at_optim_config *c, const adam_scalars *s, float *
     }
 }
 
-at_status at_optim_check_params(at_ctx *ctx, const at_optim *opt, const char *what) {
+at_status ati_optim_check_params(at_ctx *ctx, const at_optim *opt, const char *what) {
     if (at_params_count(opt->params) != opt->count ||
         at_params_numel(opt->params) != opt->numel)
         return at_ctx_fail(ctx, AT_ERR_STATE,
@@ -232,7 +232,7 @@ static void update_range(const at_optim *opt, const adam_scalars *s, at_tensor *
 
 at_status at_optim_step(at_ctx *ctx, at_optim *opt) {
     if (!opt) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "optim_step: optimiser is NULL");
-    AT_TRY(at_optim_check_params(ctx, opt, "optim_step"));
+    AT_TRY(ati_optim_check_params(ctx, opt, "optim_step"));
     AT_TRY(check_gradients(ctx, opt));
     adam_scalars s = adam_scalars_at(&opt->config, opt->steps + 1);
     int threads = ctx && ctx->threads > 1 ? ctx->threads : 1;

@@ -19,6 +19,6 @@ struct at_optim {
 
 /* AT_ERR_STATE, naming `what`, if the parameter set gained or lost a
  * parameter since the optimiser was created. */
-at_status at_optim_check_params(at_ctx *ctx, const at_optim *opt, const char *what);
+at_status ati_optim_check_params(at_ctx *ctx, const at_optim *opt, const char *what);
 
 #endif

@@ -109,8 +109,8 @@ static at_status views_make(at_ctx *ctx, const at_optim *opt, float *block, stat
     return AT_OK;
 }
 
-static at_tensor_list views_list(const state_views *v) {
-    return (at_tensor_list){.items = v->items, .count = v->count, .noun = "state tensor"};
+static ati_tensor_list views_list(const state_views *v) {
+    return (ati_tensor_list){.items = v->items, .count = v->count, .noun = "state tensor"};
 }
 
 /* --------------------------------------------------------------- saving */
@@ -152,14 +152,14 @@ at_status at_optim_save(at_ctx *ctx, const at_optim *opt, const char *path,
                         const at_metadata *extra) {
     if (!opt || !path || !*path)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "optim_save: NULL optimiser or empty path");
-    AT_TRY(at_optim_check_params(ctx, opt, "optim_save"));
+    AT_TRY(ati_optim_check_params(ctx, opt, "optim_save"));
     at_metadata meta = {0};
     state_views views = {0};
     at_status s = build_metadata(ctx, opt, extra, &meta);
     if (s == AT_OK) s = views_make(ctx, opt, opt->state, &views);
     if (s == AT_OK) {
-        at_tensor_list list = views_list(&views);
-        s = at_safetensors_save(ctx, path, &list, &meta);
+        ati_tensor_list list = views_list(&views);
+        s = ati_safetensors_save(ctx, path, &list, &meta);
     }
     views_free(&views);
     at_metadata_clear(&meta);
@@ -213,8 +213,8 @@ static at_status read_checked(at_ctx *ctx, const at_optim *opt, const char *path
                               at_metadata *meta, long *steps) {
     state_views views;
     AT_TRY(views_make(ctx, opt, scratch, &views));
-    at_tensor_list list = views_list(&views);
-    at_status s = at_safetensors_load(ctx, path, &list, 1, meta);
+    ati_tensor_list list = views_list(&views);
+    at_status s = ati_safetensors_load(ctx, path, &list, 1, meta);
     if (s == AT_OK) s = check_metadata(ctx, opt, path, meta, steps);
     if (s == AT_OK) s = check_values(ctx, path, &views);
     views_free(&views);
@@ -234,7 +234,7 @@ static at_status check_kind_first(at_ctx *ctx, const at_optim *opt, const char *
 at_status at_optim_load(at_ctx *ctx, at_optim *opt, const char *path, at_metadata *meta_out) {
     if (!opt || !path)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "optim_load: NULL optimiser or path");
-    AT_TRY(at_optim_check_params(ctx, opt, "optim_load"));
+    AT_TRY(ati_optim_check_params(ctx, opt, "optim_load"));
     AT_TRY(check_kind_first(ctx, opt, path));
     float *scratch = calloc(opt->state_floats ? opt->state_floats : 1, sizeof *scratch);
     if (!scratch)
