@@ -56,6 +56,16 @@ AT_API uint64_t at_pairs_fingerprint(const at_pairs *pairs);
  * code points above U+10FFFF or stray bytes). Otherwise AT_ERR_ARGUMENT
  * with the message "WHAT: invalid UTF-8 at byte OFFSET". */
 AT_API at_status at_utf8_check(at_ctx *ctx, const char *text, size_t len, const char *what);
+/* Decode one code point of valid UTF-8 at text[*pos] (len bytes in all),
+ * advancing *pos past it. Returns the code point, or -1 if the bytes there
+ * are not valid UTF-8 (truncated, overlong, a surrogate, above U+10FFFF, a
+ * stray continuation byte); *pos is then left at the bad byte. The one
+ * UTF-8 decoder of attend: the vocabularies, the TSV reader and the
+ * figures all step through text with it. */
+AT_API int32_t at_utf8_next(const char *text, size_t len, size_t *pos);
+/* Append the UTF-8 form of a valid code point to out (size bytes in all,
+ * NUL-terminated); returns its bytes (1..4), or 0 if it does not fit. */
+AT_API size_t at_utf8_put(char *out, size_t size, uint32_t code_point);
 /* The number of code points in valid UTF-8 text. */
 AT_API size_t at_utf8_length(const char *text);
 

@@ -242,7 +242,7 @@ static at_status collect_marks(at_ctx *ctx, checker *c) {
             for (int y = 0; y < part->n; y++) {
                 const text_piece *x = &part->text[s->variant][y];
                 for (size_t at = 0; at < x->len;) {
-                    int32_t cp = utf8_next(x->bytes, x->len, &at);
+                    int32_t cp = at_utf8_next(x->bytes, x->len, &at);
                     if (cp < 0) cp = (unsigned char)x->bytes[at++];
                     if (is_mark(c, (uint32_t)cp)) continue;
                     if (c->n_marks == capacity) {
@@ -267,7 +267,7 @@ static const char *const mark_bytes[5] = {"", "#", "\xC2\xB6", "\xEF\xBF\xBC", "
 /* The next character of x at *at, masked: its bytes (*n of them). */
 static const char *next_masked(const checker *c, const text_piece *x, size_t *at, size_t *n) {
     size_t begin = *at;
-    int32_t cp = utf8_next(x->bytes, x->len, at);
+    int32_t cp = at_utf8_next(x->bytes, x->len, at);
     if (cp < 0) cp = (unsigned char)x->bytes[(*at)++]; /* not UTF-8: a byte is a character */
     *n = *at - begin;
     return *n <= 4 && is_mark(c, (uint32_t)cp) ? mark_bytes[*n] : x->bytes + begin;

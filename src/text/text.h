@@ -1,7 +1,7 @@
 /*
- * text.h - what the files of src/text share and callers never see: the one
- * strict UTF-8 decoder and encoder, used by the vocabulary, the pairs, the
- * TSV reader and the ICU date generator (src/data).
+ * text.h - what the files of src/text share and callers never see: the
+ * insides of a vocabulary (the UTF-8 decoder they use is public:
+ * at_utf8_next in attend/text.h).
  */
 #ifndef ATTEND_TEXT_INTERNAL_H
 #define ATTEND_TEXT_INTERNAL_H
@@ -10,18 +10,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ------------------------------------------------------------------ UTF-8 */
-
-/* Decode one code point of valid UTF-8 at text[*pos] (len bytes in all),
- * advancing *pos. Returns the code point, or -1 if the bytes there are not
- * valid UTF-8 (truncated, overlong, a surrogate, above U+10FFFF, a stray
- * continuation byte); *pos is then left at the bad byte. */
-int32_t utf8_next(const char *text, size_t len, size_t *pos);
-/* Append the UTF-8 form of a valid code point to out; returns its bytes
- * (1..4), or 0 if it does not fit in size - 1 bytes (out is then unchanged
- * beyond what was written before). */
-size_t utf8_put(char *out, size_t size, uint32_t code_point);
 
 /* ------------------------------------------------------------- vocabulary
  * vocab.c holds the public functions and the characters kind;

@@ -39,7 +39,7 @@ static at_status check_field(at_ctx *ctx, const char *path, long line, const cha
         if (field[pos] == 0)
             return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: NUL byte at column %zu", path, line,
                                col + pos + 1);
-        if (utf8_next(field, len, &pos) < 0)
+        if (at_utf8_next(field, len, &pos) < 0)
             return at_ctx_fail(ctx, AT_ERR_FORMAT,
                                "%s:%ld: invalid UTF-8 at column %zu (a byte column)", path, line,
                                col + pos + 1);

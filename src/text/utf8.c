@@ -21,7 +21,7 @@ static int sequence_length(unsigned char lead) {
     return 0;
 }
 
-int32_t utf8_next(const char *text, size_t len, size_t *pos) {
+int32_t at_utf8_next(const char *text, size_t len, size_t *pos) {
     const unsigned char *s = (const unsigned char *)text + *pos;
     size_t left = len - *pos;
     int n = sequence_length(s[0]);
@@ -41,7 +41,7 @@ int32_t utf8_next(const char *text, size_t len, size_t *pos) {
     return (int32_t)cp;
 }
 
-size_t utf8_put(char *out, size_t size, uint32_t cp) {
+size_t at_utf8_put(char *out, size_t size, uint32_t cp) {
     unsigned char bytes[4];
     size_t n;
     if (cp < 0x80) {
@@ -73,7 +73,7 @@ at_status at_utf8_check(at_ctx *ctx, const char *text, size_t len, const char *w
     if (!text) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s is NULL", what ? what : "text");
     size_t pos = 0;
     while (pos < len)
-        if (utf8_next(text, len, &pos) < 0)
+        if (at_utf8_next(text, len, &pos) < 0)
             return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: invalid UTF-8 at byte %zu",
                                what ? what : "text", pos);
     return AT_OK;

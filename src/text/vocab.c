@@ -94,7 +94,7 @@ static at_status mark_text(at_ctx *ctx, uint8_t *seen, const char *text, size_t 
     if (!text) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "vocab: text %zu is NULL", index);
     size_t len = strlen(text), pos = 0;
     while (pos < len) {
-        int32_t cp = utf8_next(text, len, &pos);
+        int32_t cp = at_utf8_next(text, len, &pos);
         if (cp < 0)
             return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "vocab: text %zu: invalid UTF-8 at byte %zu",
                                index, pos);
@@ -164,7 +164,7 @@ static int32_t find_code_point(const at_vocab *vocab, uint32_t code_point) {
 int32_t at_vocab_id(const at_vocab *vocab, uint32_t code_point) {
     if (vocab->kind == AT_VOCAB_CHARS) return find_code_point(vocab, code_point);
     char bytes[8];
-    size_t n = code_point < CODE_POINTS ? utf8_put(bytes, sizeof bytes, code_point) : 0;
+    size_t n = code_point < CODE_POINTS ? at_utf8_put(bytes, sizeof bytes, code_point) : 0;
     return n ? vocab_tokens_find(vocab, bytes, n) : AT_TOKEN_UNK;
 }
 
@@ -172,7 +172,7 @@ int32_t at_vocab_token_id(const at_vocab *vocab, const char *token) {
     if (!vocab || !token) return AT_TOKEN_UNK;
     size_t len = strlen(token), pos = 0;
     if (vocab->kind == AT_VOCAB_TOKENS) return vocab_tokens_find(vocab, token, len);
-    int32_t cp = len ? utf8_next(token, len, &pos) : -1;
+    int32_t cp = len ? at_utf8_next(token, len, &pos) : -1;
     return cp >= 0 && pos == len ? find_code_point(vocab, (uint32_t)cp) : AT_TOKEN_UNK;
 }
 
@@ -197,14 +197,14 @@ static size_t unit_next(const at_vocab *vocab, const char *text, size_t len, siz
                         size_t *start) {
     if (vocab->kind == AT_VOCAB_TOKENS) return token_next(text, len, pos, start);
     *start = *pos;
-    if (*pos >= len || utf8_next(text, len, pos) < 0) return 0;
+    if (*pos >= len || at_utf8_next(text, len, pos) < 0) return 0;
     return *pos - *start;
 }
 
 static int32_t unit_id(const at_vocab *vocab, const char *unit, size_t len) {
     if (vocab->kind == AT_VOCAB_TOKENS) return vocab_tokens_find(vocab, unit, len);
     size_t pos = 0;
-    return find_code_point(vocab, (uint32_t)utf8_next(unit, len, &pos));
+    return find_code_point(vocab, (uint32_t)at_utf8_next(unit, len, &pos));
 }
 
 size_t at_vocab_length(const at_vocab *vocab, const char *text) {
@@ -268,7 +268,7 @@ size_t at_vocab_decode_size(const at_vocab *vocab, int n) {
 static int put_unit(const at_vocab *vocab, int32_t id, char *text, size_t size, size_t *used) {
     if (vocab->kind == AT_VOCAB_CHARS) {
         uint32_t cp = id == AT_TOKEN_UNK ? 0xFFFD : at_vocab_code_point(vocab, id);
-        size_t wrote = utf8_put(text + *used, size - *used, cp);
+        size_t wrote = at_utf8_put(text + *used, size - *used, cp);
         *used += wrote;
         return wrote > 0;
     }

@@ -204,7 +204,7 @@ static int is_one_token(const char *bytes, size_t len) {
     size_t pos = 0;
     while (pos < len) {
         unsigned char c = (unsigned char)bytes[pos];
-        if (c == 0 || is_space(c) || utf8_next(bytes, len, &pos) < 0) return 0;
+        if (c == 0 || is_space(c) || at_utf8_next(bytes, len, &pos) < 0) return 0;
     }
     return 1;
 }

@@ -131,8 +131,8 @@ static at_status split_chars(at_ctx *ctx, const char *text, int expect, const ch
     if (!parts) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", what);
     const char *p = text;
     for (int i = 0; i < expect; i++) {
-        size_t len = 1;
-        while ((p[len] & 0xC0) == 0x80) len++;
+        size_t len = 0;
+        if (at_utf8_next(p, strlen(p), &len) < 0) len = 1; /* checked valid above */
         parts[i] = malloc(len + 1);
         if (!parts[i]) {
             free_strings(parts, i);

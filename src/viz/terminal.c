@@ -32,20 +32,14 @@ at_term_mode at_term_mode_for(int is_tty, const char *no_color, const char *colo
     return AT_TERM_256;
 }
 
-/* Decode one code point of valid UTF-8 at *p, advancing it. */
+/* The code point at *p, advancing it (labels are valid UTF-8; a bad byte
+ * would read as U+FFFD and be stepped over). */
 static uint32_t next_cp(const char **p) {
-    const unsigned char *s = (const unsigned char *)*p;
-    uint32_t cp;
-    int n;
-    if (s[0] < 0x80) cp = s[0], n = 1;
-    else if (s[0] < 0xE0) cp = s[0] & 0x1F, n = 2;
-    else if (s[0] < 0xF0) cp = s[0] & 0x0F, n = 3;
-    else cp = s[0] & 0x07, n = 4;
-    for (int i = 1; i < n && (s[i] & 0xC0) == 0x80; i++) cp = (cp << 6) | (s[i] & 0x3F);
-    int i = 1;
-    while (i < n && (s[i] & 0xC0) == 0x80) i++;
-    *p += i;
-    return cp;
+    size_t pos = 0, len = strlen(*p);
+    int32_t cp = at_utf8_next(*p, len, &pos);
+    if (cp < 0) cp = 0xFFFD, pos = 1;
+    *p += pos;
+    return (uint32_t)cp;
 }
 
 /* Columns a code point takes in a terminal: 0 (combining), 1 or 2. */
