@@ -3,9 +3,10 @@
 Times scaled dot-product attention in Debian's torch 1.13 on the same shape
 grid as bench/attention_bench.c, forward and forward+backward, and prints
 one JSON line per figure. run_attention_bench.sh starts it in the
-environment BENCHMARKING.md asks for (tuned: OpenBLAS pins unset, jemalloc,
-OPENBLAS_NUM_THREADS = n, OMP_WAIT_POLICY=PASSIVE for 2 threads) and as
-found, and then calls `report` to print the side-by-side table.
+environment BENCHMARKING.md asks for (tuned, by bench/peer_env.sh: the
+OpenBLAS kernels measured fastest, jemalloc, OPENBLAS_NUM_THREADS = n,
+OMP_WAIT_POLICY=PASSIVE for 2 threads) and as found, and then calls
+`report` to print the side-by-side table; the peer is the faster of the two.
 
 Two implementations are timed and the faster one is reported per case
 (both in the first tuned repetition; the winner from then on):
@@ -20,6 +21,7 @@ Two implementations are timed and the faster one is reported per case
 """
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -78,7 +80,6 @@ def bench_time(threads, label, calls, choices_path=None):
     exists, only that variant is timed; otherwise both are, and the choice
     is written there (so later repetitions and the as-found runs time the
     implementation that won, tuned, in the first repetition)."""
-    import os
     import torch
     torch.set_num_threads(threads)
     choices = {}
@@ -166,8 +167,12 @@ def report(path):
     def med(rs):
         return statistics.median(x["ms"] for x in rs) if rs else float("nan")
 
+    if os.path.exists(path + ".peer"):  # the table bench/peer_env.sh measured
+        with open(path + ".peer") as f:
+            print(f.read().rstrip())
+        print()
     print("| (B, H, T, d) | causal | pass | thr | attend ms | attend GFLOP/s | % FMA peak "
-          "| torch tuned ms | ratio vs tuned | torch as-found ms | ratio vs as-found | torch variant "
+          "| torch tuned ms | torch as-found ms | peer ms | ratio vs peer | torch variant "
           "| attend ms, default wait policy |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     below = []
@@ -178,6 +183,8 @@ def report(path):
         a = med(g.get("attend", []))
         tt = med(g.get("torch tuned", []))
         tf = med(g.get("torch as-found", []))
+        peer = min(tt, tf)  # the peer at its best: the faster of its two settings
+        which = "tuned" if peer == tt else "as found"
         variants = sorted({x["variant"] for x in g.get("torch tuned", [])})
         dflt = med(g.get("attend default wait", []))
         tail = f"{dflt:.2f}" if dflt == dflt else "-"  # nan: 1 thread
@@ -189,28 +196,29 @@ def report(path):
         if causal:  # counted dense; the work a causal mask leaves is (T + 1) / 2T of it
             frac += f" ({100 * gf / pk * (T + 1) / (2 * T):.0f}% real)"
         print(f"| ({B}, {H}, {T}, {d}) | {'yes' if causal else 'no'} | {pas} | {thr} | {a:.2f} "
-              f"| {gf:.0f} | {frac} | {tt:.2f} | {tt / a:.2f}x | {tf:.2f} "
-              f"| {tf / a:.2f}x | {','.join(variants)} "
-              f"| {tail} |")
-        if tt / a < 1.0:
+              f"| {gf:.0f} | {frac} | {tt:.2f} | {tf:.2f} | {peer:.2f} ({which}) "
+              f"| {peer / a:.2f}x | {','.join(variants)} | {tail} |")
+        if peer / a < 1.0:
             below.append(k)
     print()
     print("FMA peak measured by the bench: " +
           ", ".join(f"{t} thread(s) {g:.0f} GFLOP/s" for t, g in sorted(peak.items())))
     print("% FMA peak: against max(measured n-thread peak, n x measured 1-thread peak).")
-    print("ratio = torch time / attend time (>1: attend faster); medians over the repetitions.")
+    print("peer = the faster of torch tuned and torch as found (medians over the repetitions);")
+    print("ratio = peer time / attend time (>1: attend faster).")
     print("attend with 2 threads: OMP_WAIT_POLICY=PASSIVE, as the peer; the last column is the")
     print("default policy ('-' with 1 thread, where it does not matter).")
     reps = {}
     for k, g in groups.items():
-        a, t = g.get("attend", []), g.get("torch tuned", [])
-        reps[k] = [f"{y['ms'] / x['ms']:.2f}" for x, y in zip(a, t)]
-    print("ratio vs tuned per repetition (attend and torch run next to each other):")
+        a, t, f = g.get("attend", []), g.get("torch tuned", []), g.get("torch as-found", [])
+        reps[k] = [f"{min(y['ms'], z['ms']) / x['ms']:.2f}" for x, y, z in zip(a, t, f)]
+    print("ratio vs peer per repetition (attend, torch tuned and torch as found run next to "
+          "each other):")
     for k in sorted(reps, key=lambda k: (k[6], k[2], k[0], k[4], k[5])):
         B, H, T, d, causal, pas, thr = k
         print(f"  ({B}, {H}, {T}, {d}) {'causal' if causal else 'dense '} {pas:7s} {thr} thr: "
               + " ".join(reps[k]))
-    print("below the bar (slower than tuned torch):", below if below else "none")
+    print("below the bar (slower than the peer):", below if below else "none")
 
     mem = [r for r in rows if r.get("kind") == "mem"]
     if mem:

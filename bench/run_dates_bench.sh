@@ -5,16 +5,20 @@
 # one string, for the small model (E 64, BiLSTM 32 per direction, decoder 64)
 # and the original's (E 64, BiLSTM 256, decoder 256).
 #
-# As /work/shared/BENCHMARKING.md asks, PyTorch runs tuned:
-#   - OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for its process only;
+# As /work/shared/BENCHMARKING.md asks, PyTorch runs tuned, in the
+# environment bench/peer_env.sh finds by measuring, for its process only:
+#   - the OpenBLAS kernels that run an sgemm fastest in torch on this
+#     machine, out of as found, OPENBLAS_CORETYPE unset, Haswell, SkylakeX,
+#     Cooperlake and SapphireRapids (their table is printed first);
 #   - torch.set_num_threads(n) and OPENBLAS_NUM_THREADS=n (and
 #     OMP_WAIT_POLICY=PASSIVE with 2 threads);
 #   - Debian's jemalloc preloaded;
 # and once more as found (the environment as it is, set_num_threads(n) only).
+# The peer is the faster of the two per case; the table prints both.
 # attend runs in the environment as found, with OPENBLAS_NUM_THREADS=n.
 # For every size and thread count the two run REPS times, alternating, each
 # run printing median-of-STEPS JSON lines; the table shows the median of the
-# runs' medians and the ratio torch tuned / attend (above 1: attend faster).
+# runs' medians and the ratio peer / attend (above 1: attend faster).
 #
 # Before the runs, `dates_bench --ceilings` measures the machine's ceilings
 # once: the FP32 FMA peak (1 core, all cores) and the read bandwidth of the
@@ -23,7 +27,7 @@
 # attend's GFLOP/s and % of the FMA peak, PyTorch's GFLOP/s, the floor (the
 # least time this machine allows: FLOPs at the peak for a training step,
 # the larger of that and the weights streamed at the measured bandwidth for
-# a translation) and the best possible ratio, torch tuned / floor: no
+# a translation) and the best possible ratio, peer / floor: no
 # implementation can beat PyTorch by more here.
 #
 #   bench/run_dates_bench.sh
@@ -44,14 +48,10 @@ REPS=${REPS:-3}
 PYTHON=${PYTHON:-/usr/bin/python3}
 OUT=${OUT:-$BUILD/dates_bench_results.jsonl}
 CEILINGS=${CEILINGS:-$BUILD/dates_bench_ceilings.jsonl}
-JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-JEMALLOC_CONF=oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1
+# shellcheck source=bench/peer_env.sh
+. "$ROOT/bench/peer_env.sh"
 
 die() { echo "run_dates_bench: $*" >&2; exit 1; }
-
-"$PYTHON" -c 'import torch' 2>/dev/null ||
-    die "$PYTHON cannot import torch (apt-get install python3-torch)"
-[ -r "$JEMALLOC" ] || die "$JEMALLOC missing (apt-get install libjemalloc2)"
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -69,22 +69,22 @@ run_attend() { # size threads
     OPENBLAS_NUM_THREADS="$2" "$ATTEND" --size "$1" --threads "$2" "${COMMON[@]}" --label attend
 }
 run_torch_tuned() { # size threads
-    local wait=()
-    [ "$2" -gt 1 ] && wait=(OMP_WAIT_POLICY=PASSIVE)
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$2" "${wait[@]}" \
-        LD_PRELOAD="$JEMALLOC" MALLOC_CONF="$JEMALLOC_CONF" \
-        "$PYTHON" "$ROOT/bench/dates_bench.py" --size "$1" --threads "$2" "${COMMON[@]}" \
-        --label torch_tuned
+    peer_tuned "$2" "$PYTHON" "$ROOT/bench/dates_bench.py" --size "$1" --threads "$2" \
+        "${COMMON[@]}" --label torch_tuned
 }
 run_torch_as_found() { # size threads
-    "$PYTHON" "$ROOT/bench/dates_bench.py" --size "$1" --threads "$2" "${COMMON[@]}" \
-        --label torch_as_found
+    peer_as_found "$2" "$PYTHON" "$ROOT/bench/dates_bench.py" --size "$1" --threads "$2" \
+        "${COMMON[@]}" --label torch_as_found
 }
 
 : >"$OUT"
 echo "attend: $ATTEND   steps $STEPS, warm-up $WARMUP, translations $TRANSLATIONS," \
      "$REPS repetitions; raw lines: $OUT" >&2
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average before: $LOAD_BEFORE" >&2
+PEER_LOG=$OUT.peer
+: >"$PEER_LOG"
+peer_probe
 echo "the machine's ceilings (FMA peak, read bandwidth): $CEILINGS" >&2
 "$ATTEND" --ceilings "$(IFS=,; echo "${THREAD_LIST[*]}")" --batches "$BATCHES" >"$CEILINGS" ||
     die "dates_bench --ceilings failed"
@@ -99,8 +99,10 @@ for threads in "${THREAD_LIST[@]}"; do
     done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+cat "$PEER_LOG"
+echo
 
-"$PYTHON" - "$OUT" "$CEILINGS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PYEOF'
+"$PYTHON" - "$OUT" "$CEILINGS" "$LOAD_BEFORE" "$LOAD_AFTER" "$PEER_CORETYPE" <<'PYEOF'
 import json, statistics, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
@@ -171,15 +173,20 @@ for key in sorted(floors, key=lambda k: (k[0] == "large", k[1])):
           f"({parts})")
 
 print()
-print("| model | threads | work | attend ms | torch tuned ms | torch as-found ms "
-      "| ratio (tuned / attend) | goal | GFLOP | attend GFLOP/s | attend % FMA peak "
-      "| torch tuned GFLOP/s | floor ms | best possible ratio (tuned / floor) |")
-print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print(f"the peer = the faster of torch tuned (OpenBLAS {sys.argv[5]}, measured fastest) and "
+      "torch as found, per case")
+print()
+print("| model | threads | work | attend ms | torch tuned ms | torch as-found ms | peer ms "
+      "| ratio (peer / attend) | goal | GFLOP | attend GFLOP/s | attend % FMA peak "
+      "| peer GFLOP/s | floor ms | best possible ratio (peer / floor) |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 cases = sorted({(r["size"] == "large", r["size"], r["threads"], r["kind"] == "translate",
                  r["kind"], r["batch"]) for r in rows})
 for _, size, threads, _, kind, batch in cases:
     case = (size, threads, kind, batch)
     a, t, f = med("attend", *case), med("torch_tuned", *case), med("torch_as_found", *case)
+    p = min(t, f)
+    which = "tuned" if p == t else "as found"
     work = f"train step, batch {batch}" if kind == "train" else "translate one string"
     goal = "3x" if kind == "train" else "10x"
     fl = floors.get(case)
@@ -187,11 +194,11 @@ for _, size, threads, _, kind, batch in cases:
         gflop, floor_ms = fl["gflop"], fl["floor_ms"]
         rate = gflop / a * 1e3  # attend's GFLOP/s
         extra = (f"{gflop:.4g} | {rate:.1f} | {100 * rate / fl['peak_gflops']:.1f}% "
-                 f"| {gflop / t * 1e3:.1f} | {floor_ms:.4g} | {t / floor_ms:.2f}x")
+                 f"| {gflop / p * 1e3:.1f} | {floor_ms:.4g} | {p / floor_ms:.2f}x")
     else:
         extra = "- | - | - | - | - | -"
-    print(f"| {size} | {threads} | {work} | {a:.3f} | {t:.3f} | {f:.3f} | {t / a:.2f}x | {goal} "
-          f"| {extra} |")
+    print(f"| {size} | {threads} | {work} | {a:.3f} | {t:.3f} | {f:.3f} | {p:.3f} ({which}) "
+          f"| {p / a:.2f}x | {goal} | {extra} |")
 print()
 print("ratio of each repetition (torch tuned / attend, run next to each other)")
 for _, size, threads, _, kind, batch in cases:

@@ -22,8 +22,9 @@ runs on the same batch (random ids from a fixed seed), so the loss must fall:
 the first and last losses are printed as a check that the step really trains.
 
 Run it tuned, as /work/shared/BENCHMARKING.md asks (bench/run_train_step.sh
-does this): without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, with
-OPENBLAS_NUM_THREADS = --threads and jemalloc preloaded. The script itself
+does this, through bench/peer_env.sh): with the OpenBLAS core type measured
+fastest on this machine, OPENBLAS_NUM_THREADS = --threads and jemalloc
+preloaded. The script itself
 only calls torch.set_num_threads(--threads) and reports the environment it
 found, so the same file measures both the tuned and the as-found peer.
 

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   cmake gcc clang pkg-config make   # build
   libopenblas-dev                   # cblas for large matrix products
+  libjemalloc2                      # the benchmarks run the PyTorch peer with it
   libomp-dev                        # OpenMP for clang (gcc has libgomp)
   libclang-rt-14-dev                # clang's sanitizer runtimes
   libjson-c-dev                     # safetensors checkpoint headers
