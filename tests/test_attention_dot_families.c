@@ -34,52 +34,6 @@ static gc_input gc_tensor(const char *name, int ndim, const int *shape, float *v
 
 /* ---------------------------------------------------------------- masks */
 
-enum { MASK_NONE, MASK_PADDING, MASK_FULL, MASK_CAUSAL, MASK_PADDING_CAUSAL };
-static const char *const mask_names[] = {"none", "padding", "full", "causal", "padding+causal"};
-
-/* A test mask: keep bytes owned here, plus the at_attn_mask that points at them. */
-typedef struct test_mask {
-    uint8_t keep[1 << 16];
-    at_attn_mask mask;
-    int kind;
-} test_mask;
-
-/* Padding: row 0 keeps everything, row 1 (if any) nothing, the others a random
- * length >= 1. Full: one row per score row (score_rows of them), random, with
- * row 0 empty and the last row full. */
-static void make_mask(test_mask *m, int kind, int B, int score_rows, int tk, at_rng *rng) {
-    memset(m, 0, sizeof *m);
-    m->kind = kind;
-    if (kind == MASK_NONE) return;
-    if ((size_t)(score_rows > B ? score_rows : B) * tk > sizeof m->keep) {
-        CHECK(0, "make_mask: %d rows of %d do not fit the test's buffer", score_rows, tk);
-        m->kind = MASK_NONE;
-        return;
-    }
-    m->mask.causal = kind == MASK_CAUSAL || kind == MASK_PADDING_CAUSAL;
-    if (kind == MASK_PADDING || kind == MASK_PADDING_CAUSAL) {
-        for (int b = 0; b < B; b++) {
-            int len = b == 0 ? tk : b == 1 ? 0 : 1 + (int)at_rng_below(rng, (uint32_t)tk);
-            for (int j = 0; j < tk; j++)
-                m->keep[b * tk + j] = j < len;
-        }
-        m->mask.keep = m->keep;
-        m->mask.rows = B;
-    } else if (kind == MASK_FULL) {
-        for (int r = 0; r < score_rows; r++)
-            for (int j = 0; j < tk; j++)
-                m->keep[r * tk + j] = r == 0                ? 0
-                                      : r == score_rows - 1 ? 1
-                                                            : at_rng_uniform(rng) < 0.7f;
-        m->mask.keep = m->keep;
-        m->mask.rows = score_rows;
-    }
-}
-
-static const at_attn_mask *mask_of(const test_mask *m) {
-    return m->kind == MASK_NONE ? NULL : &m->mask;
-}
-
 /* The mask rule, written out again independently of the library: is key j
  * kept for score row r (query i = r % tq) of `rows` score rows? */
 static int kept(const test_mask *m, int rows, int tq, int tk, int r, int j) {

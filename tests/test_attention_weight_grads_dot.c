@@ -53,43 +53,6 @@ static at_status checked_output(at_ctx *ctx, int parts, at_tensor *context, at_t
     return gc_join_outputs(ctx, y, 2, both);
 }
 
-/* Masks. */
-enum { MASK_NONE, MASK_PADDING, MASK_FULL, MASK_CAUSAL, MASK_PADDING_CAUSAL };
-static const char *const mask_names[] = {"none", "padding", "full", "causal", "padding+causal"};
-
-typedef struct test_mask {
-    uint8_t keep[4096];
-    at_attn_mask mask;
-    int kind;
-} test_mask;
-
-/* Padding: batch row 0 keeps every key, row 1 none, the others a random
- * length >= 1. Full: `rows` random rows, row 0 empty, the last one full. */
-static void make_mask(test_mask *m, int kind, int B, int rows, int tk, at_rng *rng) {
-    memset(m, 0, sizeof *m);
-    m->kind = kind;
-    m->mask.causal = kind == MASK_CAUSAL || kind == MASK_PADDING_CAUSAL;
-    if (kind == MASK_PADDING || kind == MASK_PADDING_CAUSAL) {
-        for (int b = 0; b < B; b++) {
-            int len = b == 0 ? tk : b == 1 ? 0 : 1 + (int)at_rng_below(rng, (uint32_t)tk);
-            for (int j = 0; j < tk; j++)
-                m->keep[b * tk + j] = j < len;
-        }
-        m->mask.keep = m->keep;
-        m->mask.rows = B;
-    } else if (kind == MASK_FULL) {
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < tk; j++)
-                m->keep[r * tk + j] = r == 0 ? 0 : r == rows - 1 ? 1 : at_rng_uniform(rng) < 0.7f;
-        m->mask.keep = m->keep;
-        m->mask.rows = rows;
-    }
-}
-
-static const at_attn_mask *mask_of(const test_mask *m) {
-    return m->kind == MASK_NONE ? NULL : &m->mask;
-}
-
 /* Run both checks (weights alone; weights and context) on one build. */
 static void check_both(const char *family, const char *mask_name, int n_inputs, gc_input *inputs,
                        at_params *params, gc_build_fn build, void *user, int *parts) {

@@ -423,3 +423,44 @@ void test_enter_scratch_dir(char *templ) {
 void test_leave_scratch_dir(const char *dir) {
     if (chdir("..") == 0) test_remove_tree(dir);
 }
+
+/* ------------------------------------------------------------ test masks */
+
+const char *const mask_names[5] = {"none", "padding", "full", "causal", "padding+causal"};
+
+
+/* Padding: row 0 keeps everything, row 1 (if any) nothing, the others a random
+ * length >= 1. Full: one row per score row (score_rows of them), random, with
+ * row 0 empty and the last row full. */
+void make_mask(test_mask *m, int kind, int B, int score_rows, int tk, at_rng *rng) {
+    memset(m, 0, sizeof *m);
+    m->kind = kind;
+    if (kind == MASK_NONE) return;
+    if ((size_t)(score_rows > B ? score_rows : B) * tk > sizeof m->keep) {
+        CHECK(0, "make_mask: %d rows of %d do not fit the test's buffer", score_rows, tk);
+        m->kind = MASK_NONE;
+        return;
+    }
+    m->mask.causal = kind == MASK_CAUSAL || kind == MASK_PADDING_CAUSAL;
+    if (kind == MASK_PADDING || kind == MASK_PADDING_CAUSAL) {
+        for (int b = 0; b < B; b++) {
+            int len = b == 0 ? tk : b == 1 ? 0 : 1 + (int)at_rng_below(rng, (uint32_t)tk);
+            for (int j = 0; j < tk; j++)
+                m->keep[b * tk + j] = j < len;
+        }
+        m->mask.keep = m->keep;
+        m->mask.rows = B;
+    } else if (kind == MASK_FULL) {
+        for (int r = 0; r < score_rows; r++)
+            for (int j = 0; j < tk; j++)
+                m->keep[r * tk + j] = r == 0                ? 0
+                                      : r == score_rows - 1 ? 1
+                                                            : at_rng_uniform(rng) < 0.7f;
+        m->mask.keep = m->keep;
+        m->mask.rows = score_rows;
+    }
+}
+
+const at_attn_mask *mask_of(const test_mask *m) {
+    return m->kind == MASK_NONE ? NULL : &m->mask;
+}

@@ -116,6 +116,23 @@ int test_mask_keeps(const at_attn_mask *m, int B, int b, int i, int j, int tq, i
  * LSTM's y, h_n and c_n); its backward hands each part its slice. */
 at_status gc_join_outputs(at_ctx *ctx, at_tensor **y, int n, at_tensor **parts);
 
+/* Test masks for the attention families' tests: the five kinds, a buffer
+ * of keep bytes owned by the struct, and the at_attn_mask pointing at it.
+ * make_mask: padding keeps everything in batch row 0, nothing in row 1 (if
+ * any), a random length >= 1 in the others; full has one row per score row
+ * (score_rows of them), random, with row 0 empty and the last row full; a
+ * mask too big for the buffer is a failed check and becomes MASK_NONE.
+ * mask_of: NULL for MASK_NONE. */
+enum { MASK_NONE, MASK_PADDING, MASK_FULL, MASK_CAUSAL, MASK_PADDING_CAUSAL };
+extern const char *const mask_names[5];
+typedef struct test_mask {
+    uint8_t keep[1 << 16];
+    at_attn_mask mask;
+    int kind;
+} test_mask;
+void make_mask(test_mask *m, int kind, int B, int score_rows, int tk, at_rng *rng);
+const at_attn_mask *mask_of(const test_mask *m);
+
 /* ------------------------------------------------------- gradient check */
 
 #define GC_MAX_INPUTS 8
