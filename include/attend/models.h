@@ -165,6 +165,31 @@ AT_API at_status at_seq2seq_loss(at_ctx *ctx, const at_seq2seq *model, const at_
 AT_API at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
                             int32_t *ids, float *weights);
 
+/* Beam search (src/models/beam.c): keep the `width` best partial outputs
+ * of each source; an output ends at END. Hypotheses are ranked by
+ * score / length^length_penalty, where score is the sum of the
+ * log-probabilities of the output's units and length counts them, END
+ * included (0 = the raw sum, which favours short outputs; 1 = per unit).
+ * A source is done when `width` hypotheses have ended, or at
+ * max_target_len (where unfinished ones compete too). Width 1 is greedy
+ * decoding: the same ids and weights as at_seq2seq_decode. */
+#define AT_BEAM_MAX_WIDTH 64
+typedef struct at_beam_options {
+    int width;            /* K, 1..AT_BEAM_MAX_WIDTH; default 1 (greedy) */
+    float length_penalty; /* α in [0, 4]; default 1                       */
+} at_beam_options;
+AT_API void at_beam_options_default(at_beam_options *options);
+/* Beam search of a batch (inference: call with gradients off). ids (B,
+ * max_target_len) and weights NULL or (B, heads, max_target_len, Tx) as for
+ * at_seq2seq_decode, of each source's best hypothesis; scores NULL or (B):
+ * its sum of log-probabilities (END included). A width or penalty out of
+ * range is an AT_ERR_ARGUMENT. Memory: about width x what greedy decoding
+ * takes, in the context's arena. */
+AT_API at_status at_seq2seq_beam_search(at_ctx *ctx, const at_seq2seq *model,
+                                        const at_seq2seq_batch *batch,
+                                        const at_beam_options *options, int32_t *ids,
+                                        float *weights, float *scores);
+
 /* One string translated, with its attention. */
 typedef struct at_translation {
     char *text;          /* the output, UTF-8 (malloc'd); tokens are
@@ -173,6 +198,8 @@ typedef struct at_translation {
     int target_len;      /* Ty: units of the output (END excluded)         */
     int heads;           /* 1, or H for multi-head                         */
     float *weights;      /* (heads, Ty, Tx): row t = output unit t         */
+    float score;         /* sum of the log-probabilities of the output's
+                            units, END included (if it ended)             */
 } at_translation;
 /* Empty text (for a token source: no token), invalid UTF-8, a token over
  * AT_VOCAB_MAX_TOKEN_BYTES or more than max_source_len units is an
@@ -180,6 +207,10 @@ typedef struct at_translation {
  * gradients off (restores the setting) and resets the context. */
 AT_API at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *model, const char *text,
                                at_translation *out);
+/* The same with beam search (options NULL = greedy); the weights are the
+ * chosen hypothesis's. */
+AT_API at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *model, const char *text,
+                                           const at_beam_options *options, at_translation *out);
 AT_API void at_translation_clear(at_translation *translation);
 
 /* Training and evaluation (src/models/trainer.c). One step: reset the

@@ -4,6 +4,9 @@
  * max_target_len is reached. The output length is whatever the model says,
  * independent of the input length.
  *
+ * One string is translated with beam search (beam.c; width 1, the default,
+ * is this greedy decoding).
+ *
  * Run in inference mode (no tape). Per step the attention α_t (B, H, Tx)
  * is copied out, so a translation comes with its (H, Ty, Tx) matrix.
  * Monotonic attention decodes hard: positions only move forward.
@@ -127,7 +130,16 @@ static at_status finish_translation(at_ctx *ctx, const at_seq2seq *m, const int3
 
 at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *m, const char *text,
                                at_translation *out) {
+    return at_seq2seq_translate_beam(ctx, m, text, NULL, out);
+}
+
+at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *m, const char *text,
+                                    const at_beam_options *options, at_translation *out) {
     if (!m || !text || !out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "translate: NULL argument");
+    at_beam_options greedy;
+    at_beam_options_default(&greedy);
+    if (!options) options = &greedy;
+    float score = 0.0f;
     *out = (at_translation){0};
     at_seq2seq_batch b;
     AT_TRY(at_seq2seq_batch_init(ctx, m, 1, &b));
@@ -139,8 +151,9 @@ at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *m, const char *tex
     at_status s =
         ids && weights ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "translate: out of memory");
     if (s == AT_OK) s = single_batch(ctx, m, text, &b);
-    if (s == AT_OK) s = at_seq2seq_decode(ctx, m, &b, ids, weights);
+    if (s == AT_OK) s = at_seq2seq_beam_search(ctx, m, &b, options, ids, weights, &score);
     if (s == AT_OK) s = finish_translation(ctx, m, ids, weights, b.source_len, out);
+    if (s == AT_OK) out->score = score;
     at_ctx_set_grad(ctx, grad);
     at_ctx_reset(ctx);
     free(ids);

@@ -6,7 +6,8 @@
  *   seq2seq.c     the model's parameters, the encoder, the loss.
  *   decoders.c    one decoder step, for the seed and the luong decoders
  *                 and every attention family; used by training and decoding.
- *   greedy.c      greedy decoding of a batch and of one string.
+ *   greedy.c      greedy decoding of a batch, and one string translated.
+ *   beam.c        beam search of a batch (width 1 = greedy).
  *   checkpoint.c  save and load, configuration and vocabularies included.
  *   data.c        data sets encoded once, padded batches, length buckets.
  *   trainer.c     one training step and the evaluation metrics.
