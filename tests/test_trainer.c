@@ -159,6 +159,8 @@ static at_status run(const char *out, long steps, int resume, int threads, long 
     options(&o, t, out, steps, resume);
     if (tweak) {
         o.save_every = tweak->save_every;
+        o.max_seconds = tweak->max_seconds;
+        if (tweak->eval_every) o.eval_every = tweak->eval_every;
         o.data_id = tweak->data_id;
         if (tweak->progress_user) {
             const toy *hooks = tweak->progress_user;
@@ -395,6 +397,32 @@ static void test_refusals(void) {
     check_refused("bad", "optimiser state of another step", "from step 12", NULL);
 }
 
+/* A time budget ends the run at a step boundary, with a last evaluation
+ * of the final weights; a negative or NaN budget is refused. */
+static void test_time_budget(void) {
+    at_train_result r;
+    at_trainer_options tweak = {.data_id = "blobs:7", .max_seconds = 0.3, .eval_every = 1000000};
+    CHECK(run("budget", 100000000, 0, 1, 0, &r, &tweak) == AT_OK, "a run with a time budget");
+    CHECK(r.out_of_time && !r.stopped && r.steps > 0 && r.steps < 100000000,
+          "budget: out_of_time %d, stopped %d, %ld steps", r.out_of_time, r.stopped, r.steps);
+    CHECK(r.train_seconds >= 0.3 && r.train_seconds < 10.0, "budget 0.3 s: trained %.3f s",
+          r.train_seconds);
+    CHECK(r.evaluations == 1, "budget: %d evaluations, expected the final one", r.evaluations);
+    char *metrics = metrics_without_timings("budget"), want[64];
+    snprintf(want, sizeof want, "{\"step\": %ld,", r.steps);
+    const char *last = metrics ? strstr(metrics, want) : NULL;
+    CHECK(last && strstr(last, "accuracy"), "no evaluation line at the last step %ld in:\n%s",
+          r.steps, metrics ? metrics : "(no metrics.jsonl)");
+    free(metrics);
+    CHECK(access("budget/model.safetensors", F_OK) == 0, "budget: no model.safetensors");
+    double bad[] = {-1.0, NAN, INFINITY};
+    for (int i = 0; i < 3; i++) {
+        tweak.max_seconds = bad[i];
+        CHECK(run("budget_bad", 10, 0, 1, 0, &r, &tweak) == AT_ERR_ARGUMENT,
+              "max_seconds %g accepted", bad[i]);
+    }
+}
+
 static void test_out_dir(void) {
     at_train_result r;
     /* metrics.jsonl may not be a symbolic link (to /dev/full, say) */
@@ -425,6 +453,7 @@ int main(void) {
     test_learns_and_resumes(2);
     test_refusals();
     test_out_dir();
+    test_time_budget();
     test_leave_scratch_dir(dir);
     return test_finish("trainer");
 }

@@ -681,6 +681,11 @@ typedef struct at_trainer_options {
     /* The caller's own metadata, saved in every checkpoint (its keys may
      * not be the trainer's own train.* keys listed in trainer.c). */
     const at_metadata *extra;
+    /* A training-time budget in seconds (evaluations excluded; 0 = none).
+     * The run ends at the first step boundary past it and finishes as at
+     * its natural end: a last evaluation, model.safetensors if it is the
+     * best, last.*. For runs compared at equal wall-clock time. */
+    double max_seconds;
     /* Checked at every step boundary; a signal handler may set it. */
     volatile sig_atomic_t *stop;
     void (*progress)(void *user, const at_train_progress *progress);
@@ -693,6 +698,8 @@ AT_API void at_trainer_options_default(at_trainer_options *opts);
 typedef struct at_train_result {
     long steps;        /* steps done, resumed ones included                 */
     int stopped;       /* 1 if the stop flag ended the run early            */
+    int out_of_time;   /* 1 if max_seconds ended it (after evaluating)      */
+    double train_seconds; /* of the wall time, spent in steps (no evaluation) */
     int evaluations;   /* evaluations in this run                           */
     double best;       /* best value of the best metric (NaN if none)       */
     at_metrics last;   /* the last evaluation (count 0 if none)             */

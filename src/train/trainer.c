@@ -110,10 +110,11 @@ static at_status check_options(at_ctx *ctx, const at_trainable *m, const at_trai
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "train: the model needs params, loss, save and at least one example");
     if (o->batch < 1 || o->bucket_pool < 0 || o->eval_every < 0 || o->log_every < 0 ||
-        o->save_every < 0 || o->clip < 0 || !isfinite(o->clip))
+        o->save_every < 0 || o->clip < 0 || !isfinite(o->clip) || !(o->max_seconds >= 0) ||
+        !isfinite(o->max_seconds))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "train: batch >= 1; bucket_pool, eval_every, log_every, save_every "
-                           "and clip >= 0");
+                           "train: batch >= 1; bucket_pool, eval_every, log_every, save_every, "
+                           "clip and max_seconds >= 0");
     if ((o->epochs <= 0 && (o->steps < 1 || o->steps > MAX_STEPS)) || o->epochs > 1000000)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "train: steps must be 1 .. %ld (or epochs 1 .. 1000000)", MAX_STEPS);
@@ -242,6 +243,9 @@ typedef struct trainer {
     int evaluations;
     FILE *metrics;
     double start, examples;  /* this run's wall clock and examples seen     */
+    double eval_seconds;     /* of which spent evaluating                   */
+    long evaluated_step;     /* the step of the latest evaluation (-1: none) */
+    int out_of_time;         /* max_seconds ended the run                   */
 } trainer;
 
 static double now_seconds(void) {
@@ -251,6 +255,7 @@ static double now_seconds(void) {
 }
 
 static double elapsed(const trainer *t) { return now_seconds() - t->start; }
+static double train_seconds(const trainer *t) { return elapsed(t) - t->eval_seconds; }
 
 /* ------------------------------------------------- metadata, both ways */
 
@@ -600,12 +605,15 @@ static int better(const trainer *t, double value) {
 static at_status evaluate(trainer *t, double lr) {
     at_ctx *ctx = t->ctx;
     at_metrics m = {0};
+    double started = now_seconds();
     int grad = at_ctx_set_grad(ctx, 0);
     int training = at_ctx_set_training(ctx, 0);
     at_status s = t->m->evaluate(ctx, t->m->self, &m);
     at_ctx_set_grad(ctx, grad);
     at_ctx_set_training(ctx, training);
     at_ctx_reset(ctx);
+    t->eval_seconds += now_seconds() - started;
+    t->evaluated_step = t->step;
     if (s != AT_OK) return s;
     if (m.count == 0) return at_ctx_fail(ctx, AT_ERR_STATE, "train: evaluate reported no metric");
     if (!t->best_name[0])
@@ -641,9 +649,14 @@ static void report(trainer *t, double lr, int evaluated) {
 
 static int stop_requested(const trainer *t) { return t->o->stop && *t->o->stop; }
 
+static int time_is_up(trainer *t) {
+    if (t->o->max_seconds > 0 && train_seconds(t) >= t->o->max_seconds) t->out_of_time = 1;
+    return t->out_of_time;
+}
+
 static at_status run_loop(trainer *t) {
     const at_trainer_options *o = t->o;
-    while (t->step < t->total && !stop_requested(t)) {
+    while (t->step < t->total && !stop_requested(t) && !time_is_up(t)) {
         float lr = at_schedule_lr(&t->schedule, t->step + 1);
         AT_TRY(one_step(t, lr));
         long s = t->step;
@@ -684,11 +697,15 @@ static at_status setup(trainer *t) {
 }
 
 static at_status finish(trainer *t) {
+    /* out of time: end as at the natural end, with an evaluation */
+    if (t->out_of_time && t->m->evaluate && t->evaluated_step != t->step)
+        AT_TRY(evaluate(t, at_optim_lr(t->optim)));
     /* a run without evaluation: the last model is the best */
     if (!t->m->evaluate) AT_TRY(save_model(t, "model.safetensors"));
     /* the loss since the last line, at the natural end only: a stopped run
      * keeps it in last.* for the resumed run's next line */
-    if (t->step == t->total && t->log_steps) AT_TRY(metrics_line(t, at_optim_lr(t->optim), NULL));
+    int ended = t->step == t->total || t->out_of_time;
+    if (ended && t->log_steps) AT_TRY(metrics_line(t, at_optim_lr(t->optim), NULL));
     return save_last(t);
 }
 
@@ -696,7 +713,7 @@ at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_opti
                    at_train_result *result) {
     AT_TRY(check_options(ctx, model, opts));
     AT_TRY(at_trainer_prepare(ctx, opts));
-    trainer t = {.ctx = ctx, .m = model, .o = opts, .start = now_seconds()};
+    trainer t = {.ctx = ctx, .m = model, .o = opts, .start = now_seconds(), .evaluated_step = -1};
     int training = at_ctx_set_training(ctx, 1); /* dropout on in the steps */
     at_status s = setup(&t);
     if (s == AT_OK) s = run_loop(&t);
@@ -705,7 +722,9 @@ at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_opti
     if (t.metrics && fclose(t.metrics) != 0 && s == AT_OK) s = metrics_fail(&t);
     if (result)
         *result = (at_train_result){.steps = t.step,
-                                    .stopped = t.step < t.total,
+                                    .stopped = t.step < t.total && !t.out_of_time,
+                                    .out_of_time = t.out_of_time,
+                                    .train_seconds = train_seconds(&t),
                                     .evaluations = t.evaluations,
                                     .best = t.best,
                                     .last = t.last,
