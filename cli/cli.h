@@ -24,6 +24,11 @@ int eval_main(int argc, char **argv);
 int translate_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
+int g2p_main(int argc, char **argv);
+/* g2p.c: the dictionary's path ($ATTEND_CMUDICT, else the data cache, in
+ * buf) and the standard test split's ($ATTEND_G2P_TEST, or NULL). */
+const char *g2p_default_dict(char *buf, size_t size);
+const char *g2p_default_test(void);
 
 /* Parse "--name VALUE" integer/float options with range checks. On error
  * print a message naming the option and return 0. */

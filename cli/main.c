@@ -25,6 +25,7 @@ static const command commands[] = {
     {"eval", eval_main, "exact match and per-character accuracy of a model on a TSV or dates"},
     {"translate", translate_main, "translate text with a model (e.g. a date to ISO), with its attention"},
     {"plot", plot_main, "draw a saved attention map (PNG, SVG, PDF, HTML, terminal) or training curves"},
+    {"g2p", g2p_main, "pronunciation: train, evaluate and run a grapheme-to-phoneme model (CMUdict)"},
     {"compare", compare_main, "the same input under several models, attention side by side in one figure"},
 };
 

@@ -29,6 +29,8 @@
 
 typedef struct train_options {
     const char *data, *valid, *out, *attention;
+    const char *dict, *test; /* --data g2p: CMUdict and the test split       */
+    double minutes;          /* training-time budget (0 = none)              */
     at_seq2seq_config config;
     long steps, epochs, batch, seed, threads, train_size, valid_size, eval_every, warmup;
     long save_every;
@@ -37,6 +39,7 @@ typedef struct train_options {
     /* what one id stands for on each side; *_set: given on the command line */
     at_vocab_kind source_kind, target_kind;
     int source_kind_set, target_kind_set;
+    int train_size_set, valid_size_set; /* g2p: keep only the first pairs */
 } train_options;
 
 static int usage(FILE *out) {
@@ -46,11 +49,16 @@ static int usage(FILE *out) {
             "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n"
             "                    [--source-tokens chars|words] [--target-tokens chars|words]\n\n"
             "Train an encoder-decoder (BiLSTM encoder, attention decoder) on text pairs.\n"
-            "  --data D          'dates' (generated in memory, default) or a TSV of\n"
-            "                    source<TAB>target lines\n"
+            "  --data D          'dates' (generated in memory, default), 'g2p' (CMUdict\n"
+            "                    without the test words; see 'attend g2p --help') or a TSV\n"
+            "                    of source<TAB>target lines\n"
+            "  --dict F --test F g2p: the dictionary and the standard test split\n"
+            "  --minutes M       stop after M minutes of training (evaluations excluded),\n"
+            "                    with a last evaluation, as at the natural end\n"
             "  --valid F         validation TSV (default: dates: generated; TSV: 5%% held out)\n"
-            "  --train-size N    dates: training pairs to generate (default 250000)\n"
-            "  --valid-size N    dates: validation pairs (default 2000)\n"
+            "  --train-size N    dates: training pairs to generate (default 250000);\n"
+            "                    g2p: train on the first N pairs only (a slice)\n"
+            "  --valid-size N    dates: validation pairs (default 2000); g2p: the first N\n"
             "  --source-tokens K what the model reads: chars (default: one id per\n"
             "                    character) or words (one id per whitespace-separated token)\n"
             "  --target-tokens K what the model writes, likewise; e.g. a G2P TSV of\n"
@@ -135,6 +143,9 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--valid")) return parse_text(arg, value, &o->valid);
     if (!strcmp(arg, "--out")) return parse_text(arg, value, &o->out);
     if (!strcmp(arg, "--attention")) return parse_text(arg, value, &o->attention);
+    if (!strcmp(arg, "--dict")) return parse_text(arg, value, &o->dict);
+    if (!strcmp(arg, "--test")) return parse_text(arg, value, &o->test);
+    if (!strcmp(arg, "--minutes")) return cli_parse_float(arg, value, 0, 1e6, &o->minutes);
     if (!strcmp(arg, "--source-tokens"))
         return o->source_kind_set = 1, parse_kind(arg, value, &o->source_kind);
     if (!strcmp(arg, "--target-tokens"))
@@ -167,8 +178,9 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--seed")) return cli_parse_int(arg, value, 0, 1L << 31, &o->seed);
     if (!strcmp(arg, "--threads")) return cli_parse_int(arg, value, 1, 256, &o->threads);
     if (!strcmp(arg, "--train-size"))
-        return cli_parse_int(arg, value, 1, 100000000, &o->train_size);
-    if (!strcmp(arg, "--valid-size")) return cli_parse_int(arg, value, 1, 10000000, &o->valid_size);
+        return o->train_size_set = 1, cli_parse_int(arg, value, 1, 100000000, &o->train_size);
+    if (!strcmp(arg, "--valid-size"))
+        return o->valid_size_set = 1, cli_parse_int(arg, value, 1, 10000000, &o->valid_size);
     if (!strcmp(arg, "--eval-every"))
         return cli_parse_int(arg, value, 1, 100000000, &o->eval_every);
     if (!strcmp(arg, "--save-every"))
@@ -201,6 +213,15 @@ static int parse_options(train_options *o, int argc, char **argv) {
         if (r <= 0) return r;
     }
     if (o->final_lr < 0) o->final_lr = o->lr * 0.01;
+    if (!strcmp(o->data, "g2p")) { /* letters in, phones out */
+        o->source_kind = AT_VOCAB_CHARS, o->target_kind = AT_VOCAB_TOKENS;
+        if (!o->test) o->test = g2p_default_test();
+        if (!o->test) {
+            fprintf(stderr, "attend train: --data g2p needs the standard test split, to keep "
+                            "its words out of training: --test FILE or ATTEND_G2P_TEST\n");
+            return 0;
+        }
+    }
     o->config.seed = (uint64_t)o->seed;
     return 1;
 }
@@ -225,7 +246,37 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     return s;
 }
 
+/* Keep the first n pairs of p (a slice, e.g. for a quick run). */
+static void first_pairs(at_pairs *p, size_t n) {
+    for (size_t i = n; i < p->count; i++) {
+        free(p->source[i]);
+        free(p->target[i]);
+    }
+    if (n < p->count) p->count = n;
+}
+
+/* CMUdict without the test words: train and dev (at_g2p_split_load). */
+static at_status g2p_data(at_ctx *ctx, const train_options *o, train_data *d) {
+    char buf[4096];
+    const char *dict = o->dict ? o->dict : g2p_default_dict(buf, sizeof buf);
+    at_g2p_split split;
+    at_g2p_split_options so;
+    at_g2p_split_options_default(&so);
+    CLI_TRY(at_g2p_split_load(ctx, dict, o->test, &so, &split));
+    d->train = split.train, d->valid = split.dev;
+    split.train = split.dev = (at_pairs){0};
+    at_g2p_split_clear(&split);
+    fprintf(stderr, "g2p: %zu training and %zu dev pronunciations from %s (test words of %s "
+            "left out)\n", d->train.count, d->valid.count, dict, o->test);
+    if (o->train_size_set) first_pairs(&d->train, (size_t)o->train_size);
+    if (o->valid_size_set) first_pairs(&d->valid, (size_t)o->valid_size);
+    return AT_OK;
+}
+
+static int is_g2p(const train_options *o) { return !strcmp(o->data, "g2p"); }
+
 static at_status load_data(at_ctx *ctx, const train_options *o, train_data *d) {
+    if (is_g2p(o)) return g2p_data(ctx, o, d);
     if (!strcmp(o->data, "dates"))
         CLI_TRY(dates_data(ctx, o, d));
     else
@@ -321,10 +372,11 @@ static void on_stop_signal(int sig) {
 static void on_progress(void *user, const at_train_progress *p) {
     cli_progress *bar = user;
     if (p->step % 20 && p->step != p->total_steps && !p->evaluated) return;
-    double exact = 0;
-    at_metrics_get(p->valid, "exact", &exact);
-    cli_progress_update(bar, p->step, "loss %.4f  valid exact %.2f%%  %.0f ex/s", p->loss,
-                        100 * exact, p->examples_per_second);
+    double value = 0;
+    int wer = at_metrics_get(p->valid, "wer", &value);
+    if (!wer) at_metrics_get(p->valid, "exact", &value);
+    cli_progress_update(bar, p->step, "loss %.4f  valid %s %.2f%%  %.0f ex/s", p->loss,
+                        wer ? "WER" : "exact", 100 * value, p->examples_per_second);
 }
 
 /* Training curves of OUT/metrics.jsonl to OUT/curves.png and .svg. Only
@@ -371,7 +423,9 @@ static void trainer_options(const train_options *o, at_trainer_options *t, const
     t->clip = (float)o->clip;
     t->eval_every = o->eval_every;
     t->save_every = o->save_every;
-    t->best_metric = "exact";
+    t->best_metric = is_g2p(o) ? "wer" : "exact";
+    t->lower_is_better = is_g2p(o);
+    t->max_seconds = o->minutes * 60;
     t->resume = o->resume;
     t->data_id = id;
     t->extra = extra;
@@ -398,6 +452,7 @@ static at_status train_model(at_ctx *ctx, const train_options *o, at_seq2seq *m,
                              const train_data *d, at_train_result *result) {
     at_seq2seq_task *task = NULL;
     CLI_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->batch));
+    if (is_g2p(o)) at_seq2seq_task_set_metrics(task, AT_TASK_WORD_ERRORS);
     const at_trainable *trainable = at_seq2seq_task_trainable(task);
     describe(m, trainable, d, o);
     char id[256];
@@ -425,9 +480,10 @@ static int report(const train_options *o, const at_train_result *r) {
         return 130;
     }
     fprintf(stderr,
-            "trained to step %ld in %.1f s; best validation exact match %.2f%%; model in "
+            "trained to step %ld in %.1f s%s; best validation %s %.2f%%; model in "
             "%s/model.safetensors\n",
-            r->steps, r->seconds, 100 * (isnan(r->best) ? 0 : r->best), o->out);
+            r->steps, r->seconds, r->out_of_time ? " (the --minutes budget)" : "",
+            is_g2p(o) ? "WER" : "exact match", 100 * (isnan(r->best) ? 0 : r->best), o->out);
     return 0;
 }
 

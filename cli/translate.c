@@ -21,6 +21,10 @@
  * U+FFFD; a pipe gets the exact bytes (JSON escapes them either way). When
  * standard output fails (a full disk), translation stops with exit 1.
  *
+ * --beam K decodes with beam search (width 1, the default, is greedy);
+ * --fold brings each text to the model's alphabet first (at_vocab_fold:
+ * "knight" -> "KNIGHT"); --with-input prints INPUT<TAB>OUTPUT lines.
+ *
  * --plot PATH draws the attention (at_attention_map_from_translation): one
  * input with at_plot_map, several in one figure with at_plot_compare (the
  * extension picks .png, .svg, .pdf or .html). --show draws each map in the
@@ -48,10 +52,19 @@ typedef struct drawing {
 
 typedef enum weights_format { WEIGHTS_NONE, WEIGHTS_TSV, WEIGHTS_JSON } weights_format;
 
+/* How each text is translated and what is printed besides the output. */
+typedef struct settings {
+    weights_format wf;
+    at_beam_options beam; /* --beam, --length-penalty                   */
+    int fold;             /* --fold: to the model's alphabet first      */
+    int with_input;       /* --with-input: "INPUT<TAB>OUTPUT" lines     */
+} settings;
+
 static int usage(FILE *out) {
     fprintf(out,
             "usage: attend translate MODEL [--weights tsv|json] [--plot PATH] [--show]\n"
-            "                        [--threads N] [TEXT...]\n"
+            "                        [--beam K] [--length-penalty A] [--fold]\n"
+            "                        [--with-input] [--threads N] [TEXT...]\n"
             "Translate each TEXT (or each line of stdin when there is none) with a model\n"
             "trained by 'attend train' and print one output per line.\n"
             "  --weights tsv|json  also print the attention matrix (rows: output units,\n"
@@ -66,6 +79,12 @@ static int usage(FILE *out) {
             "  --show              draw each attention map in the terminal after its output:\n"
             "                      colour blocks on a terminal, ASCII shades when stdout is not\n"
             "                      a terminal, NO_COLOR is set or TERM=dumb\n"
+            "  --beam K            beam search keeping K hypotheses (default 1: greedy)\n"
+            "  --length-penalty A  rank hypotheses by log p / length^A (default 1)\n"
+            "  --fold              bring each text to the model's alphabet first: a\n"
+            "                      character it lacks becomes its other case ('knight' ->\n"
+            "                      'KNIGHT'); a character with no known form is an error\n"
+            "  --with-input        print INPUT<TAB>OUTPUT lines\n"
             "  --threads N         threads (default 1)\n"
             "A failed translation or drawing prints why and makes the exit status 1.\n",
             MAX_PLOTTED);
@@ -257,17 +276,26 @@ static int finish_plot(at_ctx *ctx, drawing *d) {
 /* Translate one text; 0 on success, 1 after printing what was wrong
  * (TRANSLATE_STOP when standard output has failed: stop writing). */
 enum { TRANSLATE_STOP = 2 };
-static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, weights_format wf,
-                         drawing *d) {
+static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *input,
+                         const settings *o, drawing *d) {
     at_translation tr;
-    at_status s = at_seq2seq_translate(ctx, m, text, &tr);
+    char *folded = NULL;
+    at_status s = AT_OK;
+    if (o->fold) s = at_vocab_fold(ctx, at_seq2seq_source_vocab(m), input, &folded);
+    const char *text = folded ? folded : input;
+    if (s == AT_OK) s = at_seq2seq_translate_beam(ctx, m, text, &o->beam, &tr);
     if (s != AT_OK) {
-        fprintf(stderr, "attend translate: %s\n", at_ctx_error(ctx));
+        fprintf(stderr, "attend translate: '");
+        cli_put_text(stderr, input, 1);
+        fprintf(stderr, "': %s\n", at_ctx_error(ctx));
+        free(folded);
         return 1;
     }
+    weights_format wf = o->wf;
     int terminal = isatty(fileno(stdout));
     int failed = 0;
     if (wf != WEIGHTS_JSON) {
+        if (o->with_input) cli_put_text(stdout, input, terminal), putchar('\t');
         cli_put_text(stdout, tr.text, terminal);
         putchar('\n');
     }
@@ -275,6 +303,7 @@ static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *text, wei
     if (cli_stdout_failed("translate")) failed = TRANSLATE_STOP;
     if (failed != TRANSLATE_STOP && (d->plot || d->show)) failed |= draw_one(ctx, m, text, &tr, d);
     at_translation_clear(&tr);
+    free(folded);
     return failed;
 }
 
@@ -317,7 +346,7 @@ static long read_line(char *line, long line_no) {
     return n;
 }
 
-static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf, drawing *d) {
+static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, const settings *o, drawing *d) {
     char *line = malloc(MAX_LINE_BYTES + 1);
     if (!line) return fprintf(stderr, "attend translate: out of memory\n"), 1;
     int failed = 0;
@@ -328,7 +357,7 @@ static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf, 
             failed = 1;
             break;
         }
-        int r = translate_one(ctx, m, line, wf, d);
+        int r = translate_one(ctx, m, line, o, d);
         failed |= r != 0;
         if (r == TRANSLATE_STOP) break;
     }
@@ -337,8 +366,9 @@ static int translate_stdin(at_ctx *ctx, const at_seq2seq *m, weights_format wf, 
 }
 
 int translate_main(int argc, char **argv) {
-    long threads = 1;
-    weights_format wf = WEIGHTS_NONE;
+    long threads = 1, width = 1;
+    double penalty = 1.0;
+    settings o = {.wf = WEIGHTS_NONE};
     drawing d = {0};
     const char *model_path = NULL;
     /* Options may come before or after the texts; after "--" all is text. */
@@ -359,8 +389,18 @@ int translate_main(int argc, char **argv) {
             if (!value || (strcmp(value, "tsv") && strcmp(value, "json")))
                 code = 2, fprintf(stderr, "attend translate: --weights must be tsv or json\n");
             else
-                wf = strcmp(value, "tsv") ? WEIGHTS_JSON : WEIGHTS_TSV;
+                o.wf = strcmp(value, "tsv") ? WEIGHTS_JSON : WEIGHTS_TSV;
             i++;
+        } else if (!strcmp(arg, "--beam")) {
+            if (!cli_parse_int(arg, value, 1, AT_BEAM_MAX_WIDTH, &width)) code = 2;
+            i++;
+        } else if (!strcmp(arg, "--length-penalty")) {
+            if (!cli_parse_float(arg, value, 0, 4, &penalty)) code = 2;
+            i++;
+        } else if (!strcmp(arg, "--fold")) {
+            o.fold = 1;
+        } else if (!strcmp(arg, "--with-input")) {
+            o.with_input = 1;
         } else if (!strcmp(arg, "--plot")) {
             if (!value || !*value)
                 code = 2, fprintf(stderr, "attend translate: --plot needs a file name (.png, "
@@ -389,6 +429,7 @@ int translate_main(int argc, char **argv) {
         fprintf(stderr, "attend translate: no MODEL given\n");
         return usage(stderr);
     }
+    o.beam = (at_beam_options){.width = (int)width, .length_penalty = (float)penalty};
     at_ctx *ctx = cli_context("translate", (int)threads, 1);
     if (!ctx) return free(texts), 1;
     at_seq2seq *m = cli_load_model("translate", ctx, model_path, NULL);
@@ -396,12 +437,12 @@ int translate_main(int argc, char **argv) {
     if (m && n_texts > 0) {
         failed = 0;
         for (int i = 0; i < n_texts; i++) {
-            int r = translate_one(ctx, m, texts[i], wf, &d);
+            int r = translate_one(ctx, m, texts[i], &o, &d);
             failed |= r != 0;
             if (r == TRANSLATE_STOP) break;
         }
     } else if (m) {
-        failed = translate_stdin(ctx, m, wf, &d);
+        failed = translate_stdin(ctx, m, &o, &d);
     }
     if (m) failed |= finish_plot(ctx, &d);
     at_seq2seq_free(m);

@@ -123,6 +123,16 @@ AT_API at_status at_dates_held_out(at_ctx *ctx, at_dates *dates, const at_dates_
 AT_API at_status at_date_format_pattern(at_ctx *ctx, const char *locale, const char *pattern, int year,
                                  int month, int day, char *out, size_t size);
 
+/* ---------------------------------------------------------------- folding
+ * text brought to a character vocabulary's alphabet (src/data/fold.c):
+ * each character the vocabulary does not hold becomes its upper-, lower-
+ * or title-case form (ICU's simple case mappings), the first one it holds;
+ * "knight" -> "KNIGHT" for a model trained on upper-case words. *out is
+ * malloc'd (the caller frees it). Invalid UTF-8, a text over 64 KB, a
+ * token vocabulary, or a character none of whose forms the vocabulary
+ * holds is an AT_ERR_ARGUMENT naming it, its position and the alphabet. */
+AT_API at_status at_vocab_fold(at_ctx *ctx, const at_vocab *vocab, const char *text, char **out);
+
 #ifdef __cplusplus
 }
 #endif

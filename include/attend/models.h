@@ -233,6 +233,21 @@ typedef struct at_seq2seq_score {
 AT_API at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_data *data,
                               int batch_size, at_seq2seq_score *score, uint8_t *correct);
 
+/* Scoring against several references (src/models/references.c): pairs
+ * that share a source on consecutive lines are one item whose targets are
+ * its references (a word's pronunciations). Each item's source is decoded
+ * once (beam NULL = greedy), batch_size at a time in length order, and
+ * scored by at_wer_add: WER counts the items whose output equals none of
+ * the references, PER the edit distance to the closest one over its
+ * length. outputs: NULL, or room for at_pairs_count_sources(pairs) strings
+ * that receive each item's output (malloc'd, the caller frees them; all
+ * NULL after an error). A source with no unit or more than max_source_len
+ * is an AT_ERR_ARGUMENT naming it; unseen units become UNK. */
+AT_API at_status at_seq2seq_evaluate_references(at_ctx *ctx, const at_seq2seq *model,
+                                                const at_pairs *pairs,
+                                                const at_beam_options *beam, int batch_size,
+                                                at_wer *score, char **outputs);
+
 /* Batches that group pairs of similar source length (less padding): the
  * data is shuffled, cut into chunks of `pool` batches, each chunk sorted
  * by length and cut into batches, and the batch order shuffled. order gets
@@ -260,6 +275,13 @@ AT_API at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_s
                                  const at_pairs *train, const at_pairs *valid, int max_batch);
 AT_API void at_seq2seq_task_free(at_seq2seq_task *task);
 AT_API const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task);
+/* What the task's evaluation reports (greedy decoding of the validation
+ * pairs): AT_TASK_EXACT (the default) "exact" and "char" (higher is
+ * better), or AT_TASK_WORD_ERRORS "wer" and "per" of
+ * at_seq2seq_evaluate_references (lower is better; a source's references
+ * on consecutive lines). */
+typedef enum at_task_metrics { AT_TASK_EXACT, AT_TASK_WORD_ERRORS } at_task_metrics;
+AT_API void at_seq2seq_task_set_metrics(at_seq2seq_task *task, at_task_metrics metrics);
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,10 @@ AT_API at_status at_pairs_hold_out(at_ctx *ctx, at_pairs *train, at_pairs *valid
 /* A 64-bit fingerprint (FNV-1a) of every pair, in order: the same pairs
  * give the same number; a resumed run checks it names the same data. */
 AT_API uint64_t at_pairs_fingerprint(const at_pairs *pairs);
+/* Sources counted once per run of consecutive equal sources: the items of
+ * a set whose pairs give a source several references on consecutive lines
+ * (a word's pronunciations). */
+AT_API size_t at_pairs_count_sources(const at_pairs *pairs);
 
 /* AT_OK if text[0, len) is valid UTF-8 (no overlong forms, surrogates,
  * code points above U+10FFFF or stray bytes). Otherwise AT_ERR_ARGUMENT

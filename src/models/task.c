@@ -6,7 +6,11 @@
  *   exact  whole outputs equal to the target (padding never counts)
  *   char   target units - characters or tokens - (END included) the
  *          output got right
- * The best model is the one with the highest "exact".
+ * The best model is the one with the highest "exact". Or, for sources with
+ * several references on consecutive lines (a word's pronunciations):
+ *   wer    words whose output equals none of their references
+ *   per    edits to the closest reference over its length
+ * (at_seq2seq_evaluate_references; the lower the better).
  */
 #include "models.h"
 
@@ -17,6 +21,8 @@
 struct at_seq2seq_task {
     at_seq2seq *model;           /* borrowed                               */
     at_seq2seq_data train, valid;
+    at_pairs valid_pairs;        /* a copy, for AT_TASK_WORD_ERRORS        */
+    at_task_metrics metrics;
     at_seq2seq_batch batch;      /* sized for max_batch                    */
     at_trainable trainable;
 };
@@ -35,6 +41,13 @@ static at_status task_loss(at_ctx *ctx, void *self, const size_t *indices, int n
 
 static at_status task_evaluate(at_ctx *ctx, void *self, at_metrics *metrics) {
     at_seq2seq_task *task = self;
+    if (task->metrics == AT_TASK_WORD_ERRORS) {
+        at_wer wer;
+        AT_TRY(at_seq2seq_evaluate_references(ctx, task->model, &task->valid_pairs, NULL,
+                                              EVAL_BATCH, &wer, NULL));
+        AT_TRY(at_metrics_set(ctx, metrics, "wer", at_wer_rate(&wer)));
+        return at_metrics_set(ctx, metrics, "per", at_per_rate(&wer));
+    }
     at_seq2seq_score sc;
     AT_TRY(at_seq2seq_evaluate(ctx, task->model, &task->valid, EVAL_BATCH, &sc, NULL));
     AT_TRY(at_metrics_set(ctx, metrics, "exact", (double)sc.exact / (double)sc.pairs));
@@ -93,6 +106,8 @@ at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq 
     at_status s = at_seq2seq_data_build(ctx, model, train, &task->train);
     if (s == AT_OK) s = at_seq2seq_data_build(ctx, model, valid, &task->valid);
     if (s == AT_OK) s = at_seq2seq_batch_init(ctx, model, max_batch, &task->batch);
+    for (size_t i = 0; s == AT_OK && i < valid->count; i++)
+        s = at_pairs_add(ctx, &task->valid_pairs, valid->source[i], valid->target[i]);
     if (s != AT_OK) {
         at_seq2seq_task_free(task);
         return s;
@@ -113,9 +128,14 @@ void at_seq2seq_task_free(at_seq2seq_task *task) {
     at_seq2seq_data_clear(&task->train);
     at_seq2seq_data_clear(&task->valid);
     at_seq2seq_batch_free(&task->batch);
+    at_pairs_clear(&task->valid_pairs);
     free(task);
 }
 
 const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task) {
     return task ? &task->trainable : NULL;
+}
+
+void at_seq2seq_task_set_metrics(at_seq2seq_task *task, at_task_metrics metrics) {
+    if (task) task->metrics = metrics;
 }

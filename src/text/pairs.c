@@ -103,3 +103,10 @@ at_status at_pairs_hold_out(at_ctx *ctx, at_pairs *train, at_pairs *valid, int p
     train->count = keep;
     return AT_OK;
 }
+
+size_t at_pairs_count_sources(const at_pairs *pairs) {
+    size_t n = 0;
+    for (size_t i = 0; pairs && i < pairs->count; i++)
+        n += i == 0 || strcmp(pairs->source[i], pairs->source[i - 1]) != 0;
+    return n;
+}
