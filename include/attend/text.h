@@ -1,6 +1,6 @@
 /*
- * attend/text.h - text data: UTF-8, vocabularies, text pairs and TSV files
- * (libattend).
+ * attend/text.h - text data: UTF-8, vocabularies, text pairs and TSV files,
+ * and the edit distance and error rates that score text output (libattend).
  *
  * Part of the public contract of libattend; include <attend.h> for all of
  * it. The conventions (errors, shapes, the one mask convention, memory,
@@ -156,6 +156,45 @@ AT_API at_status at_vocab_split(at_ctx *ctx, const at_vocab *vocab, const char *
  *           any truncation an error */
 AT_API at_status at_vocab_to_string(at_ctx *ctx, const at_vocab *vocab, char **out);
 AT_API at_status at_vocab_from_string(at_ctx *ctx, at_vocab **out, const char *text);
+
+/* --------------------------------------------------------------- metrics
+ * How far an output is from its references, over tokens: runs of bytes
+ * between ASCII whitespace (as AT_VOCAB_TOKENS cuts them: "N AY T" is 3
+ * tokens, and so is " N  AY T\n"), compared byte for byte. */
+#define AT_EDIT_MAX_TOKENS 10000 /* the most tokens a text may have here */
+
+/* The Levenshtein distance between the token sequences of a and b: the
+ * fewest insertions, deletions and substitutions of one token (each costs
+ * 1) that turn one into the other. *out = 0 exactly when the sequences are
+ * equal; the distance to an empty text is the other's token count. Memory
+ * O(min(n, m)) (one row of the dynamic programme, over the shorter), time
+ * O(n m). A NULL argument, or more than AT_EDIT_MAX_TOKENS tokens in a or
+ * b, is an AT_ERR_ARGUMENT. */
+AT_API at_status at_token_edit_distance(at_ctx *ctx, const char *a, const char *b, int *out);
+
+/* Word and phone error rates, summed over words, as the G2P papers define
+ * them. Start from {0}. */
+typedef struct at_wer {
+    long words;           /* words scored                                 */
+    long words_wrong;     /* words whose output equals none of its refs   */
+    long edits;           /* summed distance to the closest reference     */
+    long reference_units; /* summed token count of those closest refs     */
+} at_wer;
+
+/* Score one word's output against its nrefs >= 1 references (every one
+ * with at least one token; the output may be empty): words += 1; the word
+ * is wrong unless the output equals one of the references token by token;
+ * edits += the smallest at_token_edit_distance to a reference;
+ * reference_units += the token count of that closest reference (the first
+ * of them on a tie). On any error (a NULL argument, nrefs < 1, an empty
+ * reference, a text over AT_EDIT_MAX_TOKENS tokens: AT_ERR_ARGUMENT) score
+ * is left unchanged. */
+AT_API at_status at_wer_add(at_ctx *ctx, at_wer *score, const char *output, const char *const *refs,
+                            int nrefs);
+/* WER = words_wrong / words; PER = edits / reference_units. Both are 0
+ * when nothing was scored (never NaN) and may exceed 1 for PER. */
+AT_API double at_wer_rate(const at_wer *s);
+AT_API double at_per_rate(const at_wer *s);
 
 #ifdef __cplusplus
 }

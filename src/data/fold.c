@@ -11,6 +11,7 @@
  * character would silently become a guess.
  */
 #include "attend.h"
+#include "internal.h"
 
 #include <unicode/uchar.h>
 
