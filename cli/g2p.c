@@ -142,7 +142,7 @@ static int parse_eval(eval_options *o, int argc, char **argv) {
 static at_status eval_words(at_ctx *ctx, const eval_options *o, at_pairs *out) {
     if (!o->dev) return at_pairs_read_tsv(ctx, o->test, 0, out);
     char buf[4096];
-    at_g2p_split split;
+    at_g2p_split split = {0};
     at_g2p_split_options so;
     at_g2p_split_options_default(&so);
     CLI_TRY(at_g2p_split_load(ctx, o->dict ? o->dict : g2p_default_dict(buf, sizeof buf),

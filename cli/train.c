@@ -57,8 +57,8 @@ static int usage(FILE *out) {
             "                    with a last evaluation, as at the natural end\n"
             "  --valid F         validation TSV (default: dates: generated; TSV: 5%% held out)\n"
             "  --train-size N    dates: training pairs to generate (default 250000);\n"
-            "                    g2p: train on the first N pairs only (a slice)\n"
-            "  --valid-size N    dates: validation pairs (default 2000); g2p: the first N\n"
+            "                    g2p: about N pairs, every k-th word (a slice)\n"
+            "  --valid-size N    dates: validation pairs (default 2000); g2p: a slice too\n"
             "  --source-tokens K what the model reads: chars (default: one id per\n"
             "                    character) or words (one id per whitespace-separated token)\n"
             "  --target-tokens K what the model writes, likewise; e.g. a G2P TSV of\n"
@@ -172,7 +172,10 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--attn-size")) return parse_size(arg, value, &c->attn_size);
     if (!strcmp(arg, "--heads")) return parse_size(arg, value, &c->heads);
     if (!strcmp(arg, "--window")) return parse_size(arg, value, &c->window);
-    if (!strcmp(arg, "--steps")) return cli_parse_int(arg, value, 1, 100000000, &o->steps);
+    /* the later of --steps and --epochs wins (attend g2p train's defaults
+     * name --epochs; a --steps after them replaces it) */
+    if (!strcmp(arg, "--steps"))
+        return o->epochs = 0, cli_parse_int(arg, value, 1, 100000000, &o->steps);
     if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
     if (!strcmp(arg, "--batch")) return cli_parse_int(arg, value, 1, 4096, &o->batch);
     if (!strcmp(arg, "--seed")) return cli_parse_int(arg, value, 0, 1L << 31, &o->seed);
@@ -246,20 +249,30 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     return s;
 }
 
-/* Keep the first n pairs of p (a slice, e.g. for a quick run). */
-static void first_pairs(at_pairs *p, size_t n) {
-    for (size_t i = n; i < p->count; i++) {
-        free(p->source[i]);
-        free(p->target[i]);
+/* Keep about n pairs of p, spread over the whole set: every k-th source
+ * with all its pairs (the dictionary is sorted, so the first n pairs
+ * would hold only words in A). A slice for a quick run. */
+static at_status spread_slice(at_ctx *ctx, at_pairs *p, size_t n) {
+    size_t stride = n && n < p->count ? p->count / n : 1, item = 0;
+    if (stride <= 1) return AT_OK;
+    at_pairs kept = {0};
+    for (size_t i = 0; i < p->count; i++) {
+        if (i > 0 && strcmp(p->source[i], p->source[i - 1])) item++;
+        if (item % stride == 0) {
+            at_status s = at_pairs_add(ctx, &kept, p->source[i], p->target[i]);
+            if (s != AT_OK) return at_pairs_clear(&kept), s;
+        }
     }
-    if (n < p->count) p->count = n;
+    at_pairs_clear(p);
+    *p = kept;
+    return AT_OK;
 }
 
 /* CMUdict without the test words: train and dev (at_g2p_split_load). */
 static at_status g2p_data(at_ctx *ctx, const train_options *o, train_data *d) {
     char buf[4096];
     const char *dict = o->dict ? o->dict : g2p_default_dict(buf, sizeof buf);
-    at_g2p_split split;
+    at_g2p_split split = {0};
     at_g2p_split_options so;
     at_g2p_split_options_default(&so);
     CLI_TRY(at_g2p_split_load(ctx, dict, o->test, &so, &split));
@@ -268,8 +281,8 @@ static at_status g2p_data(at_ctx *ctx, const train_options *o, train_data *d) {
     at_g2p_split_clear(&split);
     fprintf(stderr, "g2p: %zu training and %zu dev pronunciations from %s (test words of %s "
             "left out)\n", d->train.count, d->valid.count, dict, o->test);
-    if (o->train_size_set) first_pairs(&d->train, (size_t)o->train_size);
-    if (o->valid_size_set) first_pairs(&d->valid, (size_t)o->valid_size);
+    if (o->train_size_set) CLI_TRY(spread_slice(ctx, &d->train, (size_t)o->train_size));
+    if (o->valid_size_set) CLI_TRY(spread_slice(ctx, &d->valid, (size_t)o->valid_size));
     return AT_OK;
 }
 

@@ -6,13 +6,14 @@
 # (folded to the model's alphabet, from arguments and from stdin), and bad
 # input is refused with a clear message: an empty word, a 1 MB line,
 # invalid UTF-8, digits, a model of another task.
-#   tests/test_g2p.sh PATH/TO/attend PATH/TO/dict.txt
+#   tests/test_g2p.sh PATH/TO/attend [PATH/TO/dict.txt]
+# (the dictionary: $ATTEND_CMUDICT, else scripts/data.sh fetches it)
 # The test split here is a stand-in (every 40th dictionary word), so the
 # test runs without the standard split; the words it names stay out of
 # training all the same.
 set -u
 ATTEND=${1:?usage: test_g2p.sh PATH/TO/attend PATH/TO/dict.txt}
-DICT=${2:?usage: test_g2p.sh PATH/TO/attend PATH/TO/dict.txt}
+DICT=${2:-${ATTEND_CMUDICT:-$(cd "$(dirname "$0")/.." && scripts/data.sh cmudict)}}
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 failures=0
@@ -44,7 +45,7 @@ dev_wer() {
 
 tiny="--dict $DICT --test $DIR/test.tsv --train-size 8000 --valid-size 400 --embed 16
       --encoder 48 --decoder-size 96 --attn-size 48 --batch 32 --lr 0.005 --warmup 100
-      --eval-every 500 --threads 2"
+      --eval-every 500 --threads 1"
 # shellcheck disable=SC2086
 "$ATTEND" g2p train $tiny --steps 1 --out "$DIR/untrained" 2> "$DIR/untrained.log" \
     || fail "train 1 step: $(tail -3 "$DIR/untrained.log")"
