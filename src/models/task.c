@@ -7,6 +7,13 @@
  *   char   target units - characters or tokens - (END included) the
  *          output got right
  * The best model is the one with the highest "exact".
+ *
+ * The loss follows the context's training mode, which at_train switches
+ * on for its steps (the encoder's dropout) and off for evaluations; the
+ * evaluation switches it off itself too (at_seq2seq_evaluate). Dropout
+ * masks come from the context's generator, whose state the trainer keeps
+ * in every last.safetensors (train.ctx_rng), so a resumed run draws the
+ * masks an unbroken one would.
  */
 #include "models.h"
 
