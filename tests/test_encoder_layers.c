@@ -497,6 +497,12 @@ static void test_mode_switches(void) {
     at_optim *opt = NULL;
     at_optim_config sgd = {.kind = AT_SGD, .lr = 0.1f};
     if (!m || !copy) goto done;
+    /* large random weights: outputs that depend on every annotation */
+    at_rng rng_m, rng_copy;
+    at_rng_seed(&rng_m, 4);
+    at_rng_seed(&rng_copy, 4);
+    test_jitter_params(at_seq2seq_params(m), &rng_m, 3.0f);
+    test_jitter_params(at_seq2seq_params(copy), &rng_copy, 3.0f);
     fixture f;
     fixture_make(ctx, m, &f);
     CHECK_OK(ctx, at_optim_create(ctx, &opt, at_seq2seq_params(m), &sgd));
