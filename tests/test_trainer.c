@@ -325,6 +325,7 @@ static void test_refusals(void) {
                {"train.position", "-5", "train.position"}, {"train.loss_avg", "nan", "loss_avg"},
                {"train.loss_avg", "1e999", "loss_avg"},   {"train.best", "inf", "train.best"},
                {"train.order_rng", "0123", "order_rng"},  {"train.count", "91", "examples"},
+               {"train.ctx_rng", "00000000000000000000000000000000", "ctx_rng"},
                {"train.log_steps", "12x", "log_steps"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         restore("base", "bad");
