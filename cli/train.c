@@ -20,6 +20,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* sigaction, mkdir, stat */
 #include "model_io.h"
+#include "model_options.h"
 
 #include <math.h>
 #include <signal.h>
@@ -45,7 +46,8 @@ typedef struct train_options {
 static int usage(FILE *out) {
     fprintf(out,
             "usage: attend train [--data dates|FILE.tsv] [--valid FILE.tsv] [--attention NAME]\n"
-            "                    [--decoder seed|luong] [--steps N | --epochs N] [--batch N]\n"
+            "                    [--decoder seed|luong] [--encoder-layers N] [--dropout P]\n"
+            "                    [--steps N | --epochs N] [--batch N]\n"
             "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n"
             "                    [--source-tokens chars|words] [--target-tokens chars|words]\n\n"
             "Train an encoder-decoder (BiLSTM encoder, attention decoder) on text pairs.\n"
@@ -74,6 +76,7 @@ static int usage(FILE *out) {
             "  --seed-output S   seed decoder: current (default, s_t) or previous (s_t-1)\n"
             "  --embed N --encoder N --decoder-size N --attn-size N --heads N --window N\n"
             "                    sizes (defaults 32, 64 per direction, 128, 64, 4, 8)\n"
+            "%s"
             "  --steps N         optimisation steps (default 3000)\n"
             "  --epochs N        instead of --steps: passes over the training data\n"
             "  --batch N         batch size (default 128)\n"
@@ -94,7 +97,8 @@ static int usage(FILE *out) {
             "Writes DIR/model.safetensors (best), DIR/last.safetensors and\n"
             "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
             "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
-            "DIR/curves.svg (loss and validation accuracy against step).\n");
+            "DIR/curves.svg (loss and validation accuracy against step).\n",
+            cli_encoder_options_help);
     return out == stdout ? 0 : 2;
 }
 
@@ -139,6 +143,8 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return -1;
     if (!strcmp(arg, "--resume")) return o->resume = 1, 1;
     ++*i;
+    int encoder = cli_parse_encoder_option(arg, value, c);
+    if (encoder >= 0) return encoder;
     if (!strcmp(arg, "--data")) return parse_text(arg, value, &o->data);
     if (!strcmp(arg, "--valid")) return parse_text(arg, value, &o->valid);
     if (!strcmp(arg, "--out")) return parse_text(arg, value, &o->out);
@@ -452,10 +458,12 @@ static void describe(const at_seq2seq *m, const at_trainable *task, const train_
     const at_seq2seq_config *c = at_seq2seq_get_config(m);
     const at_vocab *sv = at_seq2seq_source_vocab(m), *tv = at_seq2seq_target_vocab(m);
     fprintf(stderr,
-            "model: %s decoder, %s attention, %zu parameters; reads %s (%d ids), writes %s "
-            "(%d ids); %zu training pairs, %zu validation; batch %ld\n",
+            "model: %s decoder, %s attention, %d encoder layer(s) (dropout %g), %zu parameters; "
+            "reads %s (%d ids), writes %s (%d ids); %zu training pairs, %zu validation; "
+            "batch %ld\n",
             c->decoder == AT_DECODER_SEED ? "seed" : "luong",
             c->decoder == AT_DECODER_SEED ? "additive" : at_attention_kind_name(c->attention),
+            c->encoder_layers, (double)c->dropout,
             at_params_numel(at_seq2seq_params(m)), at_vocab_kind_name(at_vocab_get_kind(sv)),
             at_vocab_size(sv), at_vocab_kind_name(at_vocab_get_kind(tv)), at_vocab_size(tv),
             task->count, d->valid.count, o->batch);

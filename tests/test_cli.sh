@@ -2,6 +2,7 @@
 # test_cli.sh - the date translator's commands end to end on a small TSV:
 # train a few steps (with its training curves), resume (bit for bit the run
 # that never stopped; Adam's state missing, corrupt or stale), eval,
+# a deeper encoder with dropout (resume bit for bit too, bad values refused),
 # translate (with --weights, --plot and --show), plot a file of several
 # maps, a model that writes whitespace-separated tokens (--target-tokens
 # words) and one that reads them too, and the error exits: empty text,
@@ -93,6 +94,38 @@ cmp -s "$DIR/whole/last.optim.safetensors" "$DIR/half/last.optim.safetensors" \
     || fail "7 steps + --resume to 14: Adam's state differs from 14 steps in one run"
 [ "$(metrics "$DIR/whole/metrics.jsonl")" = "$(metrics "$DIR/half/metrics.jsonl")" ] \
     || fail "7 steps + --resume to 14: other metrics: $(cat "$DIR/half/metrics.jsonl")"
+# The same with a deeper encoder and dropout between its layers: the masks
+# after the resume are those the unbroken run drew (the context's generator
+# is saved in last.safetensors), so the bytes are the same again.
+train_flat --steps 14 --encoder-layers 2 --dropout 0.3 --out "$DIR/whole_dropout" \
+    2> "$DIR/wd.log" || fail "train --encoder-layers 2 --dropout 0.3: $(cat "$DIR/wd.log")"
+grep -q "2 encoder layer(s) (dropout 0.3)" "$DIR/wd.log" \
+    || fail "train does not describe the encoder: $(cat "$DIR/wd.log")"
+python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+c = json.loads(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["attend.model"])
+assert c["encoder_layers"] == 2 and c["dropout"] == 0.3, c' "$DIR/whole_dropout/model.safetensors" \
+    || fail "--encoder-layers 2 --dropout 0.3 are not in the model's configuration"
+train_flat --steps 7 --encoder-layers 2 --dropout 0.3 --out "$DIR/half_dropout" 2> /dev/null \
+    || fail "train 7 steps with dropout"
+train_flat --steps 14 --out "$DIR/half_dropout" --resume 2> "$DIR/hd.log" \
+    || fail "resume 7 -> 14 with dropout: $(cat "$DIR/hd.log")"
+for f in last.safetensors last.optim.safetensors model.safetensors; do
+    cmp -s "$DIR/whole_dropout/$f" "$DIR/half_dropout/$f" \
+        || fail "dropout 0.3, 7 steps + --resume to 14: $f differs from 14 steps in one run"
+done
+[ "$(metrics "$DIR/whole_dropout/metrics.jsonl")" = "$(metrics "$DIR/half_dropout/metrics.jsonl")" ] \
+    || fail "dropout 0.3, 7 steps + --resume to 14: other metrics"
+cmp -s "$DIR/whole/last.safetensors" "$DIR/whole_dropout/last.safetensors" 2> /dev/null \
+    && fail "--encoder-layers 2 --dropout 0.3 trained the one-layer model"
+expect_error "--encoder-layers 0" "--encoder-layers must be an integer in \[1, 8\]" \
+    train_flat --steps 2 --encoder-layers 0 --out "$DIR/bad_layers"
+expect_error "--dropout 1" "--dropout must be a number in \[0, 0.99\]" \
+    train_flat --steps 2 --encoder-layers 2 --dropout 1 --out "$DIR/bad_dropout"
+expect_error "--dropout nan" "--dropout must be a number" \
+    train_flat --steps 2 --encoder-layers 2 --dropout nan --out "$DIR/bad_dropout"
+expect_error "--dropout with one encoder layer" "dropout = 0.2 needs encoder_layers >= 2" \
+    train_flat --steps 2 --dropout 0.2 --out "$DIR/bad_dropout"
 # no Adam state: an error naming the file (the run could not continue on
 # the same trajectory). last.optim.prev.safetensors is the state before the
 # last save (a kill between the two saves of last.* resumes from it).

@@ -15,6 +15,9 @@
  *     loaded as a GRU), unknown or missing fields, repeated keys, integers
  *     out of range or not integers, and text after the object are each an
  *     AT_ERR_FORMAT naming the field; a seed above 2^31 survives the trip;
+ *     only encoder_layers and dropout may be absent (older files), and a
+ *     bad value of either (0 or 9 layers, a dropout outside [0, 1), NaN,
+ *     not a number, dropout with one layer) is refused naming the field;
  *   - the file's tensors must be exactly the model's.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -157,7 +160,30 @@ static void test_strict_config(at_ctx *ctx, const at_seq2seq *m) {
          "\"foo\""},
         {"attention_bogus.st", ",\"seed\":1}", "unknown attention 'bogus'", "\"additive\"",
          "\"bogus\""},
-        {"unknown_field.st", ",\"seed\":1,\"dropout\":0}", "unknown field 'dropout'", NULL, NULL},
+        {"unknown_field.st", ",\"seed\":1,\"depth\":0}", "unknown field 'depth'", NULL, NULL},
+        /* the two optional fields: absent is fine, a bad value is not */
+        {"layers_zero.st", ",\"seed\":1,\"encoder_layers\":0}",
+         "encoder_layers = 0 is outside [1, 8]", NULL, NULL},
+        {"layers_nine.st", ",\"seed\":1,\"encoder_layers\":9}",
+         "encoder_layers = 9 is outside [1, 8]", NULL, NULL},
+        {"layers_float.st", ",\"seed\":1,\"encoder_layers\":2.0}", "no integer 'encoder_layers'",
+         NULL, NULL},
+        {"layers_string.st", ",\"seed\":1,\"encoder_layers\":\"2\"}", "no integer 'encoder_layers'",
+         NULL, NULL},
+        {"dropout_one.st", ",\"seed\":1,\"encoder_layers\":2,\"dropout\":1}",
+         "'dropout' = 1 is outside [0, 1)", NULL, NULL},
+        {"dropout_negative.st", ",\"seed\":1,\"encoder_layers\":2,\"dropout\":-0.25}",
+         "'dropout' = -0.25 is outside [0, 1)", NULL, NULL},
+        {"dropout_nan.st", ",\"seed\":1,\"encoder_layers\":2,\"dropout\":NaN}",
+         "'dropout' = NaN is outside [0, 1)", NULL, NULL},
+        {"dropout_rounds_to_one.st", ",\"seed\":1,\"encoder_layers\":2,\"dropout\":0.99999999999}",
+         "'dropout' = 0.99999999999 is outside [0, 1)", NULL, NULL},
+        {"dropout_string.st", ",\"seed\":1,\"encoder_layers\":2,\"dropout\":\"0.1\"}",
+         "no number 'dropout'", NULL, NULL},
+        {"dropout_one_layer.st", ",\"seed\":1,\"dropout\":0.25}",
+         "dropout = 0.25 needs encoder_layers >= 2", NULL, NULL},
+        {"dropout_twice.st", ",\"seed\":1,\"encoder_layers\":2,\"dropout\":0.1,\"dropout\":0.2}",
+         "'dropout' appears twice", NULL, NULL},
         {"repeated_key.st", ",\"seed\":1,\"embed_size\":4}", "'embed_size' appears twice", NULL,
          NULL},
         {"size_float.st", ",\"seed\":1}", "no integer 'embed_size'", "\"embed_size\":4",

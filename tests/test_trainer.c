@@ -177,55 +177,6 @@ static at_status run(const char *out, long steps, int resume, int threads, long 
     return s;
 }
 
-/* metrics.jsonl without the timings of each line. */
-static char *metrics_without_timings(const char *dir) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    size_t n;
-    unsigned char *bytes = test_read_file(path, &n);
-    if (!bytes) return NULL;
-    char *text = malloc(n + 1);
-    memcpy(text, bytes, n);
-    text[n] = '\0';
-    free(bytes);
-    char *out = malloc(n + 1), *w = out;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *cut = strstr(line, ", \"seconds\"");
-        size_t len = cut ? (size_t)(cut - line) : strlen(line);
-        memcpy(w, line, len);
-        w += len;
-        *w++ = '\n';
-    }
-    *w = '\0';
-    free(text);
-    return out;
-}
-
-static int same_file(const char *a_dir, const char *b_dir, const char *name) {
-    char a[512], b[512];
-    snprintf(a, sizeof a, "%s/%s", a_dir, name);
-    snprintf(b, sizeof b, "%s/%s", b_dir, name);
-    size_t na, nb;
-    unsigned char *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
-    int same = x && y && na == nb && !memcmp(x, y, na);
-    free(x);
-    free(y);
-    return same;
-}
-
-static void check_same_run(const char *whole, const char *other, const char *what) {
-    static const char *names[] = {"last.safetensors", "last.optim.safetensors",
-                                  "model.safetensors"};
-    for (int i = 0; i < 3; i++)
-        CHECK(same_file(whole, other, names[i]), "%s: %s differs from the unbroken run", what,
-              names[i]);
-    char *a = metrics_without_timings(whole), *b = metrics_without_timings(other);
-    CHECK(a && b && !strcmp(a, b), "%s: metrics.jsonl differs:\n--- unbroken\n%s--- resumed\n%s",
-          what, a ? a : "(none)", b ? b : "(none)");
-    free(a);
-    free(b);
-}
-
 static void test_learns_and_resumes(int threads) {
     char whole[64], half[64], killed[64];
     snprintf(whole, sizeof whole, "whole%d", threads);
@@ -260,7 +211,7 @@ static void test_learns_and_resumes(int threads) {
     at_ctx_free(ctx);
     CHECK(run(half, 40, 1, threads, 0, &r, &tweak) == AT_OK, "resume 17 -> 40");
     CHECK(r.steps == 40 && !r.stopped, "resume 17 -> 40: at %ld", r.steps);
-    check_same_run(whole, half, "17 + resume to 40");
+    test_check_same_run(whole, half, "17 + resume to 40");
 
     /* a kill between the optimiser's save and the model's: last.optim is of
      * a later step, last.optim.prev of the model's; resume takes the latter */
@@ -275,11 +226,11 @@ static void test_learns_and_resumes(int threads) {
     copy_file(from, to);
     tweak.progress_user = NULL;
     CHECK(run(killed2, 40, 1, threads, 0, &r, &tweak) == AT_OK, "resume a run killed mid-save");
-    check_same_run(whole, killed2, "killed between the two saves + resume to 40");
+    test_check_same_run(whole, killed2, "killed between the two saves + resume to 40");
 
     /* the killed run resumes from step 25 to the same bytes */
     CHECK(run(killed, 40, 1, threads, 0, &r, &tweak) == AT_OK, "resume a killed run");
-    check_same_run(whole, killed, "killed at 26 + resume to 40");
+    test_check_same_run(whole, killed, "killed at 26 + resume to 40");
 }
 
 /* ------------------------------------------------------- refusals */
@@ -376,6 +327,7 @@ static void test_refusals(void) {
                {"train.position", "-5", "train.position"}, {"train.loss_avg", "nan", "loss_avg"},
                {"train.loss_avg", "1e999", "loss_avg"},   {"train.best", "inf", "train.best"},
                {"train.order_rng", "0123", "order_rng"},  {"train.count", "91", "examples"},
+               {"train.ctx_rng", "00000000000000000000000000000000", "ctx_rng"},
                {"train.log_steps", "12x", "log_steps"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         restore("base", "bad");
@@ -408,7 +360,7 @@ static void test_time_budget(void) {
     CHECK(r.train_seconds >= 0.3 && r.train_seconds < 10.0, "budget 0.3 s: trained %.3f s",
           r.train_seconds);
     CHECK(r.evaluations == 1, "budget: %d evaluations, expected the final one", r.evaluations);
-    char *metrics = metrics_without_timings("budget"), want[64];
+    char *metrics = test_metrics_without_timings("budget"), want[64];
     snprintf(want, sizeof want, "{\"step\": %ld,", r.steps);
     const char *last = metrics ? strstr(metrics, want) : NULL;
     CHECK(last && strstr(last, "accuracy"), "no evaluation line at the last step %ld in:\n%s",

@@ -492,3 +492,53 @@ void make_mask(test_mask *m, int kind, int B, int score_rows, int tk, at_rng *rn
 const at_attn_mask *mask_of(const test_mask *m) {
     return m->kind == MASK_NONE ? NULL : &m->mask;
 }
+
+/* ------------------------------------------------- a trainer's OUT dirs */
+
+char *test_metrics_without_timings(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    size_t n;
+    unsigned char *bytes = test_read_file(path, &n);
+    if (!bytes) return NULL;
+    char *text = malloc(n + 1);
+    memcpy(text, bytes, n);
+    text[n] = '\0';
+    free(bytes);
+    char *out = malloc(n + 1), *w = out;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *cut = strstr(line, ", \"seconds\"");
+        size_t len = cut ? (size_t)(cut - line) : strlen(line);
+        memcpy(w, line, len);
+        w += len;
+        *w++ = '\n';
+    }
+    *w = '\0';
+    free(text);
+    return out;
+}
+
+int test_same_file(const char *a_dir, const char *b_dir, const char *name) {
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/%s", a_dir, name);
+    snprintf(b, sizeof b, "%s/%s", b_dir, name);
+    size_t na, nb;
+    unsigned char *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
+    int same = x && y && na == nb && !memcmp(x, y, na);
+    free(x);
+    free(y);
+    return same;
+}
+
+void test_check_same_run(const char *whole, const char *other, const char *what) {
+    static const char *names[] = {"last.safetensors", "last.optim.safetensors",
+                                  "model.safetensors"};
+    for (int i = 0; i < 3; i++)
+        CHECK(test_same_file(whole, other, names[i]), "%s: %s differs from the unbroken run",
+              what, names[i]);
+    char *a = test_metrics_without_timings(whole), *b = test_metrics_without_timings(other);
+    CHECK(a && b && !strcmp(a, b), "%s: metrics.jsonl differs:\n--- unbroken\n%s--- resumed\n%s",
+          what, a ? a : "(none)", b ? b : "(none)");
+    free(a);
+    free(b);
+}

@@ -103,6 +103,15 @@ const char *test_pairs_grouped(const at_pairs *set);
  * check the G2P dev rule against. */
 uint64_t test_fnv1a_64(const char *s);
 
+/* Runs of the trainer (at_train) compared: OUT/metrics.jsonl with the
+ * timings of each line cut off (malloc'ed, NULL if unreadable); 1 if
+ * a_dir/name and b_dir/name hold the same bytes; and a failed check for
+ * each of last.safetensors, last.optim.safetensors, model.safetensors and
+ * metrics.jsonl (timings aside) that differs between two OUT dirs. */
+char *test_metrics_without_timings(const char *dir);
+int test_same_file(const char *a_dir, const char *b_dir, const char *name);
+void test_check_same_run(const char *whole, const char *other, const char *what);
+
 /* 1 if no element is NaN or infinite / if every element is exactly 0. */
 int test_all_finite(const float *x, size_t n);
 int test_all_zero(const float *x, size_t n);

@@ -409,6 +409,14 @@ typedef struct at_bilstm {
 } at_bilstm;
 AT_API at_status at_bilstm_init(at_ctx *ctx, at_bilstm *layer, at_params *params, const char *prefix,
                          int input_size, int hidden_size, at_rng *rng);
+/* Layer `index` (0 .. 999) of a stack of BiLSTMs, named as PyTorch's
+ * nn.LSTM(num_layers > 1, bidirectional=True): PREFIX.weight_ih_l{index}
+ * and PREFIX.weight_ih_l{index}_reverse, and so on. Index 0 is
+ * at_bilstm_init; a layer above the first reads the 2H-wide output of the
+ * one below (input_size = 2H). */
+AT_API at_status at_bilstm_init_layer(at_ctx *ctx, at_bilstm *layer, at_params *params,
+                               const char *prefix, int index, int input_size, int hidden_size,
+                               at_rng *rng);
 AT_API at_status at_bilstm_forward(at_ctx *ctx, const at_bilstm *layer, at_tensor *x,
                             const int32_t *lengths, at_tensor **out, at_tensor **h_n);
 

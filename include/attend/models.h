@@ -24,8 +24,9 @@ extern "C" {
  * in and phones out for grapheme-to-phoneme.
  *
  *   source units -> embedding (E) -> BiLSTM encoder (N per direction,
- *   lengths masked) -> annotations h (B, Tx, 2N) -> a decoder, one output
- *   unit per step until END or max_target_len:
+ *   lengths masked; encoder_layers of them stacked) -> annotations h
+ *   (B, Tx, 2N) -> a decoder, one output unit per step until END or
+ *   max_target_len:
  *
  *   seed   the AttentionDecoder of "Attention in Keras" (family 2, its own
  *          additive attention on s_{t-1}). Options: y_t from s_t (default)
@@ -76,6 +77,8 @@ typedef struct at_seq2seq_config {
     int seed_output_from_previous_state; /* seed: 1 = the original's s_{t-1} */
     int embed_size;              /* E, source and target embeddings      */
     int encoder_size;            /* N, per direction                     */
+    int encoder_layers;          /* L stacked BiLSTMs, 1 .. 8 (default 1) */
+    float dropout;               /* p, between encoder layers (default 0) */
     int decoder_size;            /* S                                    */
     int attn_size;               /* A, additive / concat / monotonic ... */
     int heads;                   /* multi-head                           */
@@ -85,8 +88,32 @@ typedef struct at_seq2seq_config {
     uint64_t seed;               /* parameter initialisation             */
 } at_seq2seq_config;
 
-/* The defaults: the luong decoder with additive attention, sizes for the
- * date translator (see docs/models.md), max lengths 0 (set them). */
+/* The deeper encoder (encoder_layers L > 1), as PyTorch's
+ * nn.LSTM(E, N, num_layers=L, bidirectional=True, dropout=p):
+ *     h^1 = BiLSTM_1(embed(source))                 (B, Tx, 2N)
+ *     h^l = BiLSTM_l(dropout_p(h^{l-1}))            (B, Tx, 2N), l = 2 .. L
+ * and the annotations are the top layer's h^L. Layer l > 1 reads the
+ * 2N-wide output of layer l - 1. Parameters: layer 1 keeps the one-layer
+ * model's names (encoder.weight_ih_l0, encoder.weight_ih_l0_reverse, ...),
+ * layer l is encoder.weight_ih_l{l-1}[_reverse] etc., PyTorch's names, so
+ * a one-layer checkpoint from before encoder_layers existed still loads.
+ * The decoder starts from the TOP layer: luong's s_0 reads the top layer's
+ * last forward and first backward states, the seed's s_0 its h_1.
+ *
+ * dropout: inverted dropout (at_dropout) with drop probability p on the
+ * input of every encoder layer after the first, i.e. between layers, and
+ * nowhere else: not on the embeddings, not on the top layer's output, not
+ * in the decoder (nn.LSTM's `dropout`). It is applied only while the
+ * context is in training mode (at_ctx_set_training; the trainer and
+ * at_seq2seq_train_step switch it on for the loss) with masks drawn from
+ * the context's generator; evaluation and decoding never drop anything.
+ * p must be 0 when L = 1 (there is no "between"): a dropout that would do
+ * nothing is refused rather than ignored.
+ *
+ * The defaults: the luong decoder with additive attention, one encoder
+ * layer, no dropout, sizes for the date translator (see docs/models.md),
+ * max lengths 0 (set them). */
+#define AT_SEQ2SEQ_MAX_ENCODER_LAYERS 8
 AT_API void at_seq2seq_config_default(at_seq2seq_config *config);
 
 typedef struct at_seq2seq at_seq2seq;
@@ -111,7 +138,9 @@ AT_API int at_seq2seq_heads(const at_seq2seq *model);
  * AT_ERR_FORMAT naming the path. The configuration is read strictly: an
  * unknown or missing field, a word that is not one of the field's words,
  * a key twice, or a number that is not an integer in range is an
- * AT_ERR_FORMAT naming the field. Each parameter the configuration implies
+ * AT_ERR_FORMAT naming the field. Only "encoder_layers" (an integer) and
+ * "dropout" (a number) may be absent, as in files written before they
+ * existed: they read as 1 and 0. Each parameter the configuration implies
  * is compared with the file's tensor of that name before it is allocated
  * (AT_ERR_FORMAT if missing, AT_ERR_SHAPE naming both shapes), the file
  * may hold no other tensor (AT_ERR_FORMAT), and the loaded model is never
@@ -159,7 +188,9 @@ AT_API at_status at_seq2seq_batch_fill(at_ctx *ctx, at_seq2seq_batch *batch,
  * tape when gradients are on. */
 AT_API at_status at_seq2seq_loss(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
                           at_tensor **loss);
-/* Greedy decoding of a batch (inference: call with gradients off).
+/* Greedy decoding of a batch (inference: call with gradients off and the
+ * context out of training mode, its default; in training mode the encoder's
+ * dropout would apply).
  * ids (B, max_target_len): output ids, END included, PAD after it.
  * weights NULL or (B, heads, max_target_len, Tx): attention per step. */
 AT_API at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_batch *batch,
@@ -179,7 +210,8 @@ typedef struct at_beam_options {
     float length_penalty; /* α in [0, 4]; default 1                       */
 } at_beam_options;
 AT_API void at_beam_options_default(at_beam_options *options);
-/* Beam search of a batch (inference: call with gradients off). ids (B,
+/* Beam search of a batch (inference: call with gradients off and out of
+ * training mode, as at_seq2seq_decode). ids (B,
  * max_target_len) and weights NULL or (B, heads, max_target_len, Tx) as for
  * at_seq2seq_decode, of each source's best hypothesis; scores NULL or (B):
  * its sum of log-probabilities (END included). A width or penalty out of
@@ -204,7 +236,8 @@ typedef struct at_translation {
 /* Empty text (for a token source: no token), invalid UTF-8, a token over
  * AT_VOCAB_MAX_TOKEN_BYTES or more than max_source_len units is an
  * AT_ERR_ARGUMENT saying which; unseen units become UNK. Runs with
- * gradients off (restores the setting) and resets the context. */
+ * gradients off and out of training mode (no dropout; restores both
+ * settings) and resets the context. */
 AT_API at_status at_seq2seq_translate(at_ctx *ctx, const at_seq2seq *model, const char *text,
                                at_translation *out);
 /* The same with beam search (options NULL = greedy); the weights are the
@@ -214,8 +247,9 @@ AT_API at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *model,
 AT_API void at_translation_clear(at_translation *translation);
 
 /* Training and evaluation (src/models/trainer.c). One step: reset the
- * context, zero gradients, loss, backward, clip to clip_norm (0 = none),
- * optimiser step. *loss_out gets the loss. */
+ * context, zero gradients, loss in training mode (dropout on; the setting
+ * is restored after), backward, clip to clip_norm (0 = none), optimiser
+ * step. *loss_out gets the loss. */
 AT_API at_status at_seq2seq_train_step(at_ctx *ctx, at_seq2seq *model, at_optim *optim,
                                 const at_seq2seq_batch *batch, float clip_norm,
                                 float *loss_out);
@@ -228,7 +262,8 @@ typedef struct at_seq2seq_score {
     long pairs, exact;
     long chars, chars_correct;
 } at_seq2seq_score;
-/* Greedy decoding of every pair, batch_size at a time, sorted by length.
+/* Greedy decoding of every pair, batch_size at a time, sorted by length,
+ * with gradients off and out of training mode (both restored after).
  * correct: NULL or (count) bytes, 1 where the pair is matched exactly. */
 AT_API at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *model, const at_seq2seq_data *data,
                               int batch_size, at_seq2seq_score *score, uint8_t *correct);

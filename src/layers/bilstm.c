@@ -9,7 +9,8 @@
  * step back to 0, and both directions output zeros past a row's length,
  * as PyTorch's nn.LSTM(bidirectional=True, batch_first=True) on a packed
  * sequence. Parameter names are that module's: weight_ih_l0 and
- * weight_ih_l0_reverse, and so on.
+ * weight_ih_l0_reverse, and so on; layer k of a stack (at_bilstm_init_layer)
+ * has weight_ih_lk and weight_ih_lk_reverse, as nn.LSTM(num_layers > 1).
  *
  * The two directions are independent until their gradients meet in x, so
  * the layer is ONE tape entry that runs them side by side: with two or
@@ -25,9 +26,17 @@
 
 at_status at_bilstm_init(at_ctx *ctx, at_bilstm *layer, at_params *params, const char *prefix,
                          int input_size, int hidden_size, at_rng *rng) {
+    return at_bilstm_init_layer(ctx, layer, params, prefix, 0, input_size, hidden_size, rng);
+}
+
+at_status at_bilstm_init_layer(at_ctx *ctx, at_bilstm *layer, at_params *params,
+                               const char *prefix, int index, int input_size, int hidden_size,
+                               at_rng *rng) {
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "bilstm_init: layer is NULL");
-    AT_TRY(at_lstm_init(ctx, &layer->fwd, params, prefix, input_size, hidden_size, 0, rng));
-    AT_TRY(at_lstm_init(ctx, &layer->bwd, params, prefix, input_size, hidden_size, 1, rng));
+    AT_TRY(lstm_init_layer(ctx, &layer->fwd, params, prefix, index, input_size, hidden_size, 0,
+                           rng));
+    AT_TRY(lstm_init_layer(ctx, &layer->bwd, params, prefix, index, input_size, hidden_size, 1,
+                           rng));
     return AT_OK;
 }
 

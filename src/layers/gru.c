@@ -45,7 +45,7 @@ at_status at_gru_init(at_ctx *ctx, at_gru *layer, at_params *params, const char 
                       int input_size, int hidden_size, int reverse, at_rng *rng) {
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "gru_init: layer is NULL");
     rnn_weights w;
-    AT_TRY(rnn_init_params(ctx, &w, params, prefix, 3, input_size, hidden_size, reverse, rng));
+    AT_TRY(rnn_init_params(ctx, &w, params, prefix, 0, 3, input_size, hidden_size, reverse, rng));
     *layer = (at_gru){w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, input_size, hidden_size,
                       w.reverse};
     return AT_OK;

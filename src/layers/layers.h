@@ -35,10 +35,14 @@ typedef struct rnn_weights {
     int input_size, hidden_size, gates, reverse;
 } rnn_weights;
 
-/* Add and initialise the parameters of one direction (see attend.h). */
+/* Add and initialise the parameters of one direction (see attend.h), layer
+ * `index` of a stack: PREFIX.weight_ih_l{index}[_reverse] and so on. */
 at_status rnn_init_params(at_ctx *ctx, rnn_weights *w, at_params *params, const char *prefix,
-                          int gates, int input_size, int hidden_size, int reverse,
+                          int index, int gates, int input_size, int hidden_size, int reverse,
                           at_rng *rng);
+/* at_lstm_init for layer `index` of a stack (at_lstm_init is index 0). */
+at_status lstm_init_layer(at_ctx *ctx, at_lstm *layer, at_params *params, const char *prefix,
+                          int index, int input_size, int hidden_size, int reverse, at_rng *rng);
 
 /* Sizes and the step schedule of one call. */
 typedef struct rnn_dims {

@@ -38,9 +38,15 @@ static rnn_weights lstm_weights(const at_lstm *layer) {
 
 at_status at_lstm_init(at_ctx *ctx, at_lstm *layer, at_params *params, const char *prefix,
                        int input_size, int hidden_size, int reverse, at_rng *rng) {
+    return lstm_init_layer(ctx, layer, params, prefix, 0, input_size, hidden_size, reverse, rng);
+}
+
+at_status lstm_init_layer(at_ctx *ctx, at_lstm *layer, at_params *params, const char *prefix,
+                          int index, int input_size, int hidden_size, int reverse, at_rng *rng) {
     if (!layer) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lstm_init: layer is NULL");
     rnn_weights w;
-    AT_TRY(rnn_init_params(ctx, &w, params, prefix, 4, input_size, hidden_size, reverse, rng));
+    AT_TRY(rnn_init_params(ctx, &w, params, prefix, index, 4, input_size, hidden_size, reverse,
+                           rng));
     // unit forget bias: b_if = 1, the rest 0 (all 0 when rng is NULL: nothing is initialised)
     if (rng)
         for (int j = 0; j < hidden_size; j++) w.bias_ih->data[hidden_size + j] = 1.0f;

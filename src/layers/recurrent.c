@@ -22,12 +22,13 @@
  */
 #include "layers.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ parameters */
 
 at_status rnn_init_params(at_ctx *ctx, rnn_weights *w, at_params *params, const char *prefix,
-                          int gates, int input_size, int hidden_size, int reverse,
+                          int index, int gates, int input_size, int hidden_size, int reverse,
                           at_rng *rng) {
     if (!w || !params)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "recurrent init: NULL layer or params");
@@ -35,14 +36,19 @@ at_status rnn_init_params(at_ctx *ctx, rnn_weights *w, at_params *params, const 
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "recurrent init: input_size %d and hidden_size %d must be > 0",
                            input_size, hidden_size);
-    const char *suffix = reverse ? "_reverse" : "";
+    if (index < 0 || index > 999)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "recurrent init: layer index %d is not in [0, 999]", index);
+    // PyTorch's names: weight_ih_l0, weight_ih_l1_reverse, ... ("_l" + index + suffix)
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "_l%d%s", index, reverse ? "_reverse" : "");
     int GH = gates * hidden_size;
     int ih_shape[2] = {GH, input_size}, hh_shape[2] = {GH, hidden_size}, b_shape[1] = {GH};
     rnn_weights made = {0};
-    AT_TRY(layer_param(ctx, params, prefix, "weight_ih_l0", suffix, 2, ih_shape, &made.weight_ih));
-    AT_TRY(layer_param(ctx, params, prefix, "weight_hh_l0", suffix, 2, hh_shape, &made.weight_hh));
-    AT_TRY(layer_param(ctx, params, prefix, "bias_ih_l0", suffix, 1, b_shape, &made.bias_ih));
-    AT_TRY(layer_param(ctx, params, prefix, "bias_hh_l0", suffix, 1, b_shape, &made.bias_hh));
+    AT_TRY(layer_param(ctx, params, prefix, "weight_ih", suffix, 2, ih_shape, &made.weight_ih));
+    AT_TRY(layer_param(ctx, params, prefix, "weight_hh", suffix, 2, hh_shape, &made.weight_hh));
+    AT_TRY(layer_param(ctx, params, prefix, "bias_ih", suffix, 1, b_shape, &made.bias_ih));
+    AT_TRY(layer_param(ctx, params, prefix, "bias_hh", suffix, 1, b_shape, &made.bias_hh));
 
     at_init_glorot_uniform(made.weight_ih, input_size, GH, 1.0f, rng);
     size_t block = (size_t)hidden_size * hidden_size;

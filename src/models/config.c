@@ -9,7 +9,10 @@
  * back trusts nothing: one strict JSON object (json_strict.c: no key
  * twice), no field this version does not know, every word one of its
  * words, every integer a JSON integer inside int (seed: [0, 2^32 - 1]),
- * then the same checks as a configuration made in code.
+ * dropout a JSON number, then the same checks as a configuration made in
+ * code. Every field must be there but the two that came later,
+ * "encoder_layers" and "dropout": a file written before them lacks them
+ * and means the one-layer encoder without dropout it was trained with.
  */
 #include "models.h"
 
@@ -17,6 +20,7 @@
 
 #include <json-c/json.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +55,8 @@ void at_seq2seq_config_default(at_seq2seq_config *c) {
         .seed_output_from_previous_state = 0,
         .embed_size = 32,
         .encoder_size = 64,
+        .encoder_layers = 1,
+        .dropout = 0.0f,
         .decoder_size = 128,
         .attn_size = 64,
         .heads = 4,
@@ -81,6 +87,7 @@ at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c) {
     } sizes[] = {
         {"embed_size", c->embed_size, 1, 4096},
         {"encoder_size", c->encoder_size, 1, 4096},
+        {"encoder_layers", c->encoder_layers, 1, AT_SEQ2SEQ_MAX_ENCODER_LAYERS},
         {"decoder_size", c->decoder_size, 1, 4096},
         {"attn_size", c->attn_size, 1, 4096},
         {"heads", c->heads, 1, 64},
@@ -94,6 +101,14 @@ at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c) {
         if (sizes[i].value < sizes[i].lo || sizes[i].value > sizes[i].hi)
             return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s = %d is outside [%d, %d]", op,
                                sizes[i].name, sizes[i].value, sizes[i].lo, sizes[i].hi);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) /* NaN too */
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: dropout = %g is outside [0, 1)", op,
+                           (double)c->dropout);
+    if (c->dropout > 0.0f && c->encoder_layers < 2)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: dropout = %g needs encoder_layers >= 2 (it applies between "
+                           "encoder layers; there is one)",
+                           op, (double)c->dropout);
     if (c->decoder == AT_DECODER_LUONG && needs_equal_sizes(c->attention) &&
         c->decoder_size != 2 * c->encoder_size)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
@@ -115,28 +130,42 @@ at_status s2s_rethrow(at_ctx *ctx, at_status status, const char *prefix) {
 
 /* ------------------------------------------------------------------ JSON */
 
-/* The integer fields, under their own names; seed is apart (unsigned). */
+/* The integer fields, under their own names; seed is apart (unsigned).
+ * optional: may be absent (files from before the field existed), and then
+ * keeps its default. */
 static const struct {
     const char *name;
     size_t offset;
+    int optional;
 } INT_FIELDS[] = {
-    {"seed_teacher_forcing", offsetof(at_seq2seq_config, seed_teacher_forcing)},
+    {"seed_teacher_forcing", offsetof(at_seq2seq_config, seed_teacher_forcing), 0},
     {"seed_output_from_previous_state",
-     offsetof(at_seq2seq_config, seed_output_from_previous_state)},
-    {"embed_size", offsetof(at_seq2seq_config, embed_size)},
-    {"encoder_size", offsetof(at_seq2seq_config, encoder_size)},
-    {"decoder_size", offsetof(at_seq2seq_config, decoder_size)},
-    {"attn_size", offsetof(at_seq2seq_config, attn_size)},
-    {"heads", offsetof(at_seq2seq_config, heads)},
-    {"window", offsetof(at_seq2seq_config, window)},
-    {"max_source_len", offsetof(at_seq2seq_config, max_source_len)},
-    {"max_target_len", offsetof(at_seq2seq_config, max_target_len)},
+     offsetof(at_seq2seq_config, seed_output_from_previous_state), 0},
+    {"embed_size", offsetof(at_seq2seq_config, embed_size), 0},
+    {"encoder_size", offsetof(at_seq2seq_config, encoder_size), 0},
+    {"encoder_layers", offsetof(at_seq2seq_config, encoder_layers), 1},
+    {"decoder_size", offsetof(at_seq2seq_config, decoder_size), 0},
+    {"attn_size", offsetof(at_seq2seq_config, attn_size), 0},
+    {"heads", offsetof(at_seq2seq_config, heads), 0},
+    {"window", offsetof(at_seq2seq_config, window), 0},
+    {"max_source_len", offsetof(at_seq2seq_config, max_source_len), 0},
+    {"max_target_len", offsetof(at_seq2seq_config, max_target_len), 0},
 };
 #define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
-static const char *const WORD_FIELDS[] = {"decoder", "attention", "cell", "seed"};
+/* The other fields: words, the seed, and dropout (a number, optional). */
+static const char *const OTHER_FIELDS[] = {"decoder", "attention", "cell", "seed", "dropout"};
 
 static int *int_field(at_seq2seq_config *c, size_t i) {
     return (int *)(void *)((char *)c + INT_FIELDS[i].offset);
+}
+
+/* The shortest decimal text that reads back as exactly x ("0.3", not
+ * "0.30000001192092896"): 9 significant digits always do for a float. */
+static void float_text(float x, char *text, size_t size) {
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(text, size, "%.*g", digits, (double)x);
+        if (strtof(text, NULL) == x) return;
+    }
 }
 
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out) {
@@ -152,6 +181,9 @@ at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out
     for (size_t i = 0; i < INT_FIELD_COUNT; i++)
         json_object_object_add(o, INT_FIELDS[i].name, json_object_new_int(*int_field(&copy, i)));
     json_object_object_add(o, "seed", json_object_new_int64((int64_t)(uint32_t)c->seed));
+    char dropout[32];
+    float_text(c->dropout, dropout, sizeof dropout);
+    json_object_object_add(o, "dropout", json_object_new_double_s((double)c->dropout, dropout));
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     *out = text ? malloc(strlen(text) + 1) : NULL;
     if (*out) memcpy(*out, text, strlen(text) + 1);
@@ -193,6 +225,22 @@ static at_status json_word(at_ctx *ctx, json_object *o, const char *name,
                        word, words[0], n > 1 ? " or " : "", n > 1 ? words[1] : "");
 }
 
+/* "dropout": a JSON number (integer or not) in [0, 1); AT_ERR_FORMAT
+ * naming the field otherwise (json-c reads NaN and Infinity too). */
+static at_status json_dropout(at_ctx *ctx, json_object *o, float *dropout) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, "dropout", &v) ||
+        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: no number 'dropout'");
+    double x = json_object_get_double(v);
+    if (!(x >= 0.0 && x < 1.0 && (float)x < 1.0f)) /* NaN too; 0.9999999999 rounds to 1 */
+        return at_ctx_fail(ctx, AT_ERR_FORMAT,
+                           "model configuration: 'dropout' = %.64s is outside [0, 1)",
+                           json_object_get_string(v));
+    *dropout = (float)x;
+    return AT_OK;
+}
+
 /* Every key of o is a field this version reads (a newer file's field
  * would otherwise be dropped without a word). */
 static at_status check_known_fields(at_ctx *ctx, json_object *o) {
@@ -201,8 +249,8 @@ static at_status check_known_fields(at_ctx *ctx, json_object *o) {
         int known = 0;
         for (size_t i = 0; i < INT_FIELD_COUNT && !known; i++)
             known = strcmp(it.key, INT_FIELDS[i].name) == 0;
-        for (size_t i = 0; i < sizeof WORD_FIELDS / sizeof WORD_FIELDS[0] && !known; i++)
-            known = strcmp(it.key, WORD_FIELDS[i]) == 0;
+        for (size_t i = 0; i < sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0] && !known; i++)
+            known = strcmp(it.key, OTHER_FIELDS[i]) == 0;
         if (!known)
             return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: unknown field '%.64s'",
                                it.key);
@@ -226,12 +274,15 @@ static at_status config_fields(at_ctx *ctx, json_object *o, at_seq2seq_config *c
         return s2s_rethrow(ctx, AT_ERR_FORMAT, "model configuration");
     for (size_t i = 0; i < INT_FIELD_COUNT; i++) {
         int64_t value;
+        if (INT_FIELDS[i].optional && !json_object_object_get_ex(o, INT_FIELDS[i].name, NULL))
+            continue; /* an older file: the default */
         AT_TRY(json_integer(ctx, o, INT_FIELDS[i].name, INT_MIN, INT_MAX, &value));
         *int_field(c, i) = (int)value;
     }
     int64_t seed;
     AT_TRY(json_integer(ctx, o, "seed", 0, UINT32_MAX, &seed));
     c->seed = (uint64_t)seed;
+    if (json_object_object_get_ex(o, "dropout", NULL)) AT_TRY(json_dropout(ctx, o, &c->dropout));
     if (s2s_config_check(ctx, c) != AT_OK)
         return s2s_rethrow(ctx, AT_ERR_FORMAT, "model configuration");
     return AT_OK;

@@ -146,7 +146,7 @@ at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *m, const char
     int Ty = m->config.max_target_len, Tx = m->config.max_source_len;
     int32_t *ids = malloc((size_t)Ty * sizeof *ids);
     float *weights = malloc((size_t)at_seq2seq_heads(m) * Ty * Tx * sizeof *weights);
-    int grad = at_ctx_set_grad(ctx, 0);
+    int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
     at_ctx_reset(ctx);
     at_status s =
         ids && weights ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "translate: out of memory");
@@ -155,6 +155,7 @@ at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *m, const char
     if (s == AT_OK) s = finish_translation(ctx, m, ids, weights, b.source_len, out);
     if (s == AT_OK) out->score = score;
     at_ctx_set_grad(ctx, grad);
+    at_ctx_set_training(ctx, training);
     at_ctx_reset(ctx);
     free(ids);
     free(weights);

@@ -29,7 +29,8 @@ struct at_seq2seq {
     at_embedding source_embed; /* (Vs, E) */
     at_embedding target_embed; /* (Vt, E); unused by the seed decoder fed
                                   its own softmax                          */
-    at_bilstm encoder;         /* E -> 2N                                  */
+    at_bilstm encoder[AT_SEQ2SEQ_MAX_ENCODER_LAYERS]; /* [0]: E -> 2N, the
+                                  others 2N -> 2N; encoder_layers of them  */
     /* seed decoder */
     at_attention_decoder seed;
     /* luong decoder */

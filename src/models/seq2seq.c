@@ -1,14 +1,18 @@
 /*
  * seq2seq.c - the encoder-decoder's parameters, its encoder and its loss.
  *
- * The encoder embeds the source characters and runs a BiLSTM over them
- * with the batch's lengths, so padding never reaches a state:
- *     x = embed(source)                       (B, Tx, E)
- *     h = BiLSTM(x, lengths)                  (B, Tx, 2N)   the annotations
- * Then, once per sequence, what every decoder step will need:
+ * The encoder embeds the source characters and runs a stack of L BiLSTMs
+ * over them with the batch's lengths, so padding never reaches a state
+ * (as nn.LSTM(num_layers=L, bidirectional=True, dropout=p)):
+ *     x   = embed(source)                     (B, Tx, E)
+ *     h^1 = BiLSTM_1(x, lengths)              (B, Tx, 2N)
+ *     h^l = BiLSTM_l(dropout_p(h^{l-1}))      (B, Tx, 2N)   l = 2 .. L
+ *     h   = h^L                               the annotations
+ * dropout_p is the identity outside training mode. Then, once per
+ * sequence, what every decoder step will need, from the top layer:
  *     seed:  s_0 = tanh(W_s h_1); keys_proj = U_a h_j + b_a
- *     luong: s_0 = tanh(W_init [h_fwd_last; h_bwd_first]), h̃_0 = 0; the
- *            family's precomputed keys (_project_keys / _project_kv)
+ *     luong: s_0 = tanh(W_init [h^L_fwd_last; h^L_bwd_first]), h̃_0 = 0;
+ *            the family's precomputed keys (_project_keys / _project_kv)
  * The loss runs the decoder teacher-forced over the whole target and takes
  * the mean cross-entropy of every non-PAD target (decoders.c has the step).
  */
@@ -82,6 +86,19 @@ static at_status init_seed_decoder(at_ctx *ctx, at_seq2seq *m, at_rng *rng) {
                                          c->attn_size, &options, rng);
 }
 
+/* Layer 1 reads the embeddings (E), each layer above the 2N-wide output of
+ * the one below. Layer l is named as PyTorch's layer l - 1: layer 1 keeps
+ * the names of the one-layer encoder (encoder.weight_ih_l0, ...), and is
+ * drawn first, so a one-layer model is initialised as it always was. */
+static at_status init_encoder(at_ctx *ctx, at_seq2seq *m, at_rng *rng) {
+    const at_seq2seq_config *c = &m->config;
+    for (int l = 0; l < c->encoder_layers; l++)
+        AT_TRY(at_bilstm_init_layer(ctx, &m->encoder[l], m->params, "encoder", l,
+                                    l == 0 ? c->embed_size : 2 * c->encoder_size,
+                                    c->encoder_size, rng));
+    return AT_OK;
+}
+
 /* Every parameter, drawn from the config's seed. For a load (check set)
  * each parameter is first checked by `check` (against the file) and the
  * layers get no generator: they leave their parameters zero, as the file
@@ -96,8 +113,7 @@ static at_status init_parameters(at_ctx *ctx, at_seq2seq *m, ati_params_check_fn
     ati_params_set_check(m->params, check, check_user);
     AT_TRY(at_embedding_init(ctx, &m->source_embed, m->params, "source_embed", m->source_vocab_size,
                              c->embed_size, rng));
-    AT_TRY(at_bilstm_init(ctx, &m->encoder, m->params, "encoder", c->embed_size, c->encoder_size,
-                          rng));
+    AT_TRY(init_encoder(ctx, m, rng));
     if (c->decoder == AT_DECODER_SEED) return init_seed_decoder(ctx, m, rng);
     return init_luong_decoder(ctx, m, rng);
 }
@@ -183,7 +199,8 @@ static at_status project_keys(at_ctx *ctx, const at_seq2seq *m, enc_out *enc) {
     }
 }
 
-/* luong: s_0 = tanh(W_init [h_fwd at the last step; h_bwd at the first]). */
+/* luong: s_0 = tanh(W_init [h_fwd at the last step; h_bwd at the first]),
+ * h_n (2, B, N) the top encoder layer's final states. */
 static at_status luong_start(at_ctx *ctx, const at_seq2seq *m, at_tensor *h_n, int B,
                              dec_state *state) {
     int N = m->config.encoder_size, S = m->config.decoder_size;
@@ -200,6 +217,19 @@ static at_status luong_start(at_ctx *ctx, const at_seq2seq *m, at_tensor *h_n, i
     return AT_OK;
 }
 
+/* x (B, Tx, E) -> h (B, Tx, 2N) the top layer's output, h_n (2, B, N) its
+ * final states; dropout on the input of every layer but the first. */
+static at_status run_encoder(at_ctx *ctx, const at_seq2seq *m, at_tensor *x,
+                             const int32_t *lengths, at_tensor **h, at_tensor **h_n) {
+    AT_TRY(at_bilstm_forward(ctx, &m->encoder[0], x, lengths, h, h_n));
+    for (int l = 1; l < m->config.encoder_layers; l++) {
+        at_tensor *below;
+        AT_TRY(at_dropout(ctx, &below, *h, m->config.dropout)); /* (B, Tx, 2N) */
+        AT_TRY(at_bilstm_forward(ctx, &m->encoder[l], below, lengths, h, h_n));
+    }
+    return AT_OK;
+}
+
 at_status s2s_encode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_batch *batch, enc_out *enc,
                      dec_state *state) {
     int B = batch->batch, Tx = batch->source_len;
@@ -210,7 +240,7 @@ at_status s2s_encode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_batch *b
     *state = (dec_state){0};
     at_tensor *x, *h_n;
     AT_TRY(at_embedding_forward(ctx, &m->source_embed, batch->source, 2, (int[]){B, Tx}, &x));
-    AT_TRY(at_bilstm_forward(ctx, &m->encoder, x, batch->lengths, &enc->annotations, &h_n));
+    AT_TRY(run_encoder(ctx, m, x, batch->lengths, &enc->annotations, &h_n));
     AT_TRY(project_keys(ctx, m, enc));
     if (m->config.decoder == AT_DECODER_SEED) {
         AT_TRY(at_attention_decoder_start(ctx, &m->seed, enc->annotations, &state->s));

@@ -6,8 +6,10 @@
  * decoded ids up to and including END must equal the target and its END.
  * (The seed's sequence metric compared padded rows and always read 0.)
  * Per-character accuracy counts target positions, END included, where the
- * decoded id is the target's. The loop around these - epochs, checkpoints,
- * progress, signals - belongs to the caller (cli/train.c).
+ * decoded id is the target's. A training step runs its loss in training
+ * mode (the encoder's dropout), an evaluation never does. The loop around
+ * these - epochs, checkpoints, progress, signals - belongs to the caller
+ * (cli/train.c).
  */
 #include "models.h"
 
@@ -21,7 +23,10 @@ at_status at_seq2seq_train_step(at_ctx *ctx, at_seq2seq *m, at_optim *optim,
     at_ctx_reset(ctx);
     at_params_zero_grad(m->params);
     at_tensor *loss;
-    AT_TRY(at_seq2seq_loss(ctx, m, batch, &loss));
+    int training = at_ctx_set_training(ctx, 1); /* the encoder's dropout */
+    at_status s = at_seq2seq_loss(ctx, m, batch, &loss);
+    at_ctx_set_training(ctx, training);
+    AT_TRY(s);
     AT_TRY(at_check_finite(ctx, loss->data, 1, "loss"));
     AT_TRY(at_backward(ctx, loss));
     if (clip_norm > 0) AT_TRY(at_clip_grad_norm(ctx, m->params, clip_norm, NULL));
@@ -78,7 +83,7 @@ at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq
     at_seq2seq_batch b = {0};
     at_status s = order && ids ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "evaluate: out of memory");
     if (s == AT_OK) s = at_seq2seq_batch_init(ctx, m, batch_size, &b);
-    int grad = at_ctx_set_grad(ctx, 0);
+    int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
     if (s == AT_OK) {
         at_rng rng;
         at_rng_seed(&rng, 0);
@@ -88,6 +93,7 @@ at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq
         s = evaluate_batches(ctx, m, d, batch_size, order, &b, ids, score, correct);
     }
     at_ctx_set_grad(ctx, grad);
+    at_ctx_set_training(ctx, training);
     at_ctx_reset(ctx);
     at_seq2seq_batch_free(&b);
     free(order);
