@@ -5,6 +5,7 @@
  *   attend g2p train [OPTIONS]    `attend train --data g2p` with this task's
  *                                 defaults (any train option overrides them)
  *   attend g2p eval MODEL         WER and PER on the 12k test words (or dev)
+ *   attend g2p export --out DIR   the split as TSV files (for other programs)
  *   attend g2p MODEL [WORD...]    phones of each word (or of stdin's lines):
  *                                 `attend translate --fold --with-input`
  *                                 with beam search
@@ -34,7 +35,8 @@ static int usage(FILE *out) {
             "usage: attend g2p train [--dict FILE] [--test FILE] [train options]\n"
             "       attend g2p eval MODEL [--test FILE | --dev] [--beam K]\n"
             "                       [--length-penalty A] [--errors FILE] [--threads N]\n"
-            "       attend g2p MODEL [--beam K] [translate options] [WORD...]\n\n"
+            "       attend g2p MODEL [--beam K] [translate options] [WORD...]\n"
+            "       attend g2p export --out DIR [--dict FILE] [--test FILE]\n\n"
             "Grapheme to phoneme: English words to ARPAbet phones ('KNIGHT' -> 'N AY T').\n"
             "  train   trains on CMUdict without the standard test words (stress removed,\n"
             "          39 phones; 1 word in 20 kept for dev); 'attend train --help' lists\n"
@@ -47,6 +49,7 @@ static int usage(FILE *out) {
             "          --errors FILE writes the words it got wrong (TSV).\n"
             "  MODEL   prints WORD<TAB>PHONES for each word; lower case is folded to the\n"
             "          model's alphabet, a character it has never seen is an error.\n"
+            "  export  writes the split as DIR/train.tsv, dev.tsv and test.tsv.\n"
             "  --dict FILE   CMUdict 0.7b (default: $ATTEND_CMUDICT, else the cache that\n"
             "                'scripts/data.sh cmudict' fills)\n"
             "  --test FILE   the standard test split (default: $ATTEND_G2P_TEST)\n"
@@ -224,6 +227,44 @@ static int eval_main_g2p(int argc, char **argv) {
     return code;
 }
 
+/* ---------------------------------------------------------------- export */
+
+/* DIR/train.tsv, dev.tsv, test.tsv: the split as the trainer sees it, for
+ * another program (the PyTorch peer of bench/run_g2p_bench.sh). */
+static int export_main(int argc, char **argv) {
+    const char *dir = NULL, *dict = NULL, *test = g2p_default_test();
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return usage(stdout);
+        if (!value) return fprintf(stderr, "attend g2p export: %s needs a value\n", arg), 2;
+        if (!strcmp(arg, "--out")) dir = value;
+        else if (!strcmp(arg, "--dict")) dict = value;
+        else if (!strcmp(arg, "--test")) test = value;
+        else return fprintf(stderr, "attend g2p export: unknown option '%s'\n", arg), 2;
+        i++;
+    }
+    if (!dir || !test)
+        return fprintf(stderr, "attend g2p export: --out DIR and --test FILE (or "
+                               "ATTEND_G2P_TEST) are needed\n"), 2;
+    at_ctx *ctx = cli_context("g2p export", 1, 1);
+    if (!ctx) return 1;
+    char buf[4096], path[4096];
+    at_g2p_split split = {0};
+    at_status s = at_g2p_split_load(ctx, dict ? dict : g2p_default_dict(buf, sizeof buf), test,
+                                    NULL, &split);
+    const char *names[3] = {"train", "dev", "test"};
+    const at_pairs *sets[3] = {&split.train, &split.dev, &split.test};
+    for (int k = 0; k < 3 && s == AT_OK; k++) {
+        snprintf(path, sizeof path, "%s/%s.tsv", dir, names[k]);
+        s = at_pairs_write_tsv(ctx, path, sets[k]);
+        if (s == AT_OK) fprintf(stderr, "%s: %zu pronunciations\n", path, sets[k]->count);
+    }
+    int code = s == AT_OK ? 0 : cli_fail("g2p export", ctx, s);
+    at_g2p_split_clear(&split);
+    at_ctx_free(ctx);
+    return code;
+}
+
 /* ------------------------------------------------------------- dispatch */
 
 /* argv with `before` inserted after argv[0]; NULL if out of memory. */
@@ -256,6 +297,7 @@ int g2p_main(int argc, char **argv) {
         return delegate(train_main, argc - 1, argv + 1, train_defaults,
                         (int)(sizeof train_defaults / sizeof train_defaults[0]));
     if (!strcmp(what, "eval")) return eval_main_g2p(argc - 1, argv + 1);
+    if (!strcmp(what, "export")) return export_main(argc - 1, argv + 1);
     if (what[0] == '-') {
         fprintf(stderr, "attend g2p: unknown option '%s' (train, eval or a MODEL comes first)\n",
                 what);

@@ -393,9 +393,12 @@ static void on_progress(void *user, const at_train_progress *p) {
     if (p->step % 20 && p->step != p->total_steps && !p->evaluated) return;
     double value = 0;
     int wer = at_metrics_get(p->valid, "wer", &value);
-    if (!wer) at_metrics_get(p->valid, "exact", &value);
-    cli_progress_update(bar, p->step, "loss %.4f  valid %s %.2f%%  %.0f ex/s", p->loss,
-                        wer ? "WER" : "exact", 100 * value, p->examples_per_second);
+    if (!wer && !at_metrics_get(p->valid, "exact", &value)) /* no evaluation yet */
+        cli_progress_update(bar, p->step, "loss %.4f  %.0f ex/s", p->loss,
+                            p->examples_per_second);
+    else
+        cli_progress_update(bar, p->step, "loss %.4f  valid %s %.2f%%  %.0f ex/s", p->loss,
+                            wer ? "WER" : "exact", 100 * value, p->examples_per_second);
 }
 
 /* Training curves of OUT/metrics.jsonl to OUT/curves.png and .svg. Only
