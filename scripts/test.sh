@@ -19,9 +19,20 @@ scripts/setup.sh
 # shared data folder beside the main checkout (../shared/data/g2p) unless
 # ATTEND_G2P_TEST names it.
 ATTEND_CMUDICT=$(scripts/data.sh cmudict)
-common_git=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null || echo "$PWD/.git")
-ATTEND_G2P_TEST=${ATTEND_G2P_TEST:-$(dirname "$(dirname "$common_git")")/shared/data/g2p/cmudict-test-12k.tsv}
-export ATTEND_CMUDICT ATTEND_G2P_TEST
+# Without the shared folder (a clone elsewhere), a stand-in split - every
+# 40th dictionary word - takes its place, said loudly: the split's rules
+# are still checked, its published counts are not.
+ATTEND_G2P_TEST_STANDIN=
+if ! ATTEND_G2P_TEST=$(scripts/data.sh g2p-test 2>/dev/null); then
+  mkdir -p build
+  ATTEND_G2P_TEST=$PWD/build/g2p-test-standin.tsv
+  awk 'NR % 40 == 0 && $1 ~ /^[A-Z]+$/ { w = $1; $1 = ""; gsub(/[0-9]/, ""); sub(/^ +/, "");
+       print w "\t" $0 }' "$ATTEND_CMUDICT" > "$ATTEND_G2P_TEST"
+  ATTEND_G2P_TEST_STANDIN=1
+  echo "NOTE: the standard G2P test split (../shared/data/g2p/cmudict-test-12k.tsv) is not here;"
+  echo "      the G2P tests use a stand-in split ($ATTEND_G2P_TEST) and skip its published counts."
+fi
+export ATTEND_CMUDICT ATTEND_G2P_TEST ATTEND_G2P_TEST_STANDIN
 
 echo "== gcc, Release: build and all tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DATTEND_WERROR=ON >/dev/null

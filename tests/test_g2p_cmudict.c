@@ -5,7 +5,10 @@
  * The paths come from the environment, set by scripts/test.sh:
  *   ATTEND_CMUDICT   data/dict.txt, from `scripts/data.sh cmudict`
  *   ATTEND_G2P_TEST  cmudict-test-12k.tsv (the shared data folder)
- * Without them this test fails and says so: it is never skipped.
+ * Without them this test fails and says so: it is never skipped. When
+ * scripts/test.sh found no standard split (ATTEND_G2P_TEST_STANDIN=1: a
+ * clone without the shared folder beside it), the split's rules are checked
+ * on its stand-in and the published counts are not.
  *
  * The counts below were measured independently of attend (a short Python
  * script over the same two files with the rules of attend/data.h), and the
@@ -101,7 +104,7 @@ static void check_counts(const at_g2p_split *s) {
           100 * dev_share);
 }
 
-static void check_properties(const at_g2p_split *s) {
+static void check_properties(const at_g2p_split *s, int standard) {
     const char **test_words = malloc(s->test.count * sizeof *test_words);
     for (size_t i = 0; i < s->test.count; i++)
         test_words[i] = s->test.source[i];
@@ -124,8 +127,9 @@ static void check_properties(const at_g2p_split *s) {
               has_pair(s, "READ", "R EH D") && has_pair(s, "READ", "R IY D") &&
               has_pair(s, "QUEUE", "K Y UW"),
           "known words with stress stripped and both pronunciations of READ");
-    CHECK(!strcmp(s->test.source[0], "ABADI") && !strcmp(s->test.target[0], "AH B AE D IY") &&
-              !strcmp(s->test.source[s->test.count - 1], "ZYCH"),
+    CHECK(!standard ||
+              (!strcmp(s->test.source[0], "ABADI") && !strcmp(s->test.target[0], "AH B AE D IY") &&
+               !strcmp(s->test.source[s->test.count - 1], "ZYCH")),
           "the test set keeps the file's order: %s ... %s", s->test.source[0],
           s->test.source[s->test.count - 1]);
 }
@@ -148,9 +152,14 @@ int main(void) {
            dict, test, seconds, s.train_words, s.train.count, s.dev_words, s.dev.count,
            s.test_words, s.test.count, s.dict_words, s.dropped_words, s.test_words_removed,
            s.duplicate_prons);
+    const char *standin = getenv("ATTEND_G2P_TEST_STANDIN");
     if (s.test.count > 0) {
-        check_counts(&s);
-        check_properties(&s);
+        if (standin && *standin)
+            printf("NOTE: a stand-in test split (%s): its published counts are not checked\n",
+                   test);
+        else
+            check_counts(&s);
+        check_properties(&s, !(standin && *standin));
     }
     at_g2p_split_clear(&s);
     at_ctx_free(ctx);
