@@ -8,7 +8,7 @@
 #   1. attend g2p train: CMUdict without the test words, 2 BiLSTM layers of
 #      192 per direction (dropout 0.3 between them), an LSTM luong decoder of
 #      256 with additive attention, batch 64, Adam 0.002 with warm-up and
-#      cosine decay over 20 epochs, one thread (about 50 minutes here; a
+#      500 warm-up steps and cosine decay over 20 epochs, one thread (about 50 minutes here; a
 #      55-minute cap), the best model by dev WER;
 #   2. attend g2p eval on the test words with beam search (width 5);
 #   3. the attention of KNIGHT, PHONE, THOUGHT, XYLOPHONE and QUEUE.
@@ -25,7 +25,7 @@ cmake --build build -j "$(nproc)" --target attend_cli >/dev/null
 echo "== training (CMUdict without the 12,000 test words; the best model by dev WER)"
 build/attend g2p train --dict "$DICT" --test "$TEST" --encoder-layers 2 --dropout 0.3 \
     --encoder 192 --decoder-size 256 --attn-size 128 --embed 64 --cell lstm \
-    --attention additive --batch 64 --lr 0.002 --epochs 20 --minutes "${MINUTES:-55}" \
+    --attention additive --batch 64 --lr 0.002 --warmup 500 --epochs 20 --minutes "${MINUTES:-55}" \
     --eval-every 2000 --threads "${THREADS:-1}" --out "$OUT"
 
 echo "== the 12,000 test words, beam search of width 5"
