@@ -24,7 +24,8 @@
 static const char *const train_defaults[] = {
     "--data", "g2p", "--cell", "lstm", "--embed", "64", "--encoder", "192",
     "--encoder-layers", "2", "--dropout", "0.3", "--decoder-size", "256", "--attn-size", "128",
-    "--batch", "64", "--epochs", "20", "--lr", "0.002", "--warmup", "500", "--eval-every", "2000",
+    "--batch", "64", "--epochs", "20", "--lr", "0.002", "--warmup", "500",
+    "--eval-every", "2000",
     "--out", "runs/g2p",
 };
 /* Decoding defaults for eval and words (chosen on the dev set, docs/g2p.md). */
