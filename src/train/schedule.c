@@ -1,8 +1,9 @@
 /*
  * schedule.c - the learning rate as a function of the step.
  *
- * `step` is the number of updates already made (at_optim_steps() before the
- * update it is for), so the first update asks for step 0. With
+ * `step` is the schedule's own count. The trainer (src/train/trainer.c)
+ * asks for step + 1, the number of the update about to be made, so its
+ * first update runs at base / W, never at 0. With
  * W = warmup_steps, S = total_steps, base = base_lr, final = final_lr:
  *
  *   warm-up    step < W:   lr = base * step / W        (0 at step 0, rising
