@@ -55,6 +55,18 @@ tiny="--dict $DICT --test $DIR/test.tsv --train-size 8000 --valid-size 400 --emb
 grep -q "valid WER" "$DIR/train.log" || fail "train shows no dev WER"
 grep -q '"valid_wer"' "$DIR/run/metrics.jsonl" || fail "metrics.jsonl has no valid_wer"
 
+# Resume: a run stopped at step 20 and resumed to 40 ends where a 40-step
+# run does (the trainer's promise, through attend g2p train).
+# shellcheck disable=SC2086
+"$ATTEND" g2p train $tiny --steps 20 --out "$DIR/resumed" 2> /dev/null || fail "train 20 steps"
+# shellcheck disable=SC2086
+"$ATTEND" g2p train $tiny --steps 40 --out "$DIR/resumed" --resume 2> "$DIR/resume.log" \
+    || fail "resume: $(tail -3 "$DIR/resume.log")"
+# shellcheck disable=SC2086
+"$ATTEND" g2p train $tiny --steps 40 --out "$DIR/whole" 2> /dev/null || fail "train 40 steps"
+cmp -s "$DIR/resumed/last.safetensors" "$DIR/whole/last.safetensors" \
+    || fail "resumed at 20 to 40: last.safetensors differs from a 40-step run"
+
 untrained=$(dev_wer "$DIR/untrained/model.safetensors")
 trained=$(dev_wer "$DIR/run/model.safetensors")
 echo "dev WER: untrained $untrained, trained $trained (tenths of a percent)"
