@@ -46,7 +46,7 @@ mkdir -p "$OUT"
 
 "$ATTEND" g2p export --dict "$DICT" --test "$ATTEND_G2P_TEST" --out "$OUT"
 
-MODEL=(--embed 64 --encoder 128 --decoder-size 256 --attn-size 128)
+MODEL=(--embed 64 --encoder 128 --encoder-layers 1 --dropout 0 --decoder-size 256 --attn-size 128)
 TRAIN=(--batch 64 --lr 0.002 --warmup 200 --clip 1 --seed 1)
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"

@@ -29,8 +29,12 @@ static const char *const train_defaults[] = {
     "--out", "runs/g2p",
 };
 /* Decoding defaults for eval and words (chosen on the dev set, docs/g2p.md). */
-#define G2P_BEAM "5"
-#define G2P_LENGTH_PENALTY "1"
+#define G2P_BEAM_WIDTH 5
+#define G2P_LENGTH_PENALTY 1
+#define G2P_TEXT_(x) #x
+#define G2P_TEXT(x) G2P_TEXT_(x)
+#define G2P_BEAM G2P_TEXT(G2P_BEAM_WIDTH)
+#define G2P_PENALTY G2P_TEXT(G2P_LENGTH_PENALTY)
 
 static int usage(FILE *out) {
     fprintf(out,
@@ -55,9 +59,11 @@ static int usage(FILE *out) {
             "  export  writes the split as DIR/train.tsv, dev.tsv and test.tsv.\n"
             "  --dict FILE   CMUdict 0.7b (default: $ATTEND_CMUDICT, else the cache that\n"
             "                'scripts/data.sh cmudict' fills)\n"
-            "  --test FILE   the standard test split (default: $ATTEND_G2P_TEST)\n"
+            "  --test FILE   the standard test split (default: $ATTEND_G2P_TEST); eval\n"
+            "                reads it as WORD<TAB>PHONES lines as they are: phones without\n"
+            "                stress, a word's pronunciations on consecutive lines\n"
             "  --beam K      beam width (default " G2P_BEAM "; 1 = greedy)\n"
-            "  --length-penalty A  rank by log p / length^A (default " G2P_LENGTH_PENALTY ")\n");
+            "  --length-penalty A  rank by log p / length^A (default " G2P_PENALTY ")\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -109,9 +115,8 @@ typedef struct eval_options {
 } eval_options;
 
 static int parse_eval(eval_options *o, int argc, char **argv) {
-    char *end;
     *o = (eval_options){.test = g2p_default_test(), .threads = 1, .batch = 256,
-                        .width = strtol(G2P_BEAM, &end, 10), .penalty = 1.0};
+                        .width = G2P_BEAM_WIDTH, .penalty = G2P_LENGTH_PENALTY};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
@@ -126,15 +131,21 @@ static int parse_eval(eval_options *o, int argc, char **argv) {
             continue;
         }
         i++;
-        if (!strcmp(arg, "--test")) o->test = value, ok = value != NULL;
-        else if (!strcmp(arg, "--dict")) o->dict = value, ok = value != NULL;
-        else if (!strcmp(arg, "--errors")) o->errors = value, ok = value != NULL;
+        static const char *const known[] = {"--test",    "--dict",  "--errors", "--beam",
+                                            "--threads", "--batch", "--length-penalty"};
+        int is_known = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            is_known |= !strcmp(arg, known[k]);
+        if (!is_known) return fprintf(stderr, "attend g2p eval: unknown option '%s'\n", arg), 0;
+        if (!value) return fprintf(stderr, "attend g2p eval: %s needs a value\n", arg), 0;
+        if (!strcmp(arg, "--test")) o->test = value;
+        else if (!strcmp(arg, "--dict")) o->dict = value;
+        else if (!strcmp(arg, "--errors")) o->errors = value;
         else if (!strcmp(arg, "--beam")) ok = cli_parse_int(arg, value, 1, AT_BEAM_MAX_WIDTH, &o->width);
         else if (!strcmp(arg, "--length-penalty")) ok = cli_parse_float(arg, value, 0, 4, &o->penalty);
         else if (!strcmp(arg, "--threads")) ok = cli_parse_int(arg, value, 1, 256, &o->threads);
-        else if (!strcmp(arg, "--batch")) ok = cli_parse_int(arg, value, 1, 4096, &o->batch);
-        else return fprintf(stderr, "attend g2p eval: unknown option '%s'\n", arg), 0;
-        if (!ok) return fprintf(stderr, "attend g2p eval: %s needs a value\n", arg), 0;
+        else ok = cli_parse_int(arg, value, 1, 4096, &o->batch);
+        if (!ok) return 0; /* the parser said what is wrong */
     }
     if (!o->model) return fprintf(stderr, "attend g2p eval: no MODEL given\n"), 0;
     if (!o->test)
@@ -239,11 +250,13 @@ static int export_main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return usage(stdout);
+        const char **field = !strcmp(arg, "--out")    ? &dir
+                             : !strcmp(arg, "--dict") ? &dict
+                             : !strcmp(arg, "--test") ? &test
+                                                      : NULL;
+        if (!field) return fprintf(stderr, "attend g2p export: unknown option '%s'\n", arg), 2;
         if (!value) return fprintf(stderr, "attend g2p export: %s needs a value\n", arg), 2;
-        if (!strcmp(arg, "--out")) dir = value;
-        else if (!strcmp(arg, "--dict")) dict = value;
-        else if (!strcmp(arg, "--test")) test = value;
-        else return fprintf(stderr, "attend g2p export: unknown option '%s'\n", arg), 2;
+        *field = value;
         i++;
     }
     if (!dir || !test)
@@ -312,7 +325,7 @@ int g2p_main(int argc, char **argv) {
     at_ctx_free(ctx);
     if (!ok) return 1;
     static const char *const word_defaults[] = {"--fold", "--with-input", "--beam", G2P_BEAM,
-                                                "--length-penalty", G2P_LENGTH_PENALTY};
+                                                "--length-penalty", G2P_PENALTY};
     /* translate reads MODEL as its first non-option argument */
     return delegate(translate_main, argc, argv, word_defaults,
                     (int)(sizeof word_defaults / sizeof word_defaults[0]));

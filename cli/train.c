@@ -59,7 +59,7 @@ static int usage(FILE *out) {
             "                    with a last evaluation, as at the natural end\n"
             "  --valid F         validation TSV (default: dates: generated; TSV: 5%% held out)\n"
             "  --train-size N    dates: training pairs to generate (default 250000);\n"
-            "                    g2p: about N pairs, every k-th word (a slice)\n"
+            "                    g2p: a slice, every (pairs / N)-th word\n"
             "  --valid-size N    dates: validation pairs (default 2000); g2p: a slice too\n"
             "  --source-tokens K what the model reads: chars (default: one id per\n"
             "                    character) or words (one id per whitespace-separated token)\n"
@@ -255,9 +255,10 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     return s;
 }
 
-/* Keep about n pairs of p, spread over the whole set: every k-th source
- * with all its pairs (the dictionary is sorted, so the first n pairs
- * would hold only words in A). A slice for a quick run. */
+/* A slice of p spread over the whole set, for a quick run: every k-th
+ * source with all its pairs, k = floor(count / n) (so between n and 2n
+ * pairs; the dictionary is sorted, so the first n pairs would hold only
+ * words in A). n >= count/2 keeps everything. */
 static at_status spread_slice(at_ctx *ctx, at_pairs *p, size_t n) {
     size_t stride = n && n < p->count ? p->count / n : 1, item = 0;
     if (stride <= 1) return AT_OK;

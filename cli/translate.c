@@ -285,8 +285,13 @@ static int translate_one(at_ctx *ctx, const at_seq2seq *m, const char *input,
     const char *text = folded ? folded : input;
     if (s == AT_OK) s = at_seq2seq_translate_beam(ctx, m, text, &o->beam, &tr);
     if (s != AT_OK) {
+        char shown[64]; /* a long input is named by its start */
+        size_t cut = strlen(input) < sizeof shown - 4 ? strlen(input) : sizeof shown - 4;
+        while (cut > 0 && ((unsigned char)input[cut] & 0xC0) == 0x80)
+            cut--; /* not inside a UTF-8 character */
+        snprintf(shown, sizeof shown, "%.*s%s", (int)cut, input, input[cut] ? "..." : "");
         fprintf(stderr, "attend translate: '");
-        cli_put_text(stderr, input, 1);
+        cli_put_text(stderr, shown, 1);
         fprintf(stderr, "': %s\n", at_ctx_error(ctx));
         free(folded);
         return 1;

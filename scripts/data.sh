@@ -34,7 +34,7 @@ say() { echo "data.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 usage() {
-  echo "usage: scripts/data.sh NAME    (NAME: $(awk 'NF {printf "%s%s", sep, $1; sep=", "}' <<<"$datasets"))" >&2
+  echo "usage: scripts/data.sh NAME    (NAME: $(awk 'NF {printf "%s%s", sep, $1; sep=", "}' <<<"$datasets"), g2p-test)" >&2
   exit 2
 }
 

@@ -7,11 +7,11 @@
 # (scripts/data.sh g2p-test), builds, then:
 #   1. attend g2p train: CMUdict without the test words, 2 BiLSTM layers of
 #      192 per direction (dropout 0.3 between them), an LSTM luong decoder of
-#      256 with additive attention, batch 64, Adam 0.002 with warm-up and
-#      500 warm-up steps and cosine decay over 20 epochs, one thread (about 50 minutes here; a
-#      55-minute cap), the best model by dev WER;
+#      256 with additive attention, batch 64, Adam 0.002 with 500 warm-up
+#      steps and a cosine decay over 20 epochs, one thread (a 55-minute
+#      cap), the best model by dev WER;
 #   2. attend g2p eval on the test words with beam search (width 5);
-#   3. the attention of KNIGHT, PHONE, THOUGHT, XYLOPHONE and QUEUE.
+#   3. the attention of KNIGHT, PHONE, THOUGHT, XYLOPHONE, QUEUE and BOX.
 # Everything lands in out/g2p/. OUT, THREADS and MINUTES change it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ build/attend g2p eval "$OUT/model.safetensors" --test "$TEST" --beam 5 \
 
 echo "== words, and where the model looks"
 build/attend g2p "$OUT/model.safetensors" --plot "$OUT/attention.png" \
-    KNIGHT PHONE THOUGHT XYLOPHONE QUEUE
+    KNIGHT PHONE THOUGHT XYLOPHONE QUEUE BOX
 build/attend g2p "$OUT/model.safetensors" --plot "$OUT/attention.svg" \
-    KNIGHT PHONE THOUGHT XYLOPHONE QUEUE > /dev/null
+    KNIGHT PHONE THOUGHT XYLOPHONE QUEUE BOX > /dev/null
 echo "figures: $OUT/attention.png, $OUT/attention.svg; the model: $OUT/model.safetensors"

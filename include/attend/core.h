@@ -692,7 +692,9 @@ typedef struct at_trainer_options {
     /* A training-time budget in seconds (evaluations excluded; 0 = none).
      * The run ends at the first step boundary past it and finishes as at
      * its natural end: a last evaluation, model.safetensors if it is the
-     * best, last.*. For runs compared at equal wall-clock time. */
+     * best, last.*. For runs compared at equal wall-clock time. It counts
+     * this run only (a resumed run gets the budget anew), and everything
+     * but evaluations: setup and checkpoint saves included. */
     double max_seconds;
     /* Checked at every step boundary; a signal handler may set it. */
     volatile sig_atomic_t *stop;

@@ -202,8 +202,10 @@ AT_API at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *model, const a
  * log-probabilities of the output's units and length counts them, END
  * included (0 = the raw sum, which favours short outputs; 1 = per unit).
  * A source is done when `width` hypotheses have ended, or at
- * max_target_len (where unfinished ones compete too). Width 1 is greedy
- * decoding: the same ids and weights as at_seq2seq_decode. */
+ * max_target_len; the best ended hypothesis wins, and only when none
+ * ended does the best unfinished one. Width 1 is greedy decoding: the same
+ * ids as at_seq2seq_decode, and the same weights up to each row's END
+ * (greedy keeps writing a finished row's attention while others go on). */
 #define AT_BEAM_MAX_WIDTH 64
 typedef struct at_beam_options {
     int width;            /* K, 1..AT_BEAM_MAX_WIDTH; default 1 (greedy) */
@@ -314,7 +316,8 @@ AT_API const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task
  * pairs): AT_TASK_EXACT (the default) "exact" and "char" (higher is
  * better), or AT_TASK_WORD_ERRORS "wer" and "per" of
  * at_seq2seq_evaluate_references (lower is better; a source's references
- * on consecutive lines). */
+ * on consecutive lines). With word errors, give the trainer
+ * best_metric "wer" and lower_is_better 1, or it keeps the worst model. */
 typedef enum at_task_metrics { AT_TASK_EXACT, AT_TASK_WORD_ERRORS } at_task_metrics;
 AT_API void at_seq2seq_task_set_metrics(at_seq2seq_task *task, at_task_metrics metrics);
 

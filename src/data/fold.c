@@ -34,7 +34,7 @@ static int32_t known_form(const at_vocab *vocab, int32_t c) {
 static void alphabet(const at_vocab *vocab, char *out, size_t size) {
     size_t used = 0;
     out[0] = '\0';
-    for (int32_t id = AT_TOKEN_END + 1; id < at_vocab_size(vocab) && used + 8 < size; id++) {
+    for (int32_t id = AT_TOKEN_FIRST_CHAR; id < at_vocab_size(vocab) && used + 8 < size; id++) {
         char unit[8];
         size_t n = at_utf8_put(unit, sizeof unit, at_vocab_code_point(vocab, id));
         if (n == 0) continue;
@@ -48,7 +48,7 @@ static void alphabet(const at_vocab *vocab, char *out, size_t size) {
 static at_status unknown_character(at_ctx *ctx, const at_vocab *vocab, int32_t c, size_t index) {
     char letters[512], unit[8] = "";
     alphabet(vocab, letters, sizeof letters);
-    size_t n = c >= 0x20 && c != 0x7f ? at_utf8_put(unit, sizeof unit, (uint32_t)c) : 0;
+    size_t n = c >= 0x20 && !(c >= 0x7f && c <= 0x9f) ? at_utf8_put(unit, sizeof unit, (uint32_t)c) : 0;
     unit[n] = '\0';
     return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                        "character %zu, '%s' (U+%04X), is not in the model's alphabet "

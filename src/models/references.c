@@ -153,19 +153,20 @@ at_status at_seq2seq_evaluate_references(at_ctx *ctx, const at_seq2seq *m, const
     int32_t *ids = malloc((size_t)batch_size * m->config.max_target_len * sizeof *ids);
     at_seq2seq_batch b = {0};
     at_status s = ids ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "evaluate: out of memory");
+    if (outputs) memset(outputs, 0, at_pairs_count_sources(pairs) * sizeof *outputs);
     if (s == AT_OK) s = list_items(ctx, m, pairs, &items, &n);
-    if (s == AT_OK && outputs) memset(outputs, 0, n * sizeof *outputs);
     if (s == AT_OK && !(sorted = malloc((n ? n : 1) * sizeof *sorted)))
         s = at_ctx_fail(ctx, AT_ERR_MEMORY, "evaluate: out of memory");
     if (s == AT_OK) s = at_seq2seq_batch_init(ctx, m, batch_size, &b);
     char **texts = s == AT_OK ? calloc((size_t)batch_size, sizeof *texts) : NULL;
     if (s == AT_OK && !texts) s = at_ctx_fail(ctx, AT_ERR_MEMORY, "evaluate: out of memory");
-    int grad = at_ctx_set_grad(ctx, 0);
+    int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
     if (s == AT_OK)
         s = score_items(ctx, m, pairs, items, sorted, n, beam, batch_size, &b, ids, texts, score,
                         outputs);
     free(texts);
     at_ctx_set_grad(ctx, grad);
+    at_ctx_set_training(ctx, training);
     at_ctx_reset(ctx);
     if (s != AT_OK && outputs)
         for (size_t i = 0; i < n; i++)

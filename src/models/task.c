@@ -6,14 +6,11 @@
  *   exact  whole outputs equal to the target (padding never counts)
  *   char   target units - characters or tokens - (END included) the
  *          output got right
-<<<<<<< HEAD
  * The best model is the one with the highest "exact". Or, for sources with
  * several references on consecutive lines (a word's pronunciations):
  *   wer    words whose output equals none of their references
  *   per    edits to the closest reference over its length
  * (at_seq2seq_evaluate_references; the lower the better).
-=======
- * The best model is the one with the highest "exact".
  *
  * The loss follows the context's training mode, which at_train switches
  * on for its steps (the encoder's dropout) and off for evaluations; the
@@ -21,7 +18,6 @@
  * masks come from the context's generator, whose state the trainer keeps
  * in every last.safetensors (train.ctx_rng), so a resumed run draws the
  * masks an unbroken one would.
->>>>>>> i11-encoder
  */
 #include "models.h"
 
