@@ -8,7 +8,7 @@
  *   attend g2p export --out DIR   the split as TSV files (for other programs)
  *   attend g2p MODEL [WORD...]    phones of each word (or of stdin's lines):
  *                                 `attend translate --fold --with-input`
- *                                 with beam search
+ *                                 (greedy; beam search with --beam)
  *
  * The data, the split rules and the scoring are the library's
  * (at_g2p_split_load, at_seq2seq_evaluate_references); this file finds the
@@ -29,7 +29,7 @@ static const char *const train_defaults[] = {
     "--out", "runs/g2p",
 };
 /* Decoding defaults for eval and words (chosen on the dev set, docs/g2p.md). */
-#define G2P_BEAM_WIDTH 5
+#define G2P_BEAM_WIDTH 1 /* beam 3, 5, 10 were worse on dev */
 #define G2P_LENGTH_PENALTY 1
 #define G2P_TEXT_(x) #x
 #define G2P_TEXT(x) G2P_TEXT_(x)
