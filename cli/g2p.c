@@ -247,7 +247,7 @@ static int eval_main_g2p(int argc, char **argv) {
  * another program (the PyTorch peer of bench/run_g2p_bench.sh). */
 static int export_main(int argc, char **argv) {
     const char *dir = NULL, *dict = NULL, *test = g2p_default_test();
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --option VALUE pairs */
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return usage(stdout);
         const char **field = !strcmp(arg, "--out")    ? &dir
@@ -257,7 +257,6 @@ static int export_main(int argc, char **argv) {
         if (!field) return fprintf(stderr, "attend g2p export: unknown option '%s'\n", arg), 2;
         if (!value) return fprintf(stderr, "attend g2p export: %s needs a value\n", arg), 2;
         *field = value;
-        i++;
     }
     if (!dir || !test)
         return fprintf(stderr, "attend g2p export: --out DIR and --test FILE (or "
