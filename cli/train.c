@@ -255,26 +255,6 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     return s;
 }
 
-/* A slice of p spread over the whole set, for a quick run: every k-th
- * source with all its pairs, k = floor(count / n) (so between n and 2n
- * pairs; the dictionary is sorted, so the first n pairs would hold only
- * words in A). n >= count/2 keeps everything. */
-static at_status spread_slice(at_ctx *ctx, at_pairs *p, size_t n) {
-    size_t stride = n && n < p->count ? p->count / n : 1, item = 0;
-    if (stride <= 1) return AT_OK;
-    at_pairs kept = {0};
-    for (size_t i = 0; i < p->count; i++) {
-        if (i > 0 && strcmp(p->source[i], p->source[i - 1])) item++;
-        if (item % stride == 0) {
-            at_status s = at_pairs_add(ctx, &kept, p->source[i], p->target[i]);
-            if (s != AT_OK) return at_pairs_clear(&kept), s;
-        }
-    }
-    at_pairs_clear(p);
-    *p = kept;
-    return AT_OK;
-}
-
 /* CMUdict without the test words: train and dev (at_g2p_split_load). */
 static at_status g2p_data(at_ctx *ctx, const train_options *o, train_data *d) {
     char buf[4096];
@@ -288,8 +268,8 @@ static at_status g2p_data(at_ctx *ctx, const train_options *o, train_data *d) {
     at_g2p_split_clear(&split);
     fprintf(stderr, "g2p: %zu training and %zu dev pronunciations from %s (test words of %s "
             "left out)\n", d->train.count, d->valid.count, dict, o->test);
-    if (o->train_size_set) CLI_TRY(spread_slice(ctx, &d->train, (size_t)o->train_size));
-    if (o->valid_size_set) CLI_TRY(spread_slice(ctx, &d->valid, (size_t)o->valid_size));
+    if (o->train_size_set) CLI_TRY(at_pairs_thin(ctx, &d->train, (size_t)o->train_size));
+    if (o->valid_size_set) CLI_TRY(at_pairs_thin(ctx, &d->valid, (size_t)o->valid_size));
     return AT_OK;
 }
 

@@ -186,7 +186,33 @@ static void test_fold(void) {
     at_ctx_free(ctx);
 }
 
+/* at_pairs_thin keeps every k-th source whole, spread over the set. */
+static void test_thin(void) {
+    at_ctx *ctx = test_new_ctx();
+    at_pairs p = {0};
+    char word[16];
+    for (int w = 0; w < 100; w++) { /* words 0..99, every third with two pairs */
+        snprintf(word, sizeof word, "W%03d", w);
+        CHECK_OK(ctx, at_pairs_add(ctx, &p, word, "A"));
+        if (w % 3 == 0) CHECK_OK(ctx, at_pairs_add(ctx, &p, word, "B"));
+    }
+    size_t before = p.count; /* 134 */
+    CHECK_OK(ctx, at_pairs_thin(ctx, &p, before)); /* n >= count/2: all kept */
+    CHECK(p.count == before, "thin to %zu kept %zu", before, p.count);
+    CHECK_OK(ctx, at_pairs_thin(ctx, &p, 30)); /* k = 134 / 30 = 4: words 0, 4, 8, ... */
+    CHECK(at_pairs_count_sources(&p) == 25, "%zu words kept, expected 25",
+          at_pairs_count_sources(&p));
+    CHECK(p.count >= 30 && p.count <= 60, "%zu pairs kept for 30", p.count);
+    CHECK(p.count > 0 && !strcmp(p.source[0], "W000") && !strcmp(p.source[p.count - 1], "W096"),
+          "first and last kept: %s .. %s", p.count ? p.source[0] : "",
+          p.count ? p.source[p.count - 1] : "");
+    CHECK(test_pairs_grouped(&p) == NULL, "a kept word lost a pronunciation's neighbour");
+    at_pairs_clear(&p);
+    at_ctx_free(ctx);
+}
+
 int main(void) {
+    test_thin();
     test_references();
     test_fold();
     return test_finish("g2p_lib");

@@ -55,6 +55,12 @@ AT_API uint64_t at_pairs_fingerprint(const at_pairs *pairs);
  * a set whose pairs give a source several references on consecutive lines
  * (a word's pronunciations). */
 AT_API size_t at_pairs_count_sources(const at_pairs *pairs);
+/* Thin pairs to a slice spread over the whole set, for a quick run: every
+ * k-th source (a run of consecutive equal sources) with all its pairs,
+ * k = floor(count / n), so between n and 2n pairs are kept; n = 0 or
+ * n >= count / 2 keeps everything. (A sorted file's first n pairs would
+ * hold only sources that start with A.) On failure pairs is unchanged. */
+AT_API at_status at_pairs_thin(at_ctx *ctx, at_pairs *pairs, size_t n);
 
 /* AT_OK if text[0, len) is valid UTF-8 (no overlong forms, surrogates,
  * code points above U+10FFFF or stray bytes). Otherwise AT_ERR_ARGUMENT

@@ -110,3 +110,19 @@ size_t at_pairs_count_sources(const at_pairs *pairs) {
         n += i == 0 || strcmp(pairs->source[i], pairs->source[i - 1]) != 0;
     return n;
 }
+
+at_status at_pairs_thin(at_ctx *ctx, at_pairs *pairs, size_t n) {
+    if (!pairs) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs_thin: NULL pairs");
+    size_t stride = n && n < pairs->count ? pairs->count / n : 1, item = 0;
+    if (stride <= 1) return AT_OK;
+    at_pairs kept = {0};
+    for (size_t i = 0; i < pairs->count; i++) {
+        if (i > 0 && strcmp(pairs->source[i], pairs->source[i - 1])) item++;
+        if (item % stride) continue;
+        at_status s = at_pairs_add(ctx, &kept, pairs->source[i], pairs->target[i]);
+        if (s != AT_OK) return at_pairs_clear(&kept), s;
+    }
+    at_pairs_clear(pairs);
+    *pairs = kept;
+    return AT_OK;
+}
