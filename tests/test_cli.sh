@@ -13,19 +13,8 @@
 #   tests/test_cli.sh PATH/TO/attend
 set -u
 ATTEND=${1:?usage: test_cli.sh PATH/TO/attend}
-DIR=$(mktemp -d)
-trap 'rm -rf "$DIR"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-# expect_error DESCRIPTION WORD COMMAND...: non-zero exit and WORD in stderr
-expect_error() {
-    what=$1 word=$2
-    shift 2
-    if "$@" > "$DIR/out" 2> "$DIR/err"; then fail "$what: exit 0"; return; fi
-    grep -qi -- "$word" "$DIR/err" || fail "$what: no '$word' in: $(cat "$DIR/err")"
-    grep -qi "segmentation\|core dumped\|sanitizer" "$DIR/err" && fail "$what: crashed"
-}
+# shellcheck source=tests/cli_checks.sh
+. "$(dirname "$0")/cli_checks.sh"
 
 cat > "$DIR/pairs.tsv" <<'TSV'
 9 May 2018	2018-05-09

@@ -14,18 +14,8 @@
 set -u
 ATTEND=${1:?usage: test_g2p.sh PATH/TO/attend PATH/TO/dict.txt}
 DICT=${2:-${ATTEND_CMUDICT:-$(cd "$(dirname "$0")/.." && scripts/data.sh cmudict)}}
-DIR=$(mktemp -d)
-trap 'rm -rf "$DIR"' EXIT
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-
-expect_error() {
-    what=$1 word=$2
-    shift 2
-    if "$@" > "$DIR/out" 2> "$DIR/err"; then fail "$what: exit 0"; return; fi
-    grep -qi -- "$word" "$DIR/err" || fail "$what: no '$word' in: $(cat "$DIR/err")"
-    grep -qi "segmentation\|core dumped\|sanitizer" "$DIR/err" && fail "$what: crashed"
-}
+# shellcheck source=tests/cli_checks.sh
+. "$(dirname "$0")/cli_checks.sh"
 
 [ -s "$DICT" ] || { echo "FAIL: no dictionary at $DICT (scripts/data.sh cmudict)" >&2; exit 1; }
 
