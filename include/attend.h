@@ -21,6 +21,7 @@
 #include "attend/attention.h"
 #include "attend/text.h"
 #include "attend/models.h"
+#include "attend/lm.h"
 #include "attend/data.h"
 #include "attend/viz.h"
 
