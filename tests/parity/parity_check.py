@@ -8,6 +8,7 @@ A comparison passes when |attend - oracle| <= atol + rtol * |oracle| for every e
 (NaN never passes). A failing one prints where and by how much, so a report says what broke
 without rerunning anything.
 """
+import argparse
 import os
 import subprocess
 import tempfile
@@ -87,6 +88,17 @@ def check_file(name, f, expected, extra, atol, rtol, oracle="oracle"):
 
 
 # --------------------------------------------------------------------------- a suite
+def suite_arguments(description, tool):
+    """The command line every suite takes: --tools, --case, --seed, --keep, --oracle."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--tools", required=True, help=f"the build's tests/ folder ({tool})")
+    parser.add_argument("--case", action="append", help="run only these cases")
+    parser.add_argument("--seed", type=int, default=None, help=f"seed passed to {tool}")
+    parser.add_argument("--keep", default=None, help="write the safetensors files here, keep them")
+    parser.add_argument("--oracle", choices=["float64", "float32"], default="float64")
+    return parser.parse_args()
+
+
 def run_suite(args, tool, cases, run_case, tmp_prefix, oracle_name="float64"):
     """The main loop of a parity test over a tool's named cases.
 

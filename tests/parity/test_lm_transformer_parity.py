@@ -26,7 +26,6 @@ in float64, so the tolerance covers only attend's float32 rounding.
 Usage: test_lm_transformer_parity.py --tools BUILD/tests [--case NAME ...] [--seed N] [--keep DIR]
 Exit status is non-zero if anything failed; the last line is "N passed, M failed".
 """
-import argparse
 import json
 import os
 import sys
@@ -37,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
 import safetensors_io  # noqa: E402
-from parity_check import check_file, dump_case, run_suite  # noqa: E402
+from parity_check import check_file, dump_case, run_suite, suite_arguments  # noqa: E402
 
 import torch  # noqa: E402
 from lm_gpt import GPT  # noqa: E402
@@ -110,13 +109,7 @@ def run_case(name, tools, workdir, seed):
 
 def main():
     global DT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("--tools", required=True, help="folder holding lm_parity_tool")
-    parser.add_argument("--case", action="append", help="run only these cases")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--keep", default=None, help="keep the safetensors files here")
-    parser.add_argument("--oracle", choices=["float64", "float32"], default="float64")
-    args = parser.parse_args()
+    args = suite_arguments(__doc__.split("\n")[1], "lm_parity_tool")
     DT = torch.float64 if args.oracle == "float64" else torch.float32
     return run_suite(args, "lm_parity_tool", CASES, run_case, "lm_parity_", args.oracle)
 
