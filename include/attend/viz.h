@@ -258,8 +258,10 @@ AT_API at_status at_plot_lm_attention(at_ctx *ctx, const at_lm_attention *attent
  * grouped bars (lines with markers when the bars would be thinner than
  * 3 px) on the fixed scale [0, 1]. names: `models` strings (valid UTF-8)
  * for the legend; mass (models, L) row-major, mass[m * L + d - 1] for
- * distance d, each a number in [0, 1] (NaN and values outside refused).
- * title may be NULL. .png, .svg or .pdf. */
+ * distance d, each a number in [0, 1] (NaN and values outside refused):
+ * row m is what at_lm_attention_span gives model m (a model with a
+ * shorter memory than L pads its row with zeros). title may be NULL.
+ * .png, .svg or .pdf. */
 AT_API at_status at_plot_attention_span(at_ctx *ctx, int models, const char *const *names,
                                         const double *mass, int L, const char *title,
                                         const char *out_path);
