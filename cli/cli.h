@@ -25,10 +25,16 @@ int translate_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int g2p_main(int argc, char **argv);
+int lm_main(int argc, char **argv);
 /* g2p.c: the dictionary's path ($ATTEND_CMUDICT, else the data cache, in
  * buf) and the standard test split's ($ATTEND_G2P_TEST, or NULL). */
 const char *g2p_default_dict(char *buf, size_t size);
 const char *g2p_default_test(void);
+
+/* Where scripts/data.sh keeps a data set's file: relative (e.g.
+ * "cmudict-0.2.3/data/dict.txt") under $ATTEND_DATA_DIR, else
+ * $XDG_CACHE_HOME/attend, else ~/.cache/attend; written into buf. */
+const char *cli_cache_path(const char *relative, char *buf, size_t size);
 
 /* Parse "--name VALUE" integer/float options with range checks. On error
  * print a message naming the option and return 0. */

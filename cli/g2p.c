@@ -72,15 +72,7 @@ static int usage(FILE *out) {
 const char *g2p_default_dict(char *buf, size_t size) {
     const char *env = getenv("ATTEND_CMUDICT");
     if (env && *env) return env;
-    const char *root = getenv("ATTEND_DATA_DIR"), *cache = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
-    if (root && *root)
-        snprintf(buf, size, "%s/cmudict-0.2.3/data/dict.txt", root);
-    else if (cache && *cache)
-        snprintf(buf, size, "%s/attend/cmudict-0.2.3/data/dict.txt", cache);
-    else
-        snprintf(buf, size, "%s/.cache/attend/cmudict-0.2.3/data/dict.txt", home ? home : ".");
-    return buf;
+    return cli_cache_path("cmudict-0.2.3/data/dict.txt", buf, size);
 }
 
 const char *g2p_default_test(void) {

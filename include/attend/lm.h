@@ -207,6 +207,15 @@ AT_API at_status at_lm_attention_of(at_ctx *ctx, const at_lm *model, const char 
                                     at_lm_attention *out);
 AT_API void at_lm_attention_clear(at_lm_attention *attention);
 
+/* Daniluk et al.'s attention span: mass[d-1] = the mean weight the model
+ * puts on its output d steps back, d = 1 .. L (memory), over every row of
+ * ids' consecutive windows of `context` characters that sees a whole
+ * window (rows L .. context-1), so the L values sum to 1. Only the
+ * attention, kv and kvp models (else AT_ERR_ARGUMENT); context must exceed
+ * L and n reach context. max_chars > 0 reads only that many ids. */
+AT_API at_status at_lm_attention_span(at_ctx *ctx, const at_lm *model, const int32_t *ids,
+                                      size_t n, size_t max_chars, double *mass);
+
 #ifdef __cplusplus
 }
 #endif
