@@ -416,7 +416,7 @@ static int lm_eval(int argc, char **argv) {
     lm_data_clear(&d);
     at_lm_free(m);
     at_ctx_free(ctx);
-    return cli_finish_stdout(code);
+    return code; /* main() flushes and closes stdout (cli_finish_stdout) */
 }
 
 /* -------------------------------------------------------------- generate */
@@ -478,7 +478,7 @@ static int lm_generate(int argc, char **argv) {
     free(text);
     at_lm_free(m);
     at_ctx_free(ctx);
-    return cli_finish_stdout(code);
+    return code; /* main() flushes and closes stdout */
 }
 
 int lm_main(int argc, char **argv) {
