@@ -10,7 +10,8 @@
 #define ATTEND_API_VIZ_H
 
 #include "attend/core.h"
-#include <stdio.h> /* FILE, for at_plot_terminal */
+#include "attend/lm.h" /* at_lm_attention, for at_plot_lm_attention */
+#include <stdio.h>     /* FILE, for at_plot_terminal */
 
 #ifdef __cplusplus
 extern "C" {
@@ -216,6 +217,71 @@ AT_API at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map
 #define AT_VIZ_MAX_METRICS_BYTES (256 << 20)
 AT_API at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out_path,
                           const char *title);
+
+/* ------------------------------------------------- language-model figures
+ * (attend/lm.h). Each is written atomically; bad input is refused with an
+ * AT_ERR_ARGUMENT (AT_ERR_FORMAT for a bad metrics file) naming the
+ * problem, before anything is drawn or written. */
+#define AT_VIZ_MAX_LAYERS 64  /* at_plot_lm_attention                      */
+#define AT_VIZ_MAX_SERIES 10  /* models or runs on one plot: one colour each */
+#define AT_VIZ_MAX_SPAN 256   /* distances of at_plot_attention_span        */
+
+/* Every head of every layer of a language model on one passage, the
+ * weights of at_lm_attention_of: layers L (1..AT_VIZ_MAX_LAYERS), heads H
+ * (1..AT_VIZ_MAX_HEADS), length T (1..AT_VIZ_MAX_TOKENS), weights
+ * (L, H, T, T) with row t = the position whose attention it is (the query)
+ * over the keys s <= t, and T labels (valid UTF-8, one per position,
+ * usually one character). Every weight must be a finite number in [0, 1],
+ * each row sums to at most 1 (+ 1e-3), and a weight on a later key
+ * (s > t) must be 0: the attention of a language model is causal, so a
+ * weight there means the weights are transposed or laid out for another
+ * length. The format follows out_path's extension (case-insensitive):
+ *   .html   one self-contained page (no network: the data, script and
+ *           style are inline) with a layer selector (#layer-select: all
+ *           layers, or one) and a head selector (#head-select: all heads,
+ *           their mean, or one): bertviz's head view (one layer) and
+ *           model view (all layers x all heads). Hovering a cell shows
+ *           the two characters and the exact weight (the shortest decimal
+ *           that reads back as the same float).
+ *   .png, .svg, .pdf   a grid of small heatmaps, one row per layer and one
+ *           column per head (panels "layer l · head h"), the passage as
+ *           subheading; characters label the rows and columns when every
+ *           one fits its cell, else none are written.
+ * Newlines, tabs and spaces in the labels are shown as ⏎, ⇥ and ␣. title
+ * (the heading) may be NULL. The drawing budget of at_plot_map applies. */
+AT_API at_status at_plot_lm_attention(at_ctx *ctx, const at_lm_attention *attention,
+                                      const char *title, const char *out_path);
+
+/* Daniluk et al.'s attention-span figure: the mean attention mass that
+ * each of `models` models (1..AT_VIZ_MAX_SERIES) puts on the output at
+ * distance 1..L (1 = the previous output; L in 1..AT_VIZ_MAX_SPAN), as
+ * grouped bars (lines with markers when the bars would be thinner than
+ * 3 px) on the fixed scale [0, 1]. names: `models` strings (valid UTF-8)
+ * for the legend; mass (models, L) row-major, mass[m * L + d - 1] for
+ * distance d, each a number in [0, 1] (NaN and values outside refused):
+ * row m is what at_lm_attention_span gives model m (a model with a
+ * shorter memory than L pads its row with zeros). title may be NULL.
+ * .png, .svg or .pdf. */
+AT_API at_status at_plot_attention_span(at_ctx *ctx, int models, const char *const *names,
+                                        const double *mass, int L, const char *title,
+                                        const char *out_path);
+
+/* Training curves of several runs (1..AT_VIZ_MAX_SERIES) on one plot
+ * against wall-clock time, e.g. the metrics.jsonl of `attend lm train`:
+ * lines {"step", "loss", "lr", ["valid_nats", "valid_bpc"], "seconds",
+ * "examples_per_second"}. x = "seconds" (drawn in minutes), y = nats per
+ * character; per run one colour, "loss" (training) a thin line and
+ * "valid_nats" (validation) a thicker line with a marker per point; a
+ * legend with the labels. labels: `runs` strings, or NULL to name each
+ * run by the folder holding its file. Each file is read as at_plot_metrics
+ * reads one, more strictly: a line that is not JSON, a line with a "step"
+ * but no numeric "seconds", or a "loss" or "valid_nats" that is not a
+ * finite number is an AT_ERR_FORMAT naming the file and line; a file
+ * with neither field anywhere is an AT_ERR_FORMAT too. title may be NULL.
+ * .png, .svg or .pdf. */
+AT_API at_status at_plot_runs(at_ctx *ctx, int runs, const char *const *metrics_paths,
+                              const char *const *labels, const char *title,
+                              const char *out_path);
 
 #ifdef __cplusplus
 }

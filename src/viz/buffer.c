@@ -129,10 +129,19 @@ int viz_control_bytes(const char *p) {
     return 0;
 }
 
+/* The symbol a lone white-space label is shown as, or NULL. */
+static const char *white_space_symbol(const char *label) {
+    if (!strcmp(label, " ")) return "\xE2\x90\xA3";                         /* U+2423 OPEN BOX */
+    if (!strcmp(label, "\n") || !strcmp(label, "\r\n")) return "\xE2\x8F\x8E"; /* U+23CE */
+    if (!strcmp(label, "\t")) return "\xE2\x87\xA5";                        /* U+21E5 */
+    return NULL;
+}
+
 void viz_display_label(const char *label, char *out, size_t size) {
     if (size == 0) return;
-    if (!strcmp(label, " ")) {
-        snprintf(out, size, "\xE2\x90\xA3"); /* U+2423 OPEN BOX */
+    const char *symbol = white_space_symbol(label);
+    if (symbol) {
+        snprintf(out, size, "%s", symbol);
         return;
     }
     size_t j = 0;
@@ -153,4 +162,27 @@ void viz_display_label(const char *label, char *out, size_t size) {
         if (j > 0 && (unsigned char)out[j - 1] >= 0xC0) j--;
         out[j] = 0;
     }
+}
+
+char *viz_display_passage(char *const *labels, int n, int max_chars) {
+    sbuf b = {0};
+    for (int i = 0; i < n && !b.failed; i++) {
+        if (i == max_chars) {
+            sbuf_puts(&b, "\xE2\x80\xA6"); /* U+2026 HORIZONTAL ELLIPSIS */
+            break;
+        }
+        const char *symbol = strcmp(labels[i], " ") ? white_space_symbol(labels[i]) : NULL;
+        if (symbol) {
+            sbuf_puts(&b, symbol);
+            continue;
+        }
+        for (const char *p = labels[i]; *p; p++) {
+            int control = viz_control_bytes(p);
+            sbuf_put(&b, control ? "\xEF\xBF\xBD" : p, control ? 3 : 1);
+            p += control ? control - 1 : 0;
+        }
+    }
+    sbuf_put(&b, "", 0);
+    if (b.failed) sbuf_free(&b);
+    return b.data;
 }

@@ -1,7 +1,9 @@
 /*
- * curves.c - training curves from a metrics file of JSON lines.
+ * curves.c - training curves from metrics files of JSON lines: one run
+ * (at_plot_metrics, against the step) or several runs on one plot
+ * (at_plot_runs, against wall-clock time).
  *
- * Every numeric field of a line with a "step" becomes a point of the
+ * One run: every numeric field of a line with a "step" becomes a point of the
  * series of that name. Series whose name contains "loss" are drawn in the
  * left panel; names with "acc", "exact", "match" or "char" (per-character
  * accuracy, e.g. "valid_char") in the right one, on
@@ -14,6 +16,13 @@
  * skipped, so the trainer may log whatever else it likes. The file is
  * read whole with the library's capped reader (AT_VIZ_MAX_METRICS_BYTES), and the
  * number of points is held to the drawing budget before anything is drawn.
+ *
+ * Several runs: the x of a point is the line's "seconds" (drawn in
+ * minutes), the y its "loss" (training, a thin line) and "valid_nats"
+ * (validation, a thick line with markers), one colour per run. Read
+ * strictly: a line with a "step" but no "seconds", or with a loss that is
+ * not a finite number, is a format error naming the file and line, as a
+ * line that is not JSON is.
  */
 #include "files.h"
 #include "viz.h"
@@ -24,28 +33,31 @@
 #include <string.h>
 
 enum { MAX_SERIES = 12, PLOT_W = 420, PLOT_H = 260, MARGIN = 16, AXIS_L = 52, AXIS_B = 72 };
+enum { RUNS_W = 640, RUNS_H = 380 };
 
 static const uint8_t WHITE[3] = {255, 255, 255};
 static const uint8_t INK[3] = {0x22, 0x22, 0x22};
 static const uint8_t GREY[3] = {0x66, 0x66, 0x66};
-static const uint8_t GRID[3] = {0xE6, 0xE6, 0xE6};
-static const uint8_t PALETTE[6][3] = {{0x3B, 0x52, 0x8B}, {0xE4, 0x57, 0x2E}, {0x21, 0x90, 0x8C},
-                                      {0x8E, 0x44, 0xAD}, {0x5D, 0xA8, 0x3A}, {0xC9, 0x8B, 0x00}};
 
 typedef struct series {
     char name[64];
     double *x, *y;
     size_t n, cap;
-    int panel; /* 0 loss, 1 accuracy */
+    int panel; /* at_plot_metrics: 0 loss, 1 accuracy; at_plot_runs: 0 loss, 1 valid_nats */
 } series;
 
+/* What a metrics file is read into, and how. */
 typedef struct curves {
     series s[MAX_SERIES];
     int count;
     double x_min, x_max;
+    const char *x_field;                /* a point's x: "step" or "seconds"     */
+    int (*panel_of)(const char *name);  /* a field's panel; -1: not drawn       */
+    int strict; /* a line with "step" must have x_field, and every drawn field
+                   must be a finite number (else AT_ERR_FORMAT naming the line) */
 } curves;
 
-static int panel_of(const char *name) {
+static int metrics_panel(const char *name) {
     if (strstr(name, "loss")) return 0;
     if (strstr(name, "acc") || strstr(name, "exact") || strstr(name, "match") ||
         strstr(name, "char"))
@@ -53,9 +65,7 @@ static int panel_of(const char *name) {
     return -1;
 }
 
-static int add_point(curves *c, const char *name, double x, double y) {
-    int panel = panel_of(name);
-    if (panel < 0 || !isfinite(y)) return 1;
+static int add_point(curves *c, const char *name, int panel, double x, double y) {
     int i = 0;
     while (i < c->count && strcmp(c->s[i].name, name)) i++;
     if (i == c->count) {
@@ -88,6 +98,37 @@ static void curves_free(curves *c) {
     }
 }
 
+static int is_number(json_object *v) {
+    return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
+}
+
+/* The points of one line that has a "step": x from c->x_field, a point for
+ * each drawn field. */
+static at_status line_points(at_ctx *ctx, curves *c, const char *path, long lineno,
+                             json_object *obj) {
+    json_object *xv;
+    if (!json_object_object_get_ex(obj, c->x_field, &xv) || !is_number(xv) ||
+        !isfinite(json_object_get_double(xv)))
+        return c->strict ? at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: no \"%s\" number", path,
+                                       lineno, c->x_field)
+                         : AT_OK;
+    double x = json_object_get_double(xv);
+    json_object_object_foreach(obj, key, val) {
+        int panel = c->panel_of(key);
+        if (panel < 0) continue;
+        double y = is_number(val) ? json_object_get_double(val) : NAN;
+        if (!isfinite(y)) {
+            if (c->strict)
+                return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: \"%s\" is not a finite number",
+                                   path, lineno, key);
+            continue;
+        }
+        if (!add_point(c, key, panel, x, y))
+            return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    }
+    return AT_OK;
+}
+
 static at_status parse_line(at_ctx *ctx, curves *c, const char *path, long lineno,
                             const char *line, size_t len) {
     size_t i = 0;
@@ -104,17 +145,11 @@ static at_status parse_line(at_ctx *ctx, curves *c, const char *path, long linen
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:%ld: not a JSON object", path, lineno);
     }
     json_object *step;
-    int good = 1;
-    if (json_object_object_get_ex(obj, "step", &step) &&
-        (json_object_is_type(step, json_type_int) || json_object_is_type(step, json_type_double))) {
-        double x = json_object_get_double(step);
-        json_object_object_foreach(obj, key, val) {
-            if (json_object_is_type(val, json_type_int) || json_object_is_type(val, json_type_double))
-                good = good && add_point(c, key, x, json_object_get_double(val));
-        }
-    }
+    at_status s = AT_OK;
+    if (json_object_object_get_ex(obj, "step", &step) && is_number(step))
+        s = line_points(ctx, c, path, lineno, obj);
     json_object_put(obj);
-    return good ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    return s;
 }
 
 static at_status read_metrics(at_ctx *ctx, const char *path, curves *c) {
@@ -142,77 +177,30 @@ static at_status curves_budget(at_ctx *ctx, const curves *c, const char *path, c
     return viz_check_budget(ctx, path, ext, points, 2.0 * PLOT_W, 2.0 * PLOT_H, what);
 }
 
-/* A nice tick step for a range shown with about `want` ticks. */
-static double nice_step(double range, int want) {
-    double raw = range / want, p = pow(10, floor(log10(raw))), m = raw / p;
-    return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
-}
-
-typedef struct axes {
-    double x0, y0;              /* plot area's top-left        */
-    double xmin, xmax, ymin, ymax;
-    int log_y;                  /* ymin, ymax are log10 of the values */
-} axes;
-
-static double ax_x(const axes *a, double x) {
-    return a->x0 + (x - a->xmin) / (a->xmax - a->xmin) * PLOT_W;
-}
-static double ax_y(const axes *a, double y) {
-    double v = a->log_y ? log10(y) : y;
-    return a->y0 + PLOT_H - (v - a->ymin) / (a->ymax - a->ymin) * PLOT_H;
-}
-
-/* Log-scale ticks: 1, 2 and 5 times each power of ten in range, or only
- * the powers when the range spans more than three decades. */
-static void draw_log_ticks(dl_list *l, const axes *a) {
-    static const double mantissas[3] = {1, 2, 5};
-    int every = a->ymax - a->ymin > 3 ? 1 : 3;
-    char text[32];
-    for (int d = (int)floor(a->ymin); d <= (int)ceil(a->ymax); d++)
-        for (int k = 0; k < every; k++) {
-            double y = mantissas[k] * pow(10, d), v = log10(y);
-            if (v < a->ymin - 1e-9 || v > a->ymax + 1e-9) continue;
-            dl_line(l, a->x0, ax_y(a, y), a->x0 + PLOT_W, ax_y(a, y), 1, GRID);
-            snprintf(text, sizeof text, "%g", y);
-            dl_text(l, a->x0 - 6, ax_y(a, y), text, 11, 0, DL_END, 0, INK, "tick");
-        }
-}
-
-static void draw_axes(dl_list *l, const axes *a, const char *title, const char *ylabel) {
-    char text[32];
-    double ys = nice_step(a->ymax - a->ymin, 5), xs = nice_step(a->xmax - a->xmin, 6);
-    if (a->log_y) draw_log_ticks(l, a);
-    for (double y = ceil(a->ymin / ys) * ys; !a->log_y && y <= a->ymax + ys * 1e-9; y += ys) {
-        dl_line(l, a->x0, ax_y(a, y), a->x0 + PLOT_W, ax_y(a, y), 1, GRID);
-        snprintf(text, sizeof text, "%g", fabs(y) < ys * 1e-9 ? 0.0 : y);
-        dl_text(l, a->x0 - 6, ax_y(a, y), text, 11, 0, DL_END, 0, INK, "tick");
+/* A series as a polyline of width `width` (points <= 0 left out on a log
+ * scale); a lone point as a small square. */
+static void draw_series(dl_list *l, const series *s, const viz_axes *a, double width,
+                        const uint8_t rgb[3], const char *tag) {
+    for (size_t j = 1; j < s->n; j++) {
+        if (a->log_y && (s->y[j - 1] <= 0 || s->y[j] <= 0)) continue;
+        dl_line(l, viz_axes_x(a, s->x[j - 1]), viz_axes_y(a, s->y[j - 1]), viz_axes_x(a, s->x[j]),
+                viz_axes_y(a, s->y[j]), width, rgb);
+        if (tag) dl_tag(l, tag);
     }
-    for (double x = ceil(a->xmin / xs) * xs; x <= a->xmax + xs * 1e-9; x += xs) {
-        dl_line(l, ax_x(a, x), a->y0, ax_x(a, x), a->y0 + PLOT_H, 1, GRID);
-        snprintf(text, sizeof text, "%g", x);
-        dl_text(l, ax_x(a, x), a->y0 + PLOT_H + 12, text, 11, 0, DL_MIDDLE, 0, INK, "tick");
+    if (s->n == 1) {
+        dl_rect(l, viz_axes_x(a, s->x[0]) - 2, viz_axes_y(a, s->y[0]) - 2, 4, 4, rgb);
+        if (tag) dl_tag(l, tag);
     }
-    dl_line(l, a->x0, a->y0 + PLOT_H, a->x0 + PLOT_W, a->y0 + PLOT_H, 1, INK);
-    dl_line(l, a->x0, a->y0, a->x0, a->y0 + PLOT_H, 1, INK);
-    dl_text(l, a->x0, a->y0 - 14, title, 13, 1, DL_START, 0, INK, "panel-title");
-    dl_text(l, a->x0 + PLOT_W / 2.0, a->y0 + PLOT_H + 30, "step", 11, 0, DL_MIDDLE, 0, GREY,
-            "axis");
-    dl_text(l, a->x0 - 40, a->y0 + PLOT_H / 2.0, ylabel, 11, 0, DL_MIDDLE, 1, GREY, "axis");
 }
 
-static void draw_panel(dl_list *l, const curves *c, int panel, const axes *a) {
+static void draw_panel(dl_list *l, const curves *c, int panel, const viz_axes *a) {
     int k = 0;
     for (int i = 0; i < c->count; i++) {
         const series *s = &c->s[i];
         if (s->panel != panel) continue;
-        const uint8_t *rgb = PALETTE[k % 6];
-        for (size_t j = 1; j < s->n; j++) {
-            if (a->log_y && (s->y[j - 1] <= 0 || s->y[j] <= 0)) continue;
-            dl_line(l, ax_x(a, s->x[j - 1]), ax_y(a, s->y[j - 1]), ax_x(a, s->x[j]),
-                    ax_y(a, s->y[j]), 2, rgb);
-        }
-        if (s->n == 1)
-            dl_rect(l, ax_x(a, s->x[0]) - 2, ax_y(a, s->y[0]) - 2, 4, 4, rgb);
+        uint8_t rgb[3];
+        viz_palette(k % 6, rgb);
+        draw_series(l, s, a, 2, rgb, NULL);
         /* legend: one row under the x axis, out of the curves' way */
         double lx = a->x0 + 118 * (k % 3), ly = a->y0 + PLOT_H + 50 + 16 * (k / 3);
         dl_line(l, lx, ly, lx + 18, ly, 3, rgb);
@@ -277,10 +265,11 @@ static void build(dl_list *l, curves *c, const char *title) {
     double x = MARGIN + AXIS_L;
     static const char *names[2] = {"loss", "accuracy"};
     for (int panel = 0; panel < 2; panel++) {
-        axes a = {x, MARGIN + 58, c->x_min, c->x_max, 0, 1, 0};
+        viz_axes a = {x, MARGIN + 58, PLOT_W, PLOT_H, c->x_min, c->x_max, 0, 1, 0, 0};
         if (!panel_range(c, panel, &a.ymin, &a.ymax)) continue;
         if (panel == 0) a.log_y = log_range(c, &a.ymin, &a.ymax);
-        draw_axes(l, &a, names[panel], panel == 0 && a.log_y ? "loss (log scale)" : names[panel]);
+        viz_draw_axes(l, &a, names[panel], "step",
+                      panel == 0 && a.log_y ? "loss (log scale)" : names[panel]);
         draw_panel(l, c, panel, &a);
         x += PLOT_W + AXIS_L + 24;
     }
@@ -303,6 +292,8 @@ at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out
                            out_path);
     curves c;
     memset(&c, 0, sizeof c);
+    c.x_field = "step";
+    c.panel_of = metrics_panel;
     at_status s = read_metrics(ctx, metrics_path, &c);
     int any = 0;
     for (int i = 0; i < c.count; i++) any = any || c.s[i].n > 0;
@@ -317,5 +308,174 @@ at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out
         dl_free(&l);
     }
     curves_free(&c);
+    return s;
+}
+
+/* ------------------------------------------------------------------ runs
+ * Several runs on one plot against wall-clock time: per run one colour,
+ * its training loss a thin line, its validation nats a thick line with a
+ * marker at each evaluation. */
+
+static int runs_panel(const char *name) {
+    return !strcmp(name, "loss") ? 0 : !strcmp(name, "valid_nats") ? 1 : -1;
+}
+
+typedef struct run {
+    curves c;
+    const series *loss, *valid; /* NULL if the file has none          */
+    char label[256];            /* as shown                           */
+} run;
+
+/* A run without a label is named by the folder holding its file. */
+static void run_label(const char *path, const char *given, char *out, size_t size) {
+    const char *end = strrchr(path, '/'), *start = end;
+    while (start && start > path && start[-1] != '/') start--;
+    char name[256];
+    if (given)
+        snprintf(name, sizeof name, "%s", given);
+    else if (end && start < end)
+        snprintf(name, sizeof name, "%.*s", (int)(end - start), start);
+    else
+        snprintf(name, sizeof name, "%s", path);
+    viz_display_label(name, out, size);
+}
+
+/* Read one run's file strictly; x in minutes. */
+static at_status read_run(at_ctx *ctx, const char *path, run *r) {
+    r->c.x_field = "seconds";
+    r->c.panel_of = runs_panel;
+    r->c.strict = 1;
+    at_status s = read_metrics(ctx, path, &r->c);
+    for (int i = 0; s == AT_OK && i < r->c.count; i++) {
+        series *se = &r->c.s[i];
+        for (size_t j = 0; j < se->n; j++) se->x[j] /= 60.0;
+        if (se->panel == 0) r->loss = se;
+        if (se->panel == 1) r->valid = se;
+    }
+    if (s == AT_OK && !r->loss && !r->valid)
+        s = at_ctx_fail(ctx, AT_ERR_FORMAT,
+                        "%s: no line has a \"step\" with \"loss\" or \"valid_nats\"", path);
+    return s;
+}
+
+/* x from 0 to the longest run; y over every point, padded. */
+static void runs_ranges(const run *runs, int n, viz_axes *a) {
+    a->xmin = 0, a->xmax = 0, a->ymin = INFINITY, a->ymax = -INFINITY;
+    for (int r = 0; r < n; r++)
+        for (int i = 0; i < runs[r].c.count; i++)
+            for (size_t j = 0; j < runs[r].c.s[i].n; j++) {
+                a->xmax = fmax(a->xmax, runs[r].c.s[i].x[j]);
+                a->ymin = fmin(a->ymin, runs[r].c.s[i].y[j]);
+                a->ymax = fmax(a->ymax, runs[r].c.s[i].y[j]);
+            }
+    if (a->xmax < 1e-9) a->xmax = 1;
+    if (a->ymax - a->ymin < 1e-9) a->ymin -= 0.5, a->ymax += 0.5;
+    double pad = 0.05 * (a->ymax - a->ymin);
+    a->ymin -= pad, a->ymax += pad;
+}
+
+static void marker(dl_list *l, double x, double y, const uint8_t rgb[3], const char *tag) {
+    dl_rect(l, x - 3.5, y - 3.5, 7, 7, rgb);
+    if (tag) dl_tag(l, tag);
+}
+
+/* One legend line: a short stretch of line (and a marker), then text. */
+static void legend_entry(dl_list *l, double x, double y, double width, int with_marker,
+                         const uint8_t rgb[3], const char *text) {
+    dl_line(l, x, y, x + 24, y, width, rgb);
+    if (with_marker) marker(l, x + 12, y, rgb, NULL);
+    dl_text(l, x + 32, y, text, 11, 0, DL_START, 0, INK, "legend");
+}
+
+static void build_runs(dl_list *l, viz_measure *vm, const run *runs, int n, const char *title) {
+    dl_rect(l, 0, 0, 1, 1, WHITE);
+    dl_text(l, MARGIN, MARGIN + 10, title, 16, 1, DL_START, 0, INK, "heading");
+    viz_axes a = {MARGIN + AXIS_L, MARGIN + 44, RUNS_W, RUNS_H, 0, 1, 0, 1, 0, 0};
+    runs_ranges(runs, n, &a);
+    viz_draw_axes(l, &a, NULL, "wall-clock time (minutes)", "nats per character");
+    double lx = a.x0 + a.w + 24, ly = a.y0 + 8, widest = 0, w, h;
+    char tag[32];
+    for (int r = 0; r < n; r++, ly += 20) {
+        uint8_t rgb[3];
+        viz_palette(r, rgb);
+        snprintf(tag, sizeof tag, "train r%d", r);
+        if (runs[r].loss) draw_series(l, runs[r].loss, &a, 1.2, rgb, tag);
+        snprintf(tag, sizeof tag, "valid r%d", r);
+        if (runs[r].valid) draw_series(l, runs[r].valid, &a, 2.6, rgb, tag);
+        snprintf(tag, sizeof tag, "marker r%d", r);
+        for (size_t j = 0; runs[r].valid && j < runs[r].valid->n; j++)
+            marker(l, viz_axes_x(&a, runs[r].valid->x[j]), viz_axes_y(&a, runs[r].valid->y[j]),
+                   rgb, tag);
+        legend_entry(l, lx, ly, 2.6, 1, rgb, runs[r].label);
+        viz_text_size(vm, runs[r].label, 11, 0, &w, &h);
+        widest = fmax(widest, w);
+    }
+    ly += 12;
+    legend_entry(l, lx, ly, 1.2, 0, GREY, "training loss");
+    legend_entry(l, lx, ly + 20, 2.6, 1, GREY, "validation (valid_nats)");
+    viz_text_size(vm, "validation (valid_nats)", 11, 0, &w, &h);
+    widest = fmax(widest, w);
+    viz_text_size(vm, title, 16, 1, &w, &h);
+    l->width = ceil(fmax(lx + 32 + widest, MARGIN + w) + MARGIN);
+    l->height = ceil(fmax(a.y0 + a.h + 40, ly + 32) + MARGIN);
+    if (!l->failed) {
+        l->items[0].w = l->width;
+        l->items[0].h = l->height;
+    }
+}
+
+static at_status check_runs(at_ctx *ctx, int n, const char *const *paths,
+                            const char *const *labels, const char *title, const char *out_path) {
+    if (!out_path || !paths || n < 1 || n > AT_VIZ_MAX_SERIES)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "runs plot: needs 1 to %d metrics files and an output path (got %d)",
+                           AT_VIZ_MAX_SERIES, n);
+    for (int r = 0; r < n; r++) {
+        if (!paths[r] || (labels && !labels[r]))
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                               "runs plot: %s %d of %d is NULL (fewer than runs given?)",
+                               paths[r] ? "label" : "metrics path", r, n);
+        if (labels) {
+            at_status s = at_utf8_check(ctx, labels[r], strlen(labels[r]), "run label");
+            if (s != AT_OK) return s;
+        }
+    }
+    char ext[8];
+    viz_extension(out_path, ext, sizeof ext);
+    if (strcmp(ext, "png") && strcmp(ext, "svg") && strcmp(ext, "pdf"))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: training curves are .png, .svg or .pdf",
+                           out_path);
+    return title ? at_utf8_check(ctx, title, strlen(title), "title") : AT_OK;
+}
+
+at_status at_plot_runs(at_ctx *ctx, int runs, const char *const *metrics_paths,
+                       const char *const *labels, const char *title, const char *out_path) {
+    at_status s = check_runs(ctx, runs, metrics_paths, labels, title, out_path);
+    if (s != AT_OK) return s;
+    run *rs = calloc((size_t)runs, sizeof *rs);
+    if (!rs) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", out_path);
+    double points = 0;
+    for (int r = 0; r < runs && s == AT_OK; r++) {
+        run_label(metrics_paths[r], labels ? labels[r] : NULL, rs[r].label, sizeof rs[r].label);
+        s = read_run(ctx, metrics_paths[r], &rs[r]);
+        points += (rs[r].loss ? (double)rs[r].loss->n : 0) +
+                  (rs[r].valid ? 2.0 * (double)rs[r].valid->n : 0);
+    }
+    char ext[8], what[64];
+    viz_extension(out_path, ext, sizeof ext);
+    snprintf(what, sizeof what, "%.0f points of %d runs", points, runs);
+    if (s == AT_OK)
+        s = viz_check_budget(ctx, out_path, ext, points, RUNS_W + 480.0, RUNS_H + 160.0, what);
+    viz_measure *vm = NULL;
+    if (s == AT_OK) s = viz_measure_create(ctx, &vm);
+    if (s == AT_OK) {
+        dl_list l = {0};
+        build_runs(&l, vm, rs, runs, title && title[0] ? title : "training runs");
+        s = viz_render(ctx, &l, out_path, ext);
+        dl_free(&l);
+    }
+    viz_measure_free(vm);
+    for (int r = 0; r < runs; r++) curves_free(&rs[r].c);
+    free(rs);
     return s;
 }

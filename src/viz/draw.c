@@ -85,6 +85,14 @@ void dl_text(dl_list *l, double x, double y, const char *text, double size, int 
     if (!it->text || (tag && !it->tag)) l->failed = 1;
 }
 
+void dl_tag(dl_list *l, const char *tag) {
+    if (l->failed || l->count == 0) return;
+    dl_item *it = &l->items[l->count - 1];
+    free(it->tag);
+    it->tag = viz_strdup(tag);
+    if (!it->tag) l->failed = 1;
+}
+
 void dl_free(dl_list *l) {
     for (size_t i = 0; i < l->count; i++) {
         free(l->items[i].text);

@@ -14,6 +14,11 @@
  * (8 to 13 px). When rows are smaller than a line of text, only every k-th
  * label is written, so labels never overlap.
  *
+ * A head grid (viz_plot_head_grid, for the layers of a language model)
+ * puts every head of several maps in rows of panels, a row per map and a
+ * column per head, with cells sized to keep a row about 1400 px wide (down
+ * to 2 px); its labels are written only when every one fits its cell.
+ *
  * Before a figure is built its cost is estimated from its cells (one
  * shape each) and their area (viz_check_budget), so a map too big to draw
  * is refused with a message instead of exhausting memory.
@@ -47,6 +52,7 @@ typedef struct geom {
     double w, h;        /* whole panel                                    */
     int vertical;       /* column labels rotated                           */
     int row_step, col_step; /* write every k-th label                     */
+    int no_labels;      /* labels left out: they would not all fit        */
 } geom;
 
 typedef struct figure {
@@ -56,6 +62,10 @@ typedef struct figure {
     int cell;
     double font;
     char heading[400], subheading[400];
+    int grid_px;        /* > 0: a row of panels is about this wide, cells
+                           down to 2 px (viz_plot_head_grid)              */
+    int labels_if_fit;  /* write labels only when every one fits          */
+    char what[96];      /* names the figure in the budget's message       */
 } figure;
 
 static float panel_value(const panel *p, int r, int c) {
@@ -83,7 +93,8 @@ static void choose_cell(figure *f) {
         longest = m->cols > longest ? m->cols : longest;
     }
     int budget = f->n == 1 ? 760 : 520;
-    f->cell = clampi(budget / longest, 4, 28);
+    f->cell = f->grid_px > 0 ? clampi(f->grid_px / (f->ncols * longest), 2, 28)
+                             : clampi(budget / longest, 4, 28);
     f->font = f->cell * 0.62 < 8 ? 8 : f->cell * 0.62 > 13 ? 13 : f->cell * 0.62;
 }
 
@@ -107,8 +118,9 @@ static void measure_panel(viz_measure *vm, const figure *f, const panel *p, geom
     g->vertical = max_col > f->cell - 2;
     g->row_step = (int)ceil(line * 0.95 / f->cell);
     g->col_step = g->vertical ? g->row_step : 1;
-    g->row_w = ceil(max_row) + LABEL_PAD;
-    g->col_h = ceil(g->vertical ? max_col : line) + LABEL_PAD;
+    g->no_labels = f->labels_if_fit && g->row_step > 1;
+    g->row_w = g->no_labels ? 0 : ceil(max_row) + LABEL_PAD;
+    g->col_h = g->no_labels ? 0 : ceil(g->vertical ? max_col : line) + LABEL_PAD;
     g->title_h = 0;
     if (p->title[0]) {
         viz_text_size(vm, p->title, PANEL_TITLE_SIZE, 1, &w, &h);
@@ -134,12 +146,12 @@ static void draw_panel(dl_list *l, const figure *f, const panel *p, const geom *
             at_viz_colour(panel_value(p, r, c), rgb);
             dl_rect(l, gx + c * cell, gy + r * cell, cell, cell, rgb);
         }
-    for (int r = 0; r < m->rows; r += g->row_step) {
+    for (int r = 0; !g->no_labels && r < m->rows; r += g->row_step) {
         viz_display_label(m->row_labels[r], label, sizeof label);
         dl_text(l, gx - LABEL_PAD, gy + (r + 0.5) * cell, label, f->font, 0, DL_END, 0, INK,
                 "row-label");
     }
-    for (int c = 0; c < m->cols; c += g->col_step) {
+    for (int c = 0; !g->no_labels && c < m->cols; c += g->col_step) {
         viz_display_label(m->col_labels[c], label, sizeof label);
         double cx = gx + (c + 0.5) * cell;
         if (g->vertical)
@@ -290,8 +302,8 @@ static void describe(int n, const at_attention_map *const *maps, double cells, c
 }
 
 /* The budget of an HTML page: every number of every head is written. */
-static at_status html_budget(at_ctx *ctx, int n, const at_attention_map *const *maps,
-                             const char *path) {
+at_status viz_html_budget(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                          const char *path) {
     double cells = 0;
     for (int i = 0; i < n; i++)
         cells += (double)maps[i]->heads * maps[i]->rows * maps[i]->cols;
@@ -316,7 +328,7 @@ static at_status figure_budget(at_ctx *ctx, figure *f, const char *path, const c
     }
     char what[96];
     describe(n_maps, maps, shapes, what, sizeof what);
-    return viz_check_budget(ctx, path, ext, shapes, area, 1.0, what);
+    return viz_check_budget(ctx, path, ext, shapes, area, 1.0, f->what[0] ? f->what : what);
 }
 
 static at_status render_figure(at_ctx *ctx, figure *f, const char *path, const char *ext) {
@@ -336,7 +348,7 @@ at_status at_plot_map(at_ctx *ctx, const at_attention_map *map, const char *path
     char ext[8];
     viz_extension(path, ext, sizeof ext);
     if (!strcmp(ext, "html")) {
-        if ((s = html_budget(ctx, 1, &map, path)) != AT_OK) return s;
+        if ((s = viz_html_budget(ctx, 1, &map, path)) != AT_OK) return s;
         return viz_html_maps(ctx, 1, &map, NULL, path);
     }
     figure f;
@@ -357,7 +369,7 @@ at_status at_plot_compare(at_ctx *ctx, int n, const at_attention_map *const *map
     char ext[8];
     viz_extension(path, ext, sizeof ext);
     if (!strcmp(ext, "html")) {
-        at_status s = html_budget(ctx, n, maps, path);
+        at_status s = viz_html_budget(ctx, n, maps, path);
         return s != AT_OK ? s : viz_html_maps(ctx, n, maps, title, path);
     }
     figure f;
@@ -381,6 +393,35 @@ at_status at_plot_compare(at_ctx *ctx, int n, const at_attention_map *const *map
     }
     snprintf(f.heading, sizeof f.heading, "%s", title && title[0] ? title : "attention compared");
     if (same_input) snprintf(f.subheading, sizeof f.subheading, "%s", maps[0]->title);
+    s = render_figure(ctx, &f, path, ext);
+    figure_free(&f);
+    return s;
+}
+
+at_status viz_plot_head_grid(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                             const char *heading, const char *subheading, const char *what,
+                             const char *path, const char *ext) {
+    int heads = maps[0]->heads;
+    figure f;
+    at_status s = figure_alloc(ctx, &f, n * heads);
+    if (s != AT_OK) return s;
+    f.ncols = heads;
+    f.grid_px = 1400;
+    f.labels_if_fit = 1;
+    for (int i = 0; i < n; i++) {
+        char name[300];
+        name_line(maps[i], name, sizeof name);
+        for (int h = 0; h < heads; h++) {
+            panel *p = &f.panels[i * heads + h];
+            p->map = maps[i];
+            p->head = h;
+            snprintf(p->title, sizeof p->title, "%.290s%shead %d", name, name[0] ? " \xC2\xB7 " : "",
+                     h + 1);
+        }
+    }
+    snprintf(f.heading, sizeof f.heading, "%s", heading ? heading : "");
+    snprintf(f.subheading, sizeof f.subheading, "%s", subheading ? subheading : "");
+    snprintf(f.what, sizeof f.what, "%s", what ? what : "");
     s = render_figure(ctx, &f, path, ext);
     figure_free(&f);
     return s;

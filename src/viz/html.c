@@ -10,16 +10,24 @@
  *             and highlights its output and input tokens; a multi-head map
  *             gets a head selector (all heads as a grid, their mean, or
  *             one head); several maps sit side by side.
+ *   layers    the layers of a language model on one passage (a map per
+ *             layer, rows = the position attending, cols = the position
+ *             attended to): a layer selector and a head selector choose
+ *             one layer or all, one head, their mean or all; hovering a
+ *             cell shows the two characters and the exact weight.
  *   document  static (HAN) attention: the text itself, each word shaded by
  *             its weight and each sentence by its own, at word level,
  *             sentence level or both (word shade scaled by the square root
  *             of the sentence's, as Yang et al. 2016 show it).
  * The colour map's anchors go into the data, so the page and the PNG use
- * the same colours. The CSS and script below are kept one line per string.
+ * the same colours. Weights are written as the shortest decimal that
+ * reads back as the same float, so "exact" means exact. The CSS and script below are kept one line per string.
  */
 #include "viz.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const page_css[] = {
@@ -52,6 +60,9 @@ static const char *const page_css[] = {
     ".sfill { display: block; height: 10px; background: #3b528b; border-radius: 2px; }\n",
     ".word { padding: 1px 3px; border-radius: 3px; cursor: default; }\n",
     ".word:hover { outline: 2px solid #ff2d55; }\n",
+    ".choices { display: flex; gap: 18px; font-size: 14px; margin-bottom: 10px; }\n",
+    ".layer-row h2 { font-size: 15px; margin: 8px 0 6px; }\n",
+    "table.heatmap.compact th { font-size: 0; padding: 0; }\n",
 };
 
 static const char *const page_js[] = {
@@ -86,7 +97,8 @@ static const char *const page_js[] = {
     "    if (text !== undefined) e.textContent = text;\n",
     "    return e;\n",
     "  }\n",
-    "  function shown(label) { return label === ' ' ? '\\u2423' : label; }\n",
+    "  var symbols = { ' ': '\\u2423', '\\n': '\\u23ce', '\\r\\n': '\\u23ce', '\\t': '\\u21e5' };\n",
+    "  function shown(label) { return symbols.hasOwnProperty(label) ? symbols[label] : label; }\n",
     "  function fmt(w) { return w.toFixed(4); }\n",
     "  function moveTip(ev, text) {\n",
     "    tip.textContent = text;\n",
@@ -127,15 +139,32 @@ static const char *const page_js[] = {
     "    td.classList.add('active');\n",
     "    var w = Number(td.dataset.w);\n",
     "    var head = table.dataset.head === 'mean' ? 'mean of heads' : 'head ' + (Number(table.dataset.head) + 1);\n",
-    "    var text = 'output \\u201c' + map.row_labels[r] + '\\u201d (' + (Number(r) + 1) + ') \\u2190 input \\u201c' +\n",
-    "      map.col_labels[c] + '\\u201d (' + (Number(c) + 1) + '): ' + fmt(w);\n",
-    "    moveTip(ev, fmt(w));\n",
-    "    readout.textContent = (map.heads > 1 ? head + ', ' : '') + text + '  [exact: ' + td.dataset.w + ']';\n",
+    "    var row = shown(map.row_labels[r]), col = shown(map.col_labels[c]);\n",
+    "    var text = 'output \\u201c' + row + '\\u201d (' + (Number(r) + 1) + ') \\u2190 input \\u201c' +\n",
+    "      col + '\\u201d (' + (Number(c) + 1) + '): ' + fmt(w);\n",
+    "    var where = map.heads > 1 ? head + ', ' : '';\n",
+    "    if (table.dataset.layer !== undefined) {\n",
+    "      where = 'layer ' + (Number(table.dataset.layer) + 1) + ', ' + head + ': ';\n",
+    "      text = '\\u201c' + row + '\\u201d (' + (Number(r) + 1) + ') attends to \\u201c' + col + '\\u201d (' +\n",
+    "        (Number(c) + 1) + '): ' + fmt(w);\n",
+    "    }\n",
+    "    moveTip(ev, tipText(table, td));\n",
+    "    readout.textContent = where + text + '  [exact: ' + td.dataset.w + ']';\n",
     "  }\n",
-    "  function buildTable(map, head, cell) {\n",
+    "  /* the tooltip: the weight; on a layers page the two characters and the exact weight */\n",
+    "  function tipText(table, td) {\n",
+    "    if (table.dataset.layer === undefined) return fmt(Number(td.dataset.w));\n",
+    "    var map = table.attendMap;\n",
+    "    return shown(map.row_labels[td.dataset.row]) + ' \\u2192 ' + shown(map.col_labels[td.dataset.col]) + ': ' + td.dataset.w;\n",
+    "  }\n",
+    "  function buildTable(map, head, cell, layer) {\n",
     "    var t = el('table', 'heatmap');\n",
     "    t.attendMap = map;\n",
     "    t.dataset.head = head;\n",
+    "    if (layer !== undefined) {\n",
+    "      t.dataset.layer = layer;\n",
+    "      if (cell < 12) t.classList.add('compact');\n",
+    "    }\n",
     "    t.style.setProperty('--cell', cell + 'px');\n",
     "    var vertical = map.col_labels.some(function (s) { return Array.from(s).length > 2; });\n",
     "    var tr = el('tr');\n",
@@ -171,7 +200,7 @@ static const char *const page_js[] = {
     "    t.addEventListener('mouseover', onCell);\n",
     "    t.addEventListener('mousemove', function (ev) {\n",
     "      var td = ev.target.closest('td.cell');\n",
-    "      if (td) moveTip(ev, fmt(Number(td.dataset.w)));\n",
+    "      if (td) moveTip(ev, tipText(t, td));\n",
     "    });\n",
     "    t.addEventListener('mouseleave', function () { clearMarks(t); hideTip(); });\n",
     "    return t;\n",
@@ -327,7 +356,69 @@ static const char *const page_js[] = {
     "    readout.textContent = 'Hover a word to see its weight.';\n",
     "  }\n",
     "\n",
-    "  if (data.kind === 'document') showDoc(); else showMaps();\n",
+    "\n",
+    "  /* ------------------------------------------- layers of a language model */\n",
+    "  function selectOf(id, name, count, extra) {\n",
+    "    var label = el('label', '', name + ': ');\n",
+    "    var select = el('select');\n",
+    "    select.id = id;\n",
+    "    extra.forEach(function (o) {\n",
+    "      var opt = el('option', '', o[1]);\n",
+    "      opt.value = o[0];\n",
+    "      select.appendChild(opt);\n",
+    "    });\n",
+    "    for (var i = 0; i < count; i++) {\n",
+    "      var opt = el('option', '', name + ' ' + (i + 1));\n",
+    "      opt.value = String(i);\n",
+    "      select.appendChild(opt);\n",
+    "    }\n",
+    "    label.appendChild(select);\n",
+    "    return { label: label, select: select };\n",
+    "  }\n",
+    "  function showLayers() {\n",
+    "    var maps = data.maps, first = maps[0];\n",
+    "    document.getElementById('heading').textContent = data.title || 'attention of every layer and head';\n",
+    "    document.getElementById('subheading').textContent = first.title;\n",
+    "    var view = document.getElementById('view');\n",
+    "    view.appendChild(buildColourBar());\n",
+    "    var choices = el('div', 'choices');\n",
+    "    var layers = selectOf('layer-select', 'layer', maps.length, [['all', 'all layers']]);\n",
+    "    var heads = selectOf('head-select', 'head', first.heads, [['all', 'all heads'], ['mean', 'mean of heads']]);\n",
+    "    layers.select.value = '0';\n",
+    "    heads.select.value = 'all';\n",
+    "    choices.appendChild(layers.label);\n",
+    "    choices.appendChild(heads.label);\n",
+    "    view.appendChild(choices);\n",
+    "    var body = el('div', 'layers');\n",
+    "    view.appendChild(body);\n",
+    "    function draw() {\n",
+    "      body.textContent = '';\n",
+    "      var lv = layers.select.value, hv = heads.select.value, ls = [], hs = [];\n",
+    "      for (var l = 0; l < maps.length; l++) if (lv === 'all' || lv === String(l)) ls.push(l);\n",
+    "      if (hv === 'mean') hs.push('mean');\n",
+    "      for (var h = 0; h < first.heads; h++) if (hv === 'all' || hv === String(h)) hs.push(h);\n",
+    "      var cell = Math.max(3, Math.min(28, Math.floor(1000 / (hs.length * first.cols))));\n",
+    "      ls.forEach(function (l) {\n",
+    "        var row = el('section', 'layer-row');\n",
+    "        row.appendChild(el('h2', '', 'layer ' + (l + 1)));\n",
+    "        var grid = el('div', 'head-grid');\n",
+    "        hs.forEach(function (h) {\n",
+    "          var box = el('div', 'head-box');\n",
+    "          box.appendChild(el('h3', '', h === 'mean' ? 'mean of heads' : 'head ' + (h + 1)));\n",
+    "          box.appendChild(buildTable(maps[l], h, cell, l));\n",
+    "          grid.appendChild(box);\n",
+    "        });\n",
+    "        row.appendChild(grid);\n",
+    "        body.appendChild(row);\n",
+    "      });\n",
+    "    }\n",
+    "    layers.select.addEventListener('change', draw);\n",
+    "    heads.select.addEventListener('change', draw);\n",
+    "    draw();\n",
+    "    readout.textContent = 'Hover a cell: row = the position attending, column = the position it attends to.';\n",
+    "  }\n",
+    "\n",
+    "  if (data.kind === 'document') showDoc(); else if (data.kind === 'layers') showLayers(); else showMaps();\n",
     "})();\n",
 };
 
@@ -335,8 +426,16 @@ static void put_lines(sbuf *b, const char *const *lines, size_t n) {
     for (size_t i = 0; i < n; i++) sbuf_puts(b, lines[i]);
 }
 
+/* The shortest decimal (6 to 9 digits) that reads back as the same float,
+ * so the page shows exact weights without the noise of "0.699999988". */
 static void put_number(sbuf *b, float v) {
-    sbuf_printf(b, "%.6g", isfinite(v) ? (double)v : 0.0);
+    char text[32];
+    if (!isfinite(v)) v = 0;
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, (double)v);
+        if (strtof(text, NULL) == v) break;
+    }
+    sbuf_puts(b, text);
 }
 
 static void put_strings(sbuf *b, char *const *s, int n) {
@@ -433,14 +532,16 @@ static at_status finish(at_ctx *ctx, sbuf *b, const char *path) {
     return s;
 }
 
-at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
-                        const char *title, const char *path) {
+/* A page of maps; kind "maps" (side by side) or "layers" (selected). */
+static at_status html_maps(at_ctx *ctx, const char *kind, int n,
+                           const at_attention_map *const *maps, const char *title,
+                           const char *path) {
     sbuf b = {0};
     char name[300];
     snprintf(name, sizeof name, "%s%s%s", maps[0]->model, maps[0]->mechanism[0] ? " " : "",
              maps[0]->mechanism);
     put_head(&b, title ? title : name);
-    sbuf_puts(&b, "{\"kind\":\"maps\",");
+    sbuf_printf(&b, "{\"kind\":\"%s\",", kind);
     put_key_string(&b, "title", title);
     put_colours(&b);
     sbuf_puts(&b, "\"maps\":[");
@@ -450,6 +551,16 @@ at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
     }
     sbuf_puts(&b, "]}");
     return finish(ctx, &b, path);
+}
+
+at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                        const char *title, const char *path) {
+    return html_maps(ctx, "maps", n, maps, title, path);
+}
+
+at_status viz_html_layers(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                          const char *title, const char *path) {
+    return html_maps(ctx, "layers", n, maps, title, path);
 }
 
 at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path) {

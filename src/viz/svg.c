@@ -16,6 +16,14 @@ static void put_colour(sbuf *b, const uint8_t rgb[3]) {
     sbuf_printf(b, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
 }
 
+/* class="..." of a tagged shape, with a space before it. */
+static void put_class(sbuf *b, const dl_item *it) {
+    if (!it->tag) return;
+    sbuf_puts(b, " class=\"");
+    sbuf_xml_text(b, it->tag);
+    sbuf_puts(b, "\"");
+}
+
 static void put_text(sbuf *b, const dl_item *it) {
     static const char *anchors[] = {"start", "middle", "end"};
     sbuf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"%.2f\" dominant-baseline=\"central\"",
@@ -23,11 +31,7 @@ static void put_text(sbuf *b, const dl_item *it) {
     if (it->bold) sbuf_puts(b, " font-weight=\"bold\"");
     if (it->anchor != DL_START) sbuf_printf(b, " text-anchor=\"%s\"", anchors[it->anchor]);
     if (it->vertical) sbuf_printf(b, " transform=\"rotate(-90 %.2f %.2f)\"", it->x, it->y);
-    if (it->tag) {
-        sbuf_puts(b, " class=\"");
-        sbuf_xml_text(b, it->tag);
-        sbuf_puts(b, "\"");
-    }
+    put_class(b, it);
     sbuf_puts(b, " fill=\"");
     put_colour(b, it->rgb);
     sbuf_puts(b, "\">");
@@ -38,14 +42,18 @@ static void put_text(sbuf *b, const dl_item *it) {
 static void put_item(sbuf *b, const dl_item *it) {
     switch (it->kind) {
     case DL_RECT:
-        sbuf_printf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"",
+        sbuf_puts(b, "<rect");
+        put_class(b, it);
+        sbuf_printf(b, " x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"",
                     it->x, it->y, it->w, it->h);
         put_colour(b, it->rgb);
         sbuf_puts(b, "\"/>\n");
         break;
     case DL_LINE:
+        sbuf_puts(b, "<line");
+        put_class(b, it);
         sbuf_printf(b,
-                    "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke-width=\"%.2f\" "
+                    " x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke-width=\"%.2f\" "
                     "stroke-linecap=\"round\" stroke=\"",
                     it->x, it->y, it->w, it->h, it->width);
         put_colour(b, it->rgb);

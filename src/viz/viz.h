@@ -71,6 +71,9 @@ void dl_line(dl_list *l, double x0, double y0, double x1, double y1, double widt
 /* Text whose vertical centre is at y; x is its start, middle or end. */
 void dl_text(dl_list *l, double x, double y, const char *text, double size, int bold,
              dl_anchor anchor, int vertical, const uint8_t rgb[3], const char *tag);
+/* Give the last item an SVG class (rects and lines too), e.g. "bar m0 d1",
+ * so tests and tools can find a shape in the SVG. */
+void dl_tag(dl_list *l, const char *tag);
 void dl_free(dl_list *l);
 
 /* Text measurement (pango), valid for the whole layout step. */
@@ -106,13 +109,55 @@ at_status viz_render_svg(at_ctx *ctx, const dl_list *l, const char *path);
  * as escapes; the pictures show them as U+FFFD. */
 int viz_control_bytes(const char *p);
 
-/* A label fit to show: a lone space becomes U+2423 (open box), other
+/* A label fit to show: a lone space becomes U+2423 (open box), a lone
+ * newline (or CR LF) U+23CE (return symbol), a lone tab U+21E5, other
  * control characters (C0, DEL and C1) U+FFFD. Writes into out[size]. */
 void viz_display_label(const char *label, char *out, size_t size);
+
+/* A label fit to show inside a line of text (a passage): newline as
+ * U+23CE, tab as U+21E5, other control characters as U+FFFD, spaces kept;
+ * at most max_chars code points, then "…". Malloc'd; NULL if out of memory. */
+char *viz_display_passage(char *const *labels, int n, int max_chars);
+
+/* ----------------------------------------------------------------- plots
+ * A plot area (axes.c): data (x, y) to px, x to the right, y upwards. */
+typedef struct viz_axes {
+    double x0, y0, w, h;            /* the plot area: top-left corner, size */
+    double xmin, xmax, ymin, ymax;  /* the data ranges shown                */
+    int log_y;                      /* ymin, ymax are log10 of the values   */
+    int x_categories;               /* no numeric x ticks (the caller's)    */
+} viz_axes;
+double viz_axes_x(const viz_axes *a, double x);
+double viz_axes_y(const viz_axes *a, double y);
+/* A nice tick step (1, 2 or 5 times a power of ten) for about want ticks. */
+double viz_nice_step(double range, int want);
+/* Grid lines and ticks, the frame (left and bottom), the title above the
+ * area, the x label under it and the y label beside it. */
+void viz_draw_axes(dl_list *l, const viz_axes *a, const char *title, const char *xlabel,
+                   const char *ylabel);
+/* Colour i of the series palette (VIZ_PALETTE colours, then again). */
+#define VIZ_PALETTE 10
+void viz_palette(int i, uint8_t rgb[3]);
+
+/* Every head of n maps of the same number of heads as one grid (heatmap.c):
+ * a row of panels per map, a column per head, each panel titled "<the
+ * map's model> · head h"; cells sized so a row of panels is about 1400 px
+ * wide (down to 2 px), labels only when every one fits. `what` names the
+ * figure in the budget's message. .png, .svg or .pdf. */
+at_status viz_plot_head_grid(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                             const char *heading, const char *subheading, const char *what,
+                             const char *path, const char *ext);
+/* The budget of an HTML page of n maps (every weight is written). */
+at_status viz_html_budget(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                          const char *path);
 
 /* HTML pages. */
 at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
                         const char *title, const char *path);
+/* The layers of one model on one passage: map i is layer i (every head);
+ * a layer selector and a head selector pick what is shown. */
+at_status viz_html_layers(at_ctx *ctx, int n, const at_attention_map *const *maps,
+                          const char *title, const char *path);
 at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path);
 
 #endif

@@ -6,7 +6,11 @@
 //     read-out, and highlights that cell's output and input tokens;
 //   - the multi-head page shows every head in a grid, and its selector
 //     switches to a single head;
-//   - the static-attention page shades words and shows a word's weight.
+//   - the static-attention page shades words and shows a word's weight;
+//   - the language-model page (lm.html, from test_viz_lm --write) has a
+//     layer and a head selector that pick the tables shown, and hovering
+//     a cell shows its two characters (newline and space as symbols) and
+//     its exact weight.
 // Screenshots go to DIR/*.screenshot.png. Exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 import path from 'node:path';
@@ -100,6 +104,52 @@ async function docPage(browser) {
   await page.close();
 }
 
+async function lmPage(browser) {
+  const { page, problems } = await openPage(browser, 'lm.html');
+  const layers = await page.locator('#layer-select option').allTextContents();
+  const heads = await page.locator('#head-select option').allTextContents();
+  check(JSON.stringify(layers) === JSON.stringify(['all layers', 'layer 1', 'layer 2']),
+        `lm.html: layer selector ${JSON.stringify(layers)}`);
+  check(JSON.stringify(heads) === JSON.stringify(['all heads', 'mean of heads', 'head 1', 'head 2', 'head 3']),
+        `lm.html: head selector ${JSON.stringify(heads)}`);
+  const shown = await page.locator('table.heatmap').count();
+  check(shown === 3, `lm.html: layer 1, all heads shows ${shown} tables, expected 3`);
+  const rows = await page.locator('table.heatmap').first().locator('th.row').allTextContents();
+  check(JSON.stringify(rows) === JSON.stringify(['a', 'b', '\u2423', 'c', '\u23ce', 'd']),
+        `lm.html: row labels ${JSON.stringify(rows)}`);
+  // layer 1, head 1: row t spreads over keys s <= t as 1 + s, so (1, 0) is 1/3
+  const first = page.locator('table.heatmap').first();
+  await first.locator('td.cell[data-row="1"][data-col="0"]').hover();
+  let tip = (await page.textContent('#tooltip')).trim();
+  check(tip === 'b \u2192 a: 0.33333334', `lm.html: tooltip '${tip}', expected 'b → a: 0.33333334'`);
+  let readout = await page.textContent('#readout');
+  check(readout.startsWith('layer 1, head 1: \u201cb\u201d (2) attends to \u201ca\u201d (1)') &&
+        readout.includes('exact: 0.33333334'), `lm.html: read-out '${readout}'`);
+  await first.locator('td.cell[data-row="4"][data-col="2"]').hover();
+  tip = (await page.textContent('#tooltip')).trim();
+  check(tip === '\u23ce \u2192 \u2423: 0.2', `lm.html: newline row tooltip '${tip}', expected '⏎ → ␣: 0.2'`);
+  await page.screenshot({ path: path.join(dir, 'lm.screenshot.png'), fullPage: true });
+  await page.selectOption('#layer-select', 'all');
+  const all = await page.locator('table.heatmap').count();
+  check(all === 6, `lm.html: all layers x all heads shows ${all} tables, expected 6`);
+  await page.screenshot({ path: path.join(dir, 'lm-model-view.screenshot.png'), fullPage: true });
+  await page.selectOption('#layer-select', '1');
+  await page.selectOption('#head-select', '2');
+  const one = await page.locator('table.heatmap').count();
+  check(one === 1, `lm.html: layer 2, head 3 shows ${one} tables, expected 1`);
+  // layer 2, head 3: weights in proportion to 3 + 2s, so (1, 0) is 3/8
+  await page.locator('td.cell[data-row="1"][data-col="0"]').hover();
+  tip = (await page.textContent('#tooltip')).trim();
+  readout = await page.textContent('#readout');
+  check(tip === 'b \u2192 a: 0.375' && readout.startsWith('layer 2, head 3: '),
+        `lm.html: layer 2, head 3: tooltip '${tip}', read-out '${readout}'`);
+  await page.selectOption('#head-select', 'mean');
+  const mean = await page.locator('.head-box h3').allTextContents();
+  check(JSON.stringify(mean) === JSON.stringify(['mean of heads']), `lm.html: mean view ${JSON.stringify(mean)}`);
+  check(problems.length === 0, 'lm.html: ' + problems.join('; '));
+  await page.close();
+}
+
 // playwright gives every launch a fresh, empty user-data-dir of its own.
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -111,6 +161,7 @@ try {
   await headsPage(browser);
   await comparePage(browser);
   await docPage(browser);
+  await lmPage(browser);
 } catch (e) {
   failures++;
   console.error('FAIL ' + (e && e.stack ? e.stack : e));
