@@ -74,6 +74,18 @@ expect_error "eval invalid UTF-8" "UTF-8" "$ATTEND" lm eval "$DIR/tf/model.safet
 expect_error "context too long" "context" "$ATTEND" lm train --data "$DIR/book.txt" --context 5000 --out "$DIR/e3"
 head -c 300 "$DIR/book.txt" > "$DIR/short.txt"
 expect_error "context longer than the text" "context" "$ATTEND" lm train --data "$DIR/short.txt" --context 1000 --out "$DIR/e4" --steps 1
+expect_error "a passage longer than the model's context" "context" "$ATTEND" lm attention \
+  "$DIR/tf/model.safetensors" --passage "the whale swam east at dawn; the ship sailed west" --out "$DIR/a.png"
+"$ATTEND" lm attention "$DIR/tf/model.safetensors" --passage "the whale swam" \
+  --out "$DIR/heads.html" --out "$DIR/heads.png" 2> /dev/null || fail "lm attention"
+[ -s "$DIR/heads.html" ] && [ -s "$DIR/heads.png" ] || fail "lm attention wrote no figures"
+"$ATTEND" lm span "$DIR/kv/model.safetensors" --data "$DIR/book.txt" --out "$DIR/span.png" \
+  > "$DIR/span.out" 2> /dev/null || fail "lm span"
+awk '{ s = 0; for (i = 2; i <= 6; i++) s += $i } END { exit !(s > 0.995 && s < 1.005) }' \
+  "$DIR/span.out" || fail "the span's five masses do not sum to 1: $(cat "$DIR/span.out")"
+expect_error "span of a model without attention" "attention" "$ATTEND" lm span \
+  "$DIR/tf/model.safetensors" --data "$DIR/book.txt" --out "$DIR/s.png"
+"$ATTEND" lm curves "$DIR/tf" "$DIR/kv" --out "$DIR/curves.png" 2> /dev/null || fail "lm curves"
 expect_error "unseen prompt character" "never occurs" gen --prompt "Zebra"
 expect_error "unknown kind" "transformer" "$ATTEND" lm train --model gpt --out "$DIR/e5"
 expect_error "not a model" "safetensors\|attend\|header" "$ATTEND" lm eval "$DIR/book.txt"

@@ -76,9 +76,10 @@ typedef struct at_lm_config {
     int embed;     /* LSTM kinds: the character embedding size; transformer: 0 (= width) */
     int memory;    /* attention, kv, kvp: L, the outputs attended over;
                       ngram: N - 1 (2 .. 16); others 0                   */
-    float dropout; /* p in [0, 0.9): transformer: after the embeddings, on
-                      the attention weights' output projection and the MLP
-                      (GPT-2's places); LSTM kinds: on the LSTM's output.
+    float dropout; /* p in [0, 0.9): transformer: on the embeddings, on
+                      the attention's output and on the MLP's output
+                      (GPT-2's places; the attention weights themselves
+                      are not dropped); LSTM kinds: on the LSTM's output.
                       Only in training mode.                             */
     uint64_t seed; /* parameter initialisation                          */
 } at_lm_config;

@@ -35,6 +35,13 @@ const char *fuzz_input_text(const uint8_t *data, size_t size);
 /* One context for the whole run, reset before each input. */
 at_ctx *fuzz_ctx(void);
 
+/* A safetensors file of metadata only, {keys[i]: values[i]} and no
+ * tensor, written to the input file of `slot`; its path, or NULL. A header
+ * too long for the harness's buffer (64 KB) is cut, which the reader
+ * refuses as JSON. So any text reaches a checkpoint's metadata reader. */
+const char *fuzz_metadata_file(int slot, int n, const char *const *keys,
+                               const char *const *values);
+
 /* A broken property: print it and abort (the fuzzer saves the input). */
 void fuzz_fail(const char *what, const char *detail);
 

@@ -12,27 +12,8 @@
  */
 #include "fuzz.h"
 
-#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-
-static unsigned char file[1 << 16];
-
-/* 8-byte length, header, no data: a file of metadata only. */
-static size_t make_file(const char *config, const char *vocab) {
-    json_object *root = json_object_new_object(), *meta = json_object_new_object();
-    json_object_object_add(meta, "attend.model", json_object_new_string(config));
-    json_object_object_add(meta, "attend.source_vocab", json_object_new_string(vocab));
-    json_object_object_add(meta, "attend.target_vocab", json_object_new_string(vocab));
-    json_object_object_add(root, "__metadata__", meta);
-    const char *header = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-    size_t n = strlen(header);
-    if (n + 8 > sizeof file) n = sizeof file - 8; /* cut: refused as JSON */
-    for (int i = 0; i < 8; i++) file[i] = (unsigned char)((uint64_t)n >> (8 * i));
-    memcpy(file + 8, header, n);
-    json_object_put(root);
-    return n + 8;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     at_ctx *ctx = fuzz_ctx();
@@ -50,8 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(text);
         at_vocab_free(v);
     }
-    size_t n = make_file(config, vocab);
-    const char *path = fuzz_input_file(0, file, n);
+    const char *keys[3] = {"attend.model", "attend.source_vocab", "attend.target_vocab"};
+    const char *values[3] = {config, vocab, vocab};
+    const char *path = fuzz_metadata_file(0, 3, keys, values);
     if (!path) return 0;
     at_seq2seq *model = NULL;
     if (at_seq2seq_load(ctx, &model, path, NULL) == AT_OK) at_seq2seq_free(model);

@@ -7,6 +7,8 @@
 
 #include "fuzz.h"
 
+#include <json-c/json.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,4 +78,19 @@ at_ctx *fuzz_ctx(void) {
 void fuzz_fail(const char *what, const char *detail) {
     fprintf(stderr, "fuzz: property broken: %s (%s)\n", what, detail ? detail : "");
     abort();
+}
+
+const char *fuzz_metadata_file(int slot, int n, const char *const *keys,
+                               const char *const *values) {
+    static unsigned char file[1 << 16];
+    json_object *root = json_object_new_object(), *meta = json_object_new_object();
+    for (int i = 0; i < n; i++) json_object_object_add(meta, keys[i], json_object_new_string(values[i]));
+    json_object_object_add(root, "__metadata__", meta);
+    const char *header = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    size_t len = strlen(header);
+    if (len + 8 > sizeof file) len = sizeof file - 8; /* cut: refused as JSON */
+    for (int i = 0; i < 8; i++) file[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    memcpy(file + 8, header, len);
+    json_object_put(root);
+    return fuzz_input_file(slot, file, len + 8);
 }
