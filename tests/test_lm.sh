@@ -56,6 +56,16 @@ train tf $TF --steps 300 --eval-every 300 && train tf-1 $TF --steps 1 && check_l
 # shellcheck disable=SC2086
 train kv $KV --steps 300 --eval-every 300 && train kv-1 $KV --steps 1 && check_learns kv
 
+# resume: 20 steps, stop, 20 more = 40 steps at once, to the byte (all 40 in the warm-up)
+R="--layers 1 --heads 2 --width 16 --context 16 --eval-every 20 --threads 1"
+# shellcheck disable=SC2086
+"$ATTEND" lm train --data "$DIR/book.txt" $R --steps 40 --out "$DIR/r40" > /dev/null 2>&1 &&
+  "$ATTEND" lm train --data "$DIR/book.txt" $R --steps 20 --out "$DIR/r20" > /dev/null 2>&1 &&
+  "$ATTEND" lm train --data "$DIR/book.txt" --steps 40 --eval-every 20 --threads 1 --resume \
+    --out "$DIR/r20" > /dev/null 2>&1 || fail "lm train with --resume"
+cmp -s "$DIR/r40/last.safetensors" "$DIR/r20/last.safetensors" ||
+  fail "20 + 20 resumed steps differ from 40 steps"
+
 # generation: a seed repeats its text, another seed changes it
 gen() { "$ATTEND" lm generate "$DIR/tf/model.safetensors" --prompt "the wh" --length 60 "$@"; }
 a=$(gen --seed 5) || fail "generate"
