@@ -7,11 +7,12 @@
  *                                         validation split (the last 10%)
  *   attend lm generate MODEL [OPTIONS]    sample text from a prompt
  *
+ * and the dispatch to the figures (lm_figures.c: attention, span, curves).
  * The models, the split, the evaluation and the sampling are the library's
  * (include/attend/lm.h); this file parses, finds the book and prints.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "model_io.h"
+#include "lm.h"
 
 #include <math.h>
 #include <signal.h>
@@ -19,10 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LM_VALID_PERCENT 10
-#define LM_BOOK "moby-dick"
-
-static int usage(FILE *out) {
+int lm_usage(FILE *out) {
     fprintf(out,
             "usage: attend lm train [--data FILE|moby-dick] [--model KIND] [model options]\n"
             "                       [--batch B] [--lr X] [--steps N] [--minutes M]\n"
@@ -77,29 +75,21 @@ static int usage(FILE *out) {
 
 /* ------------------------------------------------------------------ data */
 
-static const char *book_path(const char *data, char *buf, size_t size) {
+const char *lm_book_path(const char *data, char *buf, size_t size) {
     if (strcmp(data, LM_BOOK) != 0) return data;
     const char *env = getenv("ATTEND_MOBY_DICK");
     if (env && *env) return env;
     return cli_cache_path("moby-dick-0.2.3/data/data.txt", buf, size);
 }
 
-/* The book read, split, and encoded with vocab (NULL: the training part's
- * characters, returned in *vocab_out). */
-typedef struct lm_data {
-    at_lm_text text;
-    int32_t *train, *valid;
-    size_t train_len, valid_len, unknown;
-} lm_data;
-
-static void lm_data_clear(lm_data *d) {
+void lm_data_clear(lm_data *d) {
     at_lm_text_clear(&d->text);
     free(d->train);
     free(d->valid);
     memset(d, 0, sizeof *d);
 }
 
-static at_status lm_data_load(at_ctx *ctx, const char *path, const at_vocab *vocab, lm_data *d) {
+at_status lm_data_load(at_ctx *ctx, const char *path, const at_vocab *vocab, lm_data *d) {
     memset(d, 0, sizeof *d);
     CLI_TRY(at_lm_text_read(ctx, path, LM_VALID_PERCENT, &d->text));
     size_t unknown_train = 0;
@@ -113,7 +103,7 @@ static at_status lm_data_load(at_ctx *ctx, const char *path, const at_vocab *voc
 }
 
 /* The library's message, and for the default book a hint where it comes from. */
-static int data_failed(const char *command, at_ctx *ctx, at_status s, const char *data) {
+int lm_data_failed(const char *command, at_ctx *ctx, at_status s, const char *data) {
     cli_fail(command, ctx, s);
     if (!strcmp(data, LM_BOOK) && s == AT_ERR_IO)
         fprintf(stderr, "attend %s: fetch Moby Dick with 'scripts/data.sh moby-dick', or give "
@@ -303,7 +293,7 @@ static void report(at_ctx *ctx, const train_options *o, const at_train_result *r
 static int lm_train(int argc, char **argv) {
     train_options o;
     int parsed = parse_train_options(&o, argc, argv);
-    if (parsed < 0) return usage(stdout);
+    if (parsed < 0) return lm_usage(stdout);
     if (parsed == 0) return 2;
     at_ctx *ctx = cli_context("lm train", (int)o.threads, (uint64_t)o.seed);
     if (!ctx) return 1;
@@ -312,7 +302,7 @@ static int lm_train(int argc, char **argv) {
     check.out_dir = o.out;
     check.resume = o.resume;
     char buf[4096], last[4096];
-    const char *path = book_path(o.data, buf, sizeof buf);
+    const char *path = lm_book_path(o.data, buf, sizeof buf);
     lm_data d;
     at_vocab *vocab = NULL;
     at_lm *m = NULL;
@@ -332,7 +322,7 @@ static int lm_train(int argc, char **argv) {
     } else {
         at_lm_text text;
         if ((s = at_lm_text_read(ctx, path, LM_VALID_PERCENT, &text)) != AT_OK) {
-            code = data_failed("lm train", ctx, s, o.data);
+            code = lm_data_failed("lm train", ctx, s, o.data);
             goto done;
         }
         s = at_lm_text_vocab(ctx, &text, &vocab);
@@ -344,7 +334,7 @@ static int lm_train(int argc, char **argv) {
         }
     }
     if ((s = lm_data_load(ctx, path, at_lm_vocab(m), &d)) != AT_OK) {
-        code = data_failed("lm train", ctx, s, o.data);
+        code = lm_data_failed("lm train", ctx, s, o.data);
         goto done;
     }
     struct sigaction sa = {0};
@@ -368,7 +358,7 @@ done:
 
 /* ------------------------------------------------------------------ eval */
 
-static at_lm *load_model(const char *command, at_ctx *ctx, const char *path) {
+at_lm *lm_load_model(const char *command, at_ctx *ctx, const char *path) {
     at_lm *m = NULL;
     at_status s = at_lm_load(ctx, &m, path, NULL);
     if (s != AT_OK) cli_fail(command, ctx, s);
@@ -380,7 +370,7 @@ static int lm_eval(int argc, char **argv) {
     long threads = 1, batch = 64;
     int files = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout);
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return lm_usage(stdout);
         if (!strcmp(argv[i], "--threads")) {
             if (!cli_parse_int(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, 256, &threads))
                 return 2;
@@ -397,17 +387,17 @@ static int lm_eval(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model) return usage(stderr);
+    if (!model) return lm_usage(stderr);
     at_ctx *ctx = cli_context("lm eval", (int)threads, 1);
     if (!ctx) return 1;
     char buf[4096];
-    const char *path = book_path(data, buf, sizeof buf);
+    const char *path = lm_book_path(data, buf, sizeof buf);
     int code = 1;
     lm_data d = {0};
-    at_lm *m = load_model("lm eval", ctx, model);
+    at_lm *m = lm_load_model("lm eval", ctx, model);
     at_status s = AT_OK;
     if (m && (s = lm_data_load(ctx, path, at_lm_vocab(m), &d)) != AT_OK)
-        data_failed("lm eval", ctx, s, data);
+        lm_data_failed("lm eval", ctx, s, data);
     double nats = 0;
     size_t predicted = 0;
     if (m && s == AT_OK) {
@@ -440,7 +430,7 @@ static int lm_generate(int argc, char **argv) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         long v;
         double x;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return usage(stdout);
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return lm_usage(stdout);
         if (arg[0] != '-' || !arg[1]) {
             if (model) {
                 fprintf(stderr, "attend lm generate: one MODEL (the prompt goes in --prompt)\n");
@@ -470,11 +460,11 @@ static int lm_generate(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model) return usage(stderr);
+    if (!model) return lm_usage(stderr);
     at_ctx *ctx = cli_context("lm generate", 1, 1);
     if (!ctx) return 1;
     int code = 1;
-    at_lm *m = load_model("lm generate", ctx, model);
+    at_lm *m = lm_load_model("lm generate", ctx, model);
     char *text = NULL;
     if (m) {
         at_status s = at_lm_generate(ctx, m, prompt, &o, &text);
@@ -492,205 +482,15 @@ static int lm_generate(int argc, char **argv) {
     return code;
 }
 
-/* --------------------------------------------------------------- figures */
-
-/* MODEL... and repeated --out FILE options (and --label for curves). */
-typedef struct figure_args {
-    const char *items[AT_VIZ_MAX_SERIES];
-    const char *labels[AT_VIZ_MAX_SERIES];
-    const char *outs[4];
-    int n_items, n_labels, n_outs;
-    const char *passage, *data, *title;
-    long max_chars;
-} figure_args;
-
-static int parse_figure_args(const char *command, int argc, char **argv, figure_args *a) {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return -1;
-        if (arg[0] != '-' || !arg[1]) {
-            if (a->n_items == AT_VIZ_MAX_SERIES) {
-                fprintf(stderr, "attend lm %s: at most %d models or runs\n", command,
-                        AT_VIZ_MAX_SERIES);
-                return 0;
-            }
-            a->items[a->n_items++] = arg;
-            continue;
-        }
-        if (!value) {
-            fprintf(stderr, "attend lm %s: %s needs a value (or is unknown)\n", command, arg);
-            return 0;
-        }
-        i++;
-        if (!strcmp(arg, "--out") && a->n_outs < 4)
-            a->outs[a->n_outs++] = value;
-        else if (!strcmp(arg, "--label") && a->n_labels < AT_VIZ_MAX_SERIES)
-            a->labels[a->n_labels++] = value;
-        else if (!strcmp(arg, "--passage"))
-            a->passage = value;
-        else if (!strcmp(arg, "--data"))
-            a->data = value;
-        else if (!strcmp(arg, "--title"))
-            a->title = value;
-        else if (!strcmp(arg, "--chars")) {
-            if (!cli_parse_int(arg, value, 0, 1L << 40, &a->max_chars)) return 0;
-        } else {
-            fprintf(stderr, "attend lm %s: unknown option '%s'\n", command, arg);
-            return 0;
-        }
-    }
-    if (a->n_items == 0 || a->n_outs == 0) {
-        fprintf(stderr, "attend lm %s: give %s and at least one --out FILE\n", command,
-                !strcmp(command, "curves") ? "the runs' folders" : "the model(s)");
-        return 0;
-    }
-    return 1;
-}
-
-/* Each --out written, or a message; 1 if all were. */
-typedef at_status (*draw_fn)(at_ctx *ctx, const void *what, const char *title, const char *out);
-
-static at_status draw_attention(at_ctx *ctx, const void *what, const char *title, const char *out) {
-    return at_plot_lm_attention(ctx, what, title, out);
-}
-
-static int draw_all(at_ctx *ctx, const char *command, const figure_args *a, draw_fn draw,
-                    const void *what, const char *title) {
-    int ok = 1;
-    for (int i = 0; i < a->n_outs; i++) {
-        at_status s = draw(ctx, what, title, a->outs[i]);
-        if (s != AT_OK)
-            ok = 0, cli_fail(command, ctx, s);
-        else
-            fprintf(stderr, "wrote %s\n", a->outs[i]);
-    }
-    return ok;
-}
-
-static int lm_attention(int argc, char **argv) {
-    figure_args a = {.passage = "Call me Ishmael. Some years ago, never mind how long"};
-    int parsed = parse_figure_args("attention", argc, argv, &a);
-    if (parsed <= 0) return parsed < 0 ? usage(stdout) : 2;
-    at_ctx *ctx = cli_context("lm attention", 1, 1);
-    if (!ctx) return 1;
-    at_lm *m = load_model("lm attention", ctx, a.items[0]);
-    at_lm_attention att = {0};
-    int code = 1;
-    at_status s = m ? at_lm_attention_of(ctx, m, a.passage, &att) : AT_ERR_ARGUMENT;
-    if (m && s != AT_OK) cli_fail("lm attention", ctx, s);
-    if (s == AT_OK) {
-        const at_lm_config *c = at_lm_get_config(m);
-        char title[256];
-        if (c->kind == AT_LM_TRANSFORMER)
-            snprintf(title, sizeof title, "%s: transformer %d x %d x %d, every layer and head",
-                     a.title ? a.title : "attend lm", c->layers, c->heads, c->width);
-        else
-            snprintf(title, sizeof title, "%s: %s, attention over the last %d outputs",
-                     a.title ? a.title : "attend lm", at_lm_kind_name(c->kind), c->memory);
-        code = draw_all(ctx, "lm attention", &a, draw_attention, &att, title) ? 0 : 1;
-    }
-    at_lm_attention_clear(&att);
-    at_lm_free(m);
-    at_ctx_free(ctx);
-    return code;
-}
-
-/* The span of each model on the validation text; padded to the longest memory. */
-static int lm_span(int argc, char **argv) {
-    figure_args a = {.data = LM_BOOK, .max_chars = 20000};
-    int parsed = parse_figure_args("span", argc, argv, &a);
-    if (parsed <= 0) return parsed < 0 ? usage(stdout) : 2;
-    at_ctx *ctx = cli_context("lm span", 1, 1);
-    if (!ctx) return 1;
-    char buf[4096];
-    const char *path = book_path(a.data, buf, sizeof buf);
-    double mass[AT_VIZ_MAX_SERIES * AT_VIZ_MAX_SPAN] = {0}, one[AT_LM_MAX_CONTEXT];
-    const char *names[AT_VIZ_MAX_SERIES];
-    int L = 0, code = 0;
-    double rows[AT_VIZ_MAX_SERIES][AT_VIZ_MAX_SPAN];
-    int memories[AT_VIZ_MAX_SERIES];
-    for (int i = 0; i < a.n_items && code == 0; i++) {
-        at_lm *m = load_model("lm span", ctx, a.items[i]);
-        lm_data d = {0};
-        at_status s = m ? lm_data_load(ctx, path, at_lm_vocab(m), &d) : AT_ERR_ARGUMENT;
-        if (m && s != AT_OK) data_failed("lm span", ctx, s, a.data);
-        if (s == AT_OK && at_lm_get_config(m)->memory > AT_VIZ_MAX_SPAN) {
-            fprintf(stderr, "attend lm span: %s attends over %d outputs; the figure shows at most %d\n",
-                    a.items[i], at_lm_get_config(m)->memory, AT_VIZ_MAX_SPAN);
-            s = AT_ERR_ARGUMENT;
-        } else if (s == AT_OK) {
-            s = at_lm_attention_span(ctx, m, d.valid, d.valid_len, (size_t)a.max_chars, one);
-            if (s != AT_OK) cli_fail("lm span", ctx, s);
-        }
-        if (s == AT_OK) {
-            int mem = at_lm_get_config(m)->memory;
-            memories[i] = mem;
-            for (int k = 0; k < mem; k++) rows[i][k] = one[k];
-            if (mem > L) L = mem;
-            names[i] = a.n_labels > i ? a.labels[i] : at_lm_kind_name(at_lm_get_config(m)->kind);
-            printf("%s:", names[i]);
-            for (int k = 0; k < mem; k++) printf(" %.3f", one[k]);
-            printf("  (mean weight on the output 1 .. %d steps back)\n", mem);
-        }
-        if (s != AT_OK) code = 1;
-        lm_data_clear(&d);
-        at_lm_free(m);
-    }
-    for (int i = 0; i < a.n_items && code == 0; i++)
-        for (int k = 0; k < memories[i]; k++) mass[i * L + k] = rows[i][k];
-    for (int i = 0; i < a.n_outs && code == 0; i++) {
-        at_status s = at_plot_attention_span(ctx, a.n_items, names, mass, L,
-                                             a.title ? a.title : "attention mass by distance",
-                                             a.outs[i]);
-        if (s != AT_OK)
-            code = cli_fail("lm span", ctx, s);
-        else
-            fprintf(stderr, "wrote %s\n", a.outs[i]);
-    }
-    at_ctx_free(ctx);
-    return code;
-}
-
-/* Runs' metrics against wall-clock time: DIR... (DIR/metrics.jsonl). */
-static int lm_curves(int argc, char **argv) {
-    figure_args a = {0};
-    int parsed = parse_figure_args("curves", argc, argv, &a);
-    if (parsed <= 0) return parsed < 0 ? usage(stdout) : 2;
-    if (a.n_labels && a.n_labels != a.n_items) {
-        fprintf(stderr, "attend lm curves: %d --label for %d runs\n", a.n_labels, a.n_items);
-        return 2;
-    }
-    at_ctx *ctx = cli_context("lm curves", 1, 1);
-    if (!ctx) return 1;
-    char paths[AT_VIZ_MAX_SERIES][4096];
-    const char *metrics[AT_VIZ_MAX_SERIES];
-    for (int i = 0; i < a.n_items; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/metrics.jsonl", a.items[i]);
-        metrics[i] = paths[i];
-    }
-    int code = 0;
-    for (int i = 0; i < a.n_outs && code == 0; i++) {
-        at_status s = at_plot_runs(ctx, a.n_items, metrics, a.n_labels ? a.labels : NULL,
-                                   a.title ? a.title : "training and validation loss",
-                                   a.outs[i]);
-        if (s != AT_OK)
-            code = cli_fail("lm curves", ctx, s);
-        else
-            fprintf(stderr, "wrote %s\n", a.outs[i]);
-    }
-    at_ctx_free(ctx);
-    return code;
-}
-
 int lm_main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-        return usage(argc < 2 ? stderr : stdout);
+        return lm_usage(argc < 2 ? stderr : stdout);
     if (!strcmp(argv[1], "train")) return lm_train(argc - 1, argv + 1);
     if (!strcmp(argv[1], "eval")) return lm_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "generate")) return lm_generate(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "attention")) return lm_attention(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "span")) return lm_span(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "curves")) return lm_curves(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "attention")) return lm_attention_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "span")) return lm_span_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "curves")) return lm_curves_main(argc - 1, argv + 1);
     fprintf(stderr,
             "attend lm: unknown command '%s' (train, eval, generate, attention, span, curves)\n",
             argv[1]);
