@@ -78,6 +78,8 @@ import re
 import sys
 import time
 
+import peer_info  # bench/, beside this script
+
 PAD, UNK, START, END = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<start>", "<end>"]
 
@@ -628,10 +630,7 @@ def main():
                     "encoder_layers", "dropout", "batch", "pool", "lr", "final_lr", "warmup",
                     "decay", "steps", "beta1", "beta2", "eps", "clip", "seed")},
         "curve": run["curve"],
-        "torch": torch.__version__,
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
-        "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-        "jemalloc": "jemalloc" in os.environ.get("LD_PRELOAD", ""),
+        **peer_info.environment(),
     }
     print(json.dumps(result), flush=True)
 

@@ -77,6 +77,8 @@ import subprocess
 import sys
 import time
 
+import peer_info  # bench/, beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))                 # lm_gpt
 sys.path.insert(0, os.path.join(ROOT, "tests", "parity"))       # safetensors_io
@@ -463,10 +465,7 @@ def main():
                    ("layers", "heads", "width", "context", "dropout", "batch", "lr", "warmup",
                     "steps", "seed", "eval_chars")},
         "data": path, "train_chars": len(train_ids), "valid_chars": len(valid_ids),
-        "torch": torch.__version__,
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
-        "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-        "jemalloc": "jemalloc" in os.environ.get("LD_PRELOAD", ""),
+        **peer_info.environment(),
     }
     print(json.dumps(result), flush=True)
 

@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 
+import bench_output  # tests/, beside this script
+
 PYTHON = "/usr/bin/python3"
 SIZES = ["--embed", "8", "--encoder", "8", "--decoder-size", "16", "--attn-size", "8"]
 FIELDS = {"impl": str, "threads": int, "minutes": (int, float), "steps": int,
@@ -108,24 +110,7 @@ def bench(args, *extra):
 
 
 def one_json_line(proc, what):
-    if proc.returncode != 0:
-        fail(f"{what}: exit {proc.returncode}: {proc.stderr[-800:]}")
-        return None
-    lines = proc.stdout.splitlines()
-    if len(lines) != 1:
-        fail(f"{what}: {len(lines)} lines on stdout, expected exactly one JSON line")
-        return None
-    try:
-        result = json.loads(lines[0])
-    except ValueError as e:
-        fail(f"{what}: stdout is not JSON ({e}): {lines[0][:200]}")
-        return None
-    for field, kind in FIELDS.items():
-        if field not in result:
-            fail(f"{what}: no field {field!r}")
-        elif not isinstance(result[field], kind) or isinstance(result[field], bool):
-            fail(f"{what}: {field} = {result[field]!r} is not {kind}")
-    return result if all(f in result for f in FIELDS) else None
+    return bench_output.one_json_line(proc, what, FIELDS, fail)
 
 
 def check_short_run(args):

@@ -42,6 +42,8 @@ import sys
 import tempfile
 from types import SimpleNamespace
 
+import bench_output  # tests/, beside this script
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "parity"))
 import safetensors_io  # noqa: E402  (tests/parity: the safetensors reader and writer)
 
@@ -90,24 +92,7 @@ def bench(args, *extra):
 
 
 def one_json_line(proc, what):
-    if proc.returncode != 0:
-        fail(f"{what}: exit {proc.returncode}: {proc.stderr[-800:]}")
-        return None
-    lines = proc.stdout.splitlines()
-    if len(lines) != 1:
-        fail(f"{what}: {len(lines)} lines on stdout, expected exactly one JSON line")
-        return None
-    try:
-        result = json.loads(lines[0])
-    except ValueError as e:
-        fail(f"{what}: stdout is not JSON ({e}): {lines[0][:200]}")
-        return None
-    for field, kind in FIELDS.items():
-        if field not in result:
-            fail(f"{what}: no field {field!r}")
-        elif not isinstance(result[field], kind) or isinstance(result[field], bool):
-            fail(f"{what}: {field} = {result[field]!r} is not {kind}")
-    return result if all(f in result for f in FIELDS) else None
+    return bench_output.one_json_line(proc, what, FIELDS, fail)
 
 
 def param_formula(V, T, D, N):
