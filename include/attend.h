@@ -6,6 +6,8 @@
  *   attend/attention.h  the ten attention families           libattend
  *   attend/text.h       UTF-8, vocabularies, pairs, TSV      libattend
  *   attend/models.h     the seq2seq translator, its task     libattend
+ *   attend/lm.h         character language models            libattend
+ *   attend/classify.h   documents, the HAN classifier        libattend
  *   attend/data.h       the ICU date data set                libattend-data (ICU)
  *   attend/viz.h        figures                              libattend-viz (cairo, pango)
  *
@@ -22,6 +24,7 @@
 #include "attend/text.h"
 #include "attend/models.h"
 #include "attend/lm.h"
+#include "attend/classify.h"
 #include "attend/data.h"
 #include "attend/viz.h"
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # symbols_test.sh BUILD_DIR - each library exports exactly the functions its
 # public headers declare (AT_API), and nothing else:
-#   libattend.so       attend/core.h, attention.h, text.h, models.h, lm.h
+#   libattend.so       attend/core.h, attention.h, text.h, models.h, lm.h, classify.h
 #   libattend-data.so  attend/data.h
 #   libattend-viz.so   attend/viz.h
 # Prints every symbol that is exported but not declared, or declared but not
@@ -65,7 +65,7 @@ for lib in libattend-data libattend-viz; do
                          echo "$unmet" | sed 's/^/  /'; bad=$((bad + 1)); }
 done
 
-check libattend.so core.h attention.h text.h models.h lm.h
+check libattend.so core.h attention.h text.h models.h lm.h classify.h
 check libattend-data.so data.h
 check libattend-viz.so viz.h
 echo "$((checks - bad)) passed, $bad failed"

@@ -191,4 +191,8 @@ void ati_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, c
 /* The old name of the same bound. */
 #define AT_GEMM_SMALL_FLOPS AT_GEMM_OWN_FLOPS
 
+/* A malloc'd copy of a NUL-terminated string, or NULL when out of memory
+ * (strdup is POSIX, not C11). */
+char *ati_strdup(const char *s);
+
 #endif /* ATTEND_INTERNAL_H */

@@ -12,13 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *copy_text(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
-    if (copy) memcpy(copy, s, n);
-    return copy;
-}
-
 static at_status check_field(at_ctx *ctx, const char *text, const char *what) {
     if (!text) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: %s is NULL", what);
     if (!text[0]) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: %s is empty", what);
@@ -47,7 +40,7 @@ at_status at_pairs_add(at_ctx *ctx, at_pairs *pairs, const char *source, const c
     AT_TRY(check_field(ctx, source, "source"));
     AT_TRY(check_field(ctx, target, "target"));
     AT_TRY(grow(ctx, pairs));
-    char *s = copy_text(source), *t = copy_text(target);
+    char *s = ati_strdup(source), *t = ati_strdup(target);
     if (!s || !t) {
         free(s);
         free(t);
