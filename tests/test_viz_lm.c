@@ -18,6 +18,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+#include "viz_check.h"
 
 #include <cairo.h>
 #include <json-c/json.h>
@@ -41,19 +42,7 @@ static void path_in(char *out, size_t size, const char *name) {
     snprintf(out, size, "%s/%s", dir, name);
 }
 
-static char *read_text(const char *path) {
-    size_t n = 0;
-    unsigned char *bytes = test_read_file(path, &n);
-    char *text = bytes ? calloc(n + 1, 1) : NULL;
-    if (text) memcpy(text, bytes, n);
-    free(bytes);
-    return text;
-}
 
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 static int count_of(const char *text, const char *needle) {
     int n = 0;
@@ -114,38 +103,9 @@ static float *weight_at(passage *p, int l, int h, int t, int s) {
 
 /* ------------------------------------------------------------ PNG pixels */
 
-static cairo_surface_t *load_png(const char *path) {
-    cairo_surface_t *png = cairo_image_surface_create_from_png(path);
-    CHECK(cairo_surface_status(png) == CAIRO_STATUS_SUCCESS, "%s does not decode as PNG", path);
-    if (cairo_surface_status(png) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(png);
-        return NULL;
-    }
-    cairo_surface_flush(png);
-    return png;
-}
 
-static void pixel(cairo_surface_t *s, int x, int y, uint8_t rgb[3]) {
-    rgb[0] = rgb[1] = rgb[2] = 255;
-    if (x < 0 || y < 0 || x >= cairo_image_surface_get_width(s) ||
-        y >= cairo_image_surface_get_height(s))
-        return;
-    uint32_t v;
-    memcpy(&v, cairo_image_surface_get_data(s) + (size_t)y * cairo_image_surface_get_stride(s) +
-                   4 * (size_t)x,
-           4);
-    rgb[0] = (v >> 16) & 255, rgb[1] = (v >> 8) & 255, rgb[2] = v & 255;
-}
 
-static int near(const uint8_t a[3], const uint8_t b[3], int tol) {
-    return abs(a[0] - b[0]) <= tol && abs(a[1] - b[1]) <= tol && abs(a[2] - b[2]) <= tol;
-}
 
-static void parse_hex(const char *hex, uint8_t rgb[3]) {
-    unsigned r = 0, g = 0, b = 0;
-    if (sscanf(hex, "#%2x%2x%2x", &r, &g, &b) != 3) r = g = b = 0;
-    rgb[0] = (uint8_t)r, rgb[1] = (uint8_t)g, rgb[2] = (uint8_t)b;
-}
 
 typedef struct blob {
     int x0, y0, x1, y1; /* bounding box, inclusive */
@@ -161,8 +121,8 @@ static int find_blobs(cairo_surface_t *s, const uint8_t rgb[3], blob *out, int m
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             uint8_t c[3];
-            pixel(s, x, y, c);
-            if (seen[(size_t)y * w + x] || !near(c, rgb, 1)) continue;
+            test_pixel(s, x, y, c);
+            if (seen[(size_t)y * w + x] || !test_near(c, rgb, 1)) continue;
             blob b = {x, y, x, y, 0};
             int top = 0;
             stack[top++] = y * w + x;
@@ -177,8 +137,8 @@ static int find_blobs(cairo_surface_t *s, const uint8_t rgb[3], blob *out, int m
                     int qx = px + dx[k], qy = py + dy[k];
                     if (qx < 0 || qy < 0 || qx >= w || qy >= h || seen[(size_t)qy * w + qx])
                         continue;
-                    pixel(s, qx, qy, c);
-                    if (!near(c, rgb, 1)) continue;
+                    test_pixel(s, qx, qy, c);
+                    if (!test_near(c, rgb, 1)) continue;
                     seen[(size_t)qy * w + qx] = 1;
                     stack[top++] = qy * w + qx;
                 }
@@ -206,7 +166,7 @@ static int bands(const double *v, int n, double gap) {
  * each drawn in the colour map's 1 colour, as equal squares on a lattice
  * of L rows and H columns. */
 static void check_grid_png(const char *path, int L, int H) {
-    cairo_surface_t *png = load_png(path);
+    cairo_surface_t *png = test_load_png(path);
     if (!png) return;
     uint8_t one[3];
     at_viz_colour(1.0f, one);
@@ -245,7 +205,7 @@ static void test_lm_grid(at_ctx *ctx) {
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, NULL, svg));
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, NULL, pdf));
     check_grid_png(png, 2, 3);
-    char *text = read_text(svg);
+    char *text = test_read_text(svg);
     CHECK(text != NULL, "%s not written", svg);
     if (text) {
         char want[64], hex[8];
@@ -284,7 +244,7 @@ static void test_lm_grid(at_ctx *ctx) {
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, "Moby Dick", png));
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, "Moby Dick", svg));
     check_grid_png(png, 3, 4);
-    text = read_text(svg);
+    text = test_read_text(svg);
     CHECK(text && count_of(text, "row-label") == 0 && count_of(text, "col-label") == 0,
           "lm-long.svg: labels drawn in cells too small for them");
     CHECK(text && count_of(text, "\xC2\xB7 head ") == 12, "lm-long.svg: not 12 panels");
@@ -292,17 +252,6 @@ static void test_lm_grid(at_ctx *ctx) {
     passage_free(&p);
 }
 
-/* The page's data: the JSON inside <script id="attend-data">. */
-static json_object *page_data(const char *html) {
-    static const char open[] = "<script id=\"attend-data\" type=\"application/json\">";
-    const char *start = strstr(html, open), *end = start ? strstr(start, "</script>") : NULL;
-    if (!end) return NULL;
-    start += sizeof open - 1;
-    json_tokener *tok = json_tokener_new();
-    json_object *root = json_tokener_parse_ex(tok, start, (int)(end - start));
-    json_tokener_free(tok);
-    return root;
-}
 
 static json_object *field(json_object *o, const char *key) {
     json_object *v = NULL;
@@ -342,7 +291,7 @@ static void test_lm_html(at_ctx *ctx) {
     char path[512];
     path_in(path, sizeof path, "lm.html");
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, "two layers, three heads", path));
-    char *html = read_text(path);
+    char *html = test_read_text(path);
     CHECK(html != NULL, "%s not written", path);
     if (!html) {
         passage_free(&p);
@@ -354,7 +303,7 @@ static void test_lm_html(at_ctx *ctx) {
     CHECK(!strstr(html, "http://") && !strstr(html, "https://") && !strstr(html, "<link") &&
               !strstr(html, "<script src"),
           "lm.html: the page loads something from outside");
-    json_object *data = page_data(html);
+    json_object *data = test_page_data(html);
     json_object *maps = field(data, "maps");
     CHECK(data && !strcmp(json_object_get_string(field(data, "kind")), "layers") &&
               !strcmp(json_object_get_string(field(data, "title")), "two layers, three heads"),
@@ -431,7 +380,7 @@ static void test_lm_bad(at_ctx *ctx) {
     p.a.labels[2] = label;
     path_in(fresh, sizeof fresh, "lm.gif");
     expect_refused(ctx, &p, fresh, ".gif");
-    CHECK(!exists(fresh), "a refused .gif left a file");
+    CHECK(!test_exists(fresh), "a refused .gif left a file");
     CHECK_STATUS(ctx, at_plot_lm_attention(ctx, NULL, NULL, png), AT_ERR_ARGUMENT);
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, NULL, png)); /* restored: fine again */
     passage_free(&p);
@@ -455,7 +404,7 @@ static void test_lm_budget(at_ctx *ctx) {
     CHECK(strstr(at_ctx_error(ctx), "4 layers x 4 heads of 256 x 256") &&
               strstr(at_ctx_error(ctx), " MB"),
           "the budget's message names the figure and the estimate: %s", at_ctx_error(ctx));
-    CHECK(!exists(pdf), "a figure over the budget left a file");
+    CHECK(!test_exists(pdf), "a figure over the budget left a file");
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &a, NULL, html));
     remove(html);
     free(a.weights);
@@ -464,27 +413,7 @@ static void test_lm_budget(at_ctx *ctx) {
 
 /* ------------------------------------------------------------ the span */
 
-typedef struct shape {
-    char cls[64], fill[8];
-    double x, y, w, h;
-} shape;
 
-/* The SVG rects whose class starts with `prefix`, in document order. */
-static int rects_of(const char *svg, const char *prefix, shape *out, int most) {
-    int n = 0;
-    char want[80];
-    snprintf(want, sizeof want, "<rect class=\"%s", prefix);
-    for (const char *p = svg; (p = strstr(p, want)); p++) {
-        shape s = {{0}, {0}, 0, 0, 0, 0};
-        if (sscanf(p, "<rect class=\"%63[^\"]\" x=\"%lf\" y=\"%lf\" width=\"%lf\" height=\"%lf\" "
-                      "fill=\"%7[^\"]\"",
-                   s.cls, &s.x, &s.y, &s.w, &s.h, s.fill) != 6)
-            continue;
-        if (n < most) out[n] = s;
-        n++;
-    }
-    return n;
-}
 
 static const double MASS[3][5] = {{0.40, 0.20, 0.10, 0.05, 0.05},
                                   {0.60, 0.15, 0.10, 0.05, 0.02},
@@ -496,15 +425,15 @@ static const char *const MODELS[3] = {"lstm", "attention", "kv (key-value)"};
  * to right by distance. The same bars in the PNG: coloured inside, not
  * above. */
 static void check_bars(const char *svg_path, const char *png_path) {
-    char *svg = read_text(svg_path);
-    shape bars[15];
-    int n = svg ? rects_of(svg, "bar ", bars, 15) : 0;
+    char *svg = test_read_text(svg_path);
+    test_shape bars[15];
+    int n = svg ? test_svg_rects(svg, "bar ", bars, 15) : 0;
     CHECK(n == 15, "%s: %d bars, expected 3 models x 5 distances", svg_path, n);
     if (n != 15) {
         free(svg);
         return;
     }
-    shape *at[3][5] = {{0}};
+    test_shape *at[3][5] = {{0}};
     int found = 0;
     for (int i = 0; i < n; i++) {
         int m = -1, d = -1;
@@ -521,13 +450,13 @@ static void check_bars(const char *svg_path, const char *png_path) {
     int bad = 0;
     for (int m = 0; m < 3; m++)
         for (int d = 0; d < 5; d++) {
-            shape *b = at[m][d];
+            test_shape *b = at[m][d];
             if (fabs(b->h - scale * MASS[m][d]) > 0.02 && bad++ < 3)
                 fprintf(stderr, "  bar m%d d%d: %.2f px for mass %.2f (%.2f px per unit)\n", m,
                         d + 1, b->h, MASS[m][d], scale);
             for (int m2 = 0; m2 < 3; m2++)
                 for (int d2 = 0; d2 < 5; d2++) {
-                    shape *c = at[m2][d2];
+                    test_shape *c = at[m2][d2];
                     int order = (MASS[m][d] > MASS[m2][d2]) - (MASS[m][d] < MASS[m2][d2]);
                     if (c && order != (b->h > c->h + 0.01) - (b->h < c->h - 0.01)) bad++;
                 }
@@ -540,16 +469,16 @@ static void check_bars(const char *svg_path, const char *png_path) {
           svg_path, bad);
     CHECK(strstr(svg, ">kv (key-value)<") && strstr(svg, ">distance (1 = the previous output)<"),
           "%s: a model name or the axis name is missing", svg_path);
-    cairo_surface_t *png = bad ? NULL : load_png(png_path);
+    cairo_surface_t *png = bad ? NULL : test_load_png(png_path);
     for (int m = 0; png && m < 3; m++)
         for (int d = 0; d < 5; d++) {
-            shape *b = at[m][d];
+            test_shape *b = at[m][d];
             if (b->h < 2) continue;
             uint8_t want[3], inside[3], above[3];
-            parse_hex(b->fill, want);
-            pixel(png, (int)(2 * (b->x + b->w / 2)), (int)(2 * (b->y + b->h / 2)), inside);
-            pixel(png, (int)(2 * (b->x + b->w / 2)), (int)(2 * (b->y - 3)), above);
-            CHECK(near(inside, want, 1) && !near(above, want, 24),
+            test_parse_hex(b->fill, want);
+            test_pixel(png, (int)(2 * (b->x + b->w / 2)), (int)(2 * (b->y + b->h / 2)), inside);
+            test_pixel(png, (int)(2 * (b->x + b->w / 2)), (int)(2 * (b->y - 3)), above);
+            CHECK(test_near(inside, want, 1) && !test_near(above, want, 24),
                   "%s: bar m%d d%d is not drawn %.1f px tall in the PNG", png_path, m, d + 1, b->h);
         }
     if (png) cairo_surface_destroy(png);
@@ -575,9 +504,9 @@ static void test_span(at_ctx *ctx) {
         for (int d = 0; d < LONG; d++) mass[m * LONG + d] = 0.5 * exp(-d / (10.0 + 10 * m));
     path_in(svg, sizeof svg, "span-long.svg");
     CHECK_OK(ctx, at_plot_attention_span(ctx, 3, MODELS, mass, LONG, NULL, svg));
-    char *text = read_text(svg);
-    shape points[3 * LONG];
-    int n = text ? rects_of(text, "point ", points, 3 * LONG) : 0;
+    char *text = test_read_text(svg);
+    test_shape points[3 * LONG];
+    int n = text ? test_svg_rects(text, "point ", points, 3 * LONG) : 0;
     CHECK(n == 3 * LONG && text && !strstr(text, "class=\"bar "),
           "span-long.svg: %d points, expected %d (and no bars)", n, 3 * LONG);
     int falling = n == 3 * LONG;
@@ -613,11 +542,11 @@ static void test_span(at_ctx *ctx) {
     CHECK_STATUS(ctx, at_plot_attention_span(ctx, 3, two, mass, LONG, NULL, svg), AT_ERR_ARGUMENT);
     CHECK(strstr(at_ctx_error(ctx), "name 2 of 3 is NULL") != NULL, "message: %s",
           at_ctx_error(ctx));
-    CHECK(!exists(svg), "a refused span plot left %s", svg);
+    CHECK(!test_exists(svg), "a refused span plot left %s", svg);
     path_in(svg, sizeof svg, "span.html");
     CHECK_STATUS(ctx, at_plot_attention_span(ctx, 3, MODELS, mass, LONG, NULL, svg),
                  AT_ERR_ARGUMENT);
-    CHECK(strstr(at_ctx_error(ctx), ".png, .svg or .pdf") && !exists(svg), "message: %s",
+    CHECK(strstr(at_ctx_error(ctx), ".png, .svg or .pdf") && !test_exists(svg), "message: %s",
           at_ctx_error(ctx));
     free(mass);
 }
@@ -667,23 +596,23 @@ static long colour_pixels(cairo_surface_t *png, const uint8_t rgb[3]) {
     for (int y = 0; y < cairo_image_surface_get_height(png); y++)
         for (int x = 0; x < cairo_image_surface_get_width(png); x++) {
             uint8_t c[3];
-            pixel(png, x, y, c);
-            n += near(c, rgb, 2);
+            test_pixel(png, x, y, c);
+            n += test_near(c, rgb, 2);
         }
     return n;
 }
 
 static void check_runs_svg(const char *svg_path, const char *png_path) {
-    char *svg = read_text(svg_path);
+    char *svg = test_read_text(svg_path);
     if (!svg) {
         CHECK(0, "%s not written", svg_path);
         return;
     }
     segment train0[32], train1[32], valid0[8], valid1[8];
-    shape marks0[8], marks1[8];
+    test_shape marks0[8], marks1[8];
     int t0 = lines_of(svg, "train r0", train0, 32), t1 = lines_of(svg, "train r1", train1, 32);
     int v0 = lines_of(svg, "valid r0", valid0, 8), v1 = lines_of(svg, "valid r1", valid1, 8);
-    int m0 = rects_of(svg, "marker r0", marks0, 8), m1 = rects_of(svg, "marker r1", marks1, 8);
+    int m0 = test_svg_rects(svg, "marker r0", marks0, 8), m1 = test_svg_rects(svg, "marker r1", marks1, 8);
     CHECK(t0 == 19 && t1 == 19 && v0 == 3 && v1 == 4 && m0 == 4 && m1 == 5,
           "%s: training segments %d and %d (expected 19, 19), validation segments %d and %d "
           "(3, 4), markers %d and %d (4, 5)",
@@ -701,10 +630,10 @@ static void check_runs_svg(const char *svg_path, const char *png_path) {
               "%s: not one colour per run", svg_path);
         CHECK(marks0[0].y < marks0[3].y, "%s: a falling validation loss is drawn rising",
               svg_path);
-        cairo_surface_t *png = load_png(png_path);
+        cairo_surface_t *png = test_load_png(png_path);
         for (int r = 0; png && r < 2; r++) {
             uint8_t rgb[3];
-            parse_hex(r ? train1[0].stroke : train0[0].stroke, rgb);
+            test_parse_hex(r ? train1[0].stroke : train0[0].stroke, rgb);
             long n = colour_pixels(png, rgb);
             CHECK(n > 400, "%s: run %d's colour has %ld pixels", png_path, r, n);
         }
@@ -734,14 +663,14 @@ static void test_runs(at_ctx *ctx) {
     path_in(bad, sizeof bad, "runs.pdf");
     CHECK_OK(ctx, at_plot_runs(ctx, 2, paths, labels, NULL, bad));
     check_runs_svg(svg, png);
-    char *text = read_text(svg);
+    char *text = test_read_text(svg);
     CHECK(text && strstr(text, ">transformer 4x4x128<") && strstr(text, ">lstm 128<") &&
               strstr(text, ">training loss<"),
           "runs.svg: a run label or the legend is missing");
     free(text);
     path_in(svg, sizeof svg, "runs-unlabelled.svg");
     CHECK_OK(ctx, at_plot_runs(ctx, 2, paths, NULL, NULL, svg));
-    text = read_text(svg);
+    text = test_read_text(svg);
     CHECK(text && strstr(text, ">transformer<") && strstr(text, ">lstm<"),
           "runs-unlabelled.svg: runs are not named by their folders");
     free(text);
@@ -784,7 +713,7 @@ static void test_runs(at_ctx *ctx) {
     CHECK_STATUS(ctx, at_plot_runs(ctx, 2, missing, NULL, NULL, svg), AT_ERR_IO);
     path_in(bad, sizeof bad, "runs.html");
     CHECK_STATUS(ctx, at_plot_runs(ctx, 2, paths, labels, NULL, bad), AT_ERR_ARGUMENT);
-    CHECK(!exists(bad), "a refused runs.html was written");
+    CHECK(!test_exists(bad), "a refused runs.html was written");
     unsigned char *after = test_read_file(svg, &after_n);
     CHECK(before && after && before_n == after_n && !memcmp(before, after, before_n),
           "refused runs plots changed runs.svg");
