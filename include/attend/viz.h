@@ -160,6 +160,43 @@ AT_API at_status at_plot_compare(at_ctx *ctx, int n, const at_attention_map *con
 /* A document's word and sentence weights: .html (interactive), or .png,
  * .svg, .pdf (the text with each word shaded). */
 AT_API at_status at_plot_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+/* Many documents in one self-contained HTML page (path ends in .html; no
+ * network, the data, script and style inline): e.g. a classifier's test
+ * messages. n >= 1 documents, docs[i] shown as at_plot_doc's page shows
+ * one (the same shading, the same level choice), under its own title
+ * (e.g. the message id) and "model · mechanism", with notes[i], a line of
+ * text above it (e.g. "true spam · predicted ham (p = 0.91) · hard_ham"),
+ * and tags[i], a space-separated set of filter tags (e.g. "wrong
+ * hard_ham"). The page offers "show: all | <each tag, in order of first
+ * use, with its count>" and shows only the documents with the chosen tag.
+ * notes and tags may be NULL (none), as may any of their n entries.
+ * title is the heading (NULL: "documents"). A flat model's document is one
+ * sentence of weight 1. Every weight must be a finite number >= 0 and
+ * every text valid UTF-8 (else AT_ERR_ARGUMENT, naming the document);
+ * all text is escaped, so a word such as "</script>" stays a word. Weights
+ * are written with 4 significant digits, so 1,200 documents of 1,000 words
+ * make about 20 MB; a document is drawn when it first comes near the
+ * screen, so such a page opens at once. Written atomically; the budget of
+ * at_plot_map applies (about 60 million words). */
+AT_API at_status at_plot_doc_report(at_ctx *ctx, int n, const at_attention_doc *const *docs,
+                                    const char *const *notes, const char *const *tags,
+                                    const char *title, const char *path);
+/* The top-weighted words of each class as a figure: `panels` horizontal
+ * bar charts side by side (1..AT_VIZ_MAX_SERIES, one colour each), panel
+ * p titled panel_titles[p] (e.g. "spam"), with k bars (1..AT_VIZ_MAX_TOP_WORDS),
+ * top to bottom: word words[p * k + i] beside a bar as long as
+ * values[p * k + i]. words and values are (panels, k) row-major; every
+ * word and title is valid UTF-8 and not NULL, every value a finite number
+ * >= 0 (the panels share one scale, from 0 to the largest value, so they
+ * compare by eye; the value is written at the bar's end). value_label
+ * names the scale (NULL: "weight"). .png, .svg or .pdf; in the SVG the
+ * bar of word i of panel p is the rect of class "bar p<p> w<i>". Bad
+ * input is an AT_ERR_ARGUMENT naming the problem, before anything is
+ * written. */
+#define AT_VIZ_MAX_TOP_WORDS 100
+AT_API at_status at_plot_top_words(at_ctx *ctx, int panels, const char *const *panel_titles,
+                                   int k, const char *const *words, const double *values,
+                                   const char *value_label, const char *path);
 
 /* Where cell (row, col) of head `head` of at_plot_map's figure is centred,
  * in the PNG's pixels (for tests and tools). */

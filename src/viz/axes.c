@@ -67,7 +67,8 @@ void viz_draw_axes(dl_list *l, const viz_axes *a, const char *title, const char 
     char text[32];
     double ys = viz_nice_step(a->ymax - a->ymin, 5), xs = viz_nice_step(a->xmax - a->xmin, 6);
     if (a->log_y) log_ticks(l, a);
-    for (double y = ceil(a->ymin / ys) * ys; !a->log_y && y <= a->ymax + ys * 1e-9; y += ys)
+    for (double y = ceil(a->ymin / ys) * ys; !a->log_y && !a->y_categories && y <= a->ymax + ys * 1e-9;
+         y += ys)
         y_tick(l, a, y, fabs(y) < ys * 1e-9 ? 0.0 : y);
     for (double x = ceil(a->xmin / xs) * xs; !a->x_categories && x <= a->xmax + xs * 1e-9;
          x += xs) {
@@ -80,5 +81,6 @@ void viz_draw_axes(dl_list *l, const viz_axes *a, const char *title, const char 
     if (title && title[0])
         dl_text(l, a->x0, a->y0 - 14, title, 13, 1, DL_START, 0, INK, "panel-title");
     dl_text(l, a->x0 + a->w / 2.0, a->y0 + a->h + 30, xlabel, 11, 0, DL_MIDDLE, 0, GREY, "axis");
-    dl_text(l, a->x0 - 40, a->y0 + a->h / 2.0, ylabel, 11, 0, DL_MIDDLE, 1, GREY, "axis");
+    if (ylabel && ylabel[0])
+        dl_text(l, a->x0 - 40, a->y0 + a->h / 2.0, ylabel, 11, 0, DL_MIDDLE, 1, GREY, "axis");
 }

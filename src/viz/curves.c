@@ -265,7 +265,7 @@ static void build(dl_list *l, curves *c, const char *title) {
     double x = MARGIN + AXIS_L;
     static const char *names[2] = {"loss", "accuracy"};
     for (int panel = 0; panel < 2; panel++) {
-        viz_axes a = {x, MARGIN + 58, PLOT_W, PLOT_H, c->x_min, c->x_max, 0, 1, 0, 0};
+        viz_axes a = {x, MARGIN + 58, PLOT_W, PLOT_H, c->x_min, c->x_max, 0, 1, 0, 0, 0};
         if (!panel_range(c, panel, &a.ymin, &a.ymax)) continue;
         if (panel == 0) a.log_y = log_range(c, &a.ymin, &a.ymax);
         viz_draw_axes(l, &a, names[panel], "step",
@@ -390,7 +390,7 @@ static void legend_entry(dl_list *l, double x, double y, double width, int with_
 static void build_runs(dl_list *l, viz_measure *vm, const run *runs, int n, const char *title) {
     dl_rect(l, 0, 0, 1, 1, WHITE);
     dl_text(l, MARGIN, MARGIN + 10, title, 16, 1, DL_START, 0, INK, "heading");
-    viz_axes a = {MARGIN + AXIS_L, MARGIN + 44, RUNS_W, RUNS_H, 0, 1, 0, 1, 0, 0};
+    viz_axes a = {MARGIN + AXIS_L, MARGIN + 44, RUNS_W, RUNS_H, 0, 1, 0, 1, 0, 0, 0};
     runs_ranges(runs, n, &a);
     viz_draw_axes(l, &a, NULL, "wall-clock time (minutes)", "nats per character");
     double lx = a.x0 + a.w + 24, ly = a.y0 + 8, widest = 0, w, h;

@@ -7,10 +7,16 @@
  * sentence weight) × (word weight / largest word weight in its sentence),
  * the two-level view of Yang et al. (2016): words of an unimportant
  * sentence fade. Shades run from white to the colour map's blue.
+ *
+ * A report (at_plot_doc_report) puts many documents in one HTML page,
+ * drawn by the same script as the one-document page (html.c); here it is
+ * only checked.
  */
+#include "internal.h"
 #include "viz.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,4 +123,48 @@ at_status at_plot_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path
     if (s == AT_OK) s = viz_render(ctx, &l, path, ext);
     dl_free(&l);
     return s;
+}
+
+/* A document fit for the report: non-empty, finite weights >= 0. */
+static at_status check_report_doc(at_ctx *ctx, const at_attention_doc *d, int i) {
+    if (!d || d->sentences < 1 || d->words < 1)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "document report: document %d is %s", i,
+                           d ? "empty" : "NULL");
+    for (int s = 0; s < d->sentences; s++)
+        if (!(isfinite(d->sentence_weights[s]) && d->sentence_weights[s] >= 0))
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                               "document report: document %d (%s): sentence %d has weight %g; "
+                               "a weight is a finite number >= 0",
+                               i, d->title, s, (double)d->sentence_weights[s]);
+    for (int w = 0; w < d->words; w++)
+        if (!(isfinite(d->word_weights[w]) && d->word_weights[w] >= 0))
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                               "document report: document %d (%s): word %d (\"%s\") has weight "
+                               "%g; a weight is a finite number >= 0",
+                               i, d->title, w, d->word_text[w], (double)d->word_weights[w]);
+    return AT_OK;
+}
+
+at_status at_plot_doc_report(at_ctx *ctx, int n, const at_attention_doc *const *docs,
+                             const char *const *notes, const char *const *tags,
+                             const char *title, const char *path) {
+    if (!docs || !path)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "document report: NULL argument");
+    if (n < 1) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "document report: %d documents", n);
+    char ext[8];
+    viz_extension(path, ext, sizeof ext);
+    if (strcmp(ext, "html"))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: a document report is an .html page", path);
+    double numbers = 0;
+    for (int i = 0; i < n; i++) {
+        AT_TRY(check_report_doc(ctx, docs[i], i));
+        if (notes && notes[i]) AT_TRY(at_utf8_check(ctx, notes[i], strlen(notes[i]), "note"));
+        if (tags && tags[i]) AT_TRY(at_utf8_check(ctx, tags[i], strlen(tags[i]), "tags"));
+        numbers += docs[i]->words + docs[i]->sentences;
+    }
+    if (title) AT_TRY(at_utf8_check(ctx, title, strlen(title), "title"));
+    char what[64];
+    snprintf(what, sizeof what, "%d documents", n);
+    AT_TRY(viz_check_budget(ctx, path, ext, numbers, 0, 0, what));
+    return viz_html_report(ctx, n, docs, notes, tags, title, path);
 }

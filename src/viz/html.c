@@ -19,6 +19,12 @@
  *             its weight and each sentence by its own, at word level,
  *             sentence level or both (word shade scaled by the square root
  *             of the sentence's, as Yang et al. 2016 show it).
+ *   documents a report of many documents (a classifier's test messages),
+ *             each under its title, a note and its tags, shaded by the same
+ *             renderDoc as the one-document page; "show:" radios keep the
+ *             documents of one tag, and a document is drawn when it first
+ *             comes near the screen, so a long report opens at once.
+ *             Weights are written to 4 significant digits.
  * The colour map's anchors go into the data, so the page and the PNG use
  * the same colours. Weights are written as the shortest decimal that
  * reads back as the same float, so "exact" means exact. The CSS and script below are kept one line per string.
@@ -63,6 +69,13 @@ static const char *const page_css[] = {
     ".choices { display: flex; gap: 18px; font-size: 14px; margin-bottom: 10px; }\n",
     ".layer-row h2 { font-size: 15px; margin: 8px 0 6px; }\n",
     "table.heatmap.compact th { font-size: 0; padding: 0; }\n",
+    ".filters { display: flex; flex-wrap: wrap; gap: 14px; font-size: 14px; margin-bottom: 8px; }\n",
+    ".shown-count { font-size: 13px; color: #555; margin: 0 0 10px; }\n",
+    ".report-doc { border-top: 1px solid #ddd; padding: 10px 0 4px; }\n",
+    ".report-doc h2 { font-size: 15px; margin: 0 0 2px; overflow-wrap: anywhere; }\n",
+    ".report-doc .note { font-size: 13px; color: #444; margin: 0 0 4px; }\n",
+    ".tags { margin: 0 0 6px; }\n",
+    ".tag { display: inline-block; font-size: 11px; background: #eef0f6; color: #3b528b; border-radius: 8px; padding: 0 7px; margin-inline-end: 5px; }\n",
 };
 
 static const char *const page_js[] = {
@@ -281,14 +294,10 @@ static const char *const page_js[] = {
     "  }\n",
     "\n",
     "  /* ---------------------------------------------------- static attention */\n",
-    "  function showDoc() {\n",
-    "    document.getElementById('heading').textContent =\n",
-    "      [data.model, data.mechanism].filter(Boolean).join(' \\u00b7 ') || 'static attention';\n",
-    "    document.getElementById('subheading').textContent = data.title;\n",
-    "    var view = document.getElementById('view');\n",
+    "  var docLegend = 'Each word is shaded by its weight relative to the largest in its sentence; each sentence by its weight relative to the largest sentence weight. Hover for exact values.';\n",
+    "  /* The level radios (words and sentences, words, sentences); onChange on a change. */\n",
+    "  function levelChoice(onChange) {\n",
     "    var modes = el('div', 'modes');\n",
-    "    var words = [];\n",
-    "    var maxS = Math.max.apply(null, data.sentences.map(function (s) { return s.weight; })) || 1;\n",
     "    [['both', 'words and sentences'], ['words', 'words'], ['sentences', 'sentences']].forEach(function (m, i) {\n",
     "      var label = el('label');\n",
     "      var input = el('input');\n",
@@ -297,16 +306,21 @@ static const char *const page_js[] = {
     "      input.value = m[0];\n",
     "      input.id = 'level-' + m[0];\n",
     "      if (i === 0) input.checked = true;\n",
-    "      input.addEventListener('change', paint);\n",
+    "      input.addEventListener('change', onChange);\n",
     "      label.appendChild(input);\n",
     "      label.appendChild(document.createTextNode(' ' + m[1]));\n",
     "      modes.appendChild(label);\n",
     "    });\n",
-    "    view.appendChild(modes);\n",
-    "    view.appendChild(el('p', 'legend',\n",
-    "      'Each word is shaded by its weight relative to the largest in its sentence; each sentence by its weight relative to the largest sentence weight. Hover for exact values.'));\n",
+    "    return modes;\n",
+    "  }\n",
+    "  function levelMode() { return document.querySelector('input[name=level]:checked').value; }\n",
+    "  /* One document (title, sentences of words and weights) into box, the one\n",
+    "   * shading of every page; where prefixes the read-out. Returns paint(mode). */\n",
+    "  function renderDoc(box, doc, where) {\n",
+    "    var words = [];\n",
+    "    var maxS = Math.max.apply(null, doc.sentences.map(function (s) { return s.weight; })) || 1;\n",
     "    var docBox = el('div', 'document');\n",
-    "    data.sentences.forEach(function (s, si) {\n",
+    "    doc.sentences.forEach(function (s, si) {\n",
     "      var p = el('p', 'sentence');\n",
     "      p.dir = 'auto';\n",
     "      p.dataset.s = si;\n",
@@ -330,18 +344,17 @@ static const char *const page_js[] = {
     "      p.relS = s.weight / maxS;\n",
     "      docBox.appendChild(p);\n",
     "    });\n",
-    "    view.appendChild(docBox);\n",
+    "    box.appendChild(docBox);\n",
     "    docBox.addEventListener('mouseover', function (ev) {\n",
     "      var span = ev.target.closest('.word');\n",
     "      if (!span) return;\n",
-    "      var s = data.sentences[span.dataset.s];\n",
+    "      var s = doc.sentences[span.dataset.s];\n",
     "      moveTip(ev, fmt(Number(span.dataset.w)));\n",
-    "      readout.textContent = 'word \\u201c' + span.textContent + '\\u201d: ' + fmt(Number(span.dataset.w)) +\n",
+    "      readout.textContent = where + 'word \\u201c' + span.textContent + '\\u201d: ' + fmt(Number(span.dataset.w)) +\n",
     "        ' in sentence ' + (Number(span.dataset.s) + 1) + ' (sentence weight ' + fmt(s.weight) + ')';\n",
     "    });\n",
     "    docBox.addEventListener('mouseleave', hideTip);\n",
-    "    function paint() {\n",
-    "      var mode = document.querySelector('input[name=level]:checked').value;\n",
+    "    return function paint(mode) {\n",
     "      docBox.querySelectorAll('.sentence').forEach(function (p) {\n",
     "        p.style.background = mode === 'sentences' ? shade(p.relS) : 'transparent';\n",
     "        p.style.color = mode === 'sentences' && p.relS > 0.55 ? '#fff' : '';\n",
@@ -351,11 +364,115 @@ static const char *const page_js[] = {
     "        span.style.background = mode === 'sentences' ? 'transparent' : shade(t);\n",
     "        span.style.color = mode !== 'sentences' && t > 0.55 ? '#fff' : '';\n",
     "      });\n",
-    "    }\n",
-    "    paint();\n",
+    "    };\n",
+    "  }\n",
+    "  function showDoc() {\n",
+    "    document.getElementById('heading').textContent =\n",
+    "      [data.model, data.mechanism].filter(Boolean).join(' \\u00b7 ') || 'static attention';\n",
+    "    document.getElementById('subheading').textContent = data.title;\n",
+    "    var view = document.getElementById('view'), paint = null;\n",
+    "    view.appendChild(levelChoice(function () { paint(levelMode()); }));\n",
+    "    view.appendChild(el('p', 'legend', docLegend));\n",
+    "    paint = renderDoc(view, data, '');\n",
+    "    paint(levelMode());\n",
     "    readout.textContent = 'Hover a word to see its weight.';\n",
     "  }\n",
     "\n",
+    "  /* ------------------------------------------- a report of many documents */\n",
+    "  /* The filter radios: all, then each tag (in order of first use) with its count. */\n",
+    "  function tagChoice(docs, onChange) {\n",
+    "    var counts = {}, order = [];\n",
+    "    docs.forEach(function (d) {\n",
+    "      d.tags.forEach(function (t) {\n",
+    "        if (!counts.hasOwnProperty(t)) { counts[t] = 0; order.push(t); }\n",
+    "        counts[t]++;\n",
+    "      });\n",
+    "    });\n",
+    "    var box = el('div', 'filters');\n",
+    "    box.appendChild(el('span', '', 'show:'));\n",
+    "    [['all', 'all (' + docs.length + ')']].concat(order.map(function (t) {\n",
+    "      return [t, t + ' (' + counts[t] + ')'];\n",
+    "    })).forEach(function (o, i) {\n",
+    "      var label = el('label');\n",
+    "      var input = el('input');\n",
+    "      input.type = 'radio';\n",
+    "      input.name = 'filter';\n",
+    "      input.value = o[0];\n",
+    "      input.id = 'filter-' + i;\n",
+    "      input.dataset.tag = i === 0 ? '' : o[0];\n",
+    "      if (i === 0) input.checked = true;\n",
+    "      input.addEventListener('change', onChange);\n",
+    "      label.appendChild(input);\n",
+    "      label.appendChild(document.createTextNode(' ' + o[1]));\n",
+    "      box.appendChild(label);\n",
+    "    });\n",
+    "    return box;\n",
+    "  }\n",
+    "  function showDocuments() {\n",
+    "    var docs = data.docs;\n",
+    "    document.getElementById('heading').textContent = data.title || 'documents';\n",
+    "    var view = document.getElementById('view'), sections = [], painted = [];\n",
+    "    var count = el('p', 'shown-count');\n",
+    "    function filter() {\n",
+    "      var tag = document.querySelector('input[name=filter]:checked').dataset.tag, shownDocs = 0;\n",
+    "      sections.forEach(function (sec) {\n",
+    "        sec.hidden = tag !== '' && sec.attendTags.indexOf(tag) < 0;\n",
+    "        if (!sec.hidden) shownDocs++;\n",
+    "      });\n",
+    "      count.textContent = shownDocs + ' of ' + docs.length + ' documents';\n",
+    "    }\n",
+    "    view.appendChild(tagChoice(docs, filter));\n",
+    "    view.appendChild(levelChoice(function () {\n",
+    "      painted.forEach(function (sec) { sec.paint(levelMode()); });\n",
+    "    }));\n",
+    "    view.appendChild(el('p', 'legend', docLegend));\n",
+    "    view.appendChild(count);\n",
+    "    var list = el('div', 'reports');\n",
+    "    docs.forEach(function (doc, i) {\n",
+    "      var sec = el('section', 'report-doc');\n",
+    "      sec.id = 'doc-' + i;\n",
+    "      sec.attendTags = doc.tags;\n",
+    "      var name = doc.title || 'document ' + (i + 1);\n",
+    "      var h2 = el('h2', '', name);\n",
+    "      h2.dir = 'auto';\n",
+    "      sec.appendChild(h2);\n",
+    "      var about = [doc.model, doc.mechanism].filter(Boolean).join(' \\u00b7 ');\n",
+    "      if (doc.note || about) sec.appendChild(el('p', 'note', [doc.note, about].filter(Boolean).join(' \\u2014 ')));\n",
+    "      var chips = el('p', 'tags');\n",
+    "      doc.tags.forEach(function (t) { chips.appendChild(el('span', 'tag', t)); });\n",
+    "      if (doc.tags.length) sec.appendChild(chips);\n",
+    "      var body = el('div', 'doc-body');\n",
+    "      var words = doc.sentences.reduce(function (n, s) { return n + s.words.length; }, 0);\n",
+    "      body.style.minHeight = Math.ceil(words / 12 + doc.sentences.length) * 32 + 'px';\n",
+    "      sec.appendChild(body);\n",
+    "      /* drawn when first near the screen: a report of a thousand long\n",
+    "       * documents opens at once */\n",
+    "      sec.render = function () {\n",
+    "        if (sec.paint) return;\n",
+    "        sec.paint = renderDoc(body, doc, name + ': ');\n",
+    "        sec.paint(levelMode());\n",
+    "        body.style.minHeight = '';\n",
+    "        painted.push(sec);\n",
+    "      };\n",
+    "      sections.push(sec);\n",
+    "      list.appendChild(sec);\n",
+    "    });\n",
+    "    view.appendChild(list);\n",
+    "    filter();\n",
+    "    if (window.IntersectionObserver) {\n",
+    "      var seen = new IntersectionObserver(function (entries) {\n",
+    "        entries.forEach(function (e) {\n",
+    "          if (!e.isIntersecting) return;\n",
+    "          e.target.render();\n",
+    "          seen.unobserve(e.target);\n",
+    "        });\n",
+    "      }, { rootMargin: '1500px 0px' });\n",
+    "      sections.forEach(function (sec) { seen.observe(sec); });\n",
+    "    } else {\n",
+    "      sections.forEach(function (sec) { sec.render(); });\n",
+    "    }\n",
+    "    readout.textContent = 'Hover a word to see its weight; choose a tag to show only those documents.';\n",
+    "  }\n",
     "\n",
     "  /* ------------------------------------------- layers of a language model */\n",
     "  function selectOf(id, name, count, extra) {\n",
@@ -418,7 +535,10 @@ static const char *const page_js[] = {
     "    readout.textContent = 'Hover a cell: row = the position attending, column = the position it attends to.';\n",
     "  }\n",
     "\n",
-    "  if (data.kind === 'document') showDoc(); else if (data.kind === 'layers') showLayers(); else showMaps();\n",
+    "  if (data.kind === 'document') showDoc();\n",
+    "  else if (data.kind === 'documents') showDocuments();\n",
+    "  else if (data.kind === 'layers') showLayers();\n",
+    "  else showMaps();\n",
     "})();\n",
 };
 
@@ -491,17 +611,25 @@ static void put_map(sbuf *b, const at_attention_map *m) {
     sbuf_puts(b, "]}");
 }
 
-static void put_doc(sbuf *b, const at_attention_doc *d) {
+/* 4 significant digits: a report of a thousand long documents stays a
+ * file a browser opens at once (the hover shows 4 decimals anyway). */
+static void put_short_number(sbuf *b, float v) {
+    sbuf_printf(b, "%.4g", isfinite(v) ? (double)v : 0.0);
+}
+
+/* The sentences of a document; weights exact, or to 4 digits (short). */
+static void put_doc(sbuf *b, const at_attention_doc *d, int short_numbers) {
+    void (*number)(sbuf *, float) = short_numbers ? put_short_number : put_number;
     sbuf_puts(b, "\"sentences\":[");
     for (int s = 0, w = 0; s < d->sentences; w += d->lengths[s], s++) {
         sbuf_puts(b, s ? ",\n{\"weight\":" : "\n{\"weight\":");
-        put_number(b, d->sentence_weights[s]);
+        number(b, d->sentence_weights[s]);
         sbuf_puts(b, ",\"words\":");
         put_strings(b, d->word_text + w, d->lengths[s]);
         sbuf_puts(b, ",\"word_weights\":[");
         for (int i = 0; i < d->lengths[s]; i++) {
             if (i) sbuf_puts(b, ",");
-            put_number(b, d->word_weights[w + i]);
+            number(b, d->word_weights[w + i]);
         }
         sbuf_puts(b, "]}");
     }
@@ -571,7 +699,57 @@ at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *pat
     put_key_string(&b, "model", doc->model);
     put_key_string(&b, "mechanism", doc->mechanism);
     put_colours(&b);
-    put_doc(&b, doc);
+    put_doc(&b, doc, 0);
     sbuf_puts(&b, "}");
+    return finish(ctx, &b, path);
+}
+
+/* The space-separated words of tags as a JSON array of strings. */
+static void put_tags(sbuf *b, const char *tags) {
+    sbuf_puts(b, "[");
+    int first = 1;
+    for (const char *p = tags ? tags : ""; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n > 0) {
+            char *tag = malloc(n + 1);
+            if (!tag) {
+                b->failed = 1;
+                return;
+            }
+            memcpy(tag, p, n);
+            tag[n] = 0;
+            sbuf_puts(b, first ? "" : ",");
+            sbuf_json_string_html(b, tag);
+            free(tag);
+            first = 0;
+        }
+        p += n + (p[n] == ' ');
+    }
+    sbuf_puts(b, "]");
+}
+
+at_status viz_html_report(at_ctx *ctx, int n, const at_attention_doc *const *docs,
+                          const char *const *notes, const char *const *tags, const char *title,
+                          const char *path) {
+    sbuf b = {0};
+    put_head(&b, title && title[0] ? title : "documents");
+    sbuf_puts(&b, "{\"kind\":\"documents\",");
+    put_key_string(&b, "title", title);
+    put_colours(&b);
+    sbuf_puts(&b, "\"docs\":[");
+    for (int i = 0; i < n && !b.failed; i++) {
+        const at_attention_doc *d = docs[i];
+        sbuf_puts(&b, i ? ",\n{" : "\n{");
+        put_key_string(&b, "title", d->title);
+        put_key_string(&b, "model", d->model);
+        put_key_string(&b, "mechanism", d->mechanism);
+        put_key_string(&b, "note", notes ? notes[i] : NULL);
+        sbuf_puts(&b, "\"tags\":");
+        put_tags(&b, tags ? tags[i] : NULL);
+        sbuf_puts(&b, ",");
+        put_doc(&b, d, 1);
+        sbuf_puts(&b, "}");
+    }
+    sbuf_puts(&b, "]}");
     return finish(ctx, &b, path);
 }

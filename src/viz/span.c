@@ -111,7 +111,7 @@ static void layout(span_plot *p) {
     p->slot = plot_w / p->L;
     p->bar = fmin(MAX_BAR, p->slot * 0.75 / p->models);
     if (p->bar < MIN_BAR) p->bar = 0;
-    p->a = (viz_axes){MARGIN + AXIS_L, MARGIN + 44, plot_w, PLOT_H, 0, p->L, 0, 1, 0, 1};
+    p->a = (viz_axes){MARGIN + AXIS_L, MARGIN + 44, plot_w, PLOT_H, 0, p->L, 0, 1, 0, 1, 0};
 }
 
 static at_status check_span(at_ctx *ctx, int models, const char *const *names,

@@ -126,13 +126,14 @@ typedef struct viz_axes {
     double xmin, xmax, ymin, ymax;  /* the data ranges shown                */
     int log_y;                      /* ymin, ymax are log10 of the values   */
     int x_categories;               /* no numeric x ticks (the caller's)    */
+    int y_categories;               /* no numeric y ticks (the caller's)    */
 } viz_axes;
 double viz_axes_x(const viz_axes *a, double x);
 double viz_axes_y(const viz_axes *a, double y);
 /* A nice tick step (1, 2 or 5 times a power of ten) for about want ticks. */
 double viz_nice_step(double range, int want);
 /* Grid lines and ticks, the frame (left and bottom), the title above the
- * area, the x label under it and the y label beside it. */
+ * area, the x label under it and the y label beside it (NULL or "": none). */
 void viz_draw_axes(dl_list *l, const viz_axes *a, const char *title, const char *xlabel,
                    const char *ylabel);
 /* Colour i of the series palette (VIZ_PALETTE colours, then again). */
@@ -159,5 +160,10 @@ at_status viz_html_maps(at_ctx *ctx, int n, const at_attention_map *const *maps,
 at_status viz_html_layers(at_ctx *ctx, int n, const at_attention_map *const *maps,
                           const char *title, const char *path);
 at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *path);
+/* n checked documents in one page (at_plot_doc_report); notes and tags
+ * may be NULL, and so may their entries. */
+at_status viz_html_report(at_ctx *ctx, int n, const at_attention_doc *const *docs,
+                          const char *const *notes, const char *const *tags, const char *title,
+                          const char *path);
 
 #endif
