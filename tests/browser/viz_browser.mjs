@@ -11,6 +11,11 @@
 //     layer and a head selector that pick the tables shown, and hovering
 //     a cell shows its two characters (newline and space as symbols) and
 //     its exact weight.
+//   - the report of many documents (report.html, from test_viz_report
+//     --write) shows each document under its title and note, its "show:"
+//     filter keeps the documents of one tag, a word's hover names its
+//     document, and a word "</script><script>alert(1)</script>" stays a
+//     word (no dialog opens).
 // Screenshots go to DIR/*.screenshot.png. Exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 import path from 'node:path';
@@ -150,6 +155,52 @@ async function lmPage(browser) {
   await page.close();
 }
 
+async function reportPage(browser) {
+  const { page, problems } = await openPage(browser, 'report.html');
+  let dialogs = 0;
+  page.on('dialog', async (d) => { dialogs++; await d.dismiss(); });
+  await page.waitForSelector('#doc-2 .word');
+  const heading = await page.textContent('#heading');
+  check(heading === 'test messages & <errors>', `report.html: heading '${heading}'`);
+  const titles = await page.locator('.report-doc h2').allTextContents();
+  check(JSON.stringify(titles) === JSON.stringify(['<msg-0001@example.com>', 'msg </script><script>alert(1)</script>', 'document 3']),
+        `report.html: document titles ${JSON.stringify(titles)}`);
+  const note = await page.textContent('#doc-0 .note');
+  check(note.startsWith('true spam \u00b7 predicted ham (p = 0.91) \u00b7 <hard_ham> & "x"'), `report.html: note '${note}'`);
+  const filters = (await page.locator('.filters label').allTextContents()).map((s) => s.trim());
+  check(JSON.stringify(filters) === JSON.stringify(['all (3)', 'wrong (2)', 'hard_ham (1)', 'easy_ham (1)', 'spam (1)']),
+        `report.html: filters ${JSON.stringify(filters)}`);
+  const evil = await page.locator('#doc-1 .word').nth(2).textContent();
+  check(evil === '</script><script>alert(1)</script>', `report.html: the script word shows as '${evil}'`);
+  const words = await page.locator('#doc-1 .word').count();
+  check(words === 5, `report.html: the flat document has ${words} words, expected 5`);
+  await page.locator('#doc-0 .word', { hasText: '500!' }).hover();
+  const readout = await page.textContent('#readout');
+  check(readout.startsWith('<msg-0001@example.com>: word \u201c\u20ac500!\u201d: 0.7265') && readout.includes('sentence weight 0.8000'),
+        `report.html: read-out '${readout}'`);
+  const shaded = await page.locator('#doc-0 .word', { hasText: '500!' }).evaluate((e) => e.style.background);
+  check(shaded.startsWith('rgb(59, 82, 139)'), `report.html: strongest word shade is '${shaded}'`);
+  const flat = await page.locator('#doc-1 .word', { hasText: 'meeting' }).evaluate((e) => e.style.background);
+  check(flat.startsWith('rgb(59, 82, 139)'), `report.html: the flat document's strongest word shade is '${flat}'`);
+  await page.screenshot({ path: path.join(dir, 'report.screenshot.png'), fullPage: true });
+  await page.check('#filter-1');
+  let visible = await page.locator('.report-doc:visible').count();
+  let count = await page.textContent('.shown-count');
+  check(visible === 2 && count === '2 of 3 documents', `report.html: 'wrong' shows ${visible} documents ('${count}')`);
+  await page.check('#filter-3');
+  const ids = await page.locator('.report-doc:visible').evaluateAll((es) => es.map((e) => e.id));
+  check(JSON.stringify(ids) === JSON.stringify(['doc-1']), `report.html: 'easy_ham' shows ${JSON.stringify(ids)}`);
+  await page.check('#filter-0');
+  visible = await page.locator('.report-doc:visible').count();
+  check(visible === 3, `report.html: 'all' shows ${visible} documents`);
+  await page.check('#level-sentences');
+  const sentenceShade = await page.locator('#doc-0 .sentence').first().evaluate((e) => e.style.background);
+  check(sentenceShade.startsWith('rgb(59, 82, 139)'), `report.html: sentence level shade '${sentenceShade}'`);
+  check(dialogs === 0, `report.html: ${dialogs} dialogs opened (a word ran as script)`);
+  check(problems.length === 0, 'report.html: ' + problems.join('; '));
+  await page.close();
+}
+
 // playwright gives every launch a fresh, empty user-data-dir of its own.
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -162,6 +213,7 @@ try {
   await comparePage(browser);
   await docPage(browser);
   await lmPage(browser);
+  await reportPage(browser);
 } catch (e) {
   failures++;
   console.error('FAIL ' + (e && e.stack ? e.stack : e));
