@@ -42,14 +42,6 @@ static void path_in(char *out, size_t size, const char *name) {
     snprintf(out, size, "%s/%s", dir, name);
 }
 
-
-
-static int count_of(const char *text, const char *needle) {
-    int n = 0;
-    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
-
 static void hex_of(const uint8_t rgb[3], char out[8]) {
     snprintf(out, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
 }
@@ -102,10 +94,6 @@ static float *weight_at(passage *p, int l, int h, int t, int s) {
 }
 
 /* ------------------------------------------------------------ PNG pixels */
-
-
-
-
 
 typedef struct blob {
     int x0, y0, x1, y1; /* bounding box, inclusive */
@@ -212,22 +200,22 @@ static void test_lm_grid(at_ctx *ctx) {
         for (int l = 1; l <= 2; l++)
             for (int h = 1; h <= 3; h++) {
                 snprintf(want, sizeof want, ">layer %d \xC2\xB7 head %d<", l, h);
-                CHECK(count_of(text, want) == 1, "lm.svg: panel '%s' appears %d times", want,
-                      count_of(text, want));
+                CHECK(test_count_of(text, want) == 1, "lm.svg: panel '%s' appears %d times", want,
+                      test_count_of(text, want));
             }
         uint8_t one[3];
         at_viz_colour(1.0f, one);
         hex_of(one, hex);
         snprintf(want, sizeof want, "fill=\"%s\"", hex);
-        CHECK(count_of(text, want) == 6, "lm.svg: %d cells of weight 1's colour, expected 6",
-              count_of(text, want));
+        CHECK(test_count_of(text, want) == 6, "lm.svg: %d cells of weight 1's colour, expected 6",
+              test_count_of(text, want));
         /* six labels on each side of six panels; space and newline visible */
-        CHECK(count_of(text, "class=\"row-label\"") == 36 &&
-                  count_of(text, "class=\"col-label\"") == 36,
+        CHECK(test_count_of(text, "class=\"row-label\"") == 36 &&
+                  test_count_of(text, "class=\"col-label\"") == 36,
               "lm.svg: %d row and %d column labels, expected 36 each",
-              count_of(text, "class=\"row-label\""), count_of(text, "class=\"col-label\""));
-        CHECK(count_of(text, "\">\xE2\x90\xA3</text>") == 12 &&
-                  count_of(text, "\">\xE2\x8F\x8E</text>") == 12,
+              test_count_of(text, "class=\"row-label\""), test_count_of(text, "class=\"col-label\""));
+        CHECK(test_count_of(text, "\">\xE2\x90\xA3</text>") == 12 &&
+                  test_count_of(text, "\">\xE2\x8F\x8E</text>") == 12,
               "lm.svg: the space (U+2423) and newline (U+23CE) labels are not shown as symbols");
         CHECK(strstr(text, ">ab c\xE2\x8F\x8E" "d</text>") != NULL,
               "lm.svg: the passage 'ab c⏎d' is not the subheading");
@@ -245,18 +233,11 @@ static void test_lm_grid(at_ctx *ctx) {
     CHECK_OK(ctx, at_plot_lm_attention(ctx, &p.a, "Moby Dick", svg));
     check_grid_png(png, 3, 4);
     text = test_read_text(svg);
-    CHECK(text && count_of(text, "row-label") == 0 && count_of(text, "col-label") == 0,
+    CHECK(text && test_count_of(text, "row-label") == 0 && test_count_of(text, "col-label") == 0,
           "lm-long.svg: labels drawn in cells too small for them");
-    CHECK(text && count_of(text, "\xC2\xB7 head ") == 12, "lm-long.svg: not 12 panels");
+    CHECK(text && test_count_of(text, "\xC2\xB7 head ") == 12, "lm-long.svg: not 12 panels");
     free(text);
     passage_free(&p);
-}
-
-
-static json_object *field(json_object *o, const char *key) {
-    json_object *v = NULL;
-    json_object_object_get_ex(o, key, &v);
-    return v;
 }
 
 /* Every weight of the page equals the float it came from, exactly. */
@@ -264,7 +245,7 @@ static int page_weights_equal(json_object *maps, passage *p) {
     int bad = 0, T = p->a.length;
     for (int l = 0; l < p->a.layers; l++) {
         json_object *m = json_object_array_get_idx(maps, (size_t)l);
-        json_object *w = field(m, "weights"), *labels = field(m, "row_labels");
+        json_object *w = test_field(m, "weights"), *labels = test_field(m, "row_labels");
         for (int t = 0; t < T; t++) {
             json_object *lab = json_object_array_get_idx(labels, (size_t)t);
             if (!lab || strcmp(json_object_get_string(lab), p->a.labels[t])) bad++;
@@ -304,16 +285,16 @@ static void test_lm_html(at_ctx *ctx) {
               !strstr(html, "<script src"),
           "lm.html: the page loads something from outside");
     json_object *data = test_page_data(html);
-    json_object *maps = field(data, "maps");
-    CHECK(data && !strcmp(json_object_get_string(field(data, "kind")), "layers") &&
-              !strcmp(json_object_get_string(field(data, "title")), "two layers, three heads"),
+    json_object *maps = test_field(data, "maps");
+    CHECK(data && !strcmp(json_object_get_string(test_field(data, "kind")), "layers") &&
+              !strcmp(json_object_get_string(test_field(data, "title")), "two layers, three heads"),
           "lm.html: the data is not a 'layers' page with the title");
     CHECK(maps && json_object_array_length(maps) == 2, "lm.html: not one map per layer");
     if (maps && json_object_array_length(maps) == 2) {
         json_object *m = json_object_array_get_idx(maps, 1);
-        CHECK(json_object_get_int(field(m, "heads")) == 3 &&
-                  json_object_get_int(field(m, "rows")) == 6 &&
-                  json_object_get_int(field(m, "cols")) == 6,
+        CHECK(json_object_get_int(test_field(m, "heads")) == 3 &&
+                  json_object_get_int(test_field(m, "rows")) == 6 &&
+                  json_object_get_int(test_field(m, "cols")) == 6,
               "lm.html: layer 2 is not 3 heads of 6 x 6");
         CHECK(page_weights_equal(maps, &p), "lm.html: the page's weights or labels differ");
     }
@@ -412,8 +393,6 @@ static void test_lm_budget(at_ctx *ctx) {
 }
 
 /* ------------------------------------------------------------ the span */
-
-
 
 static const double MASS[3][5] = {{0.40, 0.20, 0.10, 0.05, 0.05},
                                   {0.60, 0.15, 0.10, 0.05, 0.02},

@@ -40,18 +40,6 @@ static void path_in(char *out, size_t size, const char *name) {
     snprintf(out, size, "%s/%s", dir, name);
 }
 
-static int count_of(const char *text, const char *needle) {
-    int n = 0;
-    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
-
-static json_object *field(json_object *o, const char *key) {
-    json_object *v = NULL;
-    json_object_object_get_ex(o, key, &v);
-    return v;
-}
-
 /* ---------------------------------------------------- three documents */
 
 #define EVIL "</script><script>alert(1)</script>"
@@ -126,24 +114,24 @@ static int close4(double got, float want) {
 /* Document i of the page's data against the document it came from. */
 static void check_page_doc(json_object *page_doc, const at_attention_doc *d, int i,
                            const char *const *tags, int n_tags) {
-    CHECK(!strcmp(json_object_get_string(field(page_doc, "title")), d->title) &&
-              !strcmp(json_object_get_string(field(page_doc, "model")), d->model),
+    CHECK(!strcmp(json_object_get_string(test_field(page_doc, "title")), d->title) &&
+              !strcmp(json_object_get_string(test_field(page_doc, "model")), d->model),
           "report doc %d: title or model differs", i);
-    CHECK(!strcmp(json_object_get_string(field(page_doc, "note")), NOTES[i] ? NOTES[i] : ""),
-          "report doc %d: note '%s'", i, json_object_get_string(field(page_doc, "note")));
-    CHECK(strings_equal(field(page_doc, "tags"), tags, n_tags), "report doc %d: tags %s", i,
-          json_object_to_json_string(field(page_doc, "tags")));
-    json_object *sentences = field(page_doc, "sentences");
+    CHECK(!strcmp(json_object_get_string(test_field(page_doc, "note")), NOTES[i] ? NOTES[i] : ""),
+          "report doc %d: note '%s'", i, json_object_get_string(test_field(page_doc, "note")));
+    CHECK(strings_equal(test_field(page_doc, "tags"), tags, n_tags), "report doc %d: tags %s", i,
+          json_object_to_json_string(test_field(page_doc, "tags")));
+    json_object *sentences = test_field(page_doc, "sentences");
     CHECK((int)json_object_array_length(sentences) == d->sentences, "report doc %d: %d sentences",
           i, (int)json_object_array_length(sentences));
     int bad = 0;
     for (int s = 0, w = 0; s < d->sentences && s < (int)json_object_array_length(sentences);
          w += d->lengths[s], s++) {
         json_object *sent = json_object_array_get_idx(sentences, (size_t)s);
-        bad += !close4(json_object_get_double(field(sent, "weight")), d->sentence_weights[s]);
-        bad += !strings_equal(field(sent, "words"), (const char *const *)d->word_text + w,
+        bad += !close4(json_object_get_double(test_field(sent, "weight")), d->sentence_weights[s]);
+        bad += !strings_equal(test_field(sent, "words"), (const char *const *)d->word_text + w,
                               d->lengths[s]);
-        json_object *ww = field(sent, "word_weights");
+        json_object *ww = test_field(sent, "word_weights");
         for (int k = 0; k < d->lengths[s]; k++) {
             double got = json_object_get_double(json_object_array_get_idx(ww, (size_t)k));
             if (!close4(got, d->word_weights[w + k]) && bad++ < 3)
@@ -164,9 +152,9 @@ static void test_report(at_ctx *ctx) {
     CHECK(html && !strncmp(html, "<!DOCTYPE html>", 15), "%s: not an HTML page", path);
     if (!html) return;
     /* the data and the script: two elements, nothing a word could open */
-    CHECK(count_of(html, "<script") == 2 && count_of(html, "</script") == 2,
+    CHECK(test_count_of(html, "<script") == 2 && test_count_of(html, "</script") == 2,
           "report.html: %d <script and %d </script, expected 2 each (a word broke out)",
-          count_of(html, "<script"), count_of(html, "</script"));
+          test_count_of(html, "<script"), test_count_of(html, "</script"));
     const char *data = strstr(html, "type=\"application/json\">");
     const char *end = data ? strstr(data, "</script>") : NULL;
     CHECK(data && end && !memchr(data + 24, '<', (size_t)(end - data - 24)),
@@ -182,10 +170,10 @@ static void test_report(at_ctx *ctx) {
     json_object *root = test_page_data(html);
     CHECK(root != NULL, "report.html: the data does not parse as JSON");
     if (root) {
-        CHECK(!strcmp(json_object_get_string(field(root, "kind")), "documents") &&
-                  !strcmp(json_object_get_string(field(root, "title")), TITLE),
+        CHECK(!strcmp(json_object_get_string(test_field(root, "kind")), "documents") &&
+                  !strcmp(json_object_get_string(test_field(root, "title")), TITLE),
               "report.html: kind or title");
-        json_object *docs = field(root, "docs");
+        json_object *docs = test_field(root, "docs");
         CHECK(json_object_is_type(docs, json_type_array) && json_object_array_length(docs) == 3,
               "report.html: not 3 documents");
         static const char *const tags0[2] = {"wrong", "hard_ham"};
@@ -204,10 +192,10 @@ static void test_report(at_ctx *ctx) {
                                      NULL, path));
     html = test_read_text(path);
     root = html ? test_page_data(html) : NULL;
-    json_object *d0 = root ? json_object_array_get_idx(field(root, "docs"), 0) : NULL;
-    CHECK(d0 && !strcmp(json_object_get_string(field(d0, "note")), "") &&
-              json_object_array_length(field(d0, "tags")) == 0 &&
-              !strcmp(json_object_get_string(field(root, "title")), ""),
+    json_object *d0 = root ? json_object_array_get_idx(test_field(root, "docs"), 0) : NULL;
+    CHECK(d0 && !strcmp(json_object_get_string(test_field(d0, "note")), "") &&
+              json_object_array_length(test_field(d0, "tags")) == 0 &&
+              !strcmp(json_object_get_string(test_field(root, "title")), ""),
           "report.html without notes, tags and title");
     if (root) json_object_put(root);
     free(html);

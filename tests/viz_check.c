@@ -88,3 +88,15 @@ json_object *test_page_data(const char *html) {
     json_tokener_free(tok);
     return root;
 }
+
+int test_count_of(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+json_object *test_field(json_object *o, const char *key) {
+    json_object *v = NULL;
+    json_object_object_get_ex(o, key, &v);
+    return v;
+}

@@ -34,5 +34,9 @@ int test_svg_rects(const char *svg, const char *prefix, test_shape *out, int mos
 /* The data of an attend HTML page, the JSON inside <script id="attend-data">
  * (NULL if missing or not JSON; the caller puts it). */
 json_object *test_page_data(const char *html);
+/* The member key of object o (NULL if none). */
+json_object *test_field(json_object *o, const char *key);
+/* How many times needle occurs in text (0 if text is NULL). */
+int test_count_of(const char *text, const char *needle);
 
 #endif
