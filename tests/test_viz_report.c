@@ -45,7 +45,7 @@ static void path_in(char *out, size_t size, const char *name) {
 #define EVIL "</script><script>alert(1)</script>"
 
 static const int HAN_LENGTHS[2] = {4, 3};
-static const char *const HAN_WORDS[7] = {"Dear", "friend,", "claim", "\xE2\x82\xAC" "500!",
+static const char *const HAN_WORDS[7] = {"Dear", "friend,", "claim", "\u20ac500!",
                                          "Reply", "\"now\"", "&amp;"};
 static const float HAN_WEIGHTS[7] = {0.05f, 0.10f, 0.123456789f, 0.726543211f,
                                      0.2f, 0.7f, 0.1f};
