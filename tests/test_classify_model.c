@@ -305,8 +305,10 @@ static void weights_case(at_classify_config c) {
     at_class_docs docs = {0};
     at_classifier *m = task_model(ctx, c, &docs);
     if (!m) goto done;
-    const char *texts[] = {"short one", "A much longer document. It has three sentences, "
-                           "some of them with many more words than the first. Jackpot!", ""};
+    const char *texts[] = {"short one",
+                           ("A much longer document. It has three sentences, some of them "
+                            "with many more words than the first. Jackpot!"),
+                           ""};
     at_class_docs two = {0};
     CHECK_OK(ctx, at_class_docs_add(ctx, &two, "ham", texts[0], NULL, NULL));
     CHECK_OK(ctx, at_class_docs_add(ctx, &two, "spam", texts[1], NULL, NULL));
