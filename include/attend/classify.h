@@ -56,14 +56,19 @@ AT_API at_status at_class_docs_add(at_ctx *ctx, at_class_docs *docs, const char 
                                    const char *text, const char *group, const char *id);
 AT_API void at_class_docs_clear(at_class_docs *docs); /* frees all; leaves {0} */
 /* A TSV file, one document a line: label TAB text [TAB group]. The text
- * may hold the escapes \n, \t and \\ (a newline, a tab and a backslash;
- * a newline ends a paragraph, which ends a sentence). Empty lines are
- * skipped. ids become "FILE:LINE". A line without a tab, an empty label
- * or text, another backslash escape, invalid UTF-8 or an empty file is an
- * AT_ERR_FORMAT naming the file and the line. */
+ * may hold the escapes \n, \r, \t and \\ (a newline, a carriage return,
+ * a tab and a backslash; a newline ends a paragraph, which ends a
+ * sentence). A UTF-8 byte order mark and CRLF line ends are accepted;
+ * empty lines are skipped. ids become "FILE:LINE". A line without a tab,
+ * with a third tab, an empty label or text, a label with whitespace,
+ * another backslash escape, invalid UTF-8, a NUL byte or a file with no
+ * document is an AT_ERR_FORMAT naming the file and the line; out must be
+ * empty and stays empty on any error. */
 AT_API at_status at_class_docs_read_tsv(at_ctx *ctx, const char *path, at_class_docs *out);
 /* Write docs as above (texts escaped; the group column only if some doc
- * has a group), atomically. */
+ * has a group), atomically. A document that could not be read back (an
+ * empty text, a group holding a tab or line break) is an AT_ERR_ARGUMENT
+ * naming it, and nothing is written. */
 AT_API at_status at_class_docs_write_tsv(at_ctx *ctx, const char *path, const at_class_docs *docs);
 /* A fingerprint of the labels and texts, for the trainer's data_id. */
 AT_API uint64_t at_class_docs_fingerprint(const at_class_docs *docs);
@@ -75,20 +80,22 @@ AT_API uint64_t at_class_docs_fingerprint(const at_class_docs *docs);
  *     word (ASCII letters lower-cased; any non-ASCII code point counts as
  *     a letter); each of ! ? $ % is a word of its own; every other
  *     character separates words;
- *   - a sentence ends after a word followed by . ! or ? and then
- *     whitespace or the end, at a blank line (two newlines with only
- *     spaces between), and after max_words words (the rest of a long
- *     sentence starts a new one);
+ *   - a sentence ends at . ! or ? followed by ASCII whitespace or the
+ *     end (a ! or ? being the sentence's last word), at a blank line (two
+ *     newlines with only spaces, tabs or CRs between), and after max_words
+ *     words (the rest of a long sentence starts a new one);
  *   - at most max_sentences sentences are kept (the rest of the document
  *     is dropped); empty sentences are never made.
- * Words longer than 64 bytes are cut to 64. */
+ * A word longer than 64 bytes keeps the whole code points that fit in
+ * its first 64 bytes (all 64 for ASCII), so it stays valid UTF-8. */
 typedef struct at_doc_tokens {
     int sentences;   /* S >= 0 (0: the text had no word)              */
     int *lengths;    /* (S) words per sentence, each >= 1             */
     int words;       /* sum of lengths                                */
     char **word;     /* (words) NUL-terminated, sentence after sentence */
 } at_doc_tokens;
-/* Invalid UTF-8 is an AT_ERR_ARGUMENT naming the byte offset. */
+/* Invalid UTF-8 is an AT_ERR_ARGUMENT naming the byte offset, as is
+ * max_sentences or max_words < 1; out is then empty ({0}). */
 AT_API at_status at_classify_tokenize(at_ctx *ctx, const char *text, int max_sentences,
                                       int max_words, at_doc_tokens *out);
 AT_API void at_doc_tokens_clear(at_doc_tokens *tokens);
@@ -177,14 +184,16 @@ typedef struct at_classification {
     int unknown;              /* words read as UNK                         */
 } at_classification;
 /* A text with no word is read as one sentence of one UNK word (tokens
- * then has 0 sentences and the weight arrays are NULL). */
+ * then has 0 sentences and the weight arrays are NULL). The context's
+ * arena is reset (before and after), as at_classifier_evaluate does. */
 AT_API at_status at_classifier_predict(at_ctx *ctx, const at_classifier *model, const char *text,
                                        at_classification *out);
 AT_API void at_classification_clear(at_classification *c);
 
 /* ----------------------------------------------------------- evaluation
- * Scores on labelled documents (gradients off, not in training mode),
- * batch documents at a time. positive: the class whose precision, recall
+ * Scores on labelled documents (gradients off, not in training mode; both
+ * restored; the context's arena is reset), batch documents at a time; no
+ * document is an AT_ERR_ARGUMENT. positive: the class whose precision, recall
  * and F1 are reported (e.g. "spam"; NULL = the model's class 1). A label
  * the model has no class for is an AT_ERR_ARGUMENT naming the label and
  * the document's id. predicted: NULL, or room for docs->count class
@@ -195,7 +204,10 @@ typedef struct at_classify_score {
     double accuracy, loss;                 /* loss: mean cross-entropy   */
     double precision, recall, f1;          /* of the positive class      */
     size_t confusion[AT_CLASSIFY_MAX_CLASSES][AT_CLASSIFY_MAX_CLASSES]; /* [true][predicted] */
-    int groups;                            /* distinct non-empty groups  */
+    int groups;                            /* distinct non-empty groups,
+                                              the first 16 in order of
+                                              appearance (names cut to 31
+                                              bytes); others not counted */
     char group_name[AT_CLASSIFY_MAX_GROUPS][32];
     size_t group_count[AT_CLASSIFY_MAX_GROUPS], group_correct[AT_CLASSIFY_MAX_GROUPS];
 } at_classify_score;

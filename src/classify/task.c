@@ -1,0 +1,103 @@
+/*
+ * task.c - a classifier as the trainer's at_trainable.
+ *
+ * Every training and validation document is tokenized and encoded once,
+ * when the task is made (encode.c); a step then only copies ids into its
+ * padded batch. Example i is training document i, its length (for the
+ * trainer's length buckets, so a batch holds documents of like size and
+ * little padding) its word count. Evaluation scores the validation set
+ * and reports "accuracy", "f1" (of the positive class) and "loss".
+ */
+#include "classifier.h"
+
+#include <stdlib.h>
+
+struct at_classify_task {
+    at_classifier *model;
+    const at_class_docs *valid_docs;
+    cls_corpus train, valid;
+    int positive, eval_batch;
+    at_trainable trainable;
+};
+
+static int task_length(void *self, size_t index) {
+    const at_classify_task *t = self;
+    return t->train.docs[index].words;
+}
+
+static at_status task_loss(at_ctx *ctx, void *self, const size_t *indices, int n,
+                           at_tensor **loss) {
+    const at_classify_task *t = self;
+    const cls_doc **docs;
+    int32_t *labels;
+    AT_TRY(ati_scratch(ctx, (void **)&docs, (size_t)n * sizeof *docs));
+    AT_TRY(ati_scratch(ctx, (void **)&labels, (size_t)n * sizeof *labels));
+    for (int k = 0; k < n; k++) {
+        if (indices[k] >= t->train.count)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classify task: example %zu of %zu",
+                               indices[k], t->train.count);
+        docs[k] = &t->train.docs[indices[k]];
+        labels[k] = t->train.labels[indices[k]];
+    }
+    return cls_loss(ctx, t->model, docs, labels, n, loss);
+}
+
+static at_status task_evaluate(at_ctx *ctx, void *self, at_metrics *metrics) {
+    const at_classify_task *t = self;
+    at_classify_score *score = malloc(sizeof *score);
+    if (!score) return at_ctx_fail(ctx, AT_ERR_MEMORY, "classify task: out of memory");
+    at_status s = cls_score(ctx, t->model, &t->valid, t->valid_docs->groups, t->eval_batch,
+                            t->positive, score, NULL, NULL);
+    if (s == AT_OK) s = at_metrics_set(ctx, metrics, "accuracy", score->accuracy);
+    if (s == AT_OK) s = at_metrics_set(ctx, metrics, "f1", score->f1);
+    if (s == AT_OK) s = at_metrics_set(ctx, metrics, "loss", score->loss);
+    free(score);
+    return s;
+}
+
+static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_metadata *extra) {
+    const at_classify_task *t = self;
+    return at_classifier_save(ctx, t->model, path, extra);
+}
+
+at_status at_classify_task_create(at_ctx *ctx, at_classify_task **out, at_classifier *model,
+                                  const at_class_docs *train, const at_class_docs *valid,
+                                  const char *positive, int eval_batch) {
+    if (!out || !model || !train || !valid)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classify_task_create: NULL argument");
+    *out = NULL;
+    if (train->count == 0 || valid->count == 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "classify task: %s documents (at least 1 of each is needed)",
+                           train->count ? "no validation" : "no training");
+    if (eval_batch < 1)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classify task: eval batch %d < 1", eval_batch);
+    at_classify_task *t = calloc(1, sizeof *t);
+    if (!t) return at_ctx_fail(ctx, AT_ERR_MEMORY, "classify task: out of memory");
+    t->model = model;
+    t->valid_docs = valid;
+    t->eval_batch = eval_batch;
+    at_status s = cls_positive(ctx, model, positive, &t->positive);
+    if (s == AT_OK) s = cls_corpus_encode(ctx, model, train, NULL, train->count, 1, &t->train);
+    if (s == AT_OK) s = cls_corpus_encode(ctx, model, valid, NULL, valid->count, 1, &t->valid);
+    if (s != AT_OK) {
+        at_classify_task_free(t);
+        return s;
+    }
+    t->trainable = (at_trainable){.self = t, .params = model->params, .count = train->count,
+                                  .length = task_length, .loss = task_loss,
+                                  .evaluate = task_evaluate, .save = task_save};
+    *out = t;
+    return AT_OK;
+}
+
+void at_classify_task_free(at_classify_task *t) {
+    if (!t) return;
+    cls_corpus_clear(&t->train);
+    cls_corpus_clear(&t->valid);
+    free(t);
+}
+
+const at_trainable *at_classify_task_trainable(const at_classify_task *t) {
+    return t ? &t->trainable : NULL;
+}
