@@ -4,7 +4,9 @@
  * libxml2 reads any HTML a mail program ever wrote (recovering from broken
  * markup, no network, no messages) into a tree, decoding entities on the
  * way; the input is the part already converted to UTF-8, and libxml2 is
- * told so. The tree is then walked without recursion (first child, next
+ * told so. (libxml2 stops at markup nested deeper than 256 elements, as it
+ * is built to; text below that depth is lost, which no real mail meets.)
+ * The tree is then walked without recursion (first child, next
  * sibling, back up through the parents), so however deep the markup, the
  * stack does not grow:
  *   - text and CDATA nodes are written; scripts and styles are not entered
