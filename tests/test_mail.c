@@ -19,7 +19,6 @@
 #define _POSIX_C_SOURCE 200809L /* ftruncate, mkdtemp */
 #include "testutil.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,26 +238,17 @@ static void test_broken(at_ctx *ctx) {
     expect_refused(ctx, "empty", "", 0, "empty");
     expect_refused(ctx, "white space only", " \r\n\n\t", 5, "empty");
     expect_refused(ctx, "no subject, empty body", "From: a@example.com\n\n\n", 21, "no text");
-    expect_refused(ctx, "binary attachment only",
-                   "From: a@example.com\n"
-                   "Content-Type: multipart/mixed; boundary=MM\n"
-                   "\n"
-                   "--MM\n"
-                   "Content-Type: application/octet-stream\n"
-                   "Content-Transfer-Encoding: base64\n"
-                   "\n"
-                   "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\n"
-                   "--MM--\n",
-                   strlen("From: a@example.com\n"
-                          "Content-Type: multipart/mixed; boundary=MM\n"
-                          "\n"
-                          "--MM\n"
-                          "Content-Type: application/octet-stream\n"
-                          "Content-Transfer-Encoding: base64\n"
-                          "\n"
-                          "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEy"
-                          "MzQ1Njc4\n"
-                          "--MM--\n"),
+    static const char attachment_only[] =
+        "From: a@example.com\n"
+        "Content-Type: multipart/mixed; boundary=MM\n"
+        "\n"
+        "--MM\n"
+        "Content-Type: application/octet-stream\n"
+        "Content-Transfer-Encoding: base64\n"
+        "\n"
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\n"
+        "--MM--\n";
+    expect_refused(ctx, "binary attachment only", attachment_only, sizeof attachment_only - 1,
                    "no text part");
     /* With a subject, an attachment-only message is its subject. */
     expect_text(ctx, "attachment only, with a subject",
@@ -339,21 +329,6 @@ static void make_corpus(const char *dir) {
         mkdir(path, 0755);
         for (int k = 1; k <= PER_FOLDER; k++) write_message(dir, f, k);
     }
-}
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(path);
-        else unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static size_t count_group(const at_class_docs *docs, const char *group) {
@@ -488,11 +463,11 @@ static void test_corpus(at_ctx *ctx) {
           "no .txt: '%s'", at_ctx_error(ctx));
     CHECK(a.train.count == 0 && a.files == 0, "a failed read leaves {0}");
     snprintf(path, sizeof path, "%s/hard-ham-1", dir); /* a folder missing */
-    remove_tree(path);
+    test_remove_tree(path);
     CHECK_STATUS(ctx, at_mail_corpus_read(ctx, dir, &a, NULL, NULL), AT_ERR_IO);
     CHECK(strstr(at_ctx_error(ctx), "hard-ham-1") != NULL, "missing folder: '%s'",
           at_ctx_error(ctx));
-    remove_tree(dir);
+    test_remove_tree(dir);
 }
 
 int main(void) {
