@@ -9,6 +9,7 @@
  *   attend/lm.h         character language models            libattend
  *   attend/classify.h   documents, the HAN classifier        libattend
  *   attend/data.h       the ICU date data set                libattend-data (ICU)
+ *   attend/mail.h       mail as text, the SpamAssassin corpus libattend-data (GMime, libxml2)
  *   attend/viz.h        figures                              libattend-viz (cairo, pango)
  *
  * A program that needs one attention layer includes <attend/attention.h>
@@ -26,6 +27,7 @@
 #include "attend/lm.h"
 #include "attend/classify.h"
 #include "attend/data.h"
+#include "attend/mail.h"
 #include "attend/viz.h"
 
 #endif /* ATTEND_H */

@@ -12,6 +12,8 @@ packages=(
   libclang-rt-14-dev                # clang's sanitizer runtimes
   libjson-c-dev                     # safetensors checkpoint headers
   libicu-dev                        # CLDR date formats in every locale (the date data)
+  libgmime-3.0-dev libxml2-dev      # mail: GMime parses MIME, libxml2 reads HTML parts
+  libgpgme-dev                      # -lgpgme, which a static link of GMime names (pkg-config --static)
   python3-torch python3-numpy       # the PyTorch 1.13 oracle and benchmark peer
   libcairo2-dev libpango1.0-dev     # figures: cairo draws, pango shapes any script
   fonts-dejavu-core fonts-noto-core # label fonts: Latin, Cyrillic, Greek, Arabic, ...

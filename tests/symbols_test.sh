@@ -2,7 +2,7 @@
 # symbols_test.sh BUILD_DIR - each library exports exactly the functions its
 # public headers declare (AT_API), and nothing else:
 #   libattend.so       attend/core.h, attention.h, text.h, models.h, lm.h, classify.h
-#   libattend-data.so  attend/data.h
+#   libattend-data.so  attend/data.h, mail.h
 #   libattend-viz.so   attend/viz.h
 # Prints every symbol that is exported but not declared, or declared but not
 # exported, and exits 1 if there is any.
@@ -66,7 +66,7 @@ for lib in libattend-data libattend-viz; do
 done
 
 check libattend.so core.h attention.h text.h models.h lm.h classify.h
-check libattend-data.so data.h
+check libattend-data.so data.h mail.h
 check libattend-viz.so viz.h
 echo "$((checks - bad)) passed, $bad failed"
 [ "$bad" -eq 0 ]

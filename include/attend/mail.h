@@ -13,10 +13,15 @@
  *     text parts are read in order and joined; attachments (non-text
  *     parts, or parts with Content-Disposition: attachment) are skipped;
  *   - its transfer encoding (quoted-printable, base64, ...) is undone;
- *   - its charset is converted to UTF-8 with ICU (a missing or unknown
- *     charset is read as windows-1252, which maps every byte, and counted
- *     in at_mail_text.charset_guessed); encoded-word headers (RFC 2047)
- *     are decoded;
+ *   - its charset is converted to UTF-8 with ICU; an unknown charset, or
+ *     a missing or US-ASCII one on 8-bit bytes, is read as windows-1252
+ *     (which maps every byte) and counted in at_mail_text.charset_guessed
+ *     (pure ASCII without a charset is ASCII, RFC 2045's default, not a
+ *     guess); bytes invalid in their charset become U+FFFD and NUL bytes
+ *     are dropped, so the text is always valid UTF-8; encoded-word headers
+ *     (RFC 2047) are decoded by GMime (8-bit header bytes outside encoded
+ *     words are read as UTF-8 if valid, else windows-1252);
+ *   - plain text gets LF line ends; text parts are joined by a blank line;
  *   - HTML is reduced to its text: scripts, styles and comments dropped,
  *     block elements (p, div, br, li, tr, h1-h6) end a line, entities
  *     decoded.
@@ -42,9 +47,12 @@ typedef struct at_mail_text {
 } at_mail_text;
 
 /* Parse one message of n bytes. Errors (AT_ERR_FORMAT, naming the
- * problem): an empty message, one larger than AT_MAIL_MAX_BYTES, one GMime
- * cannot parse, and one with no text part at all (e.g. a binary
- * attachment only) and no subject. On error *out is left {0}. */
+ * problem): an empty message (no bytes, or only white space), one larger
+ * than AT_MAIL_MAX_BYTES, one GMime cannot parse (e.g. bytes without a
+ * header), one with no text part at all (e.g. a binary attachment only)
+ * and no subject, and one whose subject and text are both empty. On error
+ * *out is left {0}. Thread-safe: GMime and libxml2 are started once per
+ * process, on first use, and never shut down. */
 AT_API at_status at_mail_parse(at_ctx *ctx, const char *bytes, size_t n, at_mail_text *out);
 AT_API void at_mail_text_clear(at_mail_text *mail);
 /* subject + "\n\n" + body, malloc'd: what a classifier reads. */
@@ -63,16 +71,20 @@ AT_API at_status at_mail_parse_file(at_ctx *ctx, const char *path, at_mail_text 
  * The split is deterministic and stratified: within each group the
  * messages are sorted by their MD5 checksum (the file name's, a uniform
  * hash of the content), then by file name; the first 70% (rounded down)
- * train, the next 10% are the development set, the rest (about 20%) test.
- * Identical messages (the same checksum) thus always land in the same
- * split. */
+ * train, the next 10% (rounded down) are the development set, the rest
+ * (about 20%) test, counting only the messages that parsed. A cut never
+ * falls between two messages with the same checksum (it moves on past
+ * them), so identical messages of a group always land in the same split.
+ * In each split the documents come group by group (easy_ham, hard_ham,
+ * spam), each group in the order above. */
 typedef enum at_split_part { AT_SPLIT_TRAIN, AT_SPLIT_DEV, AT_SPLIT_TEST } at_split_part;
 
 typedef struct at_mail_corpus {
-    at_class_docs train, dev, test; /* id: "GROUP-FOLDER/FILE" e.g. "spam-2/00001.MD5.txt" */
+    at_class_docs train, dev, test; /* id: "FOLDER/FILE" e.g. "spam-2/00001.MD5.txt" */
     size_t files;                   /* .txt files found                   */
     size_t failed;                  /* of them, not parsed (left out)     */
-    char failures[8][256];          /* the first 8 failures: id and why   */
+    char failures[8][256];          /* the first 8 failures: "id: why" (cut
+                                       to 255 bytes, ending "..." if cut) */
     size_t html, charset_guessed;   /* messages with HTML / a guessed charset */
 } at_mail_corpus;
 /* Progress: called now and then with done and total files; may be NULL. */
