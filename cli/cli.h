@@ -26,6 +26,7 @@ int plot_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int g2p_main(int argc, char **argv);
 int lm_main(int argc, char **argv);
+int classify_main(int argc, char **argv);
 /* g2p.c: the dictionary's path ($ATTEND_CMUDICT, else the data cache, in
  * buf) and the standard test split's ($ATTEND_G2P_TEST, or NULL). */
 const char *g2p_default_dict(char *buf, size_t size);
@@ -35,6 +36,9 @@ const char *g2p_default_test(void);
  * "cmudict-0.2.3/data/dict.txt") under $ATTEND_DATA_DIR, else
  * $XDG_CACHE_HOME/attend, else ~/.cache/attend; written into buf. */
 const char *cli_cache_path(const char *relative, char *buf, size_t size);
+
+/* Make a directory and its parents (as mkdir -p); 0 after printing why. */
+int cli_make_directory(const char *command, const char *path);
 
 /* Parse "--name VALUE" integer/float options with range checks. On error
  * print a message naming the option and return 0. */

@@ -171,25 +171,6 @@ static void print_dropped(const at_dates *dates) {
     }
 }
 
-static int make_directory(const char *path) {
-    char *copy = path[0] ? strdup(path) : NULL;
-    if (!copy) return fprintf(stderr, "attend dates: bad output directory '%s'\n", path), 0;
-    for (char *p = copy + 1;; p++) {
-        char c = *p;
-        if (c != '/' && c != 0) continue;
-        *p = 0;
-        if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "attend dates: cannot create '%s': %s\n", copy, strerror(errno));
-            free(copy);
-            return 0;
-        }
-        if (!c) break;
-        *p = c;
-    }
-    free(copy);
-    return 1;
-}
-
 static at_status write_splits(at_ctx *ctx, const char *dir, at_pairs splits[3]) {
     static const char *names[3] = {"train.tsv", "valid.tsv", "test.tsv"};
     for (int k = 0; k < 3; k++) {
@@ -215,7 +196,7 @@ static int generate(at_ctx *ctx, dates_args *a) {
     at_pairs splits[3] = {{0}};
     s = at_dates_generate(ctx, dates, (uint64_t)a->seed, a->sizes, splits); /* progress too */
     progress_done(&progress);
-    int dir_ok = s == AT_OK && make_directory(a->out_dir);
+    int dir_ok = s == AT_OK && cli_make_directory("dates", a->out_dir);
     if (dir_ok) s = write_splits(ctx, a->out_dir, splits);
     if (s == AT_OK && dir_ok) {
         print_dropped(dates);

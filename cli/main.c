@@ -27,6 +27,7 @@ static const command commands[] = {
     {"plot", plot_main, "draw a saved attention map (PNG, SVG, PDF, HTML, terminal) or training curves"},
     {"g2p", g2p_main, "pronunciation: train, evaluate and run a grapheme-to-phoneme model (CMUdict)"},
     {"lm", lm_main, "character language models on a book: train, evaluate, generate text"},
+    {"classify", classify_main, "documents and mail classified with static (HAN) attention"},
     {"compare", compare_main, "the same input under several models, attention side by side in one figure"},
 };
 

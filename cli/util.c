@@ -2,7 +2,7 @@
  * util.c - option parsing, checked output and the progress bar shared by
  * subcommands.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, isatty, mkdir, strdup */
 #include "cli.h"
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *cli_cache_path(const char *relative, char *buf, size_t size) {
@@ -140,4 +141,23 @@ void cli_progress_update(cli_progress *p, long done, const char *fmt, ...) {
 
 void cli_progress_finish(cli_progress *p) {
     if (p->is_terminal) fprintf(stderr, "\n");
+}
+
+int cli_make_directory(const char *command, const char *path) {
+    char *copy = path[0] ? strdup(path) : NULL;
+    if (!copy) return fprintf(stderr, "attend %s: bad output directory '%s'\n", command, path), 0;
+    for (char *p = copy + 1;; p++) {
+        char c = *p;
+        if (c != '/' && c != 0) continue;
+        *p = 0;
+        if (mkdir(copy, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "attend %s: cannot create '%s': %s\n", command, copy, strerror(errno));
+            free(copy);
+            return 0;
+        }
+        if (!c) break;
+        *p = c;
+    }
+    free(copy);
+    return 1;
 }

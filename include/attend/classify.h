@@ -227,6 +227,21 @@ AT_API at_status at_classify_task_create(at_ctx *ctx, at_classify_task **out,
 AT_API void at_classify_task_free(at_classify_task *task);
 AT_API const at_trainable *at_classify_task_trainable(const at_classify_task *task);
 
+/* ------------------------------------------------------------ top words
+ * What a class's decisions rested on: each word's document weight
+ * (at_classification.doc_weights) summed over many documents, per class.
+ * totals is (C, V) doubles, zeroed by the caller, V =
+ * at_vocab_size(at_classifier_vocab(model)); a word is counted under its
+ * vocabulary id (words the model does not know together under UNK). */
+AT_API at_status at_classification_add_weights(at_ctx *ctx, const at_classifier *model,
+                                               const at_classification *c, int cls,
+                                               double *totals);
+/* The k ids of class cls with the largest totals, largest first (ties by
+ * id), and their totals; *n gets min(k, ids with a total > 0). */
+AT_API at_status at_classifier_top_words(at_ctx *ctx, const at_classifier *model,
+                                         const double *totals, int cls, int k, int32_t *ids,
+                                         double *values, int *n);
+
 #ifdef __cplusplus
 }
 #endif

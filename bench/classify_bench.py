@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""classify_bench.py - attend's HAN against fastText on the same mail split.
+
+Both classifiers read exactly the same documents: `attend classify split`
+writes the SpamAssassin split (70/10/20 within each group) as TSV, and as
+fastText's "__label__spam word word ..." lines made of the same words the
+HAN reads (its tokenizer, every sentence kept).
+
+fastText runs at its best: a grid of word n-grams {1, 2}, epochs
+{5, 10, 25, 50} and learning rates {0.1, 0.25, 0.5, 1.0} is trained on the
+training split and scored on the development split; the best (accuracy,
+then spam F1) is retrained and timed, and only it sees the test split.
+fastText runs with -thread 1 -seed 0, so a run repeats exactly.
+
+attend trains with the command given (--attend-args) and is scored on the
+test split by `attend classify eval`.
+
+For each, the bench prints accuracy, spam precision, recall and F1,
+accuracy on hard ham and training time, as a table and as one JSON line.
+
+  bench/classify_bench.py --attend build/cli/attend --work /tmp/cb
+"""
+import argparse
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+def read_truth(tsv):
+    """Labels and groups of a split's TSV (label TAB text TAB group)."""
+    labels, groups = [], []
+    with open(tsv, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            fields = line.rstrip("\n").split("\t")
+            labels.append(fields[0])
+            groups.append(fields[2] if len(fields) > 2 else "")
+    return labels, groups
+
+
+def scores(truth, groups, predicted, positive="spam"):
+    n = len(truth)
+    right = sum(t == p for t, p in zip(truth, predicted))
+    tp = sum(t == positive and p == positive for t, p in zip(truth, predicted))
+    fp = sum(t != positive and p == positive for t, p in zip(truth, predicted))
+    fn = sum(t == positive and p != positive for t, p in zip(truth, predicted))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    out = {"documents": n, "accuracy": right / n, "precision": precision, "recall": recall,
+           "f1": f1}
+    for g in sorted(set(groups)):
+        idx = [i for i in range(n) if groups[i] == g]
+        out["accuracy_" + g] = sum(truth[i] == predicted[i] for i in idx) / len(idx)
+    return out
+
+
+# ------------------------------------------------------------------ fastText
+
+def fasttext_train(split, work, ngrams, epoch, lr):
+    model = os.path.join(work, "ft")
+    t0 = time.perf_counter()
+    run(["fasttext", "supervised", "-input", os.path.join(split, "train.ft"), "-output", model,
+         "-wordNgrams", str(ngrams), "-epoch", str(epoch), "-lr", str(lr), "-thread", "1",
+         "-seed", "0", "-verbose", "0"])
+    return model + ".bin", time.perf_counter() - t0
+
+
+def fasttext_predict(model, ft_file):
+    out = run(["fasttext", "predict", model, ft_file]).stdout.split("\n")
+    return [line.replace("__label__", "") for line in out if line]
+
+
+def fasttext_best(split, work):
+    truth, groups = read_truth(os.path.join(split, "dev.tsv"))
+    best = None
+    for ngrams, epoch, lr in itertools.product((1, 2), (5, 10, 25, 50), (0.1, 0.25, 0.5, 1.0)):
+        model, _ = fasttext_train(split, work, ngrams, epoch, lr)
+        s = scores(truth, groups, fasttext_predict(model, os.path.join(split, "dev.ft")))
+        key = (s["accuracy"], s["f1"])
+        print(f"  fastText dev: wordNgrams {ngrams} epoch {epoch:2d} lr {lr:<4}: accuracy "
+              f"{100 * s['accuracy']:.2f}%  F1 {s['f1']:.4f}", file=sys.stderr)
+        if best is None or key > best[0]:
+            best = (key, {"wordNgrams": ngrams, "epoch": epoch, "lr": lr})
+    return best[1]
+
+
+def fasttext_side(split, work):
+    params = fasttext_best(split, work)
+    model, seconds = fasttext_train(split, work, params["wordNgrams"], params["epoch"],
+                                    params["lr"])
+    truth, groups = read_truth(os.path.join(split, "test.tsv"))
+    s = scores(truth, groups, fasttext_predict(model, os.path.join(split, "test.ft")))
+    s.update({"train_seconds": seconds, "settings": params, "threads": 1})
+    return s
+
+
+# -------------------------------------------------------------------- attend
+
+def attend_side(attend, split, work, extra):
+    out = os.path.join(work, "han")
+    t0 = time.perf_counter()
+    cmd = [attend, "classify", "train", "--train", os.path.join(split, "train.tsv"), "--dev",
+           os.path.join(split, "dev.tsv"), "--out", out] + extra
+    print("  " + " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t0
+    text = run([attend, "classify", "eval", os.path.join(out, "model.safetensors"),
+                os.path.join(split, "test.tsv")]).stdout
+    s = {"train_seconds": seconds, "settings": " ".join(extra)}
+    m = re.search(r"(\d+) documents, accuracy ([\d.]+)%", text)
+    s["documents"], s["accuracy"] = int(m.group(1)), float(m.group(2)) / 100
+    m = re.search(r"precision ([\d.]+)\s+recall ([\d.]+)\s+F1 ([\d.]+)", text)
+    s["precision"], s["recall"], s["f1"] = (float(x) for x in m.groups())
+    for g, acc in re.findall(r"group (\S+)\s+\d+ documents, accuracy ([\d.]+)%", text):
+        s["accuracy_" + g] = float(acc) / 100
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--attend", required=True, help="the attend binary")
+    ap.add_argument("--work", required=True, help="a folder for the split and the models")
+    ap.add_argument("--data", default="spam-assassin", help="the corpus (attend's --data)")
+    ap.add_argument("--attend-args", default="", help="extra options for attend classify train")
+    a = ap.parse_args()
+    split = os.path.join(a.work, "split")
+    os.makedirs(a.work, exist_ok=True)
+    run([a.attend, "classify", "split", "--data", a.data, "--out", split])
+    ft = fasttext_side(split, a.work)
+    at = attend_side(a.attend, split, a.work, a.attend_args.split())
+    keys = ["accuracy", "precision", "recall", "f1", "accuracy_hard_ham", "accuracy_easy_ham",
+            "accuracy_spam", "train_seconds"]
+    print(f"{'':22s}{'fastText':>12s}{'attend':>12s}")
+    for k in keys:
+        fmt = (lambda v: f"{v:12.1f}") if k == "train_seconds" else (lambda v: f"{100 * v:11.2f}%")
+        print(f"{k:22s}{fmt(ft.get(k, 0))}{fmt(at.get(k, 0))}")
+    print(f"fastText settings (best on dev): {ft['settings']}; attend: {at['settings'] or 'defaults'}")
+    print(json.dumps({"bench": "classify", "fasttext": ft, "attend": at}))
+
+
+if __name__ == "__main__":
+    main()
