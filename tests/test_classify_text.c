@@ -160,6 +160,8 @@ static void test_tsv(void) {
     expect_tsv_error("ham\tok\tg\textra\n", "bad.tsv:1: more than three fields");
     expect_tsv_error("ham\tok\n\nham\tbad \xff\n", "bad.tsv:3: ");
     expect_tsv_error("two words\tok\n", "bad.tsv:1: ");
+    // a raw CR inside the group could not be written back (fuzz_classify_tsv found it)
+    expect_tsv_error("ham\tok\tgr\roup\n", "bad.tsv:1: the group holds a carriage return");
     expect_tsv_error("", "bad.tsv:1: the file holds no document");
     expect_tsv_error("\n\n", "no document");
     CHECK_STATUS(ctx, at_class_docs_read_tsv(ctx, "missing.tsv", &docs), AT_ERR_IO);

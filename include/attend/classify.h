@@ -60,10 +60,10 @@ AT_API void at_class_docs_clear(at_class_docs *docs); /* frees all; leaves {0} *
  * a tab and a backslash; a newline ends a paragraph, which ends a
  * sentence). A UTF-8 byte order mark and CRLF line ends are accepted;
  * empty lines are skipped. ids become "FILE:LINE". A line without a tab,
- * with a third tab, an empty label or text, a label with whitespace,
- * another backslash escape, invalid UTF-8, a NUL byte or a file with no
- * document is an AT_ERR_FORMAT naming the file and the line; out must be
- * empty and stays empty on any error. */
+ * with a third tab, an empty label or text, a label with whitespace, a
+ * group with a carriage return, another backslash escape, invalid UTF-8,
+ * a NUL byte or a file with no document is an AT_ERR_FORMAT naming the
+ * file and the line; out must be empty and stays empty on any error. */
 AT_API at_status at_class_docs_read_tsv(at_ctx *ctx, const char *path, at_class_docs *out);
 /* Write docs as above (texts escaped; the group column only if some doc
  * has a group), atomically. A document that could not be read back (an

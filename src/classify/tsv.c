@@ -12,7 +12,8 @@
  * Reading trusts nothing and says where a file is wrong, "PATH:LINE:
  * what", as the pairs reader does (src/text/tsv.c): the file is read with
  * the library's capped reader, a UTF-8 byte order mark is skipped, LF or
- * CRLF ends a line, empty lines are skipped. Each document's id is
+ * CRLF ends a line, empty lines are skipped; a CR elsewhere in a group is
+ * refused (the text may hold one: it is escaped when written). Each document's id is
  * "PATH:LINE". Writing goes through the atomic writer (files.h).
  */
 #include "classifier.h"
@@ -71,6 +72,8 @@ static at_status parse_line(at_ctx *ctx, line_ref at, char *text, size_t len,
     *tab = '\0';
     if (tab2) *tab2 = '\0';
     if (!text[0]) return line_fail(ctx, at, "the label is empty");
+    if (strchr(group, '\r')) // a line end inside the group: it could not be written back
+        return line_fail(ctx, at, "the group holds a carriage return");
     size_t bad = 0, text_len = unescape(field, (size_t)((tab2 ? tab2 : end) - field), &bad);
     if (text_len == (size_t)-1) {
         char why[96];
