@@ -5,6 +5,7 @@
  *   attend classify split [--data DIR] --out DIR   the corpus's split as TSV
  *                                                  (and fastText's format)
  *   attend classify train [OPTIONS]                train a HAN or a flat model
+ *                                                  (classify_train.c)
  *   attend classify eval MODEL [FILE] [OPTIONS]    accuracy, spam P/R/F1, per
  *                                                  group; report and figures
  *                                                  (classify_eval.c)
@@ -20,7 +21,6 @@
 #include "files.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +34,7 @@ int classify_usage(FILE *out) {
             "       attend classify eval MODEL [FILE] [--split dev|test] [--positive NAME]\n"
             "                       [--report FILE.html] [--sample N] [--top-words FILE]\n"
             "                       [--top N] [--threads N]\n"
-            "       attend classify MODEL FILE... [--text]\n"
+            "       attend classify MODEL FILE... [--text] [--plot FIGURE]\n"
             "       attend classify split [--data spam-assassin|DIR] --out DIR\n\n"
             "Static attention classifies documents. The default data is the SpamAssassin\n"
             "public corpus (6,046 mails, ham or spam) that 'scripts/data.sh spam-assassin'\n"
@@ -69,7 +69,8 @@ int classify_usage(FILE *out) {
             "                      class, summed over the documents (.png/.svg/.pdf; also printed)\n"
             "predict: each FILE is a raw mail message (RFC 822), or with --text plain text;\n"
             "  '-' reads stdin. Prints the label, its probability and the five words with\n"
-            "  the most weight.\n"
+            "  the most weight. --plot FIGURE (one FILE) shades its words and sentences:\n"
+            "  .html (interactive), .png, .svg or .pdf.\n"
             "split: DIR/{train,dev,test}.tsv (label, text, group) and DIR/{train,dev,test}.ft\n"
             "  (fastText's __label__ lines, the same words the model reads).\n");
     return out == stdout ? 0 : 2;
@@ -227,250 +228,6 @@ static int classify_split(int argc, char **argv) {
     return code;
 }
 
-/* ----------------------------------------------------------------- train */
-
-typedef struct train_options {
-    at_classify_config config;
-    const char *data, *train, *dev, *out;
-    long batch, epochs, seed, threads;
-    double lr, minutes;
-    int resume;
-} train_options;
-
-static int parse_form(const char *option, const char *value, at_static_form *out) {
-    at_ctx *ctx = NULL;
-    if (at_ctx_create(&ctx, NULL) != AT_OK) return 0;
-    at_status s = at_static_form_parse(ctx, value, out);
-    if (s != AT_OK) fprintf(stderr, "attend classify train: %s: %s\n", option, at_ctx_error(ctx));
-    at_ctx_free(ctx);
-    return s == AT_OK;
-}
-
-static int parse_kind(const char *value, at_classify_config *c) {
-    at_ctx *ctx = NULL;
-    if (at_ctx_create(&ctx, NULL) != AT_OK) return 0;
-    at_classify_kind kind;
-    at_status s = at_classify_kind_parse(ctx, value, &kind);
-    if (s != AT_OK) fprintf(stderr, "attend classify train: --model: %s\n", at_ctx_error(ctx));
-    at_ctx_free(ctx);
-    if (s == AT_OK) at_classify_config_default(c, kind);
-    return s == AT_OK;
-}
-
-/* 1 parsed, 0 bad (said why), -1 help. */
-static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
-    const char *arg = argv[*i], *value = *i + 1 < argc ? argv[*i + 1] : NULL;
-    at_classify_config *c = &o->config;
-    long v = 0;
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return -1;
-    if (!strcmp(arg, "--resume")) return o->resume = 1, 1;
-    if (!value) {
-        fprintf(stderr, "attend classify train: %s needs a value (or is unknown)\n", arg);
-        return 0;
-    }
-    ++*i;
-    if (!strcmp(arg, "--data")) return o->data = value, 1;
-    if (!strcmp(arg, "--train")) return o->train = value, 1;
-    if (!strcmp(arg, "--dev")) return o->dev = value, 1;
-    if (!strcmp(arg, "--out")) return o->out = value, 1;
-    if (!strcmp(arg, "--model")) return parse_kind(value, c);
-    if (!strcmp(arg, "--word-attention")) return parse_form(arg, value, &c->word_form);
-    if (!strcmp(arg, "--sentence-attention")) return parse_form(arg, value, &c->sentence_form);
-#define INT_OPTION(name, lo, hi, field)                                                        \
-    if (!strcmp(arg, name)) {                                                                  \
-        if (!cli_parse_int(arg, value, lo, hi, &v)) return 0;                                  \
-        return field = (int)v, 1;                                                              \
-    }
-    INT_OPTION("--embed", 1, 1024, c->embed)
-    INT_OPTION("--hidden", 1, 1024, c->hidden)
-    INT_OPTION("--attn", 1, 1024, c->attn)
-    INT_OPTION("--max-sentences", 1, 1000, c->max_sentences)
-    INT_OPTION("--max-words", 1, 1000, c->max_words)
-    INT_OPTION("--min-count", 1, 1000000, c->min_count)
-    INT_OPTION("--max-vocab", 1, 1000000, c->max_vocab)
-#undef INT_OPTION
-    if (!strcmp(arg, "--dropout")) {
-        double p;
-        if (!cli_parse_float(arg, value, 0, 0.89, &p)) return 0;
-        return c->dropout = (float)p, 1;
-    }
-    if (!strcmp(arg, "--batch")) return cli_parse_int(arg, value, 1, 4096, &o->batch);
-    if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
-    if (!strcmp(arg, "--seed")) return cli_parse_int(arg, value, 0, 1L << 31, &o->seed);
-    if (!strcmp(arg, "--threads")) return cli_parse_int(arg, value, 1, 256, &o->threads);
-    if (!strcmp(arg, "--lr")) return cli_parse_float(arg, value, 1e-7, 10, &o->lr);
-    if (!strcmp(arg, "--minutes")) return cli_parse_float(arg, value, 0, 1e6, &o->minutes);
-    fprintf(stderr, "attend classify train: unknown option '%s'\n", arg);
-    return 0;
-}
-
-/* --model resets the model's fields to its kind's defaults, so it is
- * applied first wherever it was given. */
-static int parse_train_options(train_options *o, int argc, char **argv) {
-    *o = (train_options){.data = CLASSIFY_CORPUS, .out = "runs/classify", .batch = 32,
-                         .epochs = 8, .seed = 1, .threads = 2, .lr = 2e-3};
-    at_classify_config_default(&o->config, AT_CLASSIFY_HAN);
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--model") && !parse_kind(argv[i + 1], &o->config)) return 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model")) {
-            i++;
-            continue;
-        }
-        int r = parse_train_option(o, argc, argv, &i);
-        if (r <= 0) return r;
-    }
-    if (o->dev && !o->train) {
-        fprintf(stderr, "attend classify train: --dev needs --train\n");
-        return 0;
-    }
-    o->config.seed = (uint64_t)o->seed;
-    return 1;
-}
-
-static volatile sig_atomic_t stop_requested = 0;
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void on_progress(void *user, const at_train_progress *p) {
-    cli_progress *bar = user;
-    if (p->step % 5 && p->step != p->total_steps && !p->evaluated) return;
-    double accuracy = 0, f1 = 0;
-    if (at_metrics_get(p->valid, "accuracy", &accuracy) && at_metrics_get(p->valid, "f1", &f1))
-        cli_progress_update(bar, p->step, "loss %.4f  dev accuracy %.2f%%  F1 %.4f  %.0f docs/s",
-                            p->loss, 100 * accuracy, f1, p->examples_per_second);
-    else
-        cli_progress_update(bar, p->step, "loss %.4f  %.0f docs/s", p->loss,
-                            p->examples_per_second);
-}
-
-static void describe(const at_classifier *m, const classify_data *d, long batch) {
-    const at_classify_config *c = at_classifier_get_config(m);
-    fprintf(stderr, "model: %s, word attention %s", at_classify_kind_name(c->kind),
-            at_static_form_name(c->word_form));
-    if (c->kind == AT_CLASSIFY_HAN)
-        fprintf(stderr, ", sentence attention %s", at_static_form_name(c->sentence_form));
-    fprintf(stderr,
-            "; embedding %d, GRUs 2 x %d, attention %d; up to %d sentences of %d words; "
-            "dropout %g; %zu parameters, %d words + 4 specials, %d classes\n"
-            "data: %zu train, %zu dev documents; batch %ld\n",
-            c->embed, c->hidden, c->attn, c->max_sentences, c->max_words, (double)c->dropout,
-            at_params_numel(at_classifier_params(m)), at_vocab_size(at_classifier_vocab(m)) - 4,
-            at_classifier_classes(m), d->train->count, d->dev ? d->dev->count : 0, batch);
-}
-
-static at_status run_training(at_ctx *ctx, const train_options *o, at_classifier *m,
-                              const classify_data *d, at_train_result *r) {
-    at_classify_task *task = NULL;
-    CLI_TRY(at_classify_task_create(ctx, &task, m, d->train, d->dev, NULL, 64));
-    describe(m, d, o->batch);
-    char id[64];
-    snprintf(id, sizeof id, "classify:%016llx",
-             (unsigned long long)at_class_docs_fingerprint(d->train));
-    long steps_per_epoch = ((long)d->train->count + o->batch - 1) / o->batch;
-    cli_progress bar;
-    at_trainer_options t;
-    at_trainer_options_default(&t);
-    t.out_dir = o->out;
-    t.epochs = o->epochs;
-    t.batch = (int)o->batch;
-    t.seed = (uint64_t)o->seed;
-    t.optim = (at_optim_config){.kind = AT_ADAM, .lr = (float)o->lr, .beta2 = 0.999f};
-    t.schedule = (at_schedule){.base_lr = (float)o->lr, .final_lr = (float)o->lr / 10,
-                               .warmup_steps = 0, .decay = AT_DECAY_COSINE};
-    t.clip = 5.0f;
-    t.eval_every = d->dev ? steps_per_epoch : 0;
-    t.best_metric = d->dev ? "accuracy" : NULL;
-    t.max_seconds = o->minutes * 60;
-    t.resume = o->resume;
-    t.data_id = id;
-    t.stop = &stop_requested;
-    t.progress = on_progress;
-    t.progress_user = &bar;
-    cli_progress_start(&bar, steps_per_epoch * o->epochs);
-    at_status s = at_train(ctx, at_classify_task_trainable(task), &t, r);
-    cli_progress_finish(&bar);
-    at_classify_task_free(task);
-    return s;
-}
-
-static void report(const train_options *o, const at_train_result *r) {
-    if (r->stopped) {
-        fprintf(stderr, "stopped at step %ld: saved %s/last.safetensors (resume with --resume)\n",
-                r->steps, o->out);
-        return;
-    }
-    fprintf(stderr, "trained %ld steps in %.1f s (%.1f s in steps)%s", r->steps, r->seconds,
-            r->train_seconds, r->out_of_time ? ", ended by --minutes" : "");
-    if (!isnan(r->best)) fprintf(stderr, "; best dev accuracy %.2f%%", 100 * r->best);
-    fprintf(stderr, "; model in %s/model.safetensors\n", o->out);
-}
-
-/* The documents of the run: --train/--dev files, or the corpus. */
-static at_status load_training_data(at_ctx *ctx, const train_options *o, classify_data *d) {
-    if (!o->train) return classify_read_corpus(ctx, o->data, d);
-    CLI_TRY(classify_read_tsv(ctx, o->train, 0, d));
-    if (o->dev) CLI_TRY(classify_read_tsv(ctx, o->dev, 1, d));
-    return AT_OK;
-}
-
-static int classify_train(int argc, char **argv) {
-    train_options o;
-    int parsed = parse_train_options(&o, argc, argv);
-    if (parsed < 0) return classify_usage(stdout);
-    if (parsed == 0) return 2;
-    at_ctx *ctx = cli_context("classify train", (int)o.threads, (uint64_t)o.seed);
-    if (!ctx) return 1;
-    at_trainer_options check;
-    at_trainer_options_default(&check);
-    check.out_dir = o.out;
-    check.resume = o.resume;
-    classify_data d = {0};
-    at_classifier *m = NULL;
-    int code = 1;
-    char last[4200];
-    at_status s = at_trainer_prepare(ctx, &check);
-    if (s != AT_OK) {
-        code = cli_fail("classify train", ctx, s);
-        goto done;
-    }
-    if ((s = load_training_data(ctx, &o, &d)) != AT_OK) {
-        code = classify_data_failed("classify train", ctx, s, o.train ? NULL : o.data);
-        goto done;
-    }
-    if (o.resume) {
-        snprintf(last, sizeof last, "%s/last.safetensors", o.out);
-        s = at_classifier_load(ctx, &m, last, NULL);
-        if (s == AT_OK)
-            fprintf(stderr, "resuming from %s (its configuration; model options are ignored)\n",
-                    last);
-    } else
-        s = at_classifier_create(ctx, &m, &o.config, d.train);
-    if (s != AT_OK) {
-        code = cli_fail("classify train", ctx, s);
-        goto done;
-    }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    at_train_result r = {0};
-    s = run_training(ctx, &o, m, &d, &r);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    if (s != AT_OK)
-        code = cli_fail("classify train", ctx, s);
-    else
-        report(&o, &r), code = r.stopped ? 130 : 0;
-done:
-    classify_data_clear(&d);
-    at_classifier_free(m);
-    at_ctx_free(ctx);
-    return code;
-}
-
 /* --------------------------------------------------------------- predict */
 
 /* The text of one input: a mail message parsed, or (--text) the file as
@@ -518,8 +275,19 @@ static void print_top_words(const at_classification *c, int to_terminal) {
     printf("\n");
 }
 
+/* The document's words and sentences shaded by their weights (at_plot_doc). */
+static at_status plot_one(at_ctx *ctx, const at_classifier *m, const at_classification *c,
+                          const char *title, const char *path) {
+    at_attention_doc *doc = classify_doc_of(ctx, m, c, title);
+    if (!doc) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: the text has no word to show", title);
+    at_status s = at_plot_doc(ctx, doc, path);
+    at_attention_doc_free(doc);
+    if (s == AT_OK) fprintf(stderr, "figure: %s\n", path);
+    return s;
+}
+
 static at_status predict_one(at_ctx *ctx, const at_classifier *m, const char *path, int plain,
-                             int to_terminal) {
+                             int to_terminal, const char *plot) {
     char *text = NULL;
     CLI_TRY(read_input(ctx, path, plain, &text));
     at_classification c = {0};
@@ -532,18 +300,20 @@ static at_status predict_one(at_ctx *ctx, const at_classifier *m, const char *pa
     if (c.unknown) printf("  (%d of %d words unknown)", c.unknown, c.tokens.words);
     printf("\n");
     if (c.tokens.words) print_top_words(&c, to_terminal);
+    s = plot ? plot_one(ctx, m, &c, path, plot) : AT_OK;
     at_classification_clear(&c);
-    return AT_OK;
+    return s;
 }
 
 static int classify_predict(int argc, char **argv) {
     int plain = 0, files = 0;
     long threads = 1;
-    const char *model = NULL;
+    const char *model = NULL, *plot = NULL;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     if (!paths) return fprintf(stderr, "attend classify: out of memory\n"), 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--text")) plain = 1;
+        else if (!strcmp(argv[i], "--plot") && i + 1 < argc) plot = argv[++i];
         else if (!strcmp(argv[i], "--threads")) {
             if (!cli_parse_int(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, 256, &threads))
                 return free(paths), 2;
@@ -557,11 +327,15 @@ static int classify_predict(int argc, char **argv) {
             paths[files++] = argv[i];
     }
     if (!model || !files) return free(paths), classify_usage(stderr);
+    if (plot && files > 1) {
+        fprintf(stderr, "attend classify: --plot draws one document; give one FILE\n");
+        return free(paths), 2;
+    }
     at_ctx *ctx = cli_context("classify", (int)threads, 1);
     at_classifier *m = ctx ? classify_load_model("classify", ctx, model) : NULL;
     int code = m ? 0 : 1, to_terminal = isatty(STDOUT_FILENO);
     for (int i = 0; m && i < files && !cli_stdout_failed("classify"); i++) {
-        at_status s = predict_one(ctx, m, paths[i], plain, to_terminal);
+        at_status s = predict_one(ctx, m, paths[i], plain, to_terminal, plot);
         if (s != AT_OK) code = cli_fail("classify", ctx, s);
     }
     at_classifier_free(m);
@@ -577,7 +351,7 @@ int classify_main(int argc, char **argv) {
     const char *command = argv[1];
     if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help"))
         return classify_usage(stdout);
-    if (!strcmp(command, "train")) return classify_train(argc - 1, argv + 1);
+    if (!strcmp(command, "train")) return classify_train_main(argc - 1, argv + 1);
     if (!strcmp(command, "eval")) return classify_eval_main(argc - 1, argv + 1);
     if (!strcmp(command, "split")) return classify_split(argc - 1, argv + 1);
     return classify_predict(argc, argv);

@@ -1,7 +1,7 @@
 /*
  * classify.h - what the files of `attend classify` share: classify.c
- * (split, train, predict, dispatch) and classify_eval.c (eval with its
- * report and top-words figures).
+ * (split, predict, dispatch), classify_train.c (train) and classify_eval.c
+ * (eval with its report and top-words figures).
  */
 #ifndef ATTEND_CLI_CLASSIFY_H
 #define ATTEND_CLI_CLASSIFY_H
@@ -33,6 +33,13 @@ int classify_data_failed(const char *command, at_ctx *ctx, at_status s, const ch
 /* A classifier from a checkpoint, or NULL after printing why. */
 at_classifier *classify_load_model(const char *command, at_ctx *ctx, const char *path);
 
+/* One prediction as a figure's document (a flat model's words are one
+ * sentence of weight 1), titled `title`; NULL for a text without words or
+ * when out of memory. */
+at_attention_doc *classify_doc_of(at_ctx *ctx, const at_classifier *m,
+                                  const at_classification *c, const char *title);
+
+int classify_train_main(int argc, char **argv);
 int classify_eval_main(int argc, char **argv);
 
 #endif

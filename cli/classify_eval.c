@@ -84,7 +84,7 @@ static void print_score(const at_classifier *m, const at_classify_score *sc, con
 /* ------------------------------------------------------ report and words */
 
 /* A document for the report from one prediction; NULL for an empty one. */
-static at_attention_doc *doc_of(at_ctx *ctx, const at_classifier *m, const at_classification *c,
+at_attention_doc *classify_doc_of(at_ctx *ctx, const at_classifier *m, const at_classification *c,
                                 const char *id) {
     const at_doc_tokens *t = &c->tokens;
     if (t->sentences == 0) return NULL;
@@ -172,7 +172,7 @@ static at_status maybe_report(at_ctx *ctx, report *r, const eval_options *o,
     int g = group_index(sc, docs->groups[i]);
     if (!wrong && r->right_of[g] >= (size_t)o->sample) return AT_OK;
     if (!wrong) r->right_of[g]++;
-    at_attention_doc *doc = doc_of(ctx, m, c, docs->ids[i]);
+    at_attention_doc *doc = classify_doc_of(ctx, m, c, docs->ids[i]);
     if (!doc) return AT_OK; /* a document without words has nothing to shade */
     char note[256], tags[96];
     snprintf(note, sizeof note, "true %s \xC2\xB7 predicted %s (p = %.3f)%s%s", docs->labels[i],

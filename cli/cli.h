@@ -7,6 +7,8 @@
 
 #include <attend.h>
 
+#include <signal.h>
+
 #include <stdio.h>
 
 /* Return the status of a failed library call (its message stays in the
@@ -36,6 +38,12 @@ const char *g2p_default_test(void);
  * "cmudict-0.2.3/data/dict.txt") under $ATTEND_DATA_DIR, else
  * $XDG_CACHE_HOME/attend, else ~/.cache/attend; written into buf. */
 const char *cli_cache_path(const char *relative, char *buf, size_t size);
+
+/* Ctrl-C and SIGTERM during training: catch sets a handler that raises the
+ * returned flag (give it to the trainer's options.stop, which saves last.*
+ * and returns at the next step); release restores the default handlers. */
+volatile sig_atomic_t *cli_catch_stop_signals(void);
+void cli_release_stop_signals(void);
 
 /* Make a directory and its parents (as mkdir -p); 0 after printing why. */
 int cli_make_directory(const char *command, const char *path);

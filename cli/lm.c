@@ -200,12 +200,6 @@ static int parse_train_options(train_options *o, int argc, char **argv) {
     return 1;
 }
 
-static volatile sig_atomic_t stop_requested = 0;
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void on_progress(void *user, const at_train_progress *p) {
     const void *const *pair = user;
     cli_progress *bar = (cli_progress *)pair[0];
@@ -264,7 +258,7 @@ static at_status run_training(at_ctx *ctx, const train_options *o, at_lm *m, con
     t.max_seconds = o->minutes * 60;
     t.resume = o->resume;
     t.data_id = id;
-    t.stop = &stop_requested;
+    t.stop = cli_catch_stop_signals();
     t.progress = on_progress;
     t.progress_user = progress_user;
     cli_progress_start(&bar, o->steps);
@@ -337,14 +331,9 @@ static int lm_train(int argc, char **argv) {
         code = lm_data_failed("lm train", ctx, s, o.data);
         goto done;
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     at_train_result r = {0};
     s = run_training(ctx, &o, m, &d, path, &r);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    cli_release_stop_signals();
     if (s != AT_OK)
         code = cli_fail("lm train", ctx, s);
     else

@@ -363,12 +363,6 @@ static at_status data_metadata(at_ctx *ctx, const train_options *o, at_metadata 
 /* ------------------------------------------------------------------- run */
 
 /* Set by Ctrl-C or SIGTERM, read by the trainer at each step boundary. */
-static volatile sig_atomic_t stop_requested = 0;
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void on_progress(void *user, const at_train_progress *p) {
     cli_progress *bar = user;
     if (p->step % 20 && p->step != p->total_steps && !p->evaluated) return;
@@ -432,7 +426,7 @@ static void trainer_options(const train_options *o, at_trainer_options *t, const
     t->resume = o->resume;
     t->data_id = id;
     t->extra = extra;
-    t->stop = &stop_requested;
+    t->stop = cli_catch_stop_signals();
     t->progress = on_progress;
     t->progress_user = bar;
 }
@@ -562,13 +556,8 @@ int train_main(int argc, char **argv) {
     if (parsed == 0) return 2;
     at_ctx *ctx = cli_context("train", (int)o.threads, (uint64_t)o.seed);
     if (!ctx) return 1;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     int code = run(ctx, &o);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    cli_release_stop_signals();
     at_ctx_free(ctx);
     return code;
 }

@@ -7,7 +7,7 @@
 #   - eval writes the HTML report and the top-words figure, and "refund"
 #     or "now" is among pos's top words;
 #   - prediction of a raw mail message and of --text prints the label, its
-#     probability and five words;
+#     probability and five words, and --plot draws the document;
 #   - split on a tiny fake corpus writes the three TSVs and fastText files;
 #   - bad input is refused clearly: an empty message, a binary attachment
 #     only, a 50 MB message, an unknown label at evaluation, a TSV line
@@ -88,6 +88,11 @@ if [ -s "$DIR/han/model.safetensors" ]; then
     fail "classify --text"
   grep -q "doc.txt: pos 0\.[0-9]*" "$DIR/predict.out" || fail "predict: $(cat "$DIR/predict.out")"
   grep -q "words: " "$DIR/predict.out" || fail "predict prints no words"
+  "$ATTEND" classify "$DIR/han/model.safetensors" --text "$DIR/doc.txt" --plot "$DIR/doc.html" \
+    > /dev/null 2>&1 && grep -q '"kind":"document"' "$DIR/doc.html" ||
+    fail "classify --plot doc.html: no document page"
+  expect_error "--plot with two files" "one FILE" "$ATTEND" classify "$DIR/han/model.safetensors" \
+    --text "$DIR/doc.txt" "$DIR/doc.txt" --plot "$DIR/two.png"
 fi
 
 # ----------------------------------------------------------- mail messages
