@@ -74,22 +74,22 @@ static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_saf
                            path);
     at_seq2seq_config config;
     if (s2s_config_from_json(ctx, config_text, &config) != AT_OK)
-        return s2s_rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     at_vocab *source = NULL, *target = NULL;
     if (at_vocab_from_string(ctx, &source, source_text) != AT_OK ||
         at_vocab_from_string(ctx, &target, target_text) != AT_OK) {
         at_vocab_free(source);
-        return s2s_rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     }
     at_status s = s2s_create(ctx, out, &config, source, target, check_parameter, (void *)file);
-    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
+    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return ati_rethrow(ctx, s, MISFIT);
     return s;
 }
 
 /* Then the file may hold no other tensor, and the data is read. */
 static at_status fill_model(at_ctx *ctx, const at_safetensors *file, at_seq2seq *m) {
     at_status s = ati_checkpoint_fill(ctx, file, m->params, 1);
-    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
+    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return ati_rethrow(ctx, s, MISFIT);
     return s;
 }
 
