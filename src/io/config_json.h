@@ -36,15 +36,15 @@ int *ati_int_field_at(void *config, const ati_int_field *field);
 
 /* What a configuration's JSON form holds, for the reader. */
 typedef struct ati_config_form {
-    const char *what;  /* "model configuration": the messages' start    */
-    size_t max_values; /* of the JSON text (ati_json_parse_strict)       */
+    const char *what;  /* "model configuration": the messages' start */
+    size_t max_values; /* of the JSON text (ati_json_parse_strict) */
     const ati_int_field *ints;
     size_t n_ints;
-    const char *const *others; /* the names of every other field               */
+    const char *const *others; /* the names of every other field */
     size_t n_others;
-    size_t seed_offset;    /* of the uint64_t seed ("seed")                  */
-    size_t dropout_offset; /* of the float dropout ("dropout")               */
-    int dropout_optional;  /* 1: "dropout" may be absent (keeps its value)   */
+    size_t seed_offset;    /* of the uint64_t seed ("seed") */
+    size_t dropout_offset; /* of the float dropout ("dropout") */
+    int dropout_optional;  /* 1: "dropout" may be absent (keeps its value) */
     /* the configuration's words (ati_config_json_word), then its check of
      * the whole, whose message comes back as "WHAT: message" */
     at_status (*read_words)(at_ctx *ctx, json_object *o, void *config);
