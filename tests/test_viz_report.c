@@ -455,6 +455,8 @@ static void test_top_words_refused(at_ctx *ctx) {
     path_in(path, sizeof path, "top-words.html");
     CHECK_STATUS(ctx, at_plot_top_words(ctx, PANELS, CLASSES, K, words, values, NULL, path),
                  AT_ERR_ARGUMENT);
+    CHECK(strstr(at_ctx_error(ctx), "top-words.html: the top-words figure is .png, .svg or .pdf"),
+          "the extension's message: %s", at_ctx_error(ctx));
     CHECK(!test_exists(path), "a refused top-words figure left %s", path);
 }
 
