@@ -123,9 +123,12 @@ static at_status check(at_ctx *ctx, const void *config) { return lm_config_check
 
 at_status lm_config_from_json(at_ctx *ctx, const char *text, at_lm_config *c) {
     static const ati_config_form FORM = {
-        WHAT, 64, INT_FIELDS, INT_FIELD_COUNT, OTHER_FIELDS,
-        sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0], offsetof(at_lm_config, seed),
-        offsetof(at_lm_config, dropout), 0, read_words, check};
+        .what = WHAT, .max_values = 64,
+        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT,
+        .others = OTHER_FIELDS, .n_others = sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0],
+        .seed_offset = offsetof(at_lm_config, seed),
+        .dropout_offset = offsetof(at_lm_config, dropout),
+        .dropout_optional = 0, .read_words = read_words, .check = check};
     memset(c, 0, sizeof *c);
     return ati_config_json_read(ctx, text, &FORM, c);
 }

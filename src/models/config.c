@@ -185,9 +185,12 @@ static at_status check(at_ctx *ctx, const void *config) { return s2s_config_chec
 
 at_status s2s_config_from_json(at_ctx *ctx, const char *text, at_seq2seq_config *c) {
     static const ati_config_form FORM = {
-        WHAT, 256, INT_FIELDS, INT_FIELD_COUNT, OTHER_FIELDS,
-        sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0], offsetof(at_seq2seq_config, seed),
-        offsetof(at_seq2seq_config, dropout), 1, read_words, check};
+        .what = WHAT, .max_values = 256,
+        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT,
+        .others = OTHER_FIELDS, .n_others = sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0],
+        .seed_offset = offsetof(at_seq2seq_config, seed),
+        .dropout_offset = offsetof(at_seq2seq_config, dropout),
+        .dropout_optional = 1, .read_words = read_words, .check = check};
     at_seq2seq_config_default(c); /* what an older file's absent fields mean */
     return ati_config_json_read(ctx, text, &FORM, c);
 }
