@@ -59,15 +59,14 @@ static at_status read_s2s(at_ctx *ctx, const char *text, void *config) {
     return s2s_config_from_json(ctx, text, config);
 }
 
-/* How one configuration is written and read, and its text. */
+/* How one configuration is written and read. */
 typedef struct config_form {
     const char *what;
     write_fn write;
     read_fn read;
-    size_t size;
 } config_form;
 
-/* config written is the text want, and read back equal (into back);
+/* config written is the text want, and read back (into back) the same;
  * returns the text (malloc'd) or NULL. */
 static char *check_round_trip(at_ctx *ctx, const config_form *form, const void *config, void *back,
                               const char *want) {
@@ -75,8 +74,14 @@ static char *check_round_trip(at_ctx *ctx, const config_form *form, const void *
     CHECK_OK(ctx, form->write(ctx, config, &text));
     if (!text) return NULL;
     CHECK(!strcmp(text, want), "%s JSON\n    %s\n  want\n    %s", form->what, text, want);
+    /* read back, it is written again as the same text (comparing the
+     * structs would compare their padding too) */
     CHECK_OK(ctx, form->read(ctx, text, back));
-    CHECK(!memcmp(config, back, form->size), "the %s configuration did not come back", form->what);
+    char *again = NULL;
+    CHECK_OK(ctx, form->write(ctx, back, &again));
+    CHECK(again && !strcmp(again, want), "the %s configuration did not come back: %s", form->what,
+          again ? again : "(nothing)");
+    free(again);
     return text;
 }
 
@@ -106,7 +111,7 @@ static void test_classifier(void) {
     at_classify_config c, back;
     at_classify_config_default(&c, AT_CLASSIFY_HAN);
     c.seed = 4000000000u;
-    const config_form form = {"classifier", write_classifier, read_classifier, sizeof c};
+    const config_form form = {"classifier", write_classifier, read_classifier};
     const char *want = "{\"kind\":\"han\",\"word_form\":\"context\",\"sentence_form\":\"context\","
                        "\"embed\":100,\"hidden\":50,\"attn\":100,\"max_sentences\":30,"
                        "\"max_words\":40,\"min_count\":2,\"max_vocab\":30000,\"dropout\":0.2,"
@@ -144,7 +149,7 @@ static void test_lm(void) {
     at_lm_config c, back;
     at_lm_config_default(&c, AT_LM_KV);
     c.dropout = 0.3f;
-    const config_form form = {"language model", write_lm, read_lm, sizeof c};
+    const config_form form = {"language model", write_lm, read_lm};
     const char *want = "{\"kind\":\"kv\",\"context\":100,\"layers\":1,\"heads\":1,\"width\":128,"
                        "\"embed\":64,\"memory\":5,\"dropout\":0.3,\"seed\":1}";
     char *text = check_round_trip(ctx, &form, &c, &back, want);
@@ -173,7 +178,7 @@ static void test_seq2seq(void) {
     at_seq2seq_config c, back;
     at_seq2seq_config_default(&c);
     c.max_source_len = 20, c.max_target_len = 12;
-    const config_form form = {"seq2seq", write_s2s, read_s2s, sizeof c};
+    const config_form form = {"seq2seq", write_s2s, read_s2s};
     const char *want = "{\"decoder\":\"luong\",\"attention\":\"additive\",\"cell\":\"gru\","
                        "\"seed_teacher_forcing\":1,\"seed_output_from_previous_state\":0,"
                        "\"embed_size\":32,\"encoder_size\":64,\"encoder_layers\":1,"
