@@ -31,7 +31,6 @@
  *
  * Run with a case name to run only that case.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
 #include "testutil.h"
 
@@ -41,13 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static const char *const FILLER[] = {"the",   "offer", "meeting", "today",  "please", "send",
                                      "report", "free",  "money",   "click",  "team",   "lunch",
@@ -193,13 +185,13 @@ static void learn_case(at_classify_config c) {
     at_classifier *m = NULL;
     CHECK_OK(ctx, at_classifier_create(ctx, &m, &c, &tr));
     if (!m) goto done;
-    double start = now_seconds();
+    double start = test_seconds();
     train(ctx, m, &tr, &va, "learn_out", 300);
     at_classify_score score;
     int predicted[200];
     CHECK_OK(ctx, at_classifier_evaluate(ctx, m, &te, 32, "spam", &score, predicted, NULL));
     printf("  %-22s held-out accuracy %.3f (F1 %.3f, loss %.3f) in %.1f s\n", name,
-           score.accuracy, score.f1, score.loss, now_seconds() - start);
+           score.accuracy, score.f1, score.loss, test_seconds() - start);
     CHECK(score.accuracy >= 0.95, "%s: held-out accuracy %.3f < 0.95", name, score.accuracy);
     CHECK(score.count == 200 && score.groups == 2, "%s: %zu scored, %d groups", name, score.count,
           score.groups);
@@ -589,7 +581,7 @@ static void test_speed(void) {
         at_ctx_set_training(ctx, 1);
         double start = 0;
         for (int step = 0; step < 6; step++) {
-            if (step == 1) start = now_seconds(); // the first step grows the arena
+            if (step == 1) start = test_seconds(); // the first step grows the arena
             at_ctx_reset(ctx);
             at_params_zero_grad(at_classifier_params(m));
             at_tensor *loss;
@@ -599,7 +591,7 @@ static void test_speed(void) {
         }
         printf("  one training step, batch 32 x 30 sentences x 40 words, V = %d, 1 thread: "
                "%.1f ms\n", at_vocab_size(at_classifier_vocab(m)),
-               (now_seconds() - start) / 5 * 1e3);
+               (test_seconds() - start) / 5 * 1e3);
     }
     at_optim_free(opt);
     at_classify_task_free(task);
@@ -610,27 +602,12 @@ static void test_speed(void) {
 
 /* ---------------------------------------------------------------- run */
 
-typedef struct test_case {
-    const char *name;
-    void (*run)(void);
-    int by_default;
-} test_case;
-
 int main(int argc, char **argv) {
     static const test_case cases[] = {
-        {"create", test_create, 1},         {"weights", test_weights, 1},
-        {"padding", test_padding, 1},       {"round-trip", test_round_trip, 1},
-        {"gradients", test_gradients, 1},   {"determinism", test_determinism, 1},
-        {"learn", test_learn, 1},           {"speed", test_speed, 0},
+        {"create", test_create, 0},         {"weights", test_weights, 0},
+        {"padding", test_padding, 0},       {"round-trip", test_round_trip, 0},
+        {"gradients", test_gradients, 0},   {"determinism", test_determinism, 0},
+        {"learn", test_learn, 0},           {"speed", test_speed, 1},
     };
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 1 ? strcmp(argv[1], cases[i].name) != 0 : !cases[i].by_default) continue;
-        double start = now_seconds();
-        cases[i].run();
-        printf("%-12s %.2f s\n", cases[i].name, now_seconds() - start);
-        ran++;
-    }
-    CHECK(ran > 0, "no case named '%s'", argc > 1 ? argv[1] : "");
-    return test_finish("classify_model");
+    return test_run_cases(argc, argv, cases, sizeof cases / sizeof cases[0], "classify_model");
 }

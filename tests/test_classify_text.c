@@ -169,19 +169,10 @@ static void test_tsv(void) {
     test_leave_scratch_dir(dir);
 }
 
-typedef struct test_case {
-    const char *name;
-    void (*run)(void);
-} test_case;
-
 int main(int argc, char **argv) {
-    static const test_case cases[] = {{"tokenize", test_tokenize}, {"tsv", test_tsv}};
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0) continue;
-        cases[i].run();
-        ran++;
-    }
-    CHECK(ran > 0, "no case named '%s'", argc > 1 ? argv[1] : "");
-    return test_finish("classify_text");
+    static const test_case cases[] = {
+        {"tokenize", test_tokenize, 0},
+        {"tsv", test_tsv, 0},
+    };
+    return test_run_cases(argc, argv, cases, sizeof cases / sizeof cases[0], "classify_text");
 }

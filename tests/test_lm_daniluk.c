@@ -21,7 +21,6 @@
  * Run with a case name (names, reference, gradients, causality, weights,
  * round-trip, overfit) to run only that case.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
 #include "testutil.h"
 
@@ -29,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const at_lm_kind KINDS[] = {AT_LM_LSTM, AT_LM_ATTENTION, AT_LM_KV, AT_LM_KVP, AT_LM_NGRAM};
 enum { KIND_COUNT = 5 };
@@ -40,12 +38,6 @@ static int has_attention(at_lm_kind kind) {
 
 static int parts_of(at_lm_kind kind, int memory) {
     return kind == AT_LM_KV ? 2 : kind == AT_LM_KVP ? 3 : kind == AT_LM_NGRAM ? memory : 1;
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* A text of words drawn from a short list by a seeded generator: words
@@ -629,7 +621,7 @@ static void test_overfit(void) {
     CHECK_OK(ctx, at_optim_create(ctx, &opt, at_lm_params(m), &adam));
     at_rng rng;
     at_rng_seed(&rng, 8);
-    double start = now_seconds(), loss = text_loss(ctx, m, ids, (size_t)n, T);
+    double start = test_seconds(), loss = text_loss(ctx, m, ids, (size_t)n, T);
     const double initial = loss;
     long step = 0;
     for (; step < OVERFIT_MAX_STEPS && loss >= OVERFIT_TARGET; step++) {
@@ -649,7 +641,7 @@ static void test_overfit(void) {
         }
         if (step % 50 == 49) loss = text_loss(ctx, m, ids, (size_t)n, T);
     }
-    double seconds = now_seconds() - start;
+    double seconds = test_seconds() - start;
     printf("overfit: kv model, %.4f -> %.4f nats/char in %ld steps, %.1f s\n", initial, loss, step,
            seconds);
     CHECK(loss < OVERFIT_TARGET, "kv model: %.4f nats/char after %ld steps (%.1f s), want < %.2f",
@@ -663,26 +655,12 @@ done:
 
 /* ----------------------------------------------------------------- run */
 
-typedef struct test_case {
-    const char *name;
-    void (*run)(void);
-} test_case;
-
 int main(int argc, char **argv) {
     static const test_case cases[] = {
-        {"names", test_names},         {"reference", test_reference},
-        {"gradients", test_gradients}, {"causality", test_causality},
-        {"weights", test_weights},     {"round-trip", test_round_trip},
-        {"overfit", test_overfit},
+        {"names", test_names, 0},         {"reference", test_reference, 0},
+        {"gradients", test_gradients, 0}, {"causality", test_causality, 0},
+        {"weights", test_weights, 0},     {"round-trip", test_round_trip, 0},
+        {"overfit", test_overfit, 0},
     };
-    int ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 1 && strcmp(argv[1], cases[i].name) != 0) continue;
-        double start = now_seconds();
-        cases[i].run();
-        printf("%-10s %.2f s\n", cases[i].name, now_seconds() - start);
-        ran++;
-    }
-    CHECK(ran > 0, "no case named '%s'", argc > 1 ? argv[1] : "");
-    return test_finish("lm_daniluk");
+    return test_run_cases(argc, argv, cases, sizeof cases / sizeof cases[0], "lm_daniluk");
 }

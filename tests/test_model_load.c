@@ -27,16 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const sources[] = {"ab c", "cab", "b", "aacb"};
 static const char *const targets[] = {"xy", "yxxyx", "xyyx", "y"};
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static at_seq2seq_config small_config(void) {
     at_seq2seq_config c;
@@ -99,10 +92,10 @@ static void test_lying_sizes(at_ctx *ctx, const at_seq2seq *m) {
         config_text(config, sizeof config, sizes[i], "gru");
         snprintf(path, sizeof path, "sizes_%d.st", sizes[i]);
         write_with_config(ctx, m, "genuine.st", path, config);
-        double start = now_seconds();
+        double start = test_seconds();
         at_seq2seq *back = NULL;
         at_status s = at_seq2seq_load(ctx, &back, path, NULL);
-        double seconds = now_seconds() - start;
+        double seconds = test_seconds() - start;
         printf("  a file whose configuration says %d: refused in %.3f s\n", sizes[i], seconds);
         CHECK(s == AT_ERR_SHAPE && back == NULL, "%s: '%s' (%s)", path, at_status_name(s),
               at_ctx_error(ctx));

@@ -12,6 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
+#include "viz_check.h" /* also the sanitizer settings cairo needs */
 
 #include <cairo.h>
 #include <math.h>
@@ -20,20 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Under LeakSanitizer (the sanitizer build of scripts/test.sh): fontconfig
- * keeps its parsed configuration for the life of the process, and cairo
- * 1.16's PDF surface loses a buffer in cairo_surface_finish. Neither is
- * attend's, nor grows with use; everything else is still checked. Full
- * stacks (slow unwinding) let the cairo rule name the function. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) {
-    return "fast_unwind_on_malloc=0"; /* whole stacks, for the rules below */
-}
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libfontconfig.so\nleak:cairo_surface_finish\n";
-}
 
 /* Labels in four scripts: Latin, Cyrillic, CJK, Arabic. */
 static const char *const ROWS[4] = {"2", "0", "1", "8"};
@@ -133,23 +120,16 @@ static void test_translate_line(at_ctx *ctx, const char *dir) {
           at_ctx_error(ctx));
 }
 
-static int differs(const unsigned char *px, const uint8_t rgb[3], int tol) {
-    /* cairo ARGB32, native endian: B G R A in memory on little endian */
-    uint32_t v;
-    memcpy(&v, px, 4);
-    int r = (v >> 16) & 255, g = (v >> 8) & 255, b = v & 255;
-    return abs(r - rgb[0]) > tol || abs(g - rgb[1]) > tol || abs(b - rgb[2]) > tol;
-}
-
 /* Pixels in [x0, x1) x [y0, y1) that are not white. */
 static long ink(cairo_surface_t *s, int x0, int y0, int x1, int y1) {
     static const uint8_t white[3] = {255, 255, 255};
-    int stride = cairo_image_surface_get_stride(s);
-    const unsigned char *data = cairo_image_surface_get_data(s);
     long n = 0;
     for (int y = y0 > 0 ? y0 : 0; y < y1 && y < cairo_image_surface_get_height(s); y++)
-        for (int x = x0 > 0 ? x0 : 0; x < x1 && x < cairo_image_surface_get_width(s); x++)
-            n += differs(data + (size_t)y * stride + 4 * (size_t)x, white, 8);
+        for (int x = x0 > 0 ? x0 : 0; x < x1 && x < cairo_image_surface_get_width(s); x++) {
+            uint8_t rgb[3];
+            test_pixel(s, x, y, rgb);
+            n += !test_near(rgb, white, 8);
+        }
     return n;
 }
 
@@ -158,22 +138,18 @@ static void test_png(at_ctx *ctx, const char *dir) {
     char path[512];
     path_in(path, sizeof path, dir, "known.png");
     CHECK_OK(ctx, at_plot_map(ctx, m, path));
-    cairo_surface_t *png = cairo_image_surface_create_from_png(path);
-    CHECK(cairo_surface_status(png) == CAIRO_STATUS_SUCCESS, "PNG does not decode");
-    if (cairo_surface_status(png) == CAIRO_STATUS_SUCCESS && m) {
-        cairo_surface_flush(png);
-        int stride = cairo_image_surface_get_stride(png);
-        const unsigned char *data = cairo_image_surface_get_data(png);
+    cairo_surface_t *png = test_load_png(path);
+    if (png && m) {
         int bad = 0;
         double x00 = 0, y00 = 0, x11 = 0, y11 = 0;
         for (int r = 0; r < 4; r++)
             for (int c = 0; c < 6; c++) {
                 double x, y;
                 CHECK_OK(ctx, at_plot_cell_center(ctx, m, 0, r, c, &x, &y));
-                uint8_t want[3];
+                uint8_t want[3], got[3];
                 at_viz_colour(W[r][c], want);
-                const unsigned char *px = data + (size_t)y * stride + 4 * (size_t)x;
-                if (differs(px, want, 1) && bad++ < 3)
+                test_pixel(png, (int)x, (int)y, got);
+                if (!test_near(got, want, 1) && bad++ < 3)
                     CHECK(0, "cell (%d, %d) at (%.0f, %.0f) has not the colour of %.2f", r, c, x,
                           y, W[r][c]);
                 if (r == 0 && c == 0) x00 = x, y00 = y;

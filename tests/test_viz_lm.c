@@ -27,15 +27,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* See test_viz.c: fontconfig's configuration and cairo 1.16's PDF surface
- * live for the whole process under LeakSanitizer. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "fast_unwind_on_malloc=0"; }
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libfontconfig.so\nleak:cairo_surface_finish\n";
-}
-
 static const char *dir = "viz_lm_out";
 
 static void path_in(char *out, size_t size, const char *name) {

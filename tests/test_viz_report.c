@@ -25,15 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* See test_viz.c: fontconfig's configuration and cairo 1.16's PDF surface
- * live for the whole process under LeakSanitizer. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "fast_unwind_on_malloc=0"; }
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libfontconfig.so\nleak:cairo_surface_finish\n";
-}
-
 static const char *dir = "viz_report_out";
 
 static void path_in(char *out, size_t size, const char *name) {
@@ -455,6 +446,8 @@ static void test_top_words_refused(at_ctx *ctx) {
     path_in(path, sizeof path, "top-words.html");
     CHECK_STATUS(ctx, at_plot_top_words(ctx, PANELS, CLASSES, K, words, values, NULL, path),
                  AT_ERR_ARGUMENT);
+    CHECK(strstr(at_ctx_error(ctx), "top-words.html: the top-words figure is .png, .svg or .pdf"),
+          "the extension's message: %s", at_ctx_error(ctx));
     CHECK(!test_exists(path), "a refused top-words figure left %s", path);
 }
 

@@ -2,7 +2,7 @@
  * testutil.c - loud checks and the finite-difference gradient check.
  * See testutil.h for the idea.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, lstat */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, lstat, clock_gettime */
 
 #include "testutil.h"
 
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int test_failures = 0;
@@ -64,6 +65,25 @@ int test_finish(const char *suite) {
     printf("%s: %d checks\n", suite, test_checks);
     printf("%d passed, %d failed\n", test_checks - test_failures, test_failures);
     return test_failures ? 1 : 0;
+}
+
+int test_run_cases(int argc, char **argv, const test_case *cases, size_t n, const char *suite) {
+    int ran = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (argc > 1 ? strcmp(argv[1], cases[i].name) != 0 : cases[i].only_by_name) continue;
+        double start = test_seconds();
+        cases[i].run();
+        printf("%-12s %.2f s\n", cases[i].name, test_seconds() - start);
+        ran++;
+    }
+    CHECK(ran > 0, "no case named '%s'", argc > 1 ? argv[1] : "");
+    return test_finish(suite);
+}
+
+double test_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 void fill_uniform(float *x, size_t n, float lo, float hi, at_rng *rng) {

@@ -57,6 +57,20 @@ int check_close_to_double(const char *what, const float *got, const double *want
 /* Print a summary line "N passed, M failed" and return the exit code. */
 int test_finish(const char *suite);
 
+/* A named case of a test program. only_by_name: 1 = run only when named
+ * (a slow or measuring case), 0 = run by default too. */
+typedef struct test_case {
+    const char *name;
+    void (*run)(void);
+    int only_by_name;
+} test_case;
+/* Run the n cases, or only the one named argv[1], each followed by its
+ * name and wall-clock seconds; a name that matches no case is a failure.
+ * Returns test_finish(suite). */
+int test_run_cases(int argc, char **argv, const test_case *cases, size_t n, const char *suite);
+/* Seconds on a monotonic clock, for timing. */
+double test_seconds(void);
+
 /* Random fill, uniform in [lo, hi). */
 void fill_uniform(float *x, size_t n, float lo, float hi, at_rng *rng);
 

@@ -1,6 +1,8 @@
 /*
- * viz_check.h - what the figure tests (test_viz_lm.c, test_viz_report.c)
- * share to read their figures back.
+ * viz_check.h - what the figure tests (test_viz.c, test_viz_lm.c,
+ * test_viz_report.c) share to read their figures back. viz_check.c also
+ * sets, for every test that links it, the LeakSanitizer suppressions
+ * fontconfig and cairo need.
  */
 #ifndef ATTEND_VIZ_CHECK_H
 #define ATTEND_VIZ_CHECK_H

@@ -315,34 +315,14 @@ const char *at_classifier_class_name(const at_classifier *m, int index) {
 at_status at_classifier_save(at_ctx *ctx, const at_classifier *m, const char *path,
                              const at_metadata *extra) {
     if (!m || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classifier_save: NULL argument");
-    at_metadata meta = {0};
-    char *config = NULL, *vocab = NULL, *classes = NULL;
-    at_status s = AT_OK;
-    for (int i = 0; extra && i < extra->count && s == AT_OK; i++)
-        s = at_metadata_set(ctx, &meta, extra->keys[i], extra->values[i]);
-    if (s == AT_OK) s = cls_config_to_json(ctx, &m->config, &config);
-    if (s == AT_OK) s = at_vocab_to_string(ctx, m->vocab, &vocab);
-    if (s == AT_OK) s = classes_to_json(ctx, m, &classes);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "attend.classify", config);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "attend.vocab", vocab);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "attend.classes", classes);
-    if (s == AT_OK) s = at_checkpoint_save(ctx, path, m->params, &meta);
-    free(config);
-    free(vocab);
-    free(classes);
-    at_metadata_clear(&meta);
+    static const char *const keys[3] = {"attend.classify", "attend.vocab", "attend.classes"};
+    char *parts[3] = {NULL, NULL, NULL};
+    at_status s = cls_config_to_json(ctx, &m->config, &parts[0]);
+    if (s == AT_OK) s = at_vocab_to_string(ctx, m->vocab, &parts[1]);
+    if (s == AT_OK) s = classes_to_json(ctx, m, &parts[2]);
+    if (s == AT_OK) s = ati_checkpoint_save_parts(ctx, path, m->params, extra, 3, keys, parts);
+    for (int i = 0; i < 3; i++) free(parts[i]);
     return s;
-}
-
-static at_status rethrow(at_ctx *ctx, at_status s, const char *prefix) {
-    char why[400];
-    snprintf(why, sizeof why, "%s", at_ctx_error(ctx));
-    return at_ctx_fail(ctx, s, "%s: %s", prefix, why);
-}
-
-static at_status check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
-                                 const int *shape) {
-    return ati_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
 }
 
 /* The configuration, vocabulary and classes of an open checkpoint. */
@@ -359,9 +339,9 @@ static at_status read_parts(at_ctx *ctx, const char *path, const at_metadata *me
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: the classifier has no %s metadata", path,
                            vocab_text ? "attend.classes" : "attend.vocab");
     if (cls_config_from_json(ctx, config_text, config) != AT_OK)
-        return rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     if (at_vocab_from_string(ctx, vocab, vocab_text) != AT_OK)
-        return rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     if (at_vocab_get_kind(*vocab) != AT_VOCAB_TOKENS) {
         at_vocab_free(*vocab);
         *vocab = NULL;
@@ -370,7 +350,7 @@ static at_status read_parts(at_ctx *ctx, const char *path, const at_metadata *me
     if (classes_from_json(ctx, classes_text, names, classes) != AT_OK) {
         at_vocab_free(*vocab);
         *vocab = NULL;
-        return rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     }
     return AT_OK;
 }
@@ -388,15 +368,12 @@ at_status at_classifier_load(at_ctx *ctx, at_classifier **out, const char *path,
     int classes = 0;
     at_status s = read_parts(ctx, path, at_safetensors_metadata(file), &config, &vocab, &names,
                              &classes);
-    if (s == AT_OK) {
-        s = build(ctx, &m, &config, vocab, names, classes, check_parameter, file);
-        if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) s = rethrow(ctx, s, path);
-    }
-    if (s == AT_OK) {
-        s = ati_checkpoint_fill(ctx, file, m->params, 1);
-        if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) s = rethrow(ctx, s, path);
-    }
-    if (s == AT_OK && meta_out) s = ati_safetensors_take_metadata(ctx, file, meta_out);
+    if (s == AT_OK)
+        s = ati_checkpoint_misfit(ctx,
+                                  build(ctx, &m, &config, vocab, names, classes,
+                                        ati_checkpoint_check_parameter, file),
+                                  path);
+    if (s == AT_OK) s = ati_checkpoint_fill_model(ctx, file, m->params, path, meta_out);
     at_safetensors_close(file);
     if (s != AT_OK) {
         at_classifier_free(m);

@@ -11,13 +11,15 @@
  *
  * Reading trusts nothing and says where a file is wrong, "PATH:LINE:
  * what", as the pairs reader does (src/text/tsv.c): the file is read with
- * the library's capped reader, a UTF-8 byte order mark is skipped, LF or
- * CRLF ends a line, empty lines are skipped; a CR elsewhere in a group is
+ * the library's capped reader and cut into lines as that reader does
+ * (lines.h: a UTF-8 byte order mark is skipped, LF or CRLF ends a line,
+ * empty lines are skipped); a CR elsewhere in a group is
  * refused (the text may hold one: it is escaped when written). Each document's id is
  * "PATH:LINE". Writing goes through the atomic writer (files.h).
  */
 #include "classifier.h"
 #include "files.h"
+#include "lines.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,17 +98,12 @@ static at_status parse_line(at_ctx *ctx, line_ref at, char *text, size_t len,
 
 static at_status parse_lines(at_ctx *ctx, const char *path, char *buf, size_t len,
                              at_class_docs *out) {
-    size_t pos = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    for (long line = 1; pos < len; line++) {
-        char *start = buf + pos;
-        char *newline = memchr(start, '\n', len - pos);
-        size_t line_len = newline ? (size_t)(newline - start) : len - pos;
-        pos += line_len + (newline ? 1 : 0);
-        if (line_len > 0 && start[line_len - 1] == '\r') line_len--;
-        if (line_len == 0) continue;
-        start[line_len] = '\0'; // atf_read leaves a spare byte for the last line
-        AT_TRY(parse_line(ctx, (line_ref){path, line}, start, line_len, out));
-    }
+    ati_lines lines;
+    ati_lines_start(&lines, buf, len); // atf_read leaves a spare byte for the last line
+    char *line;
+    size_t line_len;
+    while (ati_lines_next(&lines, &line, &line_len))
+        AT_TRY(parse_line(ctx, (line_ref){path, lines.number}, line, line_len, out));
     if (out->count == 0)
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s:1: the file holds no document", path);
     return AT_OK;

@@ -46,6 +46,10 @@ at_status at_ctx_fail(at_ctx *ctx, at_status status, const char *fmt, ...) {
 
 const char *at_ctx_error(const at_ctx *ctx) { return ctx ? ctx->error : "no context"; }
 
+at_status ati_rethrow(at_ctx *ctx, at_status status, const char *prefix) {
+    return at_ctx_fail(ctx, status, "%s: %s", prefix, at_ctx_error(ctx)); /* copied first */
+}
+
 /* ------------------------------------------------------------- lifecycle */
 
 at_status at_ctx_create(at_ctx **out, const at_ctx_options *opts) {

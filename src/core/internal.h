@@ -99,6 +99,10 @@ struct at_ctx {
     char error[AT_ERROR_BYTES];
 };
 
+/* Fail with status and "PREFIX: the current message": a callee's error
+ * said again with where it happened ("PATH: ..."). */
+at_status ati_rethrow(at_ctx *ctx, at_status status, const char *prefix);
+
 /* 1 if gradients are on and any of the n inputs requires a gradient. */
 int ati_tracking(const at_ctx *ctx, int n, at_tensor *const *inputs);
 

@@ -196,6 +196,35 @@ at_status ati_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params
     return status;
 }
 
+at_status ati_checkpoint_save_parts(at_ctx *ctx, const char *path, const at_params *params,
+                                   const at_metadata *extra, int n, const char *const *keys,
+                                   char *const *values) {
+    at_metadata meta = {0};
+    at_status s = AT_OK;
+    for (int i = 0; extra && i < extra->count && s == AT_OK; i++)
+        s = at_metadata_set(ctx, &meta, extra->keys[i], extra->values[i]);
+    for (int i = 0; i < n && s == AT_OK; i++) s = at_metadata_set(ctx, &meta, keys[i], values[i]);
+    if (s == AT_OK) s = at_checkpoint_save(ctx, path, params, &meta);
+    at_metadata_clear(&meta);
+    return s;
+}
+
+at_status ati_checkpoint_check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
+                                        const int *shape) {
+    return ati_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
+}
+
+at_status ati_checkpoint_misfit(at_ctx *ctx, at_status status, const char *prefix) {
+    if (status == AT_ERR_SHAPE || status == AT_ERR_FORMAT) return ati_rethrow(ctx, status, prefix);
+    return status;
+}
+
+at_status ati_checkpoint_fill_model(at_ctx *ctx, at_safetensors *file, at_params *params,
+                                   const char *prefix, at_metadata *meta_out) {
+    AT_TRY(ati_checkpoint_misfit(ctx, ati_checkpoint_fill(ctx, file, params, 1), prefix));
+    return meta_out ? ati_safetensors_take_metadata(ctx, file, meta_out) : AT_OK;
+}
+
 at_status at_checkpoint_read_metadata(at_ctx *ctx, const char *path, at_metadata *meta_out) {
     if (!path || !meta_out)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "checkpoint_read_metadata: NULL argument");

@@ -56,4 +56,28 @@ at_status ati_checkpoint_fill(at_ctx *ctx, const at_safetensors *file, at_params
 /* Move the file's metadata into the empty *out (the handle keeps none). */
 at_status ati_safetensors_take_metadata(at_ctx *ctx, at_safetensors *file, at_metadata *out);
 
+/* ------------------------------------------- a model as one checkpoint
+ * What the models' save and load (src/models/checkpoint.c, src/lm/model.c,
+ * src/classify/model.c) share. (safetensors.c) */
+
+/* at_checkpoint_save of params with, in its metadata, the caller's extra
+ * entries (may be NULL), then the model's n parts: keys[i] = values[i]
+ * (its configuration, its vocabularies ...). */
+at_status ati_checkpoint_save_parts(at_ctx *ctx, const char *path, const at_params *params,
+                                   const at_metadata *extra, int n, const char *const *keys,
+                                   char *const *values);
+/* An ati_params_check_fn for a model built from the open file `file` (an
+ * at_safetensors *): each parameter must be a tensor of the file with its
+ * shape (ati_safetensors_check_tensor), before it is allocated. */
+at_status ati_checkpoint_check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
+                                        const int *shape);
+/* status, and where it says the file does not fit the model (AT_ERR_SHAPE,
+ * AT_ERR_FORMAT) the message becomes "PREFIX: message". */
+at_status ati_checkpoint_misfit(at_ctx *ctx, at_status status, const char *prefix);
+/* The last step of a load: every parameter of the built model from the
+ * file, which may hold no other tensor (a misfit said as "PREFIX: ..."),
+ * then the file's metadata into meta_out (may be NULL). */
+at_status ati_checkpoint_fill_model(at_ctx *ctx, at_safetensors *file, at_params *params,
+                                   const char *prefix, at_metadata *meta_out);
+
 #endif

@@ -2,13 +2,14 @@
  * config.c - a language model's configuration: the kinds' names, the
  * defaults, the checks, and the JSON form a checkpoint keeps.
  *
- * The JSON is read strictly, as the seq2seq configuration is: every field
- * present exactly once, nothing unknown, each integer in range, so a
- * checkpoint written by another program or version cannot half-load.
+ * The JSON is read strictly, with the readers every configuration uses
+ * (src/io/config_json.c): every field present exactly once, nothing
+ * unknown, each integer in range, so a checkpoint written by another
+ * program or version cannot half-load.
  */
 #include "lm.h"
 
-#include "../io/json_strict.h"
+#include "../io/config_json.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -91,96 +92,43 @@ at_status lm_config_check(at_ctx *ctx, const at_lm_config *c) {
 
 /* --------------------------------------------------------------- JSON */
 
-typedef struct int_field {
-    const char *name;
-    size_t offset;
-} int_field;
-static const int_field INT_FIELDS[] = {
-    {"context", offsetof(at_lm_config, context)}, {"layers", offsetof(at_lm_config, layers)},
-    {"heads", offsetof(at_lm_config, heads)},     {"width", offsetof(at_lm_config, width)},
-    {"embed", offsetof(at_lm_config, embed)},     {"memory", offsetof(at_lm_config, memory)},
+/* The int fields, any int when read (lm_config_check then judges them). */
+#define FIELD(name) {#name, offsetof(at_lm_config, name), INT_MIN, INT_MAX, 0}
+static const ati_int_field INT_FIELDS[] = {
+    FIELD(context), FIELD(layers), FIELD(heads), FIELD(width), FIELD(embed), FIELD(memory),
 };
+#undef FIELD
 #define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
-
-static int *int_at(at_lm_config *c, size_t i) {
-    return (int *)(void *)((char *)c + INT_FIELDS[i].offset);
-}
+static const char *const OTHER_FIELDS[] = {"kind", "dropout", "seed"};
+#define WHAT "language model configuration"
 
 at_status lm_config_to_json(at_ctx *ctx, const at_lm_config *c, char **out) {
     json_object *o = json_object_new_object();
     if (!o) return at_ctx_fail(ctx, AT_ERR_MEMORY, "language model config: out of memory");
     json_object_object_add(o, "kind", json_object_new_string(KIND_NAMES[c->kind]));
-    at_lm_config copy = *c;
-    for (size_t i = 0; i < INT_FIELD_COUNT; i++)
-        json_object_object_add(o, INT_FIELDS[i].name, json_object_new_int(*int_at(&copy, i)));
-    char dropout[32];
-    for (int digits = 1; digits <= 9; digits++) { /* the shortest text that reads back */
-        snprintf(dropout, sizeof dropout, "%.*g", digits, (double)c->dropout);
-        if (strtof(dropout, NULL) == c->dropout) break;
-    }
-    json_object_object_add(o, "dropout", json_object_new_double_s((double)c->dropout, dropout));
-    json_object_object_add(o, "seed", json_object_new_int64((int64_t)(uint32_t)c->seed));
-    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-    *out = text ? malloc(strlen(text) + 1) : NULL;
-    if (*out) memcpy(*out, text, strlen(text) + 1);
-    json_object_put(o);
-    return *out ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "language model config: out of memory");
+    ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
+    ati_config_json_add_dropout(o, c->dropout);
+    ati_config_json_add_seed(o, c->seed);
+    return ati_config_json_finish(ctx, o, WHAT, out);
 }
 
-static at_status fail_field(at_ctx *ctx, const char *what, const char *name) {
-    return at_ctx_fail(ctx, AT_ERR_FORMAT, "language model configuration: %s '%s'", what, name);
-}
-
-static at_status read_fields(at_ctx *ctx, json_object *o, at_lm_config *c) {
-    json_object_iter it;
-    json_object_object_foreachC(o, it) {
-        int known = !strcmp(it.key, "kind") || !strcmp(it.key, "dropout") ||
-                    !strcmp(it.key, "seed");
-        for (size_t i = 0; i < INT_FIELD_COUNT && !known; i++)
-            known = !strcmp(it.key, INT_FIELDS[i].name);
-        if (!known) return fail_field(ctx, "unknown field", it.key);
-    }
-    json_object *v;
-    if (!json_object_object_get_ex(o, "kind", &v) || !json_object_is_type(v, json_type_string))
-        return fail_field(ctx, "no string", "kind");
-    if (at_lm_kind_parse(ctx, json_object_get_string(v), &c->kind) != AT_OK)
-        return fail_field(ctx, "an unknown kind in", "kind");
-    for (size_t i = 0; i < INT_FIELD_COUNT; i++) {
-        if (!json_object_object_get_ex(o, INT_FIELDS[i].name, &v) ||
-            !json_object_is_type(v, json_type_int))
-            return fail_field(ctx, "no integer", INT_FIELDS[i].name);
-        int64_t x = json_object_get_int64(v);
-        if (x < INT_MIN || x > INT_MAX) return fail_field(ctx, "out of range:", INT_FIELDS[i].name);
-        *int_at(c, i) = (int)x;
-    }
-    if (!json_object_object_get_ex(o, "seed", &v) || !json_object_is_type(v, json_type_int) ||
-        json_object_get_int64(v) < 0 || json_object_get_int64(v) > UINT32_MAX)
-        return fail_field(ctx, "no integer in [0, 2^32)", "seed");
-    c->seed = (uint64_t)json_object_get_int64(v);
-    if (!json_object_object_get_ex(o, "dropout", &v) ||
-        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-        return fail_field(ctx, "no number", "dropout");
-    double p = json_object_get_double(v);
-    c->dropout = p >= 0 && p < 1 ? (float)p : -1.0f; /* NaN too: the check names it */
-    if (lm_config_check(ctx, c) != AT_OK) {
-        char why[200];
-        snprintf(why, sizeof why, "%s", at_ctx_error(ctx));
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "language model configuration: %s", why);
-    }
+static at_status read_words(at_ctx *ctx, json_object *o, void *config) {
+    int kind;
+    AT_TRY(ati_config_json_word(ctx, o, WHAT, "kind", KIND_NAMES, AT_LM_KINDS, &kind));
+    ((at_lm_config *)config)->kind = (at_lm_kind)kind;
     return AT_OK;
 }
 
+static at_status check(at_ctx *ctx, const void *config) { return lm_config_check(ctx, config); }
+
 at_status lm_config_from_json(at_ctx *ctx, const char *text, at_lm_config *c) {
-    char why[160] = "";
-    json_object *o = text ? ati_json_parse_strict(text, strlen(text), 64, why, sizeof why) : NULL;
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return at_ctx_fail(ctx, AT_ERR_FORMAT,
-                           "language model configuration is not a JSON object%s%s%s",
-                           *why ? " (" : "", why, *why ? ")" : "");
-    }
+    static const ati_config_form FORM = {
+        .what = WHAT, .max_values = 64,
+        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT,
+        .others = OTHER_FIELDS, .n_others = sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0],
+        .seed_offset = offsetof(at_lm_config, seed),
+        .dropout_offset = offsetof(at_lm_config, dropout),
+        .dropout_optional = 0, .read_words = read_words, .check = check};
     memset(c, 0, sizeof *c);
-    at_status s = read_fields(ctx, o, c);
-    json_object_put(o);
-    return s;
+    return ati_config_json_read(ctx, text, &FORM, c);
 }

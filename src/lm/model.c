@@ -142,31 +142,13 @@ at_status at_lm_loss(at_ctx *ctx, const at_lm *m, const int32_t *windows, int B,
 
 at_status at_lm_save(at_ctx *ctx, const at_lm *m, const char *path, const at_metadata *extra) {
     if (!m || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_save: NULL argument");
-    at_metadata meta = {0};
-    char *config = NULL, *vocab = NULL;
-    at_status s = AT_OK;
-    for (int i = 0; extra && i < extra->count && s == AT_OK; i++)
-        s = at_metadata_set(ctx, &meta, extra->keys[i], extra->values[i]);
-    if (s == AT_OK) s = lm_config_to_json(ctx, &m->config, &config);
-    if (s == AT_OK) s = at_vocab_to_string(ctx, m->vocab, &vocab);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "attend.lm", config);
-    if (s == AT_OK) s = at_metadata_set(ctx, &meta, "attend.vocab", vocab);
-    if (s == AT_OK) s = at_checkpoint_save(ctx, path, m->params, &meta);
-    free(config);
-    free(vocab);
-    at_metadata_clear(&meta);
+    static const char *const keys[2] = {"attend.lm", "attend.vocab"};
+    char *parts[2] = {NULL, NULL};
+    at_status s = lm_config_to_json(ctx, &m->config, &parts[0]);
+    if (s == AT_OK) s = at_vocab_to_string(ctx, m->vocab, &parts[1]);
+    if (s == AT_OK) s = ati_checkpoint_save_parts(ctx, path, m->params, extra, 2, keys, parts);
+    for (int i = 0; i < 2; i++) free(parts[i]);
     return s;
-}
-
-static at_status rethrow(at_ctx *ctx, at_status s, const char *prefix) {
-    char why[400];
-    snprintf(why, sizeof why, "%s", at_ctx_error(ctx));
-    return at_ctx_fail(ctx, s, "%s: %s", prefix, why);
-}
-
-static at_status check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
-                                 const int *shape) {
-    return ati_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
 }
 
 at_status at_lm_load(at_ctx *ctx, at_lm **out, const char *path, at_metadata *meta_out) {
@@ -185,18 +167,13 @@ at_status at_lm_load(at_ctx *ctx, at_lm **out, const char *path, at_metadata *me
         s = at_ctx_fail(ctx, AT_ERR_FORMAT,
                         "%s: not an attend language model (no attend.lm metadata)", path);
     if (s == AT_OK && lm_config_from_json(ctx, config_text, &config) != AT_OK)
-        s = rethrow(ctx, AT_ERR_FORMAT, path);
+        s = ati_rethrow(ctx, AT_ERR_FORMAT, path);
     if (s == AT_OK && at_vocab_from_string(ctx, &vocab, vocab_text) != AT_OK)
-        s = rethrow(ctx, AT_ERR_FORMAT, path);
-    if (s == AT_OK) {
-        s = lm_build(ctx, &m, &config, vocab, check_parameter, file);
-        if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) s = rethrow(ctx, s, path);
-    }
-    if (s == AT_OK) {
-        s = ati_checkpoint_fill(ctx, file, m->params, 1);
-        if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) s = rethrow(ctx, s, path);
-    }
-    if (s == AT_OK && meta_out) s = ati_safetensors_take_metadata(ctx, file, meta_out);
+        s = ati_rethrow(ctx, AT_ERR_FORMAT, path);
+    if (s == AT_OK)
+        s = ati_checkpoint_misfit(
+            ctx, lm_build(ctx, &m, &config, vocab, ati_checkpoint_check_parameter, file), path);
+    if (s == AT_OK) s = ati_checkpoint_fill_model(ctx, file, m->params, path, meta_out);
     at_safetensors_close(file);
     if (s != AT_OK) {
         at_lm_free(m);

@@ -22,41 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static at_status put_model_metadata(at_ctx *ctx, const at_seq2seq *m, at_metadata *meta) {
-    char *config = NULL, *source = NULL, *target = NULL;
-    at_status s = s2s_config_to_json(ctx, &m->config, &config);
-    if (s == AT_OK) s = at_vocab_to_string(ctx, m->source_vocab, &source);
-    if (s == AT_OK) s = at_vocab_to_string(ctx, m->target_vocab, &target);
-    if (s == AT_OK) s = at_metadata_set(ctx, meta, "attend.model", config);
-    if (s == AT_OK) s = at_metadata_set(ctx, meta, "attend.source_vocab", source);
-    if (s == AT_OK) s = at_metadata_set(ctx, meta, "attend.target_vocab", target);
-    free(config);
-    free(source);
-    free(target);
-    return s;
-}
-
 at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *m, const char *path,
                           const at_metadata *extra) {
     if (!m || !path) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_save: NULL argument");
-    at_metadata meta = {0};
-    at_status s = AT_OK;
-    for (int i = 0; extra && i < extra->count && s == AT_OK; i++)
-        s = at_metadata_set(ctx, &meta, extra->keys[i], extra->values[i]);
-    if (s == AT_OK) s = put_model_metadata(ctx, m, &meta);
-    if (s == AT_OK) s = at_checkpoint_save(ctx, path, m->params, &meta);
-    at_metadata_clear(&meta);
+    static const char *const keys[3] = {"attend.model", "attend.source_vocab",
+                                        "attend.target_vocab"};
+    char *parts[3] = {NULL, NULL, NULL};
+    at_status s = s2s_config_to_json(ctx, &m->config, &parts[0]);
+    if (s == AT_OK) s = at_vocab_to_string(ctx, m->source_vocab, &parts[1]);
+    if (s == AT_OK) s = at_vocab_to_string(ctx, m->target_vocab, &parts[2]);
+    if (s == AT_OK) s = ati_checkpoint_save_parts(ctx, path, m->params, extra, 3, keys, parts);
+    for (int i = 0; i < 3; i++) free(parts[i]);
     return s;
 }
 
 #define MISFIT "the model that attend.model describes does not fit the file"
-
-/* Each parameter, as the model is built and before it is allocated, must
- * be a tensor of the file with the same shape. */
-static at_status check_parameter(at_ctx *ctx, void *file, const char *name, int ndim,
-                                 const int *shape) {
-    return ati_safetensors_check_tensor(ctx, file, "parameter", name, ndim, shape);
-}
 
 /* The model a checkpoint's metadata describes, each parameter checked
  * against the file before it is allocated, and left zero: the file is
@@ -74,23 +54,19 @@ static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_saf
                            path);
     at_seq2seq_config config;
     if (s2s_config_from_json(ctx, config_text, &config) != AT_OK)
-        return s2s_rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     at_vocab *source = NULL, *target = NULL;
     if (at_vocab_from_string(ctx, &source, source_text) != AT_OK ||
         at_vocab_from_string(ctx, &target, target_text) != AT_OK) {
         at_vocab_free(source);
-        return s2s_rethrow(ctx, AT_ERR_FORMAT, path);
+        return ati_rethrow(ctx, AT_ERR_FORMAT, path);
     }
-    at_status s = s2s_create(ctx, out, &config, source, target, check_parameter, (void *)file);
-    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
-    return s;
-}
-
-/* Then the file may hold no other tensor, and the data is read. */
-static at_status fill_model(at_ctx *ctx, const at_safetensors *file, at_seq2seq *m) {
-    at_status s = ati_checkpoint_fill(ctx, file, m->params, 1);
-    if (s == AT_ERR_SHAPE || s == AT_ERR_FORMAT) return s2s_rethrow(ctx, s, MISFIT);
-    return s;
+    /* each parameter, as the model is built and before it is allocated, must
+     * be a tensor of the file with the same shape */
+    return ati_checkpoint_misfit(ctx,
+                                 s2s_create(ctx, out, &config, source, target,
+                                            ati_checkpoint_check_parameter, (void *)file),
+                                 MISFIT);
 }
 
 at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path, at_metadata *meta_out) {
@@ -99,8 +75,8 @@ at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path, at_me
     at_seq2seq *m = NULL;
     at_status s = at_safetensors_open(ctx, &file, path);
     if (s == AT_OK) s = model_from_metadata(ctx, path, file, &m);
-    if (s == AT_OK) s = fill_model(ctx, file, m);
-    if (s == AT_OK && meta_out) s = ati_safetensors_take_metadata(ctx, file, meta_out);
+    /* then the file may hold no other tensor, and the data is read */
+    if (s == AT_OK) s = ati_checkpoint_fill_model(ctx, file, m->params, MISFIT, meta_out);
     at_safetensors_close(file);
     if (s != AT_OK) {
         at_seq2seq_free(m);

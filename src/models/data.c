@@ -45,7 +45,7 @@ static at_status encode_text(at_ctx *ctx, const at_vocab *vocab, const char *tex
     if (at_vocab_encode(ctx, vocab, text, ids, capacity, length) != AT_OK) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "pair %zu: %s", pair + 1, side);
-        return s2s_rethrow(ctx, AT_ERR_ARGUMENT, prefix);
+        return ati_rethrow(ctx, AT_ERR_ARGUMENT, prefix);
     }
     if (*length == 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pair %zu: %s is empty", pair + 1, side);

@@ -80,10 +80,7 @@ at_status s2s_encode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_batch *b
  * step. -> logits (B, Vt); weights (B, heads, Tx) if weights != NULL. */
 at_status s2s_decoder_step(at_ctx *ctx, const at_seq2seq *m, const enc_out *enc, dec_state *state,
                            const int32_t *prev, int t, at_tensor **logits, at_tensor **weights);
-/* config.c. s2s_rethrow: fail with status and "PREFIX: the current
- * message" (the message is copied first: at_ctx_fail must not read the
- * buffer it writes). */
-at_status s2s_rethrow(at_ctx *ctx, at_status status, const char *prefix);
+/* config.c */
 at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c);
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out);
 at_status s2s_config_from_json(at_ctx *ctx, const char *text, at_seq2seq_config *c);

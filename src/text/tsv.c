@@ -4,7 +4,7 @@
  * Reading is where users' own data enters, so it trusts nothing and says
  * exactly where a file is wrong: every error message is "PATH:LINE: what".
  * The whole file is read into memory first (data sets of text pairs are
- * small next to RAM), then cut into lines. What is accepted:
+ * small next to RAM), then cut into lines (lines.h). What is accepted:
  *   - a UTF-8 byte order mark at the very start (skipped);
  *   - LF or CRLF line ends, and a last line with or without one;
  *   - empty lines (skipped, so a blank line at the end does no harm).
@@ -18,6 +18,7 @@
  */
 #include "text.h"
 #include "files.h"
+#include "lines.h"
 #include "internal.h"
 
 #include <stdio.h>
@@ -74,17 +75,12 @@ static at_status parse_line(at_ctx *ctx, const char *path, long line, char *text
 
 static at_status parse_lines(at_ctx *ctx, const char *path, char *buf, size_t len, int max_chars,
                              at_pairs *out) {
-    size_t pos = 0;
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3;
-    for (long line = 1; pos < len; line++) {
-        char *start = buf + pos;
-        char *newline = memchr(start, '\n', len - pos);
-        size_t line_len = newline ? (size_t)(newline - start) : len - pos;
-        pos += line_len + (newline ? 1 : 0);
-        if (line_len > 0 && start[line_len - 1] == '\r') line_len--;
-        if (line_len == 0) continue;
-        AT_TRY(parse_line(ctx, path, line, start, line_len, max_chars, out));
-    }
+    ati_lines lines;
+    ati_lines_start(&lines, buf, len);
+    char *line;
+    size_t line_len;
+    while (ati_lines_next(&lines, &line, &line_len))
+        AT_TRY(parse_line(ctx, path, lines.number, line, line_len, max_chars, out));
     return AT_OK;
 }
 

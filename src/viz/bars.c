@@ -127,12 +127,7 @@ static at_status check_top_words(at_ctx *ctx, int panels, const char *const *tit
         }
     }
     if (value_label) AT_TRY(at_utf8_check(ctx, value_label, strlen(value_label), "value label"));
-    char ext[8];
-    viz_extension(path, ext, sizeof ext);
-    if (strcmp(ext, "png") && strcmp(ext, "svg") && strcmp(ext, "pdf"))
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: the top-words figure is .png, .svg or .pdf",
-                           path);
-    return AT_OK;
+    return viz_check_drawn_format(ctx, path, "the top-words figure is");
 }
 
 at_status at_plot_top_words(at_ctx *ctx, int panels, const char *const *panel_titles, int k,

@@ -285,16 +285,15 @@ at_status at_plot_metrics(at_ctx *ctx, const char *metrics_path, const char *out
                           const char *title) {
     if (!metrics_path || !out_path)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "metrics plot: NULL path");
+    at_status s = viz_check_drawn_format(ctx, out_path, "training curves are");
+    if (s != AT_OK) return s;
     char ext[8];
     viz_extension(out_path, ext, sizeof ext);
-    if (strcmp(ext, "png") && strcmp(ext, "svg") && strcmp(ext, "pdf"))
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: training curves are .png, .svg or .pdf",
-                           out_path);
     curves c;
     memset(&c, 0, sizeof c);
     c.x_field = "step";
     c.panel_of = metrics_panel;
-    at_status s = read_metrics(ctx, metrics_path, &c);
+    s = read_metrics(ctx, metrics_path, &c);
     int any = 0;
     for (int i = 0; i < c.count; i++) any = any || c.s[i].n > 0;
     if (s == AT_OK && !any)
@@ -440,11 +439,8 @@ static at_status check_runs(at_ctx *ctx, int n, const char *const *paths,
             if (s != AT_OK) return s;
         }
     }
-    char ext[8];
-    viz_extension(out_path, ext, sizeof ext);
-    if (strcmp(ext, "png") && strcmp(ext, "svg") && strcmp(ext, "pdf"))
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: training curves are .png, .svg or .pdf",
-                           out_path);
+    at_status s = viz_check_drawn_format(ctx, out_path, "training curves are");
+    if (s != AT_OK) return s;
     return title ? at_utf8_check(ctx, title, strlen(title), "title") : AT_OK;
 }
 

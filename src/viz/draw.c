@@ -304,6 +304,14 @@ at_status viz_check_budget(at_ctx *ctx, const char *path, const char *ext, doubl
                                            : "draw fewer heads or shorter sequences");
 }
 
+at_status viz_check_drawn_format(at_ctx *ctx, const char *path, const char *figure_is) {
+    char ext[8];
+    viz_extension(path, ext, sizeof ext);
+    if (strcmp(ext, "png") && strcmp(ext, "svg") && strcmp(ext, "pdf"))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %s .png, .svg or .pdf", path, figure_is);
+    return AT_OK;
+}
+
 at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char *ext) {
     if (l->failed) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
     int known = !strcmp(ext, "svg") || !strcmp(ext, "png") || !strcmp(ext, "pdf");

@@ -139,11 +139,8 @@ static at_status check_span(at_ctx *ctx, int models, const char *const *names,
                                    m, d - 1, names[m], d, v);
         }
     }
-    char ext[8];
-    viz_extension(out_path, ext, sizeof ext);
-    if (strcmp(ext, "png") && strcmp(ext, "svg") && strcmp(ext, "pdf"))
-        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                           "%s: the attention-span plot is .png, .svg or .pdf", out_path);
+    at_status s = viz_check_drawn_format(ctx, out_path, "the attention-span plot is");
+    if (s != AT_OK) return s;
     return title ? at_utf8_check(ctx, title, strlen(title), "title") : AT_OK;
 }
 

@@ -92,6 +92,10 @@ void viz_text_size(viz_measure *m, const char *text, double size, int bold, doub
 /* Play a display list to .png / .pdf (cairo) or .svg (own writer), after
  * viz_check_budget on its shapes and canvas. */
 at_status viz_render(at_ctx *ctx, const dl_list *l, const char *path, const char *ext);
+/* AT_OK if path ends in .png, .svg or .pdf (any case), the formats
+ * viz_render draws; else AT_ERR_ARGUMENT "PATH: FIGURE_IS .png, .svg or
+ * .pdf" (figure_is: "training curves are", "the top-words figure is"). */
+at_status viz_check_drawn_format(at_ctx *ctx, const char *path, const char *figure_is);
 
 /* The most memory one figure may take to draw. */
 #define VIZ_BUDGET_BYTES (1 << 30)
