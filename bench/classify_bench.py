@@ -13,7 +13,9 @@ then spam F1) is retrained and timed, and only it sees the test split.
 fastText runs with -thread 1 -seed 0, so a run repeats exactly.
 
 attend trains with the command given (--attend-args) and is scored on the
-test split by `attend classify eval`.
+test split from the predictions `attend classify eval --predictions` writes,
+by the same arithmetic as fastText (and checked against the scores attend
+prints itself: tests/classify_bench_test.py).
 
 For each, the bench prints accuracy, spam precision, recall and F1,
 accuracy on hard ham and training time, as a table and as one JSON line.
@@ -106,6 +108,41 @@ def fasttext_side(split, work):
 
 # -------------------------------------------------------------------- attend
 
+def read_predictions(path):
+    """attend classify eval --predictions: id, true, predicted, probability."""
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t")[2] for line in f if line.strip()]
+
+
+def printed_scores(text):
+    """The scores `attend classify eval` printed, for the cross-check."""
+    out = {}
+    m = re.search(r"(\d+) documents, accuracy ([\d.]+)%", text)
+    out["documents"], out["accuracy"] = int(m.group(1)), float(m.group(2)) / 100
+    m = re.search(r"precision ([\d.]+)\s+recall ([\d.]+)\s+F1 ([\d.]+)", text)
+    out["precision"], out["recall"], out["f1"] = (float(x) for x in m.groups())
+    for g, acc in re.findall(r"group (\S+)\s+\d+ documents, accuracy ([\d.]+)%", text):
+        out["accuracy_" + g] = float(acc) / 100
+    return out
+
+
+def attend_scores(attend, model, tsv, work, positive="spam"):
+    """attend's predictions on tsv, scored by scores() as fastText's are, and
+    checked against what attend itself printed (to its printed digits)."""
+    predictions = os.path.join(work, "predictions.tsv")
+    text = run([attend, "classify", "eval", model, tsv, "--positive", positive,
+                "--predictions", predictions]).stdout
+    truth, groups = read_truth(tsv)
+    s = scores(truth, groups, read_predictions(predictions), positive)
+    printed = printed_scores(text)
+    for k, v in printed.items():
+        tolerance = 0 if k == "documents" else 5e-5 if k.startswith("accuracy") else 5e-5
+        if abs(s[k] - v) > tolerance + 1e-12:
+            raise SystemExit(f"classify_bench: {k} is {s[k]} by the bench's arithmetic but "
+                             f"attend printed {v}")
+    return s
+
+
 def attend_side(attend, split, work, extra):
     out = os.path.join(work, "han")
     t0 = time.perf_counter()
@@ -114,15 +151,9 @@ def attend_side(attend, split, work, extra):
     print("  " + " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
-    text = run([attend, "classify", "eval", os.path.join(out, "model.safetensors"),
-                os.path.join(split, "test.tsv")]).stdout
-    s = {"train_seconds": seconds, "settings": " ".join(extra)}
-    m = re.search(r"(\d+) documents, accuracy ([\d.]+)%", text)
-    s["documents"], s["accuracy"] = int(m.group(1)), float(m.group(2)) / 100
-    m = re.search(r"precision ([\d.]+)\s+recall ([\d.]+)\s+F1 ([\d.]+)", text)
-    s["precision"], s["recall"], s["f1"] = (float(x) for x in m.groups())
-    for g, acc in re.findall(r"group (\S+)\s+\d+ documents, accuracy ([\d.]+)%", text):
-        s["accuracy_" + g] = float(acc) / 100
+    s = attend_scores(attend, os.path.join(out, "model.safetensors"),
+                      os.path.join(split, "test.tsv"), work)
+    s.update({"train_seconds": seconds, "settings": " ".join(extra)})
     return s
 
 

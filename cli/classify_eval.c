@@ -13,13 +13,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "classify.h"
+#include "files.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 typedef struct eval_options {
-    const char *model, *file, *data, *split, *positive, *report, *top_words;
+    const char *model, *file, *data, *split, *positive, *report, *top_words, *predictions;
     long threads, sample, top;
 } eval_options;
 
@@ -42,6 +43,7 @@ static int parse_eval_options(eval_options *o, int argc, char **argv) {
         else if (!strcmp(arg, "--positive")) o->positive = value;
         else if (!strcmp(arg, "--report")) o->report = value;
         else if (!strcmp(arg, "--top-words")) o->top_words = value;
+        else if (!strcmp(arg, "--predictions")) o->predictions = value;
         else if (!strcmp(arg, "--threads")) {
             if (!cli_parse_int(arg, value, 1, 256, &o->threads)) return 0;
         } else if (!strcmp(arg, "--sample")) {
@@ -259,6 +261,58 @@ static at_status explain(at_ctx *ctx, const eval_options *o, const at_classifier
     return s;
 }
 
+/* ----------------------------------------------------------- predictions */
+
+/* One line a document: id, true label, predicted label, its probability
+ * (TSV, written atomically), for tools that score the predictions
+ * themselves (bench/classify_bench.py's metrics are checked against them). */
+static at_status write_predictions(at_ctx *ctx, const char *path, const at_classifier *m,
+                                   const at_class_docs *docs, const int *predicted,
+                                   const float *probs) {
+    int C = at_classifier_classes(m);
+    atf_writer *w = malloc(sizeof *w);
+    if (!w) return at_ctx_fail(ctx, AT_ERR_MEMORY, "%s: out of memory", path);
+    at_status s = atf_open(ctx, w, path);
+    if (s != AT_OK) return free(w), s;
+    char line[64];
+    for (size_t i = 0; i < docs->count; i++) {
+        const char *fields[3] = {docs->ids[i], docs->labels[i],
+                                 at_classifier_class_name(m, predicted[i])};
+        for (int k = 0; k < 3; k++) {
+            atf_write(w, fields[k], strlen(fields[k]));
+            atf_write(w, "\t", 1);
+        }
+        int n = snprintf(line, sizeof line, "%.6f\n",
+                         (double)probs[i * (size_t)C + (size_t)predicted[i]]);
+        atf_write(w, line, (size_t)n);
+    }
+    s = atf_commit(ctx, w);
+    free(w);
+    return s;
+}
+
+static at_status score(at_ctx *ctx, const eval_options *o, const at_classifier *m,
+                       const at_class_docs *docs, at_classify_score *sc) {
+    int C = at_classifier_classes(m);
+    int *predicted = o->predictions ? malloc(docs->count * sizeof *predicted) : NULL;
+    float *probs = o->predictions ? malloc(docs->count * (size_t)C * sizeof *probs) : NULL;
+    if (o->predictions && (!predicted || !probs)) {
+        free(predicted);
+        free(probs);
+        return at_ctx_fail(ctx, AT_ERR_MEMORY, "predictions: out of memory");
+    }
+    double t0 = cli_seconds();
+    at_status s = at_classifier_evaluate(ctx, m, docs, 64, o->positive, sc, predicted, probs);
+    const char *positive = o->positive ? o->positive : at_classifier_class_name(m, 1);
+    if (s == AT_OK)
+        print_score(m, sc, o->file ? o->file : o->split, positive, cli_seconds() - t0);
+    if (s == AT_OK && o->predictions)
+        s = write_predictions(ctx, o->predictions, m, docs, predicted, probs);
+    free(predicted);
+    free(probs);
+    return s;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static at_status load_eval_data(at_ctx *ctx, const eval_options *o, classify_data *d,
@@ -288,11 +342,7 @@ int classify_eval_main(int argc, char **argv) {
     if (m && s != AT_OK) classify_data_failed("classify eval", ctx, s, o.file ? NULL : o.data);
     if (m && s == AT_OK) {
         at_classify_score sc;
-        double t0 = cli_seconds();
-        s = at_classifier_evaluate(ctx, m, docs, 64, o.positive, &sc, NULL, NULL);
-        const char *positive = o.positive ? o.positive : at_classifier_class_name(m, 1);
-        if (s == AT_OK)
-            print_score(m, &sc, o.file ? o.file : o.split, positive, cli_seconds() - t0);
+        s = score(ctx, &o, m, docs, &sc);
         if (s == AT_OK && (o.report || o.top_words)) s = explain(ctx, &o, m, docs, &sc);
         code = s == AT_OK ? 0 : cli_fail("classify eval", ctx, s);
     }

@@ -73,6 +73,11 @@ train han && check_learns han
 train flat --model flat && check_learns flat
 train feature --word-attention feature --sentence-attention feature && check_learns feature
 
+# without --dev there is no evaluation: the last model is the model
+"$ATTEND" classify train --train "$DIR/train.tsv" --threads 1 --embed 8 --hidden 4 --attn 8 \
+  --min-count 1 --epochs 1 --out "$DIR/nodev" > /dev/null 2> "$DIR/nodev.err" &&
+  [ -s "$DIR/nodev/model.safetensors" ] || fail "classify train without --dev: $(tail -2 "$DIR/nodev.err")"
+
 # ------------------------------------------------------ report and figures
 if [ -s "$DIR/han/model.safetensors" ]; then
   "$ATTEND" classify eval "$DIR/han/model.safetensors" "$DIR/test.tsv" --positive pos \

@@ -218,7 +218,9 @@ AT_API at_status at_classifier_evaluate(at_ctx *ctx, const at_classifier *model,
 
 /* The model as an at_trainable on train; evaluation on valid reports
  * "accuracy", "f1" (of positive) and "loss" (give the trainer best_metric
- * "accuracy"). The task borrows the model and both sets. */
+ * "accuracy"). valid may be NULL: no evaluation (the trainer then keeps
+ * the last model as the best). An empty set is an AT_ERR_ARGUMENT. The
+ * task borrows the model and both sets. */
 typedef struct at_classify_task at_classify_task;
 AT_API at_status at_classify_task_create(at_ctx *ctx, at_classify_task **out,
                                          at_classifier *model, const at_class_docs *train,

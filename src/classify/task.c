@@ -63,10 +63,10 @@ static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_m
 at_status at_classify_task_create(at_ctx *ctx, at_classify_task **out, at_classifier *model,
                                   const at_class_docs *train, const at_class_docs *valid,
                                   const char *positive, int eval_batch) {
-    if (!out || !model || !train || !valid)
+    if (!out || !model || !train)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classify_task_create: NULL argument");
     *out = NULL;
-    if (train->count == 0 || valid->count == 0)
+    if (train->count == 0 || (valid && valid->count == 0))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                            "classify task: %s documents (at least 1 of each is needed)",
                            train->count ? "no validation" : "no training");
@@ -79,14 +79,16 @@ at_status at_classify_task_create(at_ctx *ctx, at_classify_task **out, at_classi
     t->eval_batch = eval_batch;
     at_status s = cls_positive(ctx, model, positive, &t->positive);
     if (s == AT_OK) s = cls_corpus_encode(ctx, model, train, NULL, train->count, 1, &t->train);
-    if (s == AT_OK) s = cls_corpus_encode(ctx, model, valid, NULL, valid->count, 1, &t->valid);
+    if (s == AT_OK && valid)
+        s = cls_corpus_encode(ctx, model, valid, NULL, valid->count, 1, &t->valid);
     if (s != AT_OK) {
         at_classify_task_free(t);
         return s;
     }
     t->trainable = (at_trainable){.self = t, .params = model->params, .count = train->count,
                                   .length = task_length, .loss = task_loss,
-                                  .evaluate = task_evaluate, .save = task_save};
+                                  .evaluate = valid ? task_evaluate : NULL,
+                                  .save = task_save};
     *out = t;
     return AT_OK;
 }
