@@ -77,12 +77,11 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
         if (!cli_parse_float(arg, value, 0, 0.89, &p)) return 0;
         return c->dropout = (float)p, 1;
     }
-    if (!strcmp(arg, "--batch")) return cli_parse_int(arg, value, 1, 4096, &o->batch);
+    int shared = cli_parse_run_option(arg, value, (cli_run_options){&o->batch, &o->seed,
+                                                                  &o->threads, &o->lr,
+                                                                  &o->minutes});
+    if (shared >= 0) return shared;
     if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
-    if (!strcmp(arg, "--seed")) return cli_parse_int(arg, value, 0, 1L << 31, &o->seed);
-    if (!strcmp(arg, "--threads")) return cli_parse_int(arg, value, 1, 256, &o->threads);
-    if (!strcmp(arg, "--lr")) return cli_parse_float(arg, value, 1e-7, 10, &o->lr);
-    if (!strcmp(arg, "--minutes")) return cli_parse_float(arg, value, 0, 1e6, &o->minutes);
     fprintf(stderr, "attend classify train: unknown option '%s'\n", arg);
     return 0;
 }

@@ -52,6 +52,15 @@ int cli_make_directory(const char *command, const char *path);
  * print a message naming the option and return 0. */
 int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out);
 int cli_parse_float(const char *option, const char *text, double lo, double hi, double *out);
+/* The options every training command shares, with one range each: --batch
+ * (1..4096), --seed (0..2^31), --threads (1..256), --lr (1e-7..10) and
+ * --minutes (0..1e6), parsed into the caller's fields. 1 parsed, 0 a bad
+ * value (said why), -1 when arg is none of them. */
+typedef struct cli_run_options {
+    long *batch, *seed, *threads;
+    double *lr, *minutes;
+} cli_run_options;
+int cli_parse_run_option(const char *arg, const char *value, cli_run_options r);
 
 /* Output that must not be lost. A write error on a stream is sticky
  * (ferror), so checking at the end catches every failed printf before it;

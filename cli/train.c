@@ -151,7 +151,10 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--attention")) return parse_text(arg, value, &o->attention);
     if (!strcmp(arg, "--dict")) return parse_text(arg, value, &o->dict);
     if (!strcmp(arg, "--test")) return parse_text(arg, value, &o->test);
-    if (!strcmp(arg, "--minutes")) return cli_parse_float(arg, value, 0, 1e6, &o->minutes);
+    int shared = cli_parse_run_option(arg, value, (cli_run_options){&o->batch, &o->seed,
+                                                                  &o->threads, &o->lr,
+                                                                  &o->minutes});
+    if (shared >= 0) return shared;
     if (!strcmp(arg, "--source-tokens"))
         return o->source_kind_set = 1, parse_kind(arg, value, &o->source_kind);
     if (!strcmp(arg, "--target-tokens"))
@@ -183,9 +186,6 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--steps"))
         return o->epochs = 0, cli_parse_int(arg, value, 1, 100000000, &o->steps);
     if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
-    if (!strcmp(arg, "--batch")) return cli_parse_int(arg, value, 1, 4096, &o->batch);
-    if (!strcmp(arg, "--seed")) return cli_parse_int(arg, value, 0, 1L << 31, &o->seed);
-    if (!strcmp(arg, "--threads")) return cli_parse_int(arg, value, 1, 256, &o->threads);
     if (!strcmp(arg, "--train-size"))
         return o->train_size_set = 1, cli_parse_int(arg, value, 1, 100000000, &o->train_size);
     if (!strcmp(arg, "--valid-size"))
@@ -195,7 +195,6 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--save-every"))
         return cli_parse_int(arg, value, 0, 100000000, &o->save_every);
     if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &o->warmup);
-    if (!strcmp(arg, "--lr")) return cli_parse_float(arg, value, 1e-7, 10, &o->lr);
     if (!strcmp(arg, "--final-lr")) return cli_parse_float(arg, value, 0, 10, &o->final_lr);
     if (!strcmp(arg, "--clip")) return cli_parse_float(arg, value, 0, 1e6, &o->clip);
     fprintf(stderr, "attend train: unknown option '%s'\n", arg);

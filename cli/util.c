@@ -44,6 +44,15 @@ int cli_parse_int(const char *option, const char *text, long lo, long hi, long *
     return 1;
 }
 
+int cli_parse_run_option(const char *arg, const char *value, cli_run_options r) {
+    if (!strcmp(arg, "--batch")) return cli_parse_int(arg, value, 1, 4096, r.batch);
+    if (!strcmp(arg, "--seed")) return cli_parse_int(arg, value, 0, 1L << 31, r.seed);
+    if (!strcmp(arg, "--threads")) return cli_parse_int(arg, value, 1, 256, r.threads);
+    if (!strcmp(arg, "--lr")) return cli_parse_float(arg, value, 1e-7, 10, r.lr);
+    if (!strcmp(arg, "--minutes")) return cli_parse_float(arg, value, 0, 1e6, r.minutes);
+    return -1;
+}
+
 int cli_parse_float(const char *option, const char *text, double lo, double hi, double *out) {
     if (!text) {
         fprintf(stderr, "attend: %s needs a value\n", option);
