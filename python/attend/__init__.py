@@ -1,0 +1,23 @@
+"""attend: attention mechanisms from the C library libattend, on NumPy arrays.
+
+    import numpy as np, attend
+    context, weights = attend.dot_attention(q, k, v, mask=keep)
+
+The binding uses ctypes (standard library): nothing is compiled when the
+package is installed, and the only dependency is NumPy (Debian's
+python3-numpy). cffi in ABI mode would load the same library the same way
+and add a dependency for no gain. The shared library is found through
+ATTEND_LIBRARY, pkg-config, or a checkout's build/ directory (see _lib.py).
+
+Every function checks its arrays (float32, C-contiguous, shape, finite),
+runs in its own C context (no state shared between calls or threads; the
+GIL is released during the C call) and raises AttendError with the
+library's message when the library refuses.
+"""
+from ._errors import AttendError
+from .attention import (additive_attention, bilinear_attention, dot_attention,
+                        feature_attention, han_attention, multi_head)
+
+__all__ = ["AttendError", "additive_attention", "bilinear_attention", "dot_attention",
+           "feature_attention", "han_attention", "multi_head"]
+__version__ = "0.1.0"

@@ -1,0 +1,212 @@
+"""Find libattend.so and declare, once, the C functions the binding calls.
+
+Why ctypes: it is in the standard library, so the package needs nothing
+compiled and nothing installed beyond Debian's python3-numpy. cffi in ABI
+mode would read the same shared library at run time and add a dependency
+for no gain here (the API is plain structs of pointers and ints).
+
+Where the library comes from, in this order (the first that exists wins):
+  1. the ATTEND_LIBRARY environment variable: a path to libattend.so;
+  2. `pkg-config --variable=libdir attend`, then LIBDIR/libattend.so;
+  3. the build directory beside python/ (build/libattend.so in a checkout).
+If none loads, ImportError lists each place tried and why it failed.
+
+Every struct below mirrors one of include/attend/*.h field for field; every
+function used has its argtypes and restype declared, so ctypes converts and
+checks each argument instead of guessing.
+"""
+import ctypes
+import os
+import pathlib
+import subprocess
+
+from ._errors import AttendError
+
+LIBRARY_FILE = "libattend.so"
+
+
+def _pkg_config_candidate():
+    """LIBDIR/libattend.so from pkg-config, or (None, why not)."""
+    try:
+        done = subprocess.run(["pkg-config", "--variable=libdir", "attend"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as error:
+        return None, f"pkg-config could not run ({error})"
+    libdir = done.stdout.strip()
+    if done.returncode != 0 or not libdir:
+        return None, "pkg-config does not know attend"
+    return os.path.join(libdir, LIBRARY_FILE), None
+
+
+def _candidates():
+    """(description, path or None, why there is no path) in search order."""
+    env = os.environ.get("ATTEND_LIBRARY")
+    yield ("ATTEND_LIBRARY", env, None if env else "not set")
+    path, why = _pkg_config_candidate()
+    yield ("pkg-config", path, why)
+    checkout = pathlib.Path(__file__).resolve().parents[2] / "build" / LIBRARY_FILE
+    yield ("build directory", str(checkout), None)
+
+
+def _load():
+    tried = []
+    for where, path, why in _candidates():
+        if path is None:
+            tried.append(f"  {where}: {why}")
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as error:
+            tried.append(f"  {where}: {path}: {error}")
+    raise ImportError("attend: cannot load libattend.so; tried:\n" + "\n".join(tried)
+                      + "\nSet ATTEND_LIBRARY to the path of libattend.so, or install "
+                        "attend so that pkg-config finds it.")
+
+
+lib = _load()
+
+# ------------------------------------------------------------------ structs
+AT_MAX_DIMS = 4
+_float_p = ctypes.POINTER(ctypes.c_float)
+
+
+class Tensor(ctypes.Structure):  # at_tensor, attend/core.h
+    _fields_ = [("data", _float_p), ("grad", _float_p), ("ndim", ctypes.c_int),
+                ("shape", ctypes.c_int * AT_MAX_DIMS), ("size", ctypes.c_size_t),
+                ("requires_grad", ctypes.c_int), ("name", ctypes.c_char_p)]
+
+
+_tensor_p = ctypes.POINTER(Tensor)
+_tensor_pp = ctypes.POINTER(_tensor_p)
+
+
+class AttnMask(ctypes.Structure):  # at_attn_mask, attend/attention.h
+    _fields_ = [("keep", ctypes.POINTER(ctypes.c_uint8)), ("rows", ctypes.c_int),
+                ("causal", ctypes.c_int)]
+
+
+class Additive(ctypes.Structure):  # at_additive
+    _fields_ = [("W_a", _tensor_p), ("U_a", _tensor_p), ("b_a", _tensor_p), ("v_a", _tensor_p),
+                ("query_size", ctypes.c_int), ("key_size", ctypes.c_int),
+                ("attn_size", ctypes.c_int)]
+
+
+class Bilinear(ctypes.Structure):  # at_bilinear
+    _fields_ = [("W", _tensor_p), ("query_size", ctypes.c_int), ("key_size", ctypes.c_int)]
+
+
+class HanAttention(ctypes.Structure):  # at_han_attention
+    _fields_ = [("W", _tensor_p), ("b", _tensor_p), ("u_w", _tensor_p),
+                ("input_size", ctypes.c_int), ("attn_size", ctypes.c_int)]
+
+
+class FeatureAttention(ctypes.Structure):  # at_feature_attention
+    _fields_ = [("W", _tensor_p), ("b", _tensor_p), ("input_size", ctypes.c_int),
+                ("eps", ctypes.c_float)]
+
+
+class FeatureAttentionOptions(ctypes.Structure):  # at_feature_attention_options
+    _fields_ = [("eps", ctypes.c_float)]
+
+
+class MultiHead(ctypes.Structure):  # at_multi_head
+    _fields_ = [("in_proj_weight", _tensor_p), ("in_proj_bias", _tensor_p),
+                ("out_proj_weight", _tensor_p), ("out_proj_bias", _tensor_p),
+                ("embed_dim", ctypes.c_int), ("heads", ctypes.c_int),
+                ("q_proj_weight", _tensor_p), ("k_proj_weight", _tensor_p),
+                ("v_proj_weight", _tensor_p),
+                ("kdim", ctypes.c_int), ("vdim", ctypes.c_int), ("out_dim", ctypes.c_int)]
+
+
+# ---------------------------------------------------------------- functions
+_ctx_p = ctypes.c_void_p      # at_ctx *, opaque
+_params_p = ctypes.c_void_p   # at_params *, opaque
+_status = ctypes.c_int        # at_status
+_c_int, _c_float, _c_char_p = ctypes.c_int, ctypes.c_float, ctypes.c_char_p
+_mask_p = ctypes.POINTER(AttnMask)
+_int_p = ctypes.POINTER(ctypes.c_int)
+
+_SIGNATURES = {
+    "at_status_name": (_c_char_p, [_status]),
+    "at_ctx_create": (_status, [ctypes.POINTER(_ctx_p), ctypes.c_void_p]),
+    "at_ctx_free": (None, [_ctx_p]),
+    "at_ctx_error": (_c_char_p, [_ctx_p]),
+    "at_ctx_set_grad": (_c_int, [_ctx_p, _c_int]),
+    "at_params_create": (_status, [_ctx_p, ctypes.POINTER(_params_p)]),
+    "at_params_free": (None, [_params_p]),
+    "at_tensor_from": (_status, [_ctx_p, _tensor_pp, _c_int, _int_p, _float_p]),
+    "at_additive_init": (_status, [_ctx_p, ctypes.POINTER(Additive), _params_p, _c_char_p,
+                                   _c_int, _c_int, _c_int, ctypes.c_void_p]),
+    "at_additive_project_keys": (_status, [_ctx_p, ctypes.POINTER(Additive), _tensor_p,
+                                           _tensor_pp]),
+    "at_additive_attend": (_status, [_ctx_p, ctypes.POINTER(Additive), _tensor_p, _tensor_p,
+                                     _tensor_p, _mask_p, _tensor_pp, _tensor_pp]),
+    "at_dot_attention": (_status, [_ctx_p, _tensor_p, _tensor_p, _tensor_p, _c_float, _mask_p,
+                                   _tensor_pp, _tensor_pp]),
+    "at_bilinear_init": (_status, [_ctx_p, ctypes.POINTER(Bilinear), _params_p, _c_char_p,
+                                   _c_int, _c_int, ctypes.c_void_p]),
+    "at_bilinear_project_keys": (_status, [_ctx_p, ctypes.POINTER(Bilinear), _tensor_p,
+                                           _tensor_pp]),
+    "at_bilinear_attend": (_status, [_ctx_p, ctypes.POINTER(Bilinear), _tensor_p, _tensor_p,
+                                     _tensor_p, _mask_p, _tensor_pp, _tensor_pp]),
+    "at_han_attention_init": (_status, [_ctx_p, ctypes.POINTER(HanAttention), _params_p,
+                                        _c_char_p, _c_int, _c_int, ctypes.c_void_p]),
+    "at_han_attention_forward": (_status, [_ctx_p, ctypes.POINTER(HanAttention), _tensor_p,
+                                           _mask_p, _tensor_pp, _tensor_pp]),
+    "at_feature_attention_init_ext": (_status, [_ctx_p, ctypes.POINTER(FeatureAttention),
+                                                _params_p, _c_char_p, _c_int,
+                                                ctypes.POINTER(FeatureAttentionOptions),
+                                                ctypes.c_void_p]),
+    "at_feature_attention_forward": (_status, [_ctx_p, ctypes.POINTER(FeatureAttention),
+                                               _tensor_p, _mask_p, _tensor_pp, _tensor_pp]),
+    "at_multi_head_init": (_status, [_ctx_p, ctypes.POINTER(MultiHead), _params_p, _c_char_p,
+                                     _c_int, _c_int, ctypes.c_void_p]),
+    "at_multi_head_forward": (_status, [_ctx_p, ctypes.POINTER(MultiHead), _tensor_p,
+                                        _tensor_p, _tensor_p, _mask_p, _tensor_pp,
+                                        _tensor_pp]),
+}
+
+for _name, (_restype, _argtypes) in _SIGNATURES.items():
+    _function = getattr(lib, _name)
+    _function.restype = _restype
+    _function.argtypes = _argtypes
+
+
+class Session:
+    """One at_ctx and one at_params for one call, freed on exit.
+
+    Each binding call makes its own, so no C state is shared between calls
+    or threads. Gradients are off: these are inference calls.
+        with Session() as s:
+            s.check(lib.at_..., s.ctx, ...)
+    """
+
+    def __init__(self):
+        self.ctx = _ctx_p()
+        self.params = _params_p()
+
+    def __enter__(self):
+        status = lib.at_ctx_create(ctypes.byref(self.ctx), None)
+        if status != 0:
+            raise AttendError(status_name(status), "could not create a context")
+        lib.at_ctx_set_grad(self.ctx, 0)
+        self.check(lib.at_params_create, self.ctx, ctypes.byref(self.params))
+        return self
+
+    def __exit__(self, *exc):
+        if self.params:
+            lib.at_params_free(self.params)
+        lib.at_ctx_free(self.ctx)
+        return False
+
+    def check(self, function, *args):
+        """Call function(*args); a non-OK status raises AttendError with
+        the context's message."""
+        status = function(*args)
+        if status != 0:
+            message = lib.at_ctx_error(self.ctx).decode("utf-8", "replace")
+            raise AttendError(status_name(status), message)
+
+
+def status_name(status):
+    return lib.at_status_name(status).decode("utf-8", "replace")
