@@ -57,7 +57,7 @@ def _load():
         try:
             return ctypes.CDLL(path)
         except OSError as error:
-            tried.append(f"  {where}: {path}: {error}")
+            tried.append(f"  {where}: {error}")
     raise ImportError("attend: cannot load libattend.so; tried:\n" + "\n".join(tried)
                       + "\nSet ATTEND_LIBRARY to the path of libattend.so, or install "
                         "attend so that pkg-config finds it.")

@@ -50,6 +50,19 @@ def _score_masks(batch, query_count, key_count):
     return [(batch, key_count), (batch, query_count, key_count)]
 
 
+def _project_and_attend(s, layer, project_keys, attend, queries, keys, values, keep):
+    """The two calls of a family with a key projection: keys_proj =
+    project_keys(keys) once, then attend(queries, keys_proj, values)."""
+    keys_proj = ctypes.POINTER(Tensor)()
+    s.check(project_keys, s.ctx, ctypes.byref(layer), _arrays.tensor(s, keys),
+            ctypes.byref(keys_proj))
+    context, weights = _outputs()
+    s.check(attend, s.ctx, ctypes.byref(layer), _arrays.tensor(s, queries), keys_proj,
+            _arrays.tensor(s, values), ctypes.byref(keep), ctypes.byref(context),
+            ctypes.byref(weights))
+    return _arrays.to_numpy(context), _arrays.to_numpy(weights)
+
+
 def additive_attention(queries, keys, values, W_a, U_a, b_a, v_a, mask=None):
     """Additive attention (Bahdanau et al. 2015):
         e_tj = v_aᵀ tanh(W_a q_t + U_a k_j + b_a),  α_t = softmax_j(e_t),
@@ -66,14 +79,8 @@ def additive_attention(queries, keys, values, W_a, U_a, b_a, v_a, mask=None):
                 queries.shape[-1], keys.shape[2], attn_size, None)
         for name, x in (("W_a", W_a), ("U_a", U_a), ("b_a", b_a), ("v_a", v_a)):
             _arrays.set_parameter(name, getattr(layer, name), x)
-        keys_proj = ctypes.POINTER(Tensor)()
-        s.check(lib.at_additive_project_keys, s.ctx, ctypes.byref(layer),
-                _arrays.tensor(s, keys), ctypes.byref(keys_proj))
-        context, weights = _outputs()
-        s.check(lib.at_additive_attend, s.ctx, ctypes.byref(layer), _arrays.tensor(s, queries),
-                keys_proj, _arrays.tensor(s, values), ctypes.byref(keep),
-                ctypes.byref(context), ctypes.byref(weights))
-        return _arrays.to_numpy(context), _arrays.to_numpy(weights)
+        return _project_and_attend(s, layer, lib.at_additive_project_keys, lib.at_additive_attend,
+                                   queries, keys, values, keep)
 
 
 def dot_attention(q, k, v, scale=0.0, mask=None, causal=False):
@@ -117,14 +124,8 @@ def bilinear_attention(queries, keys, values, W, mask=None):
         s.check(lib.at_bilinear_init, s.ctx, ctypes.byref(layer), s.params, _PREFIX,
                 queries.shape[-1], keys.shape[2], None)
         _arrays.set_parameter("W", layer.W, W)
-        keys_proj = ctypes.POINTER(Tensor)()
-        s.check(lib.at_bilinear_project_keys, s.ctx, ctypes.byref(layer),
-                _arrays.tensor(s, keys), ctypes.byref(keys_proj))
-        context, weights = _outputs()
-        s.check(lib.at_bilinear_attend, s.ctx, ctypes.byref(layer), _arrays.tensor(s, queries),
-                keys_proj, _arrays.tensor(s, values), ctypes.byref(keep),
-                ctypes.byref(context), ctypes.byref(weights))
-        return _arrays.to_numpy(context), _arrays.to_numpy(weights)
+        return _project_and_attend(s, layer, lib.at_bilinear_project_keys, lib.at_bilinear_attend,
+                                   queries, keys, values, keep)
 
 
 def _static_input(h, mask):
