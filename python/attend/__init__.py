@@ -13,11 +13,16 @@ Every function checks its arrays (float32, C-contiguous, shape, finite),
 runs in its own C context (no state shared between calls or threads; the
 GIL is released during the C call) and raises AttendError with the
 library's message when the library refuses.
+
+Trained models: attend.load(path) gives a Classifier (.predict(text)) or a
+Translator (.translate(text)) for a checkpoint the CLI wrote (models.py).
 """
 from ._errors import AttendError
 from .attention import (additive_attention, bilinear_attention, dot_attention,
                         feature_attention, han_attention, multi_head)
+from .models import Classifier, Prediction, Translator, load
 
 __all__ = ["AttendError", "additive_attention", "bilinear_attention", "dot_attention",
-           "feature_attention", "han_attention", "multi_head"]
+           "feature_attention", "han_attention", "multi_head",
+           "load", "Classifier", "Translator", "Prediction"]
 __version__ = "0.1.0"

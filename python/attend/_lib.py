@@ -166,6 +166,61 @@ _SIGNATURES = {
                                         _tensor_pp]),
 }
 
+
+# ------------------------------------------- trained models (models.py)
+class DocTokens(ctypes.Structure):  # at_doc_tokens, attend/classify.h
+    _fields_ = [("sentences", ctypes.c_int), ("lengths", _int_p), ("words", ctypes.c_int),
+                ("word", ctypes.POINTER(ctypes.c_char_p))]
+
+
+class Classification(ctypes.Structure):  # at_classification, attend/classify.h
+    _fields_ = [("label", ctypes.c_int), ("classes", ctypes.c_int), ("probs", _float_p),
+                ("tokens", DocTokens), ("word_weights", _float_p),
+                ("sentence_weights", _float_p), ("doc_weights", _float_p),
+                ("unknown", ctypes.c_int)]
+
+
+class Translation(ctypes.Structure):  # at_translation, attend/models.h
+    _fields_ = [("text", ctypes.c_void_p), ("source_len", ctypes.c_int),
+                ("target_len", ctypes.c_int), ("heads", ctypes.c_int), ("weights", _float_p),
+                ("score", ctypes.c_float)]
+
+
+class Metadata(ctypes.Structure):  # at_metadata, attend/core.h
+    _fields_ = [("count", ctypes.c_int), ("keys", ctypes.POINTER(ctypes.c_char_p)),
+                ("values", ctypes.POINTER(ctypes.c_char_p))]
+
+
+_model_p = ctypes.c_void_p  # at_classifier *, at_seq2seq *, at_vocab *: opaque
+_strings_p = ctypes.POINTER(ctypes.POINTER(ctypes.c_char_p))
+_SIGNATURES.update({
+    "at_checkpoint_read_metadata": (_status, [_ctx_p, _c_char_p, ctypes.POINTER(Metadata)]),
+    "at_metadata_get": (_c_char_p, [ctypes.POINTER(Metadata), _c_char_p]),
+    "at_metadata_clear": (None, [ctypes.POINTER(Metadata)]),
+    "at_classifier_load": (_status, [_ctx_p, ctypes.POINTER(_model_p), _c_char_p,
+                                     ctypes.c_void_p]),
+    "at_classifier_free": (None, [_model_p]),
+    "at_classifier_classes": (_c_int, [_model_p]),
+    "at_classifier_get_config": (ctypes.c_void_p, [_model_p]),
+    "at_classifier_class_name": (_c_char_p, [_model_p, _c_int]),
+    "at_classifier_predict": (_status, [_ctx_p, _model_p, _c_char_p,
+                                        ctypes.POINTER(Classification)]),
+    "at_classification_clear": (None, [ctypes.POINTER(Classification)]),
+    "at_seq2seq_load": (_status, [_ctx_p, ctypes.POINTER(_model_p), _c_char_p,
+                                  ctypes.c_void_p]),
+    "at_seq2seq_free": (None, [_model_p]),
+    "at_seq2seq_source_vocab": (_model_p, [_model_p]),
+    "at_seq2seq_target_vocab": (_model_p, [_model_p]),
+    "at_seq2seq_translate": (_status, [_ctx_p, _model_p, _c_char_p,
+                                       ctypes.POINTER(Translation)]),
+    "at_translation_clear": (None, [ctypes.POINTER(Translation)]),
+    "at_vocab_split": (_status, [_ctx_p, _model_p, _c_char_p, _strings_p, _int_p]),
+})
+# at_vocab_split's block is released with the C library's free().
+libc_free = ctypes.CDLL(None).free
+libc_free.restype = None
+libc_free.argtypes = [ctypes.c_void_p]
+
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _function = getattr(lib, _name)
     _function.restype = _restype
