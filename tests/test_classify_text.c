@@ -162,6 +162,10 @@ static void test_tsv(void) {
     expect_tsv_error("two words\tok\n", "bad.tsv:1: ");
     // a raw CR inside the group could not be written back (fuzz_classify_tsv found it)
     expect_tsv_error("ham\tok\tgr\roup\n", "bad.tsv:1: the group holds a carriage return");
+    // a label holding U+FEFF after the first line would lose it when written first and read
+    // back, where a file's leading BOM is dropped (fuzz_classify_tsv found it)
+    expect_tsv_error("\n\xEF\xBB\xBFm\tsome text\n", "bad.tsv:2:");
+    expect_tsv_error("ham\tok\nsp\xEF\xBB\xBF" "am\tbuy\n", "U+FEFF");
     expect_tsv_error("", "bad.tsv:1: the file holds no document");
     expect_tsv_error("\n\n", "no document");
     CHECK_STATUS(ctx, at_class_docs_read_tsv(ctx, "missing.tsv", &docs), AT_ERR_IO);

@@ -49,7 +49,7 @@ typedef struct at_class_docs {
     size_t count;
     char **labels, **texts, **groups, **ids;
 } at_class_docs;
-/* Append a copy. An empty label, a label with whitespace, invalid UTF-8
+/* Append a copy. An empty label, a label with whitespace or U+FEFF, invalid UTF-8
  * in any field, or a text of more than AT_CLASSIFY_MAX_TEXT_BYTES is an
  * AT_ERR_ARGUMENT naming the problem. group and id may be NULL (""). */
 AT_API at_status at_class_docs_add(at_ctx *ctx, at_class_docs *docs, const char *label,

@@ -46,6 +46,13 @@ static at_status check_label(at_ctx *ctx, const char *label) {
             return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
                                "documents: the label '%s' holds whitespace (a label is one word)",
                                label);
+    /* U+FEFF (a byte order mark, or zero-width no-break space) is invisible
+     * and a TSV reader drops it at the start of a file: a label holding it
+     * would not survive being written and read back. */
+    if (strstr(label, "\xEF\xBB\xBF"))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "documents: the label holds U+FEFF (a byte order mark), which is "
+                           "invisible; a label is one visible word");
     return at_utf8_check(ctx, label, strlen(label), "the label");
 }
 
