@@ -14,15 +14,23 @@ runs in its own C context (no state shared between calls or threads; the
 GIL is released during the C call) and raises AttendError with the
 library's message when the library refuses.
 
-Trained models: attend.load(path) gives a Classifier (.predict(text)) or a
-Translator (.translate(text)) for a checkpoint the CLI wrote (models.py).
+Trained models: attend.load(path) gives a Classifier (.predict(text)), a
+LanguageModel (.generate, .attention) or a Translator (.translate(text))
+for a checkpoint the CLI wrote (models.py); attend.train(out, ...) trains a
+translator with the library's trainer and a Python progress callback
+(training.py). Pictures: an AttentionMap shows itself inline in Jupyter
+and .save()s to PNG, SVG, PDF or HTML (maps.py).
 """
 from ._errors import AttendError
 from .attention import (additive_attention, bilinear_attention, dot_attention,
                         feature_attention, han_attention, multi_head)
-from .models import Classifier, Prediction, Translator, load
+from .maps import AttentionMap
+from .models import (Classifier, LanguageModel, Prediction, TranslationResult, Translator,
+                     load)
+from .training import Progress, train
 
 __all__ = ["AttendError", "additive_attention", "bilinear_attention", "dot_attention",
            "feature_attention", "han_attention", "multi_head",
-           "load", "Classifier", "Translator", "Prediction"]
+           "load", "Classifier", "Translator", "TranslationResult", "LanguageModel",
+           "Prediction", "AttentionMap", "train", "Progress"]
 __version__ = "0.1.0"

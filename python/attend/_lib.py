@@ -65,6 +65,17 @@ def _load():
 
 lib = _load()
 
+
+def sibling(name):
+    """Another of attend's libraries (libattend-viz.so: the pictures;
+    libattend-data.so: the date data) from the folder libattend.so came
+    from; ImportError if it is not there."""
+    path = os.path.join(os.path.dirname(lib._name), name)
+    try:
+        return ctypes.CDLL(path)
+    except OSError as error:
+        raise ImportError(f"attend: cannot load {name} beside {lib._name}: {error}") from None
+
 # ------------------------------------------------------------------ structs
 AT_MAX_DIMS = 4
 _float_p = ctypes.POINTER(ctypes.c_float)
@@ -221,10 +232,18 @@ libc_free = ctypes.CDLL(None).free
 libc_free.restype = None
 libc_free.argtypes = [ctypes.c_void_p]
 
-for _name, (_restype, _argtypes) in _SIGNATURES.items():
-    _function = getattr(lib, _name)
-    _function.restype = _restype
-    _function.argtypes = _argtypes
+
+def declare(signatures, library=None):
+    """Give each C function of library (default libattend) its restype and
+    argtypes: {name: (restype, [argtypes])}. The modules that bind more of
+    the API (training.py, maps.py) declare theirs with it."""
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(library or lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+declare(_SIGNATURES)
 
 
 class Session:

@@ -18,6 +18,7 @@ instead of touching freed memory.
 
 Every array returned is a NumPy copy, valid after the model is closed.
 """
+import collections
 import ctypes
 import os
 import threading
@@ -25,8 +26,13 @@ import threading
 import numpy as np
 
 from ._errors import AttendError
+from .maps import AttentionMap, _map_p, viz
 from ._lib import (Classification, Metadata, Translation, _ctx_p, _model_p, lib, libc_free,
-                   status_name)
+                   declare, status_name)
+
+declare({"at_attention_map_from_translation": (ctypes.c_int, [
+    _ctx_p, ctypes.POINTER(_map_p), _model_p, ctypes.c_char_p, ctypes.c_char_p,
+    ctypes.POINTER(Translation)])}, viz)
 
 
 def _text_arg(name, text):
@@ -168,8 +174,32 @@ class Classifier(_Model):
             unknown=out.unknown)
 
 
+class TranslationResult(collections.namedtuple("TranslationResult",
+                                                "text weights source target")):
+    """What Translator.translate returns: text (the output, str), weights
+    (T_out, T_in) float32, or (heads, T_out, T_in) for a multi-head model,
+    each row summing to 1, and source / target, the units (characters, or
+    tokens for a word model) that label the columns and the rows. It
+    unpacks as a tuple: text, weights, source, target = model.translate(x).
+    .map is its AttentionMap (the picture `attend translate --plot` draws);
+    in a notebook the result shows as that map, inline."""
+
+    map = None  # set by Translator.translate (a namedtuple has no __init__)
+
+    def _repr_html_(self):
+        return self.map._repr_html_()
+
+    def _repr_png_(self):
+        return self.map._repr_png_()
+
+    def save(self, path):
+        """The map to path (.png .svg .pdf .html, or .json weights)."""
+        self.map.save(path)
+
+
 class Translator(_Model):
-    """An encoder-decoder (e.g. the date translator) from `attend train`."""
+    """An encoder-decoder (e.g. the date translator) from `attend train` or
+    attend.train()."""
 
     _free = staticmethod(lib.at_seq2seq_free)
 
@@ -177,11 +207,8 @@ class Translator(_Model):
         super().__init__(path, lib.at_seq2seq_load)
 
     def translate(self, text):
-        """(output, weights, source_units, target_units): the greedy
-        translation of text (str), its attention (T_out, T_in) float32, or
-        (heads, T_out, T_in) for a multi-head model, each row summing to 1,
-        and the units (characters, or tokens for a word model) that label
-        the columns and the rows."""
+        """The greedy translation of text (str) with its attention: a
+        TranslationResult (text, weights, source, target, and .map)."""
         data = _text_arg("text", text)
         with self._lock:
             self._open()
@@ -197,11 +224,24 @@ class Translator(_Model):
                 source = self._units(lib.at_seq2seq_source_vocab(self._model), data)
                 target = self._units(lib.at_seq2seq_target_vocab(self._model),
                                      ctypes.string_at(out.text))
+                picture = self._map(data, out) if out.target_len >= 1 else None
             finally:
                 lib.at_translation_clear(ctypes.byref(out))
-        if shape[0] == 1:
-            weights = weights[0]
-        return output, weights, source, target
+        result = TranslationResult(output, weights[0] if shape[0] == 1 else weights, source,
+                                   target)
+        result.map = picture
+        return result
+
+    def _map(self, data, out):
+        """The AttentionMap of a translation, labelled and titled as the
+        CLI's picture (at_attention_map_from_translation)."""
+        c_map = _map_p()
+        self._check(viz.at_attention_map_from_translation, self._ctx, ctypes.byref(c_map),
+                    self._model, None, data, ctypes.byref(out))
+        try:
+            return AttentionMap._from_c(c_map)
+        finally:
+            viz.at_attention_map_free(c_map)
 
     def _units(self, vocab, data):
         """The units of data in vocab (at_vocab_split), as str."""
@@ -215,6 +255,95 @@ class Translator(_Model):
             return [units[i].decode("utf-8") for i in range(count.value)]
         finally:
             libc_free(ctypes.cast(units, ctypes.c_void_p))
+
+
+class _SampleOptions(ctypes.Structure):  # at_lm_sample_options, attend/lm.h
+    _fields_ = [("length", ctypes.c_int), ("temperature", ctypes.c_float),
+                ("top_k", ctypes.c_int), ("seed", ctypes.c_uint64)]
+
+
+class _LmAttention(ctypes.Structure):  # at_lm_attention, attend/lm.h
+    _fields_ = [("layers", ctypes.c_int), ("heads", ctypes.c_int), ("length", ctypes.c_int),
+                ("weights", ctypes.POINTER(ctypes.c_float)),
+                ("labels", ctypes.POINTER(ctypes.c_char_p))]
+
+
+declare({
+    "at_lm_load": (ctypes.c_int, [_ctx_p, ctypes.POINTER(_model_p), ctypes.c_char_p,
+                                  ctypes.c_void_p]),
+    "at_lm_free": (None, [_model_p]),
+    "at_lm_get_config": (ctypes.POINTER(ctypes.c_int), [_model_p]),
+    "at_lm_kind_name": (ctypes.c_char_p, [ctypes.c_int]),
+    "at_lm_generate": (ctypes.c_int, [_ctx_p, _model_p, ctypes.c_char_p,
+                                      ctypes.POINTER(_SampleOptions),
+                                      ctypes.POINTER(ctypes.c_void_p)]),
+    "at_lm_attention_of": (ctypes.c_int, [_ctx_p, _model_p, ctypes.c_char_p,
+                                          ctypes.POINTER(_LmAttention)]),
+    "at_lm_attention_clear": (None, [ctypes.POINTER(_LmAttention)]),
+})
+
+
+class LanguageModel(_Model):
+    """A character language model from `attend lm train` (attend/lm.h):
+    a Transformer or one of Daniluk's LSTMs with attention."""
+
+    _free = staticmethod(lib.at_lm_free)
+
+    def __init__(self, path):
+        super().__init__(path, lib.at_lm_load)
+        # at_lm_config: kind, context, layers, heads, ... (ints first)
+        config = lib.at_lm_get_config(self._model)
+        self.kind = lib.at_lm_kind_name(config[0]).decode("utf-8")
+        self.context = config[1]
+
+    def generate(self, prompt, length=200, temperature=1.0, top_k=0, seed=1):
+        """prompt followed by `length` sampled characters (str): logits /
+        temperature (0 = the most likely character), the top_k largest kept
+        (0 = all), draws seeded by seed, so a seed repeats its text."""
+        data = _text_arg("prompt", prompt)
+        for name, value in (("length", length), ("top_k", top_k), ("seed", seed)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
+        if not 0 <= float(temperature) < float("inf"):
+            raise ValueError(f"temperature must be a finite number >= 0, not {temperature!r}")
+        options = _SampleOptions(length, float(temperature), top_k, seed)
+        with self._lock:
+            self._open()
+            text = ctypes.c_void_p()
+            try:
+                self._check(lib.at_lm_generate, self._ctx, self._model, data,
+                            ctypes.byref(options), ctypes.byref(text))
+                return ctypes.string_at(text).decode("utf-8")
+            finally:
+                libc_free(text)
+
+    def attention(self, passage):
+        """(weights, labels): the attention of the model reading passage
+        (1 .. context characters it knows) as (layers, heads, T, T) float32,
+        row t over the characters it may see, and the T characters. The
+        LSTM kinds with attention have one layer and one head; lstm and
+        ngram have none (AttendError)."""
+        data = _text_arg("passage", passage)
+        with self._lock:
+            self._open()
+            out = _LmAttention()
+            try:
+                self._check(lib.at_lm_attention_of, self._ctx, self._model, data,
+                            ctypes.byref(out))
+                shape = (out.layers, out.heads, out.length, out.length)
+                weights = _floats(out.weights, int(np.prod(shape))).reshape(shape)
+                labels = [out.labels[i].decode("utf-8") for i in range(out.length)]
+            finally:
+                lib.at_lm_attention_clear(ctypes.byref(out))
+        return weights, labels
+
+    def attention_map(self, passage, layer=-1):
+        """The AttentionMap of one layer (default the last) of
+        attention(passage): every head, queries down, keys along the top."""
+        weights, labels = self.attention(passage)
+        return AttentionMap(weights[layer], labels, labels, title=passage,
+                            model=f"{self.kind} language model",
+                            mechanism=f"layer {range(len(weights))[layer] + 1} of {len(weights)}")
 
 
 def _metadata_keys(path):
@@ -237,13 +366,14 @@ def _metadata_keys(path):
 
 
 def load(path):
-    """The trained model in the checkpoint at path: a Classifier (.predict)
-    or a Translator (.translate). AttendError if the library cannot read
-    it; NotImplementedError for a language model (not bound yet)."""
+    """The trained model in the checkpoint at path: a Classifier (.predict),
+    a LanguageModel (.generate, .attention) or a Translator (.translate:
+    the date translator, G2P, any TSV pairs). AttendError if the library
+    cannot read it."""
     data = _text_arg("path", os.fspath(path))
     keys = _metadata_keys(data)
     if "attend.classify" in keys:
         return Classifier(data)
     if "attend.lm" in keys:
-        raise NotImplementedError(f"{path}: language models are not bound in Python yet")
+        return LanguageModel(data)
     return Translator(data)

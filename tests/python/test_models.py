@@ -10,6 +10,21 @@ to 1 (doc weights = word weight x sentence weight); a closed model raises
 ValueError; a file that is no model raises AttendError with the library's
 message; one model shared by two threads gives what one thread gives.
 
+A character language model (a one-block Transformer, 20 steps) generates
+from Python what `attend lm generate` prints with the same seed, and its
+attention is causal, one distribution per row.
+
+attend.train: a translator trained from Python with the tiny options has
+the very weights `attend train` gives with the same options, and the CLI
+translates it as Python does; the progress function sees every step of
+its choosing and the evaluations; an exception it raises stops the run
+(last.safetensors saved) and comes out of train(); bad options raise
+before or with the library's message.
+
+AttentionMap: the PNG, SVG, PDF and HTML pictures and the JSON weights
+file are written, the inline HTML is the library's page in an iframe, and
+bad weights or labels raise ValueError, a bad extension AttendError.
+
 Run by ctest (python_models):
   /usr/bin/python3 tests/python/test_models.py PATH/TO/attend
 with ATTEND_LIBRARY and PYTHONPATH set as for python_binding.
@@ -92,6 +107,14 @@ class Trained(unittest.TestCase):
         run_cli("train", *tiny, "--out", os.path.join(d, "dates"))
         run_cli("train", *tiny, "--attention", "multi-head", "--heads", "2",
                 "--out", os.path.join(d, "heads"))
+        text = os.path.join(d, "text.txt")
+        with open(text, "w", encoding="utf-8") as out:
+            rng = random.Random(1)
+            words = "the cat sat on a mat and the dog ran to the sea".split()
+            out.write(" ".join(rng.choice(words) for _ in range(3000)))
+        run_cli("lm", "train", "--data", text, "--layers", "1", "--heads", "2", "--width",
+                "16", "--context", "16", "--steps", "20", "--batch", "4", "--eval-every", "20",
+                "--out", os.path.join(d, "lm"))
         cls.document = os.path.join(d, "document.txt")
         with open(cls.document, "w", encoding="utf-8") as out:
             out.write(DOCUMENT)
@@ -263,6 +286,199 @@ class Trained(unittest.TestCase):
             want = alone[i % len(DATES)]
             self.assertEqual(result[0], want[0])
             np.testing.assert_array_equal(result[1], want[1])
+
+
+    # ------------------------------------------------------- language model
+    def test_language_model_generates_as_cli(self):
+        with attend.load(self.model("lm")) as model:
+            self.assertIsInstance(model, attend.LanguageModel)
+            self.assertEqual((model.kind, model.context), ("transformer", 16))
+            for seed, temperature in ((3, 1.0), (4, 0.0)):
+                want = run_cli("lm", "generate", self.model("lm"), "--prompt", "the ",
+                               "--length", "30", "--seed", str(seed), "--temperature",
+                               str(temperature))
+                got = model.generate("the ", length=30, seed=seed, temperature=temperature)
+                self.assertEqual(got + "\n", want)
+                self.assertEqual(len(got), 34)
+            with self.assertRaises(attend.AttendError) as caught:
+                model.generate("the \u00e9", length=3)  # a character it never saw
+            self.assertIn("U+00E9", caught.exception.message)
+            for bad in (dict(length=-1), dict(temperature=float("nan")), dict(top_k=1.5)):
+                with self.assertRaises(ValueError):
+                    model.generate("the ", **bad)
+
+    def test_language_model_attention_is_causal(self):
+        with attend.load(self.model("lm")) as model:
+            weights, labels = model.attention("the cat sat")
+            self.assertEqual(weights.shape, (1, 2, 11, 11))
+            self.assertEqual(labels, list("the cat sat"))
+            assert_sums_to_one("lm attention rows", weights)
+            above = np.triu(np.ones((11, 11), bool), 1)
+            self.assertEqual(float(np.abs(weights[..., above]).max()), 0.0)
+            picture = model.attention_map("the cat sat")
+            self.assertEqual((picture.heads, picture.rows), (2, list("the cat sat")))
+            with self.assertRaises(attend.AttendError):
+                model.attention("x" * 17)  # longer than the context
+        self.assertTrue(model.closed)
+
+
+TINY = dict(steps=60, batch=16, train_size=500, valid_size=50, eval_every=30, lr=0.02,
+            warmup=5)
+TINY_CLI = ["--steps", "60", "--batch", "16", "--train-size", "500", "--valid-size", "50",
+            "--eval-every", "30", "--lr", "0.02", "--warmup", "5"]
+
+
+def checkpoint_tensors(path):
+    """{name: float32 array} of a safetensors file, read with NumPy alone
+    (8-byte little-endian header length, the JSON header, the data)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + size])
+    header.pop("__metadata__", None)
+    return {name: np.frombuffer(raw[8 + size + entry["data_offsets"][0]:
+                                    8 + size + entry["data_offsets"][1]], np.float32)
+            for name, entry in header.items()}
+
+
+class TrainedInPython(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory(prefix="attend-train-")
+        cls.calls = []
+        cls.model = attend.train(cls.path("python"), progress=cls.calls.append,
+                                 progress_every=10, **TINY)
+        run_cli("train", *TINY_CLI, "--out", cls.path("cli"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.model.close()
+        cls.dir.cleanup()
+
+    @classmethod
+    def path(cls, *names):
+        return os.path.join(cls.dir.name, *names)
+
+    def test_same_weights_as_the_cli(self):
+        ours = checkpoint_tensors(self.path("python", "model.safetensors"))
+        theirs = checkpoint_tensors(self.path("cli", "model.safetensors"))
+        self.assertEqual(sorted(ours), sorted(theirs))
+        for name in ours:
+            np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+
+    def test_cli_translates_as_python(self):
+        for text in DATES:
+            want = json.loads(run_cli("translate", self.path("python", "model.safetensors"),
+                                      "--weights", "json", text))
+            result = self.model.translate(text)
+            self.assertEqual(result.text, want["output"])
+            assert_close(f"weights of {text!r}", result.weights, np.array(want["weights"][0]),
+                         5e-5)
+            self.assertEqual((result.map.rows, result.map.cols), (want["target"],
+                                                                  want["source"]))
+
+    def test_progress_sees_steps_and_evaluations(self):
+        steps = [p.step for p in self.calls]
+        self.assertEqual(steps, sorted(steps))
+        self.assertTrue({10, 20, 30, 40, 50, 60} <= set(steps), steps)
+        evaluated = [p for p in self.calls if p.evaluated]
+        self.assertEqual([p.step for p in evaluated], [30, 60])
+        for p in evaluated:
+            self.assertEqual(set(p.valid), {"exact", "char"})
+            self.assertTrue(0 <= p.valid["char"] <= 1)
+        self.assertEqual(self.calls[0].valid, {})
+        self.assertTrue(all(p.total_steps == 60 and np.isfinite(p.loss) for p in self.calls))
+
+    def test_an_exception_in_progress_stops_the_run(self):
+        def stop_at_20(p):
+            if p.step >= 20:
+                raise KeyboardInterrupt("stop")
+
+        out = self.path("stopped")
+        with self.assertRaises(KeyboardInterrupt):
+            attend.train(out, progress=stop_at_20, progress_every=1, **TINY)
+        with open(os.path.join(out, "metrics.jsonl"), encoding="utf-8") as f:
+            last_step = max(json.loads(line)["step"] for line in f if line.strip())
+        self.assertLessEqual(last_step, 21)
+        self.assertTrue(os.path.exists(os.path.join(out, "last.safetensors")))
+
+    def test_train_on_python_pairs(self):
+        pairs = [(f"{n} apples", "x" * (n % 5 + 1)) for n in range(60)]
+        with attend.train(self.path("pairs"), pairs, pairs[:10], steps=20, batch=8,
+                          eval_every=20, progress=None) as model:
+            result = model.translate("7 apples")
+            self.assertTrue(set(result.text) <= {"x"}, result.text)
+
+    def test_bad_options_raise(self):
+        out = self.path("bad")
+        with self.assertRaises(attend.AttendError) as caught:
+            attend.train(out, attention="nonsense", progress=None, **TINY)
+        self.assertIn("multi-head", caught.exception.message)  # it lists the names
+        with self.assertRaises(attend.AttendError):
+            attend.train(out, [("a\tb", "c"), ("d", "e")], progress=None, steps=1)
+        malformed = self.path("malformed.tsv")
+        with open(malformed, "w", encoding="utf-8") as f:
+            f.write("one\ttwo\nno tab here\n")
+        with self.assertRaises(attend.AttendError) as caught:
+            attend.train(out, malformed, progress=None, steps=1)
+        self.assertIn("malformed.tsv:2", caught.exception.message)
+        for bad in (dict(steps=-1), dict(steps=0), dict(batch=0), dict(lr=float("nan")),
+                    dict(decoder="lstm")):
+            options = dict(TINY, progress=None)
+            options.update(bad)
+            with self.assertRaises(ValueError):
+                attend.train(out, **options)
+
+
+class Maps(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="attend-maps-")
+        weights = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
+        self.map = attend.AttentionMap(weights, ["a", "b"], ["x", "y", "z"], title="t",
+                                       model="m", mechanism="additive")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_pictures(self):
+        png = self.map._repr_png_()
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        self.assertTrue(width > 100 and height > 100, (width, height))
+        page = self.map._repr_html_()
+        self.assertTrue(page.startswith("<iframe"), page[:80])
+        self.assertIn("srcdoc=\"&lt;!DOCTYPE html&gt;", page)
+        self.assertNotIn("<script", page)  # the page is escaped inside srcdoc
+        for extension, magic in ((".svg", b"<?xml"), (".pdf", b"%PDF"),
+                                 (".html", b"<!DOCTYPE html>")):
+            path = os.path.join(self.dir.name, "map" + extension)
+            self.map.save(path)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(len(magic)), magic, extension)
+
+    def test_weights_file(self):
+        path = os.path.join(self.dir.name, "map.json")
+        self.map.save(path)
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        self.assertEqual((saved["format"], saved["heads"], saved["rows"], saved["cols"]),
+                         ("attend-attention", 1, 2, 3))
+        self.assertEqual((saved["row_labels"], saved["col_labels"]), (["a", "b"],
+                                                                      ["x", "y", "z"]))
+        assert_close("saved weights", np.array(saved["weights"][0]), self.map.weights[0], 1e-6)
+
+    def test_bad_maps_raise(self):
+        for bad in (np.full((2, 3), np.nan), np.zeros(3), np.zeros((0, 3)),
+                    np.zeros((65, 2, 2))):
+            with self.assertRaises(ValueError):
+                attend.AttentionMap(bad)
+        with self.assertRaises(ValueError):
+            attend.AttentionMap(np.zeros((2, 3)), rows=["only one"])
+        with self.assertRaises(attend.AttendError) as caught:
+            self.map.save(os.path.join(self.dir.name, "map.gif"))
+        self.assertIn(".gif", caught.exception.message)
+        with self.assertRaises(ValueError):
+            self.map.render(".gif")
 
 
 if __name__ == "__main__":
