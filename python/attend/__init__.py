@@ -24,7 +24,7 @@ and .save()s to PNG, SVG, PDF or HTML (maps.py).
 from ._errors import AttendError
 from .attention import (additive_attention, bilinear_attention, dot_attention,
                         feature_attention, han_attention, multi_head)
-from .maps import AttentionMap
+from .maps import AttentionMap, Comparison, compare
 from .models import (Classifier, LanguageModel, Prediction, TranslationResult, Translator,
                      load)
 from .training import Progress, train
@@ -32,5 +32,5 @@ from .training import Progress, train
 __all__ = ["AttendError", "additive_attention", "bilinear_attention", "dot_attention",
            "feature_attention", "han_attention", "multi_head",
            "load", "Classifier", "Translator", "TranslationResult", "LanguageModel",
-           "Prediction", "AttentionMap", "train", "Progress"]
+           "Prediction", "AttentionMap", "Comparison", "compare", "train", "Progress"]
 __version__ = "0.1.0"

@@ -25,7 +25,6 @@ import tempfile
 
 import numpy as np
 
-from ._errors import AttendError
 from ._lib import Session, _c_char_p, _c_int, _ctx_p, _float_p, declare, sibling
 
 viz = sibling("libattend-viz.so")  # the pictures: cairo and pango
@@ -42,6 +41,8 @@ declare({
     "at_attention_map_set_weights": (_c_int, [_ctx_p, _map_p, _c_int, _float_p, _c_int]),
     "at_attention_map_save": (_c_int, [_ctx_p, _map_p, _c_char_p]),
     "at_plot_map": (_c_int, [_ctx_p, _map_p, _c_char_p]),
+    "at_plot_compare": (_c_int, [_ctx_p, _c_int, ctypes.POINTER(_map_p), _c_char_p,
+                                 _c_char_p]),
 }, viz)
 
 MAX_TOKENS = 4096  # AT_VIZ_MAX_TOKENS
@@ -84,7 +85,35 @@ def _weights(weights):
     return np.ascontiguousarray(array)
 
 
-class AttentionMap:
+class _Picture:
+    """What every picture object shares: render() and the notebook's
+    _repr_png_ / _repr_html_, all through the subclass's save()."""
+
+    def render(self, extension):
+        """The picture as bytes: extension is ".png", ".svg", ".pdf" or
+        ".html"."""
+        if extension not in PICTURE_FORMATS:
+            raise ValueError(f"extension must be one of {', '.join(PICTURE_FORMATS)}, "
+                             f"not {extension!r}")
+        with tempfile.TemporaryDirectory(prefix="attend-map-") as folder:
+            path = os.path.join(folder, "map" + extension)
+            self.save(path)
+            with open(path, "rb") as picture:
+                return picture.read()
+
+    def _repr_png_(self):
+        return self.render(".png")
+
+    def _repr_html_(self):
+        page = self.render(".html").decode("utf-8")
+        # The page sizes itself; the iframe takes its height once loaded.
+        return ('<iframe class="attend-map" style="width:100%;border:0;height:480px" '
+                'onload="this.style.height=(this.contentWindow.document.documentElement'
+                '.scrollHeight+8)+\'px\'" srcdoc="' + html.escape(page, quote=True)
+                + '"></iframe>')
+
+
+class AttentionMap(_Picture):
     """One attention picture's data (attend/viz.h's at_attention_map).
 
     weights: (rows, cols) or (heads, rows, cols), rows = queries / outputs,
@@ -119,8 +148,9 @@ class AttentionMap:
                    [text(m.col_labels[i]) for i in range(m.cols)], text(m.title),
                    text(m.model), text(m.mechanism))
 
-    def _with_c_map(self, session, draw):
-        """Build the C map in session, call draw(c_map), free it."""
+    def _build(self, session):
+        """A C copy of the map (in session's context); the caller frees it
+        with viz.at_attention_map_free."""
         c_map = _map_p()
         heads, rows, cols = self.weights.shape
         session.check(viz.at_attention_map_create, session.ctx, ctypes.byref(c_map), heads,
@@ -136,9 +166,10 @@ class AttentionMap:
             for head in range(heads):
                 session.check(viz.at_attention_map_set_weights, session.ctx, c_map, head,
                               self.weights[head].ctypes.data_as(_float_p), cols)
-            draw(c_map)
-        finally:
+        except BaseException:
             viz.at_attention_map_free(c_map)
+            raise
+        return c_map
 
     def save(self, path):
         """Write the map to path: a picture (.png, .svg, .pdf, .html, by the
@@ -146,33 +177,45 @@ class AttentionMap:
         at_attention_map_save), atomically. AttendError if the library
         refuses (its message says why)."""
         path = os.fspath(path)
-        target = path.encode("utf-8")
         function = (viz.at_attention_map_save if path.lower().endswith(".json")
                     else viz.at_plot_map)
         with Session() as session:
-            self._with_c_map(session, lambda c_map: session.check(function, session.ctx, c_map,
-                                                                  target))
+            c_map = self._build(session)
+            try:
+                session.check(function, session.ctx, c_map, path.encode("utf-8"))
+            finally:
+                viz.at_attention_map_free(c_map)
 
-    def render(self, extension):
-        """The picture as bytes: extension is ".png", ".svg", ".pdf" or
-        ".html"."""
-        if extension not in PICTURE_FORMATS:
-            raise ValueError(f"extension must be one of {', '.join(PICTURE_FORMATS)}, "
-                             f"not {extension!r}")
-        with tempfile.TemporaryDirectory(prefix="attend-map-") as folder:
-            path = os.path.join(folder, "map" + extension)
-            self.save(path)
-            with open(path, "rb") as picture:
-                return picture.read()
 
-    def _repr_png_(self):
-        return self.render(".png")
+class Comparison(_Picture):
+    """Several maps side by side in one figure (at_plot_compare): the same
+    input under several models, each panel named "model · mechanism", or
+    several inputs, each panel under its own title. A multi-head map is
+    shown as the mean of its heads. title: the heading (None: none)."""
 
-    def _repr_html_(self):
-        page = self.render(".html").decode("utf-8")
-        # The page sizes itself; the iframe takes its height once loaded.
-        return ('<iframe class="attend-map" style="width:100%;border:0;height:480px" '
-                'onload="this.style.height=(this.contentWindow.document.documentElement'
-                '.scrollHeight+8)+\'px\'" srcdoc="' + html.escape(page, quote=True)
-                + '"></iframe>')
+    def __init__(self, maps, title=None):
+        self.maps = list(maps)
+        if not self.maps or not all(isinstance(m, AttentionMap) for m in self.maps):
+            raise ValueError("compare: give one AttentionMap or more")
+        self.title = title
 
+    def save(self, path):
+        """Write the figure to path: .png, .svg, .pdf or .html."""
+        title = None if self.title is None else str(self.title).encode("utf-8")
+        with Session() as session:
+            built = []
+            try:
+                for m in self.maps:
+                    built.append(m._build(session))
+                session.check(viz.at_plot_compare, session.ctx, len(built),
+                              (_map_p * len(built))(*built), title,
+                              os.fspath(path).encode("utf-8"))
+            finally:
+                for c_map in built:
+                    viz.at_attention_map_free(c_map)
+
+
+def compare(maps, title=None):
+    """A Comparison of maps (see Comparison): shows inline in a notebook,
+    .save(path) writes it."""
+    return Comparison(maps, title)

@@ -467,6 +467,20 @@ class Maps(unittest.TestCase):
                                                                       ["x", "y", "z"]))
         assert_close("saved weights", np.array(saved["weights"][0]), self.map.weights[0], 1e-6)
 
+    def test_compare(self):
+        other = attend.AttentionMap(np.eye(2, 3, dtype=np.float32), ["a", "b"], ["x", "y", "z"],
+                                    title="t", model="m2", mechanism="dot")
+        both = attend.compare([self.map, other], title="two")
+        self.assertEqual(both._repr_png_()[:8], b"\x89PNG\r\n\x1a\n")
+        path = os.path.join(self.dir.name, "both.svg")
+        both.save(path)
+        with open(path, encoding="utf-8") as f:
+            picture = f.read()
+        self.assertIn("two", picture)
+        for bad in ([], [self.map, "not a map"]):
+            with self.assertRaises(ValueError):
+                attend.compare(bad)
+
     def test_bad_maps_raise(self):
         for bad in (np.full((2, 3), np.nan), np.zeros(3), np.zeros((0, 3)),
                     np.zeros((65, 2, 2))):
