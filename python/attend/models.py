@@ -186,6 +186,11 @@ class TranslationResult(collections.namedtuple("TranslationResult",
 
     map = None  # set by Translator.translate (a namedtuple has no __init__)
 
+    def __repr__(self):
+        return (f"TranslationResult(text={self.text!r}, weights={self.weights.dtype} "
+                f"{self.weights.shape}, source={''.join(self.source)!r}, "
+                f"target={''.join(self.target)!r})")
+
     def _repr_html_(self):
         return self.map._repr_html_()
 
