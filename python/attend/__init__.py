@@ -19,10 +19,17 @@ Translator (.translate(text)) for a checkpoint the CLI wrote (models.py).
 """
 from ._errors import AttendError
 from .attention import (additive_attention, bilinear_attention, dot_attention,
-                        feature_attention, han_attention, multi_head)
+                        feature_attention, forward_attention, han_attention,
+                        key_value_attention, luong_attention, luong_attentional,
+                        luong_local_attention, monotonic_attention, monotonic_attention_hard,
+                        multi_head, self_attention, structured_attention, structured_penalty)
 from .models import Classifier, Prediction, Translator, load
 
 __all__ = ["AttendError", "additive_attention", "bilinear_attention", "dot_attention",
            "feature_attention", "han_attention", "multi_head",
+           "luong_attention", "luong_attentional", "luong_local_attention",
+           "monotonic_attention", "monotonic_attention_hard", "forward_attention",
+           "self_attention", "structured_attention", "structured_penalty",
+           "key_value_attention",
            "load", "Classifier", "Translator", "Prediction"]
 __version__ = "0.1.0"
