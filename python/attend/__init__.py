@@ -3,6 +3,11 @@
     import numpy as np, attend
     context, weights = attend.dot_attention(q, k, v, mask=keep)
 
+Every attention family of the C header is a function (attention.py lists
+them): additive, dot and scaled dot, bilinear, Luong global and local,
+monotonic (soft and hard), forward, HAN, per-feature, self-attention,
+structured self-attention, key-value and multi-head.
+
 The binding uses ctypes (standard library): nothing is compiled when the
 package is installed, and the only dependency is NumPy (Debian's
 python3-numpy). cffi in ABI mode would load the same library the same way

@@ -1,9 +1,28 @@
 """The attention families of libattend as functions on NumPy arrays.
 
+Every family of include/attend/attention.h but the seed's AttentionDecoder
+cell (a whole GRU-style decoder step, not an attention to look at):
+  additive_attention     Bahdanau (additive, "concat")
+  dot_attention          dot and scaled dot, with heads and causal masks
+  bilinear_attention     "general", q W k
+  luong_attention        Luong global: dot, general, concat, location
+  luong_attentional      Luong's h̃_t = tanh(W_c [c_t; h_t])
+  luong_local_attention  Luong local-m and local-p
+  monotonic_attention    Raffel's soft (expected) monotonic alignment
+  monotonic_attention_hard   its hard decoding step
+  forward_attention      Zhang's forward attention on any weights y
+  han_attention          HAN's static attention (one distribution)
+  feature_attention      the seed's Keras layer (one per feature)
+  self_attention         scaled dot self-attention
+  structured_attention   Lin et al.'s r hops; structured_penalty
+  key_value_attention    Daniluk's key-value attention
+  multi_head             multi-head, laid out as torch's
+
 Each function takes float32 arrays with the shapes of include/attend/
 attention.h, an optional keep-mask (1 = keep) and the family's parameters,
-runs the C library's forward pass and returns (context, weights) as new
-NumPy arrays. The parameters are the caller's: each call makes its layer
+runs the C library's forward pass (inference: no gradients, no noise) and
+returns (context, weights) as new NumPy arrays (a few add an output on
+request: positions, the read r_t). The parameters are the caller's: each call makes its layer
 with rng = NULL (every parameter zero) and copies the given arrays into the
 layer's parameter tensors, so weights dumped from any model (PyTorch,
 Keras) can be looked at through attend.
@@ -14,7 +33,8 @@ Shapes (B batch, Tq queries, Tk keys, H heads):
                         weights (B, Tq, Tk) or (B, Tk).
 Masks: a padding mask (B, Tk), or a full mask with one row per score row
 ((B, Tq, Tk); (B, H, Tq, Tk) for heads). A query that sees no key gets zero
-weights and a zero context, never NaN.
+weights and a zero context, never NaN. Integer arrays (lengths, positions)
+take any integer dtype and are copied as int32.
 """
 import ctypes
 
