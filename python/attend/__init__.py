@@ -3,6 +3,11 @@
     import numpy as np, attend
     context, weights = attend.dot_attention(q, k, v, mask=keep)
 
+Every attention family of the C header is a function (attention.py lists
+them): additive, dot and scaled dot, bilinear, Luong global and local,
+monotonic (soft and hard), forward, HAN, per-feature, self-attention,
+structured self-attention, key-value and multi-head.
+
 The binding uses ctypes (standard library): nothing is compiled when the
 package is installed, and the only dependency is NumPy (Debian's
 python3-numpy). cffi in ABI mode would load the same library the same way
@@ -23,7 +28,10 @@ and .save()s to PNG, SVG, PDF or HTML (maps.py).
 """
 from ._errors import AttendError
 from .attention import (additive_attention, bilinear_attention, dot_attention,
-                        feature_attention, han_attention, multi_head)
+                        feature_attention, forward_attention, han_attention,
+                        key_value_attention, luong_attention, luong_attentional,
+                        luong_local_attention, monotonic_attention, monotonic_attention_hard,
+                        multi_head, self_attention, structured_attention, structured_penalty)
 from .maps import AttentionMap, Comparison, compare
 from .models import (Classifier, LanguageModel, Prediction, TranslationResult, Translator,
                      load)
@@ -31,6 +39,10 @@ from .training import Progress, train
 
 __all__ = ["AttendError", "additive_attention", "bilinear_attention", "dot_attention",
            "feature_attention", "han_attention", "multi_head",
+           "luong_attention", "luong_attentional", "luong_local_attention",
+           "monotonic_attention", "monotonic_attention_hard", "forward_attention",
+           "self_attention", "structured_attention", "structured_penalty",
+           "key_value_attention",
            "load", "Classifier", "Translator", "TranslationResult", "LanguageModel",
            "Prediction", "AttentionMap", "Comparison", "compare", "train", "Progress"]
 __version__ = "0.1.0"

@@ -93,3 +93,23 @@ def keep_mask(mask, allowed_shapes, causal=False):
     result = AttnMask(pointer, rows, int(bool(causal)))
     result.array = keep
     return result
+
+
+def int32s(name, x, shape):
+    """x, an integer array of the given shape, as a new C-contiguous int32
+    copy (lengths, positions). A non-integer dtype is a TypeError; a value
+    that int32 cannot hold is a ValueError."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of integers, not {type(x).__name__}")
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must have an integer dtype, not {x.dtype}")
+    expect_shape(name, x, shape)
+    limits = np.iinfo(np.int32)
+    if x.size and (x.min() < limits.min or x.max() > limits.max):
+        raise ValueError(f"{name} has a value outside int32")
+    return np.array(x, dtype=np.int32, order="C")
+
+
+def int32_pointer(x):
+    """A ctypes int32 * into the int32 array x (which must outlive the call)."""
+    return x.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))

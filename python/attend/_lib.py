@@ -129,6 +129,41 @@ class MultiHead(ctypes.Structure):  # at_multi_head
                 ("kdim", ctypes.c_int), ("vdim", ctypes.c_int), ("out_dim", ctypes.c_int)]
 
 
+class Luong(ctypes.Structure):  # at_luong
+    _fields_ = [("score", ctypes.c_int), ("W_a", _tensor_p), ("v_a", _tensor_p),
+                ("W_c", _tensor_p), ("query_size", ctypes.c_int), ("key_size", ctypes.c_int),
+                ("attn_size", ctypes.c_int), ("max_source_len", ctypes.c_int),
+                ("attentional_size", ctypes.c_int), ("value_size", ctypes.c_int)]
+
+
+class LuongLocal(ctypes.Structure):  # at_luong_local
+    _fields_ = [("align", Luong), ("kind", ctypes.c_int), ("window", ctypes.c_int),
+                ("W_p", _tensor_p), ("v_p", _tensor_p), ("predict_size", ctypes.c_int)]
+
+
+class Monotonic(ctypes.Structure):  # at_monotonic
+    _fields_ = [("energy", Additive), ("g", _tensor_p), ("r", _tensor_p),
+                ("noise_std", ctypes.c_float)]
+
+
+class SelfAttention(ctypes.Structure):  # at_self_attention
+    _fields_ = [("W_Q", _tensor_p), ("W_K", _tensor_p), ("W_V", _tensor_p),
+                ("input_size", ctypes.c_int), ("head_size", ctypes.c_int),
+                ("value_size", ctypes.c_int)]
+
+
+class StructuredAttention(ctypes.Structure):  # at_structured_attention
+    _fields_ = [("W_s1", _tensor_p), ("W_s2", _tensor_p), ("input_size", ctypes.c_int),
+                ("attn_size", ctypes.c_int), ("hops", ctypes.c_int)]
+
+
+class KeyValue(ctypes.Structure):  # at_key_value
+    _fields_ = [("W_Y", _tensor_p), ("W_h", _tensor_p), ("w", _tensor_p), ("W_r", _tensor_p),
+                ("W_x", _tensor_p), ("key_size", ctypes.c_int), ("value_size", ctypes.c_int),
+                ("input_size", ctypes.c_int), ("out_size", ctypes.c_int),
+                ("attn_size", ctypes.c_int), ("memory", ctypes.c_int)]
+
+
 # ---------------------------------------------------------------- functions
 _ctx_p = ctypes.c_void_p      # at_ctx *, opaque
 _params_p = ctypes.c_void_p   # at_params *, opaque
@@ -136,6 +171,7 @@ _status = ctypes.c_int        # at_status
 _c_int, _c_float, _c_char_p = ctypes.c_int, ctypes.c_float, ctypes.c_char_p
 _mask_p = ctypes.POINTER(AttnMask)
 _int_p = ctypes.POINTER(ctypes.c_int)
+_int32_p = ctypes.POINTER(ctypes.c_int32)
 
 _SIGNATURES = {
     "at_status_name": (_c_char_p, [_status]),
@@ -175,6 +211,48 @@ _SIGNATURES = {
     "at_multi_head_forward": (_status, [_ctx_p, ctypes.POINTER(MultiHead), _tensor_p,
                                         _tensor_p, _tensor_p, _mask_p, _tensor_pp,
                                         _tensor_pp]),
+    "at_luong_init": (_status, [_ctx_p, ctypes.POINTER(Luong), _params_p, _c_char_p, _c_int,
+                                _c_int, _c_int, _c_int, _c_int, _c_int, ctypes.c_void_p]),
+    "at_luong_init_attentional": (_status, [_ctx_p, ctypes.POINTER(Luong), _params_p,
+                                            _c_char_p, _c_int, _c_int, ctypes.c_void_p]),
+    "at_luong_project_keys": (_status, [_ctx_p, ctypes.POINTER(Luong), _tensor_p, _tensor_pp]),
+    "at_luong_attend": (_status, [_ctx_p, ctypes.POINTER(Luong), _tensor_p, _tensor_p,
+                                  _tensor_p, _mask_p, _tensor_pp, _tensor_pp]),
+    "at_luong_attentional": (_status, [_ctx_p, ctypes.POINTER(Luong), _tensor_p, _tensor_p,
+                                       _tensor_pp]),
+    "at_luong_local_init": (_status, [_ctx_p, ctypes.POINTER(LuongLocal), _params_p, _c_char_p,
+                                      _c_int, _c_int, _c_int, _c_int, _c_int, _c_int, _c_int,
+                                      _c_int, ctypes.c_void_p]),
+    "at_luong_local_attend": (_status, [_ctx_p, ctypes.POINTER(LuongLocal), _tensor_p,
+                                        _tensor_p, _tensor_p, _mask_p, _int32_p, _c_int,
+                                        _tensor_pp, _tensor_pp, _tensor_pp]),
+    "at_monotonic_init": (_status, [_ctx_p, ctypes.POINTER(Monotonic), _params_p, _c_char_p,
+                                    _c_int, _c_int, _c_int, ctypes.c_void_p]),
+    "at_monotonic_attend": (_status, [_ctx_p, ctypes.POINTER(Monotonic), _tensor_p, _tensor_p,
+                                      _tensor_p, _tensor_p, _mask_p, _tensor_pp, _tensor_pp]),
+    "at_monotonic_attend_hard": (_status, [_ctx_p, ctypes.POINTER(Monotonic), _tensor_p,
+                                           _tensor_p, _tensor_p, _mask_p, _int32_p,
+                                           _tensor_pp, _tensor_pp]),
+    "at_forward_attention": (_status, [_ctx_p, _tensor_p, _tensor_p, _tensor_p, _tensor_p,
+                                       _mask_p, _tensor_pp, _tensor_pp]),
+    "at_self_attention_init_sizes": (_status, [_ctx_p, ctypes.POINTER(SelfAttention),
+                                               _params_p, _c_char_p, _c_int, _c_int, _c_int,
+                                               ctypes.c_void_p]),
+    "at_self_attention_forward": (_status, [_ctx_p, ctypes.POINTER(SelfAttention), _tensor_p,
+                                            _mask_p, _tensor_pp, _tensor_pp]),
+    "at_structured_attention_init": (_status, [_ctx_p, ctypes.POINTER(StructuredAttention),
+                                               _params_p, _c_char_p, _c_int, _c_int, _c_int,
+                                               ctypes.c_void_p]),
+    "at_structured_attention_forward": (_status, [_ctx_p, ctypes.POINTER(StructuredAttention),
+                                                  _tensor_p, _mask_p, _tensor_pp, _tensor_pp]),
+    "at_structured_penalty": (_status, [_ctx_p, _tensor_p, _tensor_pp]),
+    "at_structured_penalty_rows": (_status, [_ctx_p, _tensor_p, _tensor_pp]),
+    "at_key_value_init": (_status, [_ctx_p, ctypes.POINTER(KeyValue), _params_p, _c_char_p,
+                                    _c_int, _c_int, _c_int, _c_int, _c_int, _c_int,
+                                    ctypes.c_void_p]),
+    "at_key_value_forward_ext": (_status, [_ctx_p, ctypes.POINTER(KeyValue), _tensor_p,
+                                           _tensor_p, _tensor_p, _mask_p, _tensor_pp,
+                                           _tensor_pp, _tensor_pp]),
 }
 
 
