@@ -852,6 +852,16 @@ static void test_tsv(at_ctx *ctx) {
           at_ctx_error(ctx));
     CHECK_STATUS(ctx, at_pairs_add(ctx, &pairs, "has\ttab", "x"), AT_ERR_ARGUMENT);
     CHECK_STATUS(ctx, at_pairs_add(ctx, &pairs, "ok", ""), AT_ERR_ARGUMENT);
+    /* A source that starts with U+FEFF would be written first in a TSV and
+     * read back without it (taken for a byte order mark): refused, in the
+     * list and on a later line of a file alike. */
+    CHECK_STATUS(ctx, at_pairs_add(ctx, &pairs, "\xEF\xBB\xBFx", "y"), AT_ERR_ARGUMENT);
+    CHECK(strstr(at_ctx_error(ctx), "U+FEFF") != NULL, "message names U+FEFF: %s",
+          at_ctx_error(ctx));
+    CHECK(pairs.count == 0, "the refused pair is not added");
+    expect_tsv_error(ctx, "a\tb\n\xEF\xBB\xBFx\ty\n", 0, ":2:", "U+FEFF");
+    CHECK_OK(ctx, at_pairs_add(ctx, &pairs, "x\xEF\xBB\xBF", "\xEF\xBB\xBFy"));
+    at_pairs_clear(&pairs);
 }
 
 int main(void) {

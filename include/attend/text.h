@@ -28,14 +28,16 @@ typedef struct at_pairs {
     char **target;
 } at_pairs;
 /* Append a copy of one pair. Both must be valid, non-empty UTF-8 without a
- * tab, CR or LF (so the pair survives a TSV round trip), else
- * AT_ERR_ARGUMENT. */
+ * tab, CR or LF, and the source must not start with U+FEFF (a TSV reader
+ * drops it at the start of a file), so the pair survives a TSV round trip;
+ * else AT_ERR_ARGUMENT. */
 AT_API at_status at_pairs_add(at_ctx *ctx, at_pairs *pairs, const char *source, const char *target);
 AT_API void at_pairs_clear(at_pairs *pairs); /* frees every string; leaves {0} */
 
 /* Read a TSV file of source<TAB>target lines (users bring their own data).
  * Every line must be valid UTF-8 with exactly two non-empty fields of at
- * most max_chars code points each (0 = no limit). CRLF line ends, a final
+ * most max_chars code points each (0 = no limit), and a pair at_pairs_add
+ * accepts. CRLF line ends, a final
  * line without a newline, and a UTF-8 byte order mark are accepted; empty
  * lines are skipped. out must be empty; on any error it stays empty and the
  * message reads "PATH:LINE: what is wrong" (AT_ERR_FORMAT; AT_ERR_IO if the

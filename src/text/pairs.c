@@ -4,7 +4,8 @@
  * The one shape every data set takes on its way to the trainer: generated
  * dates and a user's TSV file both end up here. The list owns copies of its
  * strings and only accepts text that can be written back as TSV unchanged:
- * valid, non-empty UTF-8 without tabs or line breaks.
+ * valid, non-empty UTF-8 without tabs or line breaks, and no source that
+ * starts with U+FEFF (a reader drops it at the start of a file).
  */
 #include "text.h"
 #include "internal.h"
@@ -19,6 +20,12 @@ static at_status check_field(at_ctx *ctx, const char *text, const char *what) {
     if (bad)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "pairs: %s holds a %s at byte %zu", what,
                            *bad == '\t' ? "tab" : "line break", (size_t)(bad - text));
+    /* A TSV reader takes U+FEFF at the start of a file for a byte order
+     * mark and drops it: a source starting with it would not survive being
+     * written first in a file and read back. */
+    if (!strcmp(what, "source") && !strncmp(text, "\xEF\xBB\xBF", 3))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "pairs: the source starts with U+FEFF (an invisible byte order mark)");
     return at_utf8_check(ctx, text, strlen(text), what);
 }
 

@@ -69,6 +69,9 @@ static at_status parse_line(at_ctx *ctx, const char *path, long line, char *text
     *tab = 0;
     text[len] = 0;
     at_status s = at_pairs_add(ctx, out, text, tab + 1);
+    /* What the list refuses (e.g. a source starting with U+FEFF) is a
+     * fault of the file here. */
+    if (s == AT_ERR_ARGUMENT) s = AT_ERR_FORMAT;
     if (s != AT_OK) return at_ctx_fail(ctx, s, "%s:%ld: %s", path, line, at_ctx_error(ctx));
     return AT_OK;
 }
