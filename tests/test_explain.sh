@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_explain.sh - `attend explain` end to end on tiny models trained here
-# (a luong multi-head model and the seed decoder, on a small TSV): at every
+# (a luong multi-head model and the seed decoder, on a few generated dates): at every
 # step the JSON's α rows equal `attend translate --weights json`'s row K,
 # its choice is output unit K (END after the last), the probabilities sum
 # to 1 with the choice on top, the context is Σ_j α_j v_j of the JSON's
@@ -13,16 +13,9 @@ ATTEND=${1:?usage: test_explain.sh PATH/TO/attend}
 # shellcheck source=tests/cli_checks.sh
 . "$(dirname "$0")/cli_checks.sh"
 
-cat > "$DIR/pairs.tsv" <<'TSV'
-9 May 2018	2018-05-09
-10 May 2018	2018-05-10
-1 June 1999	1999-06-01
-3 March 2001	2001-03-03
-12 July 1987	1987-07-12
-21 Oct 1950	1950-10-21
-5 Jan 2020	2020-01-05
-30 Dec 1999	1999-12-30
-TSV
+# a few generated English dates to learn from
+"$ATTEND" dates generate --count 60 --valid 10 --test 10 --seed 3 --locales en \
+    --out "$DIR/dates" > "$DIR/dates.log" 2>&1 || fail "dates generate: $(cat "$DIR/dates.log")"
 
 "$ATTEND" explain --help | grep -q -- "--step K" || fail "explain --help"
 
@@ -30,7 +23,7 @@ TSV
 check_model() {
     name=$1
     shift
-    "$ATTEND" train --data "$DIR/pairs.tsv" --valid "$DIR/pairs.tsv" --steps 150 --batch 4 \
+    "$ATTEND" train --data "$DIR/dates/train.tsv" --valid "$DIR/dates/valid.tsv" --steps 150 --batch 4 \
         --embed 8 --encoder 8 --decoder-size 16 --attn-size 8 --out "$DIR/$name" "$@" \
         2> "$DIR/$name.log" || { fail "$name: train: $(cat "$DIR/$name.log")"; return; }
     model="$DIR/$name/model.safetensors"
