@@ -24,6 +24,7 @@ int dates_main(int argc, char **argv);
 int train_main(int argc, char **argv);
 int eval_main(int argc, char **argv);
 int translate_main(int argc, char **argv);
+int explain_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int g2p_main(int argc, char **argv);

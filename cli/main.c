@@ -24,6 +24,7 @@ static const command commands[] = {
     {"train", train_main, "train a seq2seq model with attention on dates or a TSV of text pairs"},
     {"eval", eval_main, "exact match and per-character accuracy of a model on a TSV or dates"},
     {"translate", translate_main, "translate text with a model (e.g. a date to ISO), with its attention"},
+    {"explain", explain_main, "one decoder step's equations with the model's real numbers"},
     {"plot", plot_main, "draw a saved attention map (PNG, SVG, PDF, HTML, terminal) or training curves"},
     {"g2p", g2p_main, "pronunciation: train, evaluate and run a grapheme-to-phoneme model (CMUdict)"},
     {"lm", lm_main, "character language models on a book: train, evaluate, generate text"},

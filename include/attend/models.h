@@ -248,6 +248,92 @@ AT_API at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *model,
                                            const at_beam_options *options, at_translation *out);
 AT_API void at_translation_clear(at_translation *translation);
 
+/* Explain one step (src/models/explain.c): every number of the decoder
+ * step that wrote output unit K of the greedy translation of `text`, so a
+ * learner can read the equations (docs/explain.md) with the real numbers.
+ * The numbers are float32 copies of what the model's own step computed
+ * (the step runs with a recorder attached; nothing is recomputed), each
+ * malloc'd; at_step_explanation_clear frees them. Names and shapes, with
+ * Tx source units, H heads (1 but multi-head), 2N the encoder width, Dv
+ * the width of what α weighs (2N; multi-head: 2N/H), S the decoder size,
+ * I the decoder's input width, Vt the target vocabulary:
+ *
+ * Both decoders
+ *   annotations (Tx, 2N)   h_j, the encoder states
+ *   scores      (H, Tx)    the family's score e_j before its normalisation
+ *                          (-inf where a key is hidden or, monotonic, was
+ *                          not scanned)
+ *   weights     (H, Tx)    α_j: row K of at_seq2seq_translate's weights
+ *   values      (H, Tx, Dv) v_j, what α weighs: h_j; multi-head: each
+ *                          head's V_h h_j + b_V (its in_proj rows)
+ *   head_context (H, Dv)   Σ_j α_hj v_hj (== context when H = 1)
+ *   contributions (H, Tx)  input j's share of the head's context along
+ *                          its direction: (α_hj v_hj)·ĉ_h, ĉ_h = c_h/‖c_h‖
+ *                          (0 when c_h = 0). They sum over j to ‖c_h‖;
+ *                          a negative one pulls against c_h. This is the
+ *                          honest "top contributing inputs": α_j alone
+ *                          ignores how long h_j is and where it points.
+ *   context     (2N)       c_t; multi-head: W_O [c_1 ... c_H] + b_O
+ *   input       (I)        seed: y_{t-1} (I = E, the embedding of the
+ *                          previous unit, or Vt, its own softmax);
+ *                          luong: x_t = [embed(y_{t-1}); h̃_{t-1}] (E + S)
+ *   state_prev, state (S)  s_{t-1} and s_t (luong: h_{t-1}, h_t)
+ *   logits, probabilities (Vt)  and the top 5 of them in `top`
+ * Seed decoder (NULL for luong)
+ *   reset, update, proposal (S)  r_t, z_t and s̃_t of its eqs. 4-7
+ * Luong decoder (NULL for seed)
+ *   attentional (S)        h̃_t = tanh(W_c [c_t; h_t])
+ *   memory_prev, memory (S)  the LSTM's cell c_{t-1}, c_t (NULL for GRU)
+ * Families
+ *   local-m/-p: position = p_t; window (Tx) 1 for s in W_t, else 0;
+ *               align (Tx) the softmax inside the window (local-p's
+ *               weights are align · exp(−(s − p_t)²/(2σ²)), σ = D/2)
+ *   monotonic:  decoding is hard: from previous_position (included) the
+ *               scan stops at the first j with p_choose_j = σ(e_j) >= 0.5;
+ *               position = that j, or -1 when none (then α = 0 and c = 0);
+ *               p_choose (Tx) is 0 before previous_position
+ *   forward:    prior (Tx) α̂_{t-1}, base (Tx) y_t the additive softmax;
+ *               α̂_t = (α̂_{t-1}(n) + α̂_{t-1}(n-1)) y_t(n), renormalised
+ *   other fields of a family not in use are NULL (position 0).
+ *
+ * step K counts from 0; K = Ty (the output's length) is the step that
+ * wrote END, when the output ended. A K outside that range, empty text,
+ * invalid UTF-8 or a text too long is an AT_ERR_ARGUMENT saying which.
+ * Runs with gradients off and out of training mode (restored after) and
+ * resets the context, as at_seq2seq_translate. */
+#define AT_EXPLAIN_TOP 5
+#define AT_EXPLAIN_UNIT_BYTES (AT_VOCAB_MAX_TOKEN_BYTES + 1)
+typedef struct at_explain_choice {
+    int32_t id;                        /* a target id                      */
+    float probability;                 /* softmax(logits)[id]              */
+    char unit[AT_EXPLAIN_UNIT_BYTES];  /* its text, "<END>" for END        */
+} at_explain_choice;
+typedef struct at_step_explanation {
+    char *output;         /* the whole greedy translation (as translate's) */
+    int step;             /* K                                            */
+    int source_len;       /* Tx                                           */
+    int target_len;       /* Ty, END excluded                              */
+    char **source_units;  /* (Tx) the input's units as text (one block)    */
+    at_explain_choice previous; /* y_{t-1}: "<START>" at K = 0 (its
+                                   probability is not this step's: 0)    */
+    at_explain_choice chosen;   /* the argmax: output unit K, or END       */
+    at_decoder_kind decoder;
+    at_attention_kind attention; /* the luong decoder's; seed: additive  */
+    at_cell_kind cell;           /* luong only                          */
+    int heads, annotation_size, value_size, state_size, input_size, vocab_size;
+    float *annotations, *scores, *weights, *values, *head_context, *contributions, *context;
+    float *input, *state_prev, *state, *logits, *probabilities;
+    float *reset, *update, *proposal;       /* seed                       */
+    float *attentional, *memory_prev, *memory; /* luong                   */
+    float position, previous_position;      /* local, monotonic           */
+    float *window, *align, *p_choose, *prior, *base;
+    int top_count;                          /* min(5, Vt)                 */
+    at_explain_choice top[AT_EXPLAIN_TOP];  /* most probable first        */
+} at_step_explanation;
+AT_API at_status at_seq2seq_explain_step(at_ctx *ctx, const at_seq2seq *model, const char *text,
+                                         int step, at_step_explanation *out);
+AT_API void at_step_explanation_clear(at_step_explanation *explanation);
+
 /* Training and evaluation (src/models/trainer.c). One step: reset the
  * context, zero gradients, loss in training mode (dropout on; the setting
  * is restored after), backward, clip to clip_norm (0 = none), optimiser

@@ -364,6 +364,8 @@ at_status at_additive_attend(at_ctx *ctx, const at_additive *layer, at_tensor *q
     // e = v_aᵀ tanh(W_a q + keys_proj)
     AT_TRY(attn_additive_scores(ctx, &d, layer->W_a, layer->v_a, queries->data, keys_proj->data, t,
                                 scores));
+    // explain one step: the scores it shows (a no-op unless it runs)
+    AT_TRY(ati_trace_put(ctx, "scores", scores, 3, (int[]){d.B, d.tq, d.tk}));
     // α = softmax_j(e) over the kept keys
     AT_TRY(attn_softmax_scores(ctx, &view, rows, d.tk, scores, alpha));
     // c = α V

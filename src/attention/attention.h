@@ -85,6 +85,12 @@ at_status attn_scratch_floats(at_ctx *ctx, float **out, size_t n);
 at_status attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                            const float *q, const float *k, const float *v,
                            const attn_mask_view *mask, float *out, float *lse, float *weights);
+/* The same, and scores (G, Tq, Tk) = scale q_i·k_j (-inf where hidden)
+ * when not NULL; scores needs weights (both come from the second pass). */
+at_status attn_dot_forward_scores(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
+                                  const float *q, const float *k, const float *v,
+                                  const attn_mask_view *mask, float *out, float *lse,
+                                  float *weights, float *scores);
 at_status attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                             const float *q, const float *k, const float *v, const float *out,
                             const float *lse, const float *d_out, const float *weights,

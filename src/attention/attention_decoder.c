@@ -302,6 +302,10 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
         // s = (1 − z) ∘ s_prev + z ∘ s̃
         s->data[k] = (1.0f - sv.z[k]) * sp->data[k] + sv.z[k] * sv.cand[k];
     }
+    // explain one step: the gates and the proposal it shows (a no-op unless it runs)
+    AT_TRY(ati_trace_put(ctx, "reset", sv.r, 2, (int[]){B, S}));
+    AT_TRY(ati_trace_put(ctx, "update", sv.z, 2, (int[]){B, S}));
+    AT_TRY(ati_trace_put(ctx, "proposal", sv.cand, 2, (int[]){B, S}));
     if (track) {
         cell_saved *kept;
         AT_TRY(ati_scratch(ctx, (void **)&kept, sizeof *kept));

@@ -378,7 +378,7 @@ typedef struct fwd_scratch {
 /* One work item: query rows i0 .. i0+bq of group g. */
 static void forward_tile(int g, int i0, int tq, int tk, int d, int dv, float scale, const float *q,
                          const float *k, const float *v, const attn_mask_view *mask, float *out,
-                         float *lse, float *weights, const fwd_scratch *w) {
+                         float *lse, float *weights, float *scores, const fwd_scratch *w) {
     int bq = tq - i0 < BQ ? tq - i0 : BQ;
     const float *Q = q + ((size_t)g * tq + i0) * d;   /* (bq, d)  */
     const float *K = k + (size_t)g * tk * d;          /* (tk, d)  */
@@ -431,14 +431,20 @@ static void forward_tile(int g, int i0, int tq, int tk, int d, int dv, float sca
     for (int j0 = 0; j0 < tk; j0 += BK) {
         int bk = tk - j0 < BK ? tk - j0 : BK;
         float *wrow0 = weights + ((size_t)g * tq + i0) * tk + j0; /* (bq, bk) of (tq, tk) */
+        float *srow0 = scores ? scores + ((size_t)g * tq + i0) * tk + j0 : NULL;
         if (j0 >= end) {
             for (int i = 0; i < bq; i++) memset(wrow0 + (size_t)i * tk, 0, sizeof(float) * bk);
+            for (int i = 0; srow0 && i < bq; i++)
+                for (int j = 0; j < bk; j++) srow0[(size_t)i * tk + j] = -INFINITY;
             continue;
         }
         tile_gemm(bk, bq, d, K + (size_t)j0 * d, d, 1, qt, BQ, st, BQ, 0);
         mask_tile(st, 1, BQ, mask, g, i0, bq, j0, bk);
         for (int i = 0; i < bq; i++)
             for (int j = 0; j < bk; j++) wrow0[(size_t)i * tk + j] = st[(size_t)j * BQ + i];
+        // explain one step: the scaled scores s_ij (-inf where hidden), before the exp
+        for (int i = 0; srow0 && i < bq; i++)
+            memcpy(srow0 + (size_t)i * tk, wrow0 + (size_t)i * tk, sizeof(float) * bk);
         exp_rows(wrow0, (size_t)tk, bq, bk, w->shift);
     }
 }
@@ -456,6 +462,14 @@ static int thread_id(void) {
 at_status attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                            const float *q, const float *k, const float *v,
                            const attn_mask_view *mask, float *out, float *lse, float *weights) {
+    return attn_dot_forward_scores(ctx, G, tq, tk, d, dv, scale, q, k, v, mask, out, lse, weights,
+                                   NULL);
+}
+
+at_status attn_dot_forward_scores(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
+                                  const float *q, const float *k, const float *v,
+                                  const attn_mask_view *mask, float *out, float *lse,
+                                  float *weights, float *scores) {
     if (G <= 0 || tq <= 0) return AT_OK;
     attn_mask_view none = {NULL, (size_t)G * tq, 0, tq, tk};
     if (!mask) mask = &none;
@@ -482,7 +496,8 @@ at_status attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, fl
 #pragma omp for schedule(dynamic, 1)
         for (long item = 0; item < items; item++) {
             int g = (int)(item / tiles), i0 = (int)(item % tiles) * BQ;
-            forward_tile(g, i0, tq, tk, d, dv, scale, q, k, v, mask, out, lse, weights, &w);
+            forward_tile(g, i0, tq, tk, d, dv, scale, q, k, v, mask, out, lse, weights, scores,
+                         &w);
         }
     }
     return AT_OK;

@@ -572,17 +572,32 @@ at_status at_monotonic_attend_hard(at_ctx *ctx, const at_monotonic *layer, at_te
     AT_TRY(ati_scratch(ctx, (void **)&e, (size_t)d.Tk * sizeof(float)));       // (Tk)
     AT_TRY(ati_scratch(ctx, (void **)&v_hat, (size_t)d.A * sizeof(float)));    // (A)
     unit_direction(layer->energy.v_a->data, d.A, v_hat);
+    float *scanned = NULL, *p_scan = NULL; // (B, Tk) e_j and p_j: only for explain one step
+    if (ati_tracing(ctx)) {
+        AT_TRY(ati_scratch(ctx, (void **)&scanned, (size_t)d.B * d.Tk * sizeof(float)));
+        AT_TRY(ati_scratch(ctx, (void **)&p_scan, (size_t)d.B * d.Tk * sizeof(float)));
+    }
 
     for (int b = 0; b < d.B; b++) {
         int from = positions[b];
         monotonic_energies(wq + (size_t)b * d.A, keys_proj->data + (size_t)b * d.Tk * d.A, v_hat,
                            layer->g->data[0], layer->r->data[0], from, d.Tk, d.A, z, e);
+        for (int j = 0; scanned && j < d.Tk; j++) { // not scanned (before `from`): -inf, p 0
+            size_t at = (size_t)b * d.Tk + j;
+            scanned[at] = j < from ? -INFINITY : e[j];
+            p_scan[at] = j < from || !attn_is_kept(&view, (size_t)b, j) ? 0.0f
+                                                                       : ati_fast_sigmoid(e[j]);
+        }
         int stop = first_stop(e, &view, b, from, d.Tk);
         if (stop < 0) continue; // attend to nothing, keep the position
         positions[b] = stop;
         memcpy(result->data + (size_t)b * Dv, values->data + ((size_t)b * d.Tk + stop) * Dv,
                (size_t)Dv * sizeof(float));
         if (onehot) onehot->data[(size_t)b * d.Tk + stop] = 1.0f;
+    }
+    if (scanned) {
+        AT_TRY(ati_trace_put(ctx, "scores", scanned, 2, (int[]){d.B, d.Tk}));
+        AT_TRY(ati_trace_put(ctx, "p_choose", p_scan, 2, (int[]){d.B, d.Tk}));
     }
     *context = result;
     if (weights) *weights = onehot;

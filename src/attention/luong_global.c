@@ -308,6 +308,8 @@ at_status at_luong_attend(at_ctx *ctx, const at_luong *layer, at_tensor *queries
 
     // score(h_t, h̄_s)
     AT_TRY(luong_scores(ctx, layer, &d, queries->data, keys_proj->data, track ? &t : NULL, scores));
+    // explain one step: the scores it shows (a no-op unless it runs)
+    AT_TRY(ati_trace_put(ctx, "scores", scores, 3, (int[]){d.B, d.tq, d.tk}));
     // a_t = softmax_s(score) over the kept keys
     AT_TRY(attn_softmax_scores(ctx, &view, rows, d.tk, scores, alpha));
     // c_t = Σ_s a_t(s) v_s

@@ -138,6 +138,17 @@ static void local_row(const local_saved *sv, const float *scores, const uint8_t 
     }
 }
 
+/* explain one step: the scores of every s, p_t, the window W_t as 0/1 and
+ * align_t (the softmax inside the window, before local-p's Gaussian). */
+static at_status trace_local(at_ctx *ctx, const attn_dims *d, const float *scores, const float *p,
+                             const float *window, const float *align) {
+    const int map[3] = {d->B, d->tq, d->tk};
+    AT_TRY(ati_trace_put(ctx, "scores", scores, 3, map));
+    AT_TRY(ati_trace_put(ctx, "p_t", p, 2, (int[]){d->B, d->tq}));
+    AT_TRY(ati_trace_put(ctx, "window", window, 3, map));
+    return ati_trace_put(ctx, "align", align, 3, map);
+}
+
 static at_status local_forward(at_ctx *ctx, local_saved *sv, const attn_mask_view *mask,
                                const float *h, const float *kp, const float *values, int track,
                                int first_step, float *context) {
@@ -154,10 +165,14 @@ static at_status local_forward(at_ctx *ctx, local_saved *sv, const attn_mask_vie
     else
         for (size_t r = 0; r < rows; r++)
             sv->p[r] = (float)(first_step + (int)(r % d->tq)); // p_t = t
+    float *window = NULL; // (B, Tq, Tk) 1 inside W_t: only for explain one step
+    if (ati_tracing(ctx)) AT_TRY(ati_scratch_zero(ctx, (void **)&window, rows * d->tk * sizeof(float)));
     for (size_t r = 0; r < rows; r++) {
         window_keep(sv, mask, r, sv->p[r], source_length(sv, (int)(r / d->tq)), keep);
         local_row(sv, scores + r * d->tk, keep, sv->p[r], sv->align + r * d->tk, sv->a + r * d->tk);
+        for (int s = 0; window && s < d->tk; s++) window[r * d->tk + s] = keep[s];
     }
+    if (window) AT_TRY(trace_local(ctx, d, scores, sv->p, window, sv->align));
     // c_t = Σ_s a_t(s) v_s
     attn_weighted_sum(ctx->threads, d->B, d->tq, d->tk, d->dv, sv->a, values, context);
     return AT_OK;

@@ -362,6 +362,8 @@ at_status at_multi_head_attend(at_ctx *ctx, const at_multi_head *layer, at_tenso
     // head_h (B, H, Tq, E/H) = softmax(Q_h K_hᵀ / √(E/H) + mask) V_h
     AT_TRY(at_dot_attention(ctx, Q, k_heads, v_heads, 0.0f, mask, &context,
                             weights ? &alpha : NULL));
+    // explain one step: each head's context, before the output projection
+    AT_TRY(ati_trace_put(ctx, "head_context", context->data, context->ndim, context->shape));
     AT_TRY(out_proj(ctx, layer, context, &result)); // out (B, Tq, O)
     if (qs.single_step) {
         AT_TRY(attn_unit_axis(ctx, result, 1, 0, &result));           // (B, O)

@@ -144,8 +144,13 @@ static at_status dot_attention_sequence(at_ctx *ctx, at_tensor *q, at_tensor *k,
     AT_TRY(dot_output(ctx, n, n->tq, n->dv, track, &c));                   // (B, [H,] Tq, dv)
     if (weights) AT_TRY(dot_output(ctx, n, n->tq, n->tk, track, &alpha));  // (B, [H,] Tq, Tk)
     AT_TRY(attn_scratch_floats(ctx, &s.lse, (size_t)groups * n->tq)); // lse (G, Tq)
-    AT_TRY(attn_dot_forward(ctx, groups, n->tq, n->tk, n->d, n->dv, s.scale, q->data, k->data,
-                            v->data, &s.mask, c->data, s.lse, alpha ? alpha->data : NULL));
+    float *scores = NULL; // (G, Tq, Tk): only for explain one step
+    if (alpha && ati_tracing(ctx))
+        AT_TRY(attn_scratch_floats(ctx, &scores, (size_t)groups * n->tq * n->tk));
+    AT_TRY(attn_dot_forward_scores(ctx, groups, n->tq, n->tk, n->d, n->dv, s.scale, q->data,
+                                   k->data, v->data, &s.mask, c->data, s.lse,
+                                   alpha ? alpha->data : NULL, scores));
+    if (scores) AT_TRY(ati_trace_put(ctx, "scores", scores, 3, (int[]){groups, n->tq, n->tk}));
     s.weights = alpha;
     if (track) AT_TRY(record_dot(ctx, qkv, c, &s));
     *context = c;

@@ -85,6 +85,25 @@ struct ati_node {
     void *saved;                  /* op-specific cache kept for backward     */
 };
 
+/* ------------------------------------------------------------------ trace
+ * A recorder of the numbers a fused op computes and does not hand back
+ * (scores, gates, p_t, ...), for "explain one step" (src/models/explain.c).
+ * It is off (ctx->trace NULL) except while explain runs the one decoder
+ * step it explains; then the ops that own such numbers copy them into the
+ * arena under a name (trace.c). Nothing else reads it. */
+#define ATI_TRACE_MAX 16
+#define ATI_TRACE_NAME 24
+typedef struct ati_trace_entry {
+    char name[ATI_TRACE_NAME];
+    int ndim, shape[4];
+    size_t size;
+    float *data; /* in the arena: valid until the next at_ctx_reset */
+} ati_trace_entry;
+typedef struct ati_trace {
+    ati_trace_entry entry[ATI_TRACE_MAX];
+    int count;
+} ati_trace;
+
 /* ---------------------------------------------------------------- context */
 
 struct at_ctx {
@@ -95,6 +114,7 @@ struct at_ctx {
     int training;
     int threads;
     at_rng rng;
+    ati_trace *trace; /* NULL, or explain's recorder (see "trace" above) */
     at_status last_status;
     char error[AT_ERROR_BYTES];
 };
@@ -124,6 +144,18 @@ at_status ati_scratch_copy(at_ctx *ctx, const void **out, const void *src, size_
  * apart from the fields given; fill iarg/farg/aux/saved afterwards. */
 at_status ati_tape_record(at_ctx *ctx, ati_node **node_out, const char *op, ati_backward_fn fn,
                          at_tensor *out, int nin, at_tensor *const *inputs);
+
+/* trace.c: attach a recorder (NULL detaches); returns the previous one. */
+ati_trace *ati_trace_attach(at_ctx *ctx, ati_trace *trace);
+/* 1 when a recorder is attached: an op skips the copies otherwise. */
+int ati_tracing(const at_ctx *ctx);
+/* Copy data (shape, ndim <= 4) into the arena under name; a no-op without
+ * a recorder. A name put again replaces the earlier copy. More than
+ * ATI_TRACE_MAX names is an AT_ERR_ARGUMENT. */
+at_status ati_trace_put(at_ctx *ctx, const char *name, const float *data, int ndim,
+                        const int *shape);
+/* The entry of that name, or NULL. */
+const ati_trace_entry *ati_trace_get(const ati_trace *trace, const char *name);
 
 /* Shape helpers. */
 size_t ati_shape_size(int ndim, const int *shape);

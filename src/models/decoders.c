@@ -14,6 +14,10 @@
  *     c_t, α_t = attention(h_t, h)           (B, 2N), (B, Tx) or (B, H, Tx)
  *     h̃_t  = tanh(W_c [c_t; h_t])            (B, S)
  *     logits_t = W_s h̃_t + b_s               (B, Vt)
+ *
+ * "Explain one step" (explain.c) runs this very step with a recorder on
+ * the context: each step hands it the input, c_t and h̃_t by name (a no-op
+ * otherwise); the attention and the seed's cell record their own insides.
  */
 #include "models.h"
 
@@ -24,8 +28,12 @@ static at_status seed_step(at_ctx *ctx, const at_seq2seq *m, const enc_out *enc,
     at_tensor *y_prev = state->y_soft;
     if (m->config.seed_teacher_forcing)
         AT_TRY(at_embedding_forward(ctx, &m->target_embed, prev, 1, (int[]){enc->B}, &y_prev));
-    AT_TRY(at_attention_decoder_step(ctx, &m->seed, y_prev, state->s, enc->annotations,
-                                     enc->keys_proj, &enc->mask, &state->s, logits, weights));
+    at_tensor *context;
+    AT_TRY(ati_trace_put(ctx, "input", y_prev->data, y_prev->ndim, y_prev->shape));
+    AT_TRY(at_attention_decoder_step_ext(ctx, &m->seed, y_prev, state->s, enc->annotations,
+                                         enc->keys_proj, &enc->mask, &state->s, logits, weights,
+                                         &context));
+    AT_TRY(ati_trace_put(ctx, "context", context->data, context->ndim, context->shape));
     if (!m->config.seed_teacher_forcing) /* the next step reads this step's softmax */
         AT_TRY(at_softmax(ctx, &state->y_soft, *logits, NULL, 0));
     return AT_OK;
@@ -49,6 +57,7 @@ static at_status forward_family(at_ctx *ctx, const at_seq2seq *m, const enc_out 
     at_tensor *unused, *y;
     AT_TRY(at_additive_attend(ctx, &m->additive, h, enc->keys_proj, enc->annotations, &enc->mask,
                               &unused, &y));
+    AT_TRY(ati_trace_put(ctx, "base", y->data, y->ndim, y->shape)); // y_t, for explain
     return at_forward_attention(ctx, y, state->alpha, NULL, enc->annotations, &enc->mask, context,
                                 &state->alpha);
 }
@@ -113,14 +122,17 @@ static at_status luong_step(at_ctx *ctx, const at_seq2seq *m, const enc_out *enc
     at_tensor *e, *x, *context, *joined, *pre;
     AT_TRY(at_embedding_forward(ctx, &m->target_embed, prev, 1, (int[]){enc->B}, &e));
     AT_TRY(at_concat(ctx, &x, 2, (at_tensor *[]){e, state->h_tilde}, 1)); /* (B, E + S) */
+    AT_TRY(ati_trace_put(ctx, "input", x->data, x->ndim, x->shape));
     if (m->config.cell == AT_CELL_LSTM)
         AT_TRY(at_lstm_cell(ctx, &m->lstm, x, state->s, state->c, &state->s, &state->c));
     else
         AT_TRY(at_gru_cell(ctx, &m->gru, x, state->s, &state->s));
     AT_TRY(luong_attention(ctx, m, enc, state, state->s, t, &context, weights));
+    AT_TRY(ati_trace_put(ctx, "context", context->data, context->ndim, context->shape));
     AT_TRY(at_concat(ctx, &joined, 2, (at_tensor *[]){context, state->s}, 1)); /* (B, 2N + S) */
     AT_TRY(at_dense_forward(ctx, &m->W_c, joined, &pre));
     AT_TRY(at_tanh(ctx, &state->h_tilde, pre));
+    AT_TRY(ati_trace_put(ctx, "attentional", state->h_tilde->data, 2, state->h_tilde->shape));
     return at_dense_forward(ctx, &m->W_s, state->h_tilde, logits);
 }
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int32_t argmax(const float *row, int n) {
+int32_t s2s_argmax(const float *row, int n) {
     int32_t best = 0;
     for (int v = 1; v < n; v++)
         if (row[v] > row[best]) best = v;
@@ -62,7 +62,7 @@ at_status at_seq2seq_decode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_b
         at_tensor *logits, *w = NULL;
         AT_TRY(s2s_decoder_step(ctx, m, &enc, &state, prev, t, &logits, weights ? &w : NULL));
         for (int b = 0; b < B; b++) {
-            prev[b] = argmax(logits->data + (size_t)b * V, V);
+            prev[b] = s2s_argmax(logits->data + (size_t)b * V, V);
             if (done[b]) continue;
             ids[(size_t)b * Ty + t] = prev[b];
             if (prev[b] == AT_TOKEN_END) done[b] = 1, finished++;
@@ -81,9 +81,9 @@ void at_translation_clear(at_translation *tr) {
     *tr = (at_translation){0};
 }
 
-/* A batch of one built by hand from a string's ids. */
-static at_status single_batch(at_ctx *ctx, const at_seq2seq *m, const char *text,
-                              at_seq2seq_batch *b) {
+/* A batch of one built by hand from a string's ids (models.h). */
+at_status s2s_single_batch(at_ctx *ctx, const at_seq2seq *m, const char *text,
+                           at_seq2seq_batch *b) {
     size_t len = strlen(text);
     if (len == 0) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "empty text: nothing to translate");
     AT_TRY(at_utf8_check(ctx, text, len, "text"));
@@ -150,7 +150,7 @@ at_status at_seq2seq_translate_beam(at_ctx *ctx, const at_seq2seq *m, const char
     at_ctx_reset(ctx);
     at_status s =
         ids && weights ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "translate: out of memory");
-    if (s == AT_OK) s = single_batch(ctx, m, text, &b);
+    if (s == AT_OK) s = s2s_single_batch(ctx, m, text, &b);
     if (s == AT_OK) s = at_seq2seq_beam_search(ctx, m, &b, options, ids, weights, &score);
     if (s == AT_OK) s = finish_translation(ctx, m, ids, weights, b.source_len, out);
     if (s == AT_OK) out->score = score;

@@ -8,6 +8,7 @@
  *                 and every attention family; used by training and decoding.
  *   greedy.c      greedy decoding of a batch, and one string translated.
  *   beam.c        beam search of a batch (width 1 = greedy).
+ *   explain.c     every number of one greedy decoder step, for learners.
  *   checkpoint.c  save and load, configuration and vocabularies included.
  *   data.c        data sets encoded once, padded batches, length buckets.
  *   trainer.c     one training step and the evaluation metrics.
@@ -80,6 +81,12 @@ at_status s2s_encode(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_batch *b
  * step. -> logits (B, Vt); weights (B, heads, Tx) if weights != NULL. */
 at_status s2s_decoder_step(at_ctx *ctx, const at_seq2seq *m, const enc_out *enc, dec_state *state,
                            const int32_t *prev, int t, at_tensor **logits, at_tensor **weights);
+/* greedy.c: the first index of the largest of n values (greedy's pick). */
+int32_t s2s_argmax(const float *row, int n);
+/* greedy.c: b (made by at_seq2seq_batch_init for 1) = the one string
+ * text; empty, invalid or too long text is an AT_ERR_ARGUMENT. */
+at_status s2s_single_batch(at_ctx *ctx, const at_seq2seq *m, const char *text,
+                           at_seq2seq_batch *b);
 /* config.c */
 at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c);
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out);

@@ -1,0 +1,441 @@
+/*
+ * explain.c - `attend explain MODEL TEXT --step K [--json]`: the equations
+ * of one decoder step with the numbers the model really used.
+ *
+ * The library's at_seq2seq_explain_step does the work (greedy decoding of
+ * TEXT up to output unit K, that step recorded); this file prints it:
+ *   - in the terminal, each equation as docs/explain.md writes it, then its
+ *     numbers: a table over the input units (e_j, α_j, contribution), and
+ *     vectors, long ones shortened to their first values and their norm;
+ *   - with --json, one JSON object (json-c) holding every number, for the
+ *     lab's page; its shape is written in docs/explain.md.
+ * Bad input (no --step, K not a number or out of range, empty text,
+ * invalid UTF-8) prints an error naming it and exits non-zero.
+ */
+#define _POSIX_C_SOURCE 200809L /* isatty, fileno */
+#include "model_io.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: attend explain MODEL TEXT --step K [--json] [--threads N]\n\n"
+            "Translate TEXT greedily with MODEL and show every number of the decoder step\n"
+            "that wrote output unit K (0 = the first; K = the output's length is the\n"
+            "step that wrote END): the scores e_j, the weights α_j, the context and the\n"
+            "inputs that contribute most to it, the decoder's state (the seed's gates r,\n"
+            "z and its proposal; luong's h_t and h̃_t) and the top-5 output units.\n\n"
+            "  --step K     the output position to explain (required)\n"
+            "  --json       one JSON object with every number (docs/explain.md)\n"
+            "  --threads N  threads for the products (default 1)\n");
+}
+
+/* ------------------------------------------------------------ terminal */
+
+/* The input's text: control characters as U+FFFD on a terminal. */
+static void put_text(const char *text) {
+    cli_put_text(stdout, text, isatty(fileno(stdout)));
+}
+
+enum { SHOWN = 6 }; /* a longer vector shows its first SHOWN values and its norm */
+
+static double norm_of(const float *v, int n) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return sqrt(s);
+}
+
+/* name, padded to `width` characters (not bytes: the names hold Greek and
+ * combining marks). */
+static void print_padded(const char *name, int width) {
+    int pad = width - (int)at_utf8_length(name);
+    printf("%s%*s", name, pad > 0 ? pad : 0, "");
+}
+
+static void print_vector(const char *name, const float *v, int n) {
+    printf("  ");
+    print_padded(name, 10);
+    printf(" = [");
+    int shown = n <= SHOWN + 2 ? n : SHOWN;
+    for (int i = 0; i < shown; i++) printf("%s%+.4f", i ? ", " : "", (double)v[i]);
+    if (shown < n) printf(", ... (%d values)", n);
+    printf("]  ‖·‖ = %.4f\n", norm_of(v, n));
+}
+
+/* The score's equation, as docs/mechanisms writes it. */
+static const char *score_equation(const at_step_explanation *x) {
+    if (x->decoder == AT_DECODER_SEED) return "e_j = v_aᵀ tanh(W_a s_{t−1} + U_a h_j + b_a)";
+    switch (x->attention) {
+    case AT_ATTENTION_ADDITIVE: return "e_j = v_aᵀ tanh(W_a h_t + U_a h_j + b_a)";
+    case AT_ATTENTION_DOT: return "e_j = h_tᵀ h_j";
+    case AT_ATTENTION_GENERAL: return "e_j = h_tᵀ W_a h_j";
+    case AT_ATTENTION_CONCAT: return "e_j = v_aᵀ tanh(W_a [h_t; h_j])";
+    case AT_ATTENTION_LOCATION: return "e = W_a h_t (one score per position j)";
+    case AT_ATTENTION_LOCAL_M: return "p_t = t;  e_j = h_tᵀ W_a h_j";
+    case AT_ATTENTION_LOCAL_P: return "p_t = S σ(v_pᵀ tanh(W_p h_t));  e_j = h_tᵀ W_a h_j";
+    case AT_ATTENTION_MONOTONIC: return "e_j = g v̂ᵀ tanh(W_a h_t + U_a h_j + b_a) + r;  p_j = σ(e_j)";
+    case AT_ATTENTION_FORWARD: return "e_j = v_aᵀ tanh(W_a h_t + U_a h_j + b_a);  y_t = softmax(e)";
+    case AT_ATTENTION_MULTIPLICATIVE: return "e_j = h_tᵀ h_j / √(2N)";
+    case AT_ATTENTION_MULTI_HEAD: return "e_hj = (W_Q h_t + b_Q)_hᵀ (W_K h_j + b_K)_h / √(E/H)";
+    default: return "?";
+    }
+}
+
+static const char *weight_equation(const at_step_explanation *x) {
+    if (x->decoder == AT_DECODER_SEED) return "α_j = softmax_j(e_j)";
+    switch (x->attention) {
+    case AT_ATTENTION_LOCAL_M: return "α_j = softmax of e over the window |j − p_t| <= D";
+    case AT_ATTENTION_LOCAL_P:
+        return "α_j = softmax of e over the window |j − p_t| <= D, times exp(−(j − p_t)²/(2σ²)), "
+               "σ = D/2";
+    case AT_ATTENTION_MONOTONIC:
+        return "α = one-hot at the first j >= the previous position with p_j >= 0.5 (decoding is "
+               "hard)";
+    case AT_ATTENTION_FORWARD:
+        return "α̂_t(j) = (α̂_{t−1}(j) + α̂_{t−1}(j−1)) y_t(j), renormalised";
+    case AT_ATTENTION_MULTI_HEAD: return "α_hj = softmax_j(e_hj), one distribution per head";
+    default: return "α_j = softmax_j(e_j)";
+    }
+}
+
+/* One row per input unit: e_j, α_j, the contribution, and the family's extras. */
+static void print_table(const at_step_explanation *x, int h) {
+    int Tx = x->source_len;
+    const float *e = x->scores + (size_t)h * Tx, *a = x->weights + (size_t)h * Tx;
+    const float *share = x->contributions + (size_t)h * Tx;
+    printf("    j  unit            e_j       α_j contribution");
+    if (x->window) printf("  window   align_j");
+    if (x->p_choose) printf("       p_j");
+    if (x->prior) printf("  α̂_{t−1}       y_t");
+    printf("\n");
+    for (int j = 0; j < Tx; j++) {
+        printf("  %3d  '", j);
+        put_text(x->source_units[j]);
+        printf("'");
+        int pad = 6 - (int)at_utf8_length(x->source_units[j]);
+        printf("%*s %10.4f %9.5f %12.5f", pad > 0 ? pad : 0, "", (double)e[j], (double)a[j],
+               (double)share[j]);
+        if (x->window) printf(" %7s %9.5f", x->window[j] > 0.0f ? "in" : "", (double)x->align[j]);
+        if (x->p_choose) printf(" %9.5f", (double)x->p_choose[j]);
+        if (x->prior) printf(" %9.5f %9.5f", (double)x->prior[j], (double)x->base[j]);
+        printf("\n");
+    }
+}
+
+/* The inputs of largest contribution, up to 3. */
+static void print_top_inputs(const at_step_explanation *x, int h) {
+    int Tx = x->source_len, used[3] = {-1, -1, -1};
+    const float *share = x->contributions + (size_t)h * Tx;
+    printf("  top contributing inputs:");
+    for (int k = 0; k < 3 && k < Tx; k++) {
+        int best = -1;
+        for (int j = 0; j < Tx; j++)
+            if (j != used[0] && j != used[1] && (best < 0 || share[j] > share[best])) best = j;
+        used[k] = best;
+        printf(" j=%d '", best);
+        put_text(x->source_units[best]);
+        printf("' %.4f", (double)share[best]);
+    }
+    printf("  (of ‖c‖ = %.4f)\n", norm_of(x->head_context + (size_t)h * x->value_size, x->value_size));
+}
+
+static void print_attention(const at_step_explanation *x) {
+    printf("\nAttention (%s)\n  %s\n  %s\n", at_attention_kind_name(x->attention),
+           score_equation(x), weight_equation(x));
+    if (x->window)
+        printf("  p_t = %.4f\n", (double)x->position);
+    if (x->p_choose)
+        printf("  the scan starts at j = %d and %s\n", (int)x->previous_position,
+               x->position < 0 ? "finds no p_j >= 0.5: α = 0, c_t = 0" : "stops where α_j = 1");
+    for (int h = 0; h < x->heads; h++) {
+        if (x->heads > 1) printf(" head %d\n", h);
+        print_table(x, h);
+        print_top_inputs(x, h);
+    }
+    printf("  contribution_j = (α_j v_j)·c/‖c‖: input j's share of the context along c; they sum "
+           "to ‖c‖\n");
+    if (x->heads > 1) {
+        printf("\n  c_h = Σ_j α_hj V_h h_j  (each head)   c_t = W_O [c_1 ... c_H] + b_O\n");
+        for (int h = 0; h < x->heads; h++) {
+            char name[16];
+            snprintf(name, sizeof name, "c_%d", h + 1);
+            print_vector(name, x->head_context + (size_t)h * x->value_size, x->value_size);
+        }
+    } else {
+        printf("\n  c_t = Σ_j α_j h_j\n");
+    }
+    print_vector("c_t", x->context, x->annotation_size);
+}
+
+static void print_cell(const at_step_explanation *x) {
+    if (x->decoder == AT_DECODER_SEED) {
+        printf("\nThe decoder (the seed's AttentionDecoder)\n");
+        printf("  r_t = σ(W_r y_{t−1} + U_r s_{t−1} + C_r c_t + b_r)         reset gate\n");
+        printf("  z_t = σ(W_z y_{t−1} + U_z s_{t−1} + C_z c_t + b_z)         update gate\n");
+        printf("  s̃_t = tanh(W_p y_{t−1} + U_p (r_t ∘ s_{t−1}) + C_p c_t + b_p)   proposal\n");
+        printf("  s_t = (1 − z_t) ∘ s_{t−1} + z_t ∘ s̃_t\n");
+        print_vector("y_{t−1}", x->input, x->input_size);
+        print_vector("s_{t−1}", x->state_prev, x->state_size);
+        print_vector("r_t", x->reset, x->state_size);
+        print_vector("z_t", x->update, x->state_size);
+        print_vector("s̃_t", x->proposal, x->state_size);
+        print_vector("s_t", x->state, x->state_size);
+        printf("  logits_t = W_o y_{t−1} + U_o s_t + C_o c_t + b_o,   p = softmax(logits_t)\n");
+    } else {
+        printf("\nThe attentional state and the output\n  h̃_t = tanh(W_c [c_t; h_t])\n");
+        print_vector("h̃_t", x->attentional, x->state_size);
+        printf("  logits_t = W_s h̃_t + b_s,   p = softmax(logits_t)\n");
+    }
+    for (int k = 0; k < x->top_count; k++) {
+        printf("  %s '", k ? "     " : "top-5");
+        put_text(x->top[k].unit);
+        printf("'  p = %.5f  (logit %+.4f)\n", (double)x->top[k].probability,
+               (double)x->logits[x->top[k].id]);
+    }
+}
+
+/* luong: the cell runs first, and its h_t is the attention's query. */
+static void print_luong_state(const at_step_explanation *x) {
+    const char *cell = x->cell == AT_CELL_LSTM ? "LSTM" : "GRU";
+    printf("\nThe decoder's state (luong, %s cell, input feeding)\n", cell);
+    printf("  x_t = [embed(y_{t−1}); h̃_{t−1}]    h_t = %s(x_t, h_{t−1})\n", cell);
+    print_vector("x_t", x->input, x->input_size);
+    print_vector("h_{t−1}", x->state_prev, x->state_size);
+    if (x->memory) print_vector("c_{t−1} cell", x->memory_prev, x->state_size);
+    print_vector("h_t", x->state, x->state_size);
+    if (x->memory) print_vector("c_t cell", x->memory, x->state_size);
+}
+
+static void print_terminal(const char *text, const at_step_explanation *x) {
+    printf("Step %d of \"", x->step);
+    put_text(text);
+    printf("\" -> \"");
+    put_text(x->output);
+    printf("\" (%d output units)\n", x->target_len);
+    printf("  fed y_{t−1} = '");
+    put_text(x->previous.unit);
+    printf("', wrote '");
+    put_text(x->chosen.unit);
+    printf("' (p = %.5f)\n", (double)x->chosen.probability);
+    if (x->decoder == AT_DECODER_LUONG) print_luong_state(x);
+    print_attention(x);
+    print_cell(x);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+/* A float32 as the shortest text that reads back the same (%.9g); a
+ * non-finite number (a hidden key's -inf score) as null. */
+static json_object *number(float v) {
+    if (!isfinite(v)) return NULL;
+    char text[32];
+    snprintf(text, sizeof text, "%.9g", (double)v);
+    return json_object_new_double_s((double)v, text);
+}
+
+static json_object *vector(const float *v, int n) {
+    json_object *a = json_object_new_array_ext(n);
+    for (int i = 0; i < n; i++) json_object_array_add(a, number(v[i]));
+    return a;
+}
+
+static json_object *matrix(const float *v, int rows, int cols) {
+    json_object *a = json_object_new_array_ext(rows);
+    for (int r = 0; r < rows; r++) json_object_array_add(a, vector(v + (size_t)r * cols, cols));
+    return a;
+}
+
+static json_object *choice(const at_explain_choice *c, int with_probability) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int(c->id));
+    json_object_object_add(o, "unit", json_object_new_string(c->unit));
+    if (with_probability) json_object_object_add(o, "probability", number(c->probability));
+    return o;
+}
+
+static void add_vector(json_object *o, const char *key, const float *v, int n) {
+    if (v) json_object_object_add(o, key, vector(v, n));
+}
+
+static json_object *model_json(const at_step_explanation *x) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "decoder",
+                           json_object_new_string(x->decoder == AT_DECODER_SEED ? "seed" : "luong"));
+    json_object_object_add(o, "attention",
+                           json_object_new_string(at_attention_kind_name(x->attention)));
+    json_object_object_add(o, "cell",
+                           x->decoder == AT_DECODER_SEED
+                               ? NULL
+                               : json_object_new_string(x->cell == AT_CELL_LSTM ? "lstm" : "gru"));
+    const struct { const char *key; int value; } sizes[] = {
+        {"heads", x->heads},           {"annotation_size", x->annotation_size},
+        {"value_size", x->value_size}, {"state_size", x->state_size},
+        {"input_size", x->input_size}, {"vocab_size", x->vocab_size}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        json_object_object_add(o, sizes[i].key, json_object_new_int(sizes[i].value));
+    return o;
+}
+
+/* local's, monotonic's and forward's own numbers, or NULL. */
+static json_object *family_json(const at_step_explanation *x) {
+    json_object *o = json_object_new_object();
+    int Tx = x->source_len;
+    if (x->window) {
+        int lo = -1, hi = -1;
+        for (int j = 0; j < Tx; j++)
+            if (x->window[j] > 0.0f) hi = j, lo = lo < 0 ? j : lo;
+        json_object_object_add(o, "p_t", number(x->position));
+        json_object *w = json_object_new_array();
+        json_object_array_add(w, json_object_new_int(lo));
+        json_object_array_add(w, json_object_new_int(hi));
+        json_object_object_add(o, "window", lo < 0 ? NULL : w);
+        if (lo < 0) json_object_put(w);
+        add_vector(o, "in_window", x->window, Tx);
+        add_vector(o, "align", x->align, Tx);
+    } else if (x->p_choose) {
+        json_object_object_add(o, "previous_position", json_object_new_int((int)x->previous_position));
+        json_object_object_add(o, "position", json_object_new_int((int)x->position));
+        add_vector(o, "p_choose", x->p_choose, Tx);
+    } else if (x->prior) {
+        add_vector(o, "prior", x->prior, Tx);
+        add_vector(o, "base", x->base, Tx);
+    } else {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_object *explanation_json(const char *text, const at_step_explanation *x) {
+    int H = x->heads, Tx = x->source_len, S = x->state_size;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "text", json_object_new_string(text));
+    json_object_object_add(o, "output", json_object_new_string(x->output));
+    json_object_object_add(o, "step", json_object_new_int(x->step));
+    json_object_object_add(o, "target_len", json_object_new_int(x->target_len));
+    json_object *units = json_object_new_array_ext(Tx);
+    for (int j = 0; j < Tx; j++) json_object_array_add(units, json_object_new_string(x->source_units[j]));
+    json_object_object_add(o, "source", units);
+    json_object_object_add(o, "model", model_json(x));
+    json_object_object_add(o, "previous", choice(&x->previous, 0));
+    json_object_object_add(o, "chosen", choice(&x->chosen, 1));
+    json_object *top = json_object_new_array_ext(x->top_count);
+    for (int k = 0; k < x->top_count; k++) json_object_array_add(top, choice(&x->top[k], 1));
+    json_object_object_add(o, "top", top);
+    json_object_object_add(o, "scores", matrix(x->scores, H, Tx));
+    json_object_object_add(o, "weights", matrix(x->weights, H, Tx));
+    json_object_object_add(o, "contributions", matrix(x->contributions, H, Tx));
+    json_object_object_add(o, "context", vector(x->context, x->annotation_size));
+    json_object_object_add(o, "head_context", matrix(x->head_context, H, x->value_size));
+    json_object_object_add(o, "annotations", matrix(x->annotations, Tx, x->annotation_size));
+    json_object *values = json_object_new_array_ext(H);
+    for (int h = 0; h < H; h++)
+        json_object_array_add(values, matrix(x->values + (size_t)h * Tx * x->value_size, Tx,
+                                             x->value_size));
+    json_object_object_add(o, "values", values);
+    add_vector(o, "input", x->input, x->input_size);
+    add_vector(o, "state_prev", x->state_prev, S);
+    add_vector(o, "state", x->state, S);
+    add_vector(o, "reset", x->reset, S);
+    add_vector(o, "update", x->update, S);
+    add_vector(o, "proposal", x->proposal, S);
+    add_vector(o, "attentional", x->attentional, S);
+    add_vector(o, "memory_prev", x->memory_prev, S);
+    add_vector(o, "memory", x->memory, S);
+    add_vector(o, "logits", x->logits, x->vocab_size);
+    add_vector(o, "probabilities", x->probabilities, x->vocab_size);
+    json_object *family = family_json(x);
+    if (family) json_object_object_add(o, "family", family);
+    return o;
+}
+
+/* ---------------------------------------------------------------- main */
+
+typedef struct explain_args {
+    const char *model, *text;
+    long step, threads;
+    int have_step, json;
+} explain_args;
+
+/* 0 parsed, else the exit code (0 for --help is returned as -1). */
+static int parse(int argc, char **argv, explain_args *a) {
+    int positional = 0, options_done = 0;
+    *a = (explain_args){.threads = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!options_done && arg[0] == '-' && arg[1] == '-') {
+            const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+            if (!strcmp(arg, "--")) {
+                options_done = 1;
+            } else if (!strcmp(arg, "--help")) {
+                usage(stdout);
+                return -1;
+            } else if (!strcmp(arg, "--json")) {
+                a->json = 1;
+            } else if (!strcmp(arg, "--step") || !strcmp(arg, "--threads")) {
+                int is_step = !strcmp(arg, "--step");
+                if (!value) {
+                    fprintf(stderr, "attend explain: %s needs a value\n", arg);
+                    return 2;
+                }
+                if (!cli_parse_int(arg, value, is_step ? 0 : 1, is_step ? 1000000 : cli_max_threads(),
+                                   is_step ? &a->step : &a->threads))
+                    return 2;
+                a->have_step |= is_step;
+                i++;
+            } else {
+                fprintf(stderr, "attend explain: unknown option '%s' (see --help)\n", arg);
+                return 2;
+            }
+            continue;
+        }
+        if (positional == 0) a->model = arg;
+        else if (positional == 1) a->text = arg;
+        else {
+            fprintf(stderr, "attend explain: one TEXT only; '%s' is one too many (quote the text)\n", arg);
+            return 2;
+        }
+        positional++;
+    }
+    if (!a->model || !a->text || !a->have_step) {
+        fprintf(stderr, "attend explain: %s\n", !a->model ? "no MODEL given"
+                                                : !a->text ? "no TEXT given"
+                                                           : "--step K is required");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+int explain_main(int argc, char **argv) {
+    explain_args a;
+    int code = parse(argc, argv, &a);
+    if (code) return code < 0 ? 0 : code;
+    at_ctx *ctx = cli_context("explain", (int)a.threads, 1);
+    if (!ctx) return 1;
+    at_seq2seq *m = cli_load_model("explain", ctx, a.model, NULL);
+    if (!m) {
+        at_ctx_free(ctx);
+        return 1;
+    }
+    at_step_explanation x;
+    at_status s = at_seq2seq_explain_step(ctx, m, a.text, (int)a.step, &x);
+    if (s != AT_OK) {
+        code = cli_fail("explain", ctx, s);
+    } else if (a.json) {
+        json_object *o = explanation_json(a.text, &x);
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
+        fputc('\n', stdout);
+        json_object_put(o);
+    } else {
+        print_terminal(a.text, &x);
+    }
+    at_step_explanation_clear(&x);
+    at_seq2seq_free(m);
+    at_ctx_free(ctx);
+    return code;
+}
