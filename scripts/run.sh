@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc)" --target attend_cli >/dev/null
+# The CLI, and the shared libraries the Python package loads (python/README.md).
+cmake --build build -j "$(nproc)" --target attend_cli attend attend_data attend_viz >/dev/null
 attend=build/attend
 out=out
 model=$out/dates/model.safetensors

@@ -8,7 +8,9 @@ for no gain here (the API is plain structs of pointers and ints).
 Where the library comes from, in this order (the first that exists wins):
   1. the ATTEND_LIBRARY environment variable: a path to libattend.so;
   2. `pkg-config --variable=libdir attend`, then LIBDIR/libattend.so;
-  3. the build directory beside python/ (build/libattend.so in a checkout).
+  3. the build directory beside python/ (build/libattend.so in a checkout);
+  4. after `pip install ./python`, the build directory of the checkout pip
+     installed it from (pip records that folder in direct_url.json, PEP 610).
 If none loads, ImportError lists each place tried and why it failed.
 
 Every struct below mirrors one of include/attend/*.h field for field; every
@@ -16,9 +18,12 @@ function used has its argtypes and restype declared, so ctypes converts and
 checks each argument instead of guessing.
 """
 import ctypes
+import importlib.metadata
+import json
 import os
 import pathlib
 import subprocess
+import urllib.parse
 
 from ._errors import AttendError
 
@@ -38,6 +43,25 @@ def _pkg_config_candidate():
     return os.path.join(libdir, LIBRARY_FILE), None
 
 
+def _installed_from_candidate():
+    """CHECKOUT/build/libattend.so for a package pip installed from a
+    checkout's python/ folder, which pip records in the distribution's
+    direct_url.json (PEP 610); or (None, why not)."""
+    try:
+        record = importlib.metadata.distribution("attend").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return None, "attend is not installed with pip"
+    try:
+        url = json.loads(record or "")["url"]
+    except (ValueError, KeyError, TypeError):
+        return None, "pip recorded no source folder"
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "file":
+        return None, f"installed from {url}, not from a checkout"
+    folder = pathlib.Path(urllib.parse.unquote(parsed.path))
+    return str(folder.parent / "build" / LIBRARY_FILE), None
+
+
 def _candidates():
     """(description, path or None, why there is no path) in search order."""
     env = os.environ.get("ATTEND_LIBRARY")
@@ -46,6 +70,8 @@ def _candidates():
     yield ("pkg-config", path, why)
     checkout = pathlib.Path(__file__).resolve().parents[2] / "build" / LIBRARY_FILE
     yield ("build directory", str(checkout), None)
+    path, why = _installed_from_candidate()
+    yield ("the checkout pip installed from", path, why)
 
 
 def _load():

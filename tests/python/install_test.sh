@@ -9,10 +9,14 @@
 # and pip cut off from every package index (PIP_NO_INDEX, no config files,
 # no find-links): whatever they need must already be on this machine.
 #
-# Then, from a directory outside both the checkout and the copy (which is
-# deleted first), the venv's python imports attend, checks it came from the
-# venv's site-packages, and runs one scaled-dot attention call against NumPy.
-# Any failure prints what went wrong and exits non-zero.
+# Then, from a directory outside both the checkout and the copy (whose
+# python/ is deleted first), the venv's python imports attend, checks it came
+# from the venv's site-packages, and runs one scaled-dot attention call
+# against NumPy: once with ATTEND_LIBRARY, and once without it (and with
+# pkg-config blinded), when the package must find the library in the
+# build/ folder of the checkout pip installed it from (the copy's build/ is
+# a link to the real one). Any failure prints what went wrong and exits
+# non-zero.
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -34,6 +38,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/home" "$scratch/repo" "$scratch/elsewhere"
 cp -r "$source_dir/python" "$scratch/repo/python"
+ln -s "$(dirname "$library")" "$scratch/repo/build"
 rm -rf "$scratch/repo/python/build" "$scratch/repo/python"/*.egg-info
 
 # Offline: no index, no find-links, no pip.conf (this machine's or the user's).
@@ -47,10 +52,12 @@ fi
 
 python=$scratch/home/attend-env/bin/python
 [ -x "$python" ] || fail "the commands made no venv at ~/attend-env (expected $python)"
-rm -rf "$scratch/repo"   # only the installed copy is left to import
+rm -rf "$scratch/repo/python"   # only the installed copy is left to import
 
 cd "$scratch/elsewhere"
-env -u PYTHONPATH ATTEND_LIBRARY="$library" "$python" -I - "$scratch/home/attend-env" <<'EOF' ||
+check_installed() { # ENV...: the check below, in the venv, with this environment
+env -u PYTHONPATH "$@" "$python" -I - "$scratch/home/attend-env" "$scratch/repo/build/libattend.so" <<'EOF'
+import os
 import pathlib
 import sys
 
@@ -81,8 +88,15 @@ for name, got, want in (("weights", weights, want_w), ("context", context, want_
     error = float(np.abs(got - want).max())
     if not error <= 1e-5:
         sys.exit(f"{name}: largest error {error:.3g} against NumPy (tolerance 1e-5)")
-print(f"python_install: attend {where.parent} ran dot_attention; "
+loaded = attend._lib.lib._name
+if "ATTEND_LIBRARY" not in os.environ and loaded != sys.argv[2]:
+    sys.exit(f"without ATTEND_LIBRARY, attend loaded {loaded}, not the checkout's {sys.argv[2]}")
+print(f"python_install: attend {where.parent} ran dot_attention with {loaded}; "
       f"largest error {float(np.abs(weights - want_w).max()):.2g}")
 EOF
-  fail "the installed attend did not import or run (message above)"
+}
+check_installed ATTEND_LIBRARY="$library" ||
+  fail "the installed attend did not import or run with ATTEND_LIBRARY (message above)"
+check_installed -u ATTEND_LIBRARY PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH= ||
+  fail "the installed attend did not find the checkout's library by itself (message above)"
 echo "python_install: ok"
