@@ -3,16 +3,19 @@
  * says why that library): routes, methods, limits and bodies; the answers
  * come from serve_api.c and the embedded page (serve_assets).
  *
- * Routes are matched exactly against a fixed table, after libmicrohttpd
- * has decoded the path: no request ever opens a file, so "/../x",
- * "/%2e%2e/x" and "/a%2fb" are simply paths that are not in the table (a
- * 404). An API POST needs "Content-Type: application/json" (415 else),
+ * Routes are matched exactly against a fixed table, on the path as it
+ * came (its %-escapes not decoded): no request ever opens a file, so
+ * "/../x", "/%2e%2e/x", "/%00" and "/a%2fb" are simply paths that are not
+ * in the table (a 404). An API POST needs "Content-Type: application/json" (415 else),
  * which a browser cannot send to another origin without a preflight the
  * server never grants: a web page elsewhere cannot drive the lab.
  *
  * Limits: libmicrohttpd holds a connection's request line and headers in
  * a memory pool of SERVE_POOL_BYTES and answers a request whose headers do
- * not fit with 431; it answers a malformed request line with 400. A body
+ * not fit with 431; it answers a malformed request line with 400 (or,
+ * in Debian 12's 0.9.75, closes the connection without an answer when
+ * the line is one word with no space), and an HTTP/1.1 request without a
+ * Host header with 400. A body
  * announced longer than SERVE_MAX_BODY_BYTES is answered 413 at once
  * (the rest is not read and the connection is closed); a chunked body that
  * grows past it is discarded and answered 413 at its end, or the
@@ -171,6 +174,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     *state = NULL;
 }
 
+/* Paths are left as they came: no route holds a %-escape, so an escaped
+ * path ("/%2e%2e/", "/%00", "/a%2fb") is never taken for another. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *conn, char *s) {
+    (void)cls, (void)conn;
+    return strlen(s);
+}
+
 static void on_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     fprintf(stderr, "attend serve: ");
@@ -190,7 +200,8 @@ serve_http *serve_http_start(serve_catalogue *c, int fd, int ipv6, int threads) 
         (unsigned)SERVE_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)SERVE_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)SERVE_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_END);
     if (!h->daemon) {
         fprintf(stderr, "attend serve: the HTTP server (libmicrohttpd) did not start\n");
         free(h);
