@@ -9,7 +9,8 @@
 //   - switching to the multi-head model shows the head selector and every
 //     head in a grid; picking one head shows that head alone;
 //   - compare: two models side by side, each panel the API's translation
-//     under that model; a third and fourth can be added, a fifth cannot;
+//     under that model; more can be ticked up to four, then the other
+//     boxes are disabled (checked when there are five models or more);
 //   - "explain a step" and "watch training" are placeholders (disabled).
 // --screenshots DIR writes lab-translate.png, lab-heads.png and
 // lab-compare.png there (for docs/lab.md). Exits non-zero on any failure.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab_run.sh ATTEND WORKDIR [--screenshots DIR] - the attention lab in a real
-# browser: train two tiny date models with ATTEND (luong additive, and
-# multi-head with 2 heads) into WORKDIR/models - or use the models under
+# browser: train five tiny date models with ATTEND (luong additive,
+# multi-head with 2 heads, general, dot, and the seed decoder: more than
+# compare takes) into WORKDIR/models - or use the models under
 # $ATTEND_LAB_MODELS instead - start `ATTEND serve --port 0` over them, and
 # run lab_browser.mjs against it (playwright-core, installed here with
 # `npm ci` if node_modules is missing). --screenshots DIR (used by hand, for
@@ -21,9 +22,15 @@ if [ -z "${ATTEND_LAB_MODELS:-}" ]; then
   rm -rf "$models"
   small=(--data dates --train-size 1500 --valid-size 40 --batch 32 --steps 40 --eval-every 40
          --embed 8 --encoder 16 --decoder-size 32 --attn-size 16)
-  "$attend" train "${small[@]}" --out "$models/dates-additive" > "$work/train.log" 2>&1
-  "$attend" train "${small[@]}" --attention multi-head --heads 2 --out "$models/dates-multi-head" \
-    >> "$work/train.log" 2>&1
+  : > "$work/train.log"
+  for family in additive multi-head general dot seed; do
+    case $family in
+      multi-head) options=(--attention multi-head --heads 2) ;;
+      seed) options=(--decoder seed) ;;
+      *) options=(--attention "$family") ;;
+    esac
+    "$attend" train "${small[@]}" "${options[@]}" --out "$models/dates-$family" >> "$work/train.log" 2>&1
+  done
 fi
 "$attend" serve --port 0 --models "$models" > "$work/serve.out" 2> "$work/serve.err" &
 server=$!
