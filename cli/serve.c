@@ -50,7 +50,7 @@ typedef struct serve_options {
  * printing why). */
 static int parse(int argc, char **argv, serve_options *o) {
     *o = (serve_options){.port = DEFAULT_PORT, .host = "127.0.0.1", .models = "."};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return usage(stdout), -1;
         if (!strcmp(arg, "--port")) {
@@ -65,14 +65,14 @@ static int parse(int argc, char **argv, serve_options *o) {
             fprintf(stderr, "attend serve: unknown argument '%s'\n", arg);
             return usage(stderr);
         }
-        i++;
     }
     return 0;
 }
 
-/* A socket listening on host:port, or -1 after printing why. *ipv6 says
- * its family; *bound gets the port (the one chosen when port is 0). */
-static int listen_on(const char *host, long port, int *ipv6, long *bound) {
+/* A socket listening on host:port, or -1 after printing why. where gets
+ * its port (the one chosen when port is 0), family and whether it is a
+ * loopback address. */
+static int listen_on(const char *host, long port, serve_where *where) {
     char service[16];
     snprintf(service, sizeof service, "%ld", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -94,13 +94,16 @@ static int listen_on(const char *host, long port, int *ipv6, long *bound) {
         freeaddrinfo(found);
         return -1;
     }
-    *ipv6 = found->ai_family == AF_INET6;
+    where->ipv6 = found->ai_family == AF_INET6;
     freeaddrinfo(found);
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
     getsockname(fd, (struct sockaddr *)&addr, &len);
-    *bound = ntohs(*ipv6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                         : ((struct sockaddr_in *)&addr)->sin_port);
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&addr;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&addr;
+    where->port = ntohs(where->ipv6 ? v6->sin6_port : v4->sin_port);
+    where->loopback = where->ipv6 ? IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)
+                                  : (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
     return fd;
 }
 
@@ -116,10 +119,9 @@ int serve_main(int argc, char **argv) {
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    int ipv6 = 0;
-    long port = 0;
-    int fd = listen_on(o.host, o.port, &ipv6, &port);
-    serve_http *h = fd >= 0 ? serve_http_start(c, fd, ipv6, SERVE_THREADS) : NULL;
+    serve_where where = {0};
+    int fd = listen_on(o.host, o.port, &where);
+    serve_http *h = fd >= 0 ? serve_http_start(c, fd, &where, SERVE_THREADS) : NULL;
     if (!h) {
         if (fd >= 0) close(fd);
         serve_catalogue_free(c);
@@ -128,7 +130,8 @@ int serve_main(int argc, char **argv) {
     int n = serve_catalogue_count(c);
     fprintf(stderr, "attend serve: %d model%s under %s; Ctrl-C stops the server\n", n,
             n == 1 ? "" : "s", o.models);
-    printf("attend serve: http://%s%s%s:%ld/\n", ipv6 ? "[" : "", o.host, ipv6 ? "]" : "", port);
+    printf("attend serve: http://%s%s%s:%ld/\n", where.ipv6 ? "[" : "", o.host, where.ipv6 ? "]" : "",
+           where.port);
     fflush(stdout);
     int signal_number = 0;
     sigwait(&stop, &signal_number);

@@ -89,9 +89,15 @@ serve_reply serve_api_error(unsigned status, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ HTTP */
 typedef struct serve_http serve_http;
+/* Where the listening socket is: its port, its family, and whether it is
+ * a loopback address (then only a Host naming this machine is served). */
+typedef struct serve_where {
+    long port;
+    int ipv6, loopback;
+} serve_where;
 /* Serve on the listening socket fd (taken over: closed by serve_http_stop)
  * with a pool of `threads` threads; NULL after printing why. */
-serve_http *serve_http_start(serve_catalogue *c, int fd, int ipv6, int threads);
+serve_http *serve_http_start(serve_catalogue *c, int fd, const serve_where *where, int threads);
 void serve_http_stop(serve_http *h);
 
 /* ----------------------------------------------------------------- assets */

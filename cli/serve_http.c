@@ -8,7 +8,9 @@
  * "/../x", "/%2e%2e/x", "/%00" and "/a%2fb" are simply paths that are not
  * in the table (a 404). An API POST needs "Content-Type: application/json" (415 else),
  * which a browser cannot send to another origin without a preflight the
- * server never grants: a web page elsewhere cannot drive the lab.
+ * server never grants: a web page elsewhere cannot drive the lab. Bound
+ * to a loopback address, the server answers only requests whose Host
+ * names this machine (403 else), which defeats DNS rebinding.
  *
  * Limits: libmicrohttpd holds a connection's request line and headers in
  * a memory pool of SERVE_POOL_BYTES and answers a request whose headers do
@@ -42,6 +44,8 @@ enum {
 struct serve_http {
     struct MHD_Daemon *daemon;
     serve_catalogue *catalogue;
+    long port;      /* for the Host check                          */
+    int loopback;   /* bound to this machine only: check the Host  */
 };
 
 /* An API POST being received. */
@@ -97,10 +101,33 @@ static int is_get(const char *method) {
     return !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
 }
 
+/* On a loopback address, the Host a browser sends must name this machine
+ * (127.0.0.1, localhost or [::1], with the port): a page elsewhere that
+ * points its own name at 127.0.0.1 (DNS rebinding) is refused. */
+static int host_is_local(const serve_http *h, const char *host) {
+    static const char *const names[] = {"127.0.0.1", "localhost", "[::1]"};
+    if (!h->loopback) return 1;
+    if (!host) return 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(names[i]);
+        if (strncasecmp(host, names[i], n)) continue;
+        if (host[n] == 0 && h->port == 80) return 1;
+        if (host[n] == ':' && strtol(host + n + 1, NULL, 10) == h->port &&
+            strspn(host + n + 1, "0123456789") == strlen(host + n + 1))
+            return 1;
+    }
+    return 0;
+}
+
 /* A request's first call (its headers are in): answer a GET, a wrong
  * method or an unknown path now; start an upload for an API POST. */
 static enum MHD_Result on_headers(serve_http *h, struct MHD_Connection *conn, const char *url,
                                   const char *method, void **state) {
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    if (!host_is_local(h, host))
+        return answer_reply(conn, serve_api_error(403, "the Host '%.100s' is not this machine; "
+                                                  "open http://127.0.0.1:%ld/", host ? host : "",
+                                                  h->port), NULL);
     const serve_asset *asset = find_asset(url);
     int get_api = !strcmp(url, "/api/models") || !strcmp(url, "/api/colours");
     int post_api = !strcmp(url, "/api/translate") || !strcmp(url, "/api/compare");
@@ -187,10 +214,13 @@ static void on_log(void *cls, const char *fmt, va_list ap) {
     vfprintf(stderr, fmt, ap);
 }
 
-serve_http *serve_http_start(serve_catalogue *c, int fd, int ipv6, int threads) {
+serve_http *serve_http_start(serve_catalogue *c, int fd, const serve_where *where, int threads) {
     serve_http *h = calloc(1, sizeof *h);
     if (!h) return fprintf(stderr, "attend serve: out of memory\n"), NULL;
     h->catalogue = c;
+    h->port = where->port;
+    h->loopback = where->loopback;
+    int ipv6 = where->ipv6;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                      (ipv6 ? MHD_USE_IPv6 : 0);
     h->daemon = MHD_start_daemon(

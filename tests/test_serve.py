@@ -15,9 +15,9 @@ that is not a model, a link to a model outside the folder), then checks:
   - malformed HTTP (garbage request line, unknown method, wrong method),
     huge headers, huge bodies (announced and chunked), invalid UTF-8, JSON
     of the wrong shape, path traversal (/../, %2e%2e/, encoded slashes) and
-    model names outside the folder: each gets a 4xx with a JSON error (where
-    the server, not libmicrohttpd, answers), and the server answers
-    correctly afterwards;
+    model names outside the folder, a Host that is not this machine (DNS
+    rebinding): each gets a 4xx with a JSON error (where the server, not
+    libmicrohttpd, answers), and the server answers correctly afterwards;
   - 20 threads translating at once on the three models get the same
     answers as one at a time; wrk with 100 connections for 3 s (GET and
     POST) sees no error and no non-2xx answer, and the server is correct
@@ -276,7 +276,7 @@ def check_bad_requests(server, models, expected):
         status, answer, _ = server.request(method, path, body, headers)
         check(status == want and json.loads(answer).get("error"),
               "%s: %s %s -> %d %r" % (what, method, path, status, answer[:200]))
-    host = b"Host: 127.0.0.1\r\n"
+    host = b"Host: 127.0.0.1:%d\r\n" % server.port
     # libmicrohttpd 0.9.75 closes the connection without an answer when the
     # request line is one word, or binary: no 4xx, but nothing served and
     # the server goes on (checked after the loop).
@@ -293,7 +293,7 @@ def check_bad_requests(server, models, expected):
         (b"GET / HTTP/1.1\r\n" + host + b"X-Big: " + b"a" * 100000 + b"\r\n\r\n", "100 KB header"),
         (b"GET / HTTP/1.1\r\n" + host + b"".join(b"X-%d: %s\r\n" % (i, b"b" * 40)
                                                   for i in range(3000)) + b"\r\n", "3000 headers"),
-        (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Line\r\n\r\n", "header without colon"),
+        (b"GET / HTTP/1.1\r\n" + host + b"Bad Header Line\r\n\r\n", "header without colon"),
         (b"POST /api/translate HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
          b"Content-Length: 1000000000\r\n\r\n" + b"x" * 10000, "1 GB body announced"),
         (b"POST /api/translate HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
@@ -318,6 +318,16 @@ def check_bad_requests(server, models, expected):
         if what.endswith("traversal") or "slash" in what or "NUL" in what:
             check(status == 404 and b'"error"' in answer, "%s: %d, want a 404 with an error" % (
                 what, status))
+    # DNS rebinding: a Host that is not this machine is refused
+    port = b"%d" % server.port
+    for name, want in ((b"evil.example:" + port, 403), (b"127.0.0.1.evil.example:" + port, 403),
+                       (b"localhost:1" + port, 403), (b"localhost", 403), (b"127.0.0.1:" + port + b"x", 403),
+                       (b"localhost:" + port, 200), (b"LOCALHOST:" + port, 200),
+                       (b"127.0.0.1:" + port, 200)):
+        status, answer = server.raw(b"GET /api/models HTTP/1.1\r\nHost: " + name + b"\r\n"
+                                    b"Connection: close\r\n\r\n")
+        check(status == want and (want == 200 or b'"error"' in answer),
+              "Host %r: %d, want %d" % (name, status, want))
     alive_and_right(server, expected, "the bad requests")
 
 
