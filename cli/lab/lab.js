@@ -162,6 +162,7 @@
    * (its choice kept in choice.value across redraws). */
   function drawMap(box, r, choice, idSuffix) {
     box.textContent = '';
+    hideTip(); /* its cell is gone */
     if (!r.target.length) {
       box.appendChild(el('p', 'empty', 'The output is empty: no map to draw.'));
       return;

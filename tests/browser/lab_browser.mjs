@@ -83,6 +83,7 @@ async function translateView(page, models) {
   await page.selectOption('#model-select', multi.name);
   const mw = await api('/api/translate', { model: multi.name, text: '12 June 1999' });
   await page.waitForSelector('#head-select', { timeout: 10000 });
+  check(!(await page.isVisible('#tooltip')), 'the tooltip of a cell that is gone stays on screen');
   const grid = await page.locator('#translate-map .head-grid table.heatmap').count();
   check(grid === multi.heads, `multi-head: the grid shows ${grid} heads, want ${multi.heads}`);
   if (shots) await page.screenshot({ path: path.join(shots, 'lab-heads.png'), fullPage: true });
