@@ -4,7 +4,8 @@ with the library's own numbers.
     /usr/bin/python3 tests/test_serve.py PATH/TO/attend
 
 Trains three tiny date models with the CLI (luong additive, luong
-multi-head with 2 heads, the seed decoder), starts `attend serve --port 0`
+multi-head with 2 heads, the seed decoder) and a language model (listed,
+but it does not translate: a 400, or an error in its compare panel), starts `attend serve --port 0`
 on 127.0.0.1 over a folder holding them and things that are not to be
 served (an optimiser's state, a last.safetensors beside its model, a file
 that is not a model, a link to a model outside the folder), then checks:
@@ -71,6 +72,14 @@ def make_models(root):
     train(os.path.join(models, "dates-additive"))
     train(os.path.join(models, "dates-mh"), "--attention", "multi-head", "--heads", "2")
     train(os.path.join(models, "nested", "seed"), "--decoder", "seed", steps=20)
+    book = os.path.join(root, "book.txt")
+    with open(book, "w") as f:
+        f.writelines("the whale swam east at dawn; call me ishmael %d.\n" % i for i in range(60))
+    r = subprocess.run([ATTEND, "lm", "train", "--data", book, "--steps", "2", "--threads", "1",
+                        "--out", os.path.join(models, "book-lm")], capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        sys.exit("cannot train the language model: %s" % r.stderr)
     outside = os.path.join(root, "outside")
     train(outside, steps=5)
     # not to be served: a link out of the folder, a file that is not a model
@@ -84,6 +93,7 @@ def make_models(root):
 
 NAMES = ["dates-additive/model.safetensors", "dates-mh/model.safetensors",
          "nested/seed/model.safetensors"]
+LM = "book-lm/model.safetensors"  # listed, but does not translate
 TEXTS = ["3 May 2011", "tuesday, 17 march 1987", "12/31/99", "ÉTÉ 2001 ✓"]
 
 # ----------------------------------------------------------------- server
@@ -181,14 +191,14 @@ def check_listing(server):
         status, ctype))
     listed = json.loads(body)["models"]
     names = [m["name"] for m in listed]
-    check(names == NAMES, "listed %s, want %s (no link, no optimiser state, no "
-          "last.safetensors beside model.safetensors, no junk)" % (names, NAMES))
-    want = {NAMES[0]: ("luong-gru", "additive", 1), NAMES[1]: ("luong-gru", "multi-head", 2),
-            NAMES[2]: ("seed", "additive", 1)}
+    check(names == sorted(NAMES + [LM]), "listed %s, want %s (no link, no optimiser state, no "
+          "last.safetensors beside model.safetensors, no junk)" % (names, sorted(NAMES + [LM])))
+    want = {NAMES[0]: ("seq2seq", "luong-gru", "additive", 1),
+            NAMES[1]: ("seq2seq", "luong-gru", "multi-head", 2),
+            NAMES[2]: ("seq2seq", "seed", "additive", 1), LM: ("language-model", None, None, 0)}
     for m in listed:
-        got = (m["decoder"], m["attention"], m["heads"])
-        check(m["kind"] == "seq2seq" and got == want.get(m["name"]),
-              "listing of %s: %s %s" % (m["name"], m["kind"], got))
+        got = (m["kind"], m["decoder"], m["attention"], m["heads"])
+        check(got == want.get(m["name"]), "listing of %s: %s" % (m["name"], got))
     status, body, _ = server.request("GET", "/api/colours")
     colours = json.loads(body)["colours"]
     check(status == 200 and len(colours) == 9 and colours[0] == [0x44, 0x01, 0x54]
@@ -239,6 +249,7 @@ def check_bad_requests(server, models, expected):
         (b'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
          400, "deep nesting"),
         (b'{"model": "nope", "text": "x"}', 404, "unknown model"),
+        (b'{"model": "%s", "text": "x"}' % LM.encode(), 400, "a language model"),
         (b'{"model": "../outside/model.safetensors", "text": "x"}', 404, "model outside DIR"),
         (json.dumps({"model": os.path.join(models, NAMES[0]), "text": "x"}).encode(), 404,
          "absolute path of a model"),
@@ -258,6 +269,12 @@ def check_bad_requests(server, models, expected):
                    ({"models": [NAMES[0]] * 5, "text": "x"}, 400, "five models"),
                    ({"models": [NAMES[0], 7], "text": "x"}, 400, "a name that is a number"),
                    ({"models": [NAMES[0], "../x"], "text": "x"}, 404, "a model outside")]
+    status, answer, _ = server.request("POST", "/api/compare", {"models": [LM, NAMES[0]],
+                                                                "text": TEXTS[0]})
+    results = json.loads(answer).get("results", [{}, {}])
+    check(status == 200 and "language-model" in results[0].get("error", "") and
+          results[1] == expected[(NAMES[0], TEXTS[0])],
+          "compare of a language model and a translator: %d %r" % (status, answer[:300]))
     for body, want, what in compare_bad:
         status, answer, _ = server.request("POST", "/api/compare", body)
         check(status == want and json.loads(answer).get("error"),
