@@ -55,6 +55,8 @@ typedef struct serve_model_info {
     int heads;
 } serve_model_info;
 void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out);
+/* 1 if model i is in memory now (loaded and not yet dropped), else 0. */
+int serve_catalogue_loaded(serve_catalogue *c, int i);
 /* The index of the model called name, or -1. */
 int serve_catalogue_find(const serve_catalogue *c, const char *name);
 
@@ -76,7 +78,7 @@ typedef struct serve_reply {
     unsigned status;
     char *json;
 } serve_reply;
-serve_reply serve_api_models(const serve_catalogue *c);
+serve_reply serve_api_models(serve_catalogue *c);
 serve_reply serve_api_colours(void);
 serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len);
 serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len);

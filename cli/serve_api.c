@@ -4,7 +4,7 @@
  * routes to these).
  *
  *   GET  /api/models     {"models": [{"name", "kind", "decoder",
- *                        "attention", "heads"}]}
+ *                        "attention", "heads", "loaded"}]}
  *   GET  /api/colours    {"colours": [[r, g, b] x 9]}: at_viz_colour at
  *                        0, 1/8, ..., 1, the ramp of every attend figure
  *   POST /api/translate  {"model": NAME, "text": TEXT} -> one translation:
@@ -72,7 +72,7 @@ serve_reply serve_api_error(unsigned status, const char *fmt, ...) {
 
 static json_object *string_or_null(const char *s) { return s ? json_object_new_string(s) : NULL; }
 
-serve_reply serve_api_models(const serve_catalogue *c) {
+serve_reply serve_api_models(serve_catalogue *c) {
     json_object *list = json_object_new_array();
     for (int i = 0; list && i < serve_catalogue_count(c); i++) {
         serve_model_info info;
@@ -84,6 +84,7 @@ serve_reply serve_api_models(const serve_catalogue *c) {
         json_object_object_add(m, "decoder", string_or_null(info.decoder));
         json_object_object_add(m, "attention", string_or_null(info.attention));
         json_object_object_add(m, "heads", json_object_new_int(info.heads));
+        json_object_object_add(m, "loaded", json_object_new_boolean(serve_catalogue_loaded(c, i)));
         json_object_array_add(list, m);
     }
     json_object *obj = json_object_new_object();

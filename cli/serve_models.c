@@ -199,6 +199,13 @@ void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out
     out->heads = !seed && k->attention == AT_ATTENTION_MULTI_HEAD ? k->heads : 1;
 }
 
+int serve_catalogue_loaded(serve_catalogue *c, int i) {
+    pthread_mutex_lock(&c->lock);
+    int loaded = c->models[i].model != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return loaded;
+}
+
 int serve_catalogue_find(const serve_catalogue *c, const char *name) {
     for (int i = 0; i < c->count; i++)
         if (!strcmp(c->models[i].name, name)) return i;

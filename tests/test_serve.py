@@ -19,6 +19,8 @@ that is not a model, a link to a model outside the folder), then checks:
     model names outside the folder, a Host that is not this machine (DNS
     rebinding): each gets a 4xx with a JSON error (where the server, not
     libmicrohttpd, answers), and the server answers correctly afterwards;
+  - at most 8 models stay loaded (10 copies of one used in turn: the 2
+    used longest ago are dropped, and load again when used);
   - 20 threads translating at once on the three models get the same
     answers as one at a time; wrk with 100 connections for 3 s (GET and
     POST) sees no error and no non-2xx answer, and the server is correct
@@ -395,6 +397,41 @@ def check_load(server, root, expected):
     alive_and_right(server, expected, "100 concurrent clients")
 
 
+def check_cache(root, models, expected):
+    """At most 8 models stay loaded: with 10 copies of one model used in
+    turn, the 2 used longest ago are dropped, and a dropped model loads
+    again when used (and answers as before)."""
+    copies = os.path.join(root, "copies")
+    for k in range(10):
+        os.makedirs(os.path.join(copies, "c%d" % k))
+        with open(os.path.join(models, NAMES[0]), "rb") as f, \
+                open(os.path.join(copies, "c%d" % k, "model.safetensors"), "wb") as g:
+            g.write(f.read())
+    server = Server(copies)
+    try:
+        want = dict(expected[(NAMES[0], TEXTS[0])])
+
+        def use(k):
+            status, got = translate(server, "c%d/model.safetensors" % k, TEXTS[0])
+            want["model"] = "c%d/model.safetensors" % k
+            check(status == 200 and got == want, "copy c%d translates differently (%d)" % (k, status))
+
+        def loaded():
+            status, body, _ = server.request("GET", "/api/models")
+            return [m["loaded"] for m in json.loads(body)["models"]]
+
+        check(loaded() == [False] * 10, "models are loaded before use: %s" % loaded())
+        for k in range(10):
+            use(k)
+        check(loaded() == [False] * 2 + [True] * 8, "after using 10 models in turn, loaded: %s"
+              % loaded())
+        use(0)
+        check(loaded() == [True, False, False] + [True] * 7,
+              "after using c0 again, loaded (c2 is the oldest): %s" % loaded())
+    finally:
+        check_stop(server)
+
+
 def check_command_errors(models, port):
     def run(*args):
         return subprocess.run([ATTEND, "serve", *args], capture_output=True, text=True,
@@ -440,6 +477,7 @@ def main():
                 check_bad_requests(server, models, expected)
                 check_threads(server, expected)
                 check_load(server, root, expected)
+                check_cache(root, models, expected)
             check_command_errors(models, server.port)
         finally:
             check_stop(server)
