@@ -30,6 +30,7 @@ int compare_main(int argc, char **argv);
 int g2p_main(int argc, char **argv);
 int lm_main(int argc, char **argv);
 int classify_main(int argc, char **argv);
+int serve_main(int argc, char **argv);
 /* g2p.c: the dictionary's path ($ATTEND_CMUDICT, else the data cache, in
  * buf) and the standard test split's ($ATTEND_G2P_TEST, or NULL). */
 const char *g2p_default_dict(char *buf, size_t size);

@@ -30,6 +30,7 @@ static const command commands[] = {
     {"lm", lm_main, "character language models on a book: train, evaluate, generate text"},
     {"classify", classify_main, "documents and mail classified with static (HAN) attention"},
     {"compare", compare_main, "the same input under several models, attention side by side in one figure"},
+    {"serve", serve_main, "the attention lab: a page to type into models and compare them, live"},
 };
 
 static void usage(FILE *out) {

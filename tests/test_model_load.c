@@ -18,7 +18,10 @@
  *     only encoder_layers and dropout may be absent (older files), and a
  *     bad value of either (0 or 9 layers, a dropout outside [0, 1), NaN,
  *     not a number, dropout with one layer) is refused naming the field;
- *   - the file's tensors must be exactly the model's.
+ *   - the file's tensors must be exactly the model's;
+ *   - at_seq2seq_read_config reads the configuration alone: the saved
+ *     one, field for field; a bad one or a file that is no seq2seq model
+ *     is an AT_ERR_FORMAT naming the file.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -216,6 +219,29 @@ static void test_strict_config(at_ctx *ctx, const at_seq2seq *m) {
     at_seq2seq_free(back);
 }
 
+/* The configuration alone, as saved; refused as at_seq2seq_load refuses it. */
+static void test_read_config(at_ctx *ctx, const at_seq2seq *m) {
+    at_seq2seq_config got, want = *at_seq2seq_get_config(m);
+    CHECK_OK(ctx, at_seq2seq_read_config(ctx, "genuine.st", &got));
+    CHECK(got.decoder == want.decoder && got.attention == want.attention &&
+              got.cell == want.cell && got.embed_size == want.embed_size &&
+              got.encoder_size == want.encoder_size && got.decoder_size == want.decoder_size &&
+              got.attn_size == want.attn_size && got.heads == want.heads &&
+              got.window == want.window && got.max_source_len == want.max_source_len &&
+              got.max_target_len == want.max_target_len && got.seed == want.seed &&
+              got.encoder_layers == want.encoder_layers,
+          "read_config: the configuration read differs from the saved one");
+    at_status s = at_seq2seq_read_config(ctx, "cell_xyz.st", &got);
+    CHECK(s == AT_ERR_FORMAT && strstr(at_ctx_error(ctx), "cell_xyz.st") &&
+              strstr(at_ctx_error(ctx), "'xyz'"),
+          "read_config of a bad cell: %s %s", at_status_name(s), at_ctx_error(ctx));
+    CHECK_OK(ctx, at_checkpoint_save(ctx, "no_model.st", at_seq2seq_params(m), NULL));
+    s = at_seq2seq_read_config(ctx, "no_model.st", &got);
+    CHECK(s == AT_ERR_FORMAT && strstr(at_ctx_error(ctx), "no_model.st: not an attend seq2seq"),
+          "read_config of a file without attend.model: %s %s", at_status_name(s),
+          at_ctx_error(ctx));
+}
+
 /* The file's tensors are exactly the model's: one more is refused too. */
 static void test_extra_tensor(at_ctx *ctx, at_seq2seq *m) {
     at_metadata meta = {0};
@@ -237,6 +263,7 @@ int main(void) {
         test_lying_sizes(ctx, m);
         test_genuine_load_does_not_initialise(m);
         test_strict_config(ctx, m);
+        test_read_config(ctx, m);
         test_extra_tensor(ctx, m); /* last: it adds a parameter to m */
     }
     at_seq2seq_free(m);

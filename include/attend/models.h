@@ -150,6 +150,12 @@ AT_API at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *model, const cha
                           const at_metadata *extra);
 AT_API at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path,
                           at_metadata *meta_out);
+/* Only the configuration of a checkpoint at_seq2seq_save wrote, from its
+ * metadata (the parameters are not read): e.g. to list models by decoder
+ * and attention without loading them. A file that is not a seq2seq model,
+ * or whose configuration does not read (as at_seq2seq_load reads it), is
+ * an AT_ERR_FORMAT naming the path. */
+AT_API at_status at_seq2seq_read_config(at_ctx *ctx, const char *path, at_seq2seq_config *out);
 
 /* A data set encoded once for a model: ids of every source and target. A
  * source longer than max_source_len or a target longer than

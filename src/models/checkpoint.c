@@ -36,6 +36,7 @@ at_status at_seq2seq_save(at_ctx *ctx, const at_seq2seq *m, const char *path,
     return s;
 }
 
+#define NOT_SEQ2SEQ "%s: not an attend seq2seq model (no attend.model metadata)"
 #define MISFIT "the model that attend.model describes does not fit the file"
 
 /* The model a checkpoint's metadata describes, each parameter checked
@@ -48,10 +49,7 @@ static at_status model_from_metadata(at_ctx *ctx, const char *path, const at_saf
     const char *source_text = at_metadata_get(meta, "attend.source_vocab");
     const char *target_text = at_metadata_get(meta, "attend.target_vocab");
     if (!config_text || !source_text || !target_text)
-        return at_ctx_fail(ctx, AT_ERR_FORMAT,
-                           "%s: not an attend seq2seq model (no attend.model "
-                           "metadata)",
-                           path);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, NOT_SEQ2SEQ, path);
     at_seq2seq_config config;
     if (s2s_config_from_json(ctx, config_text, &config) != AT_OK)
         return ati_rethrow(ctx, AT_ERR_FORMAT, path);
@@ -84,4 +82,17 @@ at_status at_seq2seq_load(at_ctx *ctx, at_seq2seq **out, const char *path, at_me
     }
     *out = m;
     return AT_OK;
+}
+
+at_status at_seq2seq_read_config(at_ctx *ctx, const char *path, at_seq2seq_config *out) {
+    if (!path || !out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_read_config: NULL argument");
+    at_metadata meta = {0};
+    at_status s = at_checkpoint_read_metadata(ctx, path, &meta);
+    const char *config_text = s == AT_OK ? at_metadata_get(&meta, "attend.model") : NULL;
+    if (s == AT_OK && !config_text)
+        s = at_ctx_fail(ctx, AT_ERR_FORMAT, NOT_SEQ2SEQ, path);
+    if (s == AT_OK && s2s_config_from_json(ctx, config_text, out) != AT_OK)
+        s = ati_rethrow(ctx, AT_ERR_FORMAT, path);
+    at_metadata_clear(&meta);
+    return s;
 }

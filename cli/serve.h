@@ -1,0 +1,115 @@
+/*
+ * serve.h - what the files of `attend serve` share (the attention lab):
+ *   serve.c          the command: options, the listening socket, Ctrl-C
+ *   serve_http.c     the HTTP side (libmicrohttpd): routing, limits, bodies
+ *   serve_api.c      the JSON API: a request's body in, a status and JSON out
+ *   serve_models.c   the models found under --models DIR, loaded lazily
+ *   lab_assets.c     the page's files, embedded at build time (generated
+ *                    from cli/lab/ by cli/lab/embed.cmake)
+ * The numbers all come from the library (at_seq2seq_translate and
+ * at_attention_map_from_translation); these files only move them.
+ */
+#ifndef ATTEND_CLI_SERVE_H
+#define ATTEND_CLI_SERVE_H
+
+#include "cli.h"
+
+#include <stddef.h>
+
+/* Limits of one request. A bigger body is a 413; a longer text a 400. */
+enum {
+    SERVE_MAX_BODY_BYTES = 64 * 1024,
+    SERVE_MAX_TEXT_BYTES = 4096,
+    SERVE_MAX_COMPARED = 4, /* models in one /api/compare */
+};
+
+/* ------------------------------------------------------- the model catalogue
+ * Every model file under DIR, found once at start: *.safetensors files
+ * whose metadata says they are attend models (seq2seq, language model or
+ * classifier), named by their path relative to DIR. A folder's
+ * last.safetensors is left out when its model.safetensors is there (the
+ * run's kept model). The walk does not follow symbolic links, skips hidden
+ * folders and is bounded (SERVE_MAX_DEPTH folders deep, SERVE_MAX_MODELS
+ * models, SERVE_MAX_VISITED entries). Seq2seq models are loaded when first
+ * used and kept, at most SERVE_MAX_LOADED at once (the least recently used
+ * is dropped); each has its own at_ctx and a mutex that a request holds
+ * while it uses the model. */
+enum { SERVE_MAX_DEPTH = 8, SERVE_MAX_MODELS = 512, SERVE_MAX_VISITED = 100000,
+       SERVE_MAX_LOADED = 8 };
+
+typedef struct serve_catalogue serve_catalogue;
+
+/* Walk dir; NULL after printing why (dir missing or not a folder, out of
+ * memory). Finding no model is not an error (the page says so). */
+serve_catalogue *serve_catalogue_open(const char *dir);
+void serve_catalogue_free(serve_catalogue *c);
+int serve_catalogue_count(const serve_catalogue *c);
+
+/* One model as /api/models lists it. decoder and attention are NULL for a
+ * model that is not a seq2seq model; heads is 0 then. */
+typedef struct serve_model_info {
+    const char *name;      /* path relative to DIR                     */
+    const char *kind;      /* "seq2seq", "language-model", "classifier" */
+    const char *decoder;   /* "seed" or "luong-gru", "luong-lstm"       */
+    const char *attention; /* at_attention_kind_name                    */
+    int heads;
+} serve_model_info;
+void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out);
+/* 1 if model i is in memory now (loaded and not yet dropped), else 0. */
+int serve_catalogue_loaded(serve_catalogue *c, int i);
+/* The index of the model called name, or -1. */
+int serve_catalogue_find(const serve_catalogue *c, const char *name);
+
+/* Borrow model i for one request: its mutex is held until the matching
+ * serve_model_release. On success *ctx and *model are the model's own
+ * context and model (loaded now if needed). On failure (not a seq2seq
+ * model, a file that does not load) NULL is returned and the reason is
+ * written into why; nothing is held. */
+typedef struct serve_model serve_model;
+serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
+                                const at_seq2seq **model, char *why, size_t why_size);
+void serve_model_release(serve_model *m);
+
+/* ---------------------------------------------------------------- the API
+ * Each handler takes the request's body (any bytes, len of them) and gives
+ * the HTTP status and the response's JSON text (malloc'd; NULL only when
+ * out of memory, a 500 then). Errors are {"error": "..."}. */
+typedef struct serve_reply {
+    unsigned status;
+    char *json;
+} serve_reply;
+serve_reply serve_api_models(serve_catalogue *c);
+serve_reply serve_api_colours(void);
+serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len);
+serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len);
+/* {"error": message} with this status. */
+serve_reply serve_api_error(unsigned status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ------------------------------------------------------------------ HTTP */
+typedef struct serve_http serve_http;
+/* Where the listening socket is: its port, its family, and whether it is
+ * a loopback address (then only a Host naming this machine is served). */
+typedef struct serve_where {
+    long port;
+    int ipv6, loopback;
+} serve_where;
+/* Serve on the listening socket fd (taken over: closed by serve_http_stop)
+ * with a pool of `threads` threads; NULL after printing why. */
+serve_http *serve_http_start(serve_catalogue *c, int fd, const serve_where *where, int threads);
+void serve_http_stop(serve_http *h);
+
+/* ----------------------------------------------------------------- assets */
+typedef struct serve_asset {
+    const char *path;         /* the URL path, e.g. "/" or "/lab.js" */
+    const char *content_type;
+    const unsigned char *data;
+    size_t size;
+} serve_asset;
+extern const serve_asset serve_assets[];
+extern const int serve_asset_count;
+
+#endif

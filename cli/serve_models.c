@@ -1,0 +1,281 @@
+/*
+ * serve_models.c - the models `attend serve` offers: found once under
+ * --models DIR, loaded when first used, kept while there is room.
+ *
+ * The walk reads only each file's safetensors header (its metadata says
+ * what kind of model it is and, for a seq2seq model, its configuration:
+ * at_seq2seq_read_config), so a folder of many runs lists at once. It never
+ * follows a symbolic link, so every model served lies under DIR, and a
+ * request names a model only by a name from this list: no path a client
+ * sends is ever opened.
+ *
+ * Concurrency: each model has its own at_ctx (a context is not shared
+ * between threads) and a mutex held by the request that uses it. The
+ * catalogue's own mutex guards which models are loaded and when each was
+ * last used. Lock order: a model's mutex, then the catalogue's; a model to
+ * drop is only ever try-locked, so no two requests wait on each other.
+ */
+#define _POSIX_C_SOURCE 200809L /* lstat, strdup */
+#include "serve.h"
+#include "model_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { MAX_PATH_BYTES = 4096 };
+
+struct serve_model {
+    char *name, *path;
+    const char *kind;
+    int is_seq2seq;
+    int config_read;          /* config holds the file's configuration */
+    at_seq2seq_config config;
+    pthread_mutex_t lock;
+    at_ctx *ctx;              /* both NULL until loaded (catalogue lock) */
+    at_seq2seq *model;
+    unsigned long last_used;
+};
+
+struct serve_catalogue {
+    serve_model *models;
+    int count, capacity;
+    pthread_mutex_t lock;
+    int loaded;               /* models loaded or being loaded */
+    unsigned long clock;
+};
+
+/* The walk's state: where it is and what it has spent. */
+typedef struct walk {
+    serve_catalogue *c;
+    at_ctx *ctx;              /* for reading headers */
+    size_t root_len;          /* strlen(DIR) + 1: cut to name a model */
+    long visited;
+    int truncated;
+} walk;
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+static int is_regular(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The kind of model a checkpoint's metadata describes, or NULL (e.g. an
+ * optimiser's state). */
+static const char *model_kind(const at_metadata *meta) {
+    if (at_metadata_get(meta, "attend.model")) return "seq2seq";
+    if (at_metadata_get(meta, "attend.lm")) return "language-model";
+    if (at_metadata_get(meta, "attend.classify")) return "classifier";
+    return NULL;
+}
+
+/* Add path if it is a model; 0 only when out of memory. */
+static int add_file(walk *w, const char *path) {
+    serve_catalogue *c = w->c;
+    at_metadata meta = {0};
+    if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return 1; /* not one */
+    const char *kind = model_kind(&meta);
+    at_metadata_clear(&meta);
+    if (!kind) return 1;
+    if (c->count == SERVE_MAX_MODELS) return w->truncated = 1, 1;
+    if (c->count == c->capacity) {
+        int cap = c->capacity ? 2 * c->capacity : 16;
+        serve_model *grown = realloc(c->models, (size_t)cap * sizeof *grown);
+        if (!grown) return 0;
+        c->models = grown, c->capacity = cap;
+    }
+    serve_model *m = &c->models[c->count];
+    *m = (serve_model){.kind = kind, .path = strdup(path), .name = strdup(path + w->root_len)};
+    if (!m->path || !m->name) return free(m->path), free(m->name), 0;
+    m->is_seq2seq = !strcmp(kind, "seq2seq");
+    m->config_read = m->is_seq2seq && at_seq2seq_read_config(w->ctx, path, &m->config) == AT_OK;
+    c->count++;
+    return 1;
+}
+
+/* Walk one folder (depth 0 is DIR); 0 only when out of memory. */
+static int walk_folder(walk *w, const char *dir, int depth) {
+    DIR *d = opendir(dir);
+    if (!d) return 1; /* unreadable: skipped */
+    char path[MAX_PATH_BYTES], model[MAX_PATH_BYTES];
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    int has_model = is_regular(model), ok = 1;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (++w->visited > SERVE_MAX_VISITED) {
+            w->truncated = 1;
+            break;
+        }
+        if (e->d_name[0] == '.') continue; /* ., .., hidden folders and files */
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+        struct stat st;
+        if (lstat(path, &st) != 0) continue; /* a link is never followed */
+        if (S_ISDIR(st.st_mode) && depth < SERVE_MAX_DEPTH)
+            ok = walk_folder(w, path, depth + 1);
+        else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ".safetensors") &&
+                 !(has_model && !strcmp(e->d_name, "last.safetensors")))
+            ok = add_file(w, path);
+    }
+    closedir(d);
+    return ok;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const serve_model *)a)->name, ((const serve_model *)b)->name);
+}
+
+serve_catalogue *serve_catalogue_open(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        fprintf(stderr, "attend serve: --models %s: %s\n", dir, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "attend serve: --models %s is not a folder\n", dir);
+        return NULL;
+    }
+    serve_catalogue *c = calloc(1, sizeof *c);
+    at_ctx *ctx = cli_context("serve", 1, 1);
+    if (!c || !ctx) {
+        free(c);
+        at_ctx_free(ctx);
+        fprintf(stderr, "attend serve: out of memory\n");
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') len--; /* "runs/" names as "runs" does */
+    char root[MAX_PATH_BYTES];
+    snprintf(root, sizeof root, "%.*s", (int)len, dir);
+    walk w = {.c = c, .ctx = ctx, .root_len = strlen(root) + (strcmp(root, "/") != 0)};
+    int ok = walk_folder(&w, root, 0);
+    at_ctx_free(ctx);
+    if (!ok) {
+        fprintf(stderr, "attend serve: out of memory\n");
+        serve_catalogue_free(c);
+        return NULL;
+    }
+    if (w.truncated)
+        fprintf(stderr, "attend serve: %s holds more than the walk reads (%d models, %d entries, "
+                        "%d folders deep); the rest is not offered\n",
+                dir, SERVE_MAX_MODELS, SERVE_MAX_VISITED, SERVE_MAX_DEPTH);
+    qsort(c->models, (size_t)c->count, sizeof *c->models, by_name);
+    for (int i = 0; i < c->count; i++) pthread_mutex_init(&c->models[i].lock, NULL);
+    return c;
+}
+
+void serve_catalogue_free(serve_catalogue *c) {
+    if (!c) return;
+    for (int i = 0; i < c->count; i++) {
+        serve_model *m = &c->models[i];
+        at_seq2seq_free(m->model);
+        at_ctx_free(m->ctx);
+        pthread_mutex_destroy(&m->lock);
+        free(m->name);
+        free(m->path);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c->models);
+    free(c);
+}
+
+int serve_catalogue_count(const serve_catalogue *c) { return c->count; }
+
+void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out) {
+    const serve_model *m = &c->models[i];
+    *out = (serve_model_info){.name = m->name, .kind = m->kind};
+    if (!m->config_read) return; /* translating it will say why it does not load */
+    const at_seq2seq_config *k = &m->config;
+    int seed = k->decoder == AT_DECODER_SEED;
+    out->decoder = seed ? "seed" : k->cell == AT_CELL_LSTM ? "luong-lstm" : "luong-gru";
+    out->attention = seed ? "additive" : at_attention_kind_name(k->attention);
+    out->heads = !seed && k->attention == AT_ATTENTION_MULTI_HEAD ? k->heads : 1;
+}
+
+int serve_catalogue_loaded(serve_catalogue *c, int i) {
+    pthread_mutex_lock(&c->lock);
+    int loaded = c->models[i].model != NULL;
+    pthread_mutex_unlock(&c->lock);
+    return loaded;
+}
+
+int serve_catalogue_find(const serve_catalogue *c, const char *name) {
+    for (int i = 0; i < c->count; i++)
+        if (!strcmp(c->models[i].name, name)) return i;
+    return -1;
+}
+
+/* Make room for one more loaded model (m's own slot is reserved): drop the
+ * least recently used model that no request holds. Under c->lock. */
+static void make_room(serve_catalogue *c, const serve_model *m) {
+    while (c->loaded >= SERVE_MAX_LOADED) {
+        serve_model *oldest = NULL;
+        for (int i = 0; i < c->count; i++) {
+            serve_model *o = &c->models[i];
+            if (o == m || !o->model || (oldest && o->last_used >= oldest->last_used)) continue;
+            if (pthread_mutex_trylock(&o->lock) != 0) continue; /* in use */
+            if (oldest) pthread_mutex_unlock(&oldest->lock);
+            oldest = o;
+        }
+        if (!oldest) return; /* all in use: over the bound for a moment */
+        at_seq2seq_free(oldest->model);
+        at_ctx_free(oldest->ctx);
+        oldest->model = NULL, oldest->ctx = NULL;
+        c->loaded--;
+        pthread_mutex_unlock(&oldest->lock);
+    }
+}
+
+/* Load m (its mutex held); 0 after writing why. */
+static int load(serve_catalogue *c, serve_model *m, char *why, size_t why_size) {
+    pthread_mutex_lock(&c->lock);
+    make_room(c, m);
+    c->loaded++;
+    pthread_mutex_unlock(&c->lock);
+    at_ctx *ctx = NULL;
+    at_seq2seq *model = NULL;
+    at_ctx_options options = {.num_threads = 1, .seed = 1};
+    if (at_ctx_create(&ctx, &options) != AT_OK)
+        snprintf(why, why_size, "out of memory loading '%s'", m->name);
+    else if (at_seq2seq_load(ctx, &model, m->path, NULL) != AT_OK)
+        snprintf(why, why_size, "cannot load '%s': %s", m->name, at_ctx_error(ctx));
+    pthread_mutex_lock(&c->lock);
+    if (model)
+        m->ctx = ctx, m->model = model;
+    else
+        c->loaded--, at_ctx_free(ctx);
+    pthread_mutex_unlock(&c->lock);
+    return model != NULL;
+}
+
+serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
+                                const at_seq2seq **model, char *why, size_t why_size) {
+    serve_model *m = &c->models[i];
+    if (!m->is_seq2seq) {
+        snprintf(why, why_size, "'%s' is a %s, not a seq2seq model: it does not translate",
+                 m->name, m->kind);
+        return NULL;
+    }
+    pthread_mutex_lock(&m->lock);
+    if (!m->model && !load(c, m, why, why_size)) {
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
+    }
+    pthread_mutex_lock(&c->lock);
+    m->last_used = ++c->clock;
+    pthread_mutex_unlock(&c->lock);
+    *ctx = m->ctx;
+    *model = m->model;
+    return m;
+}
+
+void serve_model_release(serve_model *m) {
+    if (m) pthread_mutex_unlock(&m->lock);
+}

@@ -1,0 +1,490 @@
+"""attend serve: the lab's server survives bad and heavy traffic and answers
+with the library's own numbers.
+
+    /usr/bin/python3 tests/test_serve.py PATH/TO/attend
+
+Trains three tiny date models with the CLI (luong additive, luong
+multi-head with 2 heads, the seed decoder) and a language model (listed,
+but it does not translate: a 400, or an error in its compare panel), starts `attend serve --port 0`
+on 127.0.0.1 over a folder holding them and things that are not to be
+served (an optimiser's state, a last.safetensors beside its model, a file
+that is not a model, a link to a model outside the folder), then checks:
+  - the listing (names relative to the folder, kinds, decoders, heads);
+  - /api/translate gives what `attend translate --weights json` prints for
+    the same model and text, number for number; /api/compare the same per
+    model;
+  - malformed HTTP (garbage request line, unknown method, wrong method),
+    huge headers, huge bodies (announced and chunked), invalid UTF-8, JSON
+    of the wrong shape, path traversal (/../, %2e%2e/, encoded slashes) and
+    model names outside the folder, a Host that is not this machine (DNS
+    rebinding): each gets a 4xx with a JSON error (where the server, not
+    libmicrohttpd, answers), and the server answers correctly afterwards;
+  - at most 8 models stay loaded (10 copies of one used in turn: the 2
+    used longest ago are dropped, and load again when used);
+  - 20 threads translating at once on the three models get the same
+    answers as one at a time; wrk with 100 connections for 3 s (GET and
+    POST) sees no error and no non-2xx answer, and the server is correct
+    afterwards;
+  - the command's errors: a port in use, a missing folder, a bad port, an
+    unknown option; and Ctrl-C (SIGINT) stops it with status 0.
+Only the standard library; every failure names what was sent and what
+came back, and the script exits 1.
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ATTEND = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else sys.exit(
+    "usage: test_serve.py PATH/TO/attend")
+FAILURES = []
+
+
+def check(ok, what):
+    if not ok:
+        FAILURES.append(what)
+        print("FAIL:", what, flush=True)
+    return ok
+
+
+# ----------------------------------------------------------------- models
+
+SMALL = ["--data", "dates", "--train-size", "1500", "--valid-size", "40", "--batch", "32",
+         "--embed", "8", "--encoder", "16", "--decoder-size", "32", "--attn-size", "16"]
+
+
+def train(out, *options, steps=40):
+    args = [ATTEND, "train", *SMALL, "--steps", str(steps), "--eval-every", str(steps),
+            "--out", out, *options]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        sys.exit("cannot train %s: %s" % (out, r.stderr))
+
+
+def make_models(root):
+    models = os.path.join(root, "models")
+    train(os.path.join(models, "dates-additive"))
+    train(os.path.join(models, "dates-mh"), "--attention", "multi-head", "--heads", "2")
+    train(os.path.join(models, "nested", "seed"), "--decoder", "seed", steps=20)
+    book = os.path.join(root, "book.txt")
+    with open(book, "w") as f:
+        f.writelines("the whale swam east at dawn; call me ishmael %d.\n" % i for i in range(60))
+    r = subprocess.run([ATTEND, "lm", "train", "--data", book, "--steps", "2", "--threads", "1",
+                        "--out", os.path.join(models, "book-lm")], capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        sys.exit("cannot train the language model: %s" % r.stderr)
+    outside = os.path.join(root, "outside")
+    train(outside, steps=5)
+    # not to be served: a link out of the folder, a file that is not a model
+    os.symlink(os.path.join(outside, "model.safetensors"),
+               os.path.join(models, "linked.safetensors"))
+    os.symlink(outside, os.path.join(models, "linked-folder"))
+    with open(os.path.join(models, "junk.safetensors"), "wb") as f:
+        f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
+    return models
+
+
+NAMES = ["dates-additive/model.safetensors", "dates-mh/model.safetensors",
+         "nested/seed/model.safetensors"]
+LM = "book-lm/model.safetensors"  # listed, but does not translate
+TEXTS = ["3 May 2011", "tuesday, 17 march 1987", "12/31/99", "ÉTÉ 2001 ✓"]
+
+# ----------------------------------------------------------------- server
+
+
+class Server:
+    def __init__(self, models, *extra):
+        self.proc = subprocess.Popen([ATTEND, "serve", "--port", "0", "--models", models, *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"attend serve: http://127\.0\.0\.1:(\d+)/", line)
+        if not m:
+            self.proc.kill()
+            sys.exit("serve did not start: %r %s" % (line, self.proc.stderr.read()))
+        self.port = int(m.group(1))
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = {"Content-Type": "application/json"} if body is not None else {}
+        h.update(headers or {})
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        status, text, ctype = r.status, r.read(), r.getheader("Content-Type")
+        conn.close()
+        return status, text, ctype
+
+    def raw(self, data, timeout=10):
+        """Send bytes as they are; the status of the answer (0: none)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may answer and close before all is sent
+            answer = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    answer += chunk
+            except (ConnectionResetError, socket.timeout):
+                pass
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
+        return (int(m.group(1)) if m else 0), answer
+
+
+def translate(server, model, text):
+    status, body, _ = server.request("POST", "/api/translate", {"model": model, "text": text})
+    return status, json.loads(body)
+
+
+def cli_translate(models, name, text):
+    r = subprocess.run([ATTEND, "translate", os.path.join(models, name), "--weights", "json",
+                        "--", text], capture_output=True, text=True, timeout=60)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+def as_float32(x):
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def same_numbers(api, cli, what):
+    """api's translation equals the CLI's line: texts, units, heads, and
+    every weight, printed as the CLI prints it (%.5g), is the CLI's."""
+    for key in ("input", "output", "source", "target", "heads"):
+        if not check(api.get(key) == cli.get(key), "%s: %s %r != CLI %r" % (
+                what, key, api.get(key), cli.get(key))):
+            return
+    a, c = api["weights"], cli["weights"]
+    shape = lambda w: (len(w), len(w[0]) if w else 0, len(w[0][0]) if w and w[0] else 0)
+    if not check(shape(a) == shape(c), "%s: weights %s != CLI %s" % (what, shape(a), shape(c))):
+        return
+    bad = [(h, t, j, a[h][t][j], c[h][t][j]) for h in range(len(a)) for t in range(len(a[h]))
+           for j in range(len(a[h][t])) if float("%.5g" % as_float32(a[h][t][j])) != c[h][t][j]]
+    check(not bad, "%s: %d weights differ from the CLI's, first %s" % (what, len(bad), bad[:3]))
+
+
+def alive_and_right(server, expected, what):
+    """The listing and one translation per model, as before."""
+    status, body, _ = server.request("GET", "/api/models")
+    check(status == 200, "after %s: /api/models answers %d" % (what, status))
+    for name in NAMES:
+        status, got = translate(server, name, TEXTS[0])
+        check(status == 200 and got == expected[(name, TEXTS[0])],
+              "after %s: %s translates %r differently (%d)" % (what, name, TEXTS[0], status))
+
+
+# ------------------------------------------------------------------ checks
+
+
+def check_listing(server):
+    status, body, ctype = server.request("GET", "/api/models")
+    check(status == 200 and ctype.startswith("application/json"), "GET /api/models: %d %s" % (
+        status, ctype))
+    listed = json.loads(body)["models"]
+    names = [m["name"] for m in listed]
+    check(names == sorted(NAMES + [LM]), "listed %s, want %s (no link, no optimiser state, no "
+          "last.safetensors beside model.safetensors, no junk)" % (names, sorted(NAMES + [LM])))
+    want = {NAMES[0]: ("seq2seq", "luong-gru", "additive", 1),
+            NAMES[1]: ("seq2seq", "luong-gru", "multi-head", 2),
+            NAMES[2]: ("seq2seq", "seed", "additive", 1), LM: ("language-model", None, None, 0)}
+    for m in listed:
+        got = (m["kind"], m["decoder"], m["attention"], m["heads"])
+        check(got == want.get(m["name"]), "listing of %s: %s" % (m["name"], got))
+    status, body, _ = server.request("GET", "/api/colours")
+    colours = json.loads(body)["colours"]
+    check(status == 200 and len(colours) == 9 and colours[0] == [0x44, 0x01, 0x54]
+          and colours[8] == [0xFD, 0xE7, 0x25], "colours: %s" % colours)
+    status, page, ctype = server.request("GET", "/")
+    check(status == 200 and ctype.startswith("text/html") and b"lab.js" in page,
+          "GET / : %d %s" % (status, ctype))
+    for path, kind in (("/lab.js", "text/javascript"), ("/lab.css", "text/css")):
+        status, _, ctype = server.request("GET", path)
+        check(status == 200 and ctype.startswith(kind), "GET %s: %d %s" % (path, status, ctype))
+
+
+def check_numbers(server, models):
+    expected = {}
+    for name in NAMES:
+        for text in TEXTS:
+            status, api = translate(server, name, text)
+            cli = cli_translate(models, name, text)
+            if check(status == 200 and cli is not None, "translate %s %r: %d %s" % (
+                    name, text, status, api)):
+                same_numbers(api, cli, "%s %r" % (name, text))
+                expected[(name, text)] = api
+    status, body, _ = server.request("POST", "/api/compare", {"models": NAMES, "text": TEXTS[1]})
+    results = json.loads(body).get("results", [])
+    check(status == 200 and results == [expected[(n, TEXTS[1])] for n in NAMES],
+          "compare differs from translating with each model: %d" % status)
+    return expected
+
+
+def check_bad_requests(server, models, expected):
+    json_api = {"Content-Type": "application/json"}
+    too_long = "1" * 5000
+    bad_json = [
+        (b"", 400, "empty"), (b"{", 400, "ends early"), (b"[1, 2]", 400, "a list"),
+        (b'{"model": "%s", "text": 3}' % NAMES[0].encode(), 400, "text a number"),
+        (b'{"model": "%s"}' % NAMES[0].encode(), 400, "text missing"),
+        (b'{"text": "3 May 2011"}', 400, "model missing"),
+        (b'{"model": "%s", "text": "x", "beam": 2}' % NAMES[0].encode(), 400, "unknown field"),
+        (b'{"model": "%s", "text": "a", "text": "b"}' % NAMES[0].encode(), 400, "key twice"),
+        (b'{"model": "%s", "text": "3 May"} trailing' % NAMES[0].encode(), 400, "trailing"),
+        (b'{"model": "%s", "text": "3 \xff May"}' % NAMES[0].encode(), 400, "invalid UTF-8"),
+        (b'{"model": "%s", "text": "3 \xed\xa0\x80"}' % NAMES[0].encode(), 400, "UTF-8 surrogate"),
+        (b'{"model": "%s", "text": "a\\u0000b"}' % NAMES[0].encode(), 400, "NUL in the text"),
+        (b'{"model": "%s", "text": ""}' % NAMES[0].encode(), 400, "empty text"),
+        (json.dumps({"model": NAMES[0], "text": too_long}).encode(), 400, "text too long"),
+        (json.dumps({"model": NAMES[0], "text": "7" * 300}).encode(), 400, "over max_source_len"),
+        (b'{"model": ["a"], "text": "x"}', 400, "model a list"),
+        (b'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
+         400, "deep nesting"),
+        (b'{"model": "nope", "text": "x"}', 404, "unknown model"),
+        (b'{"model": "%s", "text": "x"}' % LM.encode(), 400, "a language model"),
+        (b'{"model": "../outside/model.safetensors", "text": "x"}', 404, "model outside DIR"),
+        (json.dumps({"model": os.path.join(models, NAMES[0]), "text": "x"}).encode(), 404,
+         "absolute path of a model"),
+        (b'{"model": "linked.safetensors", "text": "x"}', 404, "model linked from outside"),
+        (b'{"model": "linked-folder/model.safetensors", "text": "x"}', 404, "linked folder"),
+        (b'{"model": "junk.safetensors", "text": "x"}', 404, "file that is not a model"),
+        (b'{"model": "dates-additive/last.optim.safetensors", "text": "x"}', 404,
+         "optimiser state"),
+    ]
+    for body, want, what in bad_json:
+        status, answer, ctype = server.request("POST", "/api/translate", body)
+        error = json.loads(answer).get("error", "") if ctype == "application/json" else ""
+        check(status == want and error, "translate, %s: %d %r (want %d with an error)" % (
+            what, status, answer[:200], want))
+    compare_bad = [({"models": NAMES[0], "text": "x"}, 400, "models a string"),
+                   ({"models": [], "text": "x"}, 400, "no models"),
+                   ({"models": [NAMES[0]] * 5, "text": "x"}, 400, "five models"),
+                   ({"models": [NAMES[0], 7], "text": "x"}, 400, "a name that is a number"),
+                   ({"models": [NAMES[0], "../x"], "text": "x"}, 404, "a model outside")]
+    status, answer, _ = server.request("POST", "/api/compare", {"models": [LM, NAMES[0]],
+                                                                "text": TEXTS[0]})
+    results = json.loads(answer).get("results", [{}, {}])
+    check(status == 200 and "language-model" in results[0].get("error", "") and
+          results[1] == expected[(NAMES[0], TEXTS[0])],
+          "compare of a language model and a translator: %d %r" % (status, answer[:300]))
+    for body, want, what in compare_bad:
+        status, answer, _ = server.request("POST", "/api/compare", body)
+        check(status == want and json.loads(answer).get("error"),
+              "compare, %s: %d %r" % (what, status, answer[:200]))
+    # HTTP that is wrong before any JSON
+    wrong_http = [
+        ("POST", "/api/translate", b'{"model": "x", "text": "y"}', {"Content-Type": "text/plain"},
+         415, "not JSON's content type"),
+        ("GET", "/api/translate", None, {}, 405, "GET of a POST API"),
+        ("POST", "/", b"{}", json_api, 405, "POST of the page"),
+        ("DELETE", "/api/models", None, {}, 405, "DELETE"),
+        ("GET", "/nope", None, {}, 404, "unknown page"),
+        ("POST", "/api/translate", b"x" * 70000, json_api, 413, "70 KB body"),
+    ]
+    for method, path, body, headers, want, what in wrong_http:
+        status, answer, _ = server.request(method, path, body, headers)
+        check(status == want and json.loads(answer).get("error"),
+              "%s: %s %s -> %d %r" % (what, method, path, status, answer[:200]))
+    host = b"Host: 127.0.0.1:%d\r\n" % server.port
+    # libmicrohttpd 0.9.75 closes the connection without an answer when the
+    # request line is one word, or binary: no 4xx, but nothing served and
+    # the server goes on (checked after the loop).
+    for data, what in ((b"GARBAGE\r\n\r\n", "a one-word request line"),
+                       (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64) +
+                        b"\r\n\r\n", "a TLS hello")):
+        status, answer = server.raw(data, timeout=40)
+        check(status == 0 or 400 <= status < 500, "%s: answered %r" % (what, answer[:120]))
+    raw = [
+        (b"GARBAGE LINE\r\n\r\n", "garbage request line"),
+        (b"GET / HTTP/1.1 x\r\n" + host + b"\r\n", "request line of four words"),
+        (b"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 without Host"),
+        (b"BREW / HTTP/1.1\r\n" + host + b"\r\n", "unknown method"),
+        (b"GET / HTTP/1.1\r\n" + host + b"X-Big: " + b"a" * 100000 + b"\r\n\r\n", "100 KB header"),
+        (b"GET / HTTP/1.1\r\n" + host + b"".join(b"X-%d: %s\r\n" % (i, b"b" * 40)
+                                                  for i in range(3000)) + b"\r\n", "3000 headers"),
+        (b"GET / HTTP/1.1\r\n" + host + b"Bad Header Line\r\n\r\n", "header without colon"),
+        (b"POST /api/translate HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
+         b"Content-Length: 1000000000\r\n\r\n" + b"x" * 10000, "1 GB body announced"),
+        (b"POST /api/translate HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
+         b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(b"4000\r\n" + b"y" * 0x4000 + b"\r\n"
+                                                         for _ in range(6)) + b"0\r\n\r\n",
+         "96 KB chunked body"),
+        (b"POST /api/translate HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
+         b"Content-Length: abc\r\n\r\n{}", "bad Content-Length"),
+        (b"GET /../../../../etc/passwd HTTP/1.1\r\n" + host + b"\r\n", "/../ traversal"),
+        (b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\n" + host + b"\r\n", "%2e%2e/ traversal"),
+        (b"GET /..%2f..%2fetc%2fpasswd HTTP/1.1\r\n" + host + b"\r\n", "encoded slashes"),
+        (b"GET /api/..%2fmodels HTTP/1.1\r\n" + host + b"\r\n", "encoded slash in the API"),
+        (b"GET /lab.js/../../x HTTP/1.1\r\n" + host + b"\r\n", "through an asset"),
+        (b"GET //etc/passwd HTTP/1.1\r\n" + host + b"\r\n", "double slash"),
+        (b"GET /%00 HTTP/1.1\r\n" + host + b"\r\n", "encoded NUL"),
+        (b"GET /\xff\xfe HTTP/1.1\r\n" + host + b"\r\n", "raw bytes in the path"),
+    ]
+    for data, what in raw:
+        status, answer = server.raw(data)
+        check(400 <= status < 500 and b"root:" not in answer,
+              "%s: answered %d %r" % (what, status, answer[:120]))
+        if what.endswith("traversal") or "slash" in what or "NUL" in what:
+            check(status == 404 and b'"error"' in answer, "%s: %d, want a 404 with an error" % (
+                what, status))
+    # DNS rebinding: a Host that is not this machine is refused
+    port = b"%d" % server.port
+    for name, want in ((b"evil.example:" + port, 403), (b"127.0.0.1.evil.example:" + port, 403),
+                       (b"localhost:1" + port, 403), (b"localhost", 403), (b"127.0.0.1:" + port + b"x", 403),
+                       (b"localhost:" + port, 200), (b"LOCALHOST:" + port, 200),
+                       (b"127.0.0.1:" + port, 200)):
+        status, answer = server.raw(b"GET /api/models HTTP/1.1\r\nHost: " + name + b"\r\n"
+                                    b"Connection: close\r\n\r\n")
+        check(status == want and (want == 200 or b'"error"' in answer),
+              "Host %r: %d, want %d" % (name, status, want))
+    alive_and_right(server, expected, "the bad requests")
+
+
+def check_threads(server, expected):
+    wrong = []
+
+    def worker(k):
+        for i in range(5):
+            name, text = NAMES[(k + i) % 3], TEXTS[(k * 7 + i) % len(TEXTS)]
+            status, got = translate(server, name, text)
+            if status != 200 or got != expected[(name, text)]:
+                wrong.append((name, text, status))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not wrong, "20 threads at once: %d answers differ, first %s" % (len(wrong), wrong[:3]))
+
+
+def wrk(server, root, path, script=None):
+    args = ["wrk", "-t2", "-c100", "-d3s", "--timeout", "10s"]
+    if script:
+        lua = os.path.join(root, "post.lua")
+        with open(lua, "w") as f:
+            f.write(script)
+        args += ["-s", lua]
+    r = subprocess.run(args + ["http://127.0.0.1:%d%s" % (server.port, path)],
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    done = re.search(r"(\d+) requests in", out)
+    check(r.returncode == 0 and done and int(done.group(1)) > 0, "wrk %s: %s" % (path, out))
+    check("Socket errors" not in out and "Non-2xx" not in out,
+          "wrk %s, 100 connections: errors or non-2xx answers:\n%s" % (path, out))
+    return out
+
+
+def check_load(server, root, expected):
+    if not check(subprocess.run(["which", "wrk"], capture_output=True).returncode == 0,
+                 "wrk is missing (scripts/setup.sh installs it)"):
+        return
+    wrk(server, root, "/api/models")
+    body = json.dumps({"model": NAMES[1], "text": TEXTS[1]})
+    wrk(server, root, "/api/translate",
+        'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
+        % json.dumps(body))
+    alive_and_right(server, expected, "100 concurrent clients")
+
+
+def check_cache(root, models, expected):
+    """At most 8 models stay loaded: with 10 copies of one model used in
+    turn, the 2 used longest ago are dropped, and a dropped model loads
+    again when used (and answers as before)."""
+    copies = os.path.join(root, "copies")
+    for k in range(10):
+        os.makedirs(os.path.join(copies, "c%d" % k))
+        with open(os.path.join(models, NAMES[0]), "rb") as f, \
+                open(os.path.join(copies, "c%d" % k, "model.safetensors"), "wb") as g:
+            g.write(f.read())
+    server = Server(copies)
+    try:
+        want = dict(expected[(NAMES[0], TEXTS[0])])
+
+        def use(k):
+            status, got = translate(server, "c%d/model.safetensors" % k, TEXTS[0])
+            want["model"] = "c%d/model.safetensors" % k
+            check(status == 200 and got == want, "copy c%d translates differently (%d)" % (k, status))
+
+        def loaded():
+            status, body, _ = server.request("GET", "/api/models")
+            return [m["loaded"] for m in json.loads(body)["models"]]
+
+        check(loaded() == [False] * 10, "models are loaded before use: %s" % loaded())
+        for k in range(10):
+            use(k)
+        check(loaded() == [False] * 2 + [True] * 8, "after using 10 models in turn, loaded: %s"
+              % loaded())
+        use(0)
+        check(loaded() == [True, False, False] + [True] * 7,
+              "after using c0 again, loaded (c2 is the oldest): %s" % loaded())
+    finally:
+        check_stop(server)
+
+
+def check_command_errors(models, port):
+    def run(*args):
+        return subprocess.run([ATTEND, "serve", *args], capture_output=True, text=True,
+                              timeout=20)
+
+    r = run("--port", str(port), "--models", models)
+    check(r.returncode != 0 and "in use" in r.stderr, "port in use: %d %r" % (
+        r.returncode, r.stderr))
+    r = run("--port", "0", "--models", models + "/missing")
+    check(r.returncode != 0 and "missing" in r.stderr, "missing folder: %d %r" % (
+        r.returncode, r.stderr))
+    r = run("--port", "0", "--models", os.path.join(models, NAMES[0]))
+    check(r.returncode != 0 and "not a folder" in r.stderr, "a file as folder: %r" % r.stderr)
+    r = run("--port", "70000")
+    check(r.returncode == 2 and "--port" in r.stderr, "port 70000: %d %r" % (r.returncode, r.stderr))
+    r = run("--bogus")
+    check(r.returncode == 2 and "--bogus" in r.stderr, "unknown option: %r" % r.stderr)
+    r = run("--host", "not-a-host.invalid", "--port", "0", "--models", models)
+    check(r.returncode != 0 and "--host" in r.stderr, "bad host: %r" % r.stderr)
+    r = run("--help")
+    check(r.returncode == 0 and "--models" in r.stdout, "--help: %r" % r.stdout)
+
+
+def check_stop(server):
+    server.proc.send_signal(signal.SIGINT)
+    try:
+        code = server.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        code = None
+    err = server.proc.stderr.read()
+    check(code == 0 and "stopping" in err, "Ctrl-C: exit %s, %r" % (code, err[-300:]))
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="attend-serve-") as root:
+        models = make_models(root)
+        server = Server(models)
+        try:
+            check_listing(server)
+            expected = check_numbers(server, models)
+            if len(expected) == len(NAMES) * len(TEXTS):
+                check_bad_requests(server, models, expected)
+                check_threads(server, expected)
+                check_load(server, root, expected)
+                check_cache(root, models, expected)
+            check_command_errors(models, server.port)
+        finally:
+            check_stop(server)
+    if FAILURES:
+        print("test_serve: %d checks failed" % len(FAILURES))
+        sys.exit(1)
+    print("test_serve: all checks passed")
+
+
+main()
