@@ -82,6 +82,7 @@ serve_reply serve_api_models(serve_catalogue *c);
 serve_reply serve_api_colours(void);
 serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len);
 serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len);
+serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len);
 /* {"error": message} with this status. */
 serve_reply serve_api_error(unsigned status, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -18,6 +18,10 @@
  *                        {"input", "results": [a translation, or
  *                        {"model", "error"} where that model cannot
  *                        translate the text]}
+ *   POST /api/explain    {"model": NAME, "text": TEXT, "step": K} -> the
+ *                        numbers of decoder step K (at_seq2seq_explain_step)
+ *                        as `attend explain --json` prints them (one
+ *                        builder: explain_json.c)
  *
  * A request body is read strictly (ati_json_parse_strict: valid UTF-8, no
  * NUL byte, no key twice, a bounded number of values) and must be an
@@ -27,8 +31,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "serve.h"
 
+#include "explain_json.h"
 #include "json_strict.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +140,11 @@ static json_object *read_request(const char *body, size_t len, const char *const
         int known = 0;
         for (int i = 0; i < n_keys; i++) known |= !strcmp(key, keys[i]);
         if (!known) {
-            *bad = serve_api_error(400, "unknown field '%.64s' (the fields are %s%s%s)", key,
-                                   keys[0], n_keys > 1 ? " and " : "", n_keys > 1 ? keys[1] : "");
+            char fields[128] = "";
+            for (int i = 0; i < n_keys; i++)
+                snprintf(fields + strlen(fields), sizeof fields - strlen(fields), "%s%s",
+                         i == 0 ? "" : i + 1 < n_keys ? ", " : " and ", keys[i]);
+            *bad = serve_api_error(400, "unknown field '%.64s' (the fields are %s)", key, fields);
             json_object_put(root);
             return NULL;
         }
@@ -351,4 +360,68 @@ serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len) 
     }
     json_object_put(req);
     return obj ? reply_json(200, obj) : n > 0 ? serve_api_error(500, "out of memory") : bad;
+}
+
+/* ------------------------------------------------------------ explaining */
+
+/* The "step" field: a whole number from 0 (the library says when it is
+ * past the output's end), or -1 with a 400 in *bad. */
+static int step_field(json_object *value, serve_reply *bad) {
+    if (!json_object_is_type(value, json_type_int)) {
+        *bad = serve_api_error(400, "'step' must be a whole number (an output position from 0)");
+        return -1;
+    }
+    int64_t k = json_object_get_int64(value);
+    if (k < 0 || k > INT_MAX) {
+        *bad = serve_api_error(400, "'step' is %lld: an output position counts from 0",
+                               (long long)k);
+        return -1;
+    }
+    return (int)k;
+}
+
+/* Model i's explanation of step k of text as JSON, or NULL with a status
+ * and the reason in f (as translate_with). */
+static json_object *explain_with(serve_catalogue *c, int i, const char *text, int k, failure *f) {
+    at_ctx *ctx;
+    const at_seq2seq *model;
+    serve_model_info info;
+    serve_catalogue_info(c, i, &info);
+    serve_model *m = serve_model_borrow(c, i, &ctx, &model, f->why, sizeof f->why);
+    if (!m) {
+        f->status = strcmp(info.kind, "seq2seq") ? 400 : 500; /* no translator, or a bad file */
+        return NULL;
+    }
+    at_step_explanation x;
+    at_status s = at_seq2seq_explain_step(ctx, model, text, k, &x);
+    json_object *obj = NULL;
+    if (s != AT_OK) {
+        f->status = s == AT_ERR_ARGUMENT ? 400 : 500;
+        snprintf(f->why, sizeof f->why, "%s: %s", info.name, at_ctx_error(ctx));
+    } else {
+        obj = explain_json(text, &x);
+        if (!obj) {
+            f->status = 500;
+            snprintf(f->why, sizeof f->why, "%s: out of memory", info.name);
+        }
+        at_step_explanation_clear(&x);
+    }
+    serve_model_release(m);
+    return obj;
+}
+
+serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len) {
+    static const char *const keys[] = {"model", "text", "step"};
+    serve_reply bad;
+    json_object *req = read_request(body, len, keys, 3, &bad);
+    if (!req) return bad;
+    const char *text = string_field(json_object_object_get(req, "text"), "text",
+                                    SERVE_MAX_TEXT_BYTES, &bad);
+    int k = text ? step_field(json_object_object_get(req, "step"), &bad) : -1;
+    int i = k >= 0 ? find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
+    failure f;
+    json_object *obj = i >= 0 ? explain_with(c, i, text, k, &f) : NULL;
+    json_object_put(req);
+    if (i >= 0 && !obj) return serve_api_error(f.status, "%s", f.why);
+    return obj ? reply_json(200, obj) : bad;
 }

@@ -49,7 +49,7 @@ struct serve_http {
 };
 
 /* An API POST being received. */
-typedef enum route { ROUTE_TRANSLATE, ROUTE_COMPARE } route;
+typedef enum route { ROUTE_TRANSLATE, ROUTE_COMPARE, ROUTE_EXPLAIN } route;
 typedef struct upload {
     route to;
     char *body;
@@ -130,7 +130,8 @@ static enum MHD_Result on_headers(serve_http *h, struct MHD_Connection *conn, co
                                                   h->port), NULL);
     const serve_asset *asset = find_asset(url);
     int get_api = !strcmp(url, "/api/models") || !strcmp(url, "/api/colours");
-    int post_api = !strcmp(url, "/api/translate") || !strcmp(url, "/api/compare");
+    int post_api = !strcmp(url, "/api/translate") || !strcmp(url, "/api/compare") ||
+                   !strcmp(url, "/api/explain");
     if ((asset || get_api) && !is_get(method))
         return answer_reply(conn, serve_api_error(405, "%s takes GET", url), "GET, HEAD");
     if (asset)
@@ -153,7 +154,9 @@ static enum MHD_Result on_headers(serve_http *h, struct MHD_Connection *conn, co
                                                   SERVE_MAX_BODY_BYTES), NULL);
     upload *u = calloc(1, sizeof *u);
     if (!u) return answer_reply(conn, serve_api_error(500, "out of memory"), NULL);
-    u->to = !strcmp(url, "/api/translate") ? ROUTE_TRANSLATE : ROUTE_COMPARE;
+    u->to = !strcmp(url, "/api/translate") ? ROUTE_TRANSLATE
+            : !strcmp(url, "/api/compare") ? ROUTE_COMPARE
+                                           : ROUTE_EXPLAIN;
     *state = u;
     return MHD_YES;
 }
@@ -187,9 +190,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return answer_reply(conn, serve_api_error(413, "the body is over %d bytes",
                                                   SERVE_MAX_BODY_BYTES), NULL);
     const char *body = u->body ? u->body : "";
-    serve_reply reply = u->to == ROUTE_TRANSLATE
-                            ? serve_api_translate(h->catalogue, body, u->len)
-                            : serve_api_compare(h->catalogue, body, u->len);
+    serve_reply reply = u->to == ROUTE_TRANSLATE ? serve_api_translate(h->catalogue, body, u->len)
+                        : u->to == ROUTE_COMPARE ? serve_api_compare(h->catalogue, body, u->len)
+                                                 : serve_api_explain(h->catalogue, body, u->len);
     return answer_reply(conn, reply, NULL);
 }
 
