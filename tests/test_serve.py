@@ -12,7 +12,11 @@ that is not a model, a link to a model outside the folder), then checks:
   - the listing (names relative to the folder, kinds, decoders, heads);
   - /api/translate gives what `attend translate --weights json` prints for
     the same model and text, number for number; /api/compare the same per
-    model;
+    model; /api/explain what `attend explain --json` prints for the same
+    model, text and step (the three models, a few steps each, the last one
+    the step after the output: END's, or the CLI's own out-of-range error
+    when the output filled max_target_len), and its bad requests (a step out of range, of
+    the wrong type, missing; a language model, ...) get a 4xx;
   - malformed HTTP (garbage request line, unknown method, wrong method),
     huge headers, huge bodies (announced and chunked), invalid UTF-8, JSON
     of the wrong shape, path traversal (/../, %2e%2e/, encoded slashes) and
@@ -228,6 +232,77 @@ def check_numbers(server, models):
     check(status == 200 and results == [expected[(n, TEXTS[1])] for n in NAMES],
           "compare differs from translating with each model: %d" % status)
     return expected
+
+
+def cli_explain(models, name, text, step):
+    r = subprocess.run([ATTEND, "explain", os.path.join(models, name), "--step", str(step),
+                        "--json", "--", text], capture_output=True, text=True, timeout=60)
+    return json.loads(r.stdout) if r.returncode == 0 else r.stderr
+
+
+def explain(server, body):
+    status, answer, ctype = server.request("POST", "/api/explain", body)
+    return status, json.loads(answer) if ctype == "application/json" else answer
+
+
+def check_explain(server, models, expected):
+    """/api/explain equals `attend explain --json`, every number, at a few
+    steps of two texts under each model (the seed, luong additive and
+    multi-head); its bad requests get a 4xx with an error."""
+    for name in NAMES:
+        for text in TEXTS[:2]:
+            last = len(expected[(name, text)]["target"])  # the step that wrote END, if any
+            for step in sorted({0, 2, last // 2, last}):
+                status, api = explain(server, {"model": name, "text": text, "step": step})
+                cli = cli_explain(models, name, text, step)
+                if isinstance(cli, str):  # the output filled max_target_len: no END step
+                    why = api.get("error", "") if isinstance(api, dict) else ""
+                    check(step == last and status == 400 and "out of range" in why
+                          and why.split(": ", 1)[-1] in cli,
+                          "explain %s %r step %d: %d %r, but attend explain says %r" % (
+                              name, text, step, status, why, cli))
+                    continue
+                check(status == 200 and api == cli,
+                      "explain %s %r step %d: %d, differs from attend explain --json: %s" % (
+                          name, text, step, status, str(api)[:200]))
+                if status == 200 and step < last:
+                    alpha = [as_float32(a) for a in api["weights"][0]]
+                    row = [as_float32(a) for a in expected[(name, text)]["weights"][0][step]]
+                    check(alpha == row, "explain %s %r step %d: α %s is not translate's row %s"
+                          % (name, text, step, alpha, row))
+    past = len(expected[(NAMES[2], TEXTS[0])]["target"]) + 1
+    seed = NAMES[2]
+    bad = [
+        ({"model": seed, "text": TEXTS[0], "step": past}, 400, "out of range", "step past END"),
+        ({"model": seed, "text": TEXTS[0], "step": -1}, 400, "'step'", "a negative step"),
+        ({"model": seed, "text": TEXTS[0], "step": 2 ** 40}, 400, "'step'", "a step over 2^31"),
+        ({"model": seed, "text": TEXTS[0], "step": "2"}, 400, "whole number", "a step as a string"),
+        ({"model": seed, "text": TEXTS[0], "step": 1.5}, 400, "whole number", "a fractional step"),
+        ({"model": seed, "text": TEXTS[0], "step": True}, 400, "whole number", "a step true"),
+        ({"model": seed, "text": TEXTS[0], "step": None}, 400, "whole number", "a step null"),
+        ({"model": seed, "text": TEXTS[0]}, 400, "'step' is missing", "no step"),
+        ({"model": seed, "step": 0}, 400, "'text' is missing", "no text"),
+        ({"model": seed, "text": TEXTS[0], "step": 0, "beam": 2}, 400, "model, text and step",
+         "an unknown field"),
+        ({"model": seed, "text": 7, "step": 0}, 400, "string", "a text that is a number"),
+        ({"model": seed, "text": "", "step": 0}, 400, "empty", "empty text"),
+        ({"model": seed, "text": "7" * 300, "step": 0}, 400, "long", "a text over max_source_len"),
+        ({"model": LM, "text": TEXTS[0], "step": 0}, 400, "language-model", "a language model"),
+        ({"model": "nope", "text": TEXTS[0], "step": 0}, 404, "no model", "an unknown model"),
+        ({"model": "../outside/model.safetensors", "text": "x", "step": 0}, 404, "no model",
+         "a model outside DIR"),
+        ([seed, TEXTS[0], 0], 400, "object", "a list"),
+    ]
+    for body, want, says, what in bad:
+        status, answer = explain(server, body)
+        error = answer.get("error", "") if isinstance(answer, dict) else ""
+        check(status == want and says in error, "explain, %s: %d %r (want %d saying %r)" % (
+            what, status, str(answer)[:200], want, says))
+    status, answer, _ = server.request("GET", "/api/explain")
+    check(status == 405, "GET /api/explain: %d, want 405" % status)
+    status, answer, _ = server.request("POST", "/api/explain", b'{"model": "x"}',
+                                       {"Content-Type": "text/plain"})
+    check(status == 415, "/api/explain as text/plain: %d, want 415" % status)
 
 
 def check_bad_requests(server, models, expected):
@@ -474,6 +549,7 @@ def main():
             check_listing(server)
             expected = check_numbers(server, models)
             if len(expected) == len(NAMES) * len(TEXTS):
+                check_explain(server, models, expected)
                 check_bad_requests(server, models, expected)
                 check_threads(server, expected)
                 check_load(server, root, expected)
