@@ -1,8 +1,8 @@
 /*
- * lab.js - the attention lab's page: translate live and compare, over the
- * JSON API of `attend serve` (docs/lab.md). It only draws: every number
- * comes from the server (the library's translation and its weights, the
- * colour ramp of at_viz_colour).
+ * lab.js - the attention lab's page: translate live, compare and explain a
+ * step, over the JSON API of `attend serve` (docs/lab.md). It only draws:
+ * every number comes from the server (the library's translation and its
+ * weights, a step's explanation, the colour ramp of at_viz_colour).
  *
  *   translate live  a model and a text; each pause in typing (DEBOUNCE_MS)
  *                   asks /api/translate, and only the answer to the latest
@@ -13,6 +13,12 @@
  *                   grid, their mean, or one head).
  *   compare         the same text under up to four models side by side
  *                   (/api/compare), on the one colour scale [0, 1].
+ *   explain a step  a model and a text (the translate view's, carried
+ *                   over until changed here); clicking an output unit or
+ *                   a row of the map opens that decoder step
+ *                   (/api/explain): its equations as docs/explain.md
+ *                   writes them, each followed by its numbers. Left and
+ *                   right move between steps.
  */
 'use strict';
 (function () {
@@ -311,8 +317,272 @@
   compareText.addEventListener('input', compareSoon);
   compareBox.addEventListener('change', function () { limitChoices(); compareNow(); });
 
+  /* ------------------------------------------------------ explain a step */
+  /* A model and a text: /api/translate draws the map and the output, one
+   * button per output unit (and END); clicking one, or a row of the map,
+   * asks /api/explain for that step and writes its equations, each
+   * followed by its numbers. Left/right move between steps. */
+  var explainModel = document.getElementById('explain-model');
+  var explainText = document.getElementById('explain-text');
+  var explainOutput = document.getElementById('explain-output');
+  var explainStatus = document.getElementById('explain-status');
+  var explainMap = document.getElementById('explain-map');
+  var explainStep = document.getElementById('explain-step');
+  var explainChoice = { fallback: 'mean' };
+  var explained = { translation: null, step: -1, edited: false };
+  var SHORT = 6; /* a longer vector shows its first SHORT values, its norm, and opens to all */
+
+  function fmt(v) {
+    if (v === null) return '\u2212\u221e';
+    var a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(4);
+  }
+  function signed(v) { return (v >= 0 ? '+' : '') + fmt(v); }
+  function norm(v) { return Math.sqrt(v.reduce(function (s, x) { return s + x * x; }, 0)); }
+  function eq(box, no, text) {
+    var p = el('p', 'eq');
+    if (no) p.appendChild(el('span', 'no', '(' + no + ')'));
+    p.appendChild(document.createTextNode(text));
+    box.appendChild(p);
+  }
+  function vec(box, name, v) {
+    if (!v) return;
+    var d = el('details', 'vec');
+    d.dataset.name = name;
+    var head = v.slice(0, v.length <= SHORT + 2 ? v.length : SHORT).map(signed).join(', ');
+    d.appendChild(el('summary', '', name + ' = [' + head + (v.length > SHORT + 2 ? ', \u2026' : '') +
+      ']  (' + v.length + ' values)  \u2016\u00b7\u2016 = ' + fmt(norm(v))));
+    d.appendChild(el('div', 'all', '[' + v.map(signed).join(', ') + ']'));
+    box.appendChild(d);
+  }
+  /* One head's row over the input units: the units, e_j, α_j (coloured as
+   * the map), the contributions, and the family's own rows. */
+  function stepRow(box, x, h) {
+    var rows = [['units', 'j', x.source.map(shown)], ['scores', 'e_j', x.scores[h].map(fmt)],
+      ['alpha', '\u03b1_j', x.weights[h]], ['share', 'contribution_j', x.contributions[h].map(fmt)]];
+    var f = x.family || {};
+    if (f.in_window) rows.push(['window', 'in window', f.in_window.map(function (w) { return w > 0 ? 'in' : ''; })],
+      ['align', 'align_j', f.align.map(fmt)]);
+    if (f.p_choose) rows.push(['pchoose', 'p_j = \u03c3(e_j)', f.p_choose.map(fmt)]);
+    if (f.prior) rows.push(['prior', '\u03b1\u0302_{t\u22121}(j)', f.prior.map(fmt)], ['base', 'y_t(j)', f.base.map(fmt)]);
+    var table = el('table', 'steprow-table');
+    table.dataset.head = h;
+    rows.forEach(function (r) {
+      var tr = el('tr', r[0]);
+      tr.appendChild(el('th', '', r[1]));
+      r[2].forEach(function (v, j) {
+        var td;
+        if (r[0] === 'alpha') {
+          td = el('td', 'alpha' + (v > 0.6 ? ' light' : ''), fmt(v));
+          td.style.background = colour(v);
+          td.dataset.v = String(v);
+          td.title = '\u03b1_' + j + ' = ' + v;
+        } else {
+          td = el('td', '', v);
+        }
+        tr.appendChild(td);
+      });
+      table.appendChild(tr);
+    });
+    var wrap = el('div', 'steprow');
+    wrap.appendChild(table);
+    box.appendChild(wrap);
+  }
+  /* The inputs of largest contribution to head h's context, up to 3. */
+  function topInputs(box, x, h) {
+    var share = x.contributions[h];
+    var order = share.map(function (_, j) { return j; }).sort(function (a, b) { return share[b] - share[a]; });
+    var words = order.slice(0, 3).map(function (j) {
+      return 'j=' + j + ' \u201c' + shown(x.source[j]) + '\u201d ' + fmt(share[j]);
+    });
+    var p = el('p', 'note top-inputs', 'top contributing inputs: ' + words.join(',  ') +
+      '  (of \u2016c\u2016 = ' + fmt(norm(x.head_context[h])) + ')');
+    box.appendChild(p);
+  }
+  function attentionPart(box, x, seed) {
+    box.appendChild(el('h3', '', 'Attention (' + x.model.attention + ')'));
+    eq(box, seed ? 1 : '', x.equations.score);
+    eq(box, seed ? 2 : '', x.equations.weights);
+    var f = x.family || {};
+    if (f.in_window) box.appendChild(el('p', 'note', 'p_t = ' + fmt(f.p_t) + ', window ' +
+      (f.window ? 'j = ' + f.window[0] + ' \u2026 ' + f.window[1] : 'empty')));
+    if (f.p_choose) box.appendChild(el('p', 'note', 'the scan starts at j = ' + f.previous_position + ' and ' +
+      (f.position < 0 ? 'finds no p_j \u2265 0.5: \u03b1 = 0, c_t = 0' : 'stops at j = ' + f.position + ', where \u03b1_j = 1')));
+    for (var h = 0; h < x.model.heads; h++) {
+      if (x.model.heads > 1) box.appendChild(el('h3', 'head', 'head ' + (h + 1)));
+      stepRow(box, x, h);
+      topInputs(box, x, h);
+    }
+    box.appendChild(el('p', 'note', 'contribution_j = (\u03b1_j v_j)\u00b7c/\u2016c\u2016: input j\u2019s share of the context along c; they sum to \u2016c\u2016'));
+    if (x.model.heads > 1) {
+      eq(box, '', 'c_h = \u03a3_j \u03b1_hj V_h h_j  (each head)    c_t = W_O [c_1 \u2026 c_H] + b_O');
+      x.head_context.forEach(function (c, h) { vec(box, 'c_' + (h + 1), c); });
+    } else {
+      eq(box, seed ? 3 : '', 'c_t = \u03a3_j \u03b1_j h_j');
+    }
+    vec(box, 'c_t', x.context);
+  }
+  function seedPart(box, x) {
+    box.appendChild(el('h3', '', 'The decoder (the seed\u2019s AttentionDecoder)'));
+    vec(box, 'y_{t\u22121}', x.input);
+    vec(box, 's_{t\u22121}', x.state_prev);
+    eq(box, 4, 'r_t = \u03c3(W_r y_{t\u22121} + U_r s_{t\u22121} + C_r c_t + b_r)      reset gate');
+    vec(box, 'r_t', x.reset);
+    eq(box, 5, 'z_t = \u03c3(W_z y_{t\u22121} + U_z s_{t\u22121} + C_z c_t + b_z)      update gate');
+    vec(box, 'z_t', x.update);
+    eq(box, 6, 's\u0303_t = tanh(W_p y_{t\u22121} + U_p (r_t \u2218 s_{t\u22121}) + C_p c_t + b_p)      proposal');
+    vec(box, 's\u0303_t', x.proposal);
+    eq(box, 7, 's_t = (1 \u2212 z_t) \u2218 s_{t\u22121} + z_t \u2218 s\u0303_t');
+    vec(box, 's_t', x.state);
+    eq(box, 8, 'logits_t = W_o y_{t\u22121} + U_o s_t + C_o c_t + b_o,    p = softmax(logits_t)');
+  }
+  function luongState(box, x) {
+    var cell = x.model.cell === 'lstm' ? 'LSTM' : 'GRU';
+    box.appendChild(el('h3', '', 'The decoder\u2019s state (luong, ' + cell + ' cell, input feeding)'));
+    eq(box, '', 'x_t = [embed(y_{t\u22121}); h\u0303_{t\u22121}]    h_t = ' + cell + '(x_t, h_{t\u22121})');
+    vec(box, 'x_t', x.input);
+    vec(box, 'h_{t\u22121}', x.state_prev);
+    vec(box, 'c_{t\u22121} cell', x.memory_prev);
+    vec(box, 'h_t', x.state);
+    vec(box, 'c_t cell', x.memory);
+  }
+  function luongOutput(box, x) {
+    box.appendChild(el('h3', '', 'The attentional state and the output'));
+    eq(box, '', 'h\u0303_t = tanh(W_c [c_t; h_t])');
+    vec(box, 'h\u0303_t', x.attentional);
+    eq(box, '', 'logits_t = W_s h\u0303_t + b_s,    p = softmax(logits_t)');
+  }
+  function topFive(box, x) {
+    var table = el('table', 'top5');
+    var head = el('tr');
+    ['top-5', 'unit', 'p', 'logit'].forEach(function (t) { head.appendChild(el('th', '', t)); });
+    table.appendChild(head);
+    x.top.forEach(function (c, k) {
+      var tr = el('tr', c.id === x.chosen.id ? 'chosen' : '');
+      [String(k + 1), '\u201c' + shown(c.unit) + '\u201d', c.probability.toFixed(5), signed(x.logits[c.id])]
+        .forEach(function (t) { tr.appendChild(el('td', '', t)); });
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+  }
+  function drawStep(x) {
+    explainStep.textContent = '';
+    var seed = x.model.decoder === 'seed';
+    var title = el('h2', '', 'Step ' + x.step + ': fed y_{t\u22121} = \u201c' + shown(x.previous.unit) +
+      '\u201d, wrote \u201c' + shown(x.chosen.unit) + '\u201d (p = ' + x.chosen.probability.toFixed(5) + ')');
+    explainStep.appendChild(title);
+    explainStep.dataset.step = x.step;
+    if (!seed) luongState(explainStep, x);
+    attentionPart(explainStep, x, seed);
+    if (seed) seedPart(explainStep, x);
+    else luongOutput(explainStep, x);
+    topFive(explainStep, x);
+  }
+  function markStep(k) {
+    explainOutput.querySelectorAll('button').forEach(function (b) {
+      b.classList.toggle('picked', Number(b.dataset.step) === k);
+    });
+    explainMap.querySelectorAll('th.row').forEach(function (th) {
+      th.classList.toggle('picked', Number(th.dataset.row) === k);
+    });
+  }
+  function openStep(k) {
+    var r = explained.translation;
+    if (!r || k < 0 || k > r.target.length) return;
+    explained.step = k;
+    markStep(k);
+    setStatus(explainStatus, 'explaining step ' + k + '\u2026');
+    post('explain-step', '/api/explain', { model: r.model, text: r.input, step: k }).then(function (a) {
+      if (a.status !== 200) {
+        setStatus(explainStatus, a.data.error || 'error ' + a.status, true);
+        return;
+      }
+      drawStep(a.data);
+      explainStep.dataset.model = r.model;
+      setStatus(explainStatus, 'step ' + k + ' of the steps 0 \u2026 ' + r.target.length + ' (\u2190 \u2192 move)');
+    }).catch(function (e) {
+      if (e.name !== 'AbortError') setStatus(explainStatus, 'the server did not answer: ' + e.message, true);
+    });
+  }
+  function outputButtons(r) {
+    explainOutput.textContent = '';
+    r.target.concat(['<END>']).forEach(function (unit, k) {
+      var b = el('button', k === r.target.length ? 'end' : '', k === r.target.length ? 'END' : shown(unit));
+      b.type = 'button';
+      b.dataset.step = k;
+      b.title = 'step ' + k + (k === r.target.length ? ': the step that wrote END' : '');
+      b.addEventListener('click', function () { openStep(k); });
+      explainOutput.appendChild(b);
+    });
+  }
+  function explainTranslate() {
+    var text = explainText.value, model = explainModel.value;
+    if (!model) return;
+    if (!text) {
+      explainOutput.textContent = '';
+      explainMap.textContent = '';
+      setStatus(explainStatus, 'type something to translate');
+      return;
+    }
+    setStatus(explainStatus, 'translating\u2026');
+    post('explain-map', '/api/translate', { model: model, text: text }).then(function (a) {
+      if (a.status !== 200) {
+        setStatus(explainStatus, a.data.error || 'error ' + a.status, true);
+        return;
+      }
+      var r = explained.translation = a.data;
+      outputButtons(r);
+      drawMap(explainMap, r, explainChoice, '-explain');
+      if (explained.step >= 0 && explained.step <= r.target.length) openStep(explained.step);
+      else setStatus(explainStatus, 'click an output unit or a row of the map to open its step');
+    }).catch(function (e) {
+      if (e.name !== 'AbortError') setStatus(explainStatus, 'the server did not answer: ' + e.message, true);
+    });
+  }
+  var explainSoon = debounce(explainTranslate);
+  explainText.addEventListener('input', function () {
+    explained.edited = true;
+    explainSoon();
+  });
+  /* a row of the map (its label or any of its cells) opens its step */
+  explainMap.addEventListener('click', function (ev) {
+    var at = ev.target.closest('th.row, td.cell');
+    if (at) openStep(Number(at.dataset.row));
+  });
+  explainModel.addEventListener('change', function () {
+    explained.edited = true;
+    explainChoice.value = undefined;
+    explainTranslate();
+  });
+  /* Left/right move between steps, unless a text box or a list has the keys. */
+  document.addEventListener('keydown', function (ev) {
+    if (document.getElementById('view-explain').hidden || !explained.translation) return;
+    if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+    var tag = document.activeElement && document.activeElement.tagName;
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
+    ev.preventDefault();
+    var k = Math.max(explained.step, 0) + (ev.key === 'ArrowRight' ? 1 : -1);
+    if (explained.step < 0) k = 0;
+    openStep(Math.min(Math.max(k, 0), explained.translation.target.length));
+  });
+  /* Entering the view: the translate view's model and text come along
+   * until the learner types here. */
+  function enterExplain() {
+    if (!explained.edited && modelSelect.value) {
+      var changed = explainModel.value !== modelSelect.value || explainText.value !== textInput.value;
+      explainModel.value = modelSelect.value;
+      explainText.value = textInput.value;
+      if (changed || !explained.translation) {
+        explained.step = -1;
+        explainTranslate();
+      }
+    } else if (!explained.translation) {
+      explainTranslate();
+    }
+  }
+
   /* --------------------------------------------------------------- views */
-  var views = ['translate', 'compare'];
+  var views = ['translate', 'compare', 'explain'];
   function show(view) {
     views.forEach(function (v) {
       document.getElementById('view-' + v).hidden = v !== view;
@@ -321,6 +591,10 @@
     readout.textContent = 'Hover a cell: rows are output units, columns are input units.';
     hideTip();
     if (view === 'compare' && !comparePanels.childNodes.length) compareNow();
+    if (view === 'explain') {
+      readout.textContent = 'Click an output unit, or a row of the map, to open its step; \u2190 and \u2192 move between steps.';
+      enterExplain();
+    }
   }
   views.forEach(function (v) {
     document.getElementById('nav-' + v).addEventListener('click', function () { show(v); });
@@ -329,11 +603,13 @@
   /* ---------------------------------------------------------------- start */
   function fillModels() {
     var usable = models.filter(function (m) { return m.kind === 'seq2seq'; });
-    models.forEach(function (m) {
-      var opt = el('option', '', m.name + (m.kind === 'seq2seq' ? '' : ' (' + m.kind + ': does not translate)'));
-      opt.value = m.name;
-      opt.disabled = m.kind !== 'seq2seq';
-      modelSelect.appendChild(opt);
+    [modelSelect, explainModel].forEach(function (select) {
+      models.forEach(function (m) {
+        var opt = el('option', '', m.name + (m.kind === 'seq2seq' ? '' : ' (' + m.kind + ': does not translate)'));
+        opt.value = m.name;
+        opt.disabled = m.kind !== 'seq2seq';
+        select.appendChild(opt);
+      });
     });
     usable.forEach(function (m, i) {
       var label = el('label');
@@ -350,7 +626,7 @@
       readout.textContent = 'No seq2seq model under the --models folder: train one (attend train --out DIR/NAME) and restart attend serve.';
       return;
     }
-    modelSelect.value = usable[0].name;
+    modelSelect.value = explainModel.value = usable[0].name;
     readout.textContent = 'Type in the text box: the output and its attention follow.';
     translateNow();
   }

@@ -11,9 +11,16 @@
 //   - compare: two models side by side, each panel the API's translation
 //     under that model; more can be ticked up to four, then the other
 //     boxes are disabled (checked when there are five models or more);
-//   - "explain a step" and "watch training" are placeholders (disabled).
-// --screenshots DIR writes lab-translate.png, lab-heads.png and
-// lab-compare.png there (for docs/lab.md). Exits non-zero on any failure.
+//   - explain a step: the translate view's model and text are carried
+//     over; clicking an output unit (luong) or a row of the map (the seed)
+//     opens that step, whose α row is the API's /api/explain, with the
+//     family's equations (the seed's numbered 1 to 8) and its vectors (one
+//     opened to all its values); left/right move between steps, but not
+//     while the text box has the keys;
+//   - "watch training" is a placeholder (disabled).
+// --screenshots DIR writes lab-translate.png, lab-heads.png,
+// lab-compare.png and lab-explain.png there (for docs/lab.md). Exits
+// non-zero on any failure.
 import { chromium } from 'playwright-core';
 import path from 'node:path';
 
@@ -144,6 +151,89 @@ async function compareView(page, models) {
   if (shots) await page.screenshot({ path: path.join(shots, 'lab-compare.png'), fullPage: true });
 }
 
+// The step panel shows step k: wait for it, then check its α row against
+// the API's /api/explain for the same model, text and step.
+async function stepMatches(page, model, text, k, what) {
+  await page.waitForFunction(([k, model]) => {
+    const box = document.getElementById('explain-step');
+    return box.dataset.step === String(k) && box.dataset.model === model &&
+      !document.getElementById('explain-status').textContent.includes('explaining');
+  }, [k, model], { timeout: 10000 });
+  const want = await api('/api/explain', { model, text, step: k });
+  const shown = await page.locator('#explain-step table.steprow-table[data-head="0"] td.alpha')
+    .evaluateAll((tds) => tds.map((td) => Number(td.dataset.v)));
+  const bad = shown.findIndex((a, j) => a !== want.weights[0][j]);
+  check(shown.length === want.weights[0].length && bad < 0,
+        `${what}: α shown ${JSON.stringify(shown.slice(0, 4))}... (${shown.length}), the API's ` +
+        `${JSON.stringify(want.weights[0].slice(0, 4))}... (${want.weights[0].length}); first difference at ${bad}`);
+  const title = await page.textContent('#explain-step h2');
+  const unit = want.chosen.unit === ' ' ? '\u2423' : want.chosen.unit;
+  check(title.startsWith(`Step ${k}:`) && title.includes(`wrote \u201c${unit}\u201d`),
+        `${what}: the title '${title}' is not step ${k} writing '${want.chosen.unit}'`);
+  const picked = await page.locator('#explain-output button.picked').getAttribute('data-step');
+  check(picked === String(k), `${what}: the output unit marked is ${picked}, want ${k}`);
+  const top = await page.locator('#explain-step table.top5 tr').count();
+  check(top === want.top.length + 1, `${what}: ${top - 1} rows of top-5, the API has ${want.top.length}`);
+  return want;
+}
+
+async function explainView(page, models) {
+  const seed = models.find((m) => m.decoder === 'seed');
+  const luong = models.find((m) => m.decoder !== 'seed' && m.heads === 1);
+  const text = '3 May 2011';
+  // the translate view's model and text come along
+  await page.click('#nav-translate');
+  expected400++; // the text left by the translate view is refused by this model too
+  await page.selectOption('#model-select', luong.name);
+  await typeAndWait(page, '#text-input', text, luong.name);
+  await page.click('#nav-explain');
+  check(await page.isVisible('#view-explain') && !(await page.isVisible('#view-translate')),
+        'the explain view does not replace the translate view');
+  check(await page.inputValue('#explain-model') === luong.name && await page.inputValue('#explain-text') === text,
+        'the translate view\'s model and text are not carried over');
+  const tr = await api('/api/translate', { model: luong.name, text });
+  await page.waitForFunction((n) => document.querySelectorAll('#explain-output button').length === n,
+                             tr.target.length + 1, { timeout: 10000 });
+  // a luong model: click an output unit
+  await page.click('#explain-output button[data-step="1"]');
+  const lx = await stepMatches(page, luong.name, text, 1, 'explain ' + luong.name + ' step 1');
+  const eqs = await page.locator('#explain-step .eq').allTextContents();
+  check(eqs.some((e) => e.includes(lx.equations.score)) && eqs.some((e) => e.includes('h\u0303_t = tanh(W_c [c_t; h_t])')),
+        `luong step: the equations shown lack the score or h̃_t: ${JSON.stringify(eqs)}`);
+  if (!seed) return;
+  // the seed: its eqs. 1-8, a row of the map, then the keyboard
+  await page.selectOption('#explain-model', seed.name);
+  const st = await api('/api/translate', { model: seed.name, text });
+  await page.waitForFunction((out) => Array.from(document.querySelectorAll('#explain-output button'))
+                             .map((b) => b.textContent).join('') === out, st.target.map((u) => (u === ' ' ? '\u2423' : u)).join('') + 'END',
+                             { timeout: 10000 });
+  await stepMatches(page, seed.name, text, 1, 'explain ' + seed.name + ' step 1 kept after the model switch');
+  await page.click('#explain-map th.row[data-row="6"]');
+  const sx = await stepMatches(page, seed.name, text, 6, 'explain ' + seed.name + ' step 6 (a row of the map)');
+  const numbers = await page.locator('#explain-step .eq .no').allTextContents();
+  check(JSON.stringify(numbers) === JSON.stringify(['(1)', '(2)', '(3)', '(4)', '(5)', '(6)', '(7)', '(8)']),
+        `seed step: equations numbered ${JSON.stringify(numbers)}, want (1) to (8)`);
+  const names = await page.locator('#explain-step details.vec').evaluateAll((ds) => ds.map((d) => d.dataset.name));
+  for (const v of ['r_t', 'z_t', 's\u0303_t', 's_t', 'c_t'])
+    check(names.includes(v), `seed step: no vector ${v} among ${JSON.stringify(names)}`);
+  // a vector opens to all its values
+  await page.click('#explain-step details.vec[data-name="z_t"] summary');
+  const all = (await page.textContent('#explain-step details.vec[data-name="z_t"] .all')).split(',').length;
+  check(await page.isVisible('#explain-step details.vec[data-name="z_t"] .all') && all === sx.update.length,
+        `z_t opened shows ${all} values, want ${sx.update.length}`);
+  if (shots) await page.screenshot({ path: path.join(shots, 'lab-explain.png'), fullPage: true });
+  await page.keyboard.press('ArrowRight');
+  await stepMatches(page, seed.name, text, 7, 'ArrowRight from step 6');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await stepMatches(page, seed.name, text, 5, 'ArrowLeft twice from step 7');
+  // typing in the text box moves its caret, not the step
+  await page.focus('#explain-text');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForTimeout(300);
+  check(await page.getAttribute('#explain-step', 'data-step') === '5', 'ArrowLeft in the text box moved the step');
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -165,10 +255,11 @@ try {
   });
   await page.goto(url);
   await page.waitForSelector('#translate-map table.heatmap', { timeout: 10000 });
-  check(await page.isDisabled('#nav-explain') && await page.isDisabled('#nav-train'),
-        'the later views are not disabled placeholders');
+  check(await page.isEnabled('#nav-explain') && await page.isDisabled('#nav-train'),
+        'explain a step is not enabled, or watch training is not a disabled placeholder');
   await translateView(page, [single, multi]);
   await compareView(page, [single, multi]);
+  await explainView(page, models);
   const unexpected = problems.filter((p) => !(/status of 400/.test(p) && expected400-- > 0));
   check(unexpected.length === 0, 'the page: ' + unexpected.join('; '));
   await page.close();
