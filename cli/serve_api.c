@@ -264,16 +264,22 @@ static json_object *translation_object(at_ctx *ctx, const at_seq2seq *model,
     return obj;
 }
 
+/* Model i borrowed for one request (serve_model_borrow), its listing in
+ * *info; NULL with a status and the reason in f. */
+static serve_model *borrow(serve_catalogue *c, int i, at_ctx **ctx, const at_seq2seq **model,
+                           serve_model_info *info, failure *f) {
+    serve_catalogue_info(c, i, info);
+    serve_model *m = serve_model_borrow(c, i, ctx, model, f->why, sizeof f->why);
+    if (!m) f->status = strcmp(info->kind, "seq2seq") ? 400 : 500; /* no translator, or a bad file */
+    return m;
+}
+
 static json_object *translate_with(serve_catalogue *c, int i, const char *text, failure *f) {
     at_ctx *ctx;
     const at_seq2seq *model;
     serve_model_info info;
-    serve_catalogue_info(c, i, &info);
-    serve_model *m = serve_model_borrow(c, i, &ctx, &model, f->why, sizeof f->why);
-    if (!m) {
-        f->status = strcmp(info.kind, "seq2seq") ? 400 : 500; /* no translator, or a bad file */
-        return NULL;
-    }
+    serve_model *m = borrow(c, i, &ctx, &model, &info, f);
+    if (!m) return NULL;
     at_translation tr;
     at_status s = at_seq2seq_translate(ctx, model, text, &tr);
     json_object *obj = NULL;
@@ -386,12 +392,8 @@ static json_object *explain_with(serve_catalogue *c, int i, const char *text, in
     at_ctx *ctx;
     const at_seq2seq *model;
     serve_model_info info;
-    serve_catalogue_info(c, i, &info);
-    serve_model *m = serve_model_borrow(c, i, &ctx, &model, f->why, sizeof f->why);
-    if (!m) {
-        f->status = strcmp(info.kind, "seq2seq") ? 400 : 500; /* no translator, or a bad file */
-        return NULL;
-    }
+    serve_model *m = borrow(c, i, &ctx, &model, &info, f);
+    if (!m) return NULL;
     at_step_explanation x;
     at_status s = at_seq2seq_explain_step(ctx, model, text, k, &x);
     json_object *obj = NULL;

@@ -83,6 +83,12 @@
       timer = setTimeout(fn, DEBOUNCE_MS);
     };
   }
+  /* a request that failed (not one aborted for a newer one) said in node */
+  function failed(node) {
+    return function (e) {
+      if (e.name !== 'AbortError') setStatus(node, 'the server did not answer: ' + e.message, true);
+    };
+  }
   function setStatus(node, text, isError) {
     node.textContent = text;
     node.classList.toggle('error', !!isError);
@@ -233,28 +239,32 @@
   var translateMap = document.getElementById('translate-map');
   var headChoice = { fallback: 'all' };
 
-  function translateNow() {
-    var text = textInput.value, model = modelSelect.value;
+  /* model's translation of text into a view: its status node says where
+   * it is; clear() empties the view for an empty text, draw(r) draws an
+   * answer. The channel keeps only the latest request. */
+  function translateFor(channel, model, text, statusNode, clear, draw) {
     if (!model) return;
     if (!text) {
-      output.textContent = '';
-      translateMap.textContent = '';
-      setStatus(translateStatus, 'type something to translate');
+      clear();
+      setStatus(statusNode, 'type something to translate');
       return;
     }
-    setStatus(translateStatus, 'translating\u2026');
-    post('translate', '/api/translate', { model: model, text: text }).then(function (a) {
-      if (a.status !== 200) {
-        setStatus(translateStatus, a.data.error || 'error ' + a.status, true);
-        return;
-      }
-      output.textContent = a.data.output;
-      setStatus(translateStatus, a.data.decoder + ' decoder, ' + a.data.attention + ' attention' +
-        (a.data.heads > 1 ? ', ' + a.data.heads + ' heads' : ''));
-      drawMap(translateMap, a.data, headChoice, '');
+    setStatus(statusNode, 'translating\u2026');
+    post(channel, '/api/translate', { model: model, text: text }).then(function (a) {
+      if (a.status !== 200) setStatus(statusNode, a.data.error || 'error ' + a.status, true);
+      else draw(a.data);
+    }).catch(failed(statusNode));
+  }
+  function translateNow() {
+    translateFor('translate', modelSelect.value, textInput.value, translateStatus, function () {
+      output.textContent = '';
+      translateMap.textContent = '';
+    }, function (r) {
+      output.textContent = r.output;
+      setStatus(translateStatus, r.decoder + ' decoder, ' + r.attention + ' attention' +
+        (r.heads > 1 ? ', ' + r.heads + ' heads' : ''));
+      drawMap(translateMap, r, headChoice, '');
       readout.textContent = 'Hover a cell: rows are output units, columns are input units.';
-    }).catch(function (e) {
-      if (e.name !== 'AbortError') setStatus(translateStatus, 'the server did not answer: ' + e.message, true);
     });
   }
   var translateSoon = debounce(translateNow);
@@ -309,9 +319,7 @@
       comparePanels.textContent = '';
       a.data.results.forEach(function (r, i) { comparePanels.appendChild(comparePanel(r, i)); });
       setStatus(compareStatus, a.data.results.length + ' models, one colour scale (0 to 1); a multi-head model shows the mean of its heads unless you pick one');
-    }).catch(function (e) {
-      if (e.name !== 'AbortError') setStatus(compareStatus, 'the server did not answer: ' + e.message, true);
-    });
+    }).catch(failed(compareStatus));
   }
   var compareSoon = debounce(compareNow);
   compareText.addEventListener('input', compareSoon);
@@ -500,9 +508,7 @@
       drawStep(a.data);
       explainStep.dataset.model = r.model;
       setStatus(explainStatus, 'step ' + k + ' of the steps 0 \u2026 ' + r.target.length + ' (\u2190 \u2192 move)');
-    }).catch(function (e) {
-      if (e.name !== 'AbortError') setStatus(explainStatus, 'the server did not answer: ' + e.message, true);
-    });
+    }).catch(failed(explainStatus));
   }
   function outputButtons(r) {
     explainOutput.textContent = '';
@@ -516,27 +522,15 @@
     });
   }
   function explainTranslate() {
-    var text = explainText.value, model = explainModel.value;
-    if (!model) return;
-    if (!text) {
+    translateFor('explain-map', explainModel.value, explainText.value, explainStatus, function () {
       explainOutput.textContent = '';
       explainMap.textContent = '';
-      setStatus(explainStatus, 'type something to translate');
-      return;
-    }
-    setStatus(explainStatus, 'translating\u2026');
-    post('explain-map', '/api/translate', { model: model, text: text }).then(function (a) {
-      if (a.status !== 200) {
-        setStatus(explainStatus, a.data.error || 'error ' + a.status, true);
-        return;
-      }
-      var r = explained.translation = a.data;
+    }, function (r) {
+      explained.translation = r;
       outputButtons(r);
       drawMap(explainMap, r, explainChoice, '-explain');
       if (explained.step >= 0 && explained.step <= r.target.length) openStep(explained.step);
       else setStatus(explainStatus, 'click an output unit or a row of the map to open its step');
-    }).catch(function (e) {
-      if (e.name !== 'AbortError') setStatus(explainStatus, 'the server did not answer: ' + e.message, true);
     });
   }
   var explainSoon = debounce(explainTranslate);
