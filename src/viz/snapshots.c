@@ -15,7 +15,8 @@
  *    "snapshots": [{"step", "loss" (null before training), "valid_step",
  *                   "valid": {metric: value}, "outputs": [P strings],
  *                   "maps": [P maps (as html.c writes one) | null]}]}
- * Every string goes through the HTML-safe JSON escaper, so a probe such
+ * Losses and metrics are written as floats (the shortest decimal that
+ * reads back as the same float), like the weights. Every string goes through the HTML-safe JSON escaper, so a probe such
  * as "</script>" stays text.
  */
 #include "viz.h"
@@ -23,10 +24,11 @@
 #include <math.h>
 #include <string.h>
 
-/* A double as JSON: 9 digits, null when not finite. */
+/* A loss or a metric as JSON: the float nearest to it, as the shortest
+ * decimal that reads back as that float; null when not finite. */
 static void put_double(sbuf *b, double v) {
-    if (isfinite(v))
-        sbuf_printf(b, "%.9g", v);
+    if (isfinite(v) && fabs(v) < 1e30)
+        viz_html_put_number(b, (float)v);
     else
         sbuf_puts(b, "null");
 }
