@@ -23,11 +23,13 @@ const char train_snapshots_help[] =
     "                    probes and keep their attention, then write one offline page\n"
     "                    with a slider through the snapshots and the curves (at most\n"
     "                    100 kept: beyond, every other one is dropped and N doubles)\n"
-    "  --probe TEXT      an input to watch (repeat, up to 16; default: a date in five\n"
-    "                    scripts for --data dates, else the first validation sources)\n"
+    "  --probe TEXT      an input to watch (repeat, up to 16; default: one date in\n"
+    "                    five languages for --data dates, else the first validation\n"
+    "                    sources)\n"
     "  --snapshot-every N  steps between snapshots (default: steps / 50)\n";
 
-/* The dates scripts/run.sh translates: Latin, CJK, Cyrillic, Arabic. */
+/* The date scripts/run.sh translates, in English, French, Chinese, Russian
+ * and Arabic. */
 static const char *const default_dates[] = {
     "Saturday 9 May 2018", "samedi 9 mai 2018", "2018年5月9日星期六",
     "суббота, 9 мая 2018 г.", "السبت، ٩ مايو ٢٠١٨",

@@ -33,7 +33,7 @@ extern const char train_snapshots_help[];
 /* One option: 1 parsed, 0 a bad value (said why), -1 not a snapshot option. */
 int train_snapshots_option(train_snapshots *s, const char *arg, const char *value);
 /* Before training: the collector for model (probes: the given ones, else
- * dates in five scripts for --data dates, else the first validation
+ * one date in five languages for --data dates, else the first validation
  * sources) and, on a fresh run, the untrained model's snapshot (step 0).
  * Then route the trainer's progress through the collector. Nothing when
  * --snapshots was not given. */
