@@ -25,6 +25,10 @@
  *             documents of one tag, and a document is drawn when it first
  *             comes near the screen, so a long report opens at once.
  *             Weights are written to 4 significant digits.
+ *   snapshots attention while training (its data written by snapshots.c):
+ *             a slider and a play button choose a snapshot; each probe's
+ *             map is drawn as a map above, and a marker on the loss and
+ *             validation curves (inline SVG) shows the chosen step.
  * The colour map's anchors go into the data, so the page and the PNG use
  * the same colours. Weights are written as the shortest decimal that
  * reads back as the same float, so "exact" means exact. The CSS and script below are kept one line per string.
