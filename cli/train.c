@@ -21,6 +21,7 @@
 #define _POSIX_C_SOURCE 200809L /* sigaction, mkdir, stat */
 #include "model_io.h"
 #include "model_options.h"
+#include "train_snapshots.h"
 
 #include <math.h>
 #include <signal.h>
@@ -41,6 +42,7 @@ typedef struct train_options {
     at_vocab_kind source_kind, target_kind;
     int source_kind_set, target_kind_set;
     int train_size_set, valid_size_set; /* g2p: keep only the first pairs */
+    train_snapshots snapshots;          /* --snapshots, --probe, --snapshot-every */
 } train_options;
 
 static int usage(FILE *out) {
@@ -49,7 +51,8 @@ static int usage(FILE *out) {
             "                    [--decoder seed|luong] [--encoder-layers N] [--dropout P]\n"
             "                    [--steps N | --epochs N] [--batch N]\n"
             "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n"
-            "                    [--source-tokens chars|words] [--target-tokens chars|words]\n\n"
+            "                    [--source-tokens chars|words] [--target-tokens chars|words]\n"
+            "                    [--snapshots FILE.html [--probe TEXT]... [--snapshot-every N]]\n\n"
             "Train an encoder-decoder (BiLSTM encoder, attention decoder) on text pairs.\n"
             "  --data D          'dates' (generated in memory, default), 'g2p' (CMUdict\n"
             "                    without the test words; see 'attend g2p --help') or a TSV\n"
@@ -89,6 +92,7 @@ static int usage(FILE *out) {
             "  --seed N          seed for data, initialisation and order (default 1)\n"
             "  --threads N       threads for OpenMP and OpenBLAS (default 1)\n"
             "  --out DIR         output directory (default runs/model)\n"
+            "%s"
             "  --resume          continue where DIR/last.safetensors stopped (weights, step,\n"
             "                    data order), with Adam's state from DIR/last.optim.safetensors;\n"
             "                    with the same options, --steps included, it ends bit for bit\n"
@@ -98,7 +102,7 @@ static int usage(FILE *out) {
             "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
             "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
             "DIR/curves.svg (loss and validation accuracy against step).\n",
-            cli_encoder_options_help);
+            cli_encoder_options_help, train_snapshots_help);
     return out == stdout ? 0 : 2;
 }
 
@@ -197,6 +201,8 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &o->warmup);
     if (!strcmp(arg, "--final-lr")) return cli_parse_float(arg, value, 0, 10, &o->final_lr);
     if (!strcmp(arg, "--clip")) return cli_parse_float(arg, value, 0, 1e6, &o->clip);
+    int snapshots = train_snapshots_option(&o->snapshots, arg, value);
+    if (snapshots >= 0) return snapshots;
     fprintf(stderr, "attend train: unknown option '%s'\n", arg);
     return 0;
 }
@@ -446,7 +452,7 @@ static void describe(const at_seq2seq *m, const at_trainable *task, const train_
             task->count, d->valid.count, o->batch);
 }
 
-static at_status train_model(at_ctx *ctx, const train_options *o, at_seq2seq *m,
+static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
                              const train_data *d, at_train_result *result) {
     at_seq2seq_task *task = NULL;
     CLI_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->batch));
@@ -463,6 +469,9 @@ static at_status train_model(at_ctx *ctx, const train_options *o, at_seq2seq *m,
     long total = o->epochs > 0 ? (long)((trainable->count + (size_t)o->batch - 1) /
                                         (size_t)o->batch) * o->epochs
                                : o->steps;
+    if (s == AT_OK)
+        s = train_snapshots_start(ctx, &o->snapshots, m, !strcmp(o->data, "dates"), &d->valid,
+                                  total, o->resume, &topts);
     cli_progress_start(&bar, total);
     if (s == AT_OK) s = at_train(ctx, trainable, &topts, result);
     cli_progress_finish(&bar);
@@ -541,6 +550,8 @@ static int run(at_ctx *ctx, train_options *o) {
         else
             code = report(o, &result);
         if (result.steps > 0) draw_curves(ctx, o, m, result.steps);
+        if (s == AT_OK && train_snapshots_finish(&o->snapshots)) code = 1;
+        train_snapshots_free(&o->snapshots);
     }
     at_seq2seq_free(m);
     at_pairs_clear(&d.train);

@@ -240,6 +240,97 @@ AT_API at_status at_attention_map_from_translation(at_ctx *ctx, at_attention_map
                                             const char *model_name, const char *input,
                                             const struct at_translation *translation);
 
+/* ------------------------------------------------ snapshots during training
+ * Watching alignment emerge (src/viz/snapshot_record.c): while a seq2seq
+ * model trains, a collector translates a few probe inputs every N steps
+ * and keeps, per snapshot, the step, the smoothed training loss, the
+ * latest validation metrics and, per probe, the greedy translation and its
+ * attention map (at_seq2seq_translate, then
+ * at_attention_map_from_translation). It also keeps the loss of every
+ * step it sees and every evaluation, for the curves.
+ *
+ * Use: create it with the model, the probes and N, then call
+ * at_snapshots_record from the trainer's progress callback (with the
+ * trainer's context; optionally once before at_train with step 0, the
+ * untrained model). Recording changes nothing in the training: translating
+ * runs with gradients off, out of training mode and draws no random
+ * number, so the same options give bit-identical weights with and without
+ * snapshots.
+ *
+ * Memory is bounded. At most max_snapshots snapshots (2 ..
+ * AT_SNAPSHOTS_MAX) are kept: when one more is due and the collector is
+ * full, N doubles and the snapshots whose step is not a multiple of the
+ * new N are dropped, so a long run keeps an evenly spaced history of its
+ * whole length. Likewise at most AT_SNAPSHOTS_MAX_POINTS curve points:
+ * when full, the points of every other step are dropped and the points
+ * are then kept every 2, 4, ... steps (evaluations always recorded, thinned
+ * with the rest only when they alone would fill it). Each snapshot holds
+ * probes maps of at most max_target_len x max_source_len x heads floats. */
+#define AT_SNAPSHOTS_MAX 1000
+#define AT_SNAPSHOTS_MAX_PROBES 16
+#define AT_SNAPSHOTS_MAX_POINTS 4096
+
+typedef struct at_snapshot {
+    long step;                 /* steps done when it was taken (0: untrained)   */
+    double loss;               /* the smoothed training loss (NaN at step 0)   */
+    at_metrics valid;          /* the latest evaluation (count 0: none yet)    */
+    long valid_step;           /* the step of that evaluation (-1: none yet)   */
+    char **outputs;            /* (probes) each probe's translation (UTF-8)    */
+    at_attention_map **maps;   /* (probes) its attention, or NULL when the
+                                  output is empty (the model wrote END first) */
+} at_snapshot;
+
+/* A point of the curves: the smoothed loss at a step, and the validation
+ * metrics when that step ended with an evaluation (evaluated = 1). */
+typedef struct at_snapshot_point {
+    long step;
+    double loss;
+    int evaluated;
+    at_metrics valid;
+} at_snapshot_point;
+
+typedef struct at_snapshots at_snapshots;
+struct at_seq2seq;
+/* A collector for `model` (borrowed: it must outlive the collector) and
+ * `probes` inputs (1 .. AT_SNAPSHOTS_MAX_PROBES, copied), a snapshot every
+ * `every` steps (>= 1) and at the last step, at most max_snapshots (2 ..
+ * AT_SNAPSHOTS_MAX). Each probe is translated once here, so a probe the
+ * model cannot read (empty, invalid UTF-8, too long) is an AT_ERR_ARGUMENT
+ * naming it now, not in the middle of training. */
+AT_API at_status at_snapshots_create(at_ctx *ctx, at_snapshots **out,
+                                     const struct at_seq2seq *model, int probes,
+                                     const char *const *probe_texts, long every,
+                                     int max_snapshots);
+AT_API void at_snapshots_free(at_snapshots *snapshots);
+/* Called with each progress report: keeps a curve point, and takes a
+ * snapshot when progress->step is a multiple of the current N or is
+ * progress->total_steps (or is 0: before training). A step not after the
+ * latest one seen is ignored. The context is reset (as at_seq2seq_translate
+ * does); gradients and training mode are restored. */
+AT_API at_status at_snapshots_record(at_ctx *ctx, at_snapshots *snapshots,
+                                     const at_train_progress *progress);
+AT_API int at_snapshots_count(const at_snapshots *snapshots);
+/* Snapshot i (0 .. count-1, oldest first), NULL if out of range. */
+AT_API const at_snapshot *at_snapshots_get(const at_snapshots *snapshots, int i);
+AT_API int at_snapshots_probes(const at_snapshots *snapshots);
+AT_API const char *at_snapshots_probe(const at_snapshots *snapshots, int i);
+/* The current N (the one asked for, doubled at each thinning). */
+AT_API long at_snapshots_every(const at_snapshots *snapshots);
+/* The curve points, oldest first; *count gets their number. */
+AT_API const at_snapshot_point *at_snapshots_points(const at_snapshots *snapshots, int *count);
+
+/* The snapshots as one self-contained HTML page (path ends in .html; no
+ * network: the data, script and style inline, every text escaped): the
+ * loss and validation curves, and for each probe its attention map at the
+ * chosen snapshot, drawn as at_plot_map's page draws a map (the same
+ * colours; hovering a cell shows the exact weight). A slider
+ * (#snapshot-slider) and a play button (#snapshot-play) scrub through the
+ * snapshots; the curves mark the chosen step (.step-marker). Weights are
+ * written as the shortest decimal that reads back as the same float.
+ * Written atomically; the drawing budget of at_plot_map applies. No
+ * snapshot yet, or another extension, is an AT_ERR_ARGUMENT. */
+AT_API at_status at_plot_snapshots(at_ctx *ctx, const at_snapshots *snapshots, const char *path);
+
 /* Training curves from a metrics file of JSON lines, one object per line,
  * e.g. {"step": 100, "loss": 0.91, "valid_loss": 1.02, "valid_exact": 0.4}.
  * "step" is required on a line for it to count (lines without it, blank

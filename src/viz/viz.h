@@ -169,5 +169,15 @@ at_status viz_html_doc(at_ctx *ctx, const at_attention_doc *doc, const char *pat
 at_status viz_html_report(at_ctx *ctx, int n, const at_attention_doc *const *docs,
                           const char *const *notes, const char *const *tags, const char *title,
                           const char *path);
+/* A page of the shared script whose data another file writes (e.g.
+ * snapshots.c): begin (everything before the data), the data as one JSON
+ * object with these pieces (the colour anchors as "colours": ..., a map as
+ * put_map writes it, a float as the shortest decimal that reads back),
+ * then end (the script; writes path atomically, frees b). */
+void viz_html_begin(sbuf *b, const char *title);
+void viz_html_put_colours(sbuf *b);
+void viz_html_put_map(sbuf *b, const at_attention_map *map);
+void viz_html_put_number(sbuf *b, float v);
+at_status viz_html_end(at_ctx *ctx, sbuf *b, const char *path);
 
 #endif
