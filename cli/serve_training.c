@@ -72,13 +72,17 @@ static at_status on_start(void *user, at_ctx *ctx, const at_seq2seq *model,
                           const char *const *probes, int probe_count, long total_steps,
                           int resumed) {
     serve_training *t = user;
-    (void)resumed;
     at_snapshots *collector = NULL;
     long every = total_steps / TRAIN_SNAPSHOTS_WANTED;
     at_status s = probe_count > 0
                       ? at_snapshots_create(ctx, &collector, model, probe_count, probes,
                                             every > 0 ? every : 1, TRAIN_SNAPSHOTS_KEPT)
                       : at_ctx_fail(ctx, AT_ERR_ARGUMENT, "no probe to watch");
+    if (s == AT_OK && !resumed) { /* the untrained model, step 0 */
+        at_metrics none = {0};
+        at_train_progress untrained = {.step = 0, .total_steps = total_steps, .valid = &none};
+        s = at_snapshots_record(ctx, collector, &untrained);
+    }
     pthread_mutex_lock(&t->lock);
     t->total_steps = total_steps;
     t->run_ctx = ctx;
