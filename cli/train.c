@@ -14,6 +14,10 @@
  * trainer sees it at the next step boundary, saves OUT/last.safetensors
  * (and Adam's state) and returns.
  *
+ * train_run is the same command under a watch (train_watch.h): the lab's
+ * server trains with it, and --serve PORT watches this run in the lab
+ * (train_serve.c); the watch sees the model and the progress, nothing more.
+ *
  * At the end (also after a stop) the training curves of OUT/metrics.jsonl
  * are drawn to OUT/curves.png and OUT/curves.svg; a failure to draw them is
  * a warning, never a failed run.
