@@ -69,10 +69,7 @@ static int parse(int argc, char **argv, serve_options *o) {
     return 0;
 }
 
-/* A socket listening on host:port, or -1 after printing why. where gets
- * its port (the one chosen when port is 0), family and whether it is a
- * loopback address. */
-static int listen_on(const char *host, long port, serve_where *where) {
+int serve_listen(const char *host, long port, serve_where *where) {
     char service[16];
     snprintf(service, sizeof service, "%ld", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -120,10 +117,12 @@ int serve_main(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     serve_where where = {0};
-    int fd = listen_on(o.host, o.port, &where);
-    serve_http *h = fd >= 0 ? serve_http_start(c, fd, &where, SERVE_THREADS) : NULL;
+    int fd = serve_listen(o.host, o.port, &where);
+    serve_training *t = fd >= 0 ? serve_training_create(c) : NULL;
+    serve_http *h = t ? serve_http_start(c, t, fd, &where, SERVE_THREADS) : NULL;
     if (!h) {
         if (fd >= 0) close(fd);
+        serve_training_free(t);
         serve_catalogue_free(c);
         return 1;
     }
@@ -137,6 +136,7 @@ int serve_main(int argc, char **argv) {
     sigwait(&stop, &signal_number);
     fprintf(stderr, "attend serve: %s, stopping\n", signal_number == SIGINT ? "interrupted" : "terminated");
     serve_http_stop(h);
+    serve_training_free(t); /* a run going is stopped: it saves last.* */
     serve_catalogue_free(c);
     pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     return 0;

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 
+#include <json-c/json.h>
 #include <stddef.h>
 
 /* Limits of one request. A bigger body is a 413; a longer text a 400. */
@@ -59,6 +60,12 @@ void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out
 int serve_catalogue_loaded(serve_catalogue *c, int i);
 /* The index of the model called name, or -1. */
 int serve_catalogue_find(const serve_catalogue *c, const char *name);
+/* DIR as the catalogue names it (no trailing '/'). */
+const char *serve_catalogue_dir(const serve_catalogue *c);
+/* Add the model file DIR/name (a run the lab trained) while serving, safe
+ * beside requests; its index (also when it was listed already), or -1 when
+ * it is not an attend model or the list is full. */
+int serve_catalogue_add(serve_catalogue *c, const char *name);
 
 /* Borrow model i for one request: its mutex is held until the matching
  * serve_model_release. On success *ctx and *model are the model's own
@@ -83,12 +90,43 @@ serve_reply serve_api_colours(void);
 serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len);
 serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len);
 serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len);
+/* Shared by the API's files (serve_api.c):
+ * the body as a JSON object holding only the keys named, each once, the
+ * first n_required of them required; NULL with a 400 in *bad; */
+json_object *serve_read_request(const char *body, size_t len, const char *const *keys,
+                               int n_keys, int n_required, serve_reply *bad);
+/* a string field's text (at most max_bytes), or NULL with a 400 in *bad; */
+const char *serve_string_field(json_object *value, const char *name, size_t max_bytes,
+                               serve_reply *bad);
+/* the shortest decimal that reads back as the same float; */
+json_object *serve_json_float(float v);
+/* a reply with obj's JSON text (obj is released; a 500 when out of memory). */
+serve_reply serve_reply_json(unsigned status, json_object *obj);
 /* {"error": message} with this status. */
 serve_reply serve_api_error(unsigned status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* ------------------------------------------------------- watching training
+ * One run at a time (serve_training.c, docs/lab.md): started from the page
+ * (a thread of the server runs `attend train` on generated dates into
+ * DIR/lab-runs/NAME/, and its model joins the catalogue when it ends), or
+ * attached to the run of `attend train --serve` (catalogue NULL: starting
+ * and stopping are 409 then). */
+typedef struct serve_training serve_training;
+struct train_watch;
+serve_training *serve_training_create(serve_catalogue *catalogue);
+/* Stops a run going (its flag), waits for it, frees. */
+void serve_training_free(serve_training *t);
+/* Attached: the CLI's run into out with this attention is running. */
+void serve_training_attached(serve_training *t, const char *out, const char *attention);
+/* The watch that feeds t (for train_run). */
+struct train_watch serve_training_watch(serve_training *t);
+serve_reply serve_api_training(serve_training *t, const char *since);
+serve_reply serve_api_training_start(serve_training *t, const char *body, size_t len);
+serve_reply serve_api_training_stop(serve_training *t);
 
 /* ------------------------------------------------------------------ HTTP */
 typedef struct serve_http serve_http;
@@ -98,9 +136,15 @@ typedef struct serve_where {
     long port;
     int ipv6, loopback;
 } serve_where;
+/* A socket listening on host:port, or -1 after printing why. where gets
+ * its port (the one chosen when port is 0), family and whether it is a
+ * loopback address. */
+int serve_listen(const char *host, long port, serve_where *where);
 /* Serve on the listening socket fd (taken over: closed by serve_http_stop)
- * with a pool of `threads` threads; NULL after printing why. */
-serve_http *serve_http_start(serve_catalogue *c, int fd, const serve_where *where, int threads);
+ * with a pool of `threads` threads; NULL after printing why. c is NULL
+ * when serving only a run of `attend train --serve` (no models then). */
+serve_http *serve_http_start(serve_catalogue *c, serve_training *t, int fd,
+                             const serve_where *where, int threads);
 void serve_http_stop(serve_http *h);
 
 /* ----------------------------------------------------------------- assets */

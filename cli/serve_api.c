@@ -44,7 +44,7 @@
 enum { MAX_REQUEST_VALUES = 16, WHY_BYTES = 512 };
 
 /* A reply with obj's JSON text (obj is released). */
-static serve_reply reply_json(unsigned status, json_object *obj) {
+serve_reply serve_reply_json(unsigned status, json_object *obj) {
     serve_reply r = {status, NULL};
     if (obj) {
         const char *text =
@@ -71,7 +71,7 @@ serve_reply serve_api_error(unsigned status, const char *fmt, ...) {
     }
     json_object *obj = json_object_new_object();
     if (obj) json_object_object_add(obj, "error", json_object_new_string(message));
-    return reply_json(status, obj);
+    return serve_reply_json(status, obj);
 }
 
 /* --------------------------------------------------------------- listing */
@@ -80,7 +80,7 @@ static json_object *string_or_null(const char *s) { return s ? json_object_new_s
 
 serve_reply serve_api_models(serve_catalogue *c) {
     json_object *list = json_object_new_array();
-    for (int i = 0; list && i < serve_catalogue_count(c); i++) {
+    for (int i = 0; list && c && i < serve_catalogue_count(c); i++) {
         serve_model_info info;
         serve_catalogue_info(c, i, &info);
         json_object *m = json_object_new_object();
@@ -96,7 +96,7 @@ serve_reply serve_api_models(serve_catalogue *c) {
     json_object *obj = json_object_new_object();
     if (obj) json_object_object_add(obj, "models", list);
     else json_object_put(list);
-    return reply_json(200, obj);
+    return serve_reply_json(200, obj);
 }
 
 serve_reply serve_api_colours(void) {
@@ -111,15 +111,13 @@ serve_reply serve_api_colours(void) {
     json_object *obj = json_object_new_object();
     if (obj) json_object_object_add(obj, "colours", list);
     else json_object_put(list);
-    return reply_json(200, obj);
+    return serve_reply_json(200, obj);
 }
 
 /* ------------------------------------------------------------- requests */
 
-/* The body as a JSON object holding exactly the keys named (each once);
- * NULL with a 400 in *bad. */
-static json_object *read_request(const char *body, size_t len, const char *const *keys,
-                                 int n_keys, serve_reply *bad) {
+json_object *serve_read_request(const char *body, size_t len, const char *const *keys,
+                               int n_keys, int n_required, serve_reply *bad) {
     char why[WHY_BYTES];
     if (len == 0) {
         *bad = serve_api_error(400, "the body is empty: send a JSON object");
@@ -149,7 +147,7 @@ static json_object *read_request(const char *body, size_t len, const char *const
             return NULL;
         }
     }
-    for (int i = 0; i < n_keys; i++)
+    for (int i = 0; i < n_required; i++)
         if (!json_object_object_get_ex(root, keys[i], NULL)) {
             *bad = serve_api_error(400, "the field '%s' is missing", keys[i]);
             json_object_put(root);
@@ -160,8 +158,8 @@ static json_object *read_request(const char *body, size_t len, const char *const
 
 /* A string field's text (valid UTF-8 and free of NUL, as the parser made
  * sure), or NULL with a 400 in *bad. */
-static const char *string_field(json_object *value, const char *name, size_t max_bytes,
-                                serve_reply *bad) {
+const char *serve_string_field(json_object *value, const char *name, size_t max_bytes,
+                               serve_reply *bad) {
     if (!json_object_is_type(value, json_type_string)) {
         *bad = serve_api_error(400, "'%s' must be a string", name);
         return NULL;
@@ -183,7 +181,7 @@ static const char *string_field(json_object *value, const char *name, size_t max
 /* The catalogue index of the model named by value, or -1 with a 4xx. */
 static int find_model(const serve_catalogue *c, json_object *value, const char *field,
                       serve_reply *bad) {
-    const char *name = string_field(value, field, 4096, bad);
+    const char *name = serve_string_field(value, field, 4096, bad);
     if (!name) return -1;
     int i = serve_catalogue_find(c, name);
     if (i < 0) *bad = serve_api_error(404, "no model named '%.200s' (GET /api/models lists them)", name);
@@ -192,8 +190,7 @@ static int find_model(const serve_catalogue *c, json_object *value, const char *
 
 /* ---------------------------------------------------------- translation */
 
-/* The shortest decimal that reads back as the same float. */
-static json_object *exact_number(float v) {
+json_object *serve_json_float(float v) {
     char text[32];
     for (int digits = 1; digits <= 9; digits++) {
         snprintf(text, sizeof text, "%.*g", digits, (double)v);
@@ -223,7 +220,7 @@ static json_object *weight_lists(const at_translation *tr) {
         for (int t = 0; rows && t < Ty; t++) {
             json_object *row = json_object_new_array_ext(Tx);
             const float *w = tr->weights + ((size_t)h * Ty + t) * Tx;
-            for (int j = 0; row && j < Tx; j++) json_object_array_add(row, exact_number(w[j]));
+            for (int j = 0; row && j < Tx; j++) json_object_array_add(row, serve_json_float(w[j]));
             json_object_array_add(rows, row);
         }
         json_object_array_add(heads, rows);
@@ -302,16 +299,16 @@ static json_object *translate_with(serve_catalogue *c, int i, const char *text, 
 serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len) {
     static const char *const keys[] = {"model", "text"};
     serve_reply bad;
-    json_object *req = read_request(body, len, keys, 2, &bad);
+    json_object *req = serve_read_request(body, len, keys, 2, 2, &bad);
     if (!req) return bad;
-    const char *text = string_field(json_object_object_get(req, "text"), "text",
+    const char *text = serve_string_field(json_object_object_get(req, "text"), "text",
                                     SERVE_MAX_TEXT_BYTES, &bad);
     int i = text ? find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
     failure f;
     json_object *obj = i >= 0 ? translate_with(c, i, text, &f) : NULL;
     json_object_put(req);
     if (i >= 0 && !obj) return serve_api_error(f.status, "%s", f.why);
-    return obj ? reply_json(200, obj) : bad;
+    return obj ? serve_reply_json(200, obj) : bad;
 }
 
 /* ------------------------------------------------------------- comparing */
@@ -340,10 +337,10 @@ static int compared_models(const serve_catalogue *c, json_object *list, int *ind
 serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len) {
     static const char *const keys[] = {"models", "text"};
     serve_reply bad;
-    json_object *req = read_request(body, len, keys, 2, &bad);
+    json_object *req = serve_read_request(body, len, keys, 2, 2, &bad);
     if (!req) return bad;
     int index[SERVE_MAX_COMPARED];
-    const char *text = string_field(json_object_object_get(req, "text"), "text",
+    const char *text = serve_string_field(json_object_object_get(req, "text"), "text",
                                     SERVE_MAX_TEXT_BYTES, &bad);
     int n = text ? compared_models(c, json_object_object_get(req, "models"), index, &bad) : -1;
     json_object *results = n > 0 ? json_object_new_array() : NULL;
@@ -365,7 +362,7 @@ serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len) 
         json_object_object_add(obj, "results", results);
     }
     json_object_put(req);
-    return obj ? reply_json(200, obj) : n > 0 ? serve_api_error(500, "out of memory") : bad;
+    return obj ? serve_reply_json(200, obj) : n > 0 ? serve_api_error(500, "out of memory") : bad;
 }
 
 /* ------------------------------------------------------------ explaining */
@@ -415,9 +412,9 @@ static json_object *explain_with(serve_catalogue *c, int i, const char *text, in
 serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len) {
     static const char *const keys[] = {"model", "text", "step"};
     serve_reply bad;
-    json_object *req = read_request(body, len, keys, 3, &bad);
+    json_object *req = serve_read_request(body, len, keys, 3, 3, &bad);
     if (!req) return bad;
-    const char *text = string_field(json_object_object_get(req, "text"), "text",
+    const char *text = serve_string_field(json_object_object_get(req, "text"), "text",
                                     SERVE_MAX_TEXT_BYTES, &bad);
     int k = text ? step_field(json_object_object_get(req, "step"), &bad) : -1;
     int i = k >= 0 ? find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
@@ -425,5 +422,5 @@ serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len) 
     json_object *obj = i >= 0 ? explain_with(c, i, text, k, &f) : NULL;
     json_object_put(req);
     if (i >= 0 && !obj) return serve_api_error(f.status, "%s", f.why);
-    return obj ? reply_json(200, obj) : bad;
+    return obj ? serve_reply_json(200, obj) : bad;
 }

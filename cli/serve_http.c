@@ -43,13 +43,27 @@ enum {
 
 struct serve_http {
     struct MHD_Daemon *daemon;
-    serve_catalogue *catalogue;
+    serve_catalogue *catalogue;   /* NULL: a run of attend train --serve only */
+    serve_training *training;
     long port;      /* for the Host check                          */
     int loopback;   /* bound to this machine only: check the Host  */
 };
 
 /* An API POST being received. */
-typedef enum route { ROUTE_TRANSLATE, ROUTE_COMPARE, ROUTE_EXPLAIN } route;
+typedef enum route {
+    ROUTE_TRANSLATE, ROUTE_COMPARE, ROUTE_EXPLAIN, ROUTE_TRAINING_START, ROUTE_TRAINING_STOP
+} route;
+
+static const char *const post_routes[] = {"/api/translate", "/api/compare", "/api/explain",
+                                          "/api/training/start", "/api/training/stop"};
+enum { POST_ROUTES = sizeof post_routes / sizeof post_routes[0] };
+
+/* The POST route of url, or -1. */
+static int post_route(const char *url) {
+    for (int i = 0; i < POST_ROUTES; i++)
+        if (!strcmp(url, post_routes[i])) return i;
+    return -1;
+}
 typedef struct upload {
     route to;
     char *body;
@@ -129,19 +143,24 @@ static enum MHD_Result on_headers(serve_http *h, struct MHD_Connection *conn, co
                                                   "open http://127.0.0.1:%ld/", host ? host : "",
                                                   h->port), NULL);
     const serve_asset *asset = find_asset(url);
-    int get_api = !strcmp(url, "/api/models") || !strcmp(url, "/api/colours");
-    int post_api = !strcmp(url, "/api/translate") || !strcmp(url, "/api/compare") ||
-                   !strcmp(url, "/api/explain");
+    int get_api = !strcmp(url, "/api/models") || !strcmp(url, "/api/colours") ||
+                  !strcmp(url, "/api/training");
+    int to = post_route(url), post_api = to >= 0;
     if ((asset || get_api) && !is_get(method))
         return answer_reply(conn, serve_api_error(405, "%s takes GET", url), "GET, HEAD");
     if (asset)
         return answer(conn, 200, asset->data, asset->size, MHD_RESPMEM_PERSISTENT,
                       asset->content_type, NULL);
+    if (!strcmp(url, "/api/training"))
+        return answer_reply(conn, serve_api_training(h->training, MHD_lookup_connection_value(
+                                                         conn, MHD_GET_ARGUMENT_KIND, "since")),
+                            NULL);
     if (get_api)
         return answer_reply(conn, !strcmp(url, "/api/models") ? serve_api_models(h->catalogue)
                                                               : serve_api_colours(),
                             NULL);
-    if (!post_api) return answer_reply(conn, serve_api_error(404, "no such page or API"), NULL);
+    if (!post_api || (!h->catalogue && to <= ROUTE_EXPLAIN))
+        return answer_reply(conn, serve_api_error(404, "no such page or API"), NULL);
     if (strcmp(method, MHD_HTTP_METHOD_POST))
         return answer_reply(conn, serve_api_error(405, "%s takes POST", url), "POST");
     const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -154,9 +173,7 @@ static enum MHD_Result on_headers(serve_http *h, struct MHD_Connection *conn, co
                                                   SERVE_MAX_BODY_BYTES), NULL);
     upload *u = calloc(1, sizeof *u);
     if (!u) return answer_reply(conn, serve_api_error(500, "out of memory"), NULL);
-    u->to = !strcmp(url, "/api/translate") ? ROUTE_TRANSLATE
-            : !strcmp(url, "/api/compare") ? ROUTE_COMPARE
-                                           : ROUTE_EXPLAIN;
+    u->to = (route)to;
     *state = u;
     return MHD_YES;
 }
@@ -190,9 +207,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return answer_reply(conn, serve_api_error(413, "the body is over %d bytes",
                                                   SERVE_MAX_BODY_BYTES), NULL);
     const char *body = u->body ? u->body : "";
-    serve_reply reply = u->to == ROUTE_TRANSLATE ? serve_api_translate(h->catalogue, body, u->len)
-                        : u->to == ROUTE_COMPARE ? serve_api_compare(h->catalogue, body, u->len)
-                                                 : serve_api_explain(h->catalogue, body, u->len);
+    serve_reply reply;
+    switch (u->to) {
+    case ROUTE_TRANSLATE: reply = serve_api_translate(h->catalogue, body, u->len); break;
+    case ROUTE_COMPARE: reply = serve_api_compare(h->catalogue, body, u->len); break;
+    case ROUTE_EXPLAIN: reply = serve_api_explain(h->catalogue, body, u->len); break;
+    case ROUTE_TRAINING_START: reply = serve_api_training_start(h->training, body, u->len); break;
+    default: reply = serve_api_training_stop(h->training); break; /* the body is not read */
+    }
     return answer_reply(conn, reply, NULL);
 }
 
@@ -217,10 +239,12 @@ static void on_log(void *cls, const char *fmt, va_list ap) {
     vfprintf(stderr, fmt, ap);
 }
 
-serve_http *serve_http_start(serve_catalogue *c, int fd, const serve_where *where, int threads) {
+serve_http *serve_http_start(serve_catalogue *c, serve_training *t, int fd,
+                             const serve_where *where, int threads) {
     serve_http *h = calloc(1, sizeof *h);
     if (!h) return fprintf(stderr, "attend serve: out of memory\n"), NULL;
     h->catalogue = c;
+    h->training = t;
     h->port = where->port;
     h->loopback = where->loopback;
     int ipv6 = where->ipv6;

@@ -14,6 +14,10 @@
  * catalogue's own mutex guards which models are loaded and when each was
  * last used. Lock order: a model's mutex, then the catalogue's; a model to
  * drop is only ever try-locked, so no two requests wait on each other.
+ * A model added while serving (serve_catalogue_add: a run the lab trained)
+ * goes into room reserved at start, so the list never moves; it is written
+ * whole before the count that shows it is raised (an atomic store, read
+ * with an atomic load).
  */
 #define _POSIX_C_SOURCE 200809L /* lstat, strdup */
 #include "serve.h"
@@ -41,8 +45,9 @@ struct serve_model {
 };
 
 struct serve_catalogue {
-    serve_model *models;
-    int count, capacity;
+    serve_model *models;      /* room for SERVE_MAX_MODELS once serving */
+    int count, capacity;      /* count: atomic once serving              */
+    char *root;               /* DIR, without a trailing '/'             */
     pthread_mutex_t lock;
     int loaded;               /* models loaded or being loaded */
     unsigned long clock;
@@ -76,8 +81,9 @@ static const char *model_kind(const at_metadata *meta) {
     return NULL;
 }
 
-/* Add path if it is a model; 0 only when out of memory. */
-static int add_file(walk *w, const char *path) {
+/* Add path if it is a model (with its mutex made when init_lock); 0
+ * only when out of memory. */
+static int add_file(walk *w, const char *path, int init_lock) {
     serve_catalogue *c = w->c;
     at_metadata meta = {0};
     if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return 1; /* not one */
@@ -96,7 +102,8 @@ static int add_file(walk *w, const char *path) {
     if (!m->path || !m->name) return free(m->path), free(m->name), 0;
     m->is_seq2seq = !strcmp(kind, "seq2seq");
     m->config_read = m->is_seq2seq && at_seq2seq_read_config(w->ctx, path, &m->config) == AT_OK;
-    c->count++;
+    if (init_lock) pthread_mutex_init(&m->lock, NULL);
+    __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -121,7 +128,7 @@ static int walk_folder(walk *w, const char *dir, int depth) {
             ok = walk_folder(w, path, depth + 1);
         else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ".safetensors") &&
                  !(has_model && !strcmp(e->d_name, "last.safetensors")))
-            ok = add_file(w, path);
+            ok = add_file(w, path, 0);
     }
     closedir(d);
     return ok;
@@ -168,6 +175,16 @@ serve_catalogue *serve_catalogue_open(const char *dir) {
                 dir, SERVE_MAX_MODELS, SERVE_MAX_VISITED, SERVE_MAX_DEPTH);
     qsort(c->models, (size_t)c->count, sizeof *c->models, by_name);
     for (int i = 0; i < c->count; i++) pthread_mutex_init(&c->models[i].lock, NULL);
+    /* room for the models added while serving: the list never moves */
+    serve_model *room = realloc(c->models, SERVE_MAX_MODELS * sizeof *room);
+    c->root = strdup(root);
+    if (!room || !c->root) {
+        if (room) c->models = room;
+        fprintf(stderr, "attend serve: out of memory\n");
+        serve_catalogue_free(c);
+        return NULL;
+    }
+    c->models = room, c->capacity = SERVE_MAX_MODELS;
     return c;
 }
 
@@ -183,10 +200,30 @@ void serve_catalogue_free(serve_catalogue *c) {
     }
     pthread_mutex_destroy(&c->lock);
     free(c->models);
+    free(c->root);
     free(c);
 }
 
-int serve_catalogue_count(const serve_catalogue *c) { return c->count; }
+int serve_catalogue_count(const serve_catalogue *c) {
+    return __atomic_load_n(&c->count, __ATOMIC_ACQUIRE);
+}
+
+const char *serve_catalogue_dir(const serve_catalogue *c) { return c->root; }
+
+int serve_catalogue_add(serve_catalogue *c, const char *name) {
+    char path[MAX_PATH_BYTES];
+    if (snprintf(path, sizeof path, "%s/%s", c->root, name) >= (int)sizeof path) return -1;
+    at_ctx *ctx = cli_context("serve", 1, 1);
+    if (!ctx) return -1;
+    pthread_mutex_lock(&c->lock);
+    int i = serve_catalogue_find(c, name);
+    walk w = {.c = c, .ctx = ctx, .root_len = strlen(c->root) + (strcmp(c->root, "/") != 0)};
+    if (i < 0 && c->count < SERVE_MAX_MODELS && is_regular(path) && add_file(&w, path, 1))
+        i = serve_catalogue_find(c, name);
+    pthread_mutex_unlock(&c->lock);
+    at_ctx_free(ctx);
+    return i;
+}
 
 void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out) {
     const serve_model *m = &c->models[i];
@@ -207,7 +244,8 @@ int serve_catalogue_loaded(serve_catalogue *c, int i) {
 }
 
 int serve_catalogue_find(const serve_catalogue *c, const char *name) {
-    for (int i = 0; i < c->count; i++)
+    int count = serve_catalogue_count(c);
+    for (int i = 0; i < count; i++)
         if (!strcmp(c->models[i].name, name)) return i;
     return -1;
 }

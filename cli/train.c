@@ -14,6 +14,10 @@
  * trainer sees it at the next step boundary, saves OUT/last.safetensors
  * (and Adam's state) and returns.
  *
+ * train_run is the same command under a watch (train_watch.h): the lab's
+ * server trains with it, and --serve PORT watches this run in the lab
+ * (train_serve.c); the watch sees the model and the progress, nothing more.
+ *
  * At the end (also after a stop) the training curves of OUT/metrics.jsonl
  * are drawn to OUT/curves.png and OUT/curves.svg; a failure to draw them is
  * a warning, never a failed run.
@@ -22,6 +26,7 @@
 #include "model_io.h"
 #include "model_options.h"
 #include "train_snapshots.h"
+#include "train_watch.h"
 
 #include <math.h>
 #include <signal.h>
@@ -43,6 +48,8 @@ typedef struct train_options {
     int source_kind_set, target_kind_set;
     int train_size_set, valid_size_set; /* g2p: keep only the first pairs */
     train_snapshots snapshots;          /* --snapshots, --probe, --snapshot-every */
+    long serve_port;                    /* --serve PORT (-1: none)       */
+    const train_watch *watch;           /* NULL: none (train_watch.h)    */
 } train_options;
 
 static int usage(FILE *out) {
@@ -52,7 +59,8 @@ static int usage(FILE *out) {
             "                    [--steps N | --epochs N] [--batch N]\n"
             "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n"
             "                    [--source-tokens chars|words] [--target-tokens chars|words]\n"
-            "                    [--snapshots FILE.html [--probe TEXT]... [--snapshot-every N]]\n\n"
+            "                    [--snapshots FILE.html [--probe TEXT]... [--snapshot-every N]]\n"
+            "                    [--serve PORT]\n\n"
             "Train an encoder-decoder (BiLSTM encoder, attention decoder) on text pairs.\n"
             "  --data D          'dates' (generated in memory, default), 'g2p' (CMUdict\n"
             "                    without the test words; see 'attend g2p --help') or a TSV\n"
@@ -97,6 +105,9 @@ static int usage(FILE *out) {
             "                    data order), with Adam's state from DIR/last.optim.safetensors;\n"
             "                    with the same options, --steps included, it ends bit for bit\n"
             "                    where a run that never stopped would\n"
+            "  --serve PORT      watch the run in the attention lab: serve its curves and\n"
+            "                    snapshots (GET /api/training) and the lab page on\n"
+            "                    http://127.0.0.1:PORT/ while it trains (docs/lab.md)\n"
             "Ctrl-C or SIGTERM saves DIR/last.* and stops (exit 130).\n"
             "Writes DIR/model.safetensors (best), DIR/last.safetensors and\n"
             "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
@@ -201,6 +212,7 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &o->warmup);
     if (!strcmp(arg, "--final-lr")) return cli_parse_float(arg, value, 0, 10, &o->final_lr);
     if (!strcmp(arg, "--clip")) return cli_parse_float(arg, value, 0, 1e6, &o->clip);
+    if (!strcmp(arg, "--serve")) return cli_parse_int(arg, value, 0, 65535, &o->serve_port);
     int snapshots = train_snapshots_option(&o->snapshots, arg, value);
     if (snapshots >= 0) return snapshots;
     fprintf(stderr, "attend train: unknown option '%s'\n", arg);
@@ -220,7 +232,8 @@ static int parse_options(train_options *o, int argc, char **argv) {
                          .warmup = 200,
                          .lr = 0.004,
                          .final_lr = -1,
-                         .clip = 1.0};
+                         .clip = 1.0,
+                         .serve_port = -1};
     at_seq2seq_config_default(&o->config);
     for (int i = 1; i < argc; i++) {
         int r = parse_option(o, argc, argv, &i);
@@ -431,7 +444,7 @@ static void trainer_options(const train_options *o, at_trainer_options *t, const
     t->resume = o->resume;
     t->data_id = id;
     t->extra = extra;
-    t->stop = cli_catch_stop_signals();
+    t->stop = o->watch && o->watch->stop ? o->watch->stop : cli_catch_stop_signals();
     t->progress = on_progress;
     t->progress_user = bar;
 }
@@ -450,6 +463,19 @@ static void describe(const at_seq2seq *m, const at_trainable *task, const train_
             at_params_numel(at_seq2seq_params(m)), at_vocab_kind_name(at_vocab_get_kind(sv)),
             at_vocab_size(sv), at_vocab_kind_name(at_vocab_get_kind(tv)), at_vocab_size(tv),
             task->count, d->valid.count, o->batch);
+}
+
+/* The trainer's progress: the CLI's (bar, snapshots), then the watch's. */
+typedef struct watched {
+    void (*progress)(void *user, const at_train_progress *progress);
+    void *progress_user;
+    const train_watch *watch;
+} watched;
+
+static void on_watched_progress(void *user, const at_train_progress *p) {
+    const watched *w = user;
+    w->progress(w->progress_user, p);
+    w->watch->progress(w->watch->user, p);
 }
 
 static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
@@ -472,6 +498,13 @@ static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
     if (s == AT_OK)
         s = train_snapshots_start(ctx, &o->snapshots, m, !strcmp(o->data, "dates"), &d->valid,
                                   total, o->resume, &topts);
+    watched w = {topts.progress, topts.progress_user, o->watch};
+    if (s == AT_OK && o->watch) {
+        train_snapshots probes = o->snapshots; /* the probes --snapshots would watch */
+        int n = train_snapshots_pick_probes(&probes, !strcmp(o->data, "dates"), &d->valid);
+        s = o->watch->start(o->watch->user, ctx, m, probes.probes, n, total, o->resume);
+        topts.progress = on_watched_progress, topts.progress_user = &w;
+    }
     cli_progress_start(&bar, total);
     if (s == AT_OK) s = at_train(ctx, trainable, &topts, result);
     cli_progress_finish(&bar);
@@ -559,15 +592,20 @@ static int run(at_ctx *ctx, train_options *o) {
     return code;
 }
 
-int train_main(int argc, char **argv) {
+int train_run(int argc, char **argv, const train_watch *watch) {
     train_options o;
     int parsed = parse_options(&o, argc, argv);
     if (parsed < 0) return usage(stdout);
     if (parsed == 0) return 2;
+    if (o.serve_port >= 0 && !watch) return train_serve_attach(o.serve_port, argc, argv);
+    o.watch = watch;
     at_ctx *ctx = cli_context("train", (int)o.threads, (uint64_t)o.seed);
     if (!ctx) return 1;
     int code = run(ctx, &o);
-    cli_release_stop_signals();
+    if (!(watch && watch->stop)) cli_release_stop_signals();
+    if (watch) watch->finish(watch->user, code, code && code != 130 ? at_ctx_error(ctx) : "");
     at_ctx_free(ctx);
     return code;
 }
+
+int train_main(int argc, char **argv) { return train_run(argc, argv, NULL); }

@@ -73,8 +73,7 @@ static void on_progress(void *user, const at_train_progress *p) {
     if (s->stop) *s->stop = 1;
 }
 
-/* The probes: given, or the defaults for the data. */
-static int pick_probes(train_snapshots *s, int dates, const at_pairs *valid) {
+int train_snapshots_pick_probes(train_snapshots *s, int dates, const at_pairs *valid) {
     if (s->probe_count > 0) return s->probe_count;
     if (dates) {
         for (int i = 0; i < DEFAULT_DATES; i++) s->probes[i] = default_dates[i];
@@ -105,7 +104,7 @@ at_status train_snapshots_start(at_ctx *ctx, train_snapshots *s, const at_seq2se
                                 int resumed, at_trainer_options *trainer) {
     if (!s->path) return AT_OK;
     CLI_TRY(check_folder(ctx, s->path));
-    if (pick_probes(s, dates, valid) == 0)
+    if (train_snapshots_pick_probes(s, dates, valid) == 0)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "--snapshots: no probe to watch (--probe TEXT)");
     long every = s->every ? s->every : total_steps / TRAIN_SNAPSHOTS_WANTED;
     CLI_TRY(at_snapshots_create(ctx, &s->collector, model, s->probe_count, s->probes,

@@ -32,6 +32,10 @@ typedef struct train_snapshots {
 extern const char train_snapshots_help[];
 /* One option: 1 parsed, 0 a bad value (said why), -1 not a snapshot option. */
 int train_snapshots_option(train_snapshots *s, const char *arg, const char *value);
+/* The probes: the given ones, else one date in five languages for --data
+ * dates, else the first validation sources; their number (also in
+ * s->probe_count, texts in s->probes). */
+int train_snapshots_pick_probes(train_snapshots *s, int dates, const at_pairs *valid);
 /* Before training: the collector for model (probes: the given ones, else
  * one date in five languages for --data dates, else the first validation
  * sources) and, on a fresh run, the untrained model's snapshot (step 0).

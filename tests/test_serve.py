@@ -29,6 +29,16 @@ that is not a model, a link to a model outside the folder), then checks:
     answers as one at a time; wrk with 100 connections for 3 s (GET and
     POST) sees no error and no non-2xx answer, and the server is correct
     afterwards;
+  - watching training: bad start bodies get a 400 (415, 405, a bad ?since
+    a 400, a stop with no run a 409); a long run started from the API makes
+    a second start a 409, advances (steps, curve points, snapshots of the
+    five probe dates whose map rows sum to 1; ?since gives only what is
+    newer), lets 10 translations answer right while it trains, and stops
+    on /api/training/stop with last.* saved; a short run finishes, both
+    models are listed and translate, and the finished one has the weights
+    `attend train` makes with the same options; `attend train --serve 0`
+    answers /api/training while it trains (start a 409, no models) and
+    ends with the weights of the same run without --serve;
   - the command's errors: a port in use, a missing folder, a bad port, an
     unknown option; and Ctrl-C (SIGINT) stops it with status 0.
 Only the standard library; every failure names what was sent and what
@@ -541,6 +551,220 @@ def check_stop(server):
     check(code == 0 and "stopping" in err, "Ctrl-C: exit %s, %r" % (code, err[-300:]))
 
 
+# --------------------------------------------------------------- training
+
+def safetensors_tensors(path):
+    """{name: raw bytes} of a safetensors file (the metadata left out)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {k: data[v["data_offsets"][0]:v["data_offsets"][1]]
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def same_weights(a, b, what):
+    ta, tb = safetensors_tensors(a), safetensors_tensors(b)
+    differ = sorted(k for k in set(ta) | set(tb) if ta.get(k) != tb.get(k))
+    return check(ta and not differ, "%s: %d of %d tensors differ, first %s" % (
+        what, len(differ), len(ta), differ[:3]))
+
+
+def training(server, since=None):
+    status, body, _ = server.request("GET", "/api/training" + (
+        "" if since is None else "?since=%s" % since))
+    check(status == 200, "GET /api/training: %d %r" % (status, body[:200]))
+    return json.loads(body) if status == 200 else {}
+
+
+def wait_training(server, until, what, seconds=120):
+    end = time.time() + seconds
+    while time.time() < end:
+        state = training(server)
+        if until(state):
+            return state
+        time.sleep(0.05)
+    check(False, "%s: not within %d s; last state %s" % (what, seconds, json.dumps(state)[:300]))
+    return state
+
+
+def start(server, body, content_type="application/json"):
+    status, text, _ = server.request("POST", "/api/training/start", body,
+                                     {"Content-Type": content_type})
+    return status, json.loads(text) if text.startswith(b"{") else text
+
+
+def check_training_bad(server):
+    check(training(server).get("state") == "idle", "before any run the state is idle")
+    bad = [b"", b"not json", b"[1]", {}, {"attention": "dot"}, {"steps": 5},
+           {"attention": "dot", "steps": 0}, {"attention": "dot", "steps": 20001},
+           {"attention": "dot", "steps": "50"}, {"attention": "dot", "steps": 5.5},
+           {"attention": "nope", "steps": 50}, {"attention": 3, "steps": 50},
+           {"attention": "dot", "steps": 50, "size": "huge"},
+           {"attention": "dot", "steps": 50, "seed": -1},
+           {"attention": "dot", "steps": 50, "bogus": 1}]
+    for body in bad:
+        status, answer = start(server, body)
+        check(status == 400 and "error" in answer, "start %r: %d %r, want 400" % (
+            body, status, answer))
+    status, _ = start(server, {"attention": "dot", "steps": 5}, "text/plain")
+    check(status == 415, "start as text/plain: %d, want 415" % status)
+    status, _, _ = server.request("GET", "/api/training/start")
+    check(status == 405, "GET /api/training/start: %d, want 405" % status)
+    status, _, _ = server.request("POST", "/api/training", {})
+    check(status == 405, "POST /api/training: %d, want 405" % status)
+    for since in ["abc", "", "-2", "99999999999999999999999"]:
+        status, _, _ = server.request("GET", "/api/training?since=" + since)
+        check(status == 400, "GET /api/training?since=%s: %d, want 400" % (since, status))
+    status, _, _ = server.request("POST", "/api/training/stop", {})
+    check(status == 409, "stop with no run: %d, want 409" % status)
+    check(training(server).get("state") == "idle", "bad starts leave the state idle")
+
+
+def check_snapshots(state, what):
+    """Each snapshot holds every probe; each map row sums to 1."""
+    probes = state.get("probes", [])
+    check(len(probes) == 5 and probes[0] == "Saturday 9 May 2018", "%s: probes %r" % (
+        what, probes))
+    for snap in state.get("snapshots", []):
+        check(len(snap["probes"]) == len(probes), "%s: step %d has %d probes" % (
+            what, snap["step"], len(snap["probes"])))
+        for p in snap["probes"]:
+            if p["weights"] is None:
+                continue
+            w = p["weights"][0]
+            check(len(w) == len(p["target"]) and all(len(r) == len(p["source"]) for r in w) and
+                  all(abs(sum(r) - 1) < 1e-4 for r in w),
+                  "%s: step %d: a map of %r is not (target x source) rows of sum 1" % (
+                      what, snap["step"], p["output"]))
+
+
+def check_training_run(server, models, expected):
+    """A long run: 409 on a second start, the state advances, translate
+    answers meanwhile, stop ends it and its model is listed."""
+    status, answer = start(server, {"attention": "dot", "steps": 5000})
+    check(status == 202 and answer.get("run") == "lab-runs/dot-5000-1", "start: %d %r" % (
+        status, answer))
+    status, answer = start(server, {"attention": "additive", "steps": 10})
+    check(status == 409 and "training" in answer.get("error", ""), "second start: %d %r" % (
+        status, answer))
+    first = wait_training(server, lambda s: s.get("step", 0) > 0 and s.get("snapshots"),
+                          "the run's first steps")
+    # the page stays live: translations answer, right, while the run trains
+    during, wrong = 0, []
+    for k in range(10):
+        name, text = NAMES[k % len(NAMES)], TEXTS[k % len(TEXTS)]
+        status, got = translate(server, name, text)
+        if status != 200 or got != expected[(name, text)]:
+            wrong.append((name, text, status))
+        during += training(server).get("state") == "running"
+    check(not wrong and during == 10, "translate while training: %d wrong %s, %d of 10 "
+          "answered while the run trained" % (len(wrong), wrong[:2], during))
+    later = wait_training(server, lambda s: s.get("step", 0) > first["step"] + 5,
+                          "the state advances")
+    check(later["state"] == "running" and len(later["points"]) > len(first["points"]),
+          "the curve grows: %d then %d points" % (len(first["points"]), len(later["points"])))
+    check_snapshots(later, "the long run")
+    since = later["points"][-1]["step"]
+    newer = training(server, since)
+    check(all(p["step"] > since for p in newer["points"] + newer["snapshots"]),
+          "?since=%d gives only later points and snapshots" % since)
+    status, _, _ = server.request("POST", "/api/training/stop", {})
+    check(status == 202, "stop: %d, want 202" % status)
+    end = wait_training(server, lambda s: s.get("state") != "running", "the stop")
+    check(end["state"] == "stopped" and end["step"] < 5000, "after stop: %s at step %d" % (
+        end["state"], end["step"]))
+    run = os.path.join(models, "lab-runs", "dot-5000-1")
+    check(os.path.exists(os.path.join(run, "last.safetensors")), "a stopped run saves last.*")
+    return end
+
+
+def check_training_finish(server, models):
+    """A short run to its end: its model is listed and translates, and it is
+    the model `attend train` makes with the same options."""
+    status, answer = start(server, {"attention": "additive", "steps": 30, "seed": 3,
+                                    "size": "tiny"})
+    check(status == 202, "start after a stop: %d %r" % (status, answer))
+    end = wait_training(server, lambda s: s.get("state") != "running", "the short run")
+    check(end["state"] == "finished" and end["step"] == 30 and end["error"] is None and
+          end["model"] == "lab-runs/additive-30-1/model.safetensors",
+          "the short run: %s" % json.dumps({k: end.get(k) for k in
+                                            ("state", "step", "error", "model")}))
+    steps = [s["step"] for s in end["snapshots"]]
+    check(steps and steps[0] == 0 and steps[-1] == 30 and steps == sorted(steps),
+          "snapshots from the untrained model to the end: %r" % steps)
+    check(end["points"] and end["points"][-1]["step"] == 30 and
+          "exact" in end["points"][-1].get("valid", {}), "the last point holds validation")
+    check_snapshots(end, "the short run")
+    status, body, _ = server.request("GET", "/api/models")
+    names = [m["name"] for m in json.loads(body)["models"]]
+    check(end["model"] in names, "the finished model is listed: %r" % names)
+    check(any(n.startswith("lab-runs/dot-5000-1/") for n in names),
+          "the stopped model is listed: %r" % names)
+    status, got = translate(server, end["model"], TEXTS[0])
+    check(status == 200 and got.get("output"), "the finished model translates: %d %r" % (
+        status, got))
+    # the same recipe as attend train: the same options, the same weights
+    same = os.path.join(os.path.dirname(models), "cli-additive-30")
+    r = subprocess.run([ATTEND, "train", "--data", "dates", "--attention", "additive",
+                        "--valid-size", "500", "--steps", "30", "--batch", "32", "--seed", "3",
+                        "--train-size", "2000", "--eval-every", "3", "--warmup", "3",
+                        "--embed", "16", "--encoder", "32", "--decoder-size", "64",
+                        "--attn-size", "32", "--out", same], capture_output=True, text=True,
+                       timeout=300)
+    if check(r.returncode == 0, "attend train for the comparison: %s" % r.stderr[-300:]):
+        same_weights(os.path.join(models, end["model"]), os.path.join(same, "model.safetensors"),
+                     "the lab's run against attend train with its options")
+
+
+def check_train_serve(root):
+    """attend train --serve PORT: the API answers during the run, which
+    ends with the weights of the same run without --serve."""
+    args = [ATTEND, "train", *SMALL, "--steps", "400", "--eval-every", "100"]
+    watched = os.path.join(root, "watched")
+    proc = subprocess.Popen(args + ["--out", watched, "--serve", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.match(r"attend train: watch it at http://127\.0\.0\.1:(\d+)/", line)
+    if not check(m, "attend train --serve: %r" % line):
+        proc.kill()
+        return
+    server = type("Attached", (), {"request": Server.request, "port": int(m.group(1))})()
+    seen = []
+    try:
+        while proc.poll() is None:
+            state = training(server)
+            if state.get("step"):
+                seen.append(state)
+                if len(seen) == 1:
+                    status, answer = start(server, {"attention": "dot", "steps": 5})
+                    check(status == 409, "start on an attached server: %d %r" % (status, answer))
+                    status, body, _ = server.request("GET", "/api/models")
+                    check(status == 200 and json.loads(body) == {"models": []},
+                          "an attached server lists no models: %r" % body)
+                    status, body, ctype = server.request("GET", "/")
+                    check(status == 200 and b"lab.js" in body, "the page: %d" % status)
+            time.sleep(0.02)
+    except (ConnectionError, OSError):
+        pass  # the run ended between two polls
+    proc.wait(timeout=300)
+    check(proc.returncode == 0, "attend train --serve: exit %d %s" % (
+        proc.returncode, proc.stderr.read()[-300:]))
+    check(len(seen) >= 2 and seen[-1]["step"] > seen[0]["step"] and
+          all(s["state"] == "running" and s["attached"] and s["run"] == watched for s in seen),
+          "the attached state advanced: %r" % [(s.get("state"), s.get("step")) for s in seen])
+    if seen:
+        check(seen[-1]["points"] and seen[-1]["snapshots"], "the attached run has points and "
+              "snapshots")
+        check_snapshots(seen[-1], "the attached run")
+    plain = os.path.join(root, "plain")
+    r = subprocess.run(args + ["--out", plain], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, "attend train without --serve: %s" % r.stderr[-300:])
+    same_weights(os.path.join(watched, "last.safetensors"),
+                 os.path.join(plain, "last.safetensors"),
+                 "attend train with --serve against without")
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="attend-serve-") as root:
         models = make_models(root)
@@ -554,6 +778,10 @@ def main():
                 check_threads(server, expected)
                 check_load(server, root, expected)
                 check_cache(root, models, expected)
+                check_training_bad(server)
+                check_training_run(server, models, expected)
+                check_training_finish(server, models)
+                check_train_serve(root)
             check_command_errors(models, server.port)
         finally:
             check_stop(server)

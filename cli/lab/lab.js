@@ -575,8 +575,224 @@
     }
   }
 
+  /* ------------------------------------------------------ watch training */
+  /* One run at a time (/api/training): the form starts one on generated
+   * dates, stop raises the trainer's flag. While the run trains the page
+   * asks every POLL_MS for what is new (?since=the last step it holds),
+   * redraws the loss and validation curves and the probes' maps at the
+   * chosen snapshot; the slider scrubs back through the snapshots (at its
+   * right end it follows the newest). Attached to `attend train --serve`,
+   * the page opens here and only watches. */
+  var POLL_MS = 500;
+  var trainForm = document.getElementById('train-form');
+  var trainStart = document.getElementById('train-start');
+  var trainStop = document.getElementById('train-stop');
+  var trainStatus = document.getElementById('train-status');
+  var trainCurves = document.getElementById('train-curves');
+  var trainMaps = document.getElementById('train-maps');
+  var slider = document.getElementById('snapshot-slider');
+  var play = document.getElementById('snapshot-play');
+  var stepLabel = document.getElementById('snapshot-step');
+  var watched = { run: null, state: 'idle', steps: 0, probes: [], points: [], shots: [], since: -1,
+    attached: false, timer: null, marks: [], choices: {} };
+
+  /* the SVG namespace, from the parser: the page names no address */
+  var svgNS = (function () { var d = el('div'); d.innerHTML = '<svg></svg>'; return d.firstChild.namespaceURI; })();
+  function svgEl(tag, attrs, text) {
+    var e = document.createElementNS(svgNS, tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  var seriesColours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
+  /* A line plot as the snapshots page draws one: series [{name, xs, ys,
+   * dots}], x from 0 to xmax; returns mark(step) for its .step-marker. */
+  function linePlot(box, id, title, series, xmax, unitRange) {
+    var W = 440, H = 220, L = 52, R = 12, T = 26, B = 36, w = W - L - R, h = H - T - B;
+    var svg = svgEl('svg', { id: id, class: 'curve', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
+    var lo = Infinity, hi = -Infinity;
+    series.forEach(function (s) { s.ys.forEach(function (y) { lo = Math.min(lo, y); hi = Math.max(hi, y); }); });
+    if (unitRange || !isFinite(lo)) { lo = 0; hi = 1; } else { lo = Math.min(0, lo); if (!(hi > lo)) hi = lo + 1; }
+    xmax = Math.max(1, xmax);
+    function X(x) { return L + w * x / xmax; }
+    function Y(y) { return T + h - h * (y - lo) / (hi - lo); }
+    svg.appendChild(svgEl('text', { x: L, y: 16, class: 'curve-title' }, title));
+    for (var k = 0; k <= 4; k++) {
+      var yv = lo + (hi - lo) * k / 4, xv = Math.round(xmax * k / 4);
+      svg.appendChild(svgEl('line', { x1: L, x2: L + w, y1: Y(yv), y2: Y(yv), class: 'grid' }));
+      svg.appendChild(svgEl('text', { x: L - 6, y: Y(yv) + 4, 'text-anchor': 'end', class: 'tick' }, String(Number(yv.toPrecision(3)))));
+      svg.appendChild(svgEl('text', { x: X(xv), y: T + h + 16, 'text-anchor': 'middle', class: 'tick' }, String(xv)));
+    }
+    svg.appendChild(svgEl('text', { x: L + w / 2, y: H - 4, 'text-anchor': 'middle', class: 'tick' }, 'step'));
+    svg.appendChild(svgEl('rect', { x: L, y: T, width: w, height: h, class: 'frame' }));
+    series.forEach(function (s, i) {
+      var c = seriesColours[i % seriesColours.length];
+      var pts = s.xs.map(function (x, j) { return X(x).toFixed(1) + ',' + Y(s.ys[j]).toFixed(1); });
+      svg.appendChild(svgEl('polyline', { points: pts.join(' '), fill: 'none', stroke: c, 'stroke-width': 1.6, class: 'series', 'data-points': String(pts.length) }));
+      if (s.dots) s.xs.forEach(function (x, j) { svg.appendChild(svgEl('circle', { cx: X(x), cy: Y(s.ys[j]), r: 2.5, fill: c })); });
+      svg.appendChild(svgEl('text', { x: L + w - 4, y: T + 14 + 14 * i, 'text-anchor': 'end', fill: c }, s.name));
+    });
+    var marker = svgEl('line', { x1: L, x2: L, y1: T, y2: T + h, class: 'step-marker' });
+    svg.appendChild(marker);
+    box.appendChild(svg);
+    return function mark(step) {
+      marker.setAttribute('x1', X(step));
+      marker.setAttribute('x2', X(step));
+      marker.setAttribute('data-step', String(step));
+    };
+  }
+  function drawCurves() {
+    trainCurves.textContent = '';
+    var pts = watched.points, xmax = watched.steps;
+    var loss = pts.filter(function (p) { return p.loss !== null; });
+    watched.marks = [linePlot(trainCurves, 'curve-loss', 'training loss (smoothed)', [{ name: 'loss',
+      xs: loss.map(function (p) { return p.step; }), ys: loss.map(function (p) { return p.loss; }) }], xmax, false)];
+    var evals = pts.filter(function (p) { return p.valid; }), names = [];
+    evals.forEach(function (p) { Object.keys(p.valid).forEach(function (k) { if (names.indexOf(k) < 0) names.push(k); }); });
+    var valid = names.map(function (k) {
+      var e = evals.filter(function (p) { return p.valid[k] !== null && p.valid[k] !== undefined; });
+      return { name: k, dots: true, xs: e.map(function (p) { return p.step; }), ys: e.map(function (p) { return p.valid[k]; }) };
+    });
+    var unit = valid.every(function (s) { return s.ys.every(function (y) { return y >= 0 && y <= 1; }); });
+    watched.marks.push(linePlot(trainCurves, 'curve-valid', valid.length ? 'validation' : 'validation (none yet)', valid, xmax, unit));
+  }
+  function metricText(valid) {
+    return Object.keys(valid || {}).map(function (k) { return 'valid ' + k + ' ' + fmt(valid[k]); }).join(' \u00b7 ');
+  }
+  /* snapshot i: its step on the curves, each probe's output and map */
+  function showShot(i) {
+    var s = watched.shots[i];
+    if (!s) return;
+    var text = 'step ' + s.step + ' (snapshot ' + (i + 1) + ' of ' + watched.shots.length + ')';
+    if (s.loss !== null) text += ' \u00b7 loss ' + fmt(s.loss);
+    if (Object.keys(s.valid).length) text += ' \u00b7 ' + metricText(s.valid);
+    stepLabel.textContent = text;
+    watched.marks.forEach(function (m) { m(s.step); });
+    trainMaps.textContent = '';
+    watched.probes.forEach(function (probe, p) {
+      var box = el('section', 'panel probe');
+      box.id = 'probe-' + p;
+      var h2 = el('h2', '', probe);
+      h2.dir = 'auto';
+      box.appendChild(h2);
+      var got = s.probes[p];
+      var out = el('p', 'panel-output', '\u2192 ' + (got.output === '' ? '(empty)' : got.output));
+      out.dir = 'auto';
+      box.appendChild(out);
+      var body = el('div', 'panel-body');
+      if (got.weights === null) body.appendChild(el('p', 'empty', 'no output yet: the model wrote END first'));
+      else {
+        var r = { model: probe + ' (step ' + s.step + ')', source: got.source, target: got.target,
+          heads: got.heads, weights: got.weights };
+        drawMap(body, r, watched.choices[p] || (watched.choices[p] = { fallback: 'mean' }), '-probe-' + p);
+      }
+      box.appendChild(body);
+      trainMaps.appendChild(box);
+    });
+  }
+  function describeRun(t) {
+    var where = t.run ? t.run + ' (' + t.attention + ' attention): ' : '';
+    var text = where + ({ idle: 'no run yet', running: 'training', stopped: 'stopped', finished: 'finished',
+      failed: 'failed' })[t.state] + (t.state === 'idle' ? '' : ', step ' + t.step + ' of ' + t.steps);
+    if (t.model && t.state !== 'running') text += '; its model ' + t.model + ' is in the models list';
+    if (t.error) text += ' \u2014 ' + t.error;
+    setStatus(trainStatus, text, t.state === 'failed');
+  }
+  /* merge an answer of /api/training into the page */
+  function takeTraining(t) {
+    if (t.run !== watched.run) { /* a new run: start over */
+      watched.run = t.run;
+      watched.points = [];
+      watched.shots = [];
+      watched.since = -1;
+      watched.choices = {};
+    }
+    var ended = watched.state === 'running' && t.state !== 'running';
+    watched.state = t.state;
+    watched.steps = t.steps;
+    watched.attached = t.attached;
+    if (t.probes.length) watched.probes = t.probes;
+    var last = watched.points.length ? watched.points[watched.points.length - 1].step : -1;
+    t.points.forEach(function (p) { if (p.step > last) watched.points.push(p); });
+    var lastShot = watched.shots.length ? watched.shots[watched.shots.length - 1].step : -1;
+    var following = Number(slider.value) >= watched.shots.length - 1;
+    var added = 0;
+    t.snapshots.forEach(function (s) { if (s.step > lastShot) { watched.shots.push(s); added++; } });
+    /* the next poll asks for what comes after both */
+    watched.since = Math.min(watched.points.length ? watched.points[watched.points.length - 1].step : -1,
+      watched.shots.length ? watched.shots[watched.shots.length - 1].step : -1);
+    describeRun(t);
+    trainStart.disabled = t.attached || t.state === 'running';
+    trainStop.disabled = t.attached || t.state !== 'running';
+    slider.disabled = play.disabled = !watched.shots.length;
+    slider.max = String(Math.max(watched.shots.length - 1, 0));
+    drawCurves();
+    if (added && following) slider.value = slider.max;
+    if (watched.shots.length) showShot(Number(slider.value));
+    if (ended && !t.attached) refreshModels();
+  }
+  function poll() {
+    clearTimeout(watched.timer);
+    watched.timer = null;
+    var path = '/api/training' + (watched.since >= 0 ? '?since=' + watched.since : '');
+    return getJSON(path).then(function (t) {
+      if (t.run !== watched.run && watched.since >= 0) { /* another run: all of it */
+        watched.since = -1;
+        return getJSON('/api/training');
+      }
+      return t;
+    }).then(function (t) {
+      takeTraining(t);
+      if (t.state === 'running') watched.timer = setTimeout(poll, POLL_MS);
+    }).catch(function (e) {
+      setStatus(trainStatus, watched.attached && watched.state === 'running'
+        ? 'the run ended: attend train stopped serving with it' : 'the server did not answer: ' + e.message, !watched.attached);
+    });
+  }
+  trainForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var steps = Number(document.getElementById('train-steps').value);
+    var body = { attention: document.getElementById('train-attention').value, steps: steps,
+      size: document.getElementById('train-size').value };
+    setStatus(trainStatus, 'starting\u2026');
+    post('train-start', '/api/training/start', body).then(function (a) {
+      if (a.status !== 202) {
+        setStatus(trainStatus, a.data.error || 'error ' + a.status, true);
+        return;
+      }
+      slider.value = '0';
+      poll();
+    }).catch(failed(trainStatus));
+  });
+  trainStop.addEventListener('click', function () {
+    trainStop.disabled = true;
+    post('train-stop', '/api/training/stop', {}).then(function (a) {
+      if (a.status !== 202) setStatus(trainStatus, a.data.error || 'error ' + a.status, true);
+      poll();
+    }).catch(failed(trainStatus));
+  });
+  var playTimer = null;
+  function stopPlaying() {
+    if (playTimer !== null) clearInterval(playTimer);
+    playTimer = null;
+    play.textContent = 'play';
+  }
+  slider.addEventListener('input', function () { showShot(Number(slider.value)); });
+  play.addEventListener('click', function () {
+    if (playTimer !== null) return stopPlaying();
+    if (Number(slider.value) >= watched.shots.length - 1) slider.value = '0';
+    showShot(Number(slider.value));
+    play.textContent = 'pause';
+    playTimer = setInterval(function () {
+      var i = Number(slider.value) + 1;
+      if (i > watched.shots.length - 1) return stopPlaying();
+      slider.value = String(i);
+      showShot(i);
+    }, 600);
+  });
+
   /* --------------------------------------------------------------- views */
-  var views = ['translate', 'compare', 'explain'];
+  var views = ['translate', 'compare', 'explain', 'train'];
   function show(view) {
     views.forEach(function (v) {
       document.getElementById('view-' + v).hidden = v !== view;
@@ -585,6 +801,10 @@
     readout.textContent = 'Hover a cell: rows are output units, columns are input units.';
     hideTip();
     if (view === 'compare' && !comparePanels.childNodes.length) compareNow();
+    if (view === 'train') {
+      readout.textContent = 'Hover a cell of a probe\u2019s map: rows are output units, columns are input units; the slider goes back through the snapshots.';
+      poll();
+    }
     if (view === 'explain') {
       readout.textContent = 'Click an output unit, or a row of the map, to open its step; \u2190 and \u2192 move between steps.';
       enterExplain();
@@ -595,7 +815,21 @@
   });
 
   /* ---------------------------------------------------------------- start */
-  function fillModels() {
+  /* the models list again (a run the lab trained joins it) */
+  function refreshModels() {
+    getJSON('/api/models').then(function (got) {
+      var chosen = [modelSelect.value, explainModel.value], compared = comparedModels();
+      models = got.models;
+      modelSelect.textContent = explainModel.textContent = '';
+      compareBox.querySelectorAll('label').forEach(function (l) { l.remove(); });
+      fillModels(true);
+      modelSelect.value = chosen[0] || modelSelect.value;
+      explainModel.value = chosen[1] || explainModel.value;
+      compareBox.querySelectorAll('input').forEach(function (c) { c.checked = compared.indexOf(c.value) >= 0; });
+      limitChoices();
+    }).catch(function () {});
+  }
+  function fillModels(again) {
     var usable = models.filter(function (m) { return m.kind === 'seq2seq'; });
     [modelSelect, explainModel].forEach(function (select) {
       models.forEach(function (m) {
@@ -616,6 +850,7 @@
       compareBox.appendChild(label);
     });
     limitChoices();
+    if (again) return;
     if (!usable.length) {
       readout.textContent = 'No seq2seq model under the --models folder: train one (attend train --out DIR/NAME) and restart attend serve.';
       return;
@@ -630,12 +865,17 @@
       return r.json();
     });
   }
-  Promise.all([getJSON('/api/colours'), getJSON('/api/models')]).then(function (got) {
+  Promise.all([getJSON('/api/colours'), getJSON('/api/models'), getJSON('/api/training')]).then(function (got) {
     anchors = got[0].colours;
     models = got[1].models;
     colourBar(document.getElementById('translate-colourbar'));
     colourBar(document.getElementById('compare-colourbar'));
-    fillModels();
+    colourBar(document.getElementById('train-colourbar'));
+    var t = got[2];
+    if (t.attached) /* attend train --serve: no models, only its run */
+      views.slice(0, 3).forEach(function (v) { document.getElementById('nav-' + v).disabled = true; });
+    else fillModels();
+    if (t.attached || t.state === 'running') show('train'); /* a run to watch: open on it */
   }).catch(function (e) {
     readout.textContent = 'The server did not answer: ' + e.message;
   });

@@ -17,10 +17,16 @@
 //     family's equations (the seed's numbered 1 to 8) and its vectors (one
 //     opened to all its values); left/right move between steps, but not
 //     while the text box has the keys;
-//   - "watch training" is a placeholder (disabled).
+//   - watch training: the form starts a 50-step run (default sizes); the
+//     loss curve grows while it trains (its point count seen rising),
+//     a snapshot arrives, the state ends "finished" and the run's model
+//     joins the models list; the slider's right end shows the last
+//     snapshot, whose maps are the API's (/api/training) number for
+//     number; scrubbing to 0 shows the untrained model's snapshot and
+//     moves the curves' step marker; hovering a cell shows its weight.
 // --screenshots DIR writes lab-translate.png, lab-heads.png,
-// lab-compare.png and lab-explain.png there (for docs/lab.md). Exits
-// non-zero on any failure.
+// lab-compare.png, lab-explain.png and lab-training.png there (for
+// docs/lab.md). Exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 import path from 'node:path';
 
@@ -234,6 +240,70 @@ async function explainView(page, models) {
   check(await page.getAttribute('#explain-step', 'data-step') === '5', 'ArrowLeft in the text box moved the step');
 }
 
+// probe p's map in the page against the API's snapshot s
+async function probeMatches(page, shot, p, what) {
+  const got = shot.probes[p];
+  if (got.weights === null) {
+    check((await page.textContent('#probe-' + p)).includes('no output yet'), `${what}: no "no output yet"`);
+    return;
+  }
+  await mapMatches(page, '#probe-' + p, got, 0, what);
+}
+
+async function trainView(page) {
+  await page.click('#nav-train');
+  check(await page.isVisible('#view-train'), 'the training view does not open');
+  await page.selectOption('#train-attention', 'dot');
+  await page.fill('#train-steps', '50');
+  await page.selectOption('#train-size', 'default');
+  await page.click('#train-start');
+  // watch it train: the loss curve's point count, sampled
+  const counts = [];
+  const end = Date.now() + 120000;
+  let status = '';
+  while (Date.now() < end) {
+    const n = await page.evaluate(() => {
+      const s = document.querySelector('#curve-loss .series');
+      return s ? Number(s.getAttribute('data-points')) : 0;
+    });
+    status = await page.textContent('#train-status');
+    if (/running|training/.test(status) && n > 0) counts.push(n);
+    if (/finished|stopped|failed/.test(status)) break;
+    await page.waitForTimeout(50);
+  }
+  check(/finished/.test(status), 'the run did not finish: ' + status);
+  check(counts.length >= 2 && counts[counts.length - 1] > counts[0],
+        'the loss curve did not grow while training: ' + JSON.stringify(counts));
+  const t = await api('/api/training');
+  check(t.state === 'finished' && t.step === 50 && t.model, 'the API state: ' + JSON.stringify(
+    { state: t.state, step: t.step, model: t.model }));
+  await page.waitForFunction((n) => document.querySelectorAll('#curve-loss .series').length &&
+    Number(document.querySelector('#curve-loss .series').getAttribute('data-points')) === n,
+    t.points.filter((p) => p.loss !== null).length, { timeout: 10000 });
+  const last = t.snapshots.length - 1;
+  check(last >= 1 && await page.getAttribute('#snapshot-slider', 'max') === String(last),
+        `the slider holds ${await page.getAttribute('#snapshot-slider', 'max')} + 1 snapshots, the API ${last + 1}`);
+  check(await page.locator('#train-maps .probe').count() === t.probes.length, 'not one panel per probe');
+  for (let p = 0; p < t.probes.length; p++)
+    await probeMatches(page, t.snapshots[last], p, `probe ${p} at the last snapshot`);
+  const options = await page.locator('#model-select option').evaluateAll((o) => o.map((x) => x.value));
+  check(options.includes(t.model), `the run's model ${t.model} is not in the models list`);
+  // hover: the exact weight
+  const cell = page.locator('#probe-0 td.cell').first();
+  if (await cell.count()) {
+    await cell.hover();
+    check((await page.textContent('#tooltip')).trim() === await cell.getAttribute('data-w'),
+          'hovering a probe cell does not show its weight');
+  }
+  if (shots) await page.screenshot({ path: path.join(shots, 'lab-training.png'), fullPage: true });
+  // scrub back to the untrained model
+  await page.locator('#snapshot-slider').fill('0');
+  check((await page.textContent('#snapshot-step')).startsWith('step 0 '), 'the slider at 0 is not step 0');
+  check(await page.getAttribute('#curve-loss .step-marker', 'data-step') === '0', 'the step marker did not move');
+  for (let p = 0; p < t.probes.length; p++)
+    await probeMatches(page, t.snapshots[0], p, `probe ${p} at step 0`);
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -255,11 +325,12 @@ try {
   });
   await page.goto(url);
   await page.waitForSelector('#translate-map table.heatmap', { timeout: 10000 });
-  check(await page.isEnabled('#nav-explain') && await page.isDisabled('#nav-train'),
-        'explain a step is not enabled, or watch training is not a disabled placeholder');
+  check(await page.isEnabled('#nav-explain') && await page.isEnabled('#nav-train'),
+        'explain a step or watch training is not enabled');
   await translateView(page, [single, multi]);
   await compareView(page, [single, multi]);
   await explainView(page, models);
+  await trainView(page);
   const unexpected = problems.filter((p) => !(/status of 400/.test(p) && expected400-- > 0));
   check(unexpected.length === 0, 'the page: ' + unexpected.join('; '));
   await page.close();

@@ -6,7 +6,8 @@
 # $ATTEND_LAB_MODELS instead - start `ATTEND serve --port 0` over them, and
 # run lab_browser.mjs against it (playwright-core, installed here with
 # `npm ci` if node_modules is missing). --screenshots DIR (used by hand, for
-# docs/lab.md) writes DIR/lab-*.png. The server is stopped at the end.
+# docs/lab.md) writes DIR/lab-*.png. The page trains one run, into
+# MODELS/lab-runs/ (also under $ATTEND_LAB_MODELS). The server is stopped at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 attend=$1
