@@ -85,8 +85,9 @@ int serve_listen(const char *host, long port, serve_where *where) {
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 64) != 0) {
         int err = errno;
-        fprintf(stderr, "attend serve: cannot listen on %s port %ld: %s%s\n", host, port,
-                strerror(err), err == EADDRINUSE ? " (another server has it: try --port)" : "");
+        /* also `attend train --serve PORT`'s: name neither command's option */
+        fprintf(stderr, "attend: cannot listen on %s port %ld: %s%s\n", host, port,
+                strerror(err), err == EADDRINUSE ? " (another program has it: choose another port)" : "");
         if (fd >= 0) close(fd);
         freeaddrinfo(found);
         return -1;

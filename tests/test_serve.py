@@ -525,6 +525,14 @@ def check_command_errors(models, port):
     r = run("--port", str(port), "--models", models)
     check(r.returncode != 0 and "in use" in r.stderr, "port in use: %d %r" % (
         r.returncode, r.stderr))
+    # attend train --serve shares the listener: its message must not send the
+    # user to `attend serve` or its --port option.
+    r = subprocess.run([ATTEND, "train", "--steps", "1", "--train-size", "50", "--valid-size",
+                        "10", "--serve", str(port), "--out", os.path.join(models, "busy")],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode != 0 and "in use" in r.stderr and "attend serve" not in r.stderr
+          and "--port" not in r.stderr, "train --serve on a port in use: %d %r" % (
+              r.returncode, r.stderr))
     r = run("--port", "0", "--models", models + "/missing")
     check(r.returncode != 0 and "missing" in r.stderr, "missing folder: %d %r" % (
         r.returncode, r.stderr))
