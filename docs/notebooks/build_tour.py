@@ -28,8 +28,8 @@ ISO dates ("2018-05-09"), and whose attention shows where it looks.
    check them against NumPy versions of their equations.
 
 Everything runs on the C library `libattend` through the `attend` package
-(ctypes; see `python/README.md`). The whole notebook takes about two
-minutes on two cores."""),
+(ctypes; see `python/README.md`). The whole notebook takes under a
+minute on two quiet cores."""),
     ("code", """import os, sys
 import numpy as np
 try:
