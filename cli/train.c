@@ -37,11 +37,9 @@
 typedef struct train_options {
     const char *data, *valid, *out, *attention;
     const char *dict, *test; /* --data g2p: CMUdict and the test split       */
-    double minutes;          /* training-time budget (0 = none)              */
+    at_seq2seq_recipe recipe; /* steps, batch, lr, ...: the library's recipe  */
     at_seq2seq_config config;
-    long steps, epochs, batch, seed, threads, train_size, valid_size, eval_every, warmup;
-    long save_every;
-    double lr, final_lr, clip;
+    long threads, train_size, valid_size;
     int resume;
     /* what one id stands for on each side; *_set: given on the command line */
     at_vocab_kind source_kind, target_kind;
@@ -166,9 +164,9 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--attention")) return parse_text(arg, value, &o->attention);
     if (!strcmp(arg, "--dict")) return parse_text(arg, value, &o->dict);
     if (!strcmp(arg, "--test")) return parse_text(arg, value, &o->test);
-    int shared = cli_parse_run_option(arg, value, (cli_run_options){&o->batch, &o->seed,
-                                                                  &o->threads, &o->lr,
-                                                                  &o->minutes});
+    at_seq2seq_recipe *r = &o->recipe;
+    int shared = cli_parse_run_option(
+        arg, value, (cli_run_options){&r->batch, &r->seed, &o->threads, &r->lr, &r->minutes});
     if (shared >= 0) return shared;
     if (!strcmp(arg, "--source-tokens"))
         return o->source_kind_set = 1, parse_kind(arg, value, &o->source_kind);
@@ -199,19 +197,19 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     /* the later of --steps and --epochs wins (attend g2p train's defaults
      * name --epochs; a --steps after them replaces it) */
     if (!strcmp(arg, "--steps"))
-        return o->epochs = 0, cli_parse_int(arg, value, 1, 100000000, &o->steps);
-    if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
+        return r->epochs = 0, cli_parse_int(arg, value, 1, 100000000, &r->steps);
+    if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &r->epochs);
     if (!strcmp(arg, "--train-size"))
         return o->train_size_set = 1, cli_parse_int(arg, value, 1, 100000000, &o->train_size);
     if (!strcmp(arg, "--valid-size"))
         return o->valid_size_set = 1, cli_parse_int(arg, value, 1, 10000000, &o->valid_size);
     if (!strcmp(arg, "--eval-every"))
-        return cli_parse_int(arg, value, 1, 100000000, &o->eval_every);
+        return cli_parse_int(arg, value, 1, 100000000, &r->eval_every);
     if (!strcmp(arg, "--save-every"))
-        return cli_parse_int(arg, value, 0, 100000000, &o->save_every);
-    if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &o->warmup);
-    if (!strcmp(arg, "--final-lr")) return cli_parse_float(arg, value, 0, 10, &o->final_lr);
-    if (!strcmp(arg, "--clip")) return cli_parse_float(arg, value, 0, 1e6, &o->clip);
+        return cli_parse_int(arg, value, 0, 100000000, &r->save_every);
+    if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &r->warmup);
+    if (!strcmp(arg, "--final-lr")) return cli_parse_float(arg, value, 0, 10, &r->final_lr);
+    if (!strcmp(arg, "--clip")) return cli_parse_float(arg, value, 0, 1e6, &r->clip);
     if (!strcmp(arg, "--serve")) return cli_parse_int(arg, value, 0, 65535, &o->serve_port);
     int snapshots = train_snapshots_option(&o->snapshots, arg, value);
     if (snapshots >= 0) return snapshots;
@@ -222,24 +220,16 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
 static int parse_options(train_options *o, int argc, char **argv) {
     *o = (train_options){.data = "dates",
                          .out = "runs/model",
-                         .steps = 3000,
-                         .batch = 128,
-                         .seed = 1,
                          .threads = 1,
                          .train_size = 250000,
                          .valid_size = 2000,
-                         .eval_every = 500,
-                         .warmup = 200,
-                         .lr = 0.004,
-                         .final_lr = -1,
-                         .clip = 1.0,
                          .serve_port = -1};
+    at_seq2seq_recipe_default(&o->recipe);
     at_seq2seq_config_default(&o->config);
     for (int i = 1; i < argc; i++) {
         int r = parse_option(o, argc, argv, &i);
         if (r <= 0) return r;
     }
-    if (o->final_lr < 0) o->final_lr = o->lr * 0.01;
     if (!strcmp(o->data, "g2p")) { /* letters in, phones out */
         o->source_kind = AT_VOCAB_CHARS, o->target_kind = AT_VOCAB_TOKENS;
         if (!o->test) o->test = g2p_default_test();
@@ -249,7 +239,7 @@ static int parse_options(train_options *o, int argc, char **argv) {
             return 0;
         }
     }
-    o->config.seed = (uint64_t)o->seed;
+    o->config.seed = (uint64_t)o->recipe.seed;
     return 1;
 }
 
@@ -266,7 +256,7 @@ static at_status dates_data(at_ctx *ctx, const train_options *o, train_data *d) 
     CLI_TRY(at_dates_create(ctx, &dates, NULL));
     at_pairs splits[3] = {{0}, {0}, {0}};
     long sizes[3] = {o->train_size, o->valid_size, 0};
-    at_status s = at_dates_generate(ctx, dates, (uint64_t)o->seed, sizes, splits);
+    at_status s = at_dates_generate(ctx, dates, (uint64_t)o->recipe.seed, sizes, splits);
     at_dates_free(dates);
     d->train = splits[0];
     d->valid = splits[1];
@@ -314,7 +304,7 @@ static at_status load_data(at_ctx *ctx, const train_options *o, train_data *d) {
  * fingerprint of the pairs themselves. */
 static void data_id(const train_options *o, const train_data *d, char *id, size_t size) {
     if (!strcmp(o->data, "dates"))
-        snprintf(id, size, "dates:seed=%ld:train=%ld:valid=%ld", o->seed, o->train_size,
+        snprintf(id, size, "dates:seed=%ld:train=%ld:valid=%ld", o->recipe.seed, o->train_size,
                  o->valid_size);
     else
         snprintf(id, size, "pairs:%016llx:%016llx",
@@ -358,7 +348,7 @@ static int resume_data_options(at_ctx *ctx, train_options *o) {
     const char *data = at_metadata_get(&meta, "train.data");
     int ok = 1;
     if (data && !strcmp(data, "dates") && !strcmp(o->data, "dates"))
-        ok = meta_long(ctx, &meta, path, "train.seed", 0, 1L << 31, &o->seed) &&
+        ok = meta_long(ctx, &meta, path, "train.seed", 0, 1L << 31, &o->recipe.seed) &&
              meta_long(ctx, &meta, path, "train.train_size", 1, 100000000, &o->train_size) &&
              meta_long(ctx, &meta, path, "train.valid_size", 1, 10000000, &o->valid_size);
     at_metadata_clear(&meta);
@@ -370,7 +360,7 @@ static int resume_data_options(at_ctx *ctx, train_options *o) {
 static at_status data_metadata(at_ctx *ctx, const train_options *o, at_metadata *meta) {
     char text[64];
     CLI_TRY(at_metadata_set(ctx, meta, "train.data", o->data));
-    snprintf(text, sizeof text, "%ld", o->seed);
+    snprintf(text, sizeof text, "%ld", o->recipe.seed);
     CLI_TRY(at_metadata_set(ctx, meta, "train.seed", text));
     snprintf(text, sizeof text, "%ld", o->train_size);
     CLI_TRY(at_metadata_set(ctx, meta, "train.train_size", text));
@@ -424,23 +414,10 @@ static void draw_curves(at_ctx *ctx, const train_options *o, const at_seq2seq *m
 
 static void trainer_options(const train_options *o, at_trainer_options *t, const char *id,
                             const at_metadata *extra, cli_progress *bar) {
-    at_trainer_options_default(t);
+    at_seq2seq_recipe_trainer_options(&o->recipe, t);
     t->out_dir = o->out;
-    t->steps = o->steps;
-    t->epochs = o->epochs;
-    t->batch = (int)o->batch;
-    t->seed = (uint64_t)o->seed;
-    t->optim = (at_optim_config){.kind = AT_ADAM, .lr = (float)o->lr};
-    t->schedule = (at_schedule){.base_lr = (float)o->lr,
-                                .final_lr = (float)o->final_lr,
-                                .warmup_steps = o->warmup,
-                                .decay = AT_DECAY_COSINE};
-    t->clip = (float)o->clip;
-    t->eval_every = o->eval_every;
-    t->save_every = o->save_every;
     t->best_metric = is_g2p(o) ? "wer" : "exact";
     t->lower_is_better = is_g2p(o);
-    t->max_seconds = o->minutes * 60;
     t->resume = o->resume;
     t->data_id = id;
     t->extra = extra;
@@ -462,7 +439,7 @@ static void describe(const at_seq2seq *m, const at_trainable *task, const train_
             c->encoder_layers, (double)c->dropout,
             at_params_numel(at_seq2seq_params(m)), at_vocab_kind_name(at_vocab_get_kind(sv)),
             at_vocab_size(sv), at_vocab_kind_name(at_vocab_get_kind(tv)), at_vocab_size(tv),
-            task->count, d->valid.count, o->batch);
+            task->count, d->valid.count, o->recipe.batch);
 }
 
 /* The trainer's progress: the CLI's (bar, snapshots), then the watch's. */
@@ -481,7 +458,7 @@ static void on_watched_progress(void *user, const at_train_progress *p) {
 static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
                              const train_data *d, at_train_result *result) {
     at_seq2seq_task *task = NULL;
-    CLI_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->batch));
+    CLI_TRY(at_seq2seq_task_create(ctx, &task, m, &d->train, &d->valid, (int)o->recipe.batch));
     if (is_g2p(o)) at_seq2seq_task_set_metrics(task, AT_TASK_WORD_ERRORS);
     const at_trainable *trainable = at_seq2seq_task_trainable(task);
     describe(m, trainable, d, o);
@@ -492,9 +469,9 @@ static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
     cli_progress bar;
     at_trainer_options topts;
     trainer_options(o, &topts, id, &extra, &bar);
-    long total = o->epochs > 0 ? (long)((trainable->count + (size_t)o->batch - 1) /
-                                        (size_t)o->batch) * o->epochs
-                               : o->steps;
+    const at_seq2seq_recipe *r = &o->recipe;
+    size_t batches = (trainable->count + (size_t)r->batch - 1) / (size_t)r->batch;
+    long total = r->epochs > 0 ? (long)batches * r->epochs : r->steps;
     if (s == AT_OK)
         s = train_snapshots_start(ctx, &o->snapshots, m, !strcmp(o->data, "dates"), &d->valid,
                                   total, o->resume, &topts);
@@ -599,7 +576,7 @@ int train_run(int argc, char **argv, const train_watch *watch) {
     if (parsed == 0) return 2;
     if (o.serve_port >= 0 && !watch) return train_serve_attach(o.serve_port, argc, argv);
     o.watch = watch;
-    at_ctx *ctx = cli_context("train", (int)o.threads, (uint64_t)o.seed);
+    at_ctx *ctx = cli_context("train", (int)o.threads, (uint64_t)o.recipe.seed);
     if (!ctx) return 1;
     int code = run(ctx, &o);
     if (!(watch && watch->stop)) cli_release_stop_signals();

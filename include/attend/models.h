@@ -413,6 +413,35 @@ AT_API const at_trainable *at_seq2seq_task_trainable(const at_seq2seq_task *task
 typedef enum at_task_metrics { AT_TASK_EXACT, AT_TASK_WORD_ERRORS } at_task_metrics;
 AT_API void at_seq2seq_task_set_metrics(at_seq2seq_task *task, at_task_metrics metrics);
 
+/* The training recipe of `attend train`, shared by every front end that
+ * trains a seq2seq model (the CLI, the lab's server, Python's attend.train)
+ * so that the same options give the same weights through each: Adam with
+ * `warmup` steps of linear warm-up, then cosine decay from lr to final_lr,
+ * gradient-norm clipping, an evaluation every eval_every steps. seed also
+ * draws the generated dates and initialises the model (the caller passes
+ * it on). The defaults, from at_seq2seq_recipe_default, are the date
+ * translator's (docs/models.md). */
+typedef struct at_seq2seq_recipe {
+    long steps;       /* optimisation steps (3000)                          */
+    long epochs;      /* if > 0: passes over the data instead (0)           */
+    long batch;       /* examples a step (128)                              */
+    long warmup;      /* steps of linear warm-up (200)                      */
+    long eval_every;  /* steps between evaluations (500)                    */
+    long save_every;  /* steps between last.* saves (0: evaluations only)   */
+    long seed;        /* data order, generated data, initialisation (1)     */
+    double lr;        /* Adam's peak learning rate (0.004)                  */
+    double final_lr;  /* where the cosine ends; < 0 (default): lr / 100     */
+    double clip;      /* gradient-norm clip; 0 = none (1)                   */
+    double minutes;   /* training-time budget; 0 = none (0)                 */
+} at_seq2seq_recipe;
+AT_API void at_seq2seq_recipe_default(at_seq2seq_recipe *recipe);
+/* at_trainer_options_default, then the recipe's steps, epochs, batch,
+ * seed, optimiser, schedule, clip, evaluation and save intervals and time
+ * budget. out_dir, the best metric, resume, data_id, extra, stop and
+ * progress stay the caller's. */
+AT_API void at_seq2seq_recipe_trainer_options(const at_seq2seq_recipe *recipe,
+                                              at_trainer_options *opts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,8 @@
 The same recipe as `attend train` (cli/train.c), built from the same
 library calls, so that a model trained here equals the one the CLI trains
 with the same options, weight for weight (tests/python/test_models.py
-checks it):
+checks it). The training options and their defaults are the library's
+at_seq2seq_recipe, which the CLI uses too:
 
   data       at_dates_generate (the generated dates: train_size training
              and valid_size validation pairs from seed), a TSV file
@@ -11,11 +12,11 @@ checks it):
              names a file), or a list of (source, target) pairs;
   model      at_seq2seq_create_for_pairs (vocabularies from the training
              pairs; the decoder and attention named here);
-  training   at_seq2seq_task_create, then at_train: Adam with `warmup`
-             steps of linear warm-up and cosine decay from lr to final_lr
-             (default lr / 100), gradient clipping, an evaluation every
-             eval_every steps, OUT/model.safetensors (the best by exact
-             match), OUT/last.safetensors and OUT/metrics.jsonl.
+  training   at_seq2seq_task_create, then at_train with the trainer
+             options at_seq2seq_recipe_trainer_options makes: Adam warmed
+             up, then a cosine decay, gradient clipping, an evaluation
+             every eval_every steps; OUT/model.safetensors (the best by
+             exact match), OUT/last.safetensors and OUT/metrics.jsonl.
 
 Progress: the trainer calls back after every step. `progress` is a
 function given an attend.Progress at each evaluation and every
@@ -106,6 +107,20 @@ class TrainResult(ctypes.Structure):  # at_train_result
                 ("best", ctypes.c_double), ("last", Metrics), ("seconds", ctypes.c_double)]
 
 
+class Recipe(ctypes.Structure):  # at_seq2seq_recipe, attend/models.h
+    _fields_ = [("steps", ctypes.c_long), ("epochs", ctypes.c_long), ("batch", ctypes.c_long),
+                ("warmup", ctypes.c_long), ("eval_every", ctypes.c_long),
+                ("save_every", ctypes.c_long), ("seed", ctypes.c_long),
+                ("lr", ctypes.c_double), ("final_lr", ctypes.c_double),
+                ("clip", ctypes.c_double), ("minutes", ctypes.c_double)]
+
+
+# The recipe's whole-number fields and their least values (the others are
+# finite numbers >= 0).
+_RECIPE_WHOLE = {"steps": 0, "epochs": 0, "batch": 1, "warmup": 0, "eval_every": 1,
+                 "save_every": 0, "seed": 0}
+
+
 class CtxOptions(ctypes.Structure):  # at_ctx_options
     _fields_ = [("arena_block_bytes", ctypes.c_size_t), ("num_threads", _c_int),
                 ("seed", ctypes.c_uint64)]
@@ -129,7 +144,9 @@ declare({
                                         _pairs_p, _pairs_p, _c_int]),
     "at_seq2seq_task_free": (None, [ctypes.c_void_p]),
     "at_seq2seq_task_trainable": (ctypes.c_void_p, [ctypes.c_void_p]),
-    "at_trainer_options_default": (None, [ctypes.POINTER(TrainerOptions)]),
+    "at_seq2seq_recipe_default": (None, [ctypes.POINTER(Recipe)]),
+    "at_seq2seq_recipe_trainer_options": (None, [ctypes.POINTER(Recipe),
+                                                 ctypes.POINTER(TrainerOptions)]),
     "at_train": (_c_int, [_ctx_p, ctypes.c_void_p, ctypes.POINTER(TrainerOptions),
                           ctypes.POINTER(TrainResult)]),
     "at_seq2seq_free": (None, [_model_p]),
@@ -143,7 +160,7 @@ declare({
                                    ctypes.POINTER(ctypes.c_long), _pairs_p]),
 }, data_lib)
 
-AT_ADAM, AT_DECAY_COSINE, AT_DECODER_SEED = 1, 2, 0
+AT_DECODER_SEED = 0
 
 
 class Progress(dict):
@@ -291,14 +308,35 @@ def _config(run, attention, decoder, seed, sizes):
     return config
 
 
-def train(out, data="dates", valid=None, *, attention=None, decoder="luong", steps=3000,
-          epochs=0, batch=128, lr=0.004, final_lr=None, warmup=200, clip=1.0, eval_every=500,
-          seed=1, threads=1, train_size=250000, valid_size=2000, source_tokens="chars",
-          target_tokens="chars", encoder_layers=None, dropout=None, minutes=0,
-          progress=print_progress, progress_every=100):
+def _recipe(options):
+    """The library's at_seq2seq_recipe: its defaults (those of `attend
+    train`), then every option given (not None), each checked."""
+    recipe = Recipe()
+    lib.at_seq2seq_recipe_default(ctypes.byref(recipe))
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in _RECIPE_WHOLE:
+            setattr(recipe, name, _whole(name, value, _RECIPE_WHOLE[name]))
+        elif not 0 <= float(value) < float("inf"):
+            raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        else:
+            setattr(recipe, name, float(value))
+    if recipe.steps == 0 and recipe.epochs == 0:
+        raise ValueError("steps or epochs must be > 0")
+    return recipe
+
+
+def train(out, data="dates", valid=None, *, attention=None, decoder="luong", steps=None,
+          epochs=None, batch=None, lr=None, final_lr=None, warmup=None, clip=None,
+          eval_every=None, save_every=None, seed=None, minutes=None, threads=1,
+          train_size=250000, valid_size=2000, source_tokens="chars", target_tokens="chars",
+          encoder_layers=None, dropout=None, progress=print_progress, progress_every=100):
     """Train an encoder-decoder into the folder `out` and return the best
     model as a Translator (OUT/model.safetensors). The options and their
-    defaults are those of `attend train` (see `attend train --help`):
+    defaults are those of `attend train` (see `attend train --help`); the
+    training ones (steps ... minutes; None = the default) fill the
+    library's at_seq2seq_recipe, the one recipe the CLI uses too:
 
       data           "dates" (generated), a TSV path, or [(source, target)]
       valid          a TSV path or [(source, target)]; default: dates
@@ -307,23 +345,22 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
                      "location", "local-m", "local-p", "monotonic",
                      "forward", "multiplicative", "multi-head"
       decoder        "luong" (default) or "seed" (the Keras article's)
-      steps/epochs   optimisation steps, or passes over the data if > 0
+      steps/epochs   optimisation steps (3000), or passes over the data
+      batch, lr      128 examples a step; Adam's peak rate 0.004, warmed
+                     up over `warmup` (200) steps, then a cosine to
+                     final_lr (lr / 100); clip 1; eval_every 500 steps
       progress       f(attend.Progress) or None; see the module's text
 
     Raises AttendError with the library's message if the library refuses
     (e.g. an unknown attention name, a malformed TSV), and re-raises what
     the progress function raised (after the trainer saved OUT/last.*)."""
-    _whole("steps", steps, 0)
-    _whole("epochs", epochs, 0)
-    if steps == 0 and epochs == 0:
-        raise ValueError("steps or epochs must be > 0")
-    for name, value in (("batch", batch), ("warmup", warmup), ("eval_every", eval_every),
-                        ("seed", seed), ("threads", threads), ("train_size", train_size),
+    recipe = _recipe(dict(steps=steps, epochs=epochs, batch=batch, warmup=warmup,
+                          eval_every=eval_every, save_every=save_every, seed=seed, lr=lr,
+                          final_lr=final_lr, clip=clip, minutes=minutes))
+    for name, value in (("threads", threads), ("train_size", train_size),
                         ("valid_size", valid_size), ("progress_every", progress_every)):
-        _whole(name, value, 1 if name in ("batch", "threads", "progress_every") else 0)
-    for name, value in (("lr", lr), ("clip", clip), ("minutes", minutes)):
-        if not 0 <= float(value) < float("inf"):
-            raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        _whole(name, value, 0 if name in ("train_size", "valid_size") else 1)
+    seed = recipe.seed
     out_dir = _text_arg("out", os.fspath(out))
     run = _Run(threads, seed)
     model = _model_p()
@@ -337,19 +374,12 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
         run.check(lib.at_seq2seq_create_for_pairs, run.ctx, ctypes.byref(model),
                   ctypes.byref(config), ctypes.byref(run.train), ctypes.byref(run.valid), *kinds)
         run.check(lib.at_seq2seq_task_create, run.ctx, ctypes.byref(task), model,
-                  ctypes.byref(run.train), ctypes.byref(run.valid), batch)
+                  ctypes.byref(run.train), ctypes.byref(run.valid), recipe.batch)
         options = TrainerOptions()
-        lib.at_trainer_options_default(ctypes.byref(options))
-        final = lr * 0.01 if final_lr is None else final_lr
-        options.out_dir, options.steps, options.epochs, options.batch = out_dir, steps, epochs, batch
-        options.seed = seed
-        options.optim = OptimConfig(kind=AT_ADAM, lr=lr)
-        options.schedule = Schedule(base_lr=lr, final_lr=final, warmup_steps=warmup,
-                                    decay=AT_DECAY_COSINE)
-        options.clip, options.eval_every = clip, eval_every
+        lib.at_seq2seq_recipe_trainer_options(ctypes.byref(recipe), ctypes.byref(options))
+        options.out_dir = out_dir
         options.best_metric = b"exact"
         options.data_id = data_id.encode("utf-8") if data_id else None
-        options.max_seconds = float(minutes) * 60
         options.stop = ctypes.pointer(run.stop)
         options.progress = run.callback(progress, progress_every)
         result = TrainResult()
