@@ -321,6 +321,29 @@ class Trained(unittest.TestCase):
                 model.attention("x" * 17)  # longer than the context
         self.assertTrue(model.closed)
 
+    def test_two_models_in_two_threads(self):
+        """Two different models, each in its own thread at once, give what
+        each gives alone (each has its own C context; ctypes releases the
+        GIL, so both are inside the library together)."""
+        with attend.load(self.model("dates")) as one, attend.load(self.model("heads")) as two:
+            alone = {id(m): [m.translate(t) for t in DATES * 3] for m in (one, two)}
+            got = {}
+            start = threading.Barrier(2)
+
+            def work(model):
+                start.wait()
+                got[id(model)] = [model.translate(t) for t in DATES * 3]
+
+            threads = [threading.Thread(target=work, args=(m,)) for m in (one, two)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            for model in (one, two):
+                for want, result in zip(alone[id(model)], got[id(model)]):
+                    self.assertEqual(result.text, want.text)
+                    np.testing.assert_array_equal(result.weights, want.weights)
+
 
 TINY = dict(steps=60, batch=16, train_size=500, valid_size=50, eval_every=30, lr=0.02,
             warmup=5)
