@@ -364,9 +364,7 @@ class Session:
         self.params = _params_p()
 
     def __enter__(self):
-        status = lib.at_ctx_create(ctypes.byref(self.ctx), None)
-        if status != 0:
-            raise AttendError(status_name(status), "could not create a context")
+        self.ctx = new_context()
         lib.at_ctx_set_grad(self.ctx, 0)
         self.check(lib.at_params_create, self.ctx, ctypes.byref(self.params))
         return self
@@ -380,11 +378,25 @@ class Session:
     def check(self, function, *args):
         """Call function(*args); a non-OK status raises AttendError with
         the context's message."""
-        status = function(*args)
-        if status != 0:
-            message = lib.at_ctx_error(self.ctx).decode("utf-8", "replace")
-            raise AttendError(status_name(status), message)
+        raise_for(self.ctx, function(*args))
 
 
 def status_name(status):
     return lib.at_status_name(status).decode("utf-8", "replace")
+
+
+def new_context(options=None):
+    """A new at_ctx (options: a pointer to at_ctx_options, or None for the
+    defaults); AttendError if the library cannot make one."""
+    ctx = _ctx_p()
+    status = lib.at_ctx_create(ctypes.byref(ctx), options)
+    if status != 0:
+        raise AttendError(status_name(status), "could not create a context")
+    return ctx
+
+
+def raise_for(ctx, status):
+    """Nothing if status is AT_OK; else AttendError with the status and the
+    message the library left in ctx. Every binding call ends here."""
+    if status != 0:
+        raise AttendError(status_name(status), lib.at_ctx_error(ctx).decode("utf-8", "replace"))

@@ -25,10 +25,9 @@ import threading
 
 import numpy as np
 
-from ._errors import AttendError
+from ._lib import (Classification, Metadata, Translation, _ctx_p, _model_p, declare, lib,
+                   libc_free, new_context, raise_for)
 from .maps import AttentionMap, _map_p, viz
-from ._lib import (Classification, Metadata, Translation, _ctx_p, _model_p, lib, libc_free,
-                   declare, status_name)
 
 declare({"at_attention_map_from_translation": (ctypes.c_int, [
     _ctx_p, ctypes.POINTER(_map_p), _model_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -59,11 +58,9 @@ class _Model:
 
     def __init__(self, path, loader):
         self._lock = threading.Lock()
-        self._ctx = _ctx_p()
+        self._ctx = _ctx_p()      # NULL until made: close() may run first
         self._model = _model_p()
-        status = lib.at_ctx_create(ctypes.byref(self._ctx), None)
-        if status != 0:
-            raise AttendError(status_name(status), "could not create a context")
+        self._ctx = new_context()
         lib.at_ctx_set_grad(self._ctx, 0)
         try:
             self._check(loader, self._ctx, ctypes.byref(self._model), path, None)
@@ -72,10 +69,7 @@ class _Model:
             raise
 
     def _check(self, function, *args):
-        status = function(*args)
-        if status != 0:
-            message = lib.at_ctx_error(self._ctx).decode("utf-8", "replace")
-            raise AttendError(status_name(status), message)
+        raise_for(self._ctx, function(*args))
 
     def _open(self):
         """Refuse a closed model (callers hold the lock, so close() cannot
@@ -354,16 +348,10 @@ class LanguageModel(_Model):
 def _metadata_keys(path):
     """The metadata keys of the checkpoint at path (AttendError if it is
     none)."""
-    ctx = _ctx_p()
-    status = lib.at_ctx_create(ctypes.byref(ctx), None)
-    if status != 0:
-        raise AttendError(status_name(status), "could not create a context")
+    ctx = new_context()
     meta = Metadata()
     try:
-        status = lib.at_checkpoint_read_metadata(ctx, path, ctypes.byref(meta))
-        if status != 0:
-            raise AttendError(status_name(status),
-                              lib.at_ctx_error(ctx).decode("utf-8", "replace"))
+        raise_for(ctx, lib.at_checkpoint_read_metadata(ctx, path, ctypes.byref(meta)))
         return {meta.keys[i].decode("utf-8", "replace") for i in range(meta.count)}
     finally:
         lib.at_metadata_clear(ctypes.byref(meta))

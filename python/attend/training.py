@@ -33,8 +33,7 @@ import ctypes
 import os
 import sys
 
-from ._errors import AttendError
-from ._lib import _c_char_p, _c_int, _ctx_p, _model_p, declare, lib, sibling, status_name
+from ._lib import _c_char_p, _c_int, _ctx_p, _model_p, declare, lib, new_context, raise_for, sibling
 from .models import Translator, _text_arg
 
 # ------------------------------------------------------------------ structs
@@ -188,20 +187,13 @@ class _Run:
     """One at_train call's C context, data and callback."""
 
     def __init__(self, threads, seed):
-        self.ctx = _ctx_p()
-        options = CtxOptions(0, threads, seed)
-        status = lib.at_ctx_create(ctypes.byref(self.ctx), ctypes.byref(options))
-        if status != 0:
-            raise AttendError(status_name(status), "could not create a context")
+        self.ctx = new_context(ctypes.byref(CtxOptions(0, threads, seed)))
         self.train, self.valid = Pairs(), Pairs()
         self.stop = ctypes.c_int(0)
         self.error = None
 
     def check(self, function, *args):
-        status = function(*args)
-        if status != 0:
-            raise AttendError(status_name(status),
-                              lib.at_ctx_error(self.ctx).decode("utf-8", "replace"))
+        raise_for(self.ctx, function(*args))
 
     def close(self):
         lib.at_pairs_clear(ctypes.byref(self.train))
@@ -257,9 +249,7 @@ class _Run:
             status = data_lib.at_dates_generate(self.ctx, dates, seed, sizes, splits)
             self.train, self.valid = splits[0], splits[1]
             lib.at_pairs_clear(ctypes.byref(splits[2]))
-            if status != 0:
-                raise AttendError(status_name(status),
-                                  lib.at_ctx_error(self.ctx).decode("utf-8", "replace"))
+            raise_for(self.ctx, status)
         finally:
             data_lib.at_dates_free(dates)
 
@@ -387,9 +377,7 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
                               ctypes.byref(options), ctypes.byref(result))
         if run.error is not None:
             raise run.error
-        if status != 0:
-            raise AttendError(status_name(status),
-                              lib.at_ctx_error(run.ctx).decode("utf-8", "replace"))
+        raise_for(run.ctx, status)
     finally:
         if task:
             lib.at_seq2seq_task_free(task)
