@@ -223,6 +223,57 @@ static void run_case(const kcase *c, at_rng *rng) {
     free(q), free(k), free(v), free(dout), free(keep), free(dw);
 }
 
+/* A causal tile is computed in 16 x 16 blocks, skipping the wholly hidden
+ * ones (dot_kernel.c, "causal cuts"); the skipped probabilities are exact
+ * zeros, so the result must equal, bit for bit, the same limit given as
+ * keep-bytes, whose tiles are computed whole. */
+static void cut_tiles_equal_whole(at_rng *rng) {
+    const kcase shapes[] = {
+        /* G  tq   tk   d   dv  scale  causal mask weights */
+        {2, 200, 200, 64, 48, 0.125f, 1, 0, 1},
+        {2, 100, 132, 24, 40, 0.2f, 1, 0, 0},
+        {2, 132, 100, 24, 40, 0.2f, 1, 0, 1},
+        {1, 75, 75, 8, 8, 0.3f, 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        kcase cut = shapes[i], whole = shapes[i];
+        int G = cut.G, tq = cut.tq, tk = cut.tk;
+        size_t nq = (size_t)G * tq * cut.d, nk = (size_t)G * tk * cut.d;
+        size_t nv = (size_t)G * tk * cut.dv, no = (size_t)G * tq * cut.dv;
+        float *q = malloc(sizeof(float) * nq), *k = malloc(sizeof(float) * nk);
+        float *v = malloc(sizeof(float) * nv), *dout = malloc(sizeof(float) * no);
+        float *dw = malloc(sizeof(float) * (size_t)G * tq * tk);
+        fill_uniform(q, nq, -2.0f, 2.0f, rng), fill_uniform(k, nk, -2.0f, 2.0f, rng);
+        fill_uniform(v, nv, -1.0f, 1.0f, rng), fill_uniform(dout, no, -1.0f, 1.0f, rng);
+        fill_uniform(dw, (size_t)G * tq * tk, -1.0f, 1.0f, rng);
+        /* the causal rule as keep-bytes: query i sees key j if j <= i + (tk - tq) */
+        whole.causal = 0, whole.mask_rows = G * tq;
+        uint8_t *keep = malloc((size_t)G * tq * tk);
+        for (int r = 0; r < G * tq; r++)
+            for (int j = 0; j < tk; j++) keep[(size_t)r * tk + j] = j <= r % tq + (tk - tq);
+        outputs a, b;
+        alloc_outputs(&cut, &a), alloc_outputs(&whole, &b);
+        for (int threads = 1; threads <= 2; threads++) {
+            run_kernel(&cut, threads, NULL, q, k, v, dout, dw, 0.25f, &a);
+            run_kernel(&whole, threads, keep, q, k, v, dout, dw, 0.25f, &b);
+            char what[120];
+            snprintf(what, sizeof what, "causal cut vs whole: G%d tq%d tk%d threads%d", G, tq, tk,
+                     threads);
+            CHECK(check_close(what, a.out, b.out, no, 0, 0) && same_bits(a.out, b.out, no),
+                  "out: %s", what);
+            CHECK(check_close(what, a.lse, b.lse, (size_t)G * tq, 0, 0), "lse: %s", what);
+            if (cut.weights)
+                CHECK(check_close(what, a.weights, b.weights, (size_t)G * tq * tk, 0, 0),
+                      "weights: %s", what);
+            CHECK(check_close(what, a.dq, b.dq, nq, 0, 0) && same_bits(a.dq, b.dq, nq), "dq: %s", what);
+            CHECK(check_close(what, a.dk, b.dk, nk, 0, 0) && same_bits(a.dk, b.dk, nk), "dk: %s", what);
+            CHECK(check_close(what, a.dv, b.dv, nv, 0, 0) && same_bits(a.dv, b.dv, nv), "dv: %s", what);
+        }
+        free_outputs(&a), free_outputs(&b);
+        free(q), free(k), free(v), free(dout), free(dw), free(keep);
+    }
+}
+
 /* Gradients may be NULL one at a time; the others must not change. */
 static void null_gradients(at_rng *rng) {
     kcase c = {3, 70, 65, 16, 24, 0.25f, 1, 0, 0};
@@ -273,6 +324,9 @@ int main(void) {
         {3, 130, 200, 1, 3, 1.0f, 1, 0, 0},
         {2, 100, 300, 24, 40, 0.2f, 1, 0, 1}, /* causal, Tq < Tk */
         {2, 300, 100, 24, 40, 0.2f, 1, 0, 1}, /* causal, Tq > Tk */
+        {2, 100, 132, 24, 40, 0.2f, 1, 0, 1}, /* causal cut tiles with the limit 32 off the diagonal */
+        {2, 132, 100, 24, 40, 0.2f, 1, 0, 1}, /* ... and -32 */
+        {2, 200, 200, 64, 64, 0.125f, 1, 2, 1}, /* causal cut tiles, padding, weights */
         {4, 129, 129, 64, 64, 0.125f, 1, 0, 0},
         {4, 77, 91, 16, 80, 0.25f, 0, 4, 1},       /* one keep row per group */
         {4, 77, 91, 16, 80, 0.25f, 1, 2, 1},       /* padding over 2 heads per entry */
@@ -284,6 +338,7 @@ int main(void) {
         {5, 31, 33, 72, 130, 0.12f, 0, 5, 1},      /* dv > 64: two column blocks */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], &rng);
+    cut_tiles_equal_whole(&rng);
     /* random shapes */
     for (int t = 0; t < 25; t++) {
         kcase c;

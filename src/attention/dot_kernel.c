@@ -250,6 +250,46 @@ static void pack_transposed(float *dst, size_t ldd, const float *src, size_t lds
 }
 #endif
 
+/* ------------------------------------------------------------ causal cuts
+ *
+ * A tile that the causal limit crosses is half visible, half hidden:
+ * query i of the tile (row i0 + i) sees key j (key j0 + j) only if
+ * j <= i + rel, with rel = i0 + (tk − tq) − j0. When rel is a multiple of
+ * 16 the tile falls into 16 × 16 blocks that are wholly visible, wholly
+ * hidden or cut by the diagonal, and only the blocks not wholly hidden are
+ * computed: per strip of 16 queries the keys [0, strip_keys), per strip of
+ * 16 keys the queries [strip_first_query, bq). The skipped scores are
+ * hidden ones, whose probabilities are exactly 0, so every sum gets the
+ * same terms but for exact zeros: the results are those of the whole tile.
+ * Other tiles (cut.on = 0) are computed whole. */
+typedef struct tile_cut {
+    int on;  /* 1: compute only the blocks not wholly hidden */
+    int rel; /* query i sees key j if j <= i + rel            */
+} tile_cut;
+
+static tile_cut cut_of(const attn_mask_view *view, int i0, int j0, int bk) {
+    tile_cut cut = {0, 0};
+    if (!view->causal) return cut;
+    cut.rel = i0 + (view->tk - view->tq) - j0;
+    cut.on = j0 + bk - 1 > i0 + (view->tk - view->tq) /* something is hidden */
+             && cut.rel % 16 == 0;
+    return cut;
+}
+
+static int clamp_to(int x, int hi) { return x < 0 ? 0 : x > hi ? hi : x; }
+
+/* The keys [0, n) that queries s .. s+16 of the tile can see. */
+static int strip_keys(tile_cut cut, int s, int bk) {
+    return cut.on ? clamp_to(s + 16 + cut.rel, bk) : bk;
+}
+
+/* The first query of the tile that sees any of keys t .. t+16. */
+static int strip_first_query(tile_cut cut, int t, int bq) {
+    return cut.on ? clamp_to(t - cut.rel, bq) : 0;
+}
+
+static int strip_rows(int s, int n) { return n - s < 16 ? n - s : 16; }
+
 /* ---------------------------------------------------------- softmax steps
  *
  * softmax_update: one key tile of the online softmax, on the transposed
@@ -258,16 +298,21 @@ static void pack_transposed(float *dst, size_t ldd, const float *src, size_t lds
  *     st_ji ← exp(s_ij − m'_i)         l_i ← c_i·l_i + Σ_j st_ji
  * The shift is 0 while m'_i is still -inf (a row that has seen no key),
  * so that no -inf − -inf is ever taken.
+ * On a tile the causal limit cuts (tile_cut above), the queries of block
+ * i .. i+16 read only the keys they can see, [0, strip_keys(cut, i)): the
+ * rest stay -inf, and the product with V reads no further either.
  * exp_rows: p[i·ld + j] ← exp(p[i·ld + j] − shift_i) for a natural tile. */
 #if defined(__AVX512F__)
 /* 16 queries at a time: every step is a vertical operation across st's
  * rows, so the statistics never need a horizontal reduction. */
-static void softmax_update(float *st, int bq, int bk, float *m, float *l, float *corr) {
+static void softmax_update(float *st, int bq, int bk, tile_cut cut, float *m, float *l,
+                           float *corr) {
     const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
     for (int i = 0; i < bq; i += 16) {
         __mmask16 k = lanes(bq - i);
+        int keys = strip_keys(cut, i, bk);
         __m512 tile_max = neg_inf;
-        for (int j = 0; j < bk; j++)
+        for (int j = 0; j < keys; j++)
             tile_max = _mm512_max_ps(tile_max, _mm512_maskz_loadu_ps(k, st + (size_t)j * BQ + i));
         __m512 old_max = _mm512_maskz_loadu_ps(k, m + i);
         __m512 new_max = _mm512_max_ps(old_max, tile_max);
@@ -275,7 +320,7 @@ static void softmax_update(float *st, int bq, int bk, float *m, float *l, float 
         __m512 shift = _mm512_maskz_mov_ps(seen, new_max);
         __m512 c = exp16(_mm512_sub_ps(old_max, shift));
         __m512 sum = _mm512_setzero_ps();
-        for (int j = 0; j < bk; j++) {
+        for (int j = 0; j < keys; j++) {
             float *row = st + (size_t)j * BQ + i;
             __m512 p = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row), shift));
             _mm512_mask_storeu_ps(row, k, p);
@@ -299,14 +344,16 @@ static void exp_rows(float *p, size_t ld, int rows, int cols, const float *shift
     }
 }
 #else
-static void softmax_update(float *st, int bq, int bk, float *m, float *l, float *corr) {
+static void softmax_update(float *st, int bq, int bk, tile_cut cut, float *m, float *l,
+                           float *corr) {
     for (int i = 0; i < bq; i++) {
         float tile_max = -INFINITY, sum = 0.0f;
-        for (int j = 0; j < bk; j++) tile_max = fmaxf(tile_max, st[(size_t)j * BQ + i]);
+        int keys = strip_keys(cut, i - i % 16, bk);
+        for (int j = 0; j < keys; j++) tile_max = fmaxf(tile_max, st[(size_t)j * BQ + i]);
         float new_max = fmaxf(m[i], tile_max);
         float shift = new_max == -INFINITY ? 0.0f : new_max;
         corr[i] = exp_or_zero(m[i] - shift);
-        for (int j = 0; j < bk; j++) {
+        for (int j = 0; j < keys; j++) {
             float *x = st + (size_t)j * BQ + i;
             *x = exp_or_zero(*x - shift);
             sum += *x;
@@ -392,19 +439,26 @@ static void forward_tile(int g, int i0, int tq, int tk, int d, int dv, float sca
     int end = key_end(mask, i0, bq);
     for (int j0 = 0; j0 < end; j0 += BK) {
         int bk = end - j0 < BK ? end - j0 : BK;
-        // st (bk, bq): st[j][i] = scale · q_i · k_j
-        tile_gemm(bk, bq, d, K + (size_t)j0 * d, d, 1, qt, BQ, st, BQ, 0);
+        tile_cut cut = cut_of(mask, i0, j0, bk);
+        // st (bk, bq): st[j][i] = scale · q_i · k_j  (a cut tile: strips of 16 keys)
+        for (int t = 0; t < bk; t += cut.on ? 16 : bk) {
+            int first = strip_first_query(cut, t, bq);
+            tile_gemm(cut.on ? strip_rows(t, bk) : bk, bq - first, d, K + (size_t)(j0 + t) * d, d,
+                      1, qt + first, BQ, st + (size_t)t * BQ + first, BQ, 0);
+        }
         mask_tile(st, 1, BQ, mask, g, i0, bq, j0, bk);
 
         // m' = max(m, max_j s_ij), p_ij = exp(s_ij − m'), l_i ← c·l_i + Σ_j p_ij
-        softmax_update(st, bq, bk, m, l, w->corr);
+        softmax_update(st, bq, bk, cut, m, l, w->corr);
         // o_i ← c·o_i + Σ_j p_ij v_j
         for (int i = 0; i < bq; i++) {
             if (w->corr[i] == 1.0f) continue;
             float *oi = o + (size_t)i * dv;
             for (int c = 0; c < dv; c++) oi[c] *= w->corr[i];
         }
-        tile_gemm(bq, dv, bk, st, 1, BQ, V + (size_t)j0 * dv, dv, o, dv, 1);
+        for (int s = 0; s < bq; s += cut.on ? 16 : bq) /* a cut tile: strips of 16 queries */
+            tile_gemm(cut.on ? strip_rows(s, bq) : bq, dv, strip_keys(cut, s, bk), st + s, 1, BQ,
+                      V + (size_t)j0 * dv, dv, o + (size_t)s * dv, dv, 1);
     }
 
     // O_i = o_i / l_i, lse_i = m_i + log l_i; a row that saw no key: 0, -inf
@@ -540,35 +594,57 @@ static void backward_tile(int g, int j0, int tq, int tk, int d, int dv, float sc
         const float *Q = q + r0 * d;       /* (bq, d)  */
         const float *dO = d_out + r0 * dv; /* (bq, dv) */
 
+        /* a tile the causal limit cuts: per strip s of 16 queries only the
+         * keys [0, strip_keys), per strip t of 16 keys only the queries
+         * [strip_first_query, bq) (the whole tile otherwise) */
+        tile_cut cut = cut_of(mask, i0, j0, bk);
         // forward: s_ij = scale · q_i · k_j ; p_ij = exp(s_ij − lse_i), hidden ones 0
-        tile_gemm(bq, bk, d, Q, d, 1, w->kt, BK, w->p, BK, 0);
+        for (int s = 0; s < bq; s += cut.on ? 16 : bq)
+            tile_gemm(cut.on ? strip_rows(s, bq) : bq, strip_keys(cut, s, bk), d, Q + (size_t)s * d,
+                      d, 1, w->kt, BK, w->p + (size_t)s * BK, BK, 0);
         mask_tile(w->p, BK, 1, mask, g, i0, bq, j0, bk);
         for (int i = 0; i < bq; i++) /* a row that saw no key: every p_ij = 0 */
             w->shift[i] = lse[r0 + i] == -INFINITY ? INFINITY : lse[r0 + i];
-        exp_rows(w->p, BK, bq, bk, w->shift);
+        for (int s = 0; s < bq; s += cut.on ? 16 : bq)
+            exp_rows(w->p + (size_t)s * BK, BK, cut.on ? strip_rows(s, bq) : bq,
+                     strip_keys(cut, s, bk), w->shift + s);
         // forward: o_i = Σ_j p_ij v_j  →  dV_j += Σ_i p_ij dO_i
-        if (d_v) tile_gemm(bk, dv, bq, w->p, 1, BK, dO, dv, w->dv, dv, 1);
+        for (int t = 0; d_v && t < bk; t += cut.on ? 16 : bk) {
+            int first = strip_first_query(cut, t, bq);
+            tile_gemm(cut.on ? strip_rows(t, bk) : bk, dv, bq - first, w->p + (size_t)first * BK + t,
+                      1, BK, dO + (size_t)first * dv, dv, w->dv + (size_t)t * dv, dv, 1);
+        }
         if (!dq_mine && !dk) continue;
         // forward: o_i = Σ_j p_ij v_j  →  dP_ij = dO_i · v_j
-        tile_gemm(bq, bk, dv, dO, dv, 1, w->vt, BK, w->ds, BK, 0);
+        for (int s = 0; s < bq; s += cut.on ? 16 : bq)
+            tile_gemm(cut.on ? strip_rows(s, bq) : bq, strip_keys(cut, s, bk), dv,
+                      dO + (size_t)s * dv, dv, 1, w->vt, BK, w->ds + (size_t)s * BK, BK, 0);
         // forward: weights_ij = p_ij, handed to the caller  →  dP_ij += dW_ij
         if (d_weights)
             for (int i = 0; i < bq; i++) {
                 const float *dw = d_weights + (r0 + i) * tk + j0;
                 float *ds = w->ds + (size_t)i * BK;
-                for (int j = 0; j < bk; j++) ds[j] += dw[j];
+                int keys = strip_keys(cut, i - i % 16, bk);
+                for (int j = 0; j < keys; j++) ds[j] += dw[j];
             }
         // forward: p_i = softmax(s_i)  →  dS_ij = p_ij (dP_ij − D_i), times scale
         for (int i = 0; i < bq; i++) {
             float Di = D[r0 + i];
             const float *p = w->p + (size_t)i * BK;
             float *ds = w->ds + (size_t)i * BK;
-            for (int j = 0; j < bk; j++) ds[j] = scale * p[j] * (ds[j] - Di);
+            int keys = strip_keys(cut, i - i % 16, bk);
+            for (int j = 0; j < keys; j++) ds[j] = scale * p[j] * (ds[j] - Di);
         }
         // forward: s_ij = scale · q_i · k_j  →  dK_j += scale Σ_i dS_ij q_i
-        if (dk) tile_gemm(bk, d, bq, w->ds, 1, BK, Q, d, w->dk, d, 1);
+        for (int t = 0; dk && t < bk; t += cut.on ? 16 : bk) {
+            int first = strip_first_query(cut, t, bq);
+            tile_gemm(cut.on ? strip_rows(t, bk) : bk, d, bq - first, w->ds + (size_t)first * BK + t,
+                      1, BK, Q + (size_t)first * d, d, w->dk + (size_t)t * d, d, 1);
+        }
         //                                    →  dQ_i += scale Σ_j dS_ij k_j
-        if (dq_mine) tile_gemm(bq, d, bk, w->ds, BK, 1, K, d, dq_mine + r0 * d, d, 1);
+        for (int s = 0; dq_mine && s < bq; s += cut.on ? 16 : bq)
+            tile_gemm(cut.on ? strip_rows(s, bq) : bq, d, strip_keys(cut, s, bk),
+                      w->ds + (size_t)s * BK, BK, 1, K, d, dq_mine + (r0 + s) * d, d, 1);
     }
 
     size_t base = (size_t)g * tk + j0;
