@@ -243,7 +243,7 @@ static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, 
     int track = ati_tracking(ctx, 3, inputs);
     int shape[4] = {B, H, T, E / H};
     at_tensor *heads;
-    AT_TRY(ati_result(ctx, &heads, 4, shape, track));
+    AT_TRY(ati_result(ctx, &heads, 4, shape, track)); // zeroed: move_heads adds
     float *proj; // (B, T, E)
     AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
     linear_forward(B * T, in, E, x->data, W->data + w_off,
@@ -285,7 +285,7 @@ static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *he
     int track = ati_tracking(ctx, 3, inputs);
     int shape[3] = {B, T, O};
     at_tensor *out;
-    AT_TRY(ati_result(ctx, &out, 3, shape, track));
+    AT_TRY(ati_result_uninit(ctx, &out, 3, shape, track)); // every element written
     float *merged; // (B, Tq, E)
     AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
     move_heads(0, B, T, H, hd, heads->data, merged);

@@ -173,6 +173,11 @@ static at_status tensor_alloc_as(at_ctx *ctx, at_tensor **out, int ndim, const i
     AT_TRY(ati_scratch(ctx, &header, sizeof(at_tensor)));
     if (zero_data) AT_TRY(ati_scratch_zero(ctx, &data, size * sizeof(float)));
     else AT_TRY(ati_scratch(ctx, &data, size * sizeof(float)));
+#ifdef AT_POISON_UNINIT
+    /* the sanitizer build: an element the op forgets to write reads as NaN
+     * (all bits set), which the tests' finiteness and parity checks catch */
+    if (!zero_data) memset(data, 0xFF, size * sizeof(float));
+#endif
     if (with_grad) AT_TRY(ati_scratch_zero(ctx, &grad, size * sizeof(float)));
     at_tensor *t = header;
     memset(t, 0, sizeof *t);

@@ -166,7 +166,7 @@ static at_status activate(at_ctx *ctx, at_tensor **out, at_tensor *x, const acti
     AT_TRY(ati_check_shape(ctx, x->ndim, x->shape, f->name));
     int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, x->ndim, x->shape, track)); // every element written
     run_forward(ctx, f, y->size, x->data, y->data);
     if (track) {
         ati_node *node;

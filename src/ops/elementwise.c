@@ -266,7 +266,7 @@ static at_status binary(at_ctx *ctx, at_tensor **out, at_tensor *a, at_tensor *b
     at_tensor *inputs[2] = {a, b};
     int track = ati_tracking(ctx, 2, inputs);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, ndim, shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, ndim, shape, track)); // every element written
     row t = {.y = y->data, .a = a->data, .b = b->data};
     walk(ctx, &plan, &t, op->forward, 1);
     if (track) {
@@ -318,7 +318,7 @@ at_status at_affine(at_ctx *ctx, at_tensor **out, at_tensor *a, float scale, flo
     AT_TRY(check_input(ctx, a, "affine", "a"));
     int track = ati_tracking(ctx, 1, &a);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, a->ndim, a->shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, a->ndim, a->shape, track)); // every element written
     bcast plan;
     plan_flat(&plan, y->size);
     row t = {.y = y->data, .a = a->data, .scale = scale, .shift = shift};

@@ -172,7 +172,7 @@ at_status at_layer_norm(at_ctx *ctx, at_tensor **out, at_tensor *x, at_tensor *g
     p.mean = stats;
     p.rstd = p.mean + p.rows;
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, x->ndim, x->shape, track)); // every element written
     ln_forward(ctx, &p, y->data, eps);
     if (track) {
         ati_node *node;

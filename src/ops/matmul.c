@@ -154,7 +154,7 @@ at_status at_matmul(at_ctx *ctx, at_tensor **out, at_tensor *a, at_tensor *b, in
     at_tensor *inputs[2] = {a, b};
     int track = ati_tracking(ctx, 2, inputs);
     at_tensor *c;
-    AT_TRY(ati_result(ctx, &c, a->ndim, shape, track));
+    AT_TRY(ati_result_uninit(ctx, &c, a->ndim, shape, track)); // every element written
     mm_forward(&dims, a->data, b->data, c->data);
     if (track) {
         ati_node *node;
