@@ -74,7 +74,8 @@ DATA=${DATA:-$("$ROOT/scripts/data.sh" moby-dick)}
 [ -r "$DATA" ] || die "cannot read the text $DATA"
 mkdir -p "$OUT"
 
-MODEL=(--layers 4 --heads 4 --width 128 --context 64 --dropout 0)
+LAYERS=4 WIDTH=128 CONTEXT=64
+MODEL=(--layers $LAYERS --heads 4 --width $WIDTH --context $CONTEXT --dropout 0)
 TRAIN=(--batch 64 --lr 0.001 --seed 1)
 BENCH=("$ROOT/bench/lm_bench.py" --data "$DATA" "${MODEL[@]}" "${TRAIN[@]}")
 RESULTS=$OUT/results.jsonl
@@ -86,6 +87,20 @@ PEER_LOG=$OUT/peer.txt
 # attend's parameter count, from the "model: ..." line its training prints
 attend_params() { # log
     sed -n 's/^model: .*, \([0-9][0-9]*\) parameters,.*/\1/p' "$1" | head -n 1
+}
+
+# attend's vocabulary (characters + specials), from the same line
+attend_vocab() { # log
+    sed -n 's/^model: .*parameters, \([0-9][0-9]*\) characters + \([0-9][0-9]*\) specials.*/\1 \2/p' "$1" |
+        head -n 1 | awk '{ print $1 + $2 }'
+}
+
+# The machine's FP32 FMA peak at 1 and 2 threads (attention_bench peak,
+# bench_ceilings.h): the ceiling the table's last columns measure against.
+measure_peak() {
+    cmake --build "$BUILD" --target attention_bench -j "$(nproc)" >/dev/null 2>&1 ||
+        die "building attention_bench in $BUILD failed"
+    "$BUILD/bench/attention_bench" peak >"$OUT/peak.jsonl" || die "attention_bench peak failed"
 }
 
 # Both models built, their sizes compared, before minutes are spent.
@@ -101,6 +116,8 @@ check_params() {
         "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["params"])') ||
         die "lm_bench.py failed: $(tail -3 "$OUT/params-check-torch.log")"
     say "parameters: attend ${a:-?}, PyTorch $p"
+    VOCAB=$(attend_vocab "$dir.log")
+    [ -n "$VOCAB" ] || die "cannot read attend's vocabulary size in $dir.log"
     if [ -z "$a" ] || [ "$a" != "$p" ]; then
         die "the two models differ in size (attend ${a:-?}, PyTorch $p)"
     fi
@@ -167,6 +184,7 @@ run_torch() { # threads tuned|as-found attention
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "load average before: $LOAD_BEFORE"
 check_params
+measure_peak
 peer_probe
 for t in $THREADS; do
     attention=$(pick_attention "$t")
@@ -183,9 +201,19 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$PYTHON" - "$OUT" "$LOAD_BEFORE" "$LOAD_AFTER" "$PEER_CORETYPE" "$PEER_CORE" "$PEER_GFLOPS" \
     "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" <<'PY'
+    "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+    "$LAYERS" "$WIDTH" "$CONTEXT" "$VOCAB" <<'PY'
 import json, os, sys
 out, load_before, load_after, coretype, core, gflops, commit, cpu = sys.argv[1:9]
+L, D, T, V = (int(x) for x in sys.argv[9:13])
+# FLOPs a character: forward multiply-adds L x 12 D^2 (Q, K, V, output, the
+# 4D-wide MLP) + D V (the output layer) + L x 2 T D (scores and weighted
+# sum over the window, counted whole), x 2 for FLOPs, x 3 for forward and
+# backward; biases, LayerNorm, GELU, softmax and Adam are not counted.
+flops_per_char = 2 * 3 * (L * 12 * D * D + D * V + L * 2 * T * D)
+peaks = {p["threads"]: p["gflops"] for p in
+         (json.loads(l) for l in open(os.path.join(out, "peak.jsonl")) if l.strip())
+         if p.get("kind") == "peak"}
 rows = [json.loads(l) for l in open(os.path.join(out, "results.jsonl")) if l.strip()]
 lines = []
 say = lines.append
@@ -222,6 +250,20 @@ for t in sorted({r["threads"] for r in rows}):
         f"({p['impl']}; goal 3x: {'met' if ratio >= 3 else 'NOT met'}); validation "
         f"{a['valid_nats']:.4f} against {p['valid_nats']:.4f} nats/char "
         f"({'lower' if lower else 'NOT lower'}).")
+    peak = peaks.get(t)
+    if peak:
+        ceiling = peak * 1e9 / flops_per_char  # characters a second at the FMA peak
+        a_frac = a["tokens_per_s"] * flops_per_char / (peak * 1e9)
+        p_frac = p["tokens_per_s"] * flops_per_char / (peak * 1e9)
+        best = ceiling / p["tokens_per_s"]
+        summary[-1].update({"fma_peak_gflops": peak, "flops_per_char": flops_per_char,
+                            "attend_fraction_of_peak": a_frac, "peer_fraction_of_peak": p_frac,
+                            "best_possible_ratio": best})
+        say(f"{t} thread(s), the ceiling: {flops_per_char / 1e6:.2f} MFLOP a character; at the "
+            f"FMA peak measured now ({peak:.1f} GFLOP/s) a program would train {ceiling:,.0f} "
+            f"characters a second, **{best:.2f}x** the peer (the best possible ratio). attend "
+            f"runs at {100 * a_frac:.0f}% of the peak, the peer at {100 * p_frac:.0f}%; 2x the "
+            f"peer (issue 16's goal) needs {200 * p_frac:.0f}% of the peak.")
 timed = [json.loads(l) for l in open(os.path.join(out, "attention.jsonl")) if l.strip()]
 if timed:
     say("")
