@@ -121,6 +121,10 @@ static void pack_block(int trans_b, const float *B, int ldb, int k0, int kc, int
     }
 }
 
+/* Rows of C up to which a B that is not transposed is read in place rather
+ * than packed (gemm_range). */
+#define GEMM_IN_PLACE_MAX_M 64
+
 /* ------------------------------------------------------------ the kernel */
 
 /* C (rows, cols) = or += alpha * A(rows, kc) P(kc, NR); rows <= MR,
@@ -254,10 +258,15 @@ static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1,
     size_t a_row = trans_a ? 1 : (size_t)lda, a_col = trans_a ? (size_t)lda : 1;
     for (int jb = j0; jb < j1; jb += NC) {
         int nc = j1 - jb < NC ? j1 - jb : NC;
-        /* B not transposed with whole panels: its rows already hold NR
-         * contiguous floats, so the kernel reads B in place (stride ldb)
-         * and nothing is packed. */
-        int in_place = !trans_b && nc % NR == 0;
+        /* B not transposed with whole panels, against few rows: its rows
+         * already hold NR contiguous floats, so the kernel reads B in place
+         * (stride ldb) and nothing is packed. Against many rows packing
+         * pays: a panel read in place is KC rows ldb apart, and with a
+         * power-of-two ldb they fall into a few of L1's sets and evict each
+         * other, so every pass over the panel came from L2 (bench/
+         * gemm_cutover.c: (4096, 512, 128) 76 -> 81% of the FMA peak,
+         * dW (1024, 256, 2560) 62 -> 72%; at 32 rows packing lost). */
+        int in_place = !trans_b && nc % NR == 0 && i1 - i0 <= GEMM_IN_PLACE_MAX_M;
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = K - k0 < KC ? K - k0 : KC;
             int overwrite = k0 == 0 && beta == 0.0f;
