@@ -545,11 +545,16 @@ at_status attn_dot_forward_scores(at_ctx *ctx, int G, int tq, int tk, int d, int
         w.l = w.m + BQ;
         w.corr = w.l + BQ;
         w.shift = w.corr + BQ;
-        /* items differ in cost under a causal mask; each writes only its own
-         * rows, so a dynamic schedule is still deterministic */
+        /* items differ in cost under a causal mask (a later query tile sees
+         * more keys): they are handed out heaviest first, the last query
+         * tiles of every group before the earlier ones, so that no thread is
+         * left alone with a long item at the end. Each writes only its own
+         * rows, so a dynamic schedule is still deterministic. */
 #pragma omp for schedule(dynamic, 1)
         for (long item = 0; item < items; item++) {
-            int g = (int)(item / tiles), i0 = (int)(item % tiles) * BQ;
+            int g = mask->causal ? (int)(item % G) : (int)(item / tiles);
+            int tile = mask->causal ? tiles - 1 - (int)(item / G) : (int)(item % tiles);
+            int i0 = tile * BQ;
             forward_tile(g, i0, tq, tk, d, dv, scale, q, k, v, mask, out, lse, weights, scores,
                          &w);
         }
