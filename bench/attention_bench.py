@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 
-SHAPES = [(1, 8, 512, 64), (4, 8, 256, 64), (1, 4, 2048, 64)]
+SHAPES = [(1, 8, 512, 64), (4, 8, 256, 64), (1, 4, 2048, 64), (64, 4, 64, 32)]  # last: the LM's own
 
 
 def emit(record):
@@ -219,6 +219,7 @@ def report(path):
         print(f"  ({B}, {H}, {T}, {d}) {'causal' if causal else 'dense '} {pas:7s} {thr} thr: "
               + " ".join(reps[k]))
     print("below the bar (slower than the peer):", below if below else "none")
+    goals(groups, peak, med)
 
     mem = [r for r in rows if r.get("kind") == "mem"]
     if mem:
@@ -233,6 +234,36 @@ def report(path):
             fmt = lambda rs, f: f"{rs[0][f]:.1f}" if rs else "-"
             print(f"| {T} | {fmt(a, 'rss_growth_mib')} | {fmt(a, 'arena_mib')} "
                   f"| {fmt(tt, 'rss_growth_mib')} | {fmt(tf, 'rss_growth_mib')} |")
+
+
+def goals(groups, peak, med):
+    """Issue 16's goals for the kernel, each as a fraction of this machine's
+    own limits: forward >= 80% and forward+backward >= 70% of the 1-core FMA
+    peak (causal shapes: of the work the mask leaves, (T + 1) / 2T of dense),
+    2 threads >= 1.8x one thread."""
+    one = peak.get(1)
+    if not one:
+        return
+    print()
+    print("Issue 16's goals (fractions of the limits this run measured; causal: the work "
+          "the mask leaves):")
+    print("| (B, H, T, d) | causal | pass | 1 thread, % of 1-core peak | goal | "
+          "2 threads / 1 thread | goal |")
+    print("|---|---|---|---:|---|---:|---|")
+    shapes = sorted({k[:6] for k in groups}, key=lambda k: (k[2], k[0], k[4], k[5]))
+    for B, H, T, d, causal, pas in shapes:
+        t1 = med(groups.get((B, H, T, d, causal, pas, 1), {}).get("attend", []))
+        t2 = med(groups.get((B, H, T, d, causal, pas, 2), {}).get("attend", []))
+        flops = 4.0 * B * H * T * T * d * (3 if pas == "fwd+bwd" else 1)
+        if causal:
+            flops *= (T + 1) / (2 * T)
+        frac = flops / (t1 * 1e-3) * 1e-9 / one if t1 == t1 else float("nan")
+        want = 0.80 if pas == "fwd" else 0.70
+        speedup = t1 / t2 if t1 == t1 and t2 == t2 else float("nan")
+        ok = lambda x, bar: "-" if x != x else ("met" if x >= bar else "NOT met")
+        print(f"| ({B}, {H}, {T}, {d}) | {'yes' if causal else 'no'} | {pas} | "
+              f"{100 * frac:.0f}% | >= {100 * want:.0f}%: {ok(frac, want)} | "
+              f"{speedup:.2f}x | >= 1.8x: {ok(speedup, 1.8)} |")
 
 
 def main(argv):

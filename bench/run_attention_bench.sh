@@ -2,7 +2,8 @@
 # run_attention_bench.sh - attend's fused dot-product attention against
 # PyTorch, side by side in one run, as /work/shared/BENCHMARKING.md asks:
 #   - the FMA peak of this machine (1 core, all cores), measured first;
-#   - (B, H, T, d) = (1, 8, 512, 64), (4, 8, 256, 64), (1, 4, 2048, 64),
+#   - (B, H, T, d) = (1, 8, 512, 64), (4, 8, 256, 64), (1, 4, 2048, 64) and
+#     the Transformer language model's own (64, 4, 64, 32),
 #     causal or not, fwd and fwd+bwd, 1 and 2 threads: attend, then PyTorch
 #     tuned, then PyTorch as found, repeated 3 times (median of 20 calls
 #     each, after a warm-up of at least 3 calls and 0.3 s);
