@@ -73,6 +73,13 @@ static void lstm_row_forward(int H, float *gate, const float *c_prev, float *c, 
     }
 }
 
+/* Whether a call makes W_hh^T (rnn_transpose_hh) for its steps: only when
+ * there are several rows and several steps to share the copy. One step (a
+ * decoder's cell) would copy all of W_hh for a single product, which the
+ * gemm does as well with W_hh as stored (the G2P decoder's 1 MB W_hh: 6% of
+ * a training step went to the copy). The sums are the same either way. */
+static int lstm_transposes_hh(const rnn_dims *d) { return d->B > 1 && d->T > 1; }
+
 static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
     int B = sv->d.B, H = sv->d.H;
     float *gates = sv->gates + (size_t)s * B * 4 * H; // (B, 4H), holds the input half
@@ -81,9 +88,10 @@ static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
     float *h = sv->hs + (size_t)(s + 1) * B * H;       // (B, H)
     float *c = sv->cs + (size_t)(s + 1) * B * H;       // (B, H)
     float *tanh_c = sv->tanh_c + (size_t)s * B * H;    // (B, H)
-    // gates += h_prev W_hh^T : (B, H) x (H, 4H); one row reads W_hh (4H, H) as
-    // stored (row dot products), more rows read the W_hh^T made once per call
-    if (B == 1)
+    // gates += h_prev W_hh^T : (B, H) x (H, 4H); one row, or one step, reads
+    // W_hh (4H, H) as stored, more rows over more steps read the W_hh^T made
+    // once per call
+    if (!lstm_transposes_hh(&sv->d))
         ati_gemm_threads(0, 1, B, 4 * H, H, 1.0f, h_prev, H, sv->w.weight_hh->data, H, 1.0f,
                         gates, 4 * H, threads);
     else
@@ -254,7 +262,7 @@ void lstm_compute(lstm_saved *sv, int threads) {
     size_t state = (size_t)d->B * d->H;
     rnn_gather_inputs(d, sv->x, sv->xs);
     rnn_project_inputs(d, &sv->w, sv->xs, sv->bias_sum, sv->gates, threads);
-    if (d->B > 1) rnn_transpose_hh(d, &sv->w, sv->whh_t); /* see lstm_step_forward */
+    if (lstm_transposes_hh(d)) rnn_transpose_hh(d, &sv->w, sv->whh_t);
     rnn_initial_state(d, sv->h0, sv->hs);
     rnn_initial_state(d, sv->c0, sv->cs);
     for (int s = 0; s < d->T; s++) lstm_step_forward(sv, s, threads);
