@@ -65,15 +65,31 @@
 #define GEMM_VECTORS 1
 #if defined(__AVX512F__)
 #define VL 16 /* floats per vector register                */
-#define MR 12 /* rows of C per block (2*MR accumulators of 32 registers):
-               * against 8, +20-28% on products with many rows (dW_hh
-               * (1024, 256, 640): 156 -> 192 GFLOP/s), even on the rest */
+/* The block of C one kernel call keeps in registers: MR rows by NV
+ * vectors, MR * NV accumulators of the 32 registers. Per k it loads NV
+ * vectors of the panel and broadcasts MR floats of A: 6 x 4 makes 24
+ * FMAs for 10 loads, where 12 x 2 made 24 for 14; measured (CPU time, one
+ * core) +4-13% on every shape the models make but one, e.g. dW
+ * (1024, 320, 640) 122 -> 138 GFLOP/s, (4096, 128, 128) 145 -> 162. */
+#define MR 6
+#define NV 4
+/* The swapped product (few rows of C, see gemm_range_swapped) keeps 12 x 2:
+ * its panels are the few rows, 32 or 64 of them, and a 64-wide panel lost
+ * 10% at 64 rows (115 -> 103 GFLOP/s) and half its lanes at 32. */
+#define MR_SWAP 12
+#define NV_SWAP 2
 #elif defined(__AVX__)
 #define VL 8
 #define MR 6
+#define NV 2
+#define MR_SWAP 6
+#define NV_SWAP 2
 #else
 #define VL 4
 #define MR 6
+#define NV 2
+#define MR_SWAP 6
+#define NV_SWAP 2
 #endif
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -81,44 +97,63 @@ typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 #define GEMM_VECTORS 0
 #define VL 8
 #define MR 4
+#define NV 2
+#define MR_SWAP 4
+#define NV_SWAP 2
 #define ALWAYS_INLINE inline
 #endif
 
-#define NR (2 * VL) /* columns of C per block: one panel          */
-#define KC 128      /* depth of one packed slice                  */
-#define NC (4 * NR) /* columns per packed block: KC * NC floats, 64 KiB with AVX-512 */
+#define NR (NV * VL)           /* columns of C per block: one panel         */
+#define NR_SWAP (NV_SWAP * VL) /* the same for the swapped product          */
+#define MR_MAX (MR > MR_SWAP ? MR : MR_SWAP)
+#define NV_MAX (NV > NV_SWAP ? NV : NV_SWAP)
+#define KC 128                 /* depth of one packed slice                 */
+#define NC (8 * VL)            /* columns per packed block: KC * NC floats,
+                                  64 KiB with AVX-512; a multiple of both NRs */
 
 /* ------------------------------------------------------------------ packing */
 
 /* P = panels of op(B) rows k0 .. k0+kc, columns j0 .. j0+nc: panel p holds
- * columns j0 + p*NR .. +NR as P[p*kc*NR + k*NR + j], zero past nc.
- * Whole panel rows move as fixed-size copies (inlined: no memcpy call per
- * row); only the last, partial panel goes element by element. */
-static void pack_block(int trans_b, const float *B, int ldb, int k0, int kc, int j0, int nc,
-                       float *restrict P) {
-    static const float zeros[NR];
-    for (int p0 = 0; p0 < nc; p0 += NR) {
-        int cols = nc - p0 < NR ? nc - p0 : NR;
-        float *panel = P + (size_t)(p0 / NR) * kc * NR;
-        if (cols < NR)
-            for (int k = 0; k < kc; k++) memcpy(panel + (size_t)k * NR, zeros, sizeof zeros);
+ * columns j0 + p*nr .. +nr as P[p*kc*nr + k*nr + j], zero past nc (nr: NR
+ * or NR_SWAP, a constant at each call). Whole panel rows move as
+ * fixed-size copies (inlined: no memcpy call per row); only the last,
+ * partial panel goes element by element. */
+static ALWAYS_INLINE void pack_panels(int nr, int trans_b, const float *B, int ldb, int k0,
+                                      int kc, int j0, int nc, float *restrict P) {
+    static const float zeros[NV_MAX * VL];
+    for (int p0 = 0; p0 < nc; p0 += nr) {
+        int cols = nc - p0 < nr ? nc - p0 : nr;
+        float *panel = P + (size_t)(p0 / nr) * kc * nr;
+        if (cols < nr)
+            for (int k = 0; k < kc; k++) memcpy(panel + (size_t)k * nr, zeros, nr * sizeof(float));
         if (trans_b) { /* B stored (N, K): column j of op(B) is row j of B */
             for (int j = 0; j < cols; j++) {
                 const float *b = B + (size_t)(j0 + p0 + j) * ldb + k0;
-                for (int k = 0; k < kc; k++) panel[(size_t)k * NR + j] = b[k];
+                for (int k = 0; k < kc; k++) panel[(size_t)k * nr + j] = b[k];
             }
-        } else if (cols == NR) {
+        } else if (cols == nr) {
             for (int k = 0; k < kc; k++)
-                memcpy(panel + (size_t)k * NR, B + (size_t)(k0 + k) * ldb + j0 + p0,
-                       NR * sizeof(float));
+                memcpy(panel + (size_t)k * nr, B + (size_t)(k0 + k) * ldb + j0 + p0,
+                       nr * sizeof(float));
         } else {
             for (int k = 0; k < kc; k++) {
                 const float *b = B + (size_t)(k0 + k) * ldb + j0 + p0;
-                float *row = panel + (size_t)k * NR;
+                float *row = panel + (size_t)k * nr;
                 for (int j = 0; j < cols; j++) row[j] = b[j];
             }
         }
     }
+}
+
+/* pack_panels for the main product's panels (NR wide) and the swapped one's. */
+static void pack_block(int trans_b, const float *B, int ldb, int k0, int kc, int j0, int nc,
+                       float *restrict P) {
+    pack_panels(NR, trans_b, B, ldb, k0, kc, j0, nc, P);
+}
+
+static void pack_block_swap(int trans_b, const float *B, int ldb, int k0, int kc, int j0, int nc,
+                            float *restrict P) {
+    pack_panels(NR_SWAP, trans_b, B, ldb, k0, kc, j0, nc, P);
 }
 
 /* Rows of C up to which a B that is not transposed is read in place rather
@@ -127,60 +162,61 @@ static void pack_block(int trans_b, const float *B, int ldb, int k0, int kc, int
 
 /* ------------------------------------------------------------ the kernel */
 
-/* C (rows, cols) = or += alpha * A(rows, kc) P(kc, NR); rows <= MR,
- * cols <= NR; row k of P at P + k * ldp (NR when packed). overwrite: C is
- * not read (the first slice of a beta = 0 product), and bias (cols), if
- * not NULL, is added to every row. a_row / a_col are literals at every
- * call, so each layout gets its own specialised copy. */
-static ALWAYS_INLINE void block_kernel(int rows, int cols, int kc, float alpha, const float *A,
-                                       size_t a_row, size_t a_col, const float *restrict P,
-                                       size_t ldp, float *C, int ldc, int overwrite,
-                                       const float *bias, int store_transposed) {
-    const float *a[MR];
-    for (int r = 0; r < MR; r++) a[r] = A + (size_t)(r < rows ? r : rows - 1) * a_row;
+/* C (rows, cols) = or += alpha * A(rows, kc) P(kc, nv * VL); rows <= mr,
+ * cols <= nv * VL; row k of P at P + k * ldp (nv * VL when packed).
+ * overwrite: C is not read (the first slice of a beta = 0 product), and
+ * bias (cols), if not NULL, is added to every row. mr, nv, a_row and a_col
+ * are literals at every call, so each shape and layout gets its own
+ * specialised copy, and the accumulators it does not use vanish. */
+static ALWAYS_INLINE void block_kernel(int mr, int nv, int rows, int cols, int kc, float alpha,
+                                       const float *A, size_t a_row, size_t a_col,
+                                       const float *restrict P, size_t ldp, float *C, int ldc,
+                                       int overwrite, const float *bias, int store_transposed) {
+    const int nr = nv * VL;
+    const float *a[MR_MAX];
+    for (int r = 0; r < mr; r++) a[r] = A + (size_t)(r < rows ? r : rows - 1) * a_row;
 #if GEMM_VECTORS
-    vf acc[MR][2];
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = (vf){0};
+    vf acc[MR_MAX][NV_MAX];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = (vf){0};
     for (int k = 0; k < kc; k++) {
-        vf b0, b1;
-        memcpy(&b0, P + (size_t)k * ldp, sizeof b0);
-        memcpy(&b1, P + (size_t)k * ldp + VL, sizeof b1);
-        for (int r = 0; r < MR; r++) {
+        vf b[NV_MAX];
+        for (int v = 0; v < nv; v++) memcpy(&b[v], P + (size_t)k * ldp + v * VL, sizeof b[v]);
+        for (int r = 0; r < mr; r++) {
             float ark = a[r][(size_t)k * a_col];
-            acc[r][0] += ark * b0;
-            acc[r][1] += ark * b1;
+            for (int v = 0; v < nv; v++) acc[r][v] += ark * b[v];
         }
     }
-    if (rows == MR && cols == NR && !store_transposed) { /* a whole block: vector stores */
-        vf bias0 = {0}, bias1 = {0};
-        if (overwrite && bias) {
-            memcpy(&bias0, bias, sizeof bias0);
-            memcpy(&bias1, bias + VL, sizeof bias1);
+    if (rows == mr && cols == nr && !store_transposed) { /* a whole block: vector stores */
+        vf bias_v[NV_MAX];
+        for (int v = 0; v < nv; v++) {
+            bias_v[v] = (vf){0};
+            if (overwrite && bias) memcpy(&bias_v[v], bias + v * VL, sizeof bias_v[v]);
         }
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < mr; r++) {
             float *c = C + (size_t)r * ldc;
-            vf c0 = alpha * acc[r][0] + bias0, c1 = alpha * acc[r][1] + bias1;
-            if (!overwrite) {
-                vf o0, o1;
-                memcpy(&o0, c, sizeof o0);
-                memcpy(&o1, c + VL, sizeof o1);
-                c0 += o0;
-                c1 += o1;
+            for (int v = 0; v < nv; v++) {
+                vf cv = alpha * acc[r][v] + bias_v[v];
+                if (!overwrite) {
+                    vf old;
+                    memcpy(&old, c + v * VL, sizeof old);
+                    cv += old;
+                }
+                memcpy(c + v * VL, &cv, sizeof cv);
             }
-            memcpy(c, &c0, sizeof c0);
-            memcpy(c + VL, &c1, sizeof c1);
         }
         return;
     }
-    float tile[MR][NR];
-    memcpy(tile, acc, sizeof tile);
+    float tile[MR_MAX][NV_MAX * VL];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) memcpy(&tile[r][v * VL], &acc[r][v], sizeof acc[r][v]);
 #else
-    float tile[MR][NR] = {{0.0f}};
+    float tile[MR_MAX][NV_MAX * VL] = {{0.0f}};
     for (int k = 0; k < kc; k++) {
         const float *p = P + (size_t)k * ldp;
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < mr; r++) {
             float ark = a[r][(size_t)k * a_col];
-            for (int j = 0; j < NR; j++) tile[r][j] += ark * p[j];
+            for (int j = 0; j < nr; j++) tile[r][j] += ark * p[j];
         }
     }
 #endif
@@ -209,19 +245,22 @@ static ALWAYS_INLINE void block_kernel(int rows, int cols, int kc, float alpha, 
 static void block_kernel_n(int rows, int cols, int kc, float alpha, const float *A, int lda,
                            const float *restrict P, size_t ldp, float *C, int ldc,
                            int overwrite, const float *bias) {
-    block_kernel(rows, cols, kc, alpha, A, (size_t)lda, 1, P, ldp, C, ldc, overwrite, bias, 0);
+    block_kernel(MR, NV, rows, cols, kc, alpha, A, (size_t)lda, 1, P, ldp, C, ldc, overwrite, bias,
+                 0);
 }
 
 static void block_kernel_t(int rows, int cols, int kc, float alpha, const float *A, int lda,
                            const float *restrict P, size_t ldp, float *C, int ldc,
                            int overwrite, const float *bias) {
-    block_kernel(rows, cols, kc, alpha, A, 1, (size_t)lda, P, ldp, C, ldc, overwrite, bias, 0);
+    block_kernel(MR, NV, rows, cols, kc, alpha, A, 1, (size_t)lda, P, ldp, C, ldc, overwrite, bias,
+                 0);
 }
 
 static void block_kernel_swapped(int rows, int cols, int kc, float alpha, const float *A,
                                  int lda, const float *restrict P, float *C, int ldc,
                                  int overwrite, const float *bias) {
-    block_kernel(rows, cols, kc, alpha, A, (size_t)lda, 1, P, NR, C, ldc, overwrite, bias, 1);
+    block_kernel(MR_SWAP, NV_SWAP, rows, cols, kc, alpha, A, (size_t)lda, 1, P, NR_SWAP, C, ldc,
+                 overwrite, bias, 1);
 }
 
 /* C[i0..i1, j0..j1] *= beta (beta != 0, 1). */
@@ -315,13 +354,13 @@ static void gemm_range_swapped(int trans_a, int M, int j0, int j1, int K, float 
             int kc = K - k0 < KC ? K - k0 : KC;
             int overwrite = k0 == 0 && beta == 0.0f;
             // op(A)^T (k, i) = op(A)(i, k): row i of A unless A is transposed
-            pack_block(!trans_a, A, lda, k0, kc, ib, mc, packed);
-            for (int j = j0; j < j1; j += MR) {
-                int rows = j1 - j < MR ? j1 - j : MR;
+            pack_block_swap(!trans_a, A, lda, k0, kc, ib, mc, packed);
+            for (int j = j0; j < j1; j += MR_SWAP) {
+                int rows = j1 - j < MR_SWAP ? j1 - j : MR_SWAP;
                 const float *w = B + (size_t)j * ldb + k0; // op(B)^T = B: rows j.., depth k0..
-                for (int p0 = 0; p0 < mc; p0 += NR) {
-                    int cols = mc - p0 < NR ? mc - p0 : NR;
-                    const float *panel = packed + (size_t)(p0 / NR) * kc * NR;
+                for (int p0 = 0; p0 < mc; p0 += NR_SWAP) {
+                    int cols = mc - p0 < NR_SWAP ? mc - p0 : NR_SWAP;
+                    const float *panel = packed + (size_t)(p0 / NR_SWAP) * kc * NR_SWAP;
                     float *c = C + (size_t)(ib + p0) * ldc + j;
                     const float *bias_rows = bias ? bias + j : NULL;
                     block_kernel_swapped(rows, cols, kc, alpha, w, ldb, panel, c, ldc, overwrite,
@@ -563,7 +602,7 @@ static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
     }
     int swapped = use_swapped(trans_b, M, N, K);
     int row_blocks = (M + MR - 1) / MR, panels = (N + NR - 1) / NR;
-    if (swapped) row_blocks = (M + NR - 1) / NR, panels = (N + MR - 1) / MR;
+    if (swapped) row_blocks = (M + NR_SWAP - 1) / NR_SWAP, panels = (N + MR_SWAP - 1) / MR_SWAP;
     long work = (long)M * N * K;
     if (threads > row_blocks * panels) threads = row_blocks * panels;
     if (threads <= 1 || work < GEMM_PARALLEL_MIN) {
@@ -587,7 +626,8 @@ static void gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha,
 #pragma omp parallel num_threads(threads)
     {
         int n = omp_get_num_threads(), t = omp_get_thread_num();
-        int units = by_rows ? row_blocks : panels, unit = by_rows || swapped ? MR : NR;
+        int units = by_rows ? row_blocks : panels;
+        int unit = by_rows ? MR : swapped ? MR_SWAP : NR;
         int lo = (int)((long)units * t / n) * unit, hi = (int)((long)units * (t + 1) / n) * unit;
         int end = by_rows ? M : N;
         if (hi > end) hi = end;
