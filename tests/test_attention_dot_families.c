@@ -946,6 +946,65 @@ static void test_inference_records_nothing(void) {
     at_ctx_free(ctx);
 }
 
+/* A multi-head layer big enough that its projections are cut between
+ * threads (B T = 256 rows of E = 128): the output and every gradient, of
+ * the inputs and of the weights, are the same bits on 1 and 2 threads. */
+static void mha_threads_run(int threads, const float *x, size_t n, float *out, float *grads,
+                            size_t *grads_len) {
+    at_ctx_options o = {0, threads, 0};
+    at_ctx *ctx = NULL;
+    at_ctx_create(&ctx, &o);
+    at_rng rng;
+    at_rng_seed(&rng, 77);
+    at_params *params;
+    at_params_create(ctx, &params);
+    at_multi_head layer;
+    int B = 4, T = 64, E = 128, H = 4, shape[3] = {B, T, E};
+    CHECK_OK(ctx, at_multi_head_init(ctx, &layer, params, "mha", E, H, &rng));
+    at_tensor *in, *y;
+    CHECK_OK(ctx, at_tensor_from(ctx, &in, 3, shape, x));
+    CHECK_OK(ctx, at_tensor_require_grad(ctx, in));
+    at_attn_mask causal = {NULL, 0, 1};
+    CHECK_OK(ctx, at_multi_head_forward(ctx, &layer, in, in, in, &causal, &y, NULL));
+    float *seed = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) seed[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
+    CHECK_OK(ctx, at_backward_seeded(ctx, y, seed));
+    memcpy(out, y->data, n * sizeof(float));
+    size_t at = 0;
+    memcpy(grads, in->grad, n * sizeof(float));
+    at += n;
+    for (int i = 0; i < at_params_count(params); i++) {
+        const at_tensor *w = at_params_get(params, i);
+        memcpy(grads + at, w->grad, w->size * sizeof(float));
+        at += w->size;
+    }
+    *grads_len = at;
+    free(seed);
+    at_params_free(params);
+    at_ctx_free(ctx);
+}
+
+static void test_multi_head_threads(void) {
+    size_t n = 4 * 64 * 128, room = n + 4 * 128 * 128 + 4 * 128;
+    at_rng rng;
+    at_rng_seed(&rng, 78);
+    float *x = test_random_floats(n, -1.0f, 1.0f, &rng);
+    float *out1 = malloc(n * sizeof(float)), *out2 = malloc(n * sizeof(float));
+    float *g1 = malloc(room * sizeof(float)), *g2 = malloc(room * sizeof(float));
+    size_t len1 = 0, len2 = 0;
+    mha_threads_run(1, x, n, out1, g1, &len1);
+    mha_threads_run(2, x, n, out2, g2, &len2);
+    CHECK(len1 == len2 && len1 <= room, "multi-head threads: %zu against %zu gradients", len1,
+          len2);
+    CHECK(check_close("multi-head output, 2 threads vs 1", out2, out1, n, 0.0, 0.0) &&
+              memcmp(out1, out2, n * sizeof(float)) == 0,
+          "multi-head output differs between 1 and 2 threads");
+    CHECK(check_close("multi-head gradients, 2 threads vs 1", g2, g1, len1, 0.0, 0.0) &&
+              memcmp(g1, g2, len1 * sizeof(float)) == 0,
+          "multi-head gradients differ between 1 and 2 threads");
+    free(x), free(out1), free(out2), free(g1), free(g2);
+}
+
 int main(void) {
     test_dot_attention();
     test_dot_large();
@@ -967,6 +1026,7 @@ int main(void) {
     test_multi_head();
     test_multi_head_self_and_init();
     test_multi_head_two_steps();
+    test_multi_head_threads();
     test_errors();
     test_inference_records_nothing();
     return test_finish("attention dot families");

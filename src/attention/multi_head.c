@@ -176,21 +176,22 @@ static void move_heads(int to_heads, int B, int T, int H, int hd, const float *s
             }
 }
 
-/* y (R, out) = x (R, in) Wᵀ + b, W (out, in), b (out); y is overwritten. */
+/* y (R, out) = x (R, in) Wᵀ + b, W (out, in), b (out); y is overwritten.
+ * The products run on the context's threads (the same bits for any
+ * number): on one, the Transformer's second thread waited out a third of
+ * every layer's work. */
 static void linear_forward(int rows, int in, int out, const float *x, const float *W,
-                           const float *b, float *y) {
-    for (int r = 0; r < rows; r++)
-        for (int k = 0; k < out; k++) y[(size_t)r * out + k] = b[k];
-    ati_gemm(0, 1, rows, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
+                           const float *b, float *y, int threads) {
+    ati_gemm_bias(0, 1, rows, out, in, 1.0f, x, in, W, in, b, y, out, threads);
 }
 
 /* The backward of linear_forward: dx, dW, db each added to where not NULL. */
 static void linear_backward(int rows, int in, int out, const float *x, const float *W,
-                            const float *dy, float *dx, float *dW, float *db) {
+                            const float *dy, float *dx, float *dW, float *db, int threads) {
     // forward: y = x Wᵀ + b              so dx += dy W : (R, out) x (out, in)
-    if (dx) ati_gemm(0, 0, rows, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in);
+    if (dx) ati_gemm_threads(0, 0, rows, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in, threads);
     // forward: y = x Wᵀ + b              so dW += dyᵀ x : (out, R) x (R, in)
-    if (dW) ati_gemm(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    if (dW) ati_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in, threads);
     // forward: y[r, :] = ... + b          so db += Σ_r dy[r, :]
     if (db)
         for (int r = 0; r < rows; r++)
@@ -227,7 +228,7 @@ static at_status in_proj_backward(at_ctx *ctx, ati_node *node) {
     // forward: proj = x W_partᵀ + b_part, W_part (E, in)
     size_t b_off = (size_t)part * E;
     linear_backward(rows, in, E, x->data, W->data + w_off, d_proj, x->grad, grad_at(W, w_off),
-                    grad_at(bias, b_off));
+                    grad_at(bias, b_off), ctx->threads);
     return AT_OK;
 }
 
@@ -247,7 +248,7 @@ static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, 
     float *proj; // (B, T, E)
     AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
     linear_forward(B * T, in, E, x->data, W->data + w_off,
-                   layer->in_proj_bias->data + (size_t)part * E, proj);
+                   layer->in_proj_bias->data + (size_t)part * E, proj, ctx->threads);
     move_heads(1, B, T, H, E / H, proj, heads->data);
     if (track) {
         ati_node *node;
@@ -270,7 +271,7 @@ static at_status out_proj_backward(at_ctx *ctx, ati_node *node) {
     if (heads->grad) AT_TRY(attn_scratch_floats(ctx, &d_merged, (size_t)rows * E));
     // forward: out = merged W_Oᵀ + b_O, W_O (O, E)
     linear_backward(rows, E, O, merged, W_O->data, node->out->grad, d_merged, W_O->grad,
-                    b_O->grad);
+                    b_O->grad, ctx->threads);
     // forward: merged (B, Tq, E) = heads (B, H, Tq, E/H) concatenated
     if (heads->grad) move_heads(1, B, T, H, hd, d_merged, heads->grad);
     return AT_OK;
@@ -290,7 +291,7 @@ static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *he
     AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
     move_heads(0, B, T, H, hd, heads->data, merged);
     linear_forward(B * T, E, O, merged, layer->out_proj_weight->data,
-                   layer->out_proj_bias->data, out->data);
+                   layer->out_proj_bias->data, out->data, ctx->threads);
     if (track) {
         ati_node *node;
         AT_TRY(ati_tape_record(ctx, &node, "multi_head_out_proj", out_proj_backward, out, 3,
