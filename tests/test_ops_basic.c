@@ -252,6 +252,52 @@ static void test_matmul(void) {
     at_ctx_free(ctx);
 }
 
+/* Products big enough to be cut between threads ((2, 160, 96) x (96, 200),
+ * shared and batched b, each transpose): the result and both gradients are
+ * the same bits on 1 and 2 threads. */
+static void matmul_threads_run(int threads, int ta, int tb, int shared, const float *a_data,
+                               const float *b_data, float *out) {
+    at_ctx *ctx = new_ctx(threads);
+    int M = 160, K = 96, N = 200;
+    int sa[3] = {2, ta ? K : M, ta ? M : K}, sb[3] = {2, tb ? N : K, tb ? K : N};
+    at_tensor *a, *b, *y;
+    CHECK_OK(ctx, at_tensor_from(ctx, &a, 3, sa, a_data));
+    CHECK_OK(ctx, shared ? at_tensor_from(ctx, &b, 2, sb + 1, b_data)
+                         : at_tensor_from(ctx, &b, 3, sb, b_data));
+    CHECK_OK(ctx, at_tensor_require_grad(ctx, a));
+    CHECK_OK(ctx, at_tensor_require_grad(ctx, b));
+    CHECK_OK(ctx, at_matmul(ctx, &y, a, b, ta, tb));
+    float *seed = malloc(y->size * sizeof(float));
+    for (size_t i = 0; i < y->size; i++) seed[i] = (float)((i * 31) % 13) / 13.0f - 0.5f;
+    CHECK_OK(ctx, at_backward_seeded(ctx, y, seed));
+    memcpy(out, y->data, y->size * sizeof(float));
+    memcpy(out + y->size, a->grad, a->size * sizeof(float));
+    memcpy(out + y->size + a->size, b->grad, b->size * sizeof(float));
+    free(seed);
+    at_ctx_free(ctx);
+}
+
+static void test_matmul_threads(void) {
+    at_rng rng;
+    at_rng_seed(&rng, 22);
+    size_t na = 2 * 160 * 96, nb = 2 * 96 * 200, n = 2 * 160 * 200 + na + nb;
+    float *a = malloc(na * sizeof(float)), *b = malloc(nb * sizeof(float));
+    for (size_t i = 0; i < na; i++) a[i] = at_rng_uniform(&rng) * 2.0f - 1.0f;
+    for (size_t i = 0; i < nb; i++) b[i] = at_rng_uniform(&rng) * 2.0f - 1.0f;
+    float *one = calloc(n, sizeof(float)), *two = calloc(n, sizeof(float));
+    for (int c = 0; c < 8; c++) {
+        int ta = c & 1, tb = (c >> 1) & 1, shared = (c >> 2) & 1;
+        matmul_threads_run(1, ta, tb, shared, a, b, one);
+        matmul_threads_run(2, ta, tb, shared, a, b, two);
+        char name[80];
+        snprintf(name, sizeof name, "matmul ta %d tb %d shared %d, 2 threads vs 1", ta, tb,
+                 shared);
+        CHECK(check_close(name, two, one, n, 0.0, 0.0) && !memcmp(one, two, n * sizeof(float)),
+              "%s: not the same bits", name);
+    }
+    free(a), free(b), free(one), free(two);
+}
+
 /* ------------------------------------------------- broadcasting elementwise */
 
 /* A broadcast partner of shape `full`: some dims set to 1, maybe leading
@@ -869,6 +915,7 @@ int main(void) {
     test_gemm();
     test_gemm_own();
     test_matmul();
+    test_matmul_threads();
     test_binary();
     test_square_and_affine();
     test_activations();

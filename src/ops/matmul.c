@@ -7,8 +7,9 @@
  *     dop(A) = dC op(B)^T          dop(B) = op(A)^T dC
  *
  * A gradient of a stored matrix is the gradient of op(X), transposed back
- * when X was transposed. Every product goes through ati_gemm, which picks
- * the small hand kernel or BLAS. Batched inputs (..., M, K) simply loop
+ * when X was transposed. Every product goes through ati_gemm_threads on
+ * the context's threads (the same bits for any number), which picks the
+ * small hand kernel or BLAS. Batched inputs (..., M, K) simply loop
  * over the batch; a 2-D b is shared by every batch matrix, so its
  * gradient sums over the batch.
  *
@@ -24,6 +25,7 @@ typedef struct mm_dims {
     int M, N, K;     /* op(A) (M, K), op(B) (K, N), C (M, N)         */
     int ta, tb;      /* trans flags                                  */
     int shared_b;    /* b is 2-D, the same for every batch matrix    */
+    int threads;     /* the context's: each product is cut between them */
 } mm_dims;
 
 /* Leading dimensions of A and B as stored (row-major). */
@@ -81,13 +83,13 @@ static void mm_forward(const mm_dims *d, const float *A, const float *B, float *
     size_t a_step = (size_t)d->M * d->K, c_step = (size_t)d->M * d->N;
     size_t b_step = d->shared_b ? 0 : (size_t)d->K * d->N;
     if (d->shared_b && !d->ta) { /* the batch is just more rows of A */
-        ati_gemm(0, d->tb, d->batch * d->M, d->N, d->K, 1.0f, A, d->K, B, ldb_of(d), 0.0f, C,
-                d->N);
+        ati_gemm_threads(0, d->tb, d->batch * d->M, d->N, d->K, 1.0f, A, d->K, B, ldb_of(d),
+                         0.0f, C, d->N, d->threads);
         return;
     }
     for (int i = 0; i < d->batch; i++)
-        ati_gemm(d->ta, d->tb, d->M, d->N, d->K, 1.0f, A + i * a_step, lda_of(d), B + i * b_step,
-                ldb_of(d), 0.0f, C + i * c_step, d->N);
+        ati_gemm_threads(d->ta, d->tb, d->M, d->N, d->K, 1.0f, A + i * a_step, lda_of(d),
+                         B + i * b_step, ldb_of(d), 0.0f, C + i * c_step, d->N, d->threads);
 }
 
 /* --------------------------------------------------------------- backward */
@@ -96,10 +98,12 @@ static void mm_forward(const mm_dims *d, const float *A, const float *B, float *
 static void grad_a(const mm_dims *d, int rows, float *dA, const float *B, const float *dC) {
     if (!d->ta)
         // forward: C = A op(B)          =>  dA (rows, K) += dC op(B)^T
-        ati_gemm(0, !d->tb, rows, d->K, d->N, 1.0f, dC, d->N, B, ldb_of(d), 1.0f, dA, d->K);
+        ati_gemm_threads(0, !d->tb, rows, d->K, d->N, 1.0f, dC, d->N, B, ldb_of(d), 1.0f, dA,
+                         d->K, d->threads);
     else
         // forward: C = A^T op(B)        =>  dA (K, M) += op(B) dC^T
-        ati_gemm(d->tb, 1, d->K, rows, d->N, 1.0f, B, ldb_of(d), dC, d->N, 1.0f, dA, d->M);
+        ati_gemm_threads(d->tb, 1, d->K, rows, d->N, 1.0f, B, ldb_of(d), dC, d->N, 1.0f, dA,
+                         d->M, d->threads);
 }
 
 /* dB += gradient of one batch matrix; A as stored, dC (rows, N). */
@@ -107,10 +111,12 @@ static void grad_b(const mm_dims *d, int rows, float *dB, const float *A, const 
     int lda = d->ta ? d->M : d->K;
     if (!d->tb)
         // forward: C = op(A) B          =>  dB (K, N) += op(A)^T dC
-        ati_gemm(!d->ta, 0, d->K, d->N, rows, 1.0f, A, lda, dC, d->N, 1.0f, dB, d->N);
+        ati_gemm_threads(!d->ta, 0, d->K, d->N, rows, 1.0f, A, lda, dC, d->N, 1.0f, dB, d->N,
+                         d->threads);
     else
         // forward: C = op(A) B^T        =>  dB (N, K) += dC^T op(A)
-        ati_gemm(1, d->ta, d->N, d->K, rows, 1.0f, dC, d->N, A, lda, 1.0f, dB, d->K);
+        ati_gemm_threads(1, d->ta, d->N, d->K, rows, 1.0f, dC, d->N, A, lda, 1.0f, dB, d->K,
+                         d->threads);
 }
 
 static at_status matmul_backward(at_ctx *ctx, ati_node *node) {
@@ -146,6 +152,7 @@ at_status at_matmul(at_ctx *ctx, at_tensor **out, at_tensor *a, at_tensor *b, in
     AT_TRY(check_operand(ctx, b, "b"));
     mm_dims dims;
     AT_TRY(mm_plan(ctx, &dims, a, b, trans_a, trans_b));
+    dims.threads = ctx->threads;
 
     int shape[AT_MAX_DIMS]; // (..., M, N)
     for (int i = 0; i < a->ndim - 2; i++) shape[i] = a->shape[i];
