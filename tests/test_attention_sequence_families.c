@@ -856,6 +856,52 @@ static void key_value_threads(void) {
     free(data), free(outs[0]), free(outs[1]), free(grads[0]), free(grads[1]);
 }
 
+/* Additive attention with its key projection, its query projection and
+ * their gradients big enough to be cut between threads (B Tk = 320 rows of
+ * 128 against A = 256): the same bits on 1 and 2 threads. */
+static void additive_threads(void) {
+    enum { B = 16, TQ = 20, TK = 20, D = 128, A = 256 };
+    size_t nq = (size_t)B * TQ * D, nk = (size_t)B * TK * D;
+    at_rng rng;
+    at_rng_seed(&rng, 14);
+    float *qd = test_random_floats(nq, -1, 1, &rng), *kd = test_random_floats(nk, -1, 1, &rng);
+    size_t n = (size_t)B * TQ * D + nq + nk + 2 * (size_t)A * D;
+    float *runs[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    for (int run = 0; run < 2; run++) {
+        at_ctx *ctx;
+        at_ctx_options opts = {.num_threads = run ? 2 : 1};
+        at_ctx_create(&ctx, &opts);
+        at_params *params;
+        at_params_create(ctx, &params);
+        at_rng init;
+        at_rng_seed(&init, 15);
+        at_additive layer;
+        CHECK_OK(ctx, at_additive_init(ctx, &layer, params, "add", D, D, A, &init));
+        at_tensor *q, *k, *kp, *context, *loss;
+        CHECK_OK(ctx, at_tensor_from(ctx, &q, 3, (const int[]){B, TQ, D}, qd));
+        CHECK_OK(ctx, at_tensor_from(ctx, &k, 3, (const int[]){B, TK, D}, kd));
+        CHECK_OK(ctx, at_tensor_require_grad(ctx, q));
+        CHECK_OK(ctx, at_tensor_require_grad(ctx, k));
+        CHECK_OK(ctx, at_additive_project_keys(ctx, &layer, k, &kp));
+        CHECK_OK(ctx, at_additive_attend(ctx, &layer, q, kp, k, NULL, &context, NULL));
+        CHECK_OK(ctx, at_sum(ctx, &loss, context));
+        CHECK_OK(ctx, at_backward(ctx, loss));
+        float *to = runs[run];
+        memcpy(to, context->data, context->size * sizeof(float)), to += context->size;
+        memcpy(to, q->grad, nq * sizeof(float)), to += nq;
+        memcpy(to, k->grad, nk * sizeof(float)), to += nk;
+        memcpy(to, layer.W_a->grad, (size_t)A * D * sizeof(float)), to += (size_t)A * D;
+        memcpy(to, layer.U_a->grad, (size_t)A * D * sizeof(float));
+        at_params_free(params);
+        at_ctx_free(ctx);
+    }
+    CHECK(check_close("additive: output and gradients, 2 threads vs 1", runs[1], runs[0], n, 0,
+                      0) &&
+              !memcmp(runs[0], runs[1], n * sizeof(float)),
+          "additive attention: 1 and 2 threads differ");
+    free(qd), free(kd), free(runs[0]), free(runs[1]);
+}
+
 /* ====================================================== errors, modes */
 
 static void test_errors(void) {
@@ -1020,6 +1066,7 @@ int main(void) {
     test_forced_forward();
     test_key_value();
     key_value_threads();
+    additive_threads();
     test_errors();
     test_inference_mode();
     return test_finish("attention sequence families");

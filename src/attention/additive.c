@@ -79,17 +79,18 @@ at_status at_additive_init(at_ctx *ctx, at_additive *layer, at_params *params, c
 /* node->iarg: [0] rows R = B*Tk, [1] Dk, [2] O, [3] ld of W, [4] offset.
  * node->in: keys, W, bias (may be NULL). */
 static at_status project_block_backward(at_ctx *ctx, ati_node *node) {
-    (void)ctx;
     at_tensor *keys = node->in[0], *W = node->in[1], *bias = node->in[2];
     const float *dy = node->out->grad; // (R, O)
     int rows = node->iarg[0], dk = node->iarg[1], O = node->iarg[2];
     int ld = node->iarg[3], offset = node->iarg[4];
     // forward: y = keys W_blockᵀ + b        so dkeys += dy W_block
     if (keys->grad)
-        ati_gemm(0, 0, rows, dk, O, 1.0f, dy, O, W->data + offset, ld, 1.0f, keys->grad, dk);
+        ati_gemm_threads(0, 0, rows, dk, O, 1.0f, dy, O, W->data + offset, ld, 1.0f, keys->grad,
+                         dk, ctx->threads);
     // forward: y = keys W_blockᵀ + b        so dW_block += dyᵀ keys
     if (W->grad)
-        ati_gemm(1, 0, O, dk, rows, 1.0f, dy, O, keys->data, dk, 1.0f, W->grad + offset, ld);
+        ati_gemm_threads(1, 0, O, dk, rows, 1.0f, dy, O, keys->data, dk, 1.0f, W->grad + offset,
+                         ld, ctx->threads);
     // forward: y[r] = ... + b, every row   so db += the column sums of dy
     if (bias && bias->grad)
         for (int r = 0; r < rows; r++)
@@ -119,8 +120,9 @@ at_status attn_project_block(at_ctx *ctx, const char *op, at_tensor *keys, at_te
     if (bias)
         for (int r = 0; r < rows; r++)
             memcpy(y->data + (size_t)r * O, bias->data, O * sizeof(float));
-    // y (R, O) += keys (R, Dk) · W[:, offset : offset + Dk]ᵀ
-    ati_gemm(0, 1, rows, O, dk, 1.0f, keys->data, dk, W->data + offset, ld, 1.0f, y->data, O);
+    // y (R, O) += keys (R, Dk) · W[:, offset : offset + Dk]ᵀ, on the context's threads
+    ati_gemm_threads(0, 1, rows, O, dk, 1.0f, keys->data, dk, W->data + offset, ld, 1.0f, y->data,
+                     O, ctx->threads);
     if (track) {
         ati_node *node;
         AT_TRY(ati_tape_record(ctx, &node, op, project_block_backward, y, 3, inputs));
@@ -179,7 +181,8 @@ at_status attn_additive_scores(at_ctx *ctx, const attn_dims *d, const at_tensor 
     float *wq; // (B*Tq, A)
     AT_TRY(ati_scratch(ctx, (void **)&wq, (size_t)rows * A * sizeof(float)));
     // wq = q W[:, 0:Dq]ᵀ : (B*Tq, Dq) x (Dq, A)
-    ati_gemm(0, 1, (int)rows, A, d->dq, 1.0f, q, d->dq, W->data, ld, 0.0f, wq, A);
+    ati_gemm_threads(0, 1, (int)rows, A, d->dq, 1.0f, q, d->dq, W->data, ld, 0.0f, wq, A,
+                     ctx->threads);
     const int big = (long)rows * tk * A >= ADDITIVE_PARALLEL_MIN;
 #pragma omp parallel for num_threads(ctx->threads) if (big)
     for (long r = 0; r < rows; r++) {
@@ -231,9 +234,13 @@ at_status attn_additive_scores_backward(at_ctx *ctx, const attn_dims *d, at_tens
             for (int a = 0; a < A; a++)
                 v->grad[a] += dv_per_batch[(size_t)b * A + a];
     // forward: wq = q W[:, 0:Dq]ᵀ           so dq += d_wq W[:, 0:Dq]
-    if (dq) ati_gemm(0, 0, rows, d->dq, A, 1.0f, d_wq, A, W->data, ld, 1.0f, dq, d->dq);
+    if (dq)
+        ati_gemm_threads(0, 0, rows, d->dq, A, 1.0f, d_wq, A, W->data, ld, 1.0f, dq, d->dq,
+                         ctx->threads);
     // forward: wq = q W[:, 0:Dq]ᵀ           so dW[:, 0:Dq] += d_wqᵀ q
-    if (W->grad) ati_gemm(1, 0, A, d->dq, rows, 1.0f, d_wq, A, q, d->dq, 1.0f, W->grad, ld);
+    if (W->grad)
+        ati_gemm_threads(1, 0, A, d->dq, rows, 1.0f, d_wq, A, q, d->dq, 1.0f, W->grad, ld,
+                         ctx->threads);
     return AT_OK;
 }
 
