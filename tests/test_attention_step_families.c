@@ -1096,9 +1096,63 @@ static void test_threads_deterministic(void) {
     CHECK(memcmp(one, four, sizeof one) == 0, "additive: 1 and 4 threads give different bits");
 }
 
+/* Two steps of the seed's AttentionDecoder, wide enough that its gate
+ * products are cut between threads (B 32, S 128): s, logits and every
+ * gradient, one after another, into out. */
+static size_t seed_decoder_run_with_threads(int threads, float *out, size_t n) {
+    at_ctx *ctx = NULL;
+    at_ctx_options opts = {.num_threads = threads};
+    at_ctx_create(&ctx, &opts);
+    at_rng rng;
+    at_rng_seed(&rng, 98);
+    at_params *params;
+    at_params_create(ctx, &params);
+    at_attention_decoder dec;
+    const int B = 32, Tx = 12, Dh = 64, Y = 40, S = 128, V = 40, A = 64;
+    CHECK_OK(ctx, at_attention_decoder_init(ctx, &dec, params, "seed", Y, Dh, S, V, A, &rng));
+    at_tensor *ann, *y0, *kp, *s0, *s1, *s2, *l1, *l2, *sum1, *sum2, *loss;
+    at_tensor_new(ctx, &ann, 3, (const int[]){B, Tx, Dh});
+    at_tensor_new(ctx, &y0, 2, (const int[]){B, Y});
+    fill_uniform(ann->data, ann->size, -1, 1, &rng);
+    fill_uniform(y0->data, y0->size, -1, 1, &rng);
+    at_tensor_require_grad(ctx, ann);
+    CHECK_OK(ctx, at_additive_project_keys(ctx, &dec.attention, ann, &kp));
+    CHECK_OK(ctx, at_attention_decoder_start(ctx, &dec, ann, &s0));
+    CHECK_OK(ctx, at_attention_decoder_step(ctx, &dec, y0, s0, ann, kp, NULL, &s1, &l1, NULL));
+    CHECK_OK(ctx, at_attention_decoder_step(ctx, &dec, l1, s1, ann, kp, NULL, &s2, &l2, NULL));
+    CHECK_OK(ctx, at_sum(ctx, &sum1, l2));
+    CHECK_OK(ctx, at_sum(ctx, &sum2, s2));
+    CHECK_OK(ctx, at_add(ctx, &loss, sum1, sum2));
+    CHECK_OK(ctx, at_backward(ctx, loss));
+    size_t at = 0;
+    for (size_t j = 0; j < s2->size && at < n; j++) out[at++] = s2->data[j];
+    for (size_t j = 0; j < l2->size && at < n; j++) out[at++] = l2->data[j];
+    for (size_t j = 0; j < ann->size && at < n; j++) out[at++] = ann->grad[j];
+    for (int i = 0; i < at_params_count(params); i++) {
+        const at_tensor *w = at_params_get(params, i);
+        for (size_t j = 0; j < w->size && at < n; j++) out[at++] = w->grad[j];
+    }
+    at_params_free(params);
+    at_ctx_free(ctx);
+    return at;
+}
+
+static void test_seed_decoder_threads(void) {
+    enum { N = 1 << 20 };
+    float *one = malloc(N * sizeof(float)), *two = malloc(N * sizeof(float));
+    size_t n1 = seed_decoder_run_with_threads(1, one, N);
+    size_t n2 = seed_decoder_run_with_threads(2, two, N);
+    CHECK(n1 == n2 && n1 < N, "seed decoder: %zu against %zu values", n1, n2);
+    CHECK(check_close("seed decoder, 2 threads vs 1", two, one, n1, 0, 0) &&
+              memcmp(one, two, n1 * sizeof(float)) == 0,
+          "seed decoder: 1 and 2 threads give different bits");
+    free(one), free(two);
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
+    test_seed_decoder_threads();
     test_names_and_init();
     test_cases(additive_cases, COUNT(additive_cases), 1);
     test_cases(luong_cases, COUNT(luong_cases), 200);

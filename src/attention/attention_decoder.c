@@ -123,30 +123,33 @@ typedef struct linear_term {
     const at_tensor *W;
 } linear_term;
 
-/* pre (B, out) = b + Σ_k x_k W_kᵀ */
+/* pre (B, out) = b + Σ_k x_k W_kᵀ, the products on `threads` (the same bits
+ * for any number). */
 static void linear_sum(int B, int out, const linear_term *terms, int n, const at_tensor *b,
-                       float *pre) {
+                       float *pre, int threads) {
     for (int i = 0; i < B; i++)
         memcpy(pre + (size_t)i * out, b->data, out * sizeof(float));
     for (int k = 0; k < n; k++) {
         int in = terms[k].W->shape[1];
-        ati_gemm(0, 1, B, out, in, 1.0f, terms[k].x, in, terms[k].W->data, in, 1.0f, pre, out);
+        ati_gemm_threads(0, 1, B, out, in, 1.0f, terms[k].x, in, terms[k].W->data, in, 1.0f, pre,
+                         out, threads);
     }
 }
 
 /* Undo linear_sum for d_pre (B, out): dx_k += d_pre W_k, dW_k += d_preᵀ x_k,
  * db += the column sums of d_pre. */
 static void linear_sum_backward(int B, int out, const linear_term *terms, int n, at_tensor *b,
-                                const float *d_pre) {
+                                const float *d_pre, int threads) {
     for (int k = 0; k < n; k++) {
         int in = terms[k].W->shape[1];
         // forward: pre = ... + x_k W_kᵀ      so dx_k += d_pre W_k
         if (terms[k].dx)
-            ati_gemm(0, 0, B, in, out, 1.0f, d_pre, out, terms[k].W->data, in, 1.0f, terms[k].dx,
-                    in);
+            ati_gemm_threads(0, 0, B, in, out, 1.0f, d_pre, out, terms[k].W->data, in, 1.0f,
+                             terms[k].dx, in, threads);
         // forward: pre = ... + x_k W_kᵀ      so dW_k += d_preᵀ x_k
         if (terms[k].W->grad)
-            ati_gemm(1, 0, out, in, B, 1.0f, d_pre, out, terms[k].x, in, 1.0f, terms[k].W->grad, in);
+            ati_gemm_threads(1, 0, out, in, B, 1.0f, d_pre, out, terms[k].x, in, 1.0f,
+                             terms[k].W->grad, in, threads);
     }
     // forward: pre = b + ...                so db += the column sums of d_pre
     if (b->grad)
@@ -249,7 +252,7 @@ static at_status cell_backward(at_ctx *ctx, ati_node *node) {
     linear_term terms[3];
     // forward: pre_p = W_p y + U_p (r ∘ s_prev) + C_p c + b_p
     gate_terms(terms, m->W_p, m->U_p, m->C_p, y->data, y->grad, sv->rs, d_rs, c->data, c->grad);
-    linear_sum_backward(B, S, terms, 3, m->b_p, d_pre_p);
+    linear_sum_backward(B, S, terms, 3, m->b_p, d_pre_p, ctx->threads);
     for (size_t k = 0; k < n; k++) {
         float r = sv->r[k];
         // forward: rs = r ∘ s_prev
@@ -260,11 +263,11 @@ static at_status cell_backward(at_ctx *ctx, ati_node *node) {
     // forward: pre_z = W_z y + U_z s_prev + C_z c + b_z
     gate_terms(terms, m->W_z, m->U_z, m->C_z, y->data, y->grad, sp->data, sp->grad, c->data,
                c->grad);
-    linear_sum_backward(B, S, terms, 3, m->b_z, d_pre_z);
+    linear_sum_backward(B, S, terms, 3, m->b_z, d_pre_z, ctx->threads);
     // forward: pre_r = W_r y + U_r s_prev + C_r c + b_r
     gate_terms(terms, m->W_r, m->U_r, m->C_r, y->data, y->grad, sp->data, sp->grad, c->data,
                c->grad);
-    linear_sum_backward(B, S, terms, 3, m->b_r, d_pre_r);
+    linear_sum_backward(B, S, terms, 3, m->b_r, d_pre_r, ctx->threads);
     return AT_OK;
 }
 
@@ -285,10 +288,10 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
     linear_term terms[3];
     // r = σ(W_r y + U_r s_prev + C_r c + b_r)
     gate_terms(terms, m->W_r, m->U_r, m->C_r, y->data, NULL, sp->data, NULL, c->data, NULL);
-    linear_sum(B, S, terms, 3, m->b_r, sv.r);
+    linear_sum(B, S, terms, 3, m->b_r, sv.r, ctx->threads);
     // z = σ(W_z y + U_z s_prev + C_z c + b_z)
     gate_terms(terms, m->W_z, m->U_z, m->C_z, y->data, NULL, sp->data, NULL, c->data, NULL);
-    linear_sum(B, S, terms, 3, m->b_z, sv.z);
+    linear_sum(B, S, terms, 3, m->b_z, sv.z, ctx->threads);
     for (size_t k = 0; k < n; k++) {
         sv.r[k] = ati_fast_sigmoid(sv.r[k]);
         sv.z[k] = ati_fast_sigmoid(sv.z[k]);
@@ -296,7 +299,7 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
     }
     // s̃ = tanh(W_p y + U_p (r ∘ s_prev) + C_p c + b_p)
     gate_terms(terms, m->W_p, m->U_p, m->C_p, y->data, NULL, sv.rs, NULL, c->data, NULL);
-    linear_sum(B, S, terms, 3, m->b_p, sv.cand);
+    linear_sum(B, S, terms, 3, m->b_p, sv.cand, ctx->threads);
     for (size_t k = 0; k < n; k++) {
         sv.cand[k] = ati_fast_tanh(sv.cand[k]);
         // s = (1 − z) ∘ s_prev + z ∘ s̃
@@ -322,14 +325,13 @@ static at_status decoder_cell(at_ctx *ctx, const at_attention_decoder *m, at_ten
 
 /* node->in: y_prev, s_out, context, W_o, U_o, C_o, b_o. node->iarg[0]: B. */
 static at_status readout_backward(at_ctx *ctx, ati_node *node) {
-    (void)ctx;
     at_tensor *y = node->in[0], *s = node->in[1], *c = node->in[2];
     linear_term terms[3];
     // forward: logits = W_o y + U_o s_out + C_o c + b_o
     gate_terms(terms, node->in[3], node->in[4], node->in[5], y->data, y->grad, s->data, s->grad,
                c->data, c->grad);
     linear_sum_backward(node->iarg[0], node->in[3]->shape[0], terms, 3, node->in[6],
-                        node->out->grad);
+                        node->out->grad, ctx->threads);
     return AT_OK;
 }
 
@@ -343,7 +345,7 @@ static at_status decoder_readout(at_ctx *ctx, const at_attention_decoder *m, at_
     linear_term terms[3];
     // logits = W_o y + U_o s_out + C_o c + b_o
     gate_terms(terms, m->W_o, m->U_o, m->C_o, y->data, NULL, s->data, NULL, c->data, NULL);
-    linear_sum(B, V, terms, 3, m->b_o, out->data);
+    linear_sum(B, V, terms, 3, m->b_o, out->data, ctx->threads);
     if (track) {
         ati_node *node;
         AT_TRY(ati_tape_record(ctx, &node, "attention_decoder_readout", readout_backward, out, 7,
