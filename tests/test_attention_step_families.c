@@ -1096,6 +1096,62 @@ static void test_threads_deterministic(void) {
     CHECK(memcmp(one, four, sizeof one) == 0, "additive: 1 and 4 threads give different bits");
 }
 
+/* Luong's general, location and concat scores with the attentional layer
+ * W_c, wide enough that their products are cut between threads: context,
+ * h_tilde and every gradient, one after another, into out. */
+static size_t luong_run_with_threads(int threads, at_score score, float *out, size_t n) {
+    at_ctx *ctx = NULL;
+    at_ctx_options opts = {.num_threads = threads};
+    at_ctx_create(&ctx, &opts);
+    at_rng rng;
+    at_rng_seed(&rng, 97);
+    at_params *params;
+    at_params_create(ctx, &params);
+    at_luong luong;
+    const int B = 16, tq = 8, tk = 24, D = 128, Dc = 128;
+    CHECK_OK(ctx, at_luong_init(ctx, &luong, params, "l", score, D, D, 64, tk, Dc, &rng));
+    at_tensor *q, *k, *kp, *c, *ht, *loss;
+    at_tensor_new(ctx, &q, 3, (const int[]){B, tq, D});
+    at_tensor_new(ctx, &k, 3, (const int[]){B, tk, D});
+    fill_uniform(q->data, q->size, -1, 1, &rng);
+    fill_uniform(k->data, k->size, -1, 1, &rng);
+    at_tensor_require_grad(ctx, q);
+    at_tensor_require_grad(ctx, k);
+    CHECK_OK(ctx, at_luong_project_keys(ctx, &luong, k, &kp));
+    CHECK_OK(ctx, at_luong_attend(ctx, &luong, q, kp, k, NULL, &c, NULL));
+    CHECK_OK(ctx, at_luong_attentional(ctx, &luong, c, q, &ht));
+    CHECK_OK(ctx, at_sum(ctx, &loss, ht));
+    CHECK_OK(ctx, at_backward(ctx, loss));
+    size_t at = 0;
+    const at_tensor *values[2] = {c, ht}, *grads[2] = {q, k};
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < values[i]->size && at < n; j++) out[at++] = values[i]->data[j];
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < grads[i]->size && at < n; j++) out[at++] = grads[i]->grad[j];
+    for (int i = 0; i < at_params_count(params); i++) {
+        const at_tensor *w = at_params_get(params, i);
+        for (size_t j = 0; j < w->size && at < n; j++) out[at++] = w->grad[j];
+    }
+    at_params_free(params);
+    at_ctx_free(ctx);
+    return at;
+}
+
+static void test_luong_threads(void) {
+    enum { N = 1 << 20 };
+    const at_score scores[3] = {AT_SCORE_GENERAL, AT_SCORE_LOCATION, AT_SCORE_CONCAT};
+    float *one = malloc(N * sizeof(float)), *two = malloc(N * sizeof(float));
+    for (int i = 0; i < 3; i++) {
+        size_t n1 = luong_run_with_threads(1, scores[i], one, N);
+        size_t n2 = luong_run_with_threads(2, scores[i], two, N);
+        CHECK(n1 == n2 && n1 < N, "luong score %d: %zu against %zu values", i, n1, n2);
+        CHECK(check_close("luong, 2 threads vs 1", two, one, n1, 0, 0) &&
+                  memcmp(one, two, n1 * sizeof(float)) == 0,
+              "luong score %d: 1 and 2 threads give different bits", i);
+    }
+    free(one), free(two);
+}
+
 /* Two steps of the seed's AttentionDecoder, wide enough that its gate
  * products are cut between threads (B 32, S 128): s, logits and every
  * gradient, one after another, into out. */
@@ -1153,6 +1209,7 @@ static void test_seed_decoder_threads(void) {
 
 int main(void) {
     test_seed_decoder_threads();
+    test_luong_threads();
     test_names_and_init();
     test_cases(additive_cases, COUNT(additive_cases), 1);
     test_cases(luong_cases, COUNT(luong_cases), 200);

@@ -210,11 +210,13 @@ at_status luong_scores(at_ctx *ctx, const at_luong *layer, const attn_dims *d, c
     case AT_SCORE_DOT:
     case AT_SCORE_GENERAL: // score[i][s] = h_i · keys_proj_s : (Tq, Dq) x (Dq, Tk) per batch row
         for (int b = 0; b < B; b++)
-            ati_gemm(0, 1, tq, tk, dq, 1.0f, q + (size_t)b * tq * dq, dq, kp + (size_t)b * tk * dq,
-                    dq, 0.0f, scores + (size_t)b * tq * tk, tk);
+            ati_gemm_threads(0, 1, tq, tk, dq, 1.0f, q + (size_t)b * tq * dq, dq,
+                             kp + (size_t)b * tk * dq, dq, 0.0f, scores + (size_t)b * tq * tk, tk,
+                             ctx->threads);
         return AT_OK;
     case AT_SCORE_LOCATION: // score[i][s] = (W_a h_i)[s], s < Tk : (B*Tq, Dq) x (Dq, Tk)
-        ati_gemm(0, 1, B * tq, tk, dq, 1.0f, q, dq, layer->W_a->data, dq, 0.0f, scores, tk);
+        ati_gemm_threads(0, 1, B * tq, tk, dq, 1.0f, q, dq, layer->W_a->data, dq, 0.0f, scores, tk,
+                         ctx->threads);
         return AT_OK;
     case AT_SCORE_CONCAT: {   // score = v_aᵀ tanh(W_a[:, :Dq] h_i + keys_proj_s)
         float *hidden = NULL; // (B, Tq, Tk, A), kept only for backward
@@ -239,19 +241,21 @@ at_status luong_scores_backward(at_ctx *ctx, const at_luong *layer, const attn_d
             const float *ds = d_scores + (size_t)b * tq * tk; // (Tq, Tk)
             // forward: score[i][s] = h_i · keys_proj_s      so dq += ds keys_proj
             if (dq)
-                ati_gemm(0, 0, tq, D, tk, 1.0f, ds, tk, kp + (size_t)b * tk * D, D, 1.0f,
-                        dq + (size_t)b * tq * D, D);
+                ati_gemm_threads(0, 0, tq, D, tk, 1.0f, ds, tk, kp + (size_t)b * tk * D, D, 1.0f,
+                                 dq + (size_t)b * tq * D, D, ctx->threads);
             // forward: score[i][s] = h_i · keys_proj_s      so dkeys_proj += dsᵀ q
             if (dkp)
-                ati_gemm(1, 0, tk, D, tq, 1.0f, ds, tk, q + (size_t)b * tq * D, D, 1.0f,
-                        dkp + (size_t)b * tk * D, D);
+                ati_gemm_threads(1, 0, tk, D, tq, 1.0f, ds, tk, q + (size_t)b * tq * D, D, 1.0f,
+                                 dkp + (size_t)b * tk * D, D, ctx->threads);
         }
         return AT_OK;
     case AT_SCORE_LOCATION:
         // forward: score[i][s] = (W_a h_i)[s]              so dq += ds W_a[:Tk]
-        if (dq) ati_gemm(0, 0, B * tq, D, tk, 1.0f, d_scores, tk, W->data, D, 1.0f, dq, D);
+        if (dq) ati_gemm_threads(0, 0, B * tq, D, tk, 1.0f, d_scores, tk, W->data, D, 1.0f, dq, D,
+                                 ctx->threads);
         // forward: score[i][s] = (W_a h_i)[s]              so dW_a[:Tk] += dsᵀ q
-        if (W->grad) ati_gemm(1, 0, tk, D, B * tq, 1.0f, d_scores, tk, q, D, 1.0f, W->grad, D);
+        if (W->grad) ati_gemm_threads(1, 0, tk, D, B * tq, 1.0f, d_scores, tk, q, D, 1.0f, W->grad,
+                                      D, ctx->threads);
         return AT_OK;
     case AT_SCORE_CONCAT:
         // forward: score = v_aᵀ tanh(W_a[:, :Dq] h_i + keys_proj_s)
@@ -342,13 +346,17 @@ static at_status attentional_backward(at_ctx *ctx, ati_node *node) {
     for (size_t k = 0; k < (size_t)rows * dc; k++)
         dpre[k] = dht[k] * (1.0f - ht[k] * ht[k]);
     // forward: pre = c W_c[:, :Dv]ᵀ + h W_c[:, Dv:]ᵀ      so dc += dpre W_c[:, :Dv]
-    if (c->grad) ati_gemm(0, 0, rows, dv, dc, 1.0f, dpre, dc, W_c->data, ld, 1.0f, c->grad, dv);
+    if (c->grad) ati_gemm_threads(0, 0, rows, dv, dc, 1.0f, dpre, dc, W_c->data, ld, 1.0f, c->grad,
+                                  dv, ctx->threads);
     // forward: pre = c W_c[:, :Dv]ᵀ + h W_c[:, Dv:]ᵀ      so dh += dpre W_c[:, Dv:]
-    if (h->grad) ati_gemm(0, 0, rows, dq, dc, 1.0f, dpre, dc, W_c->data + dv, ld, 1.0f, h->grad, dq);
+    if (h->grad) ati_gemm_threads(0, 0, rows, dq, dc, 1.0f, dpre, dc, W_c->data + dv, ld, 1.0f,
+                                  h->grad, dq, ctx->threads);
     // forward: the same line                              so dW_c += dpreᵀ [c; h]
     if (W_c->grad) {
-        ati_gemm(1, 0, dc, dv, rows, 1.0f, dpre, dc, c->data, dv, 1.0f, W_c->grad, ld);
-        ati_gemm(1, 0, dc, dq, rows, 1.0f, dpre, dc, h->data, dq, 1.0f, W_c->grad + dv, ld);
+        ati_gemm_threads(1, 0, dc, dv, rows, 1.0f, dpre, dc, c->data, dv, 1.0f, W_c->grad, ld,
+                         ctx->threads);
+        ati_gemm_threads(1, 0, dc, dq, rows, 1.0f, dpre, dc, h->data, dq, 1.0f, W_c->grad + dv, ld,
+                         ctx->threads);
     }
     return AT_OK;
 }
@@ -394,9 +402,10 @@ at_status at_luong_attentional(at_ctx *ctx, const at_luong *layer, at_tensor *co
     at_tensor *y;
     AT_TRY(ati_result(ctx, &y, queries->ndim, shape, track));
     // pre (R, Dc) = c W_c[:, :Dv]ᵀ + h W_c[:, Dv:]ᵀ
-    ati_gemm(0, 1, rows, dc, dv, 1.0f, context->data, dv, layer->W_c->data, ld, 0.0f, y->data, dc);
-    ati_gemm(0, 1, rows, dc, dq, 1.0f, queries->data, dq, layer->W_c->data + dv, ld, 1.0f, y->data,
-            dc);
+    ati_gemm_threads(0, 1, rows, dc, dv, 1.0f, context->data, dv, layer->W_c->data, ld, 0.0f,
+                     y->data, dc, ctx->threads);
+    ati_gemm_threads(0, 1, rows, dc, dq, 1.0f, queries->data, dq, layer->W_c->data + dv, ld, 1.0f,
+                     y->data, dc, ctx->threads);
     // h̃ = tanh(pre)
     for (size_t k = 0; k < y->size; k++)
         y->data[k] = ati_fast_tanh(y->data[k]);
