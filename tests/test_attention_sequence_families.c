@@ -902,6 +902,56 @@ static void additive_threads(void) {
     free(qd), free(kd), free(runs[0]), free(runs[1]);
 }
 
+/* The static forms (HAN's and the feature attention) over B T = 512 words
+ * of 128, where their projections are cut between threads: outputs,
+ * weights and gradients the same bits on 1 and 2 threads. */
+static void static_threads(void) {
+    enum { B = 16, T = 32, D = 128, A = 128 };
+    size_t nh = (size_t)B * T * D;
+    at_rng rng;
+    at_rng_seed(&rng, 16);
+    float *hd = test_random_floats(nh, -1, 1, &rng);
+    /* room for the outputs, the weights (at most one per input value) and the gradients */
+    size_t room = 2 * ((size_t)B * D + 2 * nh) + (size_t)A * D + (size_t)D * D, n = 0;
+    float *runs[2] = {malloc(room * sizeof(float)), malloc(room * sizeof(float))};
+    for (int run = 0; run < 2; run++) {
+        at_ctx *ctx;
+        at_ctx_options opts = {.num_threads = run ? 2 : 1};
+        at_ctx_create(&ctx, &opts);
+        at_params *params;
+        at_params_create(ctx, &params);
+        at_rng init;
+        at_rng_seed(&init, 17);
+        at_han_attention han;
+        at_feature_attention feature;
+        CHECK_OK(ctx, at_han_attention_init(ctx, &han, params, "han", D, A, &init));
+        CHECK_OK(ctx, at_feature_attention_init(ctx, &feature, params, "feat", D, &init));
+        float *to = runs[run];
+        for (int form = 0; form < 2; form++) {
+            at_tensor *h, *out, *w, *loss;
+            CHECK_OK(ctx, at_tensor_from(ctx, &h, 3, (const int[]){B, T, D}, hd));
+            CHECK_OK(ctx, at_tensor_require_grad(ctx, h));
+            if (form == 0) CHECK_OK(ctx, at_han_attention_forward(ctx, &han, h, NULL, &out, &w));
+            else CHECK_OK(ctx, at_feature_attention_forward(ctx, &feature, h, NULL, &out, &w));
+            CHECK_OK(ctx, at_sum(ctx, &loss, out));
+            CHECK_OK(ctx, at_backward(ctx, loss));
+            CHECK(out->size <= (size_t)B * D && w->size <= nh, "static: unexpected sizes");
+            memcpy(to, out->data, out->size * sizeof(float)), to += out->size;
+            memcpy(to, w->data, w->size * sizeof(float)), to += w->size;
+            memcpy(to, h->grad, nh * sizeof(float)), to += nh;
+        }
+        memcpy(to, han.W->grad, (size_t)A * D * sizeof(float)), to += (size_t)A * D;
+        memcpy(to, feature.W->grad, (size_t)D * D * sizeof(float)), to += (size_t)D * D;
+        n = (size_t)(to - runs[run]);
+        at_params_free(params);
+        at_ctx_free(ctx);
+    }
+    CHECK(check_close("static forms, 2 threads vs 1", runs[1], runs[0], n, 0, 0) &&
+              !memcmp(runs[0], runs[1], n * sizeof(float)),
+          "static attention: 1 and 2 threads differ");
+    free(hd), free(runs[0]), free(runs[1]);
+}
+
 /* ====================================================== errors, modes */
 
 static void test_errors(void) {
@@ -1067,6 +1117,7 @@ int main(void) {
     test_key_value();
     key_value_threads();
     additive_threads();
+    static_threads();
     test_errors();
     test_inference_mode();
     return test_finish("attention sequence families");

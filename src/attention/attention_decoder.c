@@ -171,9 +171,11 @@ static at_status start_backward(at_ctx *ctx, ati_node *node) {
     for (size_t k = 0; k < (size_t)B * S; k++)
         d_pre[k] = ds0[k] * (1.0f - s0[k] * s0[k]);
     // forward: pre = h_1 W_sᵀ, h_1 = annotations[:, 0, :]   so dh_1 += d_pre W_s
-    if (ann->grad) ati_gemm(0, 0, B, dh, S, 1.0f, d_pre, S, W_s->data, dh, 1.0f, ann->grad, tx * dh);
+    if (ann->grad) ati_gemm_threads(0, 0, B, dh, S, 1.0f, d_pre, S, W_s->data, dh, 1.0f, ann->grad,
+                                    tx * dh, ctx->threads);
     // forward: pre = h_1 W_sᵀ                              so dW_s += d_preᵀ h_1
-    if (W_s->grad) ati_gemm(1, 0, S, dh, B, 1.0f, d_pre, S, ann->data, tx * dh, 1.0f, W_s->grad, dh);
+    if (W_s->grad) ati_gemm_threads(1, 0, S, dh, B, 1.0f, d_pre, S, ann->data, tx * dh, 1.0f,
+                                    W_s->grad, dh, ctx->threads);
     return AT_OK;
 }
 
@@ -192,7 +194,8 @@ at_status at_attention_decoder_start(at_ctx *ctx, const at_attention_decoder *de
     at_tensor *s;
     AT_TRY(ati_result(ctx, &s, 2, (int[]){B, S}, track));
     // pre (B, S) = h_1 W_sᵀ, h_1 = annotations[:, 0, :] (row stride Tx*Dh)
-    ati_gemm(0, 1, B, S, dh, 1.0f, annotations->data, tx * dh, dec->W_s->data, dh, 0.0f, s->data, S);
+    ati_gemm_threads(0, 1, B, S, dh, 1.0f, annotations->data, tx * dh, dec->W_s->data, dh, 0.0f,
+                     s->data, S, ctx->threads);
     // s_0 = tanh(pre)
     for (size_t k = 0; k < s->size; k++)
         s->data[k] = ati_fast_tanh(s->data[k]);

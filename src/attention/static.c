@@ -72,10 +72,10 @@ static at_status check_param(at_ctx *ctx, const char *op, const char *what, cons
 
 /* u (R, n) = tanh(x (R, in) Wᵀ + b), W (n, in). */
 static void project_tanh(int rows, int in, int n, const float *x, const float *W, const float *b,
-                         float *u) {
+                         float *u, int threads) {
     for (int r = 0; r < rows; r++)
         memcpy(u + (size_t)r * n, b, (size_t)n * sizeof(float));
-    ati_gemm(0, 1, rows, n, in, 1.0f, x, in, W, in, 1.0f, u, n);
+    ati_gemm_threads(0, 1, rows, n, in, 1.0f, x, in, W, in, 1.0f, u, n, threads);
     for (size_t i = 0; i < (size_t)rows * n; i++)
         u[i] = ati_fast_tanh(u[i]);
 }
@@ -83,13 +83,15 @@ static void project_tanh(int rows, int in, int n, const float *x, const float *W
 /* From du (R, n), the gradient reaching u = tanh(x Wᵀ + b), accumulate dx,
  * dW, db where wanted. du is overwritten with the pre-activation gradient. */
 static void project_tanh_backward(int rows, int in, int n, at_tensor *x, at_tensor *W, at_tensor *b,
-                                  const float *u, float *du) {
+                                  const float *u, float *du, int threads) {
     // forward: u = tanh(pre)
     for (size_t i = 0; i < (size_t)rows * n; i++)
         du[i] *= 1.0f - u[i] * u[i];
     // forward: pre = x Wᵀ + b
-    if (x->grad) ati_gemm(0, 0, rows, in, n, 1.0f, du, n, W->data, in, 1.0f, x->grad, in);
-    if (W->grad) ati_gemm(1, 0, n, in, rows, 1.0f, du, n, x->data, in, 1.0f, W->grad, in);
+    if (x->grad) ati_gemm_threads(0, 0, rows, in, n, 1.0f, du, n, W->data, in, 1.0f, x->grad, in,
+                                  threads);
+    if (W->grad) ati_gemm_threads(1, 0, n, in, rows, 1.0f, du, n, x->data, in, 1.0f, W->grad, in,
+                                  threads);
     if (b->grad)
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < n; k++)
@@ -172,7 +174,7 @@ static at_status han_backward(at_ctx *ctx, ati_node *node) {
             d_u[r * A + a] = d_score[r] * u_w->data[a];
             if (u_w->grad) u_w->grad[a] += d_score[r] * u[r * A + a];
         }
-    project_tanh_backward(B * T, D, A, h, W, b, u, d_u);
+    project_tanh_backward(B * T, D, A, h, W, b, u, d_u, ctx->threads);
     return AT_OK;
 }
 
@@ -207,7 +209,7 @@ at_status at_han_attention_forward(at_ctx *ctx, const at_han_attention *layer, a
     AT_TRY(ati_scratch(ctx, (void **)&keep_scratch, (size_t)T));
 
     // u = tanh(h Wᵀ + b)
-    project_tanh(B * T, D, A, h->data, layer->W->data, layer->b->data, u);
+    project_tanh(B * T, D, A, h->data, layer->W->data, layer->b->data, u, ctx->threads);
     for (int r = 0; r < B; r++) {
         // score[t] = u[r, t] · u_w
         for (int t = 0; t < T; t++) {
@@ -300,7 +302,7 @@ static at_status feature_backward(at_ctx *ctx, ati_node *node) {
             da_r[i] = a_r[i] * (da_r[i] - dot[i % (size_t)D]);
         }
     }
-    project_tanh_backward(B * T, D, D, h, W, b, saved->u, d_alpha);
+    project_tanh_backward(B * T, D, D, h, W, b, saved->u, d_alpha, ctx->threads);
     return AT_OK;
 }
 
@@ -356,7 +358,7 @@ at_status at_feature_attention_forward(at_ctx *ctx, const at_feature_attention *
     AT_TRY(ati_scratch(ctx, (void **)&inv_sum, (size_t)D * sizeof(float)));   // (D)
 
     // u = tanh(h Wᵀ + b)
-    project_tanh(B * T, D, D, h->data, layer->W->data, layer->b->data, u);
+    project_tanh(B * T, D, D, h->data, layer->W->data, layer->b->data, u, ctx->threads);
     for (int r = 0; r < B; r++) {
         size_t off = (size_t)r * T * D;
         feature_normalise(u + off, &view, (size_t)r, T, D, layer->eps, inv_sum, alpha + off);
