@@ -92,10 +92,7 @@ static at_status project_block_backward(at_ctx *ctx, ati_node *node) {
         ati_gemm_threads(1, 0, O, dk, rows, 1.0f, dy, O, keys->data, dk, 1.0f, W->grad + offset,
                          ld, ctx->threads);
     // forward: y[r] = ... + b, every row   so db += the column sums of dy
-    if (bias && bias->grad)
-        for (int r = 0; r < rows; r++)
-            for (int o = 0; o < O; o++)
-                bias->grad[o] += dy[(size_t)r * O + o];
+    if (bias && bias->grad) ati_add_column_sums(bias->grad, dy, rows, O, ctx->threads);
     return AT_OK;
 }
 

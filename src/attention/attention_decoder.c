@@ -152,10 +152,7 @@ static void linear_sum_backward(int B, int out, const linear_term *terms, int n,
                              terms[k].W->grad, in, threads);
     }
     // forward: pre = b + ...                so db += the column sums of d_pre
-    if (b->grad)
-        for (int i = 0; i < B; i++)
-            for (int o = 0; o < out; o++)
-                b->grad[o] += d_pre[(size_t)i * out + o];
+    if (b->grad) ati_add_column_sums(b->grad, d_pre, B, out, threads);
 }
 
 /* ------------------------------------------------------------- start */

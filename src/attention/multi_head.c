@@ -163,17 +163,33 @@ static at_status check_multi_head(at_ctx *ctx, const char *op, const at_multi_he
 /* The one head split/merge. to_heads = 1: heads (B, H, T, hd) += flat
  * (B, T, E); to_heads = 0: flat (B, T, E) += heads (B, H, T, hd).
  * Always adds, so it serves forward (into zeroed buffers) and backward. */
-static void move_heads(int to_heads, int B, int T, int H, int hd, const float *src, float *dst) {
+static void move_head(int to_heads, int b, int h, int T, int H, int hd, const float *src,
+                      float *dst) {
     int E = H * hd;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int t = 0; t < T; t++) {
-                size_t flat = ((size_t)b * T + t) * E + (size_t)h * hd;
-                size_t head = (((size_t)b * H + h) * T + t) * hd;
-                const float *from = src + (to_heads ? flat : head);
-                float *to = dst + (to_heads ? head : flat);
-                for (int i = 0; i < hd; i++) to[i] += from[i];
-            }
+    for (int t = 0; t < T; t++) {
+        size_t flat = ((size_t)b * T + t) * E + (size_t)h * hd;
+        size_t head = (((size_t)b * H + h) * T + t) * hd;
+        const float *from = src + (to_heads ? flat : head);
+        float *to = dst + (to_heads ? head : flat);
+        for (int i = 0; i < hd; i++) to[i] += from[i];
+    }
+}
+
+/* Each (b, h) touches its own elements, so large moves are cut between
+ * threads by (b, h): the same bits for any number. */
+enum { MOVE_HEADS_PARALLEL_MIN = 1 << 16 };
+
+static void move_heads(int to_heads, int B, int T, int H, int hd, const float *src, float *dst,
+                       int threads) {
+    long pieces = (long)B * H;
+    if (threads <= 1 || pieces < 2 || pieces * T * hd < MOVE_HEADS_PARALLEL_MIN) {
+        for (long p = 0; p < pieces; p++)
+            move_head(to_heads, (int)(p / H), (int)(p % H), T, H, hd, src, dst);
+        return;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long p = 0; p < pieces; p++)
+        move_head(to_heads, (int)(p / H), (int)(p % H), T, H, hd, src, dst);
 }
 
 /* y (R, out) = x (R, in) Wᵀ + b, W (out, in), b (out); y is overwritten.
@@ -193,9 +209,7 @@ static void linear_backward(int rows, int in, int out, const float *x, const flo
     // forward: y = x Wᵀ + b              so dW += dyᵀ x : (out, R) x (R, in)
     if (dW) ati_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in, threads);
     // forward: y[r, :] = ... + b          so db += Σ_r dy[r, :]
-    if (db)
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < out; k++) db[k] += dy[(size_t)r * out + k];
+    if (db) ati_add_column_sums(db, dy, rows, out, threads);
 }
 
 /* A float pointer offset into t's gradient, or NULL when t has none. */
@@ -224,7 +238,7 @@ static at_status in_proj_backward(at_ctx *ctx, ati_node *node) {
     float *d_proj; // (B, T, E)
     AT_TRY(attn_scratch_floats(ctx, &d_proj, (size_t)rows * E));
     // forward: heads (B, H, T, E/H) = proj (B, T, E) split into heads
-    move_heads(0, B, T, H, E / H, node->out->grad, d_proj);
+    move_heads(0, B, T, H, E / H, node->out->grad, d_proj, ctx->threads);
     // forward: proj = x W_partᵀ + b_part, W_part (E, in)
     size_t b_off = (size_t)part * E;
     linear_backward(rows, in, E, x->data, W->data + w_off, d_proj, x->grad, grad_at(W, w_off),
@@ -249,7 +263,7 @@ static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, 
     AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
     linear_forward(B * T, in, E, x->data, W->data + w_off,
                    layer->in_proj_bias->data + (size_t)part * E, proj, ctx->threads);
-    move_heads(1, B, T, H, E / H, proj, heads->data);
+    move_heads(1, B, T, H, E / H, proj, heads->data, ctx->threads);
     if (track) {
         ati_node *node;
         AT_TRY(ati_tape_record(ctx, &node, "multi_head_in_proj", in_proj_backward, heads, 3,
@@ -273,7 +287,7 @@ static at_status out_proj_backward(at_ctx *ctx, ati_node *node) {
     linear_backward(rows, E, O, merged, W_O->data, node->out->grad, d_merged, W_O->grad,
                     b_O->grad, ctx->threads);
     // forward: merged (B, Tq, E) = heads (B, H, Tq, E/H) concatenated
-    if (heads->grad) move_heads(1, B, T, H, hd, d_merged, heads->grad);
+    if (heads->grad) move_heads(1, B, T, H, hd, d_merged, heads->grad, ctx->threads);
     return AT_OK;
 }
 
@@ -289,7 +303,7 @@ static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *he
     AT_TRY(ati_result_uninit(ctx, &out, 3, shape, track)); // every element written
     float *merged; // (B, Tq, E)
     AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
-    move_heads(0, B, T, H, hd, heads->data, merged);
+    move_heads(0, B, T, H, hd, heads->data, merged, ctx->threads);
     linear_forward(B * T, E, O, merged, layer->out_proj_weight->data,
                    layer->out_proj_bias->data, out->data, ctx->threads);
     if (track) {

@@ -92,10 +92,7 @@ static void project_tanh_backward(int rows, int in, int n, at_tensor *x, at_tens
                                   threads);
     if (W->grad) ati_gemm_threads(1, 0, n, in, rows, 1.0f, du, n, x->data, in, 1.0f, W->grad, in,
                                   threads);
-    if (b->grad)
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < n; k++)
-                b->grad[k] += du[(size_t)r * n + k];
+    if (b->grad) ati_add_column_sums(b->grad, du, rows, n, threads);
 }
 
 /* The weights a caller asked for (tracked like the output), or scratch. */

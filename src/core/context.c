@@ -150,9 +150,26 @@ at_status ati_scratch(at_ctx *ctx, void **out, size_t bytes) {
     return AT_OK;
 }
 
+/* Blocks from this size up are zeroed on the context's threads. */
+#define ZERO_PARALLEL_MIN ((size_t)1 << 20)
+#define ZERO_CHUNK ((size_t)1 << 16)
+
+static void zero_bytes(char *p, size_t bytes, int threads) {
+    if (threads <= 1 || bytes < ZERO_PARALLEL_MIN) {
+        memset(p, 0, bytes);
+        return;
+    }
+    long chunks = (long)((bytes + ZERO_CHUNK - 1) / ZERO_CHUNK);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long c = 0; c < chunks; c++) {
+        size_t at = (size_t)c * ZERO_CHUNK;
+        memset(p + at, 0, bytes - at < ZERO_CHUNK ? bytes - at : ZERO_CHUNK);
+    }
+}
+
 at_status ati_scratch_zero(at_ctx *ctx, void **out, size_t bytes) {
     AT_TRY(ati_scratch(ctx, out, bytes));
-    memset(*out, 0, bytes);
+    zero_bytes(*out, bytes, ctx->threads);
     return AT_OK;
 }
 

@@ -42,9 +42,7 @@ static at_status dense_backward(at_ctx *ctx, ati_node *node) {
         ati_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x->data, in, 1.0f, weight->grad, in,
                         ctx->threads);
     // forward: y[r] = ... + b, every row so db += the column sums of dy
-    if (bias && bias->grad)
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < out; k++) bias->grad[k] += dy[(size_t)r * out + k];
+    if (bias && bias->grad) ati_add_column_sums(bias->grad, dy, rows, out, ctx->threads);
     return AT_OK;
 }
 

@@ -208,13 +208,10 @@ void rnn_gather_output_grad(const rnn_dims *d, int s, const float *dout, int ld,
     }
 }
 
-/* sums (n) = the column sums of m (rows, n) */
-static void column_sums(float *restrict sums, const float *m, int rows, int n) {
+/* sums (n) = the column sums of m (rows, n), on `threads` */
+static void column_sums(float *restrict sums, const float *m, int rows, int n, int threads) {
     memset(sums, 0, (size_t)n * sizeof(float));
-    for (int r = 0; r < rows; r++) {
-        const float *row = m + (size_t)r * n;
-        for (int k = 0; k < n; k++) sums[k] += row[k];
-    }
+    ati_add_column_sums(sums, m, rows, n, threads);
 }
 
 static void add_to(float *restrict dst, const float *restrict src, int n) {
@@ -258,7 +255,7 @@ void rnn_backward_weights(const rnn_dims *d, const rnn_weights *w, const float *
                         dxs, d->I, threads);
     int have_sums = 0;
     if (w->bias_ih->grad) {
-        column_sums(bias_sums, d_proj, rows, GH);
+        column_sums(bias_sums, d_proj, rows, GH, threads);
         have_sums = 1;
         add_to(w->bias_ih->grad, bias_sums, GH);
     }
@@ -268,7 +265,7 @@ void rnn_backward_weights(const rnn_dims *d, const rnn_weights *w, const float *
                         w->weight_hh->grad, d->H, threads);
     if (w->bias_hh->grad) {
         // an LSTM passes one buffer for both halves: the same column sums
-        if (!have_sums || d_hidden != d_proj) column_sums(bias_sums, d_hidden, rows, GH);
+        if (!have_sums || d_hidden != d_proj) column_sums(bias_sums, d_hidden, rows, GH, threads);
         add_to(w->bias_hh->grad, bias_sums, GH);
     }
 }

@@ -142,17 +142,35 @@ static void ln_backward_x(at_ctx *ctx, const ln_parts *p, float *dx, const float
     }
 }
 
-/* dgamma and dbeta sum over rows; serial so the sum order never changes. */
-static void ln_backward_affine(const ln_parts *p, float *dgamma, float *dbeta,
-                               const float *dy) {
+/* dgamma and dbeta sum over rows, in row order for every feature, so the
+ * sum order never changes; the features are cut between threads (each
+ * thread owns whole features), which keeps that order. */
+static void ln_backward_affine_range(const ln_parts *p, float *dgamma, float *dbeta,
+                                     const float *dy, int j0, int j1) {
     for (size_t r = 0; r < p->rows; r++) {
         const float *xr = p->x + r * (size_t)p->n, *dyr = dy + r * (size_t)p->n; // (n)
-        for (int j = 0; j < p->n; j++) {
+        for (int j = j0; j < j1; j++) {
             float xhat = (xr[j] - p->mean[r]) * p->rstd[r];
             // forward: y[j] = xhat[j] * gamma[j] + beta[j]
             if (dgamma) dgamma[j] += dyr[j] * xhat;
             if (dbeta) dbeta[j] += dyr[j];
         }
+    }
+}
+
+enum { AFFINE_BLOCK = 32 }; /* features per piece of work */
+
+static void ln_backward_affine(at_ctx *ctx, const ln_parts *p, float *dgamma, float *dbeta,
+                               const float *dy) {
+    int blocks = (p->n + AFFINE_BLOCK - 1) / AFFINE_BLOCK;
+    if (ctx->threads <= 1 || blocks < 2 || p->rows * (size_t)p->n < LAYER_NORM_PARALLEL_MIN) {
+        ln_backward_affine_range(p, dgamma, dbeta, dy, 0, p->n);
+        return;
+    }
+#pragma omp parallel for num_threads(ctx->threads) schedule(static)
+    for (int b = 0; b < blocks; b++) {
+        int j0 = b * AFFINE_BLOCK, j1 = j0 + AFFINE_BLOCK < p->n ? j0 + AFFINE_BLOCK : p->n;
+        ln_backward_affine_range(p, dgamma, dbeta, dy, j0, j1);
     }
 }
 
@@ -170,7 +188,7 @@ static at_status layer_norm_backward(at_ctx *ctx, ati_node *node) {
     const float *dy = node->out->grad; // (R, n)
     if (x->grad) ln_backward_x(ctx, &p, x->grad, dy);
     float *dgamma = gamma ? gamma->grad : NULL, *dbeta = beta ? beta->grad : NULL;
-    if (dgamma || dbeta) ln_backward_affine(&p, dgamma, dbeta, dy);
+    if (dgamma || dbeta) ln_backward_affine(ctx, &p, dgamma, dbeta, dy);
     return AT_OK;
 }
 

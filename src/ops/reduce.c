@@ -5,6 +5,9 @@
  *     mean      y = sum_i x[i] / n             (n)        -> (1)
  *     sum_last  y[r] = sum_j x[r, j]           (..., m)   -> (...)
  *
+ * and, for the layers, ati_add_column_sums: a bias's gradient, the column
+ * sums of the output gradient (R, cols), cut between threads by columns.
+ *
  * Sums accumulate in double, in index order, on one thread, so the result
  * is the same for any thread count. Each gradient is the output gradient
  * spread back over the elements that were summed.
@@ -94,4 +97,30 @@ at_status at_sum_last(at_ctx *ctx, at_tensor **out, at_tensor *x) {
     if (track) AT_TRY(ati_tape_record(ctx, NULL, "sum_last", sum_last_backward, y, 1, &x));
     *out = y;
     return AT_OK;
+}
+
+/* ------------------------------------------------------------ column sums */
+
+/* Columns per piece of work, and the work below which one thread does it. */
+#define COLUMN_BLOCK 64
+#define COLUMN_SUMS_PARALLEL_MIN (1L << 16)
+
+static void column_sums_range(float *sums, const float *x, int rows, int cols, int k0, int k1) {
+    for (int r = 0; r < rows; r++) {
+        const float *row = x + (size_t)r * cols;
+        for (int k = k0; k < k1; k++) sums[k] += row[k];
+    }
+}
+
+void ati_add_column_sums(float *sums, const float *x, int rows, int cols, int threads) {
+    if (threads <= 1 || (long)rows * cols < COLUMN_SUMS_PARALLEL_MIN || cols <= COLUMN_BLOCK) {
+        column_sums_range(sums, x, rows, cols, 0, cols);
+        return;
+    }
+    int blocks = (cols + COLUMN_BLOCK - 1) / COLUMN_BLOCK;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < blocks; b++) {
+        int k0 = b * COLUMN_BLOCK, k1 = k0 + COLUMN_BLOCK < cols ? k0 + COLUMN_BLOCK : cols;
+        column_sums_range(sums, x, rows, cols, k0, k1);
+    }
 }
