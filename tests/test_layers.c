@@ -726,12 +726,63 @@ static void test_bilstm(void) {
     at_ctx_free(ctx);
 }
 
+/* Two LSTM cell steps at B 64, H 256 (a decoder's cell), where each step's
+ * gate work is cut between threads: states and every gradient the same
+ * bits on 1 and 2 threads. */
+static size_t lstm_cell_run(int threads, float *out, size_t room) {
+    at_ctx *ctx = test_new_ctx_with(5, threads);
+    at_rng rng;
+    at_rng_seed(&rng, 41);
+    at_params *params;
+    at_params_create(ctx, &params);
+    at_lstm cell;
+    const int B = 64, I = 48, H = 256;
+    CHECK_OK(ctx, at_lstm_init(ctx, &cell, params, "cell", I, H, 0, &rng));
+    at_tensor *x, *h0, *c0, *h1, *c1, *h2, *c2, *loss, *sum_c;
+    float *xd = test_random_floats((size_t)B * I, -1, 1, &rng);
+    CHECK_OK(ctx, at_tensor_from(ctx, &x, 2, (const int[]){B, I}, xd));
+    CHECK_OK(ctx, at_tensor_require_grad(ctx, x));
+    CHECK_OK(ctx, at_tensor_new(ctx, &h0, 2, (const int[]){B, H}));
+    CHECK_OK(ctx, at_tensor_new(ctx, &c0, 2, (const int[]){B, H}));
+    CHECK_OK(ctx, at_lstm_cell(ctx, &cell, x, h0, c0, &h1, &c1));
+    CHECK_OK(ctx, at_lstm_cell(ctx, &cell, x, h1, c1, &h2, &c2));
+    CHECK_OK(ctx, at_sum(ctx, &loss, h2));
+    CHECK_OK(ctx, at_sum(ctx, &sum_c, c2));
+    CHECK_OK(ctx, at_add(ctx, &loss, loss, sum_c));
+    CHECK_OK(ctx, at_backward(ctx, loss));
+    size_t at = 0;
+    const at_tensor *values[2] = {h2, c2};
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < values[i]->size && at < room; j++) out[at++] = values[i]->data[j];
+    for (size_t j = 0; j < x->size && at < room; j++) out[at++] = x->grad[j];
+    for (int i = 0; i < at_params_count(params); i++) {
+        const at_tensor *w = at_params_get(params, i);
+        for (size_t j = 0; j < w->size && at < room; j++) out[at++] = w->grad[j];
+    }
+    free(xd);
+    at_params_free(params);
+    at_ctx_free(ctx);
+    return at;
+}
+
+static void test_lstm_cell_threads(void) {
+    enum { ROOM = 1 << 20 };
+    float *one = malloc(ROOM * sizeof(float)), *two = malloc(ROOM * sizeof(float));
+    size_t n1 = lstm_cell_run(1, one, ROOM), n2 = lstm_cell_run(2, two, ROOM);
+    CHECK(n1 == n2 && n1 < ROOM, "lstm cell: %zu against %zu values", n1, n2);
+    CHECK(check_close("lstm cell, 2 threads vs 1", two, one, n1, 0, 0) &&
+              memcmp(one, two, n1 * sizeof(float)) == 0,
+          "lstm cell: 1 and 2 threads give different bits");
+    free(one), free(two);
+}
+
 int main(void) {
     test_init();
     test_names_and_init();
     test_dense();
     test_embedding();
     test_layernorm();
+    test_lstm_cell_threads();
     test_recurrent_gradients();
     test_recurrent_semantics();
     test_recurrent_errors();

@@ -80,6 +80,27 @@ static void lstm_row_forward(int H, float *gate, const float *c_prev, float *c, 
  * a training step went to the copy). The sums are the same either way. */
 static int lstm_transposes_hh(const rnn_dims *d) { return d->B > 1 && d->T > 1; }
 
+/* Whether a step's gate work (B rows of H) is cut between threads: each
+ * row is its own, so the bits are the same either way. Inside a BiLSTM on
+ * two threads each direction has one, and this stays serial. */
+static int lstm_rows_threaded(int B, int H, int threads) {
+    return threads > 1 && B > 1 && (long)B * H >= (1L << 13);
+}
+
+static void lstm_step_row_forward(const lstm_saved *sv, int s, int b, float *gates,
+                                  const float *next_gates, const float *c_prev,
+                                  const float *h_prev, float *c, float *tanh_c, float *h) {
+    int H = sv->d.H;
+    size_t row = (size_t)b * H;
+    if (next_gates) rnn_prefetch(next_gates + row * 4, 4 * (size_t)H);
+    if (rnn_active(&sv->d, s, b)) {
+        lstm_row_forward(H, gates + row * 4, c_prev + row, c + row, tanh_c + row, h + row);
+    } else { // the row has ended: carry its state
+        memcpy(h + row, h_prev + row, (size_t)H * sizeof(float));
+        memcpy(c + row, c_prev + row, (size_t)H * sizeof(float));
+    }
+}
+
 static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
     int B = sv->d.B, H = sv->d.H;
     float *gates = sv->gates + (size_t)s * B * 4 * H; // (B, 4H), holds the input half
@@ -98,16 +119,14 @@ static void lstm_step_forward(const lstm_saved *sv, int s, int threads) {
         ati_gemm_threads(0, 0, B, 4 * H, H, 1.0f, h_prev, H, sv->whh_t, 4 * H, 1.0f, gates,
                         4 * H, threads);
     const float *next_gates = s + 1 < sv->d.T ? gates + (size_t)B * 4 * H : NULL; // step s+1
-    for (int b = 0; b < B; b++) {
-        size_t row = (size_t)b * H;
-        if (next_gates) rnn_prefetch(next_gates + row * 4, 4 * (size_t)H);
-        if (rnn_active(&sv->d, s, b)) {
-            lstm_row_forward(H, gates + row * 4, c_prev + row, c + row, tanh_c + row, h + row);
-        } else { // the row has ended: carry its state
-            memcpy(h + row, h_prev + row, (size_t)H * sizeof(float));
-            memcpy(c + row, c_prev + row, (size_t)H * sizeof(float));
-        }
+    if (!lstm_rows_threaded(B, H, threads)) {
+        for (int b = 0; b < B; b++)
+            lstm_step_row_forward(sv, s, b, gates, next_gates, c_prev, h_prev, c, tanh_c, h);
+        return;
     }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < B; b++)
+        lstm_step_row_forward(sv, s, b, gates, next_gates, c_prev, h_prev, c, tanh_c, h);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -138,6 +157,25 @@ static void lstm_row_backward(int H, const float *gate, const float *c_prev,
     }
 }
 
+static void lstm_step_row_backward(const lstm_saved *sv, int s, int b, const float *gates,
+                                   const float *c_prev, const float *tanh_c, float *dh, float *dc,
+                                   float *d_step) {
+    int B = sv->d.B, H = sv->d.H;
+    size_t row = (size_t)b * H;
+    if (s > 0) { // the rows step s-1 will read
+        rnn_prefetch(gates - (size_t)B * 4 * H + row * 4, 4 * (size_t)H);
+        rnn_prefetch(c_prev - (size_t)B * H + row, (size_t)H);
+        rnn_prefetch(tanh_c - (size_t)B * H + row, (size_t)H);
+    }
+    if (!rnn_active(&sv->d, s, b)) {
+        // an ended row carried its state: dh, dc pass through, d_step is 0
+        memset(d_step + row * 4, 0, 4 * (size_t)H * sizeof(float));
+        return;
+    }
+    lstm_row_backward(H, gates + row * 4, c_prev + row, tanh_c + row, dh + row, dc + row,
+                      d_step + row * 4);
+}
+
 static void lstm_step_backward(const lstm_saved *sv, int s, float *dh, float *dc,
                                float *d_gates, int threads) {
     int B = sv->d.B, H = sv->d.H;
@@ -147,20 +185,13 @@ static void lstm_step_backward(const lstm_saved *sv, int s, float *dh, float *dc
     float *d_step = d_gates + (size_t)s * B * 4 * H;          // (B, 4H)
     if (sv->out && sv->out->grad)
         rnn_gather_output_grad(&sv->d, s, sv->out->grad + sv->out_col, sv->out_ld, dh);
-    for (int b = 0; b < B; b++) {
-        size_t row = (size_t)b * H;
-        if (s > 0) { // the rows step s-1 will read
-            rnn_prefetch(gates - (size_t)B * 4 * H + row * 4, 4 * (size_t)H);
-            rnn_prefetch(c_prev - (size_t)B * H + row, (size_t)H);
-            rnn_prefetch(tanh_c - (size_t)B * H + row, (size_t)H);
-        }
-        if (!rnn_active(&sv->d, s, b)) {
-            // an ended row carried its state: dh, dc pass through, d_step is 0
-            memset(d_step + row * 4, 0, 4 * (size_t)H * sizeof(float));
-            continue;
-        }
-        lstm_row_backward(H, gates + row * 4, c_prev + row, tanh_c + row, dh + row, dc + row,
-                          d_step + row * 4);
+    if (!lstm_rows_threaded(B, H, threads)) {
+        for (int b = 0; b < B; b++)
+            lstm_step_row_backward(sv, s, b, gates, c_prev, tanh_c, dh, dc, d_step);
+    } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int b = 0; b < B; b++)
+            lstm_step_row_backward(sv, s, b, gates, c_prev, tanh_c, dh, dc, d_step);
     }
     // forward: gates += h_prev W_hh^T
     ati_gemm_threads(0, 0, B, H, 4 * H, 1.0f, d_step, 4 * H, sv->w.weight_hh->data, H, 1.0f, dh,
