@@ -35,8 +35,8 @@ extern "C" {
 #endif
 
 /* 1 if this process was started by mpirun/mpiexec (Open MPI's
- * OMPI_COMM_WORLD_SIZE, or PMI_SIZE / PMIX_RANK of other launchers) and
- * MPI_Init has not been called yet or has; 0 when run on its own. */
+ * OMPI_COMM_WORLD_SIZE, or PMI_SIZE / PMIX_RANK of other launchers) or MPI
+ * is initialised already; 0 for a process run on its own. */
 AT_API int at_mpi_launched(void);
 
 /* MPI_Init (unless MPI is initialised already) with the program's
