@@ -18,7 +18,8 @@
  *   - rank 1 writes nothing (its out_dir is never made); the checkpoint
  *     holds train.ranks = 2, and resuming it in 1 process is refused;
  *   - a batch that is not a multiple of the ranks is refused;
- *   - ranks that start from different weights fail together (AT_ERR_STATE);
+ *   - ranks that start from different weights fail together (AT_ERR_STATE),
+ *     and so do ranks whose model weighs a batch as 0;
  *   - a stop asked of rank 1 alone stops both at the same step.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -114,6 +115,11 @@ static at_status toy_loss(at_ctx *ctx, void *self, const size_t *idx, int n, at_
     return at_cross_entropy(ctx, loss, logits, y, -100, 0.0f);
 }
 
+static double zero_weight(void *self, const size_t *idx, int n) {
+    (void)self, (void)idx, (void)n;
+    return 0;
+}
+
 static double toy_weight(void *self, const size_t *idx, int n) {
     (void)self;
     double w = 0;
@@ -180,7 +186,7 @@ static void toy_make(at_ctx *ctx, toy *t, uint64_t init_seed) {
 typedef struct run {
     /* in */
     char out[256];
-    int rank, batch, resume, no_weight;
+    int rank, batch, resume, no_weight, zero_weight;
     uint64_t init_seed;
     volatile sig_atomic_t stop;
     member self;
@@ -199,6 +205,7 @@ static void *train_one(void *arg) {
     toy *t = malloc(sizeof *t);
     toy_make(ctx, t, r->init_seed ? r->init_seed : 5);
     if (r->no_weight) t->trainable.weight = NULL;
+    if (r->zero_weight) t->trainable.weight = zero_weight;
     at_trainer_options o;
     at_trainer_options_default(&o);
     o.out_dir = r->out;
@@ -322,6 +329,14 @@ static void test_refusals(const char *dir) {
         fprintf(stderr, "  disagreement: '%s'\n", apart_runs[0].error);
 }
 
+static void test_zero_weight(const char *dir) {
+    run zero[2] = {job_run(dir, "zero", 0), job_run(dir, "zero", 1)};
+    zero[0].zero_weight = zero[1].zero_weight = 1;
+    train_job(zero, 2);
+    EXPECT(zero[0].status == AT_ERR_STATE && zero[1].status == AT_ERR_STATE);
+    EXPECT(strstr(zero[0].error, "weighs the batch of step 1 as 0") != NULL);
+}
+
 static void test_stop_together(const char *dir) {
     run stop[2] = {job_run(dir, "stop", 0), job_run(dir, "stop", 1)};
     stop[1].stop = 1; /* a signal that reached rank 1 alone */
@@ -336,6 +351,7 @@ int main(void) {
     test_enter_scratch_dir(dir);
     test_same_numbers(".");
     test_refusals(".");
+    test_zero_weight(".");
     test_stop_together(".");
     test_leave_scratch_dir(dir);
     return test_finish("trainer_parallel");

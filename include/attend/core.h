@@ -614,7 +614,10 @@ AT_API at_status at_optim_load(at_ctx *ctx, at_optim *opt, const char *path, at_
  *
  * One step: at_ctx_reset, at_params_zero_grad, loss = model->loss(batch),
  * a non-finite loss is an AT_ERR_NUMERIC naming the step, at_backward,
- * at_clip_grad_norm (if clip > 0), at_optim_step with the schedule's rate. */
+ * at_clip_grad_norm (if clip > 0), at_optim_step with the schedule's rate.
+ * Over several processes (options.reducer, data parallelism; docs/scale.md)
+ * the loss and backward are of this process's slice of the batch, and the
+ * gradients and the loss are summed over the processes before the clip. */
 
 #define AT_METRICS_MAX 8
 #define AT_METRIC_NAME_MAX 32

@@ -658,7 +658,6 @@ static void restore_order(trainer *t) {
 }
 
 static int stop_requested(const trainer *t);
-static int time_is_up(trainer *t);
 
 static at_status loss_not_finite(trainer *t, double loss) {
     return at_ctx_fail(t->ctx, AT_ERR_NUMERIC, "train: the loss at step %ld is %g", t->step + 1,
@@ -690,14 +689,21 @@ static double examples_weight(const trainer *t, const size_t *indices, int n) {
     return t->m->weight ? t->m->weight(t->m->self, indices, n) : (double)n;
 }
 
-/* This rank's slice: its loss and gradients, weighted by its share of the
- * batch (examples_weight), into tail[0] and the gradients; dropout from the slice's own
- * generator (par_slice_rng), the shared one advanced by one draw. */
+/* This rank's slice: its loss and gradients, weighted by its share of
+ * the batch (examples_weight), into tail[0] and the gradients; dropout
+ * from the slice's own generator (par_slice_rng), the shared one advanced
+ * by one draw. */
 static at_status slice_gradients(trainer *t, const size_t *indices, int n, float *weight,
                                  float tail[1]) {
     int first, rows;
     par_slice(n, t->rank, t->ranks, &first, &rows);
-    *weight = (float)(examples_weight(t, indices + first, rows) / examples_weight(t, indices, n));
+    double whole = examples_weight(t, indices, n);
+    if (!(whole > 0) || !isfinite(whole))
+        return at_ctx_fail(t->ctx, AT_ERR_STATE,
+                           "train: the model weighs the batch of step %ld as %g, not a positive "
+                           "number",
+                           t->step + 1, whole);
+    *weight = (float)(examples_weight(t, indices + first, rows) / whole);
     tail[0] = 0;
     at_rng *rng = at_ctx_rng(t->ctx), shared = *rng;
     at_status s = AT_OK;
@@ -716,7 +722,7 @@ static at_status slice_gradients(trainer *t, const size_t *indices, int n, float
 /* Several processes: the slice's gradients, then the sums over all of the
  * gradients, the loss, the stop requests and the time budget. */
 static at_status shared_gradients(trainer *t, const size_t *indices, int n, double *loss_out) {
-    float weight, tail[3];
+    float weight = 0, tail[3] = {0, 0, 0};
     AT_TRY(slice_gradients(t, indices, n, &weight, tail));
     tail[1] = (float)stop_requested(t);
     tail[2] = (float)(t->o->max_seconds > 0 && train_seconds(t) >= t->o->max_seconds);
