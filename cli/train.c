@@ -110,7 +110,9 @@ static int usage(FILE *out) {
             "Writes DIR/model.safetensors (best), DIR/last.safetensors and\n"
             "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
             "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
-            "DIR/curves.svg (loss and validation accuracy against step).\n",
+            "DIR/curves.svg (loss and validation accuracy against step).\n"
+            "Under 'mpirun -np N attend train ...' N processes train one model, each on\n"
+            "--batch / N examples of every batch (docs/scale.md).\n",
             cli_encoder_options_help, train_snapshots_help);
     return out == stdout ? 0 : 2;
 }
