@@ -165,6 +165,7 @@ static at_status run_training(at_ctx *ctx, const train_options *o, at_classifier
     t.stop = cli_catch_stop_signals();
     t.progress = on_progress;
     t.progress_user = &bar;
+    t.reducer = cli_reducer();
     cli_progress_start(&bar, steps_per_epoch * o->epochs);
     at_status s = at_train(ctx, at_classify_task_trainable(task), &t, r);
     cli_progress_finish(&bar);
@@ -203,6 +204,7 @@ int classify_train_main(int argc, char **argv) {
     at_trainer_options_default(&check);
     check.out_dir = o.out;
     check.resume = o.resume;
+    check.reducer = cli_reducer();
     classify_data d = {0};
     at_classifier *m = NULL;
     int code = 1;

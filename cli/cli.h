@@ -47,6 +47,14 @@ const char *cli_cache_path(const char *relative, char *buf, size_t size);
 volatile sig_atomic_t *cli_catch_stop_signals(void);
 void cli_release_stop_signals(void);
 
+/* Under mpirun (cli/parallel.c): start MPI before the command (0, or an
+ * exit code), the reducer training commands give the trainer (NULL when
+ * the process is alone), and the end: MPI finalised, or, when code != 0
+ * and there are other processes, the job aborted. Returns code. */
+int cli_parallel_start(int *argc, char ***argv);
+const at_reducer *cli_reducer(void);
+int cli_parallel_end(int code);
+
 /* Make a directory and its parents (as mkdir -p); 0 after printing why. */
 int cli_make_directory(const char *command, const char *path);
 

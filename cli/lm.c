@@ -260,6 +260,7 @@ static at_status run_training(at_ctx *ctx, const train_options *o, at_lm *m, con
     t.stop = cli_catch_stop_signals();
     t.progress = on_progress;
     t.progress_user = progress_user;
+    t.reducer = cli_reducer();
     cli_progress_start(&bar, o->steps);
     at_status s = at_train(ctx, at_lm_task_trainable(task), &t, r);
     cli_progress_finish(&bar);
@@ -294,6 +295,7 @@ static int lm_train(int argc, char **argv) {
     at_trainer_options_default(&check);
     check.out_dir = o.out;
     check.resume = o.resume;
+    check.reducer = cli_reducer();
     char buf[4096], last[4096];
     const char *path = lm_book_path(o.data, buf, sizeof buf);
     lm_data d;

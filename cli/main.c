@@ -65,5 +65,10 @@ static int run(int argc, char **argv) {
     return 2;
 }
 
-/* Whatever the command, output that could not be written fails the run. */
-int main(int argc, char **argv) { return cli_finish_stdout(run(argc, argv)); }
+/* Whatever the command, output that could not be written fails the run.
+ * Under mpirun, MPI starts first and ends last (cli/parallel.c). */
+int main(int argc, char **argv) {
+    int code = cli_parallel_start(&argc, &argv);
+    if (code != 0) return code;
+    return cli_parallel_end(cli_finish_stdout(run(argc, argv)));
+}

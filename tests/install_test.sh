@@ -46,4 +46,40 @@ for example in "$src"/examples/*.c; do
   count=$((count + 1))
 done
 [ "$count" -gt 0 ] || { echo "FAIL: no examples found"; exit 1; }
+
+# libattend-mpi (built with ATTEND_MPI): its header and attend-mpi.pc, a
+# program that sums over 2 processes under mpirun, shared and static.
+if [ -f "$pc/attend-mpi.pc" ]; then
+  sed -i "s|^prefix=.*|prefix=$prefix|" "$pc/attend-mpi.pc"
+  cat > "$work/mpi_sum.c" <<'PROGRAM'
+#include <attend/mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    at_ctx *ctx = NULL;
+    at_reducer r;
+    float f[2];
+    double d = 0.25;
+    if (at_ctx_create(&ctx, NULL) != AT_OK || at_mpi_init(ctx, &argc, &argv) != AT_OK ||
+        at_mpi_reducer(ctx, &r) != AT_OK)
+        return 1;
+    f[0] = (float)r.rank, f[1] = 1;
+    int ok = r.sum_floats(ctx, r.user, f, 2) == AT_OK && r.sum_doubles(ctx, r.user, &d, 1) == AT_OK;
+    printf("%d of %d: %g %g %g\n", r.rank, r.ranks, f[0], f[1], d);
+    at_mpi_finalize();
+    at_ctx_free(ctx);
+    return ok && f[0] == 1 && f[1] == 2 && d == 0.5 ? 0 : 1;
+}
+PROGRAM
+  cc -std=c11 -Wall -Wextra -Werror "$work/mpi_sum.c" $(pkg-config --cflags --libs attend-mpi) \
+    -o "$work/mpi_sum"
+  cc -std=c11 "$work/mpi_sum.c" $(pkg-config --cflags attend-mpi) "$libdir/libattend-mpi.a" \
+    "$libdir/libattend.a" $(pkg-config --libs --static attend-mpi | sed 's/-lattend[-a-z]*//g') \
+    -o "$work/mpi_sum-static"
+  for program in mpi_sum mpi_sum-static; do
+    (cd "$work" && LD_LIBRARY_PATH="$libdir" mpirun --allow-run-as-root --oversubscribe -np 2 \
+      "./$program") >"$work/$program.log" 2>&1 ||
+      { echo "FAIL: $program under mpirun -np 2"; cat "$work/$program.log"; exit 1; }
+  done
+  echo "ok: libattend-mpi (attend-mpi.pc), a sum over 2 processes (shared and static)"
+fi
 echo "$count passed, 0 failed"

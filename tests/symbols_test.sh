@@ -4,6 +4,7 @@
 #   libattend.so       attend/core.h, attention.h, text.h, models.h, lm.h, classify.h
 #   libattend-data.so  attend/data.h, mail.h
 #   libattend-viz.so   attend/viz.h
+#   libattend-mpi.so   attend/mpi.h (when built)
 # Prints every symbol that is exported but not declared, or declared but not
 # exported, and exits 1 if there is any.
 set -u
@@ -68,5 +69,16 @@ done
 check libattend.so core.h attention.h text.h models.h lm.h classify.h
 check libattend-data.so data.h mail.h
 check libattend-viz.so viz.h
+# libattend-mpi (built with ATTEND_MPI): attend/mpi.h, and no internal
+# function of libattend left undefined
+if [ -e "$build/libattend-mpi.so" ]; then
+    check libattend-mpi.so mpi.h
+    checks=$((checks + 1))
+    nm -D --undefined-only "$build/libattend-mpi.so" | awk '{print $2}' | grep '^at' | sort -u \
+        > "$tmp/needs"
+    unmet=$(comm -23 "$tmp/needs" "$tmp/core")
+    [ -z "$unmet" ] || { echo "FAIL: libattend-mpi.so needs what libattend.so does not export:";
+                         echo "$unmet" | sed 's/^/  /'; bad=$((bad + 1)); }
+fi
 echo "$((checks - bad)) passed, $bad failed"
 [ "$bad" -eq 0 ]

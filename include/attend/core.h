@@ -614,7 +614,10 @@ AT_API at_status at_optim_load(at_ctx *ctx, at_optim *opt, const char *path, at_
  *
  * One step: at_ctx_reset, at_params_zero_grad, loss = model->loss(batch),
  * a non-finite loss is an AT_ERR_NUMERIC naming the step, at_backward,
- * at_clip_grad_norm (if clip > 0), at_optim_step with the schedule's rate. */
+ * at_clip_grad_norm (if clip > 0), at_optim_step with the schedule's rate.
+ * Over several processes (options.reducer, data parallelism; docs/scale.md)
+ * the loss and backward are of this process's slice of the batch, and the
+ * gradients and the loss are summed over the processes before the clip. */
 
 #define AT_METRICS_MAX 8
 #define AT_METRIC_NAME_MAX 32
@@ -650,7 +653,46 @@ typedef struct at_trainable {
     /* Save the model, with everything needed to load it again (configuration,
      * vocabularies), plus the trainer's metadata `extra`, atomically. */
     at_status (*save)(at_ctx *ctx, void *self, const char *path, const at_metadata *extra);
+    /* Optional, for runs over several processes (at_trainer_options.reducer):
+     * evaluation split over them. evaluate_shard scores shard `shard` of
+     * `shards` of the validation data (gradients off) and writes additive
+     * counts into counts[0 .. AT_EVAL_COUNTS) (it starts zeroed): sums over
+     * the shards are what the whole data gives (example counts, errors,
+     * summed losses). evaluate_finish turns the summed counts into the
+     * metrics evaluate reports. Both NULL: every process runs evaluate on
+     * all of the data (the same numbers, not split). One process always
+     * calls evaluate. */
+    at_status (*evaluate_shard)(at_ctx *ctx, void *self, int shard, int shards, double *counts);
+    at_status (*evaluate_finish)(at_ctx *ctx, void *self, const double *counts,
+                                 at_metrics *metrics);
+    /* Optional, for runs over several processes: the denominator of the
+     * mean `loss` takes over examples indices[0 .. n), e.g. their target
+     * tokens for a loss averaged over tokens. A process's slice of a batch
+     * then weighs weight(slice) / weight(batch), so the weighted sum over
+     * the processes is the whole batch's loss. NULL: n (a mean over
+     * examples). */
+    double (*weight)(void *self, const size_t *indices, int n);
 } at_trainable;
+
+#define AT_EVAL_COUNTS 16 /* the counts evaluate_shard may write */
+
+/* Data parallelism: `ranks` processes (rank 0 .. ranks-1) run at_train
+ * with the same model, data and options, and this hook joins them. A
+ * reducer sums a buffer element-wise over all the processes, in place:
+ * every process passes its own values and receives the sums, the same
+ * bytes on every process, and the same bytes when the run is repeated
+ * (the reduction's order may not depend on timing). The calls are
+ * collective: every process makes the same calls with the same counts, in
+ * the same order. A failure is a status with a message in ctx; a process
+ * that stops calling leaves the others waiting, so a caller whose process
+ * fails ends them all (libattend-mpi's CLI use: MPI_Abort). attend/mpi.h
+ * (libattend-mpi) makes one over MPI; the core library does not use MPI. */
+typedef struct at_reducer {
+    int rank, ranks; /* this process, of how many (1 .. 65536)              */
+    at_status (*sum_floats)(at_ctx *ctx, void *user, float *values, size_t count);
+    at_status (*sum_doubles)(at_ctx *ctx, void *user, double *values, size_t count);
+    void *user;
+} at_reducer;
 
 /* Where a run is, for a progress display. */
 typedef struct at_train_progress {
@@ -700,6 +742,24 @@ typedef struct at_trainer_options {
     volatile sig_atomic_t *stop;
     void (*progress)(void *user, const at_train_progress *progress);
     void *progress_user;
+    /* NULL (one process) or several processes training one model (data
+     * parallelism; see at_reducer). batch is then the global batch: each
+     * step every process takes the same batch in the same order and
+     * computes the loss and gradients of its slice of batch / ranks
+     * examples (batch must be a multiple of ranks); the gradients, weighted
+     * by slice / batch, and the loss are summed over the processes in a
+     * few fused buffers, so each holds the gradient of the batch's mean
+     * loss, and every process then clips and steps identically. Dropout
+     * masks differ per process (each slice draws its own, from the
+     * context's generator and the rank); the generator itself stays the
+     * same on all. Evaluation is split (evaluate_shard) and its counts
+     * summed. Rank 0 alone writes: out_dir's files, metrics.jsonl, and
+     * calls progress. The ranks are stamped in the checkpoints
+     * (train.ranks); resuming with another number is an AT_ERR_ARGUMENT.
+     * The processes check at the start and at every save of last.* that
+     * they agree (step, data, parameters); a mismatch is an AT_ERR_STATE
+     * on all of them. */
+    const at_reducer *reducer;
 } at_trainer_options;
 
 /* The defaults above; out_dir, steps and the model's callbacks are yours. */

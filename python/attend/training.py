@@ -97,7 +97,8 @@ class TrainerOptions(ctypes.Structure):  # at_trainer_options
                 ("lower_is_better", _c_int), ("resume", _c_int), ("data_id", _c_char_p),
                 ("extra", ctypes.c_void_p), ("max_seconds", ctypes.c_double),
                 ("stop", ctypes.POINTER(ctypes.c_int)),  # volatile sig_atomic_t * (an int)
-                ("progress", PROGRESS_FUNCTION), ("progress_user", ctypes.c_void_p)]
+                ("progress", PROGRESS_FUNCTION), ("progress_user", ctypes.c_void_p),
+                ("reducer", ctypes.c_void_p)]  # const at_reducer *: NULL, one process
 
 
 class TrainResult(ctypes.Structure):  # at_train_result

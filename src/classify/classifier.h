@@ -103,6 +103,14 @@ at_status cls_loss(at_ctx *ctx, const at_classifier *m, const cls_doc *const *do
 at_status cls_score(at_ctx *ctx, const at_classifier *m, const cls_corpus *corpus,
                     char *const *groups, int batch, int positive, at_classify_score *score,
                     int *predicted, float *probs);
+/* The same, split: cls_score_shard adds to score the documents of the
+ * batches k with k % shards == shard (score->loss summed, not yet a mean;
+ * score starts zeroed); cls_score_finish turns the sums, e.g. of every
+ * shard, into the rates. cls_score is shard 0 of 1, finished. */
+at_status cls_score_shard(at_ctx *ctx, const at_classifier *m, const cls_corpus *corpus,
+                          char *const *groups, int batch, int shard, int shards,
+                          at_classify_score *score, int *predicted, float *probs);
+void cls_score_finish(at_classify_score *score, int classes, int positive);
 /* The positive class named (NULL = 1), or AT_ERR_ARGUMENT. */
 at_status cls_positive(at_ctx *ctx, const at_classifier *m, const char *positive, int *out);
 

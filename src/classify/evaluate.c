@@ -42,7 +42,7 @@ static int group_slot(at_classify_score *score, const char *group) {
     return g;
 }
 
-static void finish_score(at_classify_score *score, int classes, int positive) {
+void cls_score_finish(at_classify_score *score, int classes, int positive) {
     size_t tp = score->confusion[positive][positive], fp = 0, fn = 0;
     for (int c = 0; c < classes; c++) {
         if (c == positive) continue;
@@ -94,9 +94,19 @@ at_status cls_score(at_ctx *ctx, const at_classifier *m, const cls_corpus *corpu
                     char *const *groups, int batch, int positive, at_classify_score *score,
                     int *predicted, float *probs) {
     memset(score, 0, sizeof *score);
+    at_status s = cls_score_shard(ctx, m, corpus, groups, batch, 0, 1, score, predicted, probs);
+    if (s == AT_OK) cls_score_finish(score, m->classes, positive);
+    return s;
+}
+
+at_status cls_score_shard(at_ctx *ctx, const at_classifier *m, const cls_corpus *corpus,
+                          char *const *groups, int batch, int shard, int shards,
+                          at_classify_score *score, int *predicted, float *probs) {
     int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
     at_status s = AT_OK;
-    for (size_t first = 0; first < corpus->count && s == AT_OK; first += (size_t)batch) {
+    size_t step = (size_t)batch * (size_t)shards;
+    for (size_t first = (size_t)batch * (size_t)shard; first < corpus->count && s == AT_OK;
+         first += step) {
         size_t left = corpus->count - first;
         int n = left < (size_t)batch ? (int)left : batch;
         s = score_batch(ctx, m, corpus, groups, first, n, score, predicted, probs);
@@ -104,7 +114,6 @@ at_status cls_score(at_ctx *ctx, const at_classifier *m, const cls_corpus *corpu
     at_ctx_reset(ctx);
     at_ctx_set_grad(ctx, grad);
     at_ctx_set_training(ctx, training);
-    if (s == AT_OK) finish_score(score, m->classes, positive);
     return s;
 }
 

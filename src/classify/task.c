@@ -55,6 +55,52 @@ static at_status task_evaluate(at_ctx *ctx, void *self, at_metrics *metrics) {
     return s;
 }
 
+/* Split over processes: the shard's additive counts - documents, correct,
+ * summed loss, and the positive class's true positives, false positives
+ * and false negatives (all that accuracy, loss and F1 need) - then the
+ * metrics of their sums. */
+enum { N_DOCS, N_CORRECT, LOSS_SUM, TRUE_POS, FALSE_POS, FALSE_NEG };
+
+static at_status task_evaluate_shard(at_ctx *ctx, void *self, int shard, int shards,
+                                     double *counts) {
+    const at_classify_task *t = self;
+    at_classify_score *score = calloc(1, sizeof *score);
+    if (!score) return at_ctx_fail(ctx, AT_ERR_MEMORY, "classify task: out of memory");
+    at_status s = cls_score_shard(ctx, t->model, &t->valid, NULL, t->eval_batch, shard, shards,
+                                  score, NULL, NULL);
+    int p = t->positive;
+    counts[N_DOCS] = (double)score->count, counts[N_CORRECT] = (double)score->correct;
+    counts[LOSS_SUM] = score->loss;
+    counts[TRUE_POS] = (double)score->confusion[p][p];
+    for (int c = 0; c < t->model->classes; c++) {
+        if (c == p) continue;
+        counts[FALSE_POS] += (double)score->confusion[c][p];
+        counts[FALSE_NEG] += (double)score->confusion[p][c];
+    }
+    free(score);
+    return s;
+}
+
+static at_status task_evaluate_finish(at_ctx *ctx, void *self, const double *counts,
+                                      at_metrics *metrics) {
+    const at_classify_task *t = self;
+    at_classify_score *score = calloc(1, sizeof *score);
+    if (!score) return at_ctx_fail(ctx, AT_ERR_MEMORY, "classify task: out of memory");
+    /* the counts as a confusion matrix that gives the same rates */
+    int p = t->positive, other = (p + 1) % t->model->classes;
+    score->count = (size_t)counts[N_DOCS], score->correct = (size_t)counts[N_CORRECT];
+    score->loss = counts[LOSS_SUM];
+    score->confusion[p][p] = (size_t)counts[TRUE_POS];
+    score->confusion[other][p] = (size_t)counts[FALSE_POS];
+    score->confusion[p][other] = (size_t)counts[FALSE_NEG];
+    cls_score_finish(score, t->model->classes, p);
+    at_status s = at_metrics_set(ctx, metrics, "accuracy", score->accuracy);
+    if (s == AT_OK) s = at_metrics_set(ctx, metrics, "f1", score->f1);
+    if (s == AT_OK) s = at_metrics_set(ctx, metrics, "loss", score->loss);
+    free(score);
+    return s;
+}
+
 static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_metadata *extra) {
     const at_classify_task *t = self;
     return at_classifier_save(ctx, t->model, path, extra);
@@ -88,7 +134,9 @@ at_status at_classify_task_create(at_ctx *ctx, at_classify_task **out, at_classi
     t->trainable = (at_trainable){.self = t, .params = model->params, .count = train->count,
                                   .length = task_length, .loss = task_loss,
                                   .evaluate = valid ? task_evaluate : NULL,
-                                  .save = task_save};
+                                  .save = task_save,
+                                  .evaluate_shard = valid ? task_evaluate_shard : NULL,
+                                  .evaluate_finish = valid ? task_evaluate_finish : NULL};
     *out = t;
     return AT_OK;
 }

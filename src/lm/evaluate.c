@@ -38,30 +38,45 @@ static at_status score_windows(at_ctx *ctx, const at_lm *m, const int32_t *ids,
     return AT_OK;
 }
 
-static at_status evaluate(at_ctx *ctx, const at_lm *m, const int32_t *ids, size_t n, int batch,
-                          size_t max_chars, double *nats, size_t *predicted) {
+/* The summed nats and the predictions of shard `shard` of `shards`: the
+ * batches of windows k with k % shards == shard, the last, shorter window
+ * counting as one more batch. One shard of one is the whole text. */
+static at_status evaluate_shard(at_ctx *ctx, const at_lm *m, const int32_t *ids, size_t n,
+                                int batch, size_t max_chars, int shard, int shards, double *sum,
+                                size_t *predicted) {
     if (max_chars > 0 && max_chars < n) n = max_chars;
     int T = m->config.context;
     size_t full = (n - 1) / (size_t)T; /* windows of T predictions */
     size_t *starts = malloc((size_t)batch * sizeof *starts);
     if (!starts) return at_ctx_fail(ctx, AT_ERR_MEMORY, "lm evaluate: out of memory");
-    double sum = 0;
+    *sum = 0, *predicted = 0;
     at_status s = AT_OK;
-    for (size_t w = 0; w < full && s == AT_OK; w += (size_t)batch) {
+    size_t batches = 0;
+    for (size_t w = 0; w < full && s == AT_OK; w += (size_t)batch, batches++) {
         int count = (int)(full - w < (size_t)batch ? full - w : (size_t)batch);
+        if (batches % (size_t)shards != (size_t)shard) continue;
         for (int k = 0; k < count; k++) starts[k] = (w + (size_t)k) * (size_t)T;
-        s = score_windows(ctx, m, ids, starts, count, T, &sum);
+        s = score_windows(ctx, m, ids, starts, count, T, sum);
+        *predicted += (size_t)count * (size_t)T;
     }
     int rest = (int)(n - 1 - full * (size_t)T); /* the last, shorter window */
-    if (s == AT_OK && rest > 0) {
+    if (s == AT_OK && rest > 0 && batches % (size_t)shards == (size_t)shard) {
         starts[0] = full * (size_t)T;
-        s = score_windows(ctx, m, ids, starts, 1, rest, &sum);
+        s = score_windows(ctx, m, ids, starts, 1, rest, sum);
+        *predicted += (size_t)rest;
     }
     free(starts);
     at_ctx_reset(ctx);
-    if (s != AT_OK) return s;
-    *nats = sum / (double)(n - 1);
-    if (predicted) *predicted = n - 1;
+    return s;
+}
+
+static at_status evaluate(at_ctx *ctx, const at_lm *m, const int32_t *ids, size_t n, int batch,
+                          size_t max_chars, double *nats, size_t *predicted) {
+    double sum;
+    size_t count;
+    AT_TRY(evaluate_shard(ctx, m, ids, n, batch, max_chars, 0, 1, &sum, &count));
+    *nats = sum / (double)count;
+    if (predicted) *predicted = count;
     return AT_OK;
 }
 
@@ -109,6 +124,29 @@ static at_status task_evaluate(at_ctx *ctx, void *self, at_metrics *metrics) {
     return at_metrics_set(ctx, metrics, "bpc", nats / log(2.0));
 }
 
+/* Split over processes: the shard's summed nats and predictions, then
+ * their ratio (the same mean; the sums add in another order). */
+static at_status task_evaluate_shard(at_ctx *ctx, void *self, int shard, int shards,
+                                     double *counts) {
+    const at_lm_task *t = self;
+    size_t predicted = 0;
+    int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
+    at_status s = evaluate_shard(ctx, t->model, t->valid, t->valid_len, t->eval_batch,
+                                 t->eval_chars, shard, shards, &counts[0], &predicted);
+    at_ctx_set_grad(ctx, grad);
+    at_ctx_set_training(ctx, training);
+    counts[1] = (double)predicted;
+    return s;
+}
+
+static at_status task_evaluate_finish(at_ctx *ctx, void *self, const double *counts,
+                                      at_metrics *metrics) {
+    (void)self;
+    double nats = counts[0] / counts[1];
+    AT_TRY(at_metrics_set(ctx, metrics, "nats", nats));
+    return at_metrics_set(ctx, metrics, "bpc", nats / log(2.0));
+}
+
 static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_metadata *extra) {
     const at_lm_task *t = self;
     return at_lm_save(ctx, t->model, path, extra);
@@ -137,7 +175,9 @@ at_status at_lm_task_create(at_ctx *ctx, at_lm_task **out, at_lm *model, const i
     *t = (at_lm_task){.model = model, .train = train, .valid = valid, .train_len = train_len,
                       .valid_len = valid_len, .eval_chars = eval_chars, .eval_batch = eval_batch};
     t->trainable = (at_trainable){.self = t, .params = model->params, .count = train_len - T,
-                                  .loss = task_loss, .evaluate = task_evaluate, .save = task_save};
+                                  .loss = task_loss, .evaluate = task_evaluate, .save = task_save,
+                                  .evaluate_shard = task_evaluate_shard,
+                                  .evaluate_finish = task_evaluate_finish};
     *out = t;
     return AT_OK;
 }

@@ -88,6 +88,16 @@ int32_t s2s_argmax(const float *row, int n);
 at_status s2s_single_batch(at_ctx *ctx, const at_seq2seq *m, const char *text,
                            at_seq2seq_batch *b);
 /* config.c */
+/* Shard `shard` of `shards` of an evaluation: the batches k (of the whole
+ * evaluation's batches, in its order) with k % shards == shard, so every
+ * example is scored in the batch it has in one process's evaluation.
+ * at_seq2seq_evaluate and at_seq2seq_evaluate_references are shard 0 of 1. */
+at_status s2s_evaluate_shard(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_data *d,
+                             int batch_size, int shard, int shards, at_seq2seq_score *score,
+                             uint8_t *correct);
+at_status s2s_references_shard(at_ctx *ctx, const at_seq2seq *m, const at_pairs *pairs,
+                               const at_beam_options *beam, int batch_size, int shard,
+                               int shards, at_wer *score, char **outputs);
 at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c);
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out);
 at_status s2s_config_from_json(at_ctx *ctx, const char *text, at_seq2seq_config *c);

@@ -115,14 +115,17 @@ static size_t item_index(const item *items, size_t n, size_t first) {
     return lo;
 }
 
-/* Score every item, batch_size at a time in length order. */
+/* Score every item, batch_size at a time in length order: the shard's
+ * batches (every shards-th, from the shard-th). */
 static at_status score_items(at_ctx *ctx, const at_seq2seq *m, const at_pairs *pairs,
                              const item *items, item *sorted, size_t n,
-                             const at_beam_options *beam, int batch_size, at_seq2seq_batch *b,
-                             int32_t *ids, char **texts, at_wer *score, char **outputs) {
+                             const at_beam_options *beam, int batch_size, int shard, int shards,
+                             at_seq2seq_batch *b, int32_t *ids, char **texts, at_wer *score,
+                             char **outputs) {
     memcpy(sorted, items, n * sizeof *items);
     qsort(sorted, n, sizeof *sorted, by_length);
-    for (size_t i = 0; i < n; i += (size_t)batch_size) {
+    size_t step = (size_t)batch_size * (size_t)shards;
+    for (size_t i = (size_t)batch_size * (size_t)shard; i < n; i += step) {
         int rows = (int)(n - i < (size_t)batch_size ? n - i : (size_t)batch_size);
         at_ctx_reset(ctx);
         memset(texts, 0, (size_t)rows * sizeof *texts);
@@ -141,7 +144,13 @@ static at_status score_items(at_ctx *ctx, const at_seq2seq *m, const at_pairs *p
 at_status at_seq2seq_evaluate_references(at_ctx *ctx, const at_seq2seq *m, const at_pairs *pairs,
                                          const at_beam_options *beam, int batch_size,
                                          at_wer *score, char **outputs) {
-    if (!m || !pairs || !score || batch_size <= 0)
+    return s2s_references_shard(ctx, m, pairs, beam, batch_size, 0, 1, score, outputs);
+}
+
+at_status s2s_references_shard(at_ctx *ctx, const at_seq2seq *m, const at_pairs *pairs,
+                               const at_beam_options *beam, int batch_size, int shard,
+                               int shards, at_wer *score, char **outputs) {
+    if (!m || !pairs || !score || batch_size <= 0 || shards < 1 || shard < 0 || shard >= shards)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "evaluate: NULL argument or batch size %d",
                            batch_size);
     at_beam_options greedy;
@@ -162,8 +171,8 @@ at_status at_seq2seq_evaluate_references(at_ctx *ctx, const at_seq2seq *m, const
     if (s == AT_OK && !texts) s = at_ctx_fail(ctx, AT_ERR_MEMORY, "evaluate: out of memory");
     int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
     if (s == AT_OK)
-        s = score_items(ctx, m, pairs, items, sorted, n, beam, batch_size, &b, ids, texts, score,
-                        outputs);
+        s = score_items(ctx, m, pairs, items, sorted, n, beam, batch_size, shard, shards, &b, ids,
+                        texts, score, outputs);
     free(texts);
     at_ctx_set_grad(ctx, grad);
     at_ctx_set_training(ctx, training);

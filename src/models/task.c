@@ -39,6 +39,14 @@ static int task_length(void *self, size_t index) {
     return task->train.source_len[index];
 }
 
+/* The loss is a mean over target tokens, END included (at_seq2seq_loss). */
+static double task_weight(void *self, const size_t *indices, int n) {
+    const at_seq2seq_task *task = self;
+    double tokens = 0;
+    for (int k = 0; k < n; k++) tokens += task->train.target_len[indices[k]] + 1;
+    return tokens;
+}
+
 static at_status task_loss(at_ctx *ctx, void *self, const size_t *indices, int n,
                            at_tensor **loss) {
     at_seq2seq_task *task = self;
@@ -59,6 +67,40 @@ static at_status task_evaluate(at_ctx *ctx, void *self, at_metrics *metrics) {
     AT_TRY(at_seq2seq_evaluate(ctx, task->model, &task->valid, EVAL_BATCH, &sc, NULL));
     AT_TRY(at_metrics_set(ctx, metrics, "exact", (double)sc.exact / (double)sc.pairs));
     return at_metrics_set(ctx, metrics, "char", (double)sc.chars_correct / (double)sc.chars);
+}
+
+/* The same metrics split over processes: shard `shard`'s counts, additive
+ * (at_wer's four, or pairs, exact, chars, chars_correct), then the rates. */
+static at_status task_evaluate_shard(at_ctx *ctx, void *self, int shard, int shards,
+                                     double *counts) {
+    at_seq2seq_task *task = self;
+    if (task->metrics == AT_TASK_WORD_ERRORS) {
+        at_wer wer;
+        AT_TRY(s2s_references_shard(ctx, task->model, &task->valid_pairs, NULL, EVAL_BATCH, shard,
+                                    shards, &wer, NULL));
+        counts[0] = (double)wer.words, counts[1] = (double)wer.words_wrong;
+        counts[2] = (double)wer.edits, counts[3] = (double)wer.reference_units;
+        return AT_OK;
+    }
+    at_seq2seq_score sc;
+    AT_TRY(s2s_evaluate_shard(ctx, task->model, &task->valid, EVAL_BATCH, shard, shards, &sc,
+                              NULL));
+    counts[0] = (double)sc.pairs, counts[1] = (double)sc.exact;
+    counts[2] = (double)sc.chars, counts[3] = (double)sc.chars_correct;
+    return AT_OK;
+}
+
+static at_status task_evaluate_finish(at_ctx *ctx, void *self, const double *counts,
+                                      at_metrics *metrics) {
+    const at_seq2seq_task *task = self;
+    if (task->metrics == AT_TASK_WORD_ERRORS) {
+        at_wer wer = {.words = (long)counts[0], .words_wrong = (long)counts[1],
+                      .edits = (long)counts[2], .reference_units = (long)counts[3]};
+        AT_TRY(at_metrics_set(ctx, metrics, "wer", at_wer_rate(&wer)));
+        return at_metrics_set(ctx, metrics, "per", at_per_rate(&wer));
+    }
+    AT_TRY(at_metrics_set(ctx, metrics, "exact", counts[1] / counts[0]));
+    return at_metrics_set(ctx, metrics, "char", counts[3] / counts[2]);
 }
 
 static at_status task_save(at_ctx *ctx, void *self, const char *path, const at_metadata *extra) {
@@ -125,7 +167,10 @@ at_status at_seq2seq_task_create(at_ctx *ctx, at_seq2seq_task **out, at_seq2seq 
                                      .length = task_length,
                                      .loss = task_loss,
                                      .evaluate = task_evaluate,
-                                     .save = task_save};
+                                     .save = task_save,
+                                     .evaluate_shard = task_evaluate_shard,
+                                     .evaluate_finish = task_evaluate_finish,
+                                     .weight = task_weight};
     *out = task;
     return AT_OK;
 }

@@ -54,11 +54,14 @@ static int score_row(const at_seq2seq_data *d, size_t k, const int32_t *ids, int
     return exact;
 }
 
+/* The batches of the shard (every shards-th, from the shard-th). */
 static at_status evaluate_batches(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_data *d,
-                                  int batch_size, const size_t *order, at_seq2seq_batch *b,
-                                  int32_t *ids, at_seq2seq_score *score, uint8_t *correct) {
+                                  int batch_size, int shard, int shards, const size_t *order,
+                                  at_seq2seq_batch *b, int32_t *ids, at_seq2seq_score *score,
+                                  uint8_t *correct) {
     int Ty = m->config.max_target_len;
-    for (size_t start = 0; start < d->count; start += (size_t)batch_size) {
+    size_t step = (size_t)batch_size * (size_t)shards;
+    for (size_t start = (size_t)batch_size * (size_t)shard; start < d->count; start += step) {
         int n =
             (int)(d->count - start < (size_t)batch_size ? d->count - start : (size_t)batch_size);
         at_ctx_reset(ctx);
@@ -74,7 +77,13 @@ static at_status evaluate_batches(at_ctx *ctx, const at_seq2seq *m, const at_seq
 
 at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_data *d,
                               int batch_size, at_seq2seq_score *score, uint8_t *correct) {
-    if (!m || !d || !score || batch_size <= 0)
+    return s2s_evaluate_shard(ctx, m, d, batch_size, 0, 1, score, correct);
+}
+
+at_status s2s_evaluate_shard(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq_data *d,
+                             int batch_size, int shard, int shards, at_seq2seq_score *score,
+                             uint8_t *correct) {
+    if (!m || !d || !score || batch_size <= 0 || shards < 1 || shard < 0 || shard >= shards)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_evaluate: NULL argument or batch size");
     *score = (at_seq2seq_score){0};
     if (d->count == 0) return AT_OK;
@@ -90,7 +99,8 @@ at_status at_seq2seq_evaluate(at_ctx *ctx, const at_seq2seq *m, const at_seq2seq
         /* one pool over everything: batches of near-equal length */
         at_seq2seq_bucket_order(d, batch_size, (int)(d->count / (size_t)batch_size + 1), &rng,
                                 order);
-        s = evaluate_batches(ctx, m, d, batch_size, order, &b, ids, score, correct);
+        s = evaluate_batches(ctx, m, d, batch_size, shard, shards, order, &b, ids, score,
+                             correct);
     }
     at_ctx_set_grad(ctx, grad);
     at_ctx_set_training(ctx, training);

@@ -25,10 +25,18 @@
  *             bytes of a resumed run differ from an unbroken one.
  *
  * The trainer's own metadata keys (train.*) are listed in trainer_keys.
+ *
+ * Several processes (options.reducer) train one model as one process with
+ * the whole batch would: each computes its slice of every batch, the
+ * gradients and the loss are summed over them (parallel.c), and all take
+ * the same step. Rank 0 alone writes files and reports progress; the stop
+ * flag and the time budget are summed with the gradients, so every process
+ * ends at the same step.
  */
 #define _POSIX_C_SOURCE 200809L /* mkdir, lstat, opendir, clock_gettime */
 #include "internal.h"
 #include "order.h"
+#include "parallel.h"
 #include "files.h"
 
 #include <dirent.h>
@@ -45,7 +53,7 @@
 static const char *const trainer_keys[] = {
     "train.step",    "train.best",      "train.best_metric", "train.loss_avg",
     "train.position", "train.order_rng", "train.ctx_rng",     "train.data_id",
-    "train.count",   "train.log_loss",  "train.log_steps"};
+    "train.count",   "train.log_loss",  "train.log_steps", "train.ranks"};
 #define TRAINER_KEYS ((int)(sizeof trainer_keys / sizeof *trainer_keys))
 
 /* The files a run writes in OUT; stale NAME.tmp-XXXXXX of these are removed. */
@@ -94,6 +102,9 @@ int at_metrics_get(const at_metrics *m, const char *name, double *value) {
 
 /* ----------------------------------------------------------------- options */
 
+static int ranks_of(const at_trainer_options *o) { return o->reducer ? o->reducer->ranks : 1; }
+static int rank_of(const at_trainer_options *o) { return o->reducer ? o->reducer->rank : 0; }
+
 void at_trainer_options_default(at_trainer_options *o) {
     *o = (at_trainer_options){0};
     o->batch = 32;
@@ -101,6 +112,27 @@ void at_trainer_options_default(at_trainer_options *o) {
     o->optim = (at_optim_config){.kind = AT_ADAM, .lr = 1e-3f};
     o->schedule.decay = AT_DECAY_NONE;
     o->log_every = 10;
+}
+
+static at_status check_reducer(at_ctx *ctx, const at_trainable *m, const at_trainer_options *o) {
+    const at_reducer *r = o->reducer;
+    if (!!m->evaluate_shard != !!m->evaluate_finish || (m->evaluate_shard && !m->evaluate))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "train: the model needs evaluate_shard and evaluate_finish together, "
+                           "with evaluate");
+    if (!r) return AT_OK;
+    if (r->ranks < 1 || r->ranks > 65536 || r->rank < 0 || r->rank >= r->ranks ||
+        !r->sum_floats || !r->sum_doubles)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "train: the reducer needs 1 <= ranks <= 65536, 0 <= rank < ranks "
+                           "(%d of %d) and both sums",
+                           r->rank, r->ranks);
+    if (o->batch % r->ranks != 0)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "train: the batch (%d) must be a multiple of the %d processes: each "
+                           "takes batch / processes examples of every batch",
+                           o->batch, r->ranks);
+    return AT_OK;
 }
 
 static at_status check_options(at_ctx *ctx, const at_trainable *m, const at_trainer_options *o) {
@@ -121,6 +153,7 @@ static at_status check_options(at_ctx *ctx, const at_trainable *m, const at_trai
     if (o->best_metric && !metric_name_ok(o->best_metric))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "train: best_metric '%s' is not a metric name",
                            o->best_metric);
+    AT_TRY(check_reducer(ctx, m, o));
     for (int i = 0; o->extra && i < o->extra->count; i++)
         for (int k = 0; k < TRAINER_KEYS; k++)
             if (!strcmp(o->extra->keys[i], trainer_keys[k]))
@@ -207,9 +240,11 @@ static void remove_stale_temps(const char *dir) {
 at_status at_trainer_prepare(at_ctx *ctx, const at_trainer_options *o) {
     if (!o || !o->out_dir || !*o->out_dir)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "train: no output directory");
-    AT_TRY(make_dirs(ctx, o->out_dir));
-    AT_TRY(check_out_files(ctx, o->out_dir));
-    remove_stale_temps(o->out_dir);
+    if (rank_of(o) == 0) { /* the others write nothing */
+        AT_TRY(make_dirs(ctx, o->out_dir));
+        AT_TRY(check_out_files(ctx, o->out_dir));
+        remove_stale_temps(o->out_dir);
+    }
     if (o->resume) {
         char path[4096];
         join(path, sizeof path, o->out_dir, "last.safetensors");
@@ -246,6 +281,11 @@ typedef struct trainer {
     double eval_seconds;     /* of which spent evaluating                   */
     long evaluated_step;     /* the step of the latest evaluation (-1: none) */
     int out_of_time;         /* max_seconds ended the run                   */
+    int rank, ranks;         /* this process, of (1: no reducer)            */
+    int writer;              /* rank 0: writes the files, reports progress  */
+    int stop_agreed;         /* ranks > 1: some process was asked to stop   */
+    float *fused;            /* ranks > 1: the gradients' buffer            */
+    size_t fused_size;
 } trainer;
 
 static double now_seconds(void) {
@@ -336,12 +376,33 @@ static at_status train_metadata(trainer *t, at_metadata *meta) {
     AT_TRY(set_meta(ctx, meta, "train.position", "%zu", t->position));
     AT_TRY(set_meta(ctx, meta, "train.ctx_rng", "%s", noise));
     AT_TRY(set_meta(ctx, meta, "train.count", "%zu", t->m->count));
+    if (t->o->reducer) AT_TRY(set_meta(ctx, meta, "train.ranks", "%d", t->ranks));
     return set_meta(ctx, meta, "train.data_id", "%s", t->o->data_id ? t->o->data_id : "");
+}
+
+/* ------------------------------------------------------------ agreement */
+
+/* A digest of what every process must share besides the parameters. */
+static uint64_t state_digest(trainer *t) {
+    uint64_t h = PAR_HASH_START;
+    long numbers[3] = {t->step, t->total, (long)t->position};
+    h = par_hash(h, numbers, sizeof numbers);
+    h = par_hash(h, &t->rng, sizeof t->rng);
+    h = par_hash(h, &t->order_rng, sizeof t->order_rng);
+    h = par_hash(h, at_ctx_rng(t->ctx), sizeof(at_rng));
+    return par_hash(h, &t->m->count, sizeof t->m->count);
+}
+
+static at_status agree(trainer *t, const char *when) {
+    char text[64];
+    snprintf(text, sizeof text, "%s %ld", when, t->step);
+    return par_agree(t->ctx, t->o->reducer, state_digest(t), t->m->params, text);
 }
 
 /* ------------------------------------------------------------ checkpoints */
 
 static at_status save_model(trainer *t, const char *name) {
+    if (!t->writer) return AT_OK;
     char path[4096];
     join(path, sizeof path, t->o->out_dir, name);
     at_metadata meta = {0};
@@ -368,6 +429,8 @@ static at_status save_optim(trainer *t, const char *path) {
  * Killed after 1 or 2, last.safetensors still matches last.optim.prev;
  * after 3, last.optim. Resume takes whichever has the model's step. */
 static at_status save_last(trainer *t) {
+    if (t->ranks > 1) AT_TRY(agree(t, "at step"));
+    if (!t->writer) return AT_OK;
     char optim[4096], prev[4096];
     join(optim, sizeof optim, t->o->out_dir, "last.optim.safetensors");
     join(prev, sizeof prev, t->o->out_dir, "last.optim.prev.safetensors");
@@ -392,8 +455,25 @@ static at_status resume_position(trainer *t, const char *path, const at_metadata
     return AT_OK;
 }
 
+/* The same number of processes as the checkpoint's run (1 without the
+ * key): the batch's slices and the dropout masks depend on it. */
+static at_status resume_check_ranks(trainer *t, const char *path, const at_metadata *meta) {
+    long ranks = 1;
+    if (at_metadata_get(meta, "train.ranks"))
+        AT_TRY(meta_long(t->ctx, path, meta, "train.ranks", 1, 65536, &ranks));
+    if (ranks != t->ranks)
+        return at_ctx_fail(t->ctx, AT_ERR_ARGUMENT,
+                           "cannot resume: %s was trained by %ld process%s, now %d: each "
+                           "process's slice of a batch and its dropout masks depend on the "
+                           "number, so the run would not continue as it was; resume with %ld "
+                           "(mpirun -np %ld) or start a new run",
+                           path, ranks, ranks == 1 ? "" : "es", t->ranks, ranks, ranks);
+    return AT_OK;
+}
+
 static at_status resume_check_data(trainer *t, const char *path, const at_metadata *meta) {
     long count;
+    AT_TRY(resume_check_ranks(t, path, meta));
     AT_TRY(meta_long(t->ctx, path, meta, "train.count", 1, MAX_STEPS, &count));
     const char *id = at_metadata_get(meta, "train.data_id");
     const char *want = t->o->data_id ? t->o->data_id : "";
@@ -509,6 +589,7 @@ static at_status metrics_truncate(trainer *t, const char *path) {
 }
 
 static at_status metrics_open(trainer *t) {
+    if (!t->writer) return AT_OK;
     char path[4096];
     join(path, sizeof path, t->o->out_dir, "metrics.jsonl");
     if (t->o->resume) AT_TRY(metrics_truncate(t, path));
@@ -520,6 +601,11 @@ static at_status metrics_open(trainer *t) {
  * validation metrics if any, and last the timings (which a resumed run
  * cannot reproduce). */
 static at_status metrics_line(trainer *t, double lr, const at_metrics *valid) {
+    if (!t->writer) {
+        t->log_loss = 0;
+        t->log_steps = 0;
+        return AT_OK;
+    }
     double loss = t->log_steps ? t->log_loss / (double)t->log_steps : t->loss_avg;
     int ok = fprintf(t->metrics, "{\"step\": %ld, \"loss\": %.6g, \"lr\": %.6g", t->step, loss,
                      lr) > 0;
@@ -571,24 +657,98 @@ static void restore_order(trainer *t) {
     t->position = position;
 }
 
+static int stop_requested(const trainer *t);
+
+static at_status loss_not_finite(trainer *t, double loss) {
+    return at_ctx_fail(t->ctx, AT_ERR_NUMERIC, "train: the loss at step %ld is %g", t->step + 1,
+                       loss);
+}
+
+/* The model's loss of rows indices[0 .. n) into *loss (NULL: not a scalar
+ * is an error). */
+static at_status model_loss(trainer *t, const size_t *indices, int n, at_tensor **loss) {
+    AT_TRY(t->m->loss(t->ctx, t->m->self, indices, n, loss));
+    if (!*loss || (*loss)->size != 1)
+        return at_ctx_fail(t->ctx, AT_ERR_STATE, "train: the model's loss is not a scalar");
+    return AT_OK;
+}
+
+/* One process: the whole batch's loss and gradients. */
+static at_status batch_gradients(trainer *t, const size_t *indices, int n, double *loss_out) {
+    at_tensor *loss;
+    AT_TRY(model_loss(t, indices, n, &loss));
+    if (!isfinite(loss->data[0])) return loss_not_finite(t, loss->data[0]);
+    AT_TRY(at_backward(t->ctx, loss));
+    *loss_out = loss->data[0];
+    return AT_OK;
+}
+
+/* What examples indices[0 .. n) weigh in the model's mean loss. */
+static double examples_weight(const trainer *t, const size_t *indices, int n) {
+    if (n == 0) return 0;
+    return t->m->weight ? t->m->weight(t->m->self, indices, n) : (double)n;
+}
+
+/* This rank's slice: its loss and gradients, weighted by its share of
+ * the batch (examples_weight), into tail[0] and the gradients; dropout
+ * from the slice's own generator (par_slice_rng), the shared one advanced
+ * by one draw. */
+static at_status slice_gradients(trainer *t, const size_t *indices, int n, float *weight,
+                                 float tail[1]) {
+    int first, rows;
+    par_slice(n, t->rank, t->ranks, &first, &rows);
+    double whole = examples_weight(t, indices, n);
+    if (!(whole > 0) || !isfinite(whole))
+        return at_ctx_fail(t->ctx, AT_ERR_STATE,
+                           "train: the model weighs the batch of step %ld as %g, not a positive "
+                           "number",
+                           t->step + 1, whole);
+    *weight = (float)(examples_weight(t, indices + first, rows) / whole);
+    tail[0] = 0;
+    at_rng *rng = at_ctx_rng(t->ctx), shared = *rng;
+    at_status s = AT_OK;
+    at_tensor *loss = NULL;
+    if (rows > 0) {
+        par_slice_rng(&shared, t->rank, rng);
+        s = model_loss(t, indices + first, rows, &loss);
+        if (s == AT_OK && isfinite(loss->data[0])) s = at_backward(t->ctx, loss);
+        if (s == AT_OK) tail[0] = *weight * loss->data[0];
+    }
+    *rng = shared;
+    at_rng_u32(rng);
+    return s;
+}
+
+/* Several processes: the slice's gradients, then the sums over all of the
+ * gradients, the loss, the stop requests and the time budget. */
+static at_status shared_gradients(trainer *t, const size_t *indices, int n, double *loss_out) {
+    float weight = 0, tail[3] = {0, 0, 0};
+    AT_TRY(slice_gradients(t, indices, n, &weight, tail));
+    tail[1] = (float)stop_requested(t);
+    tail[2] = (float)(t->o->max_seconds > 0 && train_seconds(t) >= t->o->max_seconds);
+    AT_TRY(par_sum_gradients(t->ctx, t->o->reducer, t->m->params, weight, tail, 3, t->fused,
+                             t->fused_size));
+    if (!isfinite(tail[0])) return loss_not_finite(t, tail[0]);
+    t->stop_agreed = tail[1] > 0;
+    t->out_of_time = tail[2] > 0;
+    *loss_out = tail[0];
+    return AT_OK;
+}
+
 static at_status one_step(trainer *t, float lr) {
     at_ctx *ctx = t->ctx;
     const size_t *indices;
     int n = next_batch(t, &indices);
     at_ctx_reset(ctx);
     at_params_zero_grad(t->m->params);
-    at_tensor *loss;
-    AT_TRY(t->m->loss(ctx, t->m->self, indices, n, &loss));
-    if (!loss || loss->size != 1)
-        return at_ctx_fail(ctx, AT_ERR_STATE, "train: the model's loss is not a scalar");
-    if (!isfinite(loss->data[0]))
-        return at_ctx_fail(ctx, AT_ERR_NUMERIC, "train: the loss at step %ld is %g", t->step + 1,
-                           (double)loss->data[0]);
-    AT_TRY(at_backward(ctx, loss));
+    double l = 0;
+    if (t->ranks == 1)
+        AT_TRY(batch_gradients(t, indices, n, &l));
+    else
+        AT_TRY(shared_gradients(t, indices, n, &l));
     if (t->o->clip > 0) AT_TRY(at_clip_grad_norm(ctx, t->m->params, t->o->clip, NULL));
     at_optim_set_lr(t->optim, lr);
     AT_TRY(at_optim_step(ctx, t->optim));
-    double l = loss->data[0];
     t->step++;
     t->examples += n;
     t->loss_avg = t->loss_avg == 0 ? l : 0.98 * t->loss_avg + 0.02 * l;
@@ -602,13 +762,23 @@ static int better(const trainer *t, double value) {
     return t->o->lower_is_better ? value <= t->best : value >= t->best;
 }
 
+/* The model's metrics: from one process, or each its shard, the counts
+ * summed over all (every process then holds the same metrics). */
+static at_status model_metrics(trainer *t, at_metrics *m) {
+    if (t->ranks == 1 || !t->m->evaluate_shard) return t->m->evaluate(t->ctx, t->m->self, m);
+    double counts[AT_EVAL_COUNTS] = {0};
+    AT_TRY(t->m->evaluate_shard(t->ctx, t->m->self, t->rank, t->ranks, counts));
+    AT_TRY(t->o->reducer->sum_doubles(t->ctx, t->o->reducer->user, counts, AT_EVAL_COUNTS));
+    return t->m->evaluate_finish(t->ctx, t->m->self, counts, m);
+}
+
 static at_status evaluate(trainer *t, double lr) {
     at_ctx *ctx = t->ctx;
     at_metrics m = {0};
     double started = now_seconds();
     int grad = at_ctx_set_grad(ctx, 0);
     int training = at_ctx_set_training(ctx, 0);
-    at_status s = t->m->evaluate(ctx, t->m->self, &m);
+    at_status s = model_metrics(t, &m);
     at_ctx_set_grad(ctx, grad);
     at_ctx_set_training(ctx, training);
     at_ctx_reset(ctx);
@@ -634,7 +804,7 @@ static at_status evaluate(trainer *t, double lr) {
 }
 
 static void report(trainer *t, double lr, int evaluated) {
-    if (!t->o->progress) return;
+    if (!t->o->progress || !t->writer) return;
     double seconds = elapsed(t);
     at_train_progress p = {.step = t->step,
                            .total_steps = t->total,
@@ -647,16 +817,19 @@ static void report(trainer *t, double lr, int evaluated) {
     t->o->progress(t->o->progress_user, &p);
 }
 
+/* Several processes stop at the step they agreed on (shared_gradients). */
 static int stop_requested(const trainer *t) { return t->o->stop && *t->o->stop; }
+static int stop_now(const trainer *t) { return t->ranks > 1 ? t->stop_agreed : stop_requested(t); }
 
 static int time_is_up(trainer *t) {
-    if (t->o->max_seconds > 0 && train_seconds(t) >= t->o->max_seconds) t->out_of_time = 1;
+    if (t->ranks == 1 && t->o->max_seconds > 0 && train_seconds(t) >= t->o->max_seconds)
+        t->out_of_time = 1;
     return t->out_of_time;
 }
 
 static at_status run_loop(trainer *t) {
     const at_trainer_options *o = t->o;
-    while (t->step < t->total && !stop_requested(t) && !time_is_up(t)) {
+    while (t->step < t->total && !stop_now(t) && !time_is_up(t)) {
         float lr = at_schedule_lr(&t->schedule, t->step + 1);
         AT_TRY(one_step(t, lr));
         long s = t->step;
@@ -691,8 +864,15 @@ static at_status setup(trainer *t) {
     t->order = malloc(t->m->count * sizeof *t->order);
     if (!t->order) return at_ctx_fail(t->ctx, AT_ERR_MEMORY, "train: out of memory");
     AT_TRY(at_optim_create(t->ctx, &t->optim, t->m->params, &o->optim));
+    if (t->ranks > 1) {
+        size_t stream = at_params_numel(t->m->params) + 3;
+        t->fused_size = stream < PAR_FUSED_FLOATS ? stream : PAR_FUSED_FLOATS;
+        t->fused = malloc(t->fused_size * sizeof *t->fused);
+        if (!t->fused) return at_ctx_fail(t->ctx, AT_ERR_MEMORY, "train: out of memory");
+    }
     if (o->resume) AT_TRY(resume(t));
     restore_order(t);
+    if (t->ranks > 1) AT_TRY(agree(t, "at the start, step"));
     return metrics_open(t);
 }
 
@@ -713,7 +893,8 @@ at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_opti
                    at_train_result *result) {
     AT_TRY(check_options(ctx, model, opts));
     AT_TRY(at_trainer_prepare(ctx, opts));
-    trainer t = {.ctx = ctx, .m = model, .o = opts, .start = now_seconds(), .evaluated_step = -1};
+    trainer t = {.ctx = ctx, .m = model, .o = opts, .start = now_seconds(), .evaluated_step = -1,
+                 .rank = rank_of(opts), .ranks = ranks_of(opts), .writer = rank_of(opts) == 0};
     int training = at_ctx_set_training(ctx, 1); /* dropout on in the steps */
     at_status s = setup(&t);
     if (s == AT_OK) s = run_loop(&t);
@@ -731,5 +912,6 @@ at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_opti
                                     .seconds = elapsed(&t)};
     at_optim_free(t.optim);
     free(t.order);
+    free(t.fused);
     return s;
 }
