@@ -34,15 +34,33 @@ enum { MAX_PATH_BYTES = 4096 };
 
 struct serve_model {
     char *name, *path;
-    const char *kind;
-    int is_seq2seq;
+    serve_kind kind;
     int config_read;          /* config holds the file's configuration */
     at_seq2seq_config config;
     pthread_mutex_t lock;
     at_ctx *ctx;              /* both NULL until loaded (catalogue lock) */
-    at_seq2seq *model;
+    void *model;              /* an at_seq2seq, at_lm or at_classifier   */
     unsigned long last_used;
 };
+
+static const char *const kind_names[] = {"seq2seq", "language-model", "classifier"};
+
+/* Load the model file path of this kind into *model. */
+static at_status load_kind(at_ctx *ctx, serve_kind kind, const char *path, void **model) {
+    switch (kind) {
+    case SERVE_SEQ2SEQ: return at_seq2seq_load(ctx, (at_seq2seq **)model, path, NULL);
+    case SERVE_LANGUAGE_MODEL: return at_lm_load(ctx, (at_lm **)model, path, NULL);
+    default: return at_classifier_load(ctx, (at_classifier **)model, path, NULL);
+    }
+}
+
+static void free_kind(serve_kind kind, void *model) {
+    switch (kind) {
+    case SERVE_SEQ2SEQ: at_seq2seq_free(model); break;
+    case SERVE_LANGUAGE_MODEL: at_lm_free(model); break;
+    default: at_classifier_free(model); break;
+    }
+}
 
 struct serve_catalogue {
     serve_model *models;      /* room for SERVE_MAX_MODELS once serving */
@@ -72,13 +90,13 @@ static int is_regular(const char *path) {
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The kind of model a checkpoint's metadata describes, or NULL (e.g. an
+/* The kind of model a checkpoint's metadata describes, or -1 (e.g. an
  * optimiser's state). */
-static const char *model_kind(const at_metadata *meta) {
-    if (at_metadata_get(meta, "attend.model")) return "seq2seq";
-    if (at_metadata_get(meta, "attend.lm")) return "language-model";
-    if (at_metadata_get(meta, "attend.classify")) return "classifier";
-    return NULL;
+static int model_kind(const at_metadata *meta) {
+    if (at_metadata_get(meta, "attend.model")) return SERVE_SEQ2SEQ;
+    if (at_metadata_get(meta, "attend.lm")) return SERVE_LANGUAGE_MODEL;
+    if (at_metadata_get(meta, "attend.classify")) return SERVE_CLASSIFIER;
+    return -1;
 }
 
 /* Add path if it is a model (with its mutex made when init_lock); 0
@@ -87,9 +105,9 @@ static int add_file(walk *w, const char *path, int init_lock) {
     serve_catalogue *c = w->c;
     at_metadata meta = {0};
     if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return 1; /* not one */
-    const char *kind = model_kind(&meta);
+    int kind = model_kind(&meta);
     at_metadata_clear(&meta);
-    if (!kind) return 1;
+    if (kind < 0) return 1;
     if (c->count == SERVE_MAX_MODELS) return w->truncated = 1, 1;
     if (c->count == c->capacity) {
         int cap = c->capacity ? 2 * c->capacity : 16;
@@ -98,10 +116,10 @@ static int add_file(walk *w, const char *path, int init_lock) {
         c->models = grown, c->capacity = cap;
     }
     serve_model *m = &c->models[c->count];
-    *m = (serve_model){.kind = kind, .path = strdup(path), .name = strdup(path + w->root_len)};
+    *m = (serve_model){.kind = (serve_kind)kind, .path = strdup(path),
+                       .name = strdup(path + w->root_len)};
     if (!m->path || !m->name) return free(m->path), free(m->name), 0;
-    m->is_seq2seq = !strcmp(kind, "seq2seq");
-    m->config_read = m->is_seq2seq && at_seq2seq_read_config(w->ctx, path, &m->config) == AT_OK;
+    m->config_read = kind == SERVE_SEQ2SEQ && at_seq2seq_read_config(w->ctx, path, &m->config) == AT_OK;
     if (init_lock) pthread_mutex_init(&m->lock, NULL);
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELEASE);
     return 1;
@@ -192,7 +210,7 @@ void serve_catalogue_free(serve_catalogue *c) {
     if (!c) return;
     for (int i = 0; i < c->count; i++) {
         serve_model *m = &c->models[i];
-        at_seq2seq_free(m->model);
+        if (m->model) free_kind(m->kind, m->model);
         at_ctx_free(m->ctx);
         pthread_mutex_destroy(&m->lock);
         free(m->name);
@@ -227,7 +245,7 @@ int serve_catalogue_add(serve_catalogue *c, const char *name) {
 
 void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out) {
     const serve_model *m = &c->models[i];
-    *out = (serve_model_info){.name = m->name, .kind = m->kind};
+    *out = (serve_model_info){.name = m->name, .kind = kind_names[m->kind]};
     if (!m->config_read) return; /* translating it will say why it does not load */
     const at_seq2seq_config *k = &m->config;
     int seed = k->decoder == AT_DECODER_SEED;
@@ -263,7 +281,7 @@ static void make_room(serve_catalogue *c, const serve_model *m) {
             oldest = o;
         }
         if (!oldest) return; /* all in use: over the bound for a moment */
-        at_seq2seq_free(oldest->model);
+        free_kind(oldest->kind, oldest->model);
         at_ctx_free(oldest->ctx);
         oldest->model = NULL, oldest->ctx = NULL;
         c->loaded--;
@@ -278,11 +296,11 @@ static int load(serve_catalogue *c, serve_model *m, char *why, size_t why_size) 
     c->loaded++;
     pthread_mutex_unlock(&c->lock);
     at_ctx *ctx = NULL;
-    at_seq2seq *model = NULL;
+    void *model = NULL;
     at_ctx_options options = {.num_threads = 1, .seed = 1};
     if (at_ctx_create(&ctx, &options) != AT_OK)
         snprintf(why, why_size, "out of memory loading '%s'", m->name);
-    else if (at_seq2seq_load(ctx, &model, m->path, NULL) != AT_OK)
+    else if (load_kind(ctx, m->kind, m->path, &model) != AT_OK)
         snprintf(why, why_size, "cannot load '%s': %s", m->name, at_ctx_error(ctx));
     pthread_mutex_lock(&c->lock);
     if (model)
@@ -293,12 +311,15 @@ static int load(serve_catalogue *c, serve_model *m, char *why, size_t why_size) 
     return model != NULL;
 }
 
-serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
-                                const at_seq2seq **model, char *why, size_t why_size) {
+serve_model *serve_model_borrow(serve_catalogue *c, int i, serve_kind kind, at_ctx **ctx,
+                                const void **model, char *why, size_t why_size) {
+    static const char *const is[] = {"seq2seq model", "language-model", "classifier"};
+    static const char *const wanted[] = {"seq2seq model: it does not translate",
+                                         "language model: it does not predict text",
+                                         "classifier: it does not classify"};
     serve_model *m = &c->models[i];
-    if (!m->is_seq2seq) {
-        snprintf(why, why_size, "'%s' is a %s, not a seq2seq model: it does not translate",
-                 m->name, m->kind);
+    if (m->kind != kind) {
+        snprintf(why, why_size, "'%s' is a %s, not a %s", m->name, is[m->kind], wanted[kind]);
         return NULL;
     }
     pthread_mutex_lock(&m->lock);
@@ -313,6 +334,8 @@ serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
     *model = m->model;
     return m;
 }
+
+const char *serve_kind_name(serve_kind kind) { return kind_names[kind]; }
 
 void serve_model_release(serve_model *m) {
     if (m) pthread_mutex_unlock(&m->lock);
