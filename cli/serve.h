@@ -26,7 +26,8 @@ enum {
 };
 
 /* ------------------------------------------------------- the model catalogue
- * Every model file under DIR, found once at start: *.safetensors files
+ * Every model file under DIR, found at start and again when the list is
+ * asked for (serve_catalogue_rescan): *.safetensors files
  * whose metadata says they are attend models (seq2seq, language model or
  * classifier), named by their path relative to DIR. A folder's
  * last.safetensors is left out when its model.safetensors is there (the
@@ -37,7 +38,7 @@ enum {
  * is dropped); each has its own at_ctx and a mutex that a request holds
  * while it uses the model. */
 enum { SERVE_MAX_DEPTH = 8, SERVE_MAX_MODELS = 512, SERVE_MAX_VISITED = 100000,
-       SERVE_MAX_LOADED = 8 };
+       SERVE_MAX_LOADED = 8, SERVE_RESCAN_SECONDS = 1 };
 
 typedef struct serve_catalogue serve_catalogue;
 
@@ -63,6 +64,11 @@ int serve_catalogue_loaded(serve_catalogue *c, int i);
 int serve_catalogue_find(const serve_catalogue *c, const char *name);
 /* DIR as the catalogue names it (no trailing '/'). */
 const char *serve_catalogue_dir(const serve_catalogue *c);
+/* Walk DIR again for models added since (the bounds of the first walk),
+ * safe beside requests: at most once every SERVE_RESCAN_SECONDS, and not
+ * while another rescan walks (then it returns at once). A model already
+ * listed stays listed (a file removed since says so when it is used). */
+void serve_catalogue_rescan(serve_catalogue *c);
 /* Add the model file DIR/name (a run the lab trained) while serving, safe
  * beside requests; its index (also when it was listed already), or -1 when
  * it is not an attend model or the list is full. */

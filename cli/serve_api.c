@@ -78,11 +78,26 @@ serve_reply serve_api_error(unsigned status, const char *fmt, ...) {
 
 static json_object *string_or_null(const char *s) { return s ? json_object_new_string(s) : NULL; }
 
+/* One model's listing and its index in the catalogue. */
+typedef struct listed {
+    serve_model_info info;
+    int index;
+} listed;
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const listed *)a)->info.name, ((const listed *)b)->info.name);
+}
+
 serve_reply serve_api_models(serve_catalogue *c) {
-    json_object *list = json_object_new_array();
-    for (int i = 0; list && c && i < serve_catalogue_count(c); i++) {
-        serve_model_info info;
-        serve_catalogue_info(c, i, &info);
+    if (c) serve_catalogue_rescan(c);
+    int n = c ? serve_catalogue_count(c) : 0;
+    listed *all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    json_object *list = all ? json_object_new_array() : NULL;
+    for (int i = 0; list && i < n; i++) serve_catalogue_info(c, i, &all[i].info), all[i].index = i;
+    if (list) qsort(all, (size_t)n, sizeof *all, by_name); /* models added since go in order */
+    for (int k = 0; list && k < n; k++) {
+        serve_model_info info = all[k].info;
+        int i = all[k].index;
         json_object *m = json_object_new_object();
         if (!m) break;
         json_object_object_add(m, "name", json_object_new_string(info.name));
@@ -93,7 +108,8 @@ serve_reply serve_api_models(serve_catalogue *c) {
         json_object_object_add(m, "loaded", json_object_new_boolean(serve_catalogue_loaded(c, i)));
         json_object_array_add(list, m);
     }
-    json_object *obj = json_object_new_object();
+    free(all);
+    json_object *obj = list ? json_object_new_object() : NULL;
     if (obj) json_object_object_add(obj, "models", list);
     else json_object_put(list);
     return serve_reply_json(200, obj);

@@ -14,10 +14,16 @@
  * catalogue's own mutex guards which models are loaded and when each was
  * last used. Lock order: a model's mutex, then the catalogue's; a model to
  * drop is only ever try-locked, so no two requests wait on each other.
- * A model added while serving (serve_catalogue_add: a run the lab trained)
- * goes into room reserved at start, so the list never moves; it is written
- * whole before the count that shows it is raised (an atomic store, read
- * with an atomic load).
+ * A model added while serving (serve_catalogue_add: a run the lab trained;
+ * serve_catalogue_rescan: a file that appeared under DIR) goes into room
+ * reserved at start, so the list never moves; it is written whole before
+ * the count that shows it is raised (an atomic store, read with an atomic
+ * load). A rescan walks as the first walk does, at most once every
+ * SERVE_RESCAN_SECONDS, one at a time (a request that finds one walking
+ * does not wait for it). A half-written file is not a model yet: the
+ * trainers write PATH.tmp-XXXXXX and rename it (not a *.safetensors name
+ * until whole), and a file whose header does not read is left for the
+ * next walk.
  */
 #define _POSIX_C_SOURCE 200809L /* lstat, strdup */
 #include "serve.h"
@@ -29,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 enum { MAX_PATH_BYTES = 4096 };
 
@@ -69,6 +76,8 @@ struct serve_catalogue {
     pthread_mutex_t lock;
     int loaded;               /* models loaded or being loaded */
     unsigned long clock;
+    pthread_mutex_t rescan;   /* one rescan at a time                    */
+    struct timespec scanned;  /* when the last walk started (monotonic)  */
 };
 
 /* The walk's state: where it is and what it has spent. */
@@ -78,6 +87,7 @@ typedef struct walk {
     size_t root_len;          /* strlen(DIR) + 1: cut to name a model */
     long visited;
     int truncated;
+    int serving;              /* a rescan: add beside requests, skip the listed */
 } walk;
 
 static int ends_with(const char *s, const char *suffix) {
@@ -103,6 +113,7 @@ static int model_kind(const at_metadata *meta) {
  * only when out of memory. */
 static int add_file(walk *w, const char *path, int init_lock) {
     serve_catalogue *c = w->c;
+    if (w->serving && serve_catalogue_find(c, path + w->root_len) >= 0) return 1; /* listed */
     at_metadata meta = {0};
     if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return 1; /* not one */
     int kind = model_kind(&meta);
@@ -123,6 +134,16 @@ static int add_file(walk *w, const char *path, int init_lock) {
     if (init_lock) pthread_mutex_init(&m->lock, NULL);
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELEASE);
     return 1;
+}
+
+/* Add path while serving (a rescan): under the catalogue's lock, with its
+ * mutex made; a full list is said once by the walk. */
+static int add_serving(walk *w, const char *path) {
+    serve_catalogue *c = w->c;
+    pthread_mutex_lock(&c->lock);
+    int ok = add_file(w, path, 1);
+    pthread_mutex_unlock(&c->lock);
+    return ok;
 }
 
 /* Walk one folder (depth 0 is DIR); 0 only when out of memory. */
@@ -146,7 +167,7 @@ static int walk_folder(walk *w, const char *dir, int depth) {
             ok = walk_folder(w, path, depth + 1);
         else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ".safetensors") &&
                  !(has_model && !strcmp(e->d_name, "last.safetensors")))
-            ok = add_file(w, path, 0);
+            ok = w->serving ? add_serving(w, path) : add_file(w, path, 0);
     }
     closedir(d);
     return ok;
@@ -175,6 +196,8 @@ serve_catalogue *serve_catalogue_open(const char *dir) {
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->rescan, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &c->scanned);
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--; /* "runs/" names as "runs" does */
     char root[MAX_PATH_BYTES];
@@ -217,6 +240,7 @@ void serve_catalogue_free(serve_catalogue *c) {
         free(m->path);
     }
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->rescan);
     free(c->models);
     free(c->root);
     free(c);
@@ -241,6 +265,23 @@ int serve_catalogue_add(serve_catalogue *c, const char *name) {
     pthread_mutex_unlock(&c->lock);
     at_ctx_free(ctx);
     return i;
+}
+
+void serve_catalogue_rescan(serve_catalogue *c) {
+    if (pthread_mutex_trylock(&c->rescan) != 0) return; /* one is walking now */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double since = (double)(now.tv_sec - c->scanned.tv_sec) +
+                   1e-9 * (double)(now.tv_nsec - c->scanned.tv_nsec);
+    at_ctx *ctx = since >= SERVE_RESCAN_SECONDS ? cli_context("serve", 1, 1) : NULL;
+    if (ctx) {
+        c->scanned = now;
+        walk w = {.c = c, .ctx = ctx, .serving = 1,
+                  .root_len = strlen(c->root) + (strcmp(c->root, "/") != 0)};
+        walk_folder(&w, c->root, 0); /* out of memory: the rest waits for the next */
+        at_ctx_free(ctx);
+    }
+    pthread_mutex_unlock(&c->rescan);
 }
 
 void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out) {
