@@ -553,7 +553,7 @@ def check_rescan(server, models, root):
     check("partial.safetensors" not in names(), "a whole header whose data is cut is listed")
     with open(partial, "ab") as f:
         f.write(data[header + 64:])
-    if check(listed_within("partial.safetensors", 5), "once whole, the file is not listed"):
+    if check(listed_within("partial.safetensors", 5), "once whole, the file is still not listed"):
         status, api = translate(server, "partial.safetensors", TEXTS[0])
         check(status == 200, "once whole, it translates: %d %r" % (status, api))
     os.remove(partial)
@@ -628,14 +628,26 @@ def check_bad_requests(server, models, expected):
         check(status == want and json.loads(answer).get("error"),
               "%s: %s %s -> %d %r" % (what, method, path, status, answer[:200]))
     host = b"Host: 127.0.0.1:%d\r\n" % server.port
-    # libmicrohttpd 0.9.75 closes the connection without an answer when the
-    # request line is one word, or binary: no 4xx, but nothing served and
-    # the server goes on (checked after the loop).
+    # libmicrohttpd 0.9.75 (Debian 12) closes the connection at once without
+    # an answer when the request line is one word, or binary (docs/lab.md
+    # says why no 4xx can be sent); with it the test holds that exactly:
+    # nothing answered, closed within 2 s, and the server goes on serving.
+    # With another libmicrohttpd a 4xx is wanted.
+    mhd = subprocess.run(["pkg-config", "--modversion", "libmicrohttpd"], capture_output=True,
+                         text=True).stdout.strip()
     for data, what in ((b"GARBAGE\r\n\r\n", "a one-word request line"),
                        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64) +
                         b"\r\n\r\n", "a TLS hello")):
+        began = time.time()
         status, answer = server.raw(data, timeout=40)
-        check(status == 0 or 400 <= status < 500, "%s: answered %r" % (what, answer[:120]))
+        took = time.time() - began
+        if mhd == "0.9.75":
+            check(answer == b"" and took < 2, "%s: libmicrohttpd 0.9.75 answered %r after %.1f s, "
+                  "not an empty close at once" % (what, answer[:120], took))
+        else:
+            check(400 <= status < 500, "%s: libmicrohttpd %s answered %r" % (what, mhd, answer[:120]))
+        status, _, _ = server.request("GET", "/api/colours")
+        check(status == 200, "after %s the server answers %d" % (what, status))
     raw = [
         (b"GARBAGE LINE\r\n\r\n", "garbage request line"),
         (b"GET / HTTP/1.1 x\r\n" + host + b"\r\n", "request line of four words"),
