@@ -636,8 +636,8 @@ def check_bad_requests(server, models, expected):
     mhd = subprocess.run(["pkg-config", "--modversion", "libmicrohttpd"], capture_output=True,
                          text=True).stdout.strip()
     for data, what in ((b"GARBAGE\r\n\r\n", "a one-word request line"),
-                       (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64) +
-                        b"\r\n\r\n", "a TLS hello")):
+                       (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(0x80, 0xC0)) +
+                        b"\r\n\r\n", "a TLS hello (its random part without a space byte)")):
         began = time.time()
         status, answer = server.raw(data, timeout=40)
         took = time.time() - began
