@@ -109,16 +109,28 @@ static int model_kind(const at_metadata *meta) {
     return -1;
 }
 
-/* Add path if it is a model (with its mutex made when init_lock); 0
- * only when out of memory. */
-static int add_file(walk *w, const char *path, int init_lock) {
-    serve_catalogue *c = w->c;
-    if (w->serving && serve_catalogue_find(c, path + w->root_len) >= 0) return 1; /* listed */
+/* What a model file holds, read from its header alone (no lock held:
+ * this is the walk's I/O). */
+typedef struct probe {
+    int kind;                 /* a serve_kind, or -1: not a model */
+    int config_read;
+    at_seq2seq_config config;
+} probe;
+
+static probe probe_file(walk *w, const char *path) {
+    probe p = {.kind = -1};
     at_metadata meta = {0};
-    if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return 1; /* not one */
-    int kind = model_kind(&meta);
+    if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return p; /* not one (yet) */
+    p.kind = model_kind(&meta);
     at_metadata_clear(&meta);
-    if (kind < 0) return 1;
+    p.config_read = p.kind == SERVE_SEQ2SEQ && at_seq2seq_read_config(w->ctx, path, &p.config) == AT_OK;
+    return p;
+}
+
+/* Append the model file path that p describes (with its mutex made when
+ * init_lock); 0 only when out of memory. */
+static int append_model(walk *w, const char *path, const probe *p, int init_lock) {
+    serve_catalogue *c = w->c;
     if (c->count == SERVE_MAX_MODELS) return w->truncated = 1, 1;
     if (c->count == c->capacity) {
         int cap = c->capacity ? 2 * c->capacity : 16;
@@ -127,21 +139,33 @@ static int add_file(walk *w, const char *path, int init_lock) {
         c->models = grown, c->capacity = cap;
     }
     serve_model *m = &c->models[c->count];
-    *m = (serve_model){.kind = (serve_kind)kind, .path = strdup(path),
-                       .name = strdup(path + w->root_len)};
+    *m = (serve_model){.kind = (serve_kind)p->kind, .path = strdup(path),
+                       .name = strdup(path + w->root_len), .config_read = p->config_read,
+                       .config = p->config};
     if (!m->path || !m->name) return free(m->path), free(m->name), 0;
-    m->config_read = kind == SERVE_SEQ2SEQ && at_seq2seq_read_config(w->ctx, path, &m->config) == AT_OK;
     if (init_lock) pthread_mutex_init(&m->lock, NULL);
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELEASE);
     return 1;
 }
 
-/* Add path while serving (a rescan): under the catalogue's lock, with its
- * mutex made; a full list is said once by the walk. */
+/* Add path if it is a model (with its mutex made when init_lock); 0
+ * only when out of memory. */
+static int add_file(walk *w, const char *path, int init_lock) {
+    probe p = probe_file(w, path);
+    return p.kind < 0 || append_model(w, path, &p, init_lock);
+}
+
+/* Add path while serving (a rescan) if it is a model not listed yet: its
+ * header is read with no lock held, then it is appended under the
+ * catalogue's lock (checked again: another request may have added it). */
 static int add_serving(walk *w, const char *path) {
     serve_catalogue *c = w->c;
+    const char *name = path + w->root_len;
+    if (serve_catalogue_find(c, name) >= 0) return 1;
+    probe p = probe_file(w, path);
+    if (p.kind < 0) return 1;
     pthread_mutex_lock(&c->lock);
-    int ok = add_file(w, path, 1);
+    int ok = serve_catalogue_find(c, name) >= 0 || append_model(w, path, &p, 1);
     pthread_mutex_unlock(&c->lock);
     return ok;
 }

@@ -5,12 +5,19 @@
  * weights, a step's explanation, the colour ramp of at_viz_colour).
  *
  *   translate live  a model and a text; each pause in typing (DEBOUNCE_MS)
- *                   asks /api/translate, and only the answer to the latest
- *                   request is drawn. A map: output units down the side,
- *                   input units along the top, as attend's HTML figure
- *                   draws it; hovering a cell shows its exact weight. A
- *                   multi-head model gets a head selector (all heads as a
- *                   grid, their mean, or one head).
+ *                   asks the server, and only the answer to the latest
+ *                   request is drawn. A translator (/api/translate): a
+ *                   map, output units down the side, input units along
+ *                   the top; hovering a cell shows its weight (exactly in
+ *                   the read-out). A multi-head model gets a head selector
+ *                   (all heads as a grid, their mean, or one head). A
+ *                   classifier (/api/classify): the label, the classes'
+ *                   probabilities and the words and sentences shaded. A
+ *                   language model (/api/lm): the continuation, the next
+ *                   characters and the attention of every layer and head.
+ *                   The maps, documents, selectors and curves are drawn by
+ *                   attend's HTML figures' own code, put in below at build
+ *                   time (the @include lines; src/viz/js/).
  *   compare         the same text under up to four models side by side
  *                   (/api/compare), on the one colour scale [0, 1].
  *   explain a step  a model and a text (the translate view's, carried
@@ -142,6 +149,7 @@
    * language model's next character. */
   function translateNow() {
     var kind = kindOf(modelSelect.value);
+    output.title = '';
     if (kind === 'classifier') return classifyNow();
     if (kind === 'language-model') return predictNow();
     translateFor('translate', modelSelect.value, textInput.value, translateStatus, function () {
