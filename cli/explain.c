@@ -110,7 +110,7 @@ static void print_top_inputs(const at_step_explanation *x, int h) {
 
 static void print_attention(const at_step_explanation *x) {
     printf("\nAttention (%s)\n  %s\n  %s\n", at_attention_kind_name(x->attention),
-           explain_score_equation(x), explain_weight_equation(x));
+           explain_equation_text(x, "score"), explain_equation_text(x, "weights"));
     if (x->window)
         printf("  p_t = %.4f\n", (double)x->position);
     if (x->p_choose)
@@ -121,17 +121,14 @@ static void print_attention(const at_step_explanation *x) {
         print_table(x, h);
         print_top_inputs(x, h);
     }
-    printf("  contribution_j = (α_j v_j)·c/‖c‖: input j's share of the context along c; they sum "
-           "to ‖c‖\n");
+    printf("  %s\n", explain_equation_text(x, "contribution"));
+    printf("\n  %s\n", explain_equation_text(x, "context"));
     if (x->heads > 1) {
-        printf("\n  c_h = Σ_j α_hj V_h h_j  (each head)   c_t = W_O [c_1 ... c_H] + b_O\n");
         for (int h = 0; h < x->heads; h++) {
             char name[16];
             snprintf(name, sizeof name, "c_%d", h + 1);
             print_vector(name, x->head_context + (size_t)h * x->value_size, x->value_size);
         }
-    } else {
-        printf("\n  c_t = Σ_j α_j h_j\n");
     }
     print_vector("c_t", x->context, x->annotation_size);
 }
@@ -139,21 +136,20 @@ static void print_attention(const at_step_explanation *x) {
 static void print_cell(const at_step_explanation *x) {
     if (x->decoder == AT_DECODER_SEED) {
         printf("\nThe decoder (the seed's AttentionDecoder)\n");
-        printf("  r_t = σ(W_r y_{t−1} + U_r s_{t−1} + C_r c_t + b_r)         reset gate\n");
-        printf("  z_t = σ(W_z y_{t−1} + U_z s_{t−1} + C_z c_t + b_z)         update gate\n");
-        printf("  s̃_t = tanh(W_p y_{t−1} + U_p (r_t ∘ s_{t−1}) + C_p c_t + b_p)   proposal\n");
-        printf("  s_t = (1 − z_t) ∘ s_{t−1} + z_t ∘ s̃_t\n");
+        static const char *const gates[] = {"reset", "update", "proposal", "next_state"};
+        for (int k = 0; k < 4; k++) printf("  %s\n", explain_equation_text(x, gates[k]));
         print_vector("y_{t−1}", x->input, x->input_size);
         print_vector("s_{t−1}", x->state_prev, x->state_size);
         print_vector("r_t", x->reset, x->state_size);
         print_vector("z_t", x->update, x->state_size);
         print_vector("s̃_t", x->proposal, x->state_size);
         print_vector("s_t", x->state, x->state_size);
-        printf("  logits_t = W_o y_{t−1} + U_o s_t + C_o c_t + b_o,   p = softmax(logits_t)\n");
+        printf("  %s\n", explain_equation_text(x, "output"));
     } else {
-        printf("\nThe attentional state and the output\n  h̃_t = tanh(W_c [c_t; h_t])\n");
+        printf("\nThe attentional state and the output\n  %s\n",
+               explain_equation_text(x, "attentional"));
         print_vector("h̃_t", x->attentional, x->state_size);
-        printf("  logits_t = W_s h̃_t + b_s,   p = softmax(logits_t)\n");
+        printf("  %s\n", explain_equation_text(x, "output"));
     }
     for (int k = 0; k < x->top_count; k++) {
         printf("  %s '", k ? "     " : "top-5");
@@ -167,7 +163,7 @@ static void print_cell(const at_step_explanation *x) {
 static void print_luong_state(const at_step_explanation *x) {
     const char *cell = x->cell == AT_CELL_LSTM ? "LSTM" : "GRU";
     printf("\nThe decoder's state (luong, %s cell, input feeding)\n", cell);
-    printf("  x_t = [embed(y_{t−1}); h̃_{t−1}]    h_t = %s(x_t, h_{t−1})\n", cell);
+    printf("  %s\n", explain_equation_text(x, "state"));
     print_vector("x_t", x->input, x->input_size);
     print_vector("h_{t−1}", x->state_prev, x->state_size);
     if (x->memory) print_vector("c_{t−1} cell", x->memory_prev, x->state_size);

@@ -3,17 +3,20 @@
  * as words and JSON, shared by `attend explain` (cli/explain.c: the
  * terminal and --json) and the lab's POST /api/explain (cli/serve_api.c),
  * so the command and the page show the same equations and the same
- * numbers. The JSON's shape is written in docs/explain.md.
+ * numbers. Every equation's text is written here once (explain_equations):
+ * the terminal prints them and the JSON carries them for the page. The
+ * JSON's shape is written in docs/explain.md.
  */
 #include "explain_json.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ------------------------------------------------------------ equations */
 
-/* The score's equation, as docs/mechanisms writes it. */
-const char *explain_score_equation(const at_step_explanation *x) {
+/* The score's equation of x's family, as docs/mechanisms writes it. */
+static const char *explain_score_equation(const at_step_explanation *x) {
     if (x->decoder == AT_DECODER_SEED) return "e_j = v_aᵀ tanh(W_a s_{t−1} + U_a h_j + b_a)";
     switch (x->attention) {
     case AT_ATTENTION_ADDITIVE: return "e_j = v_aᵀ tanh(W_a h_t + U_a h_j + b_a)";
@@ -31,7 +34,7 @@ const char *explain_score_equation(const at_step_explanation *x) {
     }
 }
 
-const char *explain_weight_equation(const at_step_explanation *x) {
+static const char *explain_weight_equation(const at_step_explanation *x) {
     if (x->decoder == AT_DECODER_SEED) return "α_j = softmax_j(e_j)";
     switch (x->attention) {
     case AT_ATTENTION_LOCAL_M: return "α_j = softmax of e over the window |j − p_t| <= D";
@@ -132,6 +135,46 @@ static json_object *family_json(const at_step_explanation *x) {
     return o;
 }
 
+/* Every equation of x's step, in the order a reader follows them. */
+int explain_equations(const at_step_explanation *x, explain_equation out[EXPLAIN_MAX_EQUATIONS]) {
+    int n = 0;
+    if (x->decoder == AT_DECODER_LUONG)
+        out[n++] = (explain_equation){"state", x->cell == AT_CELL_LSTM
+                                                   ? "x_t = [embed(y_{t−1}); h̃_{t−1}]    h_t = LSTM(x_t, h_{t−1})"
+                                                   : "x_t = [embed(y_{t−1}); h̃_{t−1}]    h_t = GRU(x_t, h_{t−1})"};
+    out[n++] = (explain_equation){"score", explain_score_equation(x)};
+    out[n++] = (explain_equation){"weights", explain_weight_equation(x)};
+    out[n++] = (explain_equation){"contribution", "contribution_j = (α_j v_j)·c/‖c‖: input j's "
+                                                  "share of the context along c; they sum to ‖c‖"};
+    out[n++] = (explain_equation){"context", x->heads > 1 ? "c_h = Σ_j α_hj V_h h_j  (each head)    "
+                                                            "c_t = W_O [c_1 … c_H] + b_O"
+                                                          : "c_t = Σ_j α_j h_j"};
+    if (x->decoder == AT_DECODER_SEED) {
+        out[n++] = (explain_equation){"reset", "r_t = σ(W_r y_{t−1} + U_r s_{t−1} + C_r c_t + b_r)"
+                                               "      reset gate"};
+        out[n++] = (explain_equation){"update", "z_t = σ(W_z y_{t−1} + U_z s_{t−1} + C_z c_t + b_z)"
+                                                "      update gate"};
+        out[n++] = (explain_equation){"proposal", "s̃_t = tanh(W_p y_{t−1} + U_p (r_t ∘ s_{t−1}) + "
+                                                  "C_p c_t + b_p)      proposal"};
+        out[n++] = (explain_equation){"next_state", "s_t = (1 − z_t) ∘ s_{t−1} + z_t ∘ s̃_t"};
+        out[n++] = (explain_equation){"output", "logits_t = W_o y_{t−1} + U_o s_t + C_o c_t + b_o,"
+                                                "    p = softmax(logits_t)"};
+    } else {
+        out[n++] = (explain_equation){"attentional", "h̃_t = tanh(W_c [c_t; h_t])"};
+        out[n++] = (explain_equation){"output", "logits_t = W_s h̃_t + b_s,    p = softmax(logits_t)"};
+    }
+    return n;
+}
+
+/* The equation called name among x's, or "" (never for a name above). */
+const char *explain_equation_text(const at_step_explanation *x, const char *name) {
+    explain_equation all[EXPLAIN_MAX_EQUATIONS];
+    int n = explain_equations(x, all);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(all[i].name, name)) return all[i].text;
+    return "";
+}
+
 json_object *explain_json(const char *text, const at_step_explanation *x) {
     int H = x->heads, Tx = x->source_len, S = x->state_size;
     json_object *o = json_object_new_object();
@@ -145,8 +188,10 @@ json_object *explain_json(const char *text, const at_step_explanation *x) {
     json_object_object_add(o, "source", units);
     json_object_object_add(o, "model", model_json(x));
     json_object *equations = json_object_new_object();
-    json_object_object_add(equations, "score", json_object_new_string(explain_score_equation(x)));
-    json_object_object_add(equations, "weights", json_object_new_string(explain_weight_equation(x)));
+    explain_equation all[EXPLAIN_MAX_EQUATIONS];
+    int n = explain_equations(x, all);
+    for (int i = 0; equations && i < n; i++)
+        json_object_object_add(equations, all[i].name, json_object_new_string(all[i].text));
     json_object_object_add(o, "equations", equations);
     json_object_object_add(o, "previous", choice(&x->previous, 0));
     json_object_object_add(o, "chosen", choice(&x->chosen, 1));

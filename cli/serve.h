@@ -3,6 +3,7 @@
  *   serve.c          the command: options, the listening socket, Ctrl-C
  *   serve_http.c     the HTTP side (libmicrohttpd): routing, limits, bodies
  *   serve_api.c      the JSON API: a request's body in, a status and JSON out
+ *   serve_kinds.c    the JSON API of classifiers and language models
  *   serve_models.c   the models found under --models DIR, loaded lazily
  *   lab_assets.c     the page's files, embedded at build time (generated
  *                    from cli/lab/ by cli/lab/embed.cmake)
@@ -25,7 +26,8 @@ enum {
 };
 
 /* ------------------------------------------------------- the model catalogue
- * Every model file under DIR, found once at start: *.safetensors files
+ * Every model file under DIR, found at start and again when the list is
+ * asked for (serve_catalogue_rescan): *.safetensors files
  * whose metadata says they are attend models (seq2seq, language model or
  * classifier), named by their path relative to DIR. A folder's
  * last.safetensors is left out when its model.safetensors is there (the
@@ -36,7 +38,7 @@ enum {
  * is dropped); each has its own at_ctx and a mutex that a request holds
  * while it uses the model. */
 enum { SERVE_MAX_DEPTH = 8, SERVE_MAX_MODELS = 512, SERVE_MAX_VISITED = 100000,
-       SERVE_MAX_LOADED = 8 };
+       SERVE_MAX_LOADED = 8, SERVE_RESCAN_SECONDS = 1 };
 
 typedef struct serve_catalogue serve_catalogue;
 
@@ -62,20 +64,29 @@ int serve_catalogue_loaded(serve_catalogue *c, int i);
 int serve_catalogue_find(const serve_catalogue *c, const char *name);
 /* DIR as the catalogue names it (no trailing '/'). */
 const char *serve_catalogue_dir(const serve_catalogue *c);
+/* Walk DIR again for models added since (the bounds of the first walk),
+ * safe beside requests: at most once every SERVE_RESCAN_SECONDS, and not
+ * while another rescan walks (then it returns at once). A model already
+ * listed stays listed (a file removed since says so when it is used). */
+void serve_catalogue_rescan(serve_catalogue *c);
 /* Add the model file DIR/name (a run the lab trained) while serving, safe
  * beside requests; its index (also when it was listed already), or -1 when
  * it is not an attend model or the list is full. */
 int serve_catalogue_add(serve_catalogue *c, const char *name);
 
-/* Borrow model i for one request: its mutex is held until the matching
- * serve_model_release. On success *ctx and *model are the model's own
- * context and model (loaded now if needed). On failure (not a seq2seq
- * model, a file that does not load) NULL is returned and the reason is
- * written into why; nothing is held. */
+/* Borrow model i, of this kind, for one request: its mutex is held until
+ * the matching serve_model_release. On success *ctx and *model are the
+ * model's own context and model (an at_seq2seq, at_lm or at_classifier,
+ * loaded now if needed). On failure (a model of another kind, a file that
+ * does not load) NULL is returned and the reason is written into why;
+ * nothing is held. */
+typedef enum serve_kind { SERVE_SEQ2SEQ, SERVE_LANGUAGE_MODEL, SERVE_CLASSIFIER } serve_kind;
 typedef struct serve_model serve_model;
-serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
-                                const at_seq2seq **model, char *why, size_t why_size);
+serve_model *serve_model_borrow(serve_catalogue *c, int i, serve_kind kind, at_ctx **ctx,
+                                const void **model, char *why, size_t why_size);
 void serve_model_release(serve_model *m);
+/* "seq2seq", "language-model" or "classifier": the kind as listed. */
+const char *serve_kind_name(serve_kind kind);
 
 /* ---------------------------------------------------------------- the API
  * Each handler takes the request's body (any bytes, len of them) and gives
@@ -90,6 +101,10 @@ serve_reply serve_api_colours(void);
 serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len);
 serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len);
 serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len);
+/* The models that do not translate (serve_kinds.c): a classifier's label
+ * and attention, a language model's next character and attention. */
+serve_reply serve_api_classify(serve_catalogue *c, const char *body, size_t len);
+serve_reply serve_api_lm(serve_catalogue *c, const char *body, size_t len);
 /* Shared by the API's files (serve_api.c):
  * the body as a JSON object holding only the keys named, each once, the
  * first n_required of them required; NULL with a 400 in *bad; */
@@ -98,6 +113,19 @@ json_object *serve_read_request(const char *body, size_t len, const char *const 
 /* a string field's text (at most max_bytes), or NULL with a 400 in *bad; */
 const char *serve_string_field(json_object *value, const char *name, size_t max_bytes,
                                serve_reply *bad);
+/* the catalogue index of the model named by value (a string field called
+ * field), or -1 with a 4xx in *bad (404: no model of that name); */
+int serve_find_model(const serve_catalogue *c, json_object *value, const char *field,
+                     serve_reply *bad);
+/* model i of this kind borrowed for one request (serve_model_borrow), its
+ * listing in *info; NULL with the status (400: a model of another kind;
+ * 500: a file that does not load) and the reason in f; */
+typedef struct serve_failure {
+    unsigned status;
+    char why[512];
+} serve_failure;
+serve_model *serve_borrow(serve_catalogue *c, int i, serve_kind kind, at_ctx **ctx,
+                          const void **model, serve_model_info *info, serve_failure *f);
 /* the shortest decimal that reads back as the same float; */
 json_object *serve_json_float(float v);
 /* a reply with obj's JSON text (obj is released; a 500 when out of memory). */

@@ -78,11 +78,26 @@ serve_reply serve_api_error(unsigned status, const char *fmt, ...) {
 
 static json_object *string_or_null(const char *s) { return s ? json_object_new_string(s) : NULL; }
 
+/* One model's listing and its index in the catalogue. */
+typedef struct listed {
+    serve_model_info info;
+    int index;
+} listed;
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const listed *)a)->info.name, ((const listed *)b)->info.name);
+}
+
 serve_reply serve_api_models(serve_catalogue *c) {
-    json_object *list = json_object_new_array();
-    for (int i = 0; list && c && i < serve_catalogue_count(c); i++) {
-        serve_model_info info;
-        serve_catalogue_info(c, i, &info);
+    if (c) serve_catalogue_rescan(c);
+    int n = c ? serve_catalogue_count(c) : 0;
+    listed *all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    json_object *list = all ? json_object_new_array() : NULL;
+    for (int i = 0; list && i < n; i++) serve_catalogue_info(c, i, &all[i].info), all[i].index = i;
+    if (list) qsort(all, (size_t)n, sizeof *all, by_name); /* models added since go in order */
+    for (int k = 0; list && k < n; k++) {
+        serve_model_info info = all[k].info;
+        int i = all[k].index;
         json_object *m = json_object_new_object();
         if (!m) break;
         json_object_object_add(m, "name", json_object_new_string(info.name));
@@ -93,7 +108,8 @@ serve_reply serve_api_models(serve_catalogue *c) {
         json_object_object_add(m, "loaded", json_object_new_boolean(serve_catalogue_loaded(c, i)));
         json_object_array_add(list, m);
     }
-    json_object *obj = json_object_new_object();
+    free(all);
+    json_object *obj = list ? json_object_new_object() : NULL;
     if (obj) json_object_object_add(obj, "models", list);
     else json_object_put(list);
     return serve_reply_json(200, obj);
@@ -178,9 +194,8 @@ const char *serve_string_field(json_object *value, const char *name, size_t max_
     return s;
 }
 
-/* The catalogue index of the model named by value, or -1 with a 4xx. */
-static int find_model(const serve_catalogue *c, json_object *value, const char *field,
-                      serve_reply *bad) {
+int serve_find_model(const serve_catalogue *c, json_object *value, const char *field,
+                     serve_reply *bad) {
     const char *name = serve_string_field(value, field, 4096, bad);
     if (!name) return -1;
     int i = serve_catalogue_find(c, name);
@@ -228,13 +243,6 @@ static json_object *weight_lists(const at_translation *tr) {
     return heads;
 }
 
-/* One model's translation of text as a JSON object; NULL with a status
- * (400: the model refuses the text or does not translate; 500: the file
- * does not load, out of memory) and the reason in why. */
-typedef struct failure {
-    unsigned status;
-    char why[WHY_BYTES];
-} failure;
 
 static json_object *translation_object(at_ctx *ctx, const at_seq2seq *model,
                                        const serve_model_info *info, const char *text,
@@ -261,17 +269,22 @@ static json_object *translation_object(at_ctx *ctx, const at_seq2seq *model,
     return obj;
 }
 
-/* Model i borrowed for one request (serve_model_borrow), its listing in
- * *info; NULL with a status and the reason in f. */
-static serve_model *borrow(serve_catalogue *c, int i, at_ctx **ctx, const at_seq2seq **model,
-                           serve_model_info *info, failure *f) {
+serve_model *serve_borrow(serve_catalogue *c, int i, serve_kind kind, at_ctx **ctx,
+                          const void **model, serve_model_info *info, serve_failure *f) {
     serve_catalogue_info(c, i, info);
-    serve_model *m = serve_model_borrow(c, i, ctx, model, f->why, sizeof f->why);
-    if (!m) f->status = strcmp(info->kind, "seq2seq") ? 400 : 500; /* no translator, or a bad file */
+    serve_model *m = serve_model_borrow(c, i, kind, ctx, model, f->why, sizeof f->why);
+    /* a model of another kind, or a file that does not load */
+    if (!m) f->status = strcmp(info->kind, serve_kind_name(kind)) ? 400 : 500;
     return m;
 }
 
-static json_object *translate_with(serve_catalogue *c, int i, const char *text, failure *f) {
+static serve_model *borrow(serve_catalogue *c, int i, at_ctx **ctx, const at_seq2seq **model,
+                           serve_model_info *info, serve_failure *f) {
+    return serve_borrow(c, i, SERVE_SEQ2SEQ, ctx, (const void **)model, info, f);
+}
+
+static json_object *translate_with(serve_catalogue *c, int i, const char *text,
+                                   serve_failure *f) {
     at_ctx *ctx;
     const at_seq2seq *model;
     serve_model_info info;
@@ -303,8 +316,8 @@ serve_reply serve_api_translate(serve_catalogue *c, const char *body, size_t len
     if (!req) return bad;
     const char *text = serve_string_field(json_object_object_get(req, "text"), "text",
                                     SERVE_MAX_TEXT_BYTES, &bad);
-    int i = text ? find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
-    failure f;
+    int i = text ? serve_find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
+    serve_failure f;
     json_object *obj = i >= 0 ? translate_with(c, i, text, &f) : NULL;
     json_object_put(req);
     if (i >= 0 && !obj) return serve_api_error(f.status, "%s", f.why);
@@ -328,7 +341,7 @@ static int compared_models(const serve_catalogue *c, json_object *list, int *ind
         return -1;
     }
     for (int k = 0; k < n; k++) {
-        index[k] = find_model(c, json_object_array_get_idx(list, (size_t)k), "each of models", bad);
+        index[k] = serve_find_model(c, json_object_array_get_idx(list, (size_t)k), "each of models", bad);
         if (index[k] < 0) return -1;
     }
     return n;
@@ -346,7 +359,7 @@ serve_reply serve_api_compare(serve_catalogue *c, const char *body, size_t len) 
     json_object *results = n > 0 ? json_object_new_array() : NULL;
     /* one model at a time: only its own lock is held while it translates */
     for (int k = 0; results && k < n; k++) {
-        failure f;
+        serve_failure f;
         json_object *one = translate_with(c, index[k], text, &f);
         if (!one && (one = json_object_new_object()) != NULL) {
             serve_model_info info;
@@ -385,7 +398,8 @@ static int step_field(json_object *value, serve_reply *bad) {
 
 /* Model i's explanation of step k of text as JSON, or NULL with a status
  * and the reason in f (as translate_with). */
-static json_object *explain_with(serve_catalogue *c, int i, const char *text, int k, failure *f) {
+static json_object *explain_with(serve_catalogue *c, int i, const char *text, int k,
+                                 serve_failure *f) {
     at_ctx *ctx;
     const at_seq2seq *model;
     serve_model_info info;
@@ -417,8 +431,8 @@ serve_reply serve_api_explain(serve_catalogue *c, const char *body, size_t len) 
     const char *text = serve_string_field(json_object_object_get(req, "text"), "text",
                                     SERVE_MAX_TEXT_BYTES, &bad);
     int k = text ? step_field(json_object_object_get(req, "step"), &bad) : -1;
-    int i = k >= 0 ? find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
-    failure f;
+    int i = k >= 0 ? serve_find_model(c, json_object_object_get(req, "model"), "model", &bad) : -1;
+    serve_failure f;
     json_object *obj = i >= 0 ? explain_with(c, i, text, k, &f) : NULL;
     json_object_put(req);
     if (i >= 0 && !obj) return serve_api_error(f.status, "%s", f.why);

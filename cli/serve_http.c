@@ -51,11 +51,13 @@ struct serve_http {
 
 /* An API POST being received. */
 typedef enum route {
-    ROUTE_TRANSLATE, ROUTE_COMPARE, ROUTE_EXPLAIN, ROUTE_TRAINING_START, ROUTE_TRAINING_STOP
+    ROUTE_TRANSLATE, ROUTE_COMPARE, ROUTE_EXPLAIN, ROUTE_CLASSIFY, ROUTE_LM, /* need models */
+    ROUTE_TRAINING_START, ROUTE_TRAINING_STOP
 } route;
 
 static const char *const post_routes[] = {"/api/translate", "/api/compare", "/api/explain",
-                                          "/api/training/start", "/api/training/stop"};
+                                          "/api/classify", "/api/lm", "/api/training/start",
+                                          "/api/training/stop"};
 enum { POST_ROUTES = sizeof post_routes / sizeof post_routes[0] };
 
 /* The POST route of url, or -1. */
@@ -159,7 +161,7 @@ static enum MHD_Result on_headers(serve_http *h, struct MHD_Connection *conn, co
         return answer_reply(conn, !strcmp(url, "/api/models") ? serve_api_models(h->catalogue)
                                                               : serve_api_colours(),
                             NULL);
-    if (!post_api || (!h->catalogue && to <= ROUTE_EXPLAIN))
+    if (!post_api || (!h->catalogue && to <= ROUTE_LM))
         return answer_reply(conn, serve_api_error(404, "no such page or API"), NULL);
     if (strcmp(method, MHD_HTTP_METHOD_POST))
         return answer_reply(conn, serve_api_error(405, "%s takes POST", url), "POST");
@@ -212,6 +214,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     case ROUTE_TRANSLATE: reply = serve_api_translate(h->catalogue, body, u->len); break;
     case ROUTE_COMPARE: reply = serve_api_compare(h->catalogue, body, u->len); break;
     case ROUTE_EXPLAIN: reply = serve_api_explain(h->catalogue, body, u->len); break;
+    case ROUTE_CLASSIFY: reply = serve_api_classify(h->catalogue, body, u->len); break;
+    case ROUTE_LM: reply = serve_api_lm(h->catalogue, body, u->len); break;
     case ROUTE_TRAINING_START: reply = serve_api_training_start(h->training, body, u->len); break;
     default: reply = serve_api_training_stop(h->training); break; /* the body is not read */
     }

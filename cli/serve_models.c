@@ -14,10 +14,16 @@
  * catalogue's own mutex guards which models are loaded and when each was
  * last used. Lock order: a model's mutex, then the catalogue's; a model to
  * drop is only ever try-locked, so no two requests wait on each other.
- * A model added while serving (serve_catalogue_add: a run the lab trained)
- * goes into room reserved at start, so the list never moves; it is written
- * whole before the count that shows it is raised (an atomic store, read
- * with an atomic load).
+ * A model added while serving (serve_catalogue_add: a run the lab trained;
+ * serve_catalogue_rescan: a file that appeared under DIR) goes into room
+ * reserved at start, so the list never moves; it is written whole before
+ * the count that shows it is raised (an atomic store, read with an atomic
+ * load). A rescan walks as the first walk does, at most once every
+ * SERVE_RESCAN_SECONDS, one at a time (a request that finds one walking
+ * does not wait for it). A half-written file is not a model yet: the
+ * trainers write PATH.tmp-XXXXXX and rename it (not a *.safetensors name
+ * until whole), and a file whose header does not read is left for the
+ * next walk.
  */
 #define _POSIX_C_SOURCE 200809L /* lstat, strdup */
 #include "serve.h"
@@ -29,20 +35,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 enum { MAX_PATH_BYTES = 4096 };
 
 struct serve_model {
     char *name, *path;
-    const char *kind;
-    int is_seq2seq;
+    serve_kind kind;
     int config_read;          /* config holds the file's configuration */
     at_seq2seq_config config;
     pthread_mutex_t lock;
     at_ctx *ctx;              /* both NULL until loaded (catalogue lock) */
-    at_seq2seq *model;
+    void *model;              /* an at_seq2seq, at_lm or at_classifier   */
     unsigned long last_used;
 };
+
+static const char *const kind_names[] = {"seq2seq", "language-model", "classifier"};
+
+/* Load the model file path of this kind into *model. */
+static at_status load_kind(at_ctx *ctx, serve_kind kind, const char *path, void **model) {
+    switch (kind) {
+    case SERVE_SEQ2SEQ: return at_seq2seq_load(ctx, (at_seq2seq **)model, path, NULL);
+    case SERVE_LANGUAGE_MODEL: return at_lm_load(ctx, (at_lm **)model, path, NULL);
+    default: return at_classifier_load(ctx, (at_classifier **)model, path, NULL);
+    }
+}
+
+static void free_kind(serve_kind kind, void *model) {
+    switch (kind) {
+    case SERVE_SEQ2SEQ: at_seq2seq_free(model); break;
+    case SERVE_LANGUAGE_MODEL: at_lm_free(model); break;
+    default: at_classifier_free(model); break;
+    }
+}
 
 struct serve_catalogue {
     serve_model *models;      /* room for SERVE_MAX_MODELS once serving */
@@ -51,6 +76,8 @@ struct serve_catalogue {
     pthread_mutex_t lock;
     int loaded;               /* models loaded or being loaded */
     unsigned long clock;
+    pthread_mutex_t rescan;   /* one rescan at a time                    */
+    struct timespec scanned;  /* when the last walk started (monotonic)  */
 };
 
 /* The walk's state: where it is and what it has spent. */
@@ -60,6 +87,7 @@ typedef struct walk {
     size_t root_len;          /* strlen(DIR) + 1: cut to name a model */
     long visited;
     int truncated;
+    int serving;              /* a rescan: add beside requests, skip the listed */
 } walk;
 
 static int ends_with(const char *s, const char *suffix) {
@@ -72,24 +100,37 @@ static int is_regular(const char *path) {
     return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The kind of model a checkpoint's metadata describes, or NULL (e.g. an
+/* The kind of model a checkpoint's metadata describes, or -1 (e.g. an
  * optimiser's state). */
-static const char *model_kind(const at_metadata *meta) {
-    if (at_metadata_get(meta, "attend.model")) return "seq2seq";
-    if (at_metadata_get(meta, "attend.lm")) return "language-model";
-    if (at_metadata_get(meta, "attend.classify")) return "classifier";
-    return NULL;
+static int model_kind(const at_metadata *meta) {
+    if (at_metadata_get(meta, "attend.model")) return SERVE_SEQ2SEQ;
+    if (at_metadata_get(meta, "attend.lm")) return SERVE_LANGUAGE_MODEL;
+    if (at_metadata_get(meta, "attend.classify")) return SERVE_CLASSIFIER;
+    return -1;
 }
 
-/* Add path if it is a model (with its mutex made when init_lock); 0
- * only when out of memory. */
-static int add_file(walk *w, const char *path, int init_lock) {
-    serve_catalogue *c = w->c;
+/* What a model file holds, read from its header alone (no lock held:
+ * this is the walk's I/O). */
+typedef struct probe {
+    int kind;                 /* a serve_kind, or -1: not a model */
+    int config_read;
+    at_seq2seq_config config;
+} probe;
+
+static probe probe_file(walk *w, const char *path) {
+    probe p = {.kind = -1};
     at_metadata meta = {0};
-    if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return 1; /* not one */
-    const char *kind = model_kind(&meta);
+    if (at_checkpoint_read_metadata(w->ctx, path, &meta) != AT_OK) return p; /* not one (yet) */
+    p.kind = model_kind(&meta);
     at_metadata_clear(&meta);
-    if (!kind) return 1;
+    p.config_read = p.kind == SERVE_SEQ2SEQ && at_seq2seq_read_config(w->ctx, path, &p.config) == AT_OK;
+    return p;
+}
+
+/* Append the model file path that p describes (with its mutex made when
+ * init_lock); 0 only when out of memory. */
+static int append_model(walk *w, const char *path, const probe *p, int init_lock) {
+    serve_catalogue *c = w->c;
     if (c->count == SERVE_MAX_MODELS) return w->truncated = 1, 1;
     if (c->count == c->capacity) {
         int cap = c->capacity ? 2 * c->capacity : 16;
@@ -98,13 +139,35 @@ static int add_file(walk *w, const char *path, int init_lock) {
         c->models = grown, c->capacity = cap;
     }
     serve_model *m = &c->models[c->count];
-    *m = (serve_model){.kind = kind, .path = strdup(path), .name = strdup(path + w->root_len)};
+    *m = (serve_model){.kind = (serve_kind)p->kind, .path = strdup(path),
+                       .name = strdup(path + w->root_len), .config_read = p->config_read,
+                       .config = p->config};
     if (!m->path || !m->name) return free(m->path), free(m->name), 0;
-    m->is_seq2seq = !strcmp(kind, "seq2seq");
-    m->config_read = m->is_seq2seq && at_seq2seq_read_config(w->ctx, path, &m->config) == AT_OK;
     if (init_lock) pthread_mutex_init(&m->lock, NULL);
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELEASE);
     return 1;
+}
+
+/* Add path if it is a model (with its mutex made when init_lock); 0
+ * only when out of memory. */
+static int add_file(walk *w, const char *path, int init_lock) {
+    probe p = probe_file(w, path);
+    return p.kind < 0 || append_model(w, path, &p, init_lock);
+}
+
+/* Add path while serving (a rescan) if it is a model not listed yet: its
+ * header is read with no lock held, then it is appended under the
+ * catalogue's lock (checked again: another request may have added it). */
+static int add_serving(walk *w, const char *path) {
+    serve_catalogue *c = w->c;
+    const char *name = path + w->root_len;
+    if (serve_catalogue_find(c, name) >= 0) return 1;
+    probe p = probe_file(w, path);
+    if (p.kind < 0) return 1;
+    pthread_mutex_lock(&c->lock);
+    int ok = serve_catalogue_find(c, name) >= 0 || append_model(w, path, &p, 1);
+    pthread_mutex_unlock(&c->lock);
+    return ok;
 }
 
 /* Walk one folder (depth 0 is DIR); 0 only when out of memory. */
@@ -128,7 +191,7 @@ static int walk_folder(walk *w, const char *dir, int depth) {
             ok = walk_folder(w, path, depth + 1);
         else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ".safetensors") &&
                  !(has_model && !strcmp(e->d_name, "last.safetensors")))
-            ok = add_file(w, path, 0);
+            ok = w->serving ? add_serving(w, path) : add_file(w, path, 0);
     }
     closedir(d);
     return ok;
@@ -157,6 +220,8 @@ serve_catalogue *serve_catalogue_open(const char *dir) {
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->rescan, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &c->scanned);
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--; /* "runs/" names as "runs" does */
     char root[MAX_PATH_BYTES];
@@ -192,13 +257,14 @@ void serve_catalogue_free(serve_catalogue *c) {
     if (!c) return;
     for (int i = 0; i < c->count; i++) {
         serve_model *m = &c->models[i];
-        at_seq2seq_free(m->model);
+        if (m->model) free_kind(m->kind, m->model);
         at_ctx_free(m->ctx);
         pthread_mutex_destroy(&m->lock);
         free(m->name);
         free(m->path);
     }
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->rescan);
     free(c->models);
     free(c->root);
     free(c);
@@ -225,9 +291,26 @@ int serve_catalogue_add(serve_catalogue *c, const char *name) {
     return i;
 }
 
+void serve_catalogue_rescan(serve_catalogue *c) {
+    if (pthread_mutex_trylock(&c->rescan) != 0) return; /* one is walking now */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double since = (double)(now.tv_sec - c->scanned.tv_sec) +
+                   1e-9 * (double)(now.tv_nsec - c->scanned.tv_nsec);
+    at_ctx *ctx = since >= SERVE_RESCAN_SECONDS ? cli_context("serve", 1, 1) : NULL;
+    if (ctx) {
+        c->scanned = now;
+        walk w = {.c = c, .ctx = ctx, .serving = 1,
+                  .root_len = strlen(c->root) + (strcmp(c->root, "/") != 0)};
+        walk_folder(&w, c->root, 0); /* out of memory: the rest waits for the next */
+        at_ctx_free(ctx);
+    }
+    pthread_mutex_unlock(&c->rescan);
+}
+
 void serve_catalogue_info(const serve_catalogue *c, int i, serve_model_info *out) {
     const serve_model *m = &c->models[i];
-    *out = (serve_model_info){.name = m->name, .kind = m->kind};
+    *out = (serve_model_info){.name = m->name, .kind = kind_names[m->kind]};
     if (!m->config_read) return; /* translating it will say why it does not load */
     const at_seq2seq_config *k = &m->config;
     int seed = k->decoder == AT_DECODER_SEED;
@@ -263,7 +346,7 @@ static void make_room(serve_catalogue *c, const serve_model *m) {
             oldest = o;
         }
         if (!oldest) return; /* all in use: over the bound for a moment */
-        at_seq2seq_free(oldest->model);
+        free_kind(oldest->kind, oldest->model);
         at_ctx_free(oldest->ctx);
         oldest->model = NULL, oldest->ctx = NULL;
         c->loaded--;
@@ -278,11 +361,11 @@ static int load(serve_catalogue *c, serve_model *m, char *why, size_t why_size) 
     c->loaded++;
     pthread_mutex_unlock(&c->lock);
     at_ctx *ctx = NULL;
-    at_seq2seq *model = NULL;
+    void *model = NULL;
     at_ctx_options options = {.num_threads = 1, .seed = 1};
     if (at_ctx_create(&ctx, &options) != AT_OK)
         snprintf(why, why_size, "out of memory loading '%s'", m->name);
-    else if (at_seq2seq_load(ctx, &model, m->path, NULL) != AT_OK)
+    else if (load_kind(ctx, m->kind, m->path, &model) != AT_OK)
         snprintf(why, why_size, "cannot load '%s': %s", m->name, at_ctx_error(ctx));
     pthread_mutex_lock(&c->lock);
     if (model)
@@ -293,12 +376,15 @@ static int load(serve_catalogue *c, serve_model *m, char *why, size_t why_size) 
     return model != NULL;
 }
 
-serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
-                                const at_seq2seq **model, char *why, size_t why_size) {
+serve_model *serve_model_borrow(serve_catalogue *c, int i, serve_kind kind, at_ctx **ctx,
+                                const void **model, char *why, size_t why_size) {
+    static const char *const is[] = {"seq2seq model", "language-model", "classifier"};
+    static const char *const wanted[] = {"seq2seq model: it does not translate",
+                                         "language model: it does not predict text",
+                                         "classifier: it does not classify"};
     serve_model *m = &c->models[i];
-    if (!m->is_seq2seq) {
-        snprintf(why, why_size, "'%s' is a %s, not a seq2seq model: it does not translate",
-                 m->name, m->kind);
+    if (m->kind != kind) {
+        snprintf(why, why_size, "'%s' is a %s, not a %s", m->name, is[m->kind], wanted[kind]);
         return NULL;
     }
     pthread_mutex_lock(&m->lock);
@@ -313,6 +399,8 @@ serve_model *serve_model_borrow(serve_catalogue *c, int i, at_ctx **ctx,
     *model = m->model;
     return m;
 }
+
+const char *serve_kind_name(serve_kind kind) { return kind_names[kind]; }
 
 void serve_model_release(serve_model *m) {
     if (m) pthread_mutex_unlock(&m->lock);

@@ -15,7 +15,11 @@
  *   files       save then load gives bit-equal logits; a configuration
  *               made impossible in the file is refused with a message;
  *   overfit     a small model learns a fixed 2,000-character text well below
- *               what any model that ignores the context could reach.
+ *               what any model that ignores the context could reach;
+ *   next        at_lm_next: the softmax of the last logits row over the
+ *               drawable characters (specials 0, sum 1), read from the
+ *               prompt's last `context` characters; its argmax is greedy
+ *               generation's next character; an unseen character refused.
  *
  *     test_lm_transformer [CASE ...]     (no argument: every case)
  */
@@ -546,6 +550,62 @@ done:
     at_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------ next */
+
+static void test_next(void) {
+    enum { T = 6, FIRST = 4 };
+    at_ctx *ctx = test_new_ctx();
+    at_lm *m = make_model(ctx, "abcdefgh", 2, 2, 8, T, 0.0f, 3);
+    float *probs = NULL, *logits = NULL;
+    if (!m) goto done;
+    at_rng rng;
+    at_rng_seed(&rng, 23);
+    test_jitter_params(at_lm_params(m), &rng, 1.0f); /* a peaked distribution */
+    const at_vocab *vocab = at_lm_vocab(m);
+    int V = at_vocab_size(vocab);
+    const char *prompt = "hgfedcbahg"; /* longer than the context: its last T read */
+    probs = malloc((size_t)V * sizeof *probs);
+    int32_t ids[16];
+    int n = 0;
+    CHECK_OK(ctx, at_vocab_encode(ctx, vocab, prompt, ids, 16, &n));
+    logits = logits_of(ctx, m, ids + n - T, 1, T, NULL);
+    CHECK_OK(ctx, at_lm_next(ctx, m, prompt, probs));
+    if (!logits || !probs) goto done;
+    const float *row = logits + (size_t)(T - 1) * V;
+    double top = row[FIRST], total = 0, sum = 0, worst = 0;
+    for (int v = FIRST; v < V; v++) top = fmax(top, row[v]);
+    for (int v = FIRST; v < V; v++) total += exp(row[v] - top);
+    int best = FIRST;
+    for (int v = 0; v < V; v++) {
+        double want = v < FIRST ? 0 : exp(row[v] - top) / total;
+        worst = fmax(worst, fabs(probs[v] - want));
+        sum += probs[v];
+        if (probs[v] > probs[best]) best = v;
+    }
+    CHECK(worst < 1e-6 && fabs(sum - 1) < 1e-5,
+          "next: largest error %.3g against the softmax of the last row; sum %.7f", worst, sum);
+    at_lm_sample_options o;
+    at_lm_sample_options_default(&o);
+    o.length = 1, o.temperature = 0;
+    char *greedy = NULL;
+    CHECK_OK(ctx, at_lm_generate(ctx, m, prompt, &o, &greedy));
+    uint32_t cp = at_vocab_code_point(vocab, best);
+    CHECK(greedy && strlen(greedy) == strlen(prompt) + 1 &&
+              (uint32_t)(unsigned char)greedy[strlen(prompt)] == cp,
+          "next: the most likely character U+%04X is not greedy generation's '%s'",
+          (unsigned)cp, greedy ? greedy + strlen(prompt) : "(none)");
+    free(greedy);
+    CHECK(at_lm_next(ctx, m, "abz", probs) == AT_ERR_ARGUMENT &&
+              strstr(at_ctx_error(ctx), "'z'"),
+          "next: an unseen character: %s", at_ctx_error(ctx));
+    CHECK(at_lm_next(ctx, m, "", probs) == AT_ERR_ARGUMENT, "next: an empty prompt");
+done:
+    free(logits);
+    free(probs);
+    at_lm_free(m);
+    at_ctx_free(ctx);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct {
@@ -553,7 +613,8 @@ static const struct {
     void (*fn)(void);
 } CASES[] = {{"gradients", test_gradients}, {"causality", test_causality},
              {"weights", test_weights},     {"init", test_init},
-             {"files", test_files},         {"overfit", test_overfit}};
+             {"files", test_files},         {"overfit", test_overfit},
+             {"next", test_next}};
 
 int main(int argc, char **argv) {
     int n = (int)(sizeof CASES / sizeof CASES[0]);

@@ -44,6 +44,7 @@ that is not a model, a link to a model outside the folder), then checks:
 Only the standard library; every failure names what was sent and what
 came back, and the script exits 1.
 """
+import ctypes
 import http.client
 import json
 import os
@@ -60,6 +61,11 @@ import time
 ATTEND = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else sys.exit(
     "usage: test_serve.py PATH/TO/attend")
 FAILURES = []
+# The library's own answers for the classifier and the language models come
+# from the Python package over the libattend.so built beside attend.
+os.environ.setdefault("ATTEND_LIBRARY", os.path.join(os.path.dirname(ATTEND), "libattend.so"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import attend  # noqa: E402
 
 
 def check(ok, what):
@@ -83,6 +89,41 @@ def train(out, *options, steps=40):
         sys.exit("cannot train %s: %s" % (out, r.stderr))
 
 
+def make_classifier(root, out):
+    """A tiny HAN trained on a few lines: its numbers matter, not its sense."""
+    tsv = os.path.join(root, "spam.tsv")
+    lines = ["ham\tthe meeting is at noon. see you there.", "spam\tbuy cheap pills now! free money!",
+             "ham\tlunch tomorrow? the report is ready.", "spam\twin a free prize now! click here."]
+    with open(tsv, "w") as f:
+        f.write("\n".join(lines * 5) + "\n")
+    r = subprocess.run([ATTEND, "classify", "train", "--train", tsv, "--dev", tsv, "--embed", "8",
+                        "--hidden", "8", "--attn", "8", "--min-count", "1", "--epochs", "2",
+                        "--batch", "4", "--threads", "1", "--out", out], capture_output=True,
+                       text=True, timeout=300)
+    if r.returncode != 0:
+        sys.exit("cannot train the classifier: %s" % r.stderr)
+
+
+def make_g2p(root, out):
+    """A tiny G2P model (letters to phonemes) on a made-up dictionary."""
+    phones = dict(zip("ABDEFGKLMNOPRSTUVW", "AA B D EH F G K L M N OW P R S T UH V W".split()))
+    words = ["".join(sorted(phones)[(7 * i + 3 * k) % len(phones)] for k in range(2 + i % 5))
+             for i in range(400)]
+    with open(os.path.join(root, "dict.txt"), "w") as d, \
+            open(os.path.join(root, "g2p-test.tsv"), "w") as t:
+        for i, w in enumerate(dict.fromkeys(words)):
+            said = " ".join(phones[c] for c in w)
+            (t.write("%s\t%s\n" % (w, said)) if i % 20 == 0 else d.write("%s  %s\n" % (w, said)))
+    r = subprocess.run([ATTEND, "g2p", "train", "--dict", os.path.join(root, "dict.txt"),
+                        "--test", os.path.join(root, "g2p-test.tsv"), "--train-size", "200",
+                        "--valid-size", "20", "--embed", "8", "--encoder", "16", "--decoder-size",
+                        "32", "--attn-size", "16", "--batch", "16", "--steps", "20",
+                        "--eval-every", "20", "--threads", "1", "--out", out],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        sys.exit("cannot train the G2P model: %s" % r.stderr)
+
+
 def make_models(root):
     models = os.path.join(root, "models")
     train(os.path.join(models, "dates-additive"))
@@ -91,11 +132,15 @@ def make_models(root):
     book = os.path.join(root, "book.txt")
     with open(book, "w") as f:
         f.writelines("the whale swam east at dawn; call me ishmael %d.\n" % i for i in range(60))
-    r = subprocess.run([ATTEND, "lm", "train", "--data", book, "--steps", "2", "--threads", "1",
-                        "--out", os.path.join(models, "book-lm")], capture_output=True, text=True,
-                       timeout=300)
-    if r.returncode != 0:
-        sys.exit("cannot train the language model: %s" % r.stderr)
+    for name, kind in (("book-lm", []), ("lstm-lm", ["--model", "attention", "--width", "16",
+                                                     "--embed", "8", "--context", "20"])):
+        r = subprocess.run([ATTEND, "lm", "train", "--data", book, "--steps", "2", "--threads",
+                            "1", *kind, "--out", os.path.join(models, name)],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            sys.exit("cannot train the language model %s: %s" % (name, r.stderr))
+    make_classifier(root, os.path.join(models, "spam"))
+    make_g2p(root, os.path.join(models, "g2p"))
     outside = os.path.join(root, "outside")
     train(outside, steps=5)
     # not to be served: a link out of the folder, a file that is not a model
@@ -109,7 +154,11 @@ def make_models(root):
 
 NAMES = ["dates-additive/model.safetensors", "dates-mh/model.safetensors",
          "nested/seed/model.safetensors"]
-LM = "book-lm/model.safetensors"  # listed, but does not translate
+LM = "book-lm/model.safetensors"  # a transformer: it does not translate
+LSTM_LM = "lstm-lm/model.safetensors"  # Daniluk's attention LSTM
+CLASSIFIER = "spam/model.safetensors"
+G2P = "g2p/model.safetensors"
+OTHERS = [LM, LSTM_LM, CLASSIFIER, G2P]
 TEXTS = ["3 May 2011", "tuesday, 17 march 1987", "12/31/99", "ÉTÉ 2001 ✓"]
 
 # ----------------------------------------------------------------- server
@@ -207,11 +256,13 @@ def check_listing(server):
         status, ctype))
     listed = json.loads(body)["models"]
     names = [m["name"] for m in listed]
-    check(names == sorted(NAMES + [LM]), "listed %s, want %s (no link, no optimiser state, no "
-          "last.safetensors beside model.safetensors, no junk)" % (names, sorted(NAMES + [LM])))
+    check(names == sorted(NAMES + OTHERS), "listed %s, want %s (no link, no optimiser state, no "
+          "last.safetensors beside model.safetensors, no junk)" % (names, sorted(NAMES + OTHERS)))
     want = {NAMES[0]: ("seq2seq", "luong-gru", "additive", 1),
             NAMES[1]: ("seq2seq", "luong-gru", "multi-head", 2),
-            NAMES[2]: ("seq2seq", "seed", "additive", 1), LM: ("language-model", None, None, 0)}
+            NAMES[2]: ("seq2seq", "seed", "additive", 1), LM: ("language-model", None, None, 0),
+            LSTM_LM: ("language-model", None, None, 0), CLASSIFIER: ("classifier", None, None, 0),
+            G2P: ("seq2seq", "luong-lstm", "additive", 1)}
     for m in listed:
         got = (m["kind"], m["decoder"], m["attention"], m["heads"])
         check(got == want.get(m["name"]), "listing of %s: %s" % (m["name"], got))
@@ -315,6 +366,202 @@ def check_explain(server, models, expected):
     check(status == 415, "/api/explain as text/plain: %d, want 415" % status)
 
 
+def f32(values):
+    return [as_float32(v) for v in values]
+
+
+def check_g2p(server, models):
+    """A G2P model (letters to phonemes, a seq2seq model over tokens)
+    translates and explains in the lab as attend translate and explain do."""
+    for word in ("BAD", "mostly"):
+        status, api = translate(server, G2P, word)
+        cli = cli_translate(models, G2P, word)
+        if check(status == 200 and cli is not None, "G2P translate %r: %d %s" % (word, status, api)):
+            same_numbers(api, cli, "G2P %r" % word)
+            for step in (0, len(api["target"]) // 2):
+                status, got = explain(server, {"model": G2P, "text": word, "step": step})
+                check(status == 200 and got == cli_explain(models, G2P, word, step),
+                      "G2P explain %r step %d: %d, differs from attend explain --json" % (
+                          word, step, status))
+
+
+def classify(server, model, text):
+    status, body, _ = server.request("POST", "/api/classify", {"model": model, "text": text})
+    return status, json.loads(body)
+
+
+def check_classify(server, models):
+    """/api/classify is at_classifier_predict (through the Python package),
+    number for number, sentence by sentence; its bad requests get a 4xx."""
+    model = attend.load(os.path.join(models, CLASSIFIER))
+    for text in ("buy cheap pills now! see you at noon.", "The report is READY. Free lunch?\n\n"
+                 "Unseen words: zyzzyva ✓", "...", "one sentence without an end"):
+        status, api = classify(server, CLASSIFIER, text)
+        want = model.predict(text)
+        if not check(status == 200, "classify %r: %d %r" % (text, status, api)):
+            continue
+        sentences, at = [], 0
+        for k, n in enumerate(want.sentences):
+            sentences.append({"weight": None if want.sentence_weights is None
+                              else float(want.sentence_weights[k]),
+                              "words": want.words[at:at + n],
+                              "word_weights": f32(want.word_weights[at:at + n]),
+                              "doc_weights": f32(want.doc_weights[at:at + n])})
+            at += n
+        got = dict(api, probs=f32(api["probs"]), sentences=[
+            dict(x, word_weights=f32(x["word_weights"]), doc_weights=f32(x["doc_weights"]),
+                 weight=None if x["weight"] is None else as_float32(x["weight"]))
+            for x in api["sentences"]])
+        expect = {"model": CLASSIFIER, "kind": "classifier", "classifier": "han", "text": text,
+                  "label": want.label, "classes": want.classes, "probs": f32(want.probs),
+                  "unknown": want.unknown, "sentences": sentences}
+        check(got == expect, "classify %r: the API %s, the library %s" % (
+            text, json.dumps(api)[:300], json.dumps(expect)[:300]))
+    bad = [({"model": CLASSIFIER, "text": "x" * 40000}, 400, "bytes long"),
+           (b'{"model": "%s", "text": "free \xff money"}' % CLASSIFIER.encode(), 400, "utf-8"),
+           ({"model": CLASSIFIER}, 400, "'text' is missing"),
+           ({"model": CLASSIFIER, "text": "x", "length": 3}, 400, "unknown field"),
+           ({"model": NAMES[0], "text": "x"}, 400, "not a classifier"),
+           ({"model": LM, "text": "x"}, 400, "not a classifier"),
+           ({"model": "../spam/model.safetensors", "text": "x"}, 404, "no model")]
+    for body, want, says in bad:
+        status, answer, _ = server.request("POST", "/api/classify", body)
+        error = json.loads(answer).get("error", "")
+        check(status == want and says in error, "classify %r: %d %r (want %d saying %r)" % (
+            body, status, error, want, says))
+    status, got = translate(server, CLASSIFIER, "x")
+    check(status == 400 and "does not translate" in got.get("error", ""),
+          "translate with a classifier: %d %r" % (status, got))
+
+
+def lm_next(model, prompt):
+    """at_lm_next's probabilities (V) through ctypes: the package has no call for it."""
+    lib = attend._lib.lib
+    lib.at_lm_vocab.restype = ctypes.c_void_p
+    lib.at_lm_vocab.argtypes = [ctypes.c_void_p]
+    lib.at_vocab_size.argtypes = [ctypes.c_void_p]
+    lib.at_vocab_code_point.restype = ctypes.c_uint32
+    lib.at_vocab_code_point.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+    vocab = lib.at_lm_vocab(model._model)
+    probs = (ctypes.c_float * lib.at_vocab_size(vocab))()
+    lib.at_lm_next.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p,
+                               ctypes.POINTER(ctypes.c_float)]
+    status = lib.at_lm_next(model._ctx, model._model, prompt.encode(), probs)
+    check(status == 0, "at_lm_next %r: status %d" % (prompt, status))
+    return {chr(lib.at_vocab_code_point(vocab, v)): p for v, p in enumerate(probs) if p > 0}
+
+
+def check_lm(server, models):
+    """/api/lm: the five most likely next characters of at_lm_next, the
+    attention of at_lm_attention_of over the characters read (the prompt's
+    last `context`), and at_lm_generate's greedy continuation; bad requests
+    get a 4xx."""
+    for name, kind in ((LM, "transformer"), (LSTM_LM, "attention")):
+        model = attend.load(os.path.join(models, name))
+        for prompt, length in (("call me", 12), ("the whale swam east at dawn; call me ishmael"
+                                                  " 12. the whale swam east at dawn", 0), ("w", 3)):
+            status, body, _ = server.request("POST", "/api/lm", {"model": name, "text": prompt,
+                                                                 "length": length})
+            api = json.loads(body)
+            if not check(status == 200, "lm %s %r: %d %r" % (name, prompt, status, api)):
+                continue
+            probs = lm_next(model, prompt)
+            top = sorted(probs.items(), key=lambda kv: -kv[1])[:5]  # stable: ties by id
+            read = prompt[-model.context:]
+            weights, labels = model.attention(read)
+            whole = model.generate(prompt, length=length, temperature=0)
+            expect = {"model": name, "kind": "language-model", "lm": kind,
+                      "context": model.context, "prompt": prompt, "read": list(read),
+                      "next": [{"unit": u, "p": p} for u, p in top], "layers": len(weights),
+                      "heads": len(weights[0]), "weights": weights.tolist(),
+                      "continuation": whole[len(prompt):]}
+            got = dict(api, next=[{"unit": x["unit"], "p": as_float32(x["p"])} for x in api["next"]],
+                       weights=[[[f32(row) for row in head] for head in layer]
+                                for layer in api["weights"]])
+            check(got == expect and labels == list(read),
+                  "lm %s %r: the API %s, the library %s" % (name, prompt, json.dumps(api)[:400],
+                                                            json.dumps(expect)[:400]))
+            check(length == 0 or api["continuation"][0] == api["next"][0]["unit"],
+                  "lm %s %r: greedy continues with %r, not the most likely %r" % (
+                      name, prompt, api["continuation"][:1], api["next"][0]["unit"]))
+    bad = [({"model": LM, "text": ""}, 400, "empty"),
+           ({"model": LM, "text": "call me Ω"}, 400, "'Ω'"),
+           ({"model": LM, "text": "call", "length": 201}, 400, "'length'"),
+           ({"model": LM, "text": "call", "length": -1}, 400, "'length'"),
+           ({"model": LM, "text": "call", "length": "3"}, 400, "'length'"),
+           ({"model": LM, "text": "call", "length": 1.5}, 400, "'length'"),
+           ({"model": LM, "text": "call", "step": 1}, 400, "unknown field"),
+           ({"model": LM, "text": "x" * 5000}, 400, "bytes long"),
+           ({"model": CLASSIFIER, "text": "call"}, 400, "not a language model"),
+           ({"model": NAMES[2], "text": "call"}, 400, "not a language model"),
+           ({"model": "nope", "text": "call"}, 404, "no model")]
+    for body, want, says in bad:
+        status, answer, _ = server.request("POST", "/api/lm", body)
+        error = json.loads(answer).get("error", "")
+        check(status == want and says in error, "lm %r: %d %r (want %d saying %r)" % (
+            str(body)[:80], status, error, want, says))
+
+
+def check_rescan(server, models, root):
+    """A model put into DIR while serving is listed by the next /api/models
+    (the walk runs again at most once a second), in its sorted place; a
+    file being written is not listed until whole, whether under the
+    trainers' temporary name or in place (half its header, or all its
+    header and part of its data); a model removed after it loaded goes
+    on answering."""
+    source = os.path.join(models, NAMES[0])
+    with open(source, "rb") as f:
+        data = f.read()
+
+    def names():
+        return [m["name"] for m in json.loads(server.request("GET", "/api/models")[1])["models"]]
+
+    def listed_within(name, seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            if name in names():
+                return True
+            time.sleep(0.1)
+        return False
+
+    os.makedirs(os.path.join(models, "added"))
+    tmp = os.path.join(models, "added", "model.safetensors.tmp-abc123")
+    with open(tmp, "wb") as f:  # as the trainer writes: a temporary name, then a rename
+        f.write(data[:len(data) // 2])
+        f.flush()
+        time.sleep(1.2)
+        check("added/model.safetensors.tmp-abc123" not in names(),
+              "a file being written (its temporary name) is listed")
+        f.write(data[len(data) // 2:])
+    os.rename(tmp, os.path.join(models, "added", "model.safetensors"))
+    if check(listed_within("added/model.safetensors", 5), "a model added while serving is not "
+             "listed within 5 s: %s" % names()):
+        got = names()
+        check(got == sorted(got), "the listing is not in order after a rescan: %s" % got)
+        status, api = translate(server, "added/model.safetensors", TEXTS[0])
+        check(status == 200 and api["output"] == translate(server, NAMES[0], TEXTS[0])[1]["output"],
+              "the added model translates: %d %r" % (status, api))
+    header = 8 + struct.unpack("<Q", data[:8])[0]
+    partial = os.path.join(models, "partial.safetensors")
+    with open(partial, "wb") as f:  # written in place, by something other than attend
+        f.write(data[:header // 2])
+    time.sleep(1.2)
+    check("partial.safetensors" not in names(), "half a header is listed")
+    with open(partial, "ab") as f:
+        f.write(data[header // 2:header + 64])
+    time.sleep(1.2)
+    check("partial.safetensors" not in names(), "a whole header whose data is cut is listed")
+    with open(partial, "ab") as f:
+        f.write(data[header + 64:])
+    if check(listed_within("partial.safetensors", 5), "once whole, the file is still not listed"):
+        status, api = translate(server, "partial.safetensors", TEXTS[0])
+        check(status == 200, "once whole, it translates: %d %r" % (status, api))
+    os.remove(partial)
+    os.remove(os.path.join(models, "added", "model.safetensors"))
+    status, api = translate(server, "added/model.safetensors", TEXTS[0])
+    check(status == 200, "a loaded model removed from the disk goes on: %d" % status)
+
+
 def check_bad_requests(server, models, expected):
     json_api = {"Content-Type": "application/json"}
     too_long = "1" * 5000
@@ -381,14 +628,26 @@ def check_bad_requests(server, models, expected):
         check(status == want and json.loads(answer).get("error"),
               "%s: %s %s -> %d %r" % (what, method, path, status, answer[:200]))
     host = b"Host: 127.0.0.1:%d\r\n" % server.port
-    # libmicrohttpd 0.9.75 closes the connection without an answer when the
-    # request line is one word, or binary: no 4xx, but nothing served and
-    # the server goes on (checked after the loop).
+    # libmicrohttpd 0.9.75 (Debian 12) closes the connection at once without
+    # an answer when the request line is one word, or binary (docs/lab.md
+    # says why no 4xx can be sent); with it the test holds that exactly:
+    # nothing answered, closed within 2 s, and the server goes on serving.
+    # With another libmicrohttpd a 4xx is wanted.
+    mhd = subprocess.run(["pkg-config", "--modversion", "libmicrohttpd"], capture_output=True,
+                         text=True).stdout.strip()
     for data, what in ((b"GARBAGE\r\n\r\n", "a one-word request line"),
-                       (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(64) +
-                        b"\r\n\r\n", "a TLS hello")):
+                       (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(0x80, 0xC0)) +
+                        b"\r\n\r\n", "a TLS hello (its random part without a space byte)")):
+        began = time.time()
         status, answer = server.raw(data, timeout=40)
-        check(status == 0 or 400 <= status < 500, "%s: answered %r" % (what, answer[:120]))
+        took = time.time() - began
+        if mhd == "0.9.75":
+            check(answer == b"" and took < 2, "%s: libmicrohttpd 0.9.75 answered %r after %.1f s, "
+                  "not an empty close at once" % (what, answer[:120], took))
+        else:
+            check(400 <= status < 500, "%s: libmicrohttpd %s answered %r" % (what, mhd, answer[:120]))
+        status, _, _ = server.request("GET", "/api/colours")
+        check(status == 200, "after %s the server answers %d" % (what, status))
     raw = [
         (b"GARBAGE LINE\r\n\r\n", "garbage request line"),
         (b"GET / HTTP/1.1 x\r\n" + host + b"\r\n", "request line of four words"),
@@ -780,7 +1039,11 @@ def main():
         try:
             check_listing(server)
             expected = check_numbers(server, models)
+            check_g2p(server, models)
+            check_classify(server, models)
+            check_lm(server, models)
             if len(expected) == len(NAMES) * len(TEXTS):
+                check_rescan(server, models, root)
                 check_explain(server, models, expected)
                 check_bad_requests(server, models, expected)
                 check_threads(server, expected)

@@ -1,11 +1,14 @@
 # embed.cmake - the lab's page into the attend binary: writes OUT, a C file
-# defining serve_assets (cli/serve.h) with each file below as bytes.
+# defining serve_assets (cli/serve.h) with each file below as bytes. A
+# script's `// @include NAME.js` lines take in the drawing the lab shares
+# with attend's HTML figures (src/viz/js/, expand.cmake).
 #   cmake -DDIR=cli/lab -DOUT=lab_assets.c -P embed.cmake
 # A file's table entry: its name in DIR | the URL path | its content type (all are UTF-8 text).
 set(assets
   "index.html|/|text/html"
   "lab.css|/lab.css|text/css"
   "lab.js|/lab.js|text/javascript")
+include("${CMAKE_CURRENT_LIST_DIR}/../../src/viz/js/expand.cmake")
 set(arrays "")
 set(table "")
 set(n 0)
@@ -14,7 +17,13 @@ foreach(entry ${assets})
   list(GET parts 0 file)
   list(GET parts 1 path)
   list(GET parts 2 type)
-  file(READ "${DIR}/${file}" hex HEX)
+  if(file MATCHES "\\.js$")
+    attend_expand_js("${DIR}/${file}" "${OUT}.js")
+    file(READ "${OUT}.js" hex HEX)
+    file(REMOVE "${OUT}.js")
+  else()
+    file(READ "${DIR}/${file}" hex HEX)
+  endif()
   string(LENGTH "${hex}" digits)
   math(EXPR size "${digits} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")

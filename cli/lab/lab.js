@@ -5,12 +5,19 @@
  * weights, a step's explanation, the colour ramp of at_viz_colour).
  *
  *   translate live  a model and a text; each pause in typing (DEBOUNCE_MS)
- *                   asks /api/translate, and only the answer to the latest
- *                   request is drawn. A map: output units down the side,
- *                   input units along the top, as attend's HTML figure
- *                   draws it; hovering a cell shows its exact weight. A
- *                   multi-head model gets a head selector (all heads as a
- *                   grid, their mean, or one head).
+ *                   asks the server, and only the answer to the latest
+ *                   request is drawn. A translator (/api/translate): a
+ *                   map, output units down the side, input units along
+ *                   the top; hovering a cell shows its weight (exactly in
+ *                   the read-out). A multi-head model gets a head selector
+ *                   (all heads as a grid, their mean, or one head). A
+ *                   classifier (/api/classify): the label, the classes'
+ *                   probabilities and the words and sentences shaded. A
+ *                   language model (/api/lm): the continuation, the next
+ *                   characters and the attention of every layer and head.
+ *                   The maps, documents, selectors and curves are drawn by
+ *                   attend's HTML figures' own code, put in below at build
+ *                   time (the @include lines; src/viz/js/).
  *   compare         the same text under up to four models side by side
  *                   (/api/compare), on the one colour scale [0, 1].
  *   explain a step  a model and a text (the translate view's, carried
@@ -28,36 +35,14 @@
   var tip = document.getElementById('tooltip');
   var readout = document.getElementById('readout');
 
+  /* ------------------------------------------- drawing shared with the figures */
+  // @include heatmap.js
+  // @include document.js
+  // @include select.js
+  // @include curves.js
+
   /* ------------------------------------------------------------ helpers */
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  function colour(v) {
-    if (!(v > 0)) v = 0;
-    if (v > 1) v = 1;
-    var pos = v * (anchors.length - 1);
-    var i = Math.min(Math.floor(pos), anchors.length - 2), f = pos - i;
-    var c = [0, 1, 2].map(function (k) {
-      return Math.round(anchors[i][k] + f * (anchors[i + 1][k] - anchors[i][k]));
-    });
-    return 'rgb(' + c.join(',') + ')';
-  }
-  var symbols = { ' ': '\u2423', '\n': '\u23ce', '\t': '\u21e5' };
-  function shown(unit) { return symbols.hasOwnProperty(unit) ? symbols[unit] : unit; }
-  function moveTip(ev, text) {
-    tip.textContent = text;
-    tip.style.display = 'block';
-    var x = ev.clientX + 14, y = ev.clientY + 14;
-    if (x + tip.offsetWidth > window.innerWidth - 4) x = ev.clientX - tip.offsetWidth - 10;
-    if (y + tip.offsetHeight > window.innerHeight - 4) y = ev.clientY - tip.offsetHeight - 10;
-    tip.style.left = x + 'px';
-    tip.style.top = y + 'px';
-  }
-  function hideTip() { tip.style.display = 'none'; }
-  function nameOf(r) { return [r.model, r.decoder, r.attention].filter(Boolean).join(' \u00b7 '); }
+  function titleOf(r) { return [r.model, r.decoder, r.attention].filter(Boolean).join(' \u00b7 '); }
 
   /* POST body as JSON to path; resolves to {status, data}. A newer call of
    * the same channel aborts the older one, so only the latest is drawn. */
@@ -95,140 +80,41 @@
   }
 
   /* ------------------------------------------------------------ heatmaps */
-  /* A translation r: r.target (rows) x r.source (cols), weights [H][Ty][Tx]. */
-  function value(r, head, t, j) {
-    if (head !== 'mean') return r.weights[head][t][j];
-    var s = 0;
-    for (var h = 0; h < r.heads; h++) s += r.weights[h][t][j];
-    return s / r.heads;
+  /* A translation r (target x source, weights [H][Ty][Tx]) as heatmap.js's map. */
+  function mapOf(r) {
+    return { title: r.input, model: r.model, mechanism: r.attention, heads: r.heads,
+      rows: r.target.length, cols: r.source.length, row_labels: r.target, col_labels: r.source,
+      weights: r.weights };
   }
-  function clearMarks(table) {
-    table.querySelectorAll('.hl, .active').forEach(function (e) {
-      e.classList.remove('hl');
-      e.classList.remove('active');
-    });
-  }
-  function onCell(ev) {
-    var td = ev.target.closest('td.cell');
-    if (!td) return;
-    var table = td.closest('table'), r = table.attendResult;
-    clearMarks(table);
-    var t = Number(td.dataset.row), j = Number(td.dataset.col);
-    table.querySelector('th.row[data-row="' + t + '"]').classList.add('hl');
-    table.querySelector('th.col[data-col="' + j + '"]').classList.add('hl');
-    td.classList.add('active');
-    var head = table.dataset.head;
-    var where = r.heads > 1 ? (head === 'mean' ? 'mean of heads, ' : 'head ' + (Number(head) + 1) + ', ') : '';
-    moveTip(ev, td.dataset.w);
-    readout.textContent = r.model + ': ' + where + 'output \u201c' + shown(r.target[t]) + '\u201d (' + (t + 1) +
-      ') \u2190 input \u201c' + shown(r.source[j]) + '\u201d (' + (j + 1) + '): ' + td.dataset.w;
-  }
-  function buildTable(r, head, cell) {
-    var table = el('table', 'heatmap');
-    table.attendResult = r;
-    table.dataset.head = head;
-    table.style.setProperty('--cell', cell + 'px');
-    var tr = el('tr');
-    tr.appendChild(el('th', 'corner'));
-    r.source.forEach(function (unit, j) {
-      var th = el('th', 'col', shown(unit));
-      th.dataset.col = j;
-      th.dir = 'auto';
-      tr.appendChild(th);
-    });
-    var thead = el('thead');
-    thead.appendChild(tr);
-    table.appendChild(thead);
-    var tbody = el('tbody');
-    r.target.forEach(function (unit, t) {
-      var row = el('tr');
-      var th = el('th', 'row', shown(unit));
-      th.dataset.row = t;
-      th.dir = 'auto';
-      row.appendChild(th);
-      r.source.forEach(function (_, j) {
-        var w = value(r, head, t, j);
-        var td = el('td', 'cell');
-        td.style.background = colour(w);
-        td.dataset.row = t;
-        td.dataset.col = j;
-        td.dataset.w = String(w);
-        row.appendChild(td);
-      });
-      tbody.appendChild(row);
-    });
-    table.appendChild(tbody);
-    table.addEventListener('mouseover', onCell);
-    table.addEventListener('mousemove', function (ev) {
-      var td = ev.target.closest('td.cell');
-      if (td) moveTip(ev, td.dataset.w);
-    });
-    table.addEventListener('mouseleave', function () { clearMarks(table); hideTip(); });
-    return table;
-  }
-  function cellSize(r, grid) {
-    var longest = Math.max(r.target.length, r.source.length, 1);
-    return Math.max(grid ? 8 : 12, Math.min(28, Math.floor((grid ? 420 : 720) / longest)));
-  }
-  /* One translation's map into box: a head selector for several heads
-   * (its choice kept in choice.value across redraws). */
-  function drawMap(box, r, choice, idSuffix) {
+  /* One translation's map into box as the figures draw it (buildPanel): a
+   * head selector for several heads, its choice kept in choice.value
+   * across redraws (choice.fallback at first). Returns the panel. */
+  function drawMap(box, r, choice, name) {
     box.textContent = '';
     hideTip(); /* its cell is gone */
     if (!r.target.length) {
       box.appendChild(el('p', 'empty', 'The output is empty: no map to draw.'));
-      return;
+      return null;
     }
-    if (r.heads > 1) {
-      var label = el('label', 'head-choice', 'heads: ');
-      var select = el('select', 'head-select');
-      select.id = 'head-select' + idSuffix;
-      [['all', 'all heads'], ['mean', 'mean of heads']].forEach(function (o) {
-        var opt = el('option', '', o[1]);
-        opt.value = o[0];
-        select.appendChild(opt);
-      });
-      for (var h = 0; h < r.heads; h++) {
-        var opt = el('option', '', 'head ' + (h + 1));
-        opt.value = String(h);
-        select.appendChild(opt);
+    var panel = buildPanel(mapOf(r), name, false);
+    var select = panel.querySelector('select');
+    if (select) {
+      var keep = choice.value;
+      if (keep === undefined || !Array.prototype.some.call(select.options, function (o) { return o.value === keep; }))
+        keep = choice.fallback;
+      if (select.value !== keep) {
+        select.value = keep;
+        select.dispatchEvent(new Event('change'));
       }
-      if (choice.value === undefined || (choice.value !== 'all' && choice.value !== 'mean' && Number(choice.value) >= r.heads))
-        choice.value = choice.fallback;
-      select.value = choice.value;
-      select.addEventListener('change', function () {
-        choice.value = select.value;
-        drawMap(box, r, choice, idSuffix);
-      });
-      label.appendChild(select);
-      box.appendChild(label);
+      choice.value = keep;
+      select.addEventListener('change', function () { choice.value = select.value; });
     }
-    var pick = r.heads > 1 ? choice.value : '0';
-    if (pick !== 'all') {
-      box.appendChild(buildTable(r, pick === 'mean' ? 'mean' : Number(pick), cellSize(r, false)));
-      return;
-    }
-    var grid = el('div', 'head-grid');
-    for (var k = 0; k < r.heads; k++) {
-      var head = el('div', 'head-box');
-      head.appendChild(el('h3', '', 'head ' + (k + 1)));
-      head.appendChild(buildTable(r, k, cellSize(r, true)));
-      grid.appendChild(head);
-    }
-    box.appendChild(grid);
+    box.appendChild(panel);
+    return panel;
   }
   function colourBar(box) {
     box.textContent = '';
-    var bar = el('div', 'colourbar');
-    var stops = anchors.map(function (c, i) {
-      return 'rgb(' + c.join(',') + ') ' + (100 * i / (anchors.length - 1)) + '%';
-    });
-    var ramp = el('div', 'ramp');
-    ramp.style.background = 'linear-gradient(to right, ' + stops.join(', ') + ')';
-    bar.appendChild(el('span', '', 'weight 0'));
-    bar.appendChild(ramp);
-    bar.appendChild(el('span', '', '1'));
-    box.appendChild(bar);
+    box.appendChild(buildColourBar());
   }
 
   /* ------------------------------------------------------ translate live */
@@ -255,7 +141,17 @@
       else draw(a.data);
     }).catch(failed(statusNode));
   }
+  function kindOf(name) {
+    var m = models.filter(function (x) { return x.name === name; })[0];
+    return m ? m.kind : 'seq2seq';
+  }
+  /* The view of the chosen model: a translation, a classification or a
+   * language model's next character. */
   function translateNow() {
+    var kind = kindOf(modelSelect.value);
+    output.title = '';
+    if (kind === 'classifier') return classifyNow();
+    if (kind === 'language-model') return predictNow();
     translateFor('translate', modelSelect.value, textInput.value, translateStatus, function () {
       output.textContent = '';
       translateMap.textContent = '';
@@ -263,9 +159,160 @@
       output.textContent = r.output;
       setStatus(translateStatus, r.decoder + ' decoder, ' + r.attention + ' attention' +
         (r.heads > 1 ? ', ' + r.heads + ' heads' : ''));
-      drawMap(translateMap, r, headChoice, '');
+      drawMap(translateMap, r, headChoice, 'translate');
       readout.textContent = 'Hover a cell: rows are output units, columns are input units.';
     });
+  }
+  /* POST body to path for the translate view's model; draw(answer) unless
+   * the text is empty or the server refuses it (said in the status). */
+  function askFor(path, body, working, draw) {
+    if (!body.text) {
+      output.textContent = '';
+      translateMap.textContent = '';
+      setStatus(translateStatus, 'type something');
+      return;
+    }
+    setStatus(translateStatus, working);
+    post('translate', path, body).then(function (a) {
+      if (a.status !== 200) setStatus(translateStatus, a.data.error || 'error ' + a.status, true);
+      else draw(a.data);
+    }).catch(failed(translateStatus));
+  }
+  /* the exact weight of a hovered word, after renderDoc's read-out */
+  function exactWords(box) {
+    box.addEventListener('mouseover', function (ev) {
+      var span = ev.target.closest('.word');
+      if (span) readout.textContent += '  [exact: ' + span.dataset.w + ']';
+    });
+  }
+
+  /* ------------------------------------------------------------ classify */
+  /* A classifier's answer c: the label, every class's probability, and the
+   * document shaded by its word and sentence attention (document.js, the
+   * look of `attend classify --plot x.html`). A flat model's words are one
+   * sentence of weight 1, as the figure shows them. */
+  function classifyNow() {
+    askFor('/api/classify', { model: modelSelect.value, text: textInput.value }, 'classifying\u2026',
+      function (c) {
+        var k = c.classes.indexOf(c.label);
+        output.textContent = c.label;
+        setStatus(translateStatus, c.classifier + ' classifier: p(' + c.label + ') = ' + fmt(c.probs[k]) +
+          (c.unknown ? ', ' + c.unknown + ' unknown words' : ''));
+        translateMap.textContent = '';
+        hideTip();
+        var table = el('table', 'class-probs');
+        c.classes.forEach(function (name, i) {
+          var tr = el('tr', i === k ? 'chosen' : '');
+          tr.appendChild(el('th', '', name));
+          var bar = el('span', 'pbar');
+          bar.style.width = Math.round(160 * c.probs[i]) + 'px';
+          var td = el('td');
+          td.appendChild(bar);
+          tr.appendChild(td);
+          var p = el('td', 'p', fmt(c.probs[i]));
+          p.title = String(c.probs[i]);
+          p.dataset.p = String(c.probs[i]);
+          tr.appendChild(p);
+          table.appendChild(tr);
+        });
+        translateMap.appendChild(table);
+        if (!c.sentences.length) {
+          translateMap.appendChild(el('p', 'empty', 'No word in the text: the model read one unknown word.'));
+          return;
+        }
+        var flat = c.sentences[0].weight === null;
+        var doc = { sentences: flat ? [{ weight: 1, words: [].concat.apply([], c.sentences.map(function (x) { return x.words; })),
+          word_weights: [].concat.apply([], c.sentences.map(function (x) { return x.word_weights; })) }] : c.sentences };
+        var box = el('div', 'doc-view');
+        var paint = null;
+        translateMap.appendChild(box); /* levelMode reads the radios in the page */
+        box.appendChild(levelChoice(function () { paint(levelMode()); }));
+        box.appendChild(el('p', 'legend', docLegend));
+        paint = renderDoc(box, doc, '');
+        paint(levelMode());
+        exactWords(box);
+        readout.textContent = 'Hover a word: its weight in its sentence, and the sentence\u2019s weight.';
+      });
+  }
+
+  /* ------------------------------------------------------ language models */
+  /* A language model's answer r: the five most likely next characters, a
+   * greedy continuation, and the attention of the characters it read over
+   * each other (the look of `attend lm attention --out x.html`): a layer
+   * selector, a head selector (all heads in a grid, their mean, or one). */
+  var LM_CONTINUATION = 40;
+  var lmChoice = { layer: null, head: 'all' };
+  function predictNow() {
+    askFor('/api/lm', { model: modelSelect.value, text: textInput.value, length: LM_CONTINUATION },
+      'predicting\u2026', drawPrediction);
+  }
+  function drawPrediction(r) {
+    output.textContent = r.continuation;
+    output.title = 'the next ' + LM_CONTINUATION + ' characters, each the most likely';
+    setStatus(translateStatus, r.lm + ' language model' + (r.weights ? ', ' + r.layers + ' layers \u00d7 ' +
+      r.heads + ' heads' : '') + '; it reads the last ' + r.context + ' characters');
+    translateMap.textContent = '';
+    hideTip();
+    var next = el('table', 'next-chars');
+    var head = el('tr');
+    ['next', 'character', 'p'].forEach(function (t) { head.appendChild(el('th', '', t)); });
+    next.appendChild(head);
+    r.next.forEach(function (n, k) {
+      var tr = el('tr', k === 0 ? 'chosen' : '');
+      tr.appendChild(el('td', '', String(k + 1)));
+      tr.appendChild(el('td', 'unit', '\u201c' + shown(n.unit) + '\u201d'));
+      var p = el('td', 'p', fmt(n.p));
+      p.title = String(n.p);
+      p.dataset.p = String(n.p);
+      tr.appendChild(p);
+      var bar = el('span', 'pbar');
+      bar.style.width = Math.round(160 * n.p) + 'px';
+      var td = el('td');
+      td.appendChild(bar);
+      tr.appendChild(td);
+      next.appendChild(tr);
+    });
+    translateMap.appendChild(next);
+    if (!r.weights) {
+      translateMap.appendChild(el('p', 'empty', 'A ' + r.lm + ' model has no attention to show.'));
+      return;
+    }
+    var choices = el('div', 'choices');
+    var layers = selectOf('lm-layer', 'layer', r.layers, []);
+    var heads = selectOf('lm-head', 'head', r.heads, [['all', 'all heads'], ['mean', 'mean of heads']]);
+    if (lmChoice.layer === null || lmChoice.layer >= r.layers) lmChoice.layer = r.layers - 1;
+    layers.select.value = String(lmChoice.layer);
+    heads.select.value = lmChoice.head === 'all' || lmChoice.head === 'mean' || Number(lmChoice.head) < r.heads
+      ? lmChoice.head : 'all';
+    choices.appendChild(layers.label);
+    if (r.heads > 1) choices.appendChild(heads.label);
+    translateMap.appendChild(choices);
+    var body = el('div', 'lm-maps');
+    translateMap.appendChild(body);
+    function draw() {
+      lmChoice.layer = Number(layers.select.value);
+      lmChoice.head = heads.select.value;
+      body.textContent = '';
+      hideTip();
+      var l = lmChoice.layer, map = { title: r.prompt, model: r.model, mechanism: 'layer ' + (l + 1),
+        heads: r.heads, rows: r.read.length, cols: r.read.length, row_labels: r.read, col_labels: r.read,
+        weights: r.weights[l] };
+      var hs = lmChoice.head === 'all' ? r.weights[l].map(function (_, h) { return h; })
+        : [lmChoice.head === 'mean' ? 'mean' : Number(lmChoice.head)];
+      var grid = el('div', 'head-grid');
+      var cell = Math.max(6, Math.min(28, Math.floor((hs.length > 1 ? 900 : 720) / (hs.length > 1 ? 2 : 1) / r.read.length)));
+      hs.forEach(function (h) {
+        var box = el('div', 'head-box');
+        if (r.heads > 1) box.appendChild(el('h3', '', h === 'mean' ? 'mean of heads' : 'head ' + (h + 1)));
+        box.appendChild(buildTable(map, h, cell, l));
+        grid.appendChild(box);
+      });
+      body.appendChild(grid);
+    }
+    layers.select.addEventListener('change', draw);
+    heads.select.addEventListener('change', draw);
+    draw();
+    readout.textContent = 'Hover a cell: row = the character attending, column = the character it attends to.';
   }
   var translateSoon = debounce(translateNow);
   textInput.addEventListener('input', translateSoon);
@@ -273,7 +320,6 @@
     headChoice.value = undefined;
     translateNow();
   });
-
   /* ------------------------------------------------------------- compare */
   var compareBox = document.getElementById('compare-models');
   var compareText = document.getElementById('compare-text');
@@ -288,19 +334,19 @@
     var full = comparedModels().length >= MAX_COMPARED;
     compareBox.querySelectorAll('input').forEach(function (c) { c.disabled = full && !c.checked; });
   }
+  /* One model's panel: its name and output above its map (buildPanel's
+   * panel), or its error. */
   function comparePanel(r, index) {
-    var panel = el('section', 'panel');
-    panel.id = 'compare-panel-' + index;
-    panel.appendChild(el('h2', '', nameOf(r)));
-    if (r.error) {
-      panel.appendChild(el('p', 'error', r.error));
-      return panel;
-    }
-    panel.appendChild(el('p', 'panel-output', 'output: ' + r.output));
-    var body = el('div', 'panel-body');
+    var holder = el('div');
     var choice = compareChoices[r.model] || (compareChoices[r.model] = { fallback: 'mean' });
-    drawMap(body, r, choice, '-' + index);
-    panel.appendChild(body);
+    var panel = r.error ? null : drawMap(holder, r, choice, 'compare-' + index);
+    if (!panel) { /* an error, or an empty output */
+      panel = el('section', 'panel');
+      panel.appendChild(r.error ? el('p', 'error', r.error) : holder.firstChild);
+    }
+    panel.id = 'compare-panel-' + index;
+    if (!r.error) panel.insertBefore(el('p', 'panel-output', 'output: ' + r.output), panel.firstChild);
+    panel.insertBefore(el('h2', '', titleOf(r)), panel.firstChild);
     return panel;
   }
   function compareNow() {
@@ -340,12 +386,13 @@
   var explained = { translation: null, step: -1, edited: false };
   var SHORT = 6; /* a longer vector shows its first SHORT values, its norm, and opens to all */
 
-  function fmt(v) {
+  /* a number of a step: 4 decimals, or 3 digits in exponent form when tiny or huge */
+  function num(v) {
     if (v === null) return '\u2212\u221e';
     var a = Math.abs(v);
     return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(4);
   }
-  function signed(v) { return (v >= 0 ? '+' : '') + fmt(v); }
+  function signed(v) { return (v >= 0 ? '+' : '') + num(v); }
   function norm(v) { return Math.sqrt(v.reduce(function (s, x) { return s + x * x; }, 0)); }
   function eq(box, no, text) {
     var p = el('p', 'eq');
@@ -359,20 +406,20 @@
     d.dataset.name = name;
     var head = v.slice(0, v.length <= SHORT + 2 ? v.length : SHORT).map(signed).join(', ');
     d.appendChild(el('summary', '', name + ' = [' + head + (v.length > SHORT + 2 ? ', \u2026' : '') +
-      ']  (' + v.length + ' values)  \u2016\u00b7\u2016 = ' + fmt(norm(v))));
+      ']  (' + v.length + ' values)  \u2016\u00b7\u2016 = ' + num(norm(v))));
     d.appendChild(el('div', 'all', '[' + v.map(signed).join(', ') + ']'));
     box.appendChild(d);
   }
   /* One head's row over the input units: the units, e_j, α_j (coloured as
    * the map), the contributions, and the family's own rows. */
   function stepRow(box, x, h) {
-    var rows = [['units', 'j', x.source.map(shown)], ['scores', 'e_j', x.scores[h].map(fmt)],
-      ['alpha', '\u03b1_j', x.weights[h]], ['share', 'contribution_j', x.contributions[h].map(fmt)]];
+    var rows = [['units', 'j', x.source.map(shown)], ['scores', 'e_j', x.scores[h].map(num)],
+      ['alpha', '\u03b1_j', x.weights[h]], ['share', 'contribution_j', x.contributions[h].map(num)]];
     var f = x.family || {};
     if (f.in_window) rows.push(['window', 'in window', f.in_window.map(function (w) { return w > 0 ? 'in' : ''; })],
-      ['align', 'align_j', f.align.map(fmt)]);
-    if (f.p_choose) rows.push(['pchoose', 'p_j = \u03c3(e_j)', f.p_choose.map(fmt)]);
-    if (f.prior) rows.push(['prior', '\u03b1\u0302_{t\u22121}(j)', f.prior.map(fmt)], ['base', 'y_t(j)', f.base.map(fmt)]);
+      ['align', 'align_j', f.align.map(num)]);
+    if (f.p_choose) rows.push(['pchoose', 'p_j = \u03c3(e_j)', f.p_choose.map(num)]);
+    if (f.prior) rows.push(['prior', '\u03b1\u0302_{t\u22121}(j)', f.prior.map(num)], ['base', 'y_t(j)', f.base.map(num)]);
     var table = el('table', 'steprow-table');
     table.dataset.head = h;
     rows.forEach(function (r) {
@@ -381,7 +428,7 @@
       r[2].forEach(function (v, j) {
         var td;
         if (r[0] === 'alpha') {
-          td = el('td', 'alpha' + (v > 0.6 ? ' light' : ''), fmt(v));
+          td = el('td', 'alpha' + (v > 0.6 ? ' light' : ''), num(v));
           td.style.background = colour(v);
           td.dataset.v = String(v);
           td.title = '\u03b1_' + j + ' = ' + v;
@@ -401,10 +448,10 @@
     var share = x.contributions[h];
     var order = share.map(function (_, j) { return j; }).sort(function (a, b) { return share[b] - share[a]; });
     var words = order.slice(0, 3).map(function (j) {
-      return 'j=' + j + ' \u201c' + shown(x.source[j]) + '\u201d ' + fmt(share[j]);
+      return 'j=' + j + ' \u201c' + shown(x.source[j]) + '\u201d ' + num(share[j]);
     });
     var p = el('p', 'note top-inputs', 'top contributing inputs: ' + words.join(',  ') +
-      '  (of \u2016c\u2016 = ' + fmt(norm(x.head_context[h])) + ')');
+      '  (of \u2016c\u2016 = ' + num(norm(x.head_context[h])) + ')');
     box.appendChild(p);
   }
   function attentionPart(box, x, seed) {
@@ -412,7 +459,7 @@
     eq(box, seed ? 1 : '', x.equations.score);
     eq(box, seed ? 2 : '', x.equations.weights);
     var f = x.family || {};
-    if (f.in_window) box.appendChild(el('p', 'note', 'p_t = ' + fmt(f.p_t) + ', window ' +
+    if (f.in_window) box.appendChild(el('p', 'note', 'p_t = ' + num(f.p_t) + ', window ' +
       (f.window ? 'j = ' + f.window[0] + ' \u2026 ' + f.window[1] : 'empty')));
     if (f.p_choose) box.appendChild(el('p', 'note', 'the scan starts at j = ' + f.previous_position + ' and ' +
       (f.position < 0 ? 'finds no p_j \u2265 0.5: \u03b1 = 0, c_t = 0' : 'stops at j = ' + f.position + ', where \u03b1_j = 1')));
@@ -421,12 +468,12 @@
       stepRow(box, x, h);
       topInputs(box, x, h);
     }
-    box.appendChild(el('p', 'note', 'contribution_j = (\u03b1_j v_j)\u00b7c/\u2016c\u2016: input j\u2019s share of the context along c; they sum to \u2016c\u2016'));
+    box.appendChild(el('p', 'note', x.equations.contribution));
     if (x.model.heads > 1) {
-      eq(box, '', 'c_h = \u03a3_j \u03b1_hj V_h h_j  (each head)    c_t = W_O [c_1 \u2026 c_H] + b_O');
+      eq(box, '', x.equations.context);
       x.head_context.forEach(function (c, h) { vec(box, 'c_' + (h + 1), c); });
     } else {
-      eq(box, seed ? 3 : '', 'c_t = \u03a3_j \u03b1_j h_j');
+      eq(box, seed ? 3 : '', x.equations.context);
     }
     vec(box, 'c_t', x.context);
   }
@@ -434,20 +481,20 @@
     box.appendChild(el('h3', '', 'The decoder (the seed\u2019s AttentionDecoder)'));
     vec(box, 'y_{t\u22121}', x.input);
     vec(box, 's_{t\u22121}', x.state_prev);
-    eq(box, 4, 'r_t = \u03c3(W_r y_{t\u22121} + U_r s_{t\u22121} + C_r c_t + b_r)      reset gate');
+    eq(box, 4, x.equations.reset);
     vec(box, 'r_t', x.reset);
-    eq(box, 5, 'z_t = \u03c3(W_z y_{t\u22121} + U_z s_{t\u22121} + C_z c_t + b_z)      update gate');
+    eq(box, 5, x.equations.update);
     vec(box, 'z_t', x.update);
-    eq(box, 6, 's\u0303_t = tanh(W_p y_{t\u22121} + U_p (r_t \u2218 s_{t\u22121}) + C_p c_t + b_p)      proposal');
+    eq(box, 6, x.equations.proposal);
     vec(box, 's\u0303_t', x.proposal);
-    eq(box, 7, 's_t = (1 \u2212 z_t) \u2218 s_{t\u22121} + z_t \u2218 s\u0303_t');
+    eq(box, 7, x.equations.next_state);
     vec(box, 's_t', x.state);
-    eq(box, 8, 'logits_t = W_o y_{t\u22121} + U_o s_t + C_o c_t + b_o,    p = softmax(logits_t)');
+    eq(box, 8, x.equations.output);
   }
   function luongState(box, x) {
     var cell = x.model.cell === 'lstm' ? 'LSTM' : 'GRU';
     box.appendChild(el('h3', '', 'The decoder\u2019s state (luong, ' + cell + ' cell, input feeding)'));
-    eq(box, '', 'x_t = [embed(y_{t\u22121}); h\u0303_{t\u22121}]    h_t = ' + cell + '(x_t, h_{t\u22121})');
+    eq(box, '', x.equations.state);
     vec(box, 'x_t', x.input);
     vec(box, 'h_{t\u22121}', x.state_prev);
     vec(box, 'c_{t\u22121} cell', x.memory_prev);
@@ -456,9 +503,9 @@
   }
   function luongOutput(box, x) {
     box.appendChild(el('h3', '', 'The attentional state and the output'));
-    eq(box, '', 'h\u0303_t = tanh(W_c [c_t; h_t])');
+    eq(box, '', x.equations.attentional);
     vec(box, 'h\u0303_t', x.attentional);
-    eq(box, '', 'logits_t = W_s h\u0303_t + b_s,    p = softmax(logits_t)');
+    eq(box, '', x.equations.output);
   }
   function topFive(box, x) {
     var table = el('table', 'top5');
@@ -528,7 +575,7 @@
     }, function (r) {
       explained.translation = r;
       outputButtons(r);
-      drawMap(explainMap, r, explainChoice, '-explain');
+      drawMap(explainMap, r, explainChoice, 'explain');
       if (explained.step >= 0 && explained.step <= r.target.length) openStep(explained.step);
       else setStatus(explainStatus, 'click an output unit or a row of the map to open its step');
     });
@@ -562,7 +609,7 @@
   /* Entering the view: the translate view's model and text come along
    * until the learner types here. */
   function enterExplain() {
-    if (!explained.edited && modelSelect.value) {
+    if (!explained.edited && modelSelect.value && kindOf(modelSelect.value) === 'seq2seq') {
       var changed = explainModel.value !== modelSelect.value || explainText.value !== textInput.value;
       explainModel.value = modelSelect.value;
       explainText.value = textInput.value;
@@ -596,51 +643,6 @@
   var watched = { run: null, state: 'idle', steps: 0, probes: [], points: [], shots: [], since: -1,
     attached: false, timer: null, marks: [], choices: {} };
 
-  /* the SVG namespace, from the parser: the page names no address */
-  var svgNS = (function () { var d = el('div'); d.innerHTML = '<svg></svg>'; return d.firstChild.namespaceURI; })();
-  function svgEl(tag, attrs, text) {
-    var e = document.createElementNS(svgNS, tag);
-    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  var seriesColours = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
-  /* A line plot as the snapshots page draws one: series [{name, xs, ys,
-   * dots}], x from 0 to xmax; returns mark(step) for its .step-marker. */
-  function linePlot(box, id, title, series, xmax, unitRange) {
-    var W = 440, H = 220, L = 52, R = 12, T = 26, B = 36, w = W - L - R, h = H - T - B;
-    var svg = svgEl('svg', { id: id, class: 'curve', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H });
-    var lo = Infinity, hi = -Infinity;
-    series.forEach(function (s) { s.ys.forEach(function (y) { lo = Math.min(lo, y); hi = Math.max(hi, y); }); });
-    if (unitRange || !isFinite(lo)) { lo = 0; hi = 1; } else { lo = Math.min(0, lo); if (!(hi > lo)) hi = lo + 1; }
-    xmax = Math.max(1, xmax);
-    function X(x) { return L + w * x / xmax; }
-    function Y(y) { return T + h - h * (y - lo) / (hi - lo); }
-    svg.appendChild(svgEl('text', { x: L, y: 16, class: 'curve-title' }, title));
-    for (var k = 0; k <= 4; k++) {
-      var yv = lo + (hi - lo) * k / 4, xv = Math.round(xmax * k / 4);
-      svg.appendChild(svgEl('line', { x1: L, x2: L + w, y1: Y(yv), y2: Y(yv), class: 'grid' }));
-      svg.appendChild(svgEl('text', { x: L - 6, y: Y(yv) + 4, 'text-anchor': 'end', class: 'tick' }, String(Number(yv.toPrecision(3)))));
-      svg.appendChild(svgEl('text', { x: X(xv), y: T + h + 16, 'text-anchor': 'middle', class: 'tick' }, String(xv)));
-    }
-    svg.appendChild(svgEl('text', { x: L + w / 2, y: H - 4, 'text-anchor': 'middle', class: 'tick' }, 'step'));
-    svg.appendChild(svgEl('rect', { x: L, y: T, width: w, height: h, class: 'frame' }));
-    series.forEach(function (s, i) {
-      var c = seriesColours[i % seriesColours.length];
-      var pts = s.xs.map(function (x, j) { return X(x).toFixed(1) + ',' + Y(s.ys[j]).toFixed(1); });
-      svg.appendChild(svgEl('polyline', { points: pts.join(' '), fill: 'none', stroke: c, 'stroke-width': 1.6, class: 'series', 'data-points': String(pts.length) }));
-      if (s.dots) s.xs.forEach(function (x, j) { svg.appendChild(svgEl('circle', { cx: X(x), cy: Y(s.ys[j]), r: 2.5, fill: c })); });
-      svg.appendChild(svgEl('text', { x: L + w - 4, y: T + 14 + 14 * i, 'text-anchor': 'end', fill: c }, s.name));
-    });
-    var marker = svgEl('line', { x1: L, x2: L, y1: T, y2: T + h, class: 'step-marker' });
-    svg.appendChild(marker);
-    box.appendChild(svg);
-    return function mark(step) {
-      marker.setAttribute('x1', X(step));
-      marker.setAttribute('x2', X(step));
-      marker.setAttribute('data-step', String(step));
-    };
-  }
   function drawCurves() {
     trainCurves.textContent = '';
     var pts = watched.points, xmax = watched.steps;
@@ -655,9 +657,6 @@
     });
     var unit = valid.every(function (s) { return s.ys.every(function (y) { return y >= 0 && y <= 1; }); });
     watched.marks.push(linePlot(trainCurves, 'curve-valid', valid.length ? 'validation' : 'validation (none yet)', valid, xmax, unit));
-  }
-  function metricText(valid) {
-    return Object.keys(valid || {}).map(function (k) { return 'valid ' + k + ' ' + fmt(valid[k]); }).join(' \u00b7 ');
   }
   /* snapshot i: its step on the curves, each probe's output and map */
   function showShot(i) {
@@ -684,7 +683,7 @@
       else {
         var r = { model: probe + ' (step ' + s.step + ')', source: got.source, target: got.target,
           heads: got.heads, weights: got.weights };
-        drawMap(body, r, watched.choices[p] || (watched.choices[p] = { fallback: 'mean' }), '-probe-' + p);
+        drawMap(body, r, watched.choices[p] || (watched.choices[p] = { fallback: 'mean' }), 'probe-' + p);
       }
       box.appendChild(body);
       trainMaps.appendChild(box);
@@ -831,13 +830,15 @@
   }
   function fillModels(again) {
     var usable = models.filter(function (m) { return m.kind === 'seq2seq'; });
-    [modelSelect, explainModel].forEach(function (select) {
-      models.forEach(function (m) {
-        var opt = el('option', '', m.name + (m.kind === 'seq2seq' ? '' : ' (' + m.kind + ': does not translate)'));
-        opt.value = m.name;
-        opt.disabled = m.kind !== 'seq2seq';
-        select.appendChild(opt);
-      });
+    var what = { classifier: ' (classifier)', 'language-model': ' (language model)' };
+    models.forEach(function (m) {
+      var opt = el('option', '', m.name + (what[m.kind] || ''));
+      opt.value = m.name;
+      modelSelect.appendChild(opt);
+      opt = el('option', '', m.name + (m.kind === 'seq2seq' ? '' : ' (' + m.kind + ': no decoder steps)'));
+      opt.value = m.name;
+      opt.disabled = m.kind !== 'seq2seq';
+      explainModel.appendChild(opt);
     });
     usable.forEach(function (m, i) {
       var label = el('label');
@@ -851,11 +852,12 @@
     });
     limitChoices();
     if (again) return;
-    if (!usable.length) {
-      readout.textContent = 'No seq2seq model under the --models folder: train one (attend train --out DIR/NAME) and restart attend serve.';
+    if (!models.length) {
+      readout.textContent = 'No model under the --models folder: train one (attend train --out DIR/NAME); it appears here when this list is asked for again (reload the page).';
       return;
     }
-    modelSelect.value = explainModel.value = usable[0].name;
+    modelSelect.value = (usable[0] || models[0]).name;
+    if (usable.length) explainModel.value = usable[0].name;
     readout.textContent = 'Type in the text box: the output and its attention follow.';
     translateNow();
   }

@@ -194,6 +194,16 @@ AT_API void at_lm_sample_options_default(at_lm_sample_options *options);
 AT_API at_status at_lm_generate(at_ctx *ctx, const at_lm *model, const char *prompt,
                                 const at_lm_sample_options *options, char **out);
 
+/* The distribution of the character after prompt (non-empty valid UTF-8,
+ * every character in the vocabulary; else AT_ERR_ARGUMENT as above), read
+ * from its last `context` characters with gradients off and out of
+ * training mode (both restored; the context's arena is reset): probs gets
+ * V = at_vocab_size(at_lm_vocab(model)) values, PAD, UNK, START and END 0
+ * and the others the softmax of their logits, summing to 1: what
+ * at_lm_generate draws from at temperature 1 and top_k 0, whose argmax is
+ * the greedy next character. */
+AT_API at_status at_lm_next(at_ctx *ctx, const at_lm *model, const char *prompt, float *probs);
+
 /* The attention of the model on one passage (valid UTF-8, 1 .. context
  * characters, every one in the vocabulary): weights (layers, heads, T, T)
  * as at_lm_logits gives for B = 1, malloc'd, and the passage's characters

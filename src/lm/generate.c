@@ -143,6 +143,38 @@ at_status at_lm_generate(at_ctx *ctx, const at_lm *m, const char *prompt,
     return AT_OK;
 }
 
+/* ---------------------------------------------------- the next character
+ * p(x_{T+1} | the prompt's last T characters) = softmax over the drawable
+ * characters (ids >= FIRST_CHAR_ID) of the last row of logits: what
+ * at_lm_generate draws from at temperature 1 with no top-k, so its argmax
+ * is the greedy next character. Max-subtracted, summed in double. */
+at_status at_lm_next(at_ctx *ctx, const at_lm *m, const char *prompt, float *probs) {
+    if (!m || !prompt || !probs) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_next: NULL argument");
+    size_t len = strlen(prompt), n = 0;
+    int32_t *ids = malloc((len ? len : 1) * sizeof *ids);
+    if (!ids) return at_ctx_fail(ctx, AT_ERR_MEMORY, "lm_next: out of memory");
+    at_status s = prompt_ids(ctx, m, prompt, ids, &n);
+    int T = m->config.context, V = m->V;
+    int read = s == AT_OK && n < (size_t)T ? (int)n : T; /* the last T characters */
+    int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
+    at_tensor *logits;
+    if (s == AT_OK) s = at_lm_logits(ctx, m, ids + n - (size_t)read, 1, read, &logits, NULL);
+    if (s == AT_OK) {
+        const float *row = logits->data + (size_t)(read - 1) * V;
+        float top = row[FIRST_CHAR_ID];
+        for (int v = FIRST_CHAR_ID; v < V; v++) top = row[v] > top ? row[v] : top;
+        double total = 0;
+        for (int v = FIRST_CHAR_ID; v < V; v++) total += exp((double)row[v] - top);
+        for (int v = 0; v < V; v++)
+            probs[v] = v < FIRST_CHAR_ID ? 0.0f : (float)(exp((double)row[v] - top) / total);
+    }
+    at_ctx_set_grad(ctx, grad);
+    at_ctx_set_training(ctx, training);
+    at_ctx_reset(ctx);
+    free(ids);
+    return s;
+}
+
 /* ------------------------------------------------------------ attention */
 
 at_status at_lm_attention_of(at_ctx *ctx, const at_lm *m, const char *passage,

@@ -175,6 +175,9 @@ at_status viz_html_report(at_ctx *ctx, int n, const at_attention_doc *const *doc
  * put_map writes it, a float as the shortest decimal that reads back),
  * then end (the script; writes path atomically, frees b). */
 void viz_html_begin(sbuf *b, const char *title);
+/* The figures' script, NUL-terminated: src/viz/js/figure.js with its
+ * @include lines expanded, generated at build time (src/viz/js/embed.cmake). */
+extern const unsigned char viz_page_js[];
 void viz_html_put_colours(sbuf *b);
 void viz_html_put_map(sbuf *b, const at_attention_map *map);
 void viz_html_put_number(sbuf *b, float v);

@@ -5,7 +5,8 @@
 //     is aborted and fails the test); no console error, no page error;
 //   - translate live: typing a date redraws the output and the map, which
 //     are the API's own answer for that text (output, units, weights);
-//     hovering a cell shows its exact weight in the tooltip and read-out;
+//     hovering a cell shows its weight in the tooltip and exactly in the
+//     read-out, as attend's HTML figures do (the same script);
 //   - switching to the multi-head model shows the head selector and every
 //     head in a grid; picking one head shows that head alone;
 //   - compare: two models side by side, each panel the API's translation
@@ -25,7 +26,8 @@
 //     number; scrubbing to 0 shows the untrained model's snapshot and
 //     moves the curves' step marker; hovering a cell shows its weight.
 // --screenshots DIR writes lab-translate.png, lab-heads.png,
-// lab-compare.png, lab-explain.png and lab-training.png there (for
+// lab-classify.png, lab-lm.png, lab-compare.png, lab-explain.png and
+// lab-training.png there (for
 // docs/lab.md). Exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 import path from 'node:path';
@@ -83,11 +85,12 @@ async function translateView(page, models) {
   const row0 = want.weights[0][0];
   const j = row0.indexOf(Math.max(...row0));
   await page.locator(`#translate-map td.cell[data-row="0"][data-col="${j}"]`).hover();
+  // the figure's look (heatmap.js): the tooltip to 4 decimals, the read-out exact
   const tip = (await page.textContent('#tooltip')).trim();
-  check(tip === String(row0[j]), `hover: tooltip '${tip}', want the exact weight ${row0[j]}`);
+  check(tip === row0[j].toFixed(4), `hover: tooltip '${tip}', want ${row0[j].toFixed(4)}`);
   const readout = await page.textContent('#readout');
-  check(readout.includes(String(row0[j])) && readout.includes(one.name),
-        `hover: read-out '${readout}' lacks the weight or the model`);
+  check(readout.includes('[exact: ' + String(row0[j]) + ']'),
+        `hover: read-out '${readout}' lacks the exact weight ${row0[j]}`);
   const hl = await page.locator('#translate-map th.hl').allTextContents();
   check(hl.length === 2, `hover highlights ${hl.length} labels, want the row's and the column's`);
   if (shots) await page.screenshot({ path: path.join(shots, 'lab-translate.png'), fullPage: true });
@@ -95,12 +98,12 @@ async function translateView(page, models) {
   // the multi-head model: a head selector, all heads in a grid, then one
   await page.selectOption('#model-select', multi.name);
   const mw = await api('/api/translate', { model: multi.name, text: '12 June 1999' });
-  await page.waitForSelector('#head-select', { timeout: 10000 });
+  await page.waitForSelector('#head-select-translate', { timeout: 10000 });
   check(!(await page.isVisible('#tooltip')), 'the tooltip of a cell that is gone stays on screen');
   const grid = await page.locator('#translate-map .head-grid table.heatmap').count();
   check(grid === multi.heads, `multi-head: the grid shows ${grid} heads, want ${multi.heads}`);
   if (shots) await page.screenshot({ path: path.join(shots, 'lab-heads.png'), fullPage: true });
-  await page.selectOption('#head-select', '1');
+  await page.selectOption('#head-select-translate', '1');
   const tables = await page.locator('#translate-map table.heatmap').count();
   check(tables === 1, `head 2 picked: ${tables} tables shown, want 1`);
   await mapMatches(page, '#translate-map', mw, 1, 'head 2 of ' + multi.name);
@@ -110,7 +113,7 @@ async function translateView(page, models) {
         `head 2: read-out '${r2}' does not name head 2 and its weight`);
   // typing keeps the chosen head
   await typeAndWait(page, '#text-input', '1 may 2020', multi.name);
-  check(await page.inputValue('#head-select') === '1', 'typing lost the chosen head');
+  check(await page.inputValue('#head-select-translate') === '1', 'typing lost the chosen head');
   // an input the model refuses: the error is said, not drawn (the browser
   // logs the 400 answer as a console error: that one is expected)
   expected400++;
@@ -118,6 +121,74 @@ async function translateView(page, models) {
   await page.waitForFunction(() => document.getElementById('translate-status').classList.contains('error'));
   const err = await page.textContent('#translate-status');
   check(/long|units|max/.test(err), `a refused input says '${err}'`);
+}
+
+// The classifier and the language model in the translate view: their
+// answers drawn as the API gives them, hover gives the exact weight.
+async function typeFor(page, text, done, arg) {
+  await page.fill('#text-input', '');
+  await page.type('#text-input', text, { delay: 20 });
+  await page.waitForFunction(done, arg, { timeout: 10000 });
+  await page.waitForFunction(() => !/classifying|predicting|translating/.test(
+    document.getElementById('translate-status').textContent));
+}
+
+async function classifierView(page, model) {
+  await page.fill('#text-input', '');
+  await page.selectOption('#model-select', model.name);
+  const text = 'buy cheap pills now! see you at noon.';
+  const want = await api('/api/classify', { model: model.name, text });
+  await typeFor(page, text, () => document.querySelectorAll('#translate-map .word').length > 0 &&
+    document.getElementById('text-input').value.endsWith('noon.'));
+  check((await page.textContent('#output')) === want.label, `classify: output is not the label ${want.label}`);
+  const ps = await page.locator('#translate-map .class-probs td.p').evaluateAll((t) => t.map((x) => Number(x.dataset.p)));
+  check(JSON.stringify(ps) === JSON.stringify(want.probs), `classify: probabilities ${ps}, the API ${want.probs}`);
+  const words = await page.locator('#translate-map .word').evaluateAll((w) => w.map((x) => [x.textContent, Number(x.dataset.w)]));
+  const apiWords = want.sentences.flatMap((x) => x.words.map((w, i) => [w, x.word_weights[i]]));
+  check(JSON.stringify(words) === JSON.stringify(apiWords),
+        `classify: words ${JSON.stringify(words).slice(0, 200)}, the API ${JSON.stringify(apiWords).slice(0, 200)}`);
+  const sentences = await page.locator('#translate-map .sentence').count();
+  check(sentences === want.sentences.length, `classify: ${sentences} sentences shown, the API ${want.sentences.length}`);
+  const word = page.locator('#translate-map .word').nth(2);
+  await word.hover();
+  const w = await word.getAttribute('data-w');
+  const r = await page.textContent('#readout');
+  check(r.includes('[exact: ' + w + ']') && r.includes('sentence 1'), `classify: hover read-out '${r}'`);
+  check((await page.textContent('#tooltip')).trim() === Number(w).toFixed(4), 'classify: hover tooltip');
+  await page.click('#level-sentences');
+  const bg = await page.locator('#translate-map .sentence').first().evaluate((p) => p.style.background);
+  check(bg && bg !== 'transparent', `classify: the sentences level does not shade sentences (${bg})`);
+  await page.click('#level-both');
+  if (shots) await page.screenshot({ path: path.join(shots, 'lab-classify.png'), fullPage: true });
+}
+
+async function languageModelView(page, model) {
+  await page.fill('#text-input', '');
+  await page.selectOption('#model-select', model.name);
+  const text = 'call me';
+  const want = await api('/api/lm', { model: model.name, text, length: 40 });
+  await typeFor(page, text, (out) => document.getElementById('output').textContent === out &&
+    document.querySelectorAll('#translate-map table.heatmap').length > 0, want.continuation);
+  const ps = await page.locator('#translate-map .next-chars td.p').evaluateAll((t) => t.map((x) => Number(x.dataset.p)));
+  check(JSON.stringify(ps) === JSON.stringify(want.next.map((n) => n.p)), `lm: next ${ps}, the API ${JSON.stringify(want.next)}`);
+  check(await page.locator('#lm-layer option').count() === want.layers, 'lm: a layer option per layer');
+  check(await page.inputValue('#lm-layer') === String(want.layers - 1), 'lm: the last layer is not shown first');
+  const grid = await page.locator('#translate-map table.heatmap').count();
+  check(grid === want.heads, `lm: ${grid} heads in the grid, want ${want.heads}`);
+  await page.selectOption('#lm-layer', '0');
+  await page.selectOption('#lm-head', '1');
+  check(await page.locator('#translate-map table.heatmap').count() === 1, 'lm: one head picked, one map');
+  const ws = await page.locator('#translate-map td.cell').evaluateAll((t) => t.map((x) => Number(x.dataset.w)));
+  const flat = want.weights[0][1].flat();
+  check(ws.length === flat.length && ws.every((w, i) => w === flat[i]), 'lm: layer 1 head 2 differs from the API');
+  const cell = page.locator('#translate-map td.cell[data-row="3"][data-col="1"]');
+  await cell.hover();
+  const tip = (await page.textContent('#tooltip')).trim();
+  check(tip.endsWith(': ' + String(want.weights[0][1][3][1])), `lm: hover tooltip '${tip}', want the exact weight`);
+  check((await page.textContent('#readout')).includes('layer 1, head 2'), 'lm: the read-out does not name the layer and head');
+  await page.selectOption('#lm-head', 'all');
+  await page.selectOption('#lm-layer', String(want.layers - 1));
+  if (shots) await page.screenshot({ path: path.join(shots, 'lab-lm.png'), fullPage: true });
 }
 
 async function compareView(page, models) {
@@ -264,7 +335,7 @@ async function trainView(page) {
   while (Date.now() < end) {
     const n = await page.evaluate(() => {
       const s = document.querySelector('#curve-loss .series');
-      return s ? Number(s.getAttribute('data-points')) : 0;
+      return s ? s.getAttribute('points').split(' ').filter(Boolean).length : 0;
     });
     status = await page.textContent('#train-status');
     if (/running|training/.test(status) && n > 0) counts.push(n);
@@ -278,7 +349,7 @@ async function trainView(page) {
   check(t.state === 'finished' && t.step === 50 && t.model, 'the API state: ' + JSON.stringify(
     { state: t.state, step: t.step, model: t.model }));
   await page.waitForFunction((n) => document.querySelectorAll('#curve-loss .series').length &&
-    Number(document.querySelector('#curve-loss .series').getAttribute('data-points')) === n,
+    document.querySelector('#curve-loss .series').getAttribute('points').split(' ').filter(Boolean).length === n,
     t.points.filter((p) => p.loss !== null).length, { timeout: 10000 });
   const last = t.snapshots.length - 1;
   check(last >= 1 && await page.getAttribute('#snapshot-slider', 'max') === String(last),
@@ -292,7 +363,7 @@ async function trainView(page) {
   const cell = page.locator('#probe-0 td.cell').first();
   if (await cell.count()) {
     await cell.hover();
-    check((await page.textContent('#tooltip')).trim() === await cell.getAttribute('data-w'),
+    check((await page.textContent('#readout')).includes('[exact: ' + await cell.getAttribute('data-w') + ']'),
           'hovering a probe cell does not show its weight');
   }
   if (shots) await page.screenshot({ path: path.join(shots, 'lab-training.png'), fullPage: true });
@@ -328,6 +399,12 @@ try {
   check(await page.isEnabled('#nav-explain') && await page.isEnabled('#nav-train'),
         'explain a step or watch training is not enabled');
   await translateView(page, [single, multi]);
+  const everything = (await api('/api/models')).models;
+  const classifier = everything.find((m) => m.kind === 'classifier');
+  const lm = everything.find((m) => m.kind === 'language-model');
+  if (!classifier || !lm) throw new Error('the lab test needs a classifier and a language model');
+  await classifierView(page, classifier);
+  await languageModelView(page, lm);
   await compareView(page, [single, multi]);
   await explainView(page, models);
   await trainView(page);

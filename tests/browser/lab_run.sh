@@ -2,7 +2,8 @@
 # lab_run.sh ATTEND WORKDIR [--screenshots DIR] - the attention lab in a real
 # browser: train five tiny date models with ATTEND (luong additive,
 # multi-head with 2 heads, general, dot, and the seed decoder: more than
-# compare takes) into WORKDIR/models - or use the models under
+# compare takes), a classifier and a language model into WORKDIR/models -
+# or use the models under
 # $ATTEND_LAB_MODELS instead - start `ATTEND serve --port 0` over them, and
 # run lab_browser.mjs against it (playwright-core, installed here with
 # `npm ci` if node_modules is missing). --screenshots DIR (used by hand, for
@@ -32,6 +33,16 @@ if [ -z "${ATTEND_LAB_MODELS:-}" ]; then
     esac
     "$attend" train "${small[@]}" "${options[@]}" --out "$models/dates-$family" >> "$work/train.log" 2>&1
   done
+  # a classifier and a language model, tiny: the page draws what they say
+  for i in 1 2 3 4 5; do
+    printf 'ham\tthe meeting is at noon. see you there.\nspam\tbuy cheap pills now! free money!\n'
+    printf 'ham\tlunch tomorrow? the report is ready.\nspam\twin a free prize now! click here.\n'
+  done > "$work/spam.tsv"
+  "$attend" classify train --train "$work/spam.tsv" --dev "$work/spam.tsv" --embed 8 --hidden 8 \
+    --attn 8 --min-count 1 --epochs 2 --batch 4 --threads 1 --out "$models/spam" >> "$work/train.log" 2>&1
+  for i in $(seq 60); do echo "the whale swam east at dawn; call me ishmael $i."; done > "$work/book.txt"
+  "$attend" lm train --data "$work/book.txt" --layers 2 --heads 4 --width 32 --steps 20 --threads 1 \
+    --out "$models/book-lm" >> "$work/train.log" 2>&1
 fi
 "$attend" serve --port 0 --models "$models" > "$work/serve.out" 2> "$work/serve.err" &
 server=$!
