@@ -174,8 +174,23 @@ static void test_config(at_ctx *ctx) {
     CHECK(k == AT_LM_KVP, "kvp parsed as %d", (int)k);
 }
 
+/* at_utf8_put writes the code point's bytes and the NUL text.h promises
+ * (it wrote no NUL before), and refuses what does not fit with the NUL. */
+static void test_utf8_put(void) {
+    char out[5];
+    memset(out, 'x', sizeof out);
+    size_t n = at_utf8_put(out, sizeof out, 0x20AC); /* the euro sign: 3 bytes */
+    CHECK(n == 3 && !strcmp(out, "\xE2\x82\xAC"), "utf8_put: %zu bytes, not NUL-terminated",
+          n);
+    memset(out, 'x', sizeof out);
+    CHECK(at_utf8_put(out, 4, 0x1F600) == 0 && out[0] == 'x',
+          "utf8_put: 4 bytes and a NUL do not fit in 4");
+    CHECK(at_utf8_put(out, 5, 0x1F600) == 4 && out[4] == '\0', "utf8_put: 4 bytes and a NUL");
+}
+
 int main(void) {
     at_ctx *ctx = test_new_ctx();
+    test_utf8_put();
     test_split(ctx);
     test_evaluate(ctx);
     test_generate(ctx);

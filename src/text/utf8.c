@@ -66,6 +66,7 @@ size_t at_utf8_put(char *out, size_t size, uint32_t cp) {
     if (size == 0 || n > size - 1) return 0;
     for (size_t i = 0; i < n; i++)
         out[i] = (char)bytes[i];
+    out[n] = '\0';
     return n;
 }
 
