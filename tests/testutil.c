@@ -51,6 +51,19 @@ int check_close(const char *what, const float *got, const float *want, size_t n,
     return 1;
 }
 
+int check_same_bits(const char *what, const float *got, const float *want, size_t n) {
+    if (!check_close(what, got, want, n, 0.0, 0.0)) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof got[i])) {
+            test_failures++;
+            fprintf(stderr, "FAIL %s: equal values but other bits at %zu (%g)\n", what, i,
+                    (double)got[i]);
+            return 0;
+        }
+    return 1;
+}
+
+
 int check_close_to_double(const char *what, const float *got, const double *want, size_t n,
                           double atol, double rtol) {
     float *w = malloc(n * sizeof(float));

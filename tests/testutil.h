@@ -50,6 +50,12 @@ extern int test_checks;
 int check_close(const char *what, const float *got, const float *want, size_t n, double atol,
                 double rtol);
 
+/* The same bits (a thread count, a tiling, a path that promises them):
+ * check_close at zero tolerance, which prints the first mismatches and
+ * the largest error, then the bytes themselves (a -0 for a 0, another
+ * NaN). Returns 1 if the same; counts a failure otherwise. */
+int check_same_bits(const char *what, const float *got, const float *want, size_t n);
+
 /* check_close against a double-precision reference (rounded to float). */
 int check_close_to_double(const char *what, const float *got, const double *want, size_t n,
                           double atol, double rtol);
