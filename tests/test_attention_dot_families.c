@@ -970,14 +970,9 @@ static void mha_threads_run(int threads, const float *x, size_t n, float *out, f
     for (size_t i = 0; i < n; i++) seed[i] = (float)((i * 37) % 11) / 11.0f - 0.5f;
     CHECK_OK(ctx, at_backward_seeded(ctx, y, seed));
     memcpy(out, y->data, n * sizeof(float));
-    size_t at = 0;
-    memcpy(grads, in->grad, n * sizeof(float));
-    at += n;
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *w = at_params_get(params, i);
-        memcpy(grads + at, w->grad, w->size * sizeof(float));
-        at += w->size;
-    }
+    size_t at = 0, room = n + 4 * 128 * 128 + 4 * 128;
+    test_append(grads, &at, room, in, 1);
+    test_append_param_grads(grads, &at, room, params);
     *grads_len = at;
     free(seed);
     at_params_free(params);

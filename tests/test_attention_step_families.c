@@ -1123,15 +1123,9 @@ static size_t luong_run_with_threads(int threads, at_score score, float *out, si
     CHECK_OK(ctx, at_sum(ctx, &loss, ht));
     CHECK_OK(ctx, at_backward(ctx, loss));
     size_t at = 0;
-    const at_tensor *values[2] = {c, ht}, *grads[2] = {q, k};
-    for (int i = 0; i < 2; i++)
-        for (size_t j = 0; j < values[i]->size && at < n; j++) out[at++] = values[i]->data[j];
-    for (int i = 0; i < 2; i++)
-        for (size_t j = 0; j < grads[i]->size && at < n; j++) out[at++] = grads[i]->grad[j];
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *w = at_params_get(params, i);
-        for (size_t j = 0; j < w->size && at < n; j++) out[at++] = w->grad[j];
-    }
+    test_append(out, &at, n, c, 0), test_append(out, &at, n, ht, 0);
+    test_append(out, &at, n, q, 1), test_append(out, &at, n, k, 1);
+    test_append_param_grads(out, &at, n, params);
     at_params_free(params);
     at_ctx_free(ctx);
     return at;
@@ -1179,13 +1173,9 @@ static size_t seed_decoder_run_with_threads(int threads, float *out, size_t n) {
     CHECK_OK(ctx, at_add(ctx, &loss, sum1, sum2));
     CHECK_OK(ctx, at_backward(ctx, loss));
     size_t at = 0;
-    for (size_t j = 0; j < s2->size && at < n; j++) out[at++] = s2->data[j];
-    for (size_t j = 0; j < l2->size && at < n; j++) out[at++] = l2->data[j];
-    for (size_t j = 0; j < ann->size && at < n; j++) out[at++] = ann->grad[j];
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *w = at_params_get(params, i);
-        for (size_t j = 0; j < w->size && at < n; j++) out[at++] = w->grad[j];
-    }
+    test_append(out, &at, n, s2, 0), test_append(out, &at, n, l2, 0);
+    test_append(out, &at, n, ann, 1);
+    test_append_param_grads(out, &at, n, params);
     at_params_free(params);
     at_ctx_free(ctx);
     return at;

@@ -751,14 +751,9 @@ static size_t lstm_cell_run(int threads, float *out, size_t room) {
     CHECK_OK(ctx, at_add(ctx, &loss, loss, sum_c));
     CHECK_OK(ctx, at_backward(ctx, loss));
     size_t at = 0;
-    const at_tensor *values[2] = {h2, c2};
-    for (int i = 0; i < 2; i++)
-        for (size_t j = 0; j < values[i]->size && at < room; j++) out[at++] = values[i]->data[j];
-    for (size_t j = 0; j < x->size && at < room; j++) out[at++] = x->grad[j];
-    for (int i = 0; i < at_params_count(params); i++) {
-        const at_tensor *w = at_params_get(params, i);
-        for (size_t j = 0; j < w->size && at < room; j++) out[at++] = w->grad[j];
-    }
+    test_append(out, &at, room, h2, 0), test_append(out, &at, room, c2, 0);
+    test_append(out, &at, room, x, 1);
+    test_append_param_grads(out, &at, room, params);
     free(xd);
     at_params_free(params);
     at_ctx_free(ctx);

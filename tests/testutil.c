@@ -51,6 +51,16 @@ int check_close(const char *what, const float *got, const float *want, size_t n,
     return 1;
 }
 
+void test_append(float *out, size_t *at, size_t room, const at_tensor *t, int grad) {
+    const float *from = grad ? t->grad : t->data;
+    for (size_t j = 0; j < t->size && *at < room; j++) out[(*at)++] = from[j];
+}
+
+void test_append_param_grads(float *out, size_t *at, size_t room, const at_params *params) {
+    for (int i = 0; i < at_params_count(params); i++)
+        test_append(out, at, room, at_params_get(params, i), 1);
+}
+
 int check_same_bits(const char *what, const float *got, const float *want, size_t n) {
     if (!check_close(what, got, want, n, 0.0, 0.0)) return 0;
     for (size_t i = 0; i < n; i++)

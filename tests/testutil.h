@@ -56,6 +56,13 @@ int check_close(const char *what, const float *got, const float *want, size_t n,
  * NaN). Returns 1 if the same; counts a failure otherwise. */
 int check_same_bits(const char *what, const float *got, const float *want, size_t n);
 
+/* Append t's values (grad 0) or its gradient (grad 1) to out[*at ..], out
+ * holding room floats in all (what does not fit is dropped: compare the
+ * counts); and every parameter's gradient, in the set's order. For tests
+ * that compare whole runs, e.g. on 1 and 2 threads. */
+void test_append(float *out, size_t *at, size_t room, const at_tensor *t, int grad);
+void test_append_param_grads(float *out, size_t *at, size_t room, const at_params *params);
+
 /* check_close against a double-precision reference (rounded to float). */
 int check_close_to_double(const char *what, const float *got, const double *want, size_t n,
                           double atol, double rtol);
