@@ -951,9 +951,7 @@ static void test_inference_records_nothing(void) {
  * the inputs and of the weights, are the same bits on 1 and 2 threads. */
 static void mha_threads_run(int threads, const float *x, size_t n, float *out, float *grads,
                             size_t *grads_len) {
-    at_ctx_options o = {0, threads, 0};
-    at_ctx *ctx = NULL;
-    at_ctx_create(&ctx, &o);
+    at_ctx *ctx = test_new_ctx_with(0, threads);
     at_rng rng;
     at_rng_seed(&rng, 77);
     at_params *params;

@@ -827,9 +827,7 @@ static void key_value_threads(void) {
     at_rng_seed(&rng, 12);
     data = test_random_floats((size_t)B * T * D, -1, 1, &rng);
     for (int run = 0; run < 2; run++) {
-        at_ctx *ctx;
-        at_ctx_options opts = {.num_threads = run ? 4 : 1};
-        at_ctx_create(&ctx, &opts);
+        at_ctx *ctx = test_new_ctx_with(0, run ? 4 : 1);
         at_params *params;
         at_params_create(ctx, &params);
         at_rng init;
@@ -868,9 +866,7 @@ static void additive_threads(void) {
     size_t n = (size_t)B * TQ * D + nq + nk + 2 * (size_t)A * D;
     float *runs[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
     for (int run = 0; run < 2; run++) {
-        at_ctx *ctx;
-        at_ctx_options opts = {.num_threads = run ? 2 : 1};
-        at_ctx_create(&ctx, &opts);
+        at_ctx *ctx = test_new_ctx_with(0, run ? 2 : 1);
         at_params *params;
         at_params_create(ctx, &params);
         at_rng init;
@@ -912,9 +908,7 @@ static void static_threads(void) {
     size_t room = 2 * ((size_t)B * D + 2 * nh) + (size_t)A * D + (size_t)D * D, n = 0;
     float *runs[2] = {malloc(room * sizeof(float)), malloc(room * sizeof(float))};
     for (int run = 0; run < 2; run++) {
-        at_ctx *ctx;
-        at_ctx_options opts = {.num_threads = run ? 2 : 1};
-        at_ctx_create(&ctx, &opts);
+        at_ctx *ctx = test_new_ctx_with(0, run ? 2 : 1);
         at_params *params;
         at_params_create(ctx, &params);
         at_rng init;

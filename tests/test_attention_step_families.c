@@ -1056,9 +1056,7 @@ static void test_inference_records_nothing(void) {
 /* One additive forward and backward, big enough for the threaded loops:
  * context and every gradient, one after another, into out. */
 static void additive_run_with_threads(int threads, float *out, size_t n) {
-    at_ctx *ctx = NULL;
-    at_ctx_options opts = {.num_threads = threads};
-    at_ctx_create(&ctx, &opts);
+    at_ctx *ctx = test_new_ctx_with(0, threads);
     at_rng rng;
     at_rng_seed(&rng, 99);
     at_params *params;
@@ -1100,9 +1098,7 @@ static void test_threads_deterministic(void) {
  * W_c, wide enough that their products are cut between threads: context,
  * h_tilde and every gradient, one after another, into out. */
 static size_t luong_run_with_threads(int threads, at_score score, float *out, size_t n) {
-    at_ctx *ctx = NULL;
-    at_ctx_options opts = {.num_threads = threads};
-    at_ctx_create(&ctx, &opts);
+    at_ctx *ctx = test_new_ctx_with(0, threads);
     at_rng rng;
     at_rng_seed(&rng, 97);
     at_params *params;
@@ -1148,9 +1144,7 @@ static void test_luong_threads(void) {
  * products are cut between threads (B 32, S 128): s, logits and every
  * gradient, one after another, into out. */
 static size_t seed_decoder_run_with_threads(int threads, float *out, size_t n) {
-    at_ctx *ctx = NULL;
-    at_ctx_options opts = {.num_threads = threads};
-    at_ctx_create(&ctx, &opts);
+    at_ctx *ctx = test_new_ctx_with(0, threads);
     at_rng rng;
     at_rng_seed(&rng, 98);
     at_params *params;
