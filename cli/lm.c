@@ -82,26 +82,6 @@ const char *lm_book_path(const char *data, char *buf, size_t size) {
     return cli_cache_path("moby-dick-0.2.3/data/data.txt", buf, size);
 }
 
-void lm_data_clear(lm_data *d) {
-    at_lm_text_clear(&d->text);
-    free(d->train);
-    free(d->valid);
-    memset(d, 0, sizeof *d);
-}
-
-at_status lm_data_load(at_ctx *ctx, const char *path, const at_vocab *vocab, lm_data *d) {
-    memset(d, 0, sizeof *d);
-    CLI_TRY(at_lm_text_read(ctx, path, LM_VALID_PERCENT, &d->text));
-    size_t unknown_train = 0;
-    CLI_TRY(at_lm_encode(ctx, vocab, d->text.text, d->text.split_byte, &d->train, &d->train_len,
-                         &unknown_train));
-    CLI_TRY(at_lm_encode(ctx, vocab, d->text.text + d->text.split_byte,
-                         d->text.bytes - d->text.split_byte, &d->valid, &d->valid_len,
-                         &d->unknown));
-    d->unknown += unknown_train;
-    return AT_OK;
-}
-
 /* The library's message, and for the default book a hint where it comes from. */
 int lm_data_failed(const char *command, at_ctx *ctx, at_status s, const char *data) {
     cli_fail(command, ctx, s);
@@ -115,9 +95,9 @@ int lm_data_failed(const char *command, at_ctx *ctx, at_status s, const char *da
 
 typedef struct train_options {
     at_lm_config config;
+    at_lm_recipe recipe;
     const char *data, *out;
-    long batch, steps, seed, threads, eval_every, eval_chars, warmup;
-    double lr, minutes;
+    long threads, eval_chars;
     int resume;
     int set_context, set_memory, set_width, set_heads, set_layers, set_embed;
 } train_options;
@@ -164,14 +144,15 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
         if (!cli_parse_float(arg, value, 0, 0.89, &p)) return 0;
         return c->dropout = (float)p, 1;
     }
-    int shared = cli_parse_run_option(arg, value, (cli_run_options){&o->batch, &o->seed,
-                                                                  &o->threads, &o->lr,
-                                                                  &o->minutes});
+    at_lm_recipe *r = &o->recipe;
+    int shared = cli_parse_run_option(arg, value, (cli_run_options){&r->batch, &r->seed,
+                                                                  &o->threads, &r->lr,
+                                                                  &r->minutes});
     if (shared >= 0) return shared;
-    if (!strcmp(arg, "--steps")) return cli_parse_int(arg, value, 1, 100000000, &o->steps);
-    if (!strcmp(arg, "--eval-every")) return cli_parse_int(arg, value, 1, 100000000, &o->eval_every);
+    if (!strcmp(arg, "--steps")) return cli_parse_int(arg, value, 1, 100000000, &r->steps);
+    if (!strcmp(arg, "--eval-every")) return cli_parse_int(arg, value, 1, 100000000, &r->eval_every);
     if (!strcmp(arg, "--eval-chars")) return cli_parse_int(arg, value, 0, 1L << 40, &o->eval_chars);
-    if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &o->warmup);
+    if (!strcmp(arg, "--warmup")) return cli_parse_int(arg, value, 0, 100000000, &r->warmup);
     fprintf(stderr, "attend lm train: unknown option '%s'\n", arg);
     return 0;
 }
@@ -179,8 +160,8 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
 /* --model resets the model's fields to its kind's defaults, so it must
  * come first when given; it is moved there. */
 static int parse_train_options(train_options *o, int argc, char **argv) {
-    *o = (train_options){.data = LM_BOOK, .out = "runs/lm", .batch = 64, .steps = 2000,
-                         .seed = 1, .threads = 1, .eval_every = 500, .warmup = 100, .lr = 1e-3};
+    *o = (train_options){.data = LM_BOOK, .out = "runs/lm", .threads = 1};
+    at_lm_recipe_default(&o->recipe);
     at_lm_config_default(&o->config, AT_LM_TRANSFORMER);
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--model")) {
@@ -195,7 +176,7 @@ static int parse_train_options(train_options *o, int argc, char **argv) {
         int r = parse_train_option(o, argc, argv, &i);
         if (r <= 0) return r;
     }
-    o->config.seed = (uint64_t)o->seed;
+    o->config.seed = (uint64_t)o->recipe.seed;
     return 1;
 }
 
@@ -213,7 +194,7 @@ static void on_progress(void *user, const at_train_progress *p) {
                             p->examples_per_second * c->context);
 }
 
-static void describe(const at_lm *m, const lm_data *d, const char *path, long batch) {
+static void describe(const at_lm *m, const at_lm_data *d, const char *path, long batch) {
     const at_lm_config *c = at_lm_get_config(m);
     fprintf(stderr, "model: %s", at_lm_kind_name(c->kind));
     if (c->kind == AT_LM_TRANSFORMER)
@@ -231,37 +212,26 @@ static void describe(const at_lm *m, const lm_data *d, const char *path, long ba
                         "UNK\n", d->unknown);
 }
 
-static at_status run_training(at_ctx *ctx, const train_options *o, at_lm *m, const lm_data *d,
-                              const char *path, at_train_result *r) {
+static at_status run_training(at_ctx *ctx, const train_options *o, at_lm *m,
+                              const at_lm_data *d, const char *path, at_train_result *r) {
     at_lm_task *task = NULL;
     CLI_TRY(at_lm_task_create(ctx, &task, m, d->train, d->train_len, d->valid, d->valid_len,
-                              (int)o->batch, (size_t)o->eval_chars));
-    describe(m, d, path, o->batch);
+                              (int)o->recipe.batch, (size_t)o->eval_chars));
+    describe(m, d, path, o->recipe.batch);
     char id[512];
     snprintf(id, sizeof id, "lm:%.400s:chars=%zu", path, d->text.chars);
     cli_progress bar;
     const void *progress_user[2] = {&bar, at_lm_get_config(m)};
     at_trainer_options t;
-    at_trainer_options_default(&t);
+    at_lm_recipe_trainer_options(&o->recipe, &t);
     t.out_dir = o->out;
-    t.steps = o->steps;
-    t.batch = (int)o->batch;
-    t.seed = (uint64_t)o->seed;
-    t.optim = (at_optim_config){.kind = AT_ADAM, .lr = (float)o->lr, .beta2 = 0.99f};
-    t.schedule = (at_schedule){.base_lr = (float)o->lr, .final_lr = (float)o->lr / 10,
-                               .warmup_steps = o->warmup, .decay = AT_DECAY_COSINE};
-    t.clip = 1.0f;
-    t.eval_every = o->eval_every;
-    t.best_metric = "nats";
-    t.lower_is_better = 1;
-    t.max_seconds = o->minutes * 60;
     t.resume = o->resume;
     t.data_id = id;
     t.stop = cli_catch_stop_signals();
     t.progress = on_progress;
     t.progress_user = progress_user;
     t.reducer = cli_reducer();
-    cli_progress_start(&bar, o->steps);
+    cli_progress_start(&bar, o->recipe.steps);
     at_status s = at_train(ctx, at_lm_task_trainable(task), &t, r);
     cli_progress_finish(&bar);
     at_lm_task_free(task);
@@ -289,7 +259,7 @@ static int lm_train(int argc, char **argv) {
     int parsed = parse_train_options(&o, argc, argv);
     if (parsed < 0) return lm_usage(stdout);
     if (parsed == 0) return 2;
-    at_ctx *ctx = cli_context("lm train", (int)o.threads, (uint64_t)o.seed);
+    at_ctx *ctx = cli_context("lm train", (int)o.threads, (uint64_t)o.recipe.seed);
     if (!ctx) return 1;
     at_trainer_options check;
     at_trainer_options_default(&check);
@@ -298,7 +268,7 @@ static int lm_train(int argc, char **argv) {
     check.reducer = cli_reducer();
     char buf[4096], last[4096];
     const char *path = lm_book_path(o.data, buf, sizeof buf);
-    lm_data d;
+    at_lm_data d = {0};
     at_vocab *vocab = NULL;
     at_lm *m = NULL;
     int code = 1;
@@ -316,7 +286,7 @@ static int lm_train(int argc, char **argv) {
         fprintf(stderr, "resuming from %s (its configuration; model options are ignored)\n", last);
     } else {
         at_lm_text text;
-        if ((s = at_lm_text_read(ctx, path, LM_VALID_PERCENT, &text)) != AT_OK) {
+        if ((s = at_lm_text_read(ctx, path, AT_LM_VALID_PERCENT, &text)) != AT_OK) {
             code = lm_data_failed("lm train", ctx, s, o.data);
             goto done;
         }
@@ -328,7 +298,7 @@ static int lm_train(int argc, char **argv) {
             goto done;
         }
     }
-    if ((s = lm_data_load(ctx, path, at_lm_vocab(m), &d)) != AT_OK) {
+    if ((s = at_lm_data_read(ctx, path, AT_LM_VALID_PERCENT, at_lm_vocab(m), &d)) != AT_OK) {
         code = lm_data_failed("lm train", ctx, s, o.data);
         goto done;
     }
@@ -339,7 +309,7 @@ static int lm_train(int argc, char **argv) {
         code = cli_fail("lm train", ctx, s);
     else
         report(ctx, &o, &r), code = r.stopped ? 130 : 0;
-    lm_data_clear(&d);
+    at_lm_data_clear(&d);
 done:
     at_lm_free(m);
     at_ctx_free(ctx);
@@ -383,10 +353,10 @@ static int lm_eval(int argc, char **argv) {
     char buf[4096];
     const char *path = lm_book_path(data, buf, sizeof buf);
     int code = 1;
-    lm_data d = {0};
+    at_lm_data d = {0};
     at_lm *m = lm_load_model("lm eval", ctx, model);
     at_status s = AT_OK;
-    if (m && (s = lm_data_load(ctx, path, at_lm_vocab(m), &d)) != AT_OK)
+    if (m && (s = at_lm_data_read(ctx, path, AT_LM_VALID_PERCENT, at_lm_vocab(m), &d)) != AT_OK)
         lm_data_failed("lm eval", ctx, s, data);
     double nats = 0;
     size_t predicted = 0;
@@ -397,14 +367,14 @@ static int lm_eval(int argc, char **argv) {
         else {
             printf("valid: %.4f nats/char  %.4f bits/char  (%zu characters predicted, the last "
                    "%d%% of %s)\n",
-                   nats, nats / log(2.0), predicted, LM_VALID_PERCENT, path);
+                   nats, nats / log(2.0), predicted, AT_LM_VALID_PERCENT, path);
             if (d.unknown)
                 printf("note: %zu characters of the text are not in the model's vocabulary "
                        "(read as UNK)\n", d.unknown);
             code = 0;
         }
     }
-    lm_data_clear(&d);
+    at_lm_data_clear(&d);
     at_lm_free(m);
     at_ctx_free(ctx);
     return code;

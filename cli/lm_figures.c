@@ -122,8 +122,8 @@ int lm_span_main(int argc, char **argv) {
     int memories[AT_VIZ_MAX_SERIES];
     for (int i = 0; i < a.n_items && code == 0; i++) {
         at_lm *m = lm_load_model("lm span", ctx, a.items[i]);
-        lm_data d = {0};
-        at_status s = m ? lm_data_load(ctx, path, at_lm_vocab(m), &d) : AT_ERR_ARGUMENT;
+        at_lm_data d = {0};
+        at_status s = m ? at_lm_data_read(ctx, path, AT_LM_VALID_PERCENT, at_lm_vocab(m), &d) : AT_ERR_ARGUMENT;
         if (m && s != AT_OK) lm_data_failed("lm span", ctx, s, a.data);
         if (s == AT_OK && at_lm_get_config(m)->memory > AT_VIZ_MAX_SPAN) {
             fprintf(stderr, "attend lm span: %s attends over %d outputs; the figure shows at most %d\n",
@@ -144,7 +144,7 @@ int lm_span_main(int argc, char **argv) {
             printf("  (mean weight on the output 1 .. %d steps back)\n", mem);
         }
         if (s != AT_OK) code = 1;
-        lm_data_clear(&d);
+        at_lm_data_clear(&d);
         at_lm_free(m);
     }
     for (int i = 0; i < a.n_items && code == 0; i++)

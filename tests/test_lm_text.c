@@ -3,6 +3,9 @@
  * sampling and configuration, on tiny models (src/lm/text.c, evaluate.c,
  * generate.c, config.c, model.c):
  *   - the split is contiguous by characters and lands on a code point;
+ *   - at_lm_data_read encodes both parts as the separate calls do, and a
+ *     failed read leaves its output empty;
+ *   - at_lm_recipe_trainer_options gives the documented schedule;
  *   - an empty file, invalid UTF-8 and a NUL byte are refused by name;
  *   - at_lm_evaluate averages exactly the n - 1 predictions (checked
  *     against per-window losses computed one by one);
@@ -60,6 +63,54 @@ static void test_split(at_ctx *ctx) {
     CHECK_STATUS(ctx, at_lm_text_read(ctx, path, 10, &t), AT_ERR_FORMAT);
     CHECK_STATUS(ctx, at_lm_text_read(ctx, "no/such/file", 10, &t), AT_ERR_IO);
     remove(path);
+}
+
+/* at_lm_data_read = at_lm_text_read + at_lm_encode of each part. */
+static void test_data_read(at_ctx *ctx) {
+    char path[256];
+    snprintf(path, sizeof path, "%s.data", DIR_);
+    const char *text = "abcdefghijklmnopé\xc3\xa9st";
+    write_text(path, text, strlen(text));
+    const char *chars[1] = {"abcdefghijklmnopé"};
+    at_vocab *v = NULL;
+    CHECK_OK(ctx, at_vocab_build(ctx, &v, 1, chars));
+    at_lm_data d;
+    CHECK_OK(ctx, at_lm_data_read(ctx, path, 10, v, &d));
+    CHECK(d.train_len == 18 && d.valid_len == 2 && d.unknown == 2 && d.text.chars == 20,
+          "train %zu valid %zu unknown %zu chars %zu (want 18, 2, 2, 20)", d.train_len,
+          d.valid_len, d.unknown, d.text.chars);
+    int32_t *ids = NULL;
+    size_t n = 0, unknown = 0;
+    CHECK_OK(ctx, at_lm_encode(ctx, v, text, d.text.split_byte, &ids, &n, &unknown));
+    CHECK(n == d.train_len && ids && d.train && !memcmp(ids, d.train, n * sizeof *ids),
+          "the training ids differ from at_lm_encode's");
+    free(ids);
+    at_lm_data_clear(&d);
+    CHECK(!d.train && !d.valid && !d.text.text, "clear leaves the data empty");
+    memset(&d, 0x55, sizeof d);
+    CHECK_STATUS(ctx, at_lm_data_read(ctx, "no/such/file", 10, v, &d), AT_ERR_IO);
+    CHECK(!d.train && !d.valid && !d.text.text && d.train_len == 0, "a failed read left data");
+    at_vocab_free(v);
+    remove(path);
+}
+
+static void test_recipe(void) {
+    at_lm_recipe r;
+    at_lm_recipe_default(&r);
+    CHECK(r.steps == 2000 && r.batch == 64 && r.warmup == 100 && r.eval_every == 500 &&
+              r.seed == 1 && r.lr == 1e-3 && r.minutes == 0,
+          "recipe defaults: steps %ld batch %ld warmup %ld eval %ld seed %ld lr %g", r.steps,
+          r.batch, r.warmup, r.eval_every, r.seed, r.lr);
+    r.lr = 0.004, r.minutes = 1.5;
+    at_trainer_options t;
+    at_lm_recipe_trainer_options(&r, &t);
+    CHECK(t.optim.kind == AT_ADAM && t.optim.lr == 0.004f && t.optim.beta2 == 0.99f &&
+              t.schedule.final_lr == 0.004f / 10 && t.schedule.warmup_steps == 100 &&
+              t.schedule.decay == AT_DECAY_COSINE && t.clip == 1.0f && t.steps == 2000 &&
+              t.batch == 64 && t.eval_every == 500 && t.lower_is_better &&
+              !strcmp(t.best_metric, "nats") && t.max_seconds == 90,
+          "recipe's trainer options: lr %g final %g clip %g seconds %g", (double)t.optim.lr,
+          (double)t.schedule.final_lr, (double)t.clip, t.max_seconds);
 }
 
 static at_lm *tiny_lstm(at_ctx *ctx, const char *chars, int context) {
@@ -192,6 +243,8 @@ int main(void) {
     at_ctx *ctx = test_new_ctx();
     test_utf8_put();
     test_split(ctx);
+    test_data_read(ctx);
+    test_recipe();
     test_evaluate(ctx);
     test_generate(ctx);
     test_config(ctx);

@@ -152,6 +152,20 @@ AT_API at_status at_lm_text_vocab(at_ctx *ctx, const at_lm_text *text, at_vocab 
 AT_API at_status at_lm_encode(at_ctx *ctx, const at_vocab *vocab, const char *text, size_t bytes,
                               int32_t **ids, size_t *n, size_t *unknown);
 
+/* A book ready to train on: read and split as at_lm_text_read says (the
+ * last valid_percent% validates), both parts encoded with vocab (normally
+ * the model's); unknown counts the characters of either part the
+ * vocabulary lacks (they read as UNK). Clear with at_lm_data_clear. */
+#define AT_LM_VALID_PERCENT 10 /* the split `attend lm` uses */
+typedef struct at_lm_data {
+    at_lm_text text;
+    int32_t *train, *valid; /* (train_len), (valid_len) ids (malloc'd) */
+    size_t train_len, valid_len, unknown;
+} at_lm_data;
+AT_API at_status at_lm_data_read(at_ctx *ctx, const char *path, int valid_percent,
+                                 const at_vocab *vocab, at_lm_data *out);
+AT_API void at_lm_data_clear(at_lm_data *data);
+
 /* ------------------------------------------------------- evaluation, task
  * Nats per character of predicting ids[1 .. n) with the model: the text is
  * cut into consecutive windows of `context` characters (each window's
@@ -173,6 +187,24 @@ AT_API at_status at_lm_task_create(at_ctx *ctx, at_lm_task **out, at_lm *model,
                                    size_t valid_len, int eval_batch, size_t eval_chars);
 AT_API void at_lm_task_free(at_lm_task *task);
 AT_API const at_trainable *at_lm_task_trainable(const at_lm_task *task);
+
+/* The training recipe of `attend lm train`, shared by every front end:
+ * Adam (beta2 0.99) warmed up linearly over `warmup` steps, then a cosine
+ * decay to lr / 10; gradients clipped to norm 1; validation every
+ * eval_every steps, the best model by "nats" (lower is better); minutes >
+ * 0 also stops training after that long. The defaults, from
+ * at_lm_recipe_default, are the CLI's: 2000 steps of batch 64, lr 0.001,
+ * warm-up 100, validation every 500, seed 1. */
+typedef struct at_lm_recipe {
+    long steps, batch, warmup, eval_every, save_every;
+    long seed;
+    double lr, minutes;
+} at_lm_recipe;
+AT_API void at_lm_recipe_default(at_lm_recipe *recipe);
+/* at_trainer_options_default, then the recipe's schedule, optimiser,
+ * clipping, evaluation and budget; the caller adds out_dir, resume,
+ * data_id, progress, stop and reducer. */
+AT_API void at_lm_recipe_trainer_options(const at_lm_recipe *recipe, at_trainer_options *t);
 
 /* ------------------------------------------------------------ generation
  * Sampling, one character at a time, conditioned on the last `context`
