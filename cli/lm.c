@@ -8,8 +8,9 @@
  *   attend lm generate MODEL [OPTIONS]    sample text from a prompt
  *
  * and the dispatch to the figures (lm_figures.c: attention, span, curves).
- * The models, the split, the evaluation and the sampling are the library's
- * (include/attend/lm.h); this file parses, finds the book and prints.
+ * The models, the split, the training recipe, the evaluation and the
+ * sampling are the library's (include/attend/lm.h: at_lm_data_read,
+ * at_lm_recipe); this file parses, finds the book and prints.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lm.h"

@@ -90,6 +90,9 @@ static void test_data_read(at_ctx *ctx) {
     memset(&d, 0x55, sizeof d);
     CHECK_STATUS(ctx, at_lm_data_read(ctx, "no/such/file", 10, v, &d), AT_ERR_IO);
     CHECK(!d.train && !d.valid && !d.text.text && d.train_len == 0, "a failed read left data");
+    memset(&d, 0x55, sizeof d);
+    CHECK_STATUS(ctx, at_lm_data_read(ctx, path, 10, NULL, &d), AT_ERR_ARGUMENT);
+    CHECK(!d.train && !d.valid && !d.text.text, "a NULL vocabulary left the output uncleared");
     at_vocab_free(v);
     remove(path);
 }

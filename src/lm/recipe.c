@@ -14,8 +14,9 @@
 
 at_status at_lm_data_read(at_ctx *ctx, const char *path, int valid_percent,
                           const at_vocab *vocab, at_lm_data *out) {
-    if (!out || !vocab) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_data_read: NULL argument");
+    if (!out) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_data_read: NULL output");
     memset(out, 0, sizeof *out);
+    if (!vocab) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_data_read: NULL vocabulary");
     at_status s = at_lm_text_read(ctx, path, valid_percent, &out->text);
     const at_lm_text *t = &out->text;
     size_t unknown_train = 0;
