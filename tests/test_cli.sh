@@ -107,6 +107,29 @@ done
     || fail "dropout 0.3, 7 steps + --resume to 14: other metrics"
 cmp -s "$DIR/whole/last.safetensors" "$DIR/whole_dropout/last.safetensors" 2> /dev/null \
     && fail "--encoder-layers 2 --dropout 0.3 trained the one-layer model"
+# The decoder's output dropout: in the configuration, and a resume is bit for
+# bit too (its masks come from the same saved generator).
+train_flat --steps 14 --output-dropout 0.3 --out "$DIR/whole_od" 2> "$DIR/wo.log" \
+    || fail "train --output-dropout 0.3: $(cat "$DIR/wo.log")"
+python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+c = json.loads(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["attend.model"])
+assert c["output_dropout"] == 0.3, c' "$DIR/whole_od/model.safetensors" \
+    || fail "--output-dropout 0.3 is not in the model's configuration"
+train_flat --steps 7 --output-dropout 0.3 --out "$DIR/half_od" 2> /dev/null \
+    || fail "train 7 steps with output dropout"
+train_flat --steps 14 --out "$DIR/half_od" --resume 2> /dev/null \
+    || fail "resume 7 -> 14 with output dropout"
+for f in last.safetensors last.optim.safetensors model.safetensors; do
+    cmp -s "$DIR/whole_od/$f" "$DIR/half_od/$f" \
+        || fail "output dropout 0.3, 7 steps + --resume to 14: $f differs from one run"
+done
+cmp -s "$DIR/whole/last.safetensors" "$DIR/whole_od/last.safetensors" 2> /dev/null \
+    && fail "--output-dropout 0.3 trained the model without it"
+expect_error "--output-dropout 1" "--output-dropout must be a number in \[0, 0.99\]" \
+    train_flat --steps 2 --output-dropout 1 --out "$DIR/bad_dropout"
+expect_error "--output-dropout with the seed decoder" "output_dropout = 0.2 needs the luong decoder" \
+    train_flat --steps 2 --decoder seed --output-dropout 0.2 --out "$DIR/bad_dropout"
 expect_error "--encoder-layers 0" "--encoder-layers must be an integer in \[1, 8\]" \
     train_flat --steps 2 --encoder-layers 0 --out "$DIR/bad_layers"
 expect_error "--dropout 1" "--dropout must be a number in \[0, 0.99\]" \

@@ -27,7 +27,12 @@
  *   - the trainer: dropout is on in its steps, and a run with dropout
  *     stopped at step 10 and resumed ends with the same bytes as an
  *     unbroken run (last.*, model.safetensors, metrics.jsonl), with 1 and 2
- *     threads: the masks after the resume are those the unbroken run drew.
+ *     threads: the masks after the resume are those the unbroken run drew;
+ *   - output_dropout, the luong decoder's dropout on h~_t: refused out of
+ *     [0, 1) and with the seed decoder; written to the header only when it
+ *     is not 0 and read back; gradient checks in training mode; in training
+ *     mode it changes the loss but not the encoder's annotations; out of
+ *     it the loss and the decoding are those of the model without it.
  *
  * The old checkpoint was made with main's attend (commit 556e219) by
  *   printf 'ab c\txy\ncab\tyxxyx\nb\txyyx\naacb\ty\nca\txxx\nbbbac\tyx\n' > tiny.tsv
@@ -63,6 +68,11 @@ static at_seq2seq_config tiny_config(at_decoder_kind decoder, at_attention_kind 
 
 static at_seq2seq_config luong_config(int layers, float dropout) {
     return tiny_config(AT_DECODER_LUONG, AT_ATTENTION_ADDITIVE, AT_CELL_GRU, layers, dropout);
+}
+
+static at_seq2seq_config with_output_dropout(at_seq2seq_config c, float q) {
+    c.output_dropout = q;
+    return c;
 }
 
 /* A model of c for the six pairs, or NULL (a failed check) with the status
@@ -230,6 +240,16 @@ static void test_bad_configs(void) {
     check_refused(ctx, luong_config(2, NAN), "dropout = nan is outside [0, 1)");
     check_refused(ctx, luong_config(2, INFINITY), "dropout = inf is outside [0, 1)");
     check_refused(ctx, luong_config(1, 0.5f), "dropout = 0.5 needs encoder_layers >= 2");
+    check_refused(ctx, with_output_dropout(luong_config(1, 0.0f), -0.1f),
+                  "output_dropout = -0.1 is outside [0, 1)");
+    check_refused(ctx, with_output_dropout(luong_config(1, 0.0f), 1.0f),
+                  "output_dropout = 1 is outside [0, 1)");
+    check_refused(ctx, with_output_dropout(luong_config(1, 0.0f), NAN),
+                  "output_dropout = nan is outside [0, 1)");
+    check_refused(ctx,
+                  with_output_dropout(tiny_config(AT_DECODER_SEED, AT_ATTENTION_ADDITIVE,
+                                                  AT_CELL_GRU, 1, 0.0f), 0.2f),
+                  "output_dropout = 0.2 needs the luong decoder");
     /* the limits themselves are fine */
     at_seq2seq *m = tiny_model(ctx, luong_config(AT_SEQ2SEQ_MAX_ENCODER_LAYERS, 0.999f));
     at_seq2seq_free(m);
@@ -300,8 +320,10 @@ static void test_round_trip(void) {
         CHECK_OK(ctx, at_seq2seq_load(ctx, &back, path, &meta));
     }
     const char *json = at_metadata_get(&meta, "attend.model");
-    CHECK(json && strstr(json, "\"encoder_layers\":3") && strstr(json, "\"dropout\":0.3"),
-          "the configuration should read encoder_layers 3 and dropout 0.3: %s",
+    CHECK(json && strstr(json, "\"encoder_layers\":3") && strstr(json, "\"dropout\":0.3") &&
+              !strstr(json, "output_dropout"),
+          "the configuration should read encoder_layers 3 and dropout 0.3, and no "
+          "output_dropout: %s",
           json ? json : "(none)");
     if (back) {
         const at_seq2seq_config *a = at_seq2seq_get_config(m), *b = at_seq2seq_get_config(back);
@@ -365,6 +387,9 @@ static void test_gradients(void) {
                   tiny_config(AT_DECODER_SEED, AT_ATTENTION_ADDITIVE, AT_CELL_GRU, 2, 0.0f), 0);
     gradient_case("luong gru additive, 3 layers, dropout 0.4 in training",
                   luong_config(3, 0.4f), 1);
+    gradient_case("luong lstm additive, output dropout 0.4 in training",
+                  with_output_dropout(tiny_config(AT_DECODER_LUONG, AT_ATTENTION_ADDITIVE,
+                                                  AT_CELL_LSTM, 2, 0.3f), 0.4f), 1);
 }
 
 /* ------------------------------------------------------ where dropout goes */
@@ -619,6 +644,80 @@ static void test_trainer_resume(int threads) {
     test_check_same_run(whole, half, what);
 }
 
+/* ------------------------------------- the decoder's output dropout */
+
+static void test_output_dropout_round_trip(void) {
+    at_ctx *ctx = test_new_ctx();
+    at_seq2seq *m = tiny_model(ctx, with_output_dropout(luong_config(2, 0.3f), 0.25f));
+    at_seq2seq *back = NULL;
+    const char *path = "test_output_dropout_model.safetensors";
+    at_metadata meta = {0};
+    if (m) {
+        CHECK_OK(ctx, at_seq2seq_save(ctx, m, path, NULL));
+        CHECK_OK(ctx, at_seq2seq_load(ctx, &back, path, &meta));
+    }
+    const char *json = at_metadata_get(&meta, "attend.model");
+    CHECK(json && strstr(json, "\"output_dropout\":0.25"),
+          "the configuration should read output_dropout 0.25: %s", json ? json : "(none)");
+    if (back)
+        CHECK(at_seq2seq_get_config(back)->output_dropout == 0.25f,
+              "loaded output_dropout %.9g, saved 0.25",
+              (double)at_seq2seq_get_config(back)->output_dropout);
+    remove(path);
+    at_metadata_clear(&meta);
+    at_seq2seq_free(back);
+    at_seq2seq_free(m);
+    at_ctx_free(ctx);
+}
+
+/* In training mode the loss moves and the annotations do not (q drops in
+ * the decoder only); out of it, the model is the one without q. */
+static void test_output_dropout_modes(void) {
+    at_ctx *ctx = test_new_ctx();
+    at_seq2seq *with = tiny_model(ctx, with_output_dropout(luong_config(1, 0.0f), 0.5f));
+    at_seq2seq *without = tiny_model(ctx, luong_config(1, 0.0f));
+    if (!with || !without) goto done;
+    fixture f;
+    fixture_make(ctx, with, &f);
+    float eval_with = loss_of(ctx, with, &f), eval_without = loss_of(ctx, without, &f);
+    CHECK(eval_with == eval_without, "out of training mode: loss %.9g with q = 0.5, %.9g without",
+          (double)eval_with, (double)eval_without);
+    int Ty = with->config.max_target_len, B = f.batch.batch;
+    int32_t *ids_with = malloc((size_t)B * Ty * sizeof(int32_t));
+    int32_t *ids_without = malloc((size_t)B * Ty * sizeof(int32_t));
+    at_ctx_set_grad(ctx, 0);
+    at_ctx_reset(ctx);
+    CHECK_OK(ctx, at_seq2seq_decode(ctx, with, &f.batch, ids_with, NULL));
+    at_ctx_reset(ctx);
+    CHECK_OK(ctx, at_seq2seq_decode(ctx, without, &f.batch, ids_without, NULL));
+    CHECK(!memcmp(ids_with, ids_without, (size_t)B * Ty * sizeof(int32_t)),
+          "decoding with output dropout 0.5 out of training mode differs from q = 0");
+    size_t n = (size_t)B * f.batch.source_len * 2 * with->config.encoder_size;
+    float *eval = malloc(n * sizeof *eval);
+    enc_out enc;
+    dec_state state;
+    at_ctx_reset(ctx);
+    CHECK_OK(ctx, s2s_encode(ctx, with, &f.batch, &enc, &state));
+    memcpy(eval, enc.annotations->data, n * sizeof *eval);
+    at_ctx_set_training(ctx, 1);
+    at_ctx_reset(ctx);
+    CHECK_OK(ctx, s2s_encode(ctx, with, &f.batch, &enc, &state));
+    check_close("annotations in training mode with output dropout only", enc.annotations->data,
+                eval, n, 0, 0);
+    float training = loss_of(ctx, with, &f);
+    CHECK(isfinite(training) && training != eval_with,
+          "output dropout 0.5 did not change the training-mode loss (%.9g)", (double)training);
+    at_ctx_set_training(ctx, 0);
+    free(eval);
+    free(ids_with);
+    free(ids_without);
+    fixture_clear(&f);
+done:
+    at_seq2seq_free(with);
+    at_seq2seq_free(without);
+    at_ctx_free(ctx);
+}
+
 int main(void) {
     check_names(1);
     check_names(2);
@@ -634,6 +733,8 @@ int main(void) {
     test_eval_deterministic();
     test_training_loss();
     test_mode_switches();
+    test_output_dropout_round_trip();
+    test_output_dropout_modes();
     test_trainer_resume(1);
     test_trainer_resume(2);
     test_leave_scratch_dir(dir);

@@ -79,6 +79,7 @@ typedef struct at_seq2seq_config {
     int encoder_size;            /* N, per direction                     */
     int encoder_layers;          /* L stacked BiLSTMs, 1 .. 8 (default 1) */
     float dropout;               /* p, between encoder layers (default 0) */
+    float output_dropout;        /* q, luong: on h~_t (default 0)         */
     int decoder_size;            /* S                                    */
     int attn_size;               /* A, additive / concat / monotonic ... */
     int heads;                   /* multi-head                           */
@@ -109,6 +110,12 @@ typedef struct at_seq2seq_config {
  * the context's generator; evaluation and decoding never drop anything.
  * p must be 0 when L = 1 (there is no "between"): a dropout that would do
  * nothing is refused rather than ignored.
+ *
+ * output_dropout q (luong decoder only; the seed decoder refuses q > 0):
+ * inverted dropout on the attentional vector of every step,
+ *     d_t = dropout_q(h~_t)        logits_t = W_s d_t
+ * and d_t, not h~_t, is fed to the next step (input feeding), as
+ * OpenNMT's decoder dropout. Like p it is drawn only in training mode.
  *
  * The defaults: the luong decoder with additive attention, one encoder
  * layer, no dropout, sizes for the date translator (see docs/models.md),

@@ -50,7 +50,8 @@ class Seq2seqConfig(ctypes.Structure):  # at_seq2seq_config, attend/models.h
     _fields_ = [("decoder", _c_int), ("attention", _c_int), ("cell", _c_int),
                 ("seed_teacher_forcing", _c_int), ("seed_output_from_previous_state", _c_int),
                 ("embed_size", _c_int), ("encoder_size", _c_int), ("encoder_layers", _c_int),
-                ("dropout", ctypes.c_float), ("decoder_size", _c_int), ("attn_size", _c_int),
+                ("dropout", ctypes.c_float), ("output_dropout", ctypes.c_float),
+                ("decoder_size", _c_int), ("attn_size", _c_int),
                 ("heads", _c_int), ("window", _c_int), ("max_source_len", _c_int),
                 ("max_target_len", _c_int), ("seed", ctypes.c_uint64)]
 
@@ -322,7 +323,8 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
           epochs=None, batch=None, lr=None, final_lr=None, warmup=None, clip=None,
           eval_every=None, save_every=None, seed=None, minutes=None, threads=1,
           train_size=250000, valid_size=2000, source_tokens="chars", target_tokens="chars",
-          encoder_layers=None, dropout=None, progress=print_progress, progress_every=100):
+          encoder_layers=None, dropout=None, output_dropout=None, progress=print_progress,
+          progress_every=100):
     """Train an encoder-decoder into the folder `out` and return the best
     model as a Translator (OUT/model.safetensors). The options and their
     defaults are those of `attend train` (see `attend train --help`); the
@@ -359,7 +361,8 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
     try:
         data_id = run.load_data(data, valid, seed, train_size, valid_size)
         config = _config(run, attention, decoder, seed,
-                         {"encoder_layers": encoder_layers, "dropout": dropout})
+                         {"encoder_layers": encoder_layers, "dropout": dropout,
+                          "output_dropout": output_dropout})
         kinds = [run.parse(lib.at_vocab_kind_parse, kind)
                  for kind in (source_tokens, target_tokens)]
         run.check(lib.at_seq2seq_create_for_pairs, run.ctx, ctypes.byref(model),

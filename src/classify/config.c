@@ -112,7 +112,7 @@ at_status cls_config_to_json(at_ctx *ctx, const at_classify_config *c, char **ou
     json_object_object_add(o, "sentence_form",
                            json_object_new_string(FORM_NAMES[c->sentence_form]));
     ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
-    ati_config_json_add_dropout(o, c->dropout);
+    ati_config_json_add_probability(o, "dropout", c->dropout);
     ati_config_json_add_seed(o, c->seed);
     return ati_config_json_finish(ctx, o, WHAT, out);
 }

@@ -120,16 +120,17 @@ static at_status read_seed(at_ctx *ctx, json_object *o, const char *what, uint64
     return AT_OK;
 }
 
-static at_status read_dropout(at_ctx *ctx, json_object *o, const char *what, float *dropout) {
+at_status ati_config_json_probability(at_ctx *ctx, json_object *o, const char *what,
+                                      const char *name, float *p) {
     json_object *v;
-    if (!json_object_object_get_ex(o, "dropout", &v) ||
+    if (!json_object_object_get_ex(o, name, &v) ||
         !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: no number 'dropout'", what);
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: no number '%s'", what, name);
     double x = json_object_get_double(v);
     if (!(x >= 0.0 && x < 1.0 && (float)x < 1.0f)) /* NaN too; 0.9999999999 rounds to 1 */
-        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: 'dropout' = %.64s is outside [0, 1)", what,
+        return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: '%s' = %.64s is outside [0, 1)", what, name,
                            json_object_get_string(v));
-    *dropout = (float)x;
+    *p = (float)x;
     return AT_OK;
 }
 
@@ -142,7 +143,8 @@ static at_status read_fields(at_ctx *ctx, json_object *o, const ati_config_form 
     char *base = config;
     AT_TRY(read_seed(ctx, o, what, (uint64_t *)(void *)(base + form->seed_offset)));
     if (!form->dropout_optional || json_object_object_get_ex(o, "dropout", NULL))
-        AT_TRY(read_dropout(ctx, o, what, (float *)(void *)(base + form->dropout_offset)));
+        AT_TRY(ati_config_json_probability(ctx, o, what, "dropout",
+                                           (float *)(void *)(base + form->dropout_offset)));
     if (form->check(ctx, config) != AT_OK) return ati_rethrow(ctx, AT_ERR_FORMAT, what);
     return AT_OK;
 }
@@ -167,13 +169,13 @@ void ati_config_json_add_seed(json_object *o, uint64_t seed) {
     json_object_object_add(o, "seed", json_object_new_int64((int64_t)(uint32_t)seed));
 }
 
-void ati_config_json_add_dropout(json_object *o, float dropout) {
+void ati_config_json_add_probability(json_object *o, const char *name, float p) {
     char text[32];
     for (int digits = 1; digits <= 9; digits++) { /* 9 significant digits always do */
-        snprintf(text, sizeof text, "%.*g", digits, (double)dropout);
-        if (strtof(text, NULL) == dropout) break;
+        snprintf(text, sizeof text, "%.*g", digits, (double)p);
+        if (strtof(text, NULL) == p) break;
     }
-    json_object_object_add(o, "dropout", json_object_new_double_s((double)dropout, text));
+    json_object_object_add(o, name, json_object_new_double_s((double)p, text));
 }
 
 at_status ati_config_json_finish(at_ctx *ctx, json_object *o, const char *what, char **out) {

@@ -69,13 +69,21 @@ at_status ati_config_json_read(at_ctx *ctx, const char *text, const ati_config_f
 at_status ati_config_json_word(at_ctx *ctx, json_object *o, const char *what, const char *name,
                                const char *const *words, int n, int *index);
 
+/* The number field `name` of o, a probability in [0, 1) ("WHAT: no number
+ * 'NAME'", "WHAT: 'NAME' = V is outside [0, 1)", NaN too) into *p. The
+ * form's "dropout" is read with it; a configuration with another
+ * probability reads it in its read_words. */
+at_status ati_config_json_probability(at_ctx *ctx, json_object *o, const char *what,
+                                      const char *name, float *p);
+
 /* Writing: the n int fields of config under their names; "seed" as an
- * unsigned 32-bit integer; "dropout" as the shortest decimal text that
- * reads back as the same float ("0.3", not "0.30000001192092896"). */
+ * unsigned 32-bit integer; a probability (as "dropout") as the shortest
+ * decimal text that reads back as the same float ("0.3", not
+ * "0.30000001192092896"). */
 void ati_config_json_add_ints(json_object *o, const ati_int_field *ints, size_t n,
                               const void *config);
 void ati_config_json_add_seed(json_object *o, uint64_t seed);
-void ati_config_json_add_dropout(json_object *o, float dropout);
+void ati_config_json_add_probability(json_object *o, const char *name, float p);
 
 /* o as compact JSON text into *out (malloc'd); o is released. o may be
  * NULL (it could not be made): "WHAT: out of memory". */

@@ -107,7 +107,7 @@ at_status lm_config_to_json(at_ctx *ctx, const at_lm_config *c, char **out) {
     if (!o) return at_ctx_fail(ctx, AT_ERR_MEMORY, "language model config: out of memory");
     json_object_object_add(o, "kind", json_object_new_string(KIND_NAMES[c->kind]));
     ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
-    ati_config_json_add_dropout(o, c->dropout);
+    ati_config_json_add_probability(o, "dropout", c->dropout);
     ati_config_json_add_seed(o, c->seed);
     return ati_config_json_finish(ctx, o, WHAT, out);
 }

@@ -10,9 +10,11 @@
  * twice), no field this version does not know, every word one of its
  * words, every integer a JSON integer inside int (seed: [0, 2^32 - 1]),
  * dropout a JSON number, then the same checks as a configuration made in
- * code. Every field must be there but the two that came later,
- * "encoder_layers" and "dropout": a file written before them lacks them
- * and means the one-layer encoder without dropout it was trained with.
+ * code. Every field must be there but the three that came later,
+ * "encoder_layers", "dropout" and "output_dropout": a file written before
+ * them lacks them and means the one-layer encoder without dropout it was
+ * trained with. output_dropout is written only when it is not 0, so a
+ * model without it writes the bytes it always did.
  */
 #include "models.h"
 
@@ -57,6 +59,7 @@ void at_seq2seq_config_default(at_seq2seq_config *c) {
         .encoder_size = 64,
         .encoder_layers = 1,
         .dropout = 0.0f,
+        .output_dropout = 0.0f,
         .decoder_size = 128,
         .attn_size = 64,
         .heads = 4,
@@ -109,6 +112,14 @@ at_status s2s_config_check(at_ctx *ctx, const at_seq2seq_config *c) {
                            "%s: dropout = %g needs encoder_layers >= 2 (it applies between "
                            "encoder layers; there is one)",
                            op, (double)c->dropout);
+    if (!(c->output_dropout >= 0.0f && c->output_dropout < 1.0f))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: output_dropout = %g is outside [0, 1)", op,
+                           (double)c->output_dropout);
+    if (c->output_dropout > 0.0f && c->decoder != AT_DECODER_LUONG)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                           "%s: output_dropout = %g needs the luong decoder (it applies to its "
+                           "attentional vector)",
+                           op, (double)c->output_dropout);
     if (c->decoder == AT_DECODER_LUONG && needs_equal_sizes(c->attention) &&
         c->decoder_size != 2 * c->encoder_size)
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
@@ -144,8 +155,10 @@ static const ati_int_field INT_FIELDS[] = {
 };
 #undef FIELD
 #define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
-/* The other fields: words, the seed, and dropout (a number, optional). */
-static const char *const OTHER_FIELDS[] = {"decoder", "attention", "cell", "seed", "dropout"};
+/* The other fields: words, the seed, and dropout and output_dropout
+ * (numbers, optional). */
+static const char *const OTHER_FIELDS[] = {"decoder", "attention", "cell",
+                                           "seed",    "dropout",   "output_dropout"};
 #define WHAT "model configuration"
 
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out) {
@@ -159,11 +172,14 @@ at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out
                            json_object_new_string(c->cell == AT_CELL_LSTM ? "lstm" : "gru"));
     ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
     ati_config_json_add_seed(o, c->seed);
-    ati_config_json_add_dropout(o, c->dropout);
+    ati_config_json_add_probability(o, "dropout", c->dropout);
+    if (c->output_dropout > 0.0f) /* absent = 0: files stay as they were */
+        ati_config_json_add_probability(o, "output_dropout", c->output_dropout);
     return ati_config_json_finish(ctx, o, WHAT, out);
 }
 
-/* The three words; attention's message is at_attention_kind_parse's. */
+/* The three words, attention's message at_attention_kind_parse's; and
+ * output_dropout, which is optional. */
 static at_status read_words(at_ctx *ctx, json_object *o, void *config) {
     static const char *const decoders[] = {"seed", "luong"}, *const cells[] = {"gru", "lstm"};
     at_seq2seq_config *c = config;
@@ -178,6 +194,8 @@ static at_status read_words(at_ctx *ctx, json_object *o, void *config) {
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: no string 'attention'");
     if (at_attention_kind_parse(ctx, json_object_get_string(attention), &c->attention) != AT_OK)
         return ati_rethrow(ctx, AT_ERR_FORMAT, WHAT);
+    if (json_object_object_get_ex(o, "output_dropout", NULL))
+        AT_TRY(ati_config_json_probability(ctx, o, WHAT, "output_dropout", &c->output_dropout));
     return AT_OK;
 }
 

@@ -133,6 +133,9 @@ static at_status luong_step(at_ctx *ctx, const at_seq2seq *m, const enc_out *enc
     AT_TRY(at_dense_forward(ctx, &m->W_c, joined, &pre));
     AT_TRY(at_tanh(ctx, &state->h_tilde, pre));
     AT_TRY(ati_trace_put(ctx, "attentional", state->h_tilde->data, 2, state->h_tilde->shape));
+    /* d_t = dropout_q(h~_t): the output and the next step's input feed */
+    if (m->config.output_dropout > 0.0f)
+        AT_TRY(at_dropout(ctx, &state->h_tilde, state->h_tilde, m->config.output_dropout));
     return at_dense_forward(ctx, &m->W_s, state->h_tilde, logits);
 }
 
