@@ -5,7 +5,8 @@ This test trains a tiny attend classifier on a synthetic TSV task whose
 errors are not all of one kind, and checks that the bench's arithmetic,
 applied to attend's predictions (`attend classify eval --predictions`),
 gives exactly what attend's own evaluation (at_classifier_evaluate)
-prints; a mismatch fails with both numbers.
+prints; a mismatch fails with both numbers. It also checks the prefix
+files of --prefixes: each document keeps its label and first N words.
 
   classify_bench_test.py --attend build/attend --script bench/classify_bench.py
 """
@@ -62,6 +63,14 @@ def main():
                      "some right and some wrong predictions to mean anything")
         if "accuracy_hard" not in s or "accuracy_easy" not in s:
             sys.exit("classify_bench_test: no per-group accuracy")
+        ft, cut = os.path.join(work, "a.ft"), os.path.join(work, "a.first2.ft")
+        with open(ft, "w", encoding="utf-8") as f:
+            f.write("__label__spam one two three four\n__label__ham alone\n")
+        bench.first_words(ft, cut, 2)
+        with open(cut, encoding="utf-8") as f:
+            got = f.read()
+        if got != "__label__spam one two\n__label__ham alone\n":
+            sys.exit(f"classify_bench_test: first_words(2) wrote {got!r}")
 
 
 if __name__ == "__main__":
