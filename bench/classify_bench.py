@@ -22,6 +22,14 @@ accuracy on hard ham and training time, as a table and as one JSON line.
 
   bench/classify_bench.py --attend build/cli/attend --work /tmp/cb
 
+--vectors gives the HAN the start the HAN paper gives it: word vectors
+trained on the training split's words (`fasttext skipgram`, 64 wide, words
+only, one thread, seed 0), passed as `attend classify train --vectors`;
+their training time counts as attend's. fastText's grid then also tries
+the same vectors as its -pretrainedVectors (n-grams 1 and 2, epochs 25
+and 50, rates 0.1 and 0.25, 64 wide), chosen only if the development split
+prefers them.
+
 --prefixes 150,300,600 also trains and tests fastText (its chosen settings)
 on only the first N words of every document, which shows how much of its
 lead on hard ham (long newsletters) comes from the ends of long messages.
@@ -73,13 +81,32 @@ def scores(truth, groups, predicted, positive="spam"):
 
 # ------------------------------------------------------------------ fastText
 
-def fasttext_train(split, work, ngrams, epoch, lr, train_ft="train.ft"):
+def fasttext_train(split, work, ngrams, epoch, lr, train_ft="train.ft", vectors=None):
     model = os.path.join(work, "ft")
+    extra = ["-pretrainedVectors", vectors, "-dim", str(VECTOR_DIM)] if vectors else []
     t0 = time.perf_counter()
     run(["fasttext", "supervised", "-input", os.path.join(split, train_ft), "-output", model,
          "-wordNgrams", str(ngrams), "-epoch", str(epoch), "-lr", str(lr), "-thread", "1",
-         "-seed", "0", "-verbose", "0"])
+         "-seed", "0", "-verbose", "0"] + extra)
     return model + ".bin", time.perf_counter() - t0
+
+
+VECTOR_DIM = 64  # the HAN's --embed in the reported settings
+
+
+def train_vectors(split, work):
+    """Word vectors of the training split's words (the .ft lines without
+    their labels: the HAN's tokens), word2vec-style and deterministic."""
+    words = os.path.join(work, "train-words.txt")
+    with open(os.path.join(split, "train.ft"), encoding="utf-8") as f, \
+            open(words, "w", encoding="utf-8") as out:
+        for line in f:
+            out.write(line.split(" ", 1)[1] if " " in line else "\n")
+    t0 = time.perf_counter()
+    run(["fasttext", "skipgram", "-input", words, "-output", os.path.join(work, "vectors"),
+         "-dim", str(VECTOR_DIM), "-minCount", "2", "-epoch", "10", "-minn", "0", "-maxn", "0",
+         "-thread", "1", "-seed", "0", "-verbose", "0"])
+    return os.path.join(work, "vectors.vec"), time.perf_counter() - t0
 
 
 def fasttext_predict(model, ft_file):
@@ -87,24 +114,32 @@ def fasttext_predict(model, ft_file):
     return [line.replace("__label__", "") for line in out if line]
 
 
-def fasttext_best(split, work):
+def fasttext_best(split, work, vectors=None):
     truth, groups = read_truth(os.path.join(split, "dev.tsv"))
     best = None
-    for ngrams, epoch, lr in itertools.product((1, 2), (5, 10, 25, 50), (0.1, 0.25, 0.5, 1.0)):
-        model, _ = fasttext_train(split, work, ngrams, epoch, lr)
+    grid = [(n, e, lr, None) for n, e, lr in
+            itertools.product((1, 2), (5, 10, 25, 50), (0.1, 0.25, 0.5, 1.0))]
+    if vectors:
+        grid += [(n, e, lr, vectors) for n, e, lr in
+                 itertools.product((1, 2), (25, 50), (0.1, 0.25))]
+    for ngrams, epoch, lr, pretrained in grid:
+        model, _ = fasttext_train(split, work, ngrams, epoch, lr, vectors=pretrained)
         s = scores(truth, groups, fasttext_predict(model, os.path.join(split, "dev.ft")))
         key = (s["accuracy"], s["f1"])
-        print(f"  fastText dev: wordNgrams {ngrams} epoch {epoch:2d} lr {lr:<4}: accuracy "
-              f"{100 * s['accuracy']:.2f}%  F1 {s['f1']:.4f}", file=sys.stderr)
+        print(f"  fastText dev: wordNgrams {ngrams} epoch {epoch:2d} lr {lr:<4}"
+              f"{' pretrained' if pretrained else ''}: accuracy {100 * s['accuracy']:.2f}%  "
+              f"F1 {s['f1']:.4f}", file=sys.stderr)
         if best is None or key > best[0]:
-            best = (key, {"wordNgrams": ngrams, "epoch": epoch, "lr": lr})
+            best = (key, {"wordNgrams": ngrams, "epoch": epoch, "lr": lr,
+                          "pretrained": bool(pretrained)})
     return best[1]
 
 
-def fasttext_side(split, work, params=None):
-    params = params or fasttext_best(split, work)
+def fasttext_side(split, work, params=None, vectors=None):
+    params = params or fasttext_best(split, work, vectors)
     model, seconds = fasttext_train(split, work, params["wordNgrams"], params["epoch"],
-                                    params["lr"])
+                                    params["lr"],
+                                    vectors=vectors if params.get("pretrained") else None)
     truth, groups = read_truth(os.path.join(split, "test.tsv"))
     s = scores(truth, groups, fasttext_predict(model, os.path.join(split, "test.ft")))
     s.update({"train_seconds": seconds, "settings": params, "threads": 1})
@@ -199,6 +234,8 @@ def main():
     ap.add_argument("--fasttext-settings", default="",
                     help="NGRAMS,EPOCH,LR instead of the grid on the development split")
     ap.add_argument("--no-attend", action="store_true", help="fastText only")
+    ap.add_argument("--vectors", action="store_true",
+                    help="word vectors for both (fasttext skipgram on the training split)")
     a = ap.parse_args()
     split = os.path.join(a.work, "split")
     os.makedirs(a.work, exist_ok=True)
@@ -207,11 +244,16 @@ def main():
     if a.fasttext_settings:
         ngrams, epoch, lr = a.fasttext_settings.split(",")
         params = {"wordNgrams": int(ngrams), "epoch": int(epoch), "lr": float(lr)}
-    ft = fasttext_side(split, a.work, params)
+    vectors, vector_seconds = train_vectors(split, a.work) if a.vectors else (None, 0.0)
+    ft = fasttext_side(split, a.work, params, vectors)
     if a.prefixes:
         ft["prefixes"] = fasttext_prefixes(split, a.work, ft["settings"],
                                            [int(n) for n in a.prefixes.split(",")])
-    at = {} if a.no_attend else attend_side(a.attend, split, a.work, a.attend_args.split())
+    extra = a.attend_args.split() + (["--vectors", vectors] if vectors else [])
+    at = {} if a.no_attend else attend_side(a.attend, split, a.work, extra)
+    if vectors and at:
+        at["train_seconds"] += vector_seconds
+        at["vector_seconds"] = vector_seconds
     keys = ["accuracy", "precision", "recall", "f1", "accuracy_hard_ham", "accuracy_easy_ham",
             "accuracy_spam", "train_seconds"]
     sides = [("fastText", ft)] + ([] if a.no_attend else [("attend", at)])

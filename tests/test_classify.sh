@@ -8,6 +8,8 @@
 #     or "now" is among pos's top words;
 #   - prediction of a raw mail message and of --text prints the label, its
 #     probability and five words, and --plot draws the document;
+#   - --vectors starts the embedding from a word2vec text file; a bad one
+#     (a NaN, another width) is refused naming the problem;
 #   - split on a tiny fake corpus writes the three TSVs and fastText files;
 #   - bad input is refused clearly: an empty message, a binary attachment
 #     only, a 50 MB message, an unknown label at evaluation, a TSV line
@@ -77,6 +79,25 @@ train feature --word-attention feature --sentence-attention feature && check_lea
 "$ATTEND" classify train --train "$DIR/train.tsv" --threads 1 --embed 8 --hidden 4 --attn 8 \
   --min-count 1 --epochs 1 --out "$DIR/nodev" > /dev/null 2> "$DIR/nodev.err" &&
   [ -s "$DIR/nodev/model.safetensors" ] || fail "classify train without --dev: $(tail -2 "$DIR/nodev.err")"
+
+# --vectors: pretrained vectors start the embedding (the rows of the words
+# the file gives, exactly), and a bad file is refused naming its line
+"$ATTEND" classify train --train "$DIR/train.tsv" --threads 1 --embed 3 --hidden 4 --attn 8 \
+  --min-count 1 --epochs 1 --out "$DIR/vec0" > /dev/null 2>&1
+printf '3 3\nunseenword 1 2 3\nrefund 0.5 -0.25 2\nmeeting 1 1 1\n' > "$DIR/words.vec"
+"$ATTEND" classify train --train "$DIR/train.tsv" --threads 1 --embed 3 --hidden 4 --attn 8 \
+  --min-count 1 --epochs 1 --out "$DIR/vec" --vectors "$DIR/words.vec" > /dev/null 2> "$DIR/vec.err" ||
+  fail "classify train --vectors: $(tail -2 "$DIR/vec.err")"
+grep -q "word vectors: 2 of the" "$DIR/vec.err" || fail "--vectors does not say what it loaded: $(cat "$DIR/vec.err")"
+cmp -s "$DIR/vec0/last.safetensors" "$DIR/vec/last.safetensors" &&
+  fail "--vectors trained the same model as without it"
+printf '1 3\nrefund 1 nan 2\n' > "$DIR/nan.vec"
+expect_error "a NaN in a vector file" "nan.vec:2: value 2 of 'refund' is not a finite float" \
+  "$ATTEND" classify train --train "$DIR/train.tsv" --embed 3 --out "$DIR/x" --vectors "$DIR/nan.vec"
+expect_error "vectors of another size" "vectors of 3 values, but the model's embedding has 8" \
+  "$ATTEND" classify train --train "$DIR/train.tsv" --embed 8 --out "$DIR/x" --vectors "$DIR/words.vec"
+expect_error "--vectors with --resume" "--vectors starts a new model" \
+  "$ATTEND" classify train --train "$DIR/train.tsv" --out "$DIR/vec" --resume --vectors "$DIR/words.vec"
 
 # ------------------------------------------------------ report and figures
 if [ -s "$DIR/han/model.safetensors" ]; then

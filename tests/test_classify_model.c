@@ -613,12 +613,96 @@ static void test_speed(void) {
 
 /* ---------------------------------------------------------------- run */
 
+/* ------------------------------------------------------------- vectors */
+
+static void expect_vectors_error(at_ctx *ctx, at_classifier *m, const char *path,
+                                 const char *text, at_status want, const char *words) {
+    test_write_file(path, text, strlen(text));
+    at_tensor *w = at_params_find(at_classifier_params(m), "embed.weight");
+    size_t n = w->size;
+    float *before = malloc(n * sizeof *before);
+    memcpy(before, w->data, n * sizeof *before);
+    size_t found = 12345;
+    CHECK_STATUS(ctx, at_classifier_load_vectors(ctx, m, path, &found), want);
+    CHECK(strstr(at_ctx_error(ctx), path) && strstr(at_ctx_error(ctx), words),
+          "vectors error \"%s\" should name %s and say '%s'", at_ctx_error(ctx), path, words);
+    CHECK(found == 12345, "a failed load set *found to %zu", found);
+    check_close("the embedding after a failed load", w->data, before, n, 0, 0);
+    free(before);
+}
+
+/* A word2vec text file: rows of the words the model knows are replaced
+ * exactly, the others stay; every kind of bad file is refused, naming the
+ * line, with the embedding unchanged. */
+static void test_vectors(void) {
+    char dir[] = "classify_vectors_XXXXXX";
+    test_enter_scratch_dir(dir);
+    at_ctx *ctx = test_new_ctx();
+    at_class_docs docs = {0};
+    CHECK_OK(ctx, at_class_docs_add(ctx, &docs, "b", "alpha beta gamma", NULL, NULL));
+    CHECK_OK(ctx, at_class_docs_add(ctx, &docs, "a", "gamma delta", NULL, NULL));
+    at_classify_config c = tiny_config(AT_CLASSIFY_HAN, AT_STATIC_CONTEXT, AT_STATIC_CONTEXT);
+    c.embed = 3;
+    at_classifier *m = NULL;
+    CHECK_OK(ctx, at_classifier_create(ctx, &m, &c, &docs));
+    if (!m) goto done;
+    at_tensor *w = at_params_find(at_classifier_params(m), "embed.weight");
+    const at_vocab *v = at_classifier_vocab(m);
+    int32_t beta = at_vocab_token_id(v, "beta"), delta = at_vocab_token_id(v, "delta");
+    int32_t alpha = at_vocab_token_id(v, "alpha");
+    float alpha_row[3];
+    memcpy(alpha_row, w->data + (size_t)alpha * 3, sizeof alpha_row);
+    const char *good = "4 3\nbeta 0.5 -1 2e-3 \nunseen 9 9 9\n</s> 1 2 3\ndelta 1.5 0 -0.25\n";
+    test_write_file("good.vec", good, strlen(good));
+    size_t found = 0;
+    CHECK_OK(ctx, at_classifier_load_vectors(ctx, m, "good.vec", &found));
+    CHECK(found == 2, "found %zu vocabulary words, want 2 (beta, delta)", found);
+    check_close("beta's row", w->data + (size_t)beta * 3, (const float[]){0.5f, -1.0f, 2e-3f}, 3,
+                0, 0);
+    check_close("delta's row", w->data + (size_t)delta * 3, (const float[]){1.5f, 0.0f, -0.25f},
+                3, 0, 0);
+    check_close("alpha's row (not in the file)", w->data + (size_t)alpha * 3, alpha_row, 3, 0, 0);
+    expect_vectors_error(ctx, m, "dim.vec", "1 4\nbeta 1 2 3 4\n", AT_ERR_SHAPE,
+                         "vectors of 4 values, but the model's embedding has 3");
+    expect_vectors_error(ctx, m, "header.vec", "beta 1 2 3\n", AT_ERR_FORMAT,
+                         "header.vec:1: expected a header");
+    expect_vectors_error(ctx, m, "empty.vec", "\n", AT_ERR_FORMAT, "empty.vec:1: the file is empty");
+    expect_vectors_error(ctx, m, "short.vec", "1 3\nbeta 1 2\n", AT_ERR_FORMAT,
+                         "short.vec:2: value 3 of 'beta' is missing");
+    expect_vectors_error(ctx, m, "long.vec", "1 3\nbeta 1 2 3 4\n", AT_ERR_FORMAT,
+                         "long.vec:2: 'beta' has more than 3 values");
+    expect_vectors_error(ctx, m, "nan.vec", "2 3\ndelta 1 1 1\nbeta 1 nan 3\n", AT_ERR_FORMAT,
+                         "nan.vec:3: value 2 of 'beta' is not a finite float");
+    expect_vectors_error(ctx, m, "huge.vec", "1 3\nbeta 1 1e39 3\n", AT_ERR_FORMAT,
+                         "huge.vec:2: value 2 of 'beta' is not a finite float");
+    expect_vectors_error(ctx, m, "junk.vec", "1 3\nbeta 1 2x 3\n", AT_ERR_FORMAT,
+                         "junk.vec:2: value 2 of 'beta' is missing or not a number");
+    expect_vectors_error(ctx, m, "twice.vec", "2 3\nbeta 1 2 3\nbeta 1 2 3\n", AT_ERR_FORMAT,
+                         "twice.vec:3: 'beta' is given twice");
+    expect_vectors_error(ctx, m, "cut.vec", "3 3\nbeta 1 2 3\n", AT_ERR_FORMAT,
+                         "cut.vec:3: 1 vectors where the header promised 3");
+    expect_vectors_error(ctx, m, "more.vec", "1 3\nbeta 1 2 3\ndelta 1 2 3\n", AT_ERR_FORMAT,
+                         "more.vec:3: more vectors than the header's 1");
+    expect_vectors_error(ctx, m, "utf8.vec", "1 3\nbe\xffta 1 2 3\n", AT_ERR_FORMAT,
+                         "utf8.vec:2: the word: invalid UTF-8");
+    expect_vectors_error(ctx, m, "lone.vec", "1 3\nbeta\n", AT_ERR_FORMAT,
+                         "lone.vec:2: expected a word and its values");
+    CHECK_STATUS(ctx, at_classifier_load_vectors(ctx, m, "missing.vec", NULL), AT_ERR_IO);
+    CHECK(strstr(at_ctx_error(ctx), "missing.vec"), "a missing file: \"%s\"", at_ctx_error(ctx));
+done:
+    at_classifier_free(m);
+    at_class_docs_clear(&docs);
+    at_ctx_free(ctx);
+    test_leave_scratch_dir(dir);
+}
+
 int main(int argc, char **argv) {
     static const test_case cases[] = {
         {"create", test_create, 0},         {"weights", test_weights, 0},
         {"padding", test_padding, 0},       {"round-trip", test_round_trip, 0},
         {"gradients", test_gradients, 0},   {"determinism", test_determinism, 0},
-        {"learn", test_learn, 0},           {"speed", test_speed, 1},
+        {"learn", test_learn, 0},           {"vectors", test_vectors, 0},
+        {"speed", test_speed, 1},
     };
     return test_run_cases(argc, argv, cases, sizeof cases / sizeof cases[0], "classify_model");
 }

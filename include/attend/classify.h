@@ -149,6 +149,19 @@ AT_API const char *at_classifier_class_name(const at_classifier *model, int inde
 /* The index of a class name, or -1. */
 AT_API int at_classifier_class_index(const at_classifier *model, const char *name);
 
+/* Pretrained word vectors into the word embedding, as the HAN paper starts
+ * from word2vec: path is word2vec's text format ("COUNT DIM", then COUNT
+ * lines "WORD X_1 .. X_DIM"; `fasttext skipgram` writes it). Row id of
+ * embed.weight (V, E) becomes the vector of vocabulary token id; words the
+ * model does not know are skipped and rows the file lacks keep their
+ * values. *found (may be NULL) gets the number of rows set. DIM other than
+ * E is an AT_ERR_SHAPE; a malformed file (header, a line of too few or too
+ * many values, a value that is not a finite float, invalid UTF-8, a word
+ * twice, fewer or more lines than COUNT) an AT_ERR_FORMAT "PATH:LINE:
+ * what". On any error the embedding is unchanged. */
+AT_API at_status at_classifier_load_vectors(at_ctx *ctx, at_classifier *model, const char *path,
+                                            size_t *found);
+
 /* Save the parameters + "attend.classify" (the configuration as JSON) +
  * "attend.vocab" + "attend.classes", plus extra (may be NULL),
  * atomically. Load makes the model from the file alone; anything missing,
