@@ -662,31 +662,35 @@ static void test_vectors(void) {
     check_close("delta's row", w->data + (size_t)delta * 3, (const float[]){1.5f, 0.0f, -0.25f},
                 3, 0, 0);
     check_close("alpha's row (not in the file)", w->data + (size_t)alpha * 3, alpha_row, 3, 0, 0);
-    expect_vectors_error(ctx, m, "dim.vec", "1 4\nbeta 1 2 3 4\n", AT_ERR_SHAPE,
-                         "vectors of 4 values, but the model's embedding has 3");
-    expect_vectors_error(ctx, m, "header.vec", "beta 1 2 3\n", AT_ERR_FORMAT,
-                         "header.vec:1: expected a header");
-    expect_vectors_error(ctx, m, "empty.vec", "\n", AT_ERR_FORMAT, "empty.vec:1: the file is empty");
-    expect_vectors_error(ctx, m, "short.vec", "1 3\nbeta 1 2\n", AT_ERR_FORMAT,
-                         "short.vec:2: value 3 of 'beta' is missing");
-    expect_vectors_error(ctx, m, "long.vec", "1 3\nbeta 1 2 3 4\n", AT_ERR_FORMAT,
-                         "long.vec:2: 'beta' has more than 3 values");
-    expect_vectors_error(ctx, m, "nan.vec", "2 3\ndelta 1 1 1\nbeta 1 nan 3\n", AT_ERR_FORMAT,
-                         "nan.vec:3: value 2 of 'beta' is not a finite float");
-    expect_vectors_error(ctx, m, "huge.vec", "1 3\nbeta 1 1e39 3\n", AT_ERR_FORMAT,
-                         "huge.vec:2: value 2 of 'beta' is not a finite float");
-    expect_vectors_error(ctx, m, "junk.vec", "1 3\nbeta 1 2x 3\n", AT_ERR_FORMAT,
-                         "junk.vec:2: value 2 of 'beta' is missing or not a number");
-    expect_vectors_error(ctx, m, "twice.vec", "2 3\nbeta 1 2 3\nbeta 1 2 3\n", AT_ERR_FORMAT,
-                         "twice.vec:3: 'beta' is given twice");
-    expect_vectors_error(ctx, m, "cut.vec", "3 3\nbeta 1 2 3\n", AT_ERR_FORMAT,
-                         "cut.vec:3: 1 vectors where the header promised 3");
-    expect_vectors_error(ctx, m, "more.vec", "1 3\nbeta 1 2 3\ndelta 1 2 3\n", AT_ERR_FORMAT,
-                         "more.vec:3: more vectors than the header's 1");
-    expect_vectors_error(ctx, m, "utf8.vec", "1 3\nbe\xffta 1 2 3\n", AT_ERR_FORMAT,
-                         "utf8.vec:2: the word: invalid UTF-8");
-    expect_vectors_error(ctx, m, "lone.vec", "1 3\nbeta\n", AT_ERR_FORMAT,
-                         "lone.vec:2: expected a word and its values");
+    static const struct {
+        const char *path, *text;
+        at_status status;
+        const char *words;
+    } bad[] = {
+        {"dim.vec", "1 4\nbeta 1 2 3 4\n", AT_ERR_SHAPE,
+         "vectors of 4 values, but the model's embedding has 3"},
+        {"header.vec", "beta 1 2 3\n", AT_ERR_FORMAT, "header.vec:1: expected a header"},
+        {"empty.vec", "\n", AT_ERR_FORMAT, "empty.vec:1: the file is empty"},
+        {"short.vec", "1 3\nbeta 1 2\n", AT_ERR_FORMAT, "short.vec:2: value 3 of 'beta' is missing"},
+        {"long.vec", "1 3\nbeta 1 2 3 4\n", AT_ERR_FORMAT,
+         "long.vec:2: 'beta' has more than 3 values"},
+        {"nan.vec", "2 3\ndelta 1 1 1\nbeta 1 nan 3\n", AT_ERR_FORMAT,
+         "nan.vec:3: value 2 of 'beta' is not a finite float"},
+        {"huge.vec", "1 3\nbeta 1 1e39 3\n", AT_ERR_FORMAT,
+         "huge.vec:2: value 2 of 'beta' is not a finite float"},
+        {"junk.vec", "1 3\nbeta 1 2x 3\n", AT_ERR_FORMAT,
+         "junk.vec:2: value 2 of 'beta' is missing or not a number"},
+        {"twice.vec", "2 3\nbeta 1 2 3\nbeta 1 2 3\n", AT_ERR_FORMAT,
+         "twice.vec:3: 'beta' is given twice"},
+        {"cut.vec", "3 3\nbeta 1 2 3\n", AT_ERR_FORMAT,
+         "cut.vec:3: 1 vectors where the header promised 3"},
+        {"more.vec", "1 3\nbeta 1 2 3\ndelta 1 2 3\n", AT_ERR_FORMAT,
+         "more.vec:3: more vectors than the header's 1"},
+        {"utf8.vec", "1 3\nbe\xffta 1 2 3\n", AT_ERR_FORMAT, "utf8.vec:2: the word: invalid UTF-8"},
+        {"lone.vec", "1 3\nbeta\n", AT_ERR_FORMAT, "lone.vec:2: expected a word and its values"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_vectors_error(ctx, m, bad[i].path, bad[i].text, bad[i].status, bad[i].words);
     CHECK_STATUS(ctx, at_classifier_load_vectors(ctx, m, "missing.vec", NULL), AT_ERR_IO);
     CHECK(strstr(at_ctx_error(ctx), "missing.vec"), "a missing file: \"%s\"", at_ctx_error(ctx));
 done:

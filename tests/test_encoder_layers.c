@@ -440,6 +440,22 @@ static void test_dropout_placement(void) {
 
 /* ------------------------------------ evaluation: no dropout, ever */
 
+/* The decodings of two models on f's batch are the same ids (gradients off). */
+static void check_same_decoding(at_ctx *ctx, const at_seq2seq *a, const at_seq2seq *b,
+                                const fixture *f, const char *what) {
+    int Ty = a->config.max_target_len, B = f->batch.batch;
+    int32_t *ids_a = malloc((size_t)B * Ty * sizeof(int32_t));
+    int32_t *ids_b = malloc((size_t)B * Ty * sizeof(int32_t));
+    at_ctx_set_grad(ctx, 0);
+    at_ctx_reset(ctx);
+    CHECK_OK(ctx, at_seq2seq_decode(ctx, a, &f->batch, ids_a, NULL));
+    at_ctx_reset(ctx);
+    CHECK_OK(ctx, at_seq2seq_decode(ctx, b, &f->batch, ids_b, NULL));
+    CHECK(!memcmp(ids_a, ids_b, (size_t)B * Ty * sizeof(int32_t)), "%s", what);
+    free(ids_a);
+    free(ids_b);
+}
+
 static void test_eval_deterministic(void) {
     at_ctx *ctx = test_new_ctx();
     at_seq2seq *with = tiny_model(ctx, luong_config(3, 0.5f));
@@ -450,23 +466,13 @@ static void test_eval_deterministic(void) {
     float a1 = loss_of(ctx, with, &f), a2 = loss_of(ctx, with, &f), b = loss_of(ctx, without, &f);
     CHECK(a1 == a2 && a1 == b, "out of training mode: losses %.9g, %.9g, without dropout %.9g",
           (double)a1, (double)a2, (double)b);
-    int Ty = with->config.max_target_len, B = f.batch.batch;
-    int32_t *ids_with = malloc((size_t)B * Ty * sizeof(int32_t));
-    int32_t *ids_without = malloc((size_t)B * Ty * sizeof(int32_t));
-    at_ctx_set_grad(ctx, 0);
-    at_ctx_reset(ctx);
-    CHECK_OK(ctx, at_seq2seq_decode(ctx, with, &f.batch, ids_with, NULL));
-    at_ctx_reset(ctx);
-    CHECK_OK(ctx, at_seq2seq_decode(ctx, without, &f.batch, ids_without, NULL));
-    CHECK(!memcmp(ids_with, ids_without, (size_t)B * Ty * sizeof(int32_t)),
-          "decoding with dropout 0.5 out of training mode differs from dropout 0");
+    check_same_decoding(ctx, with, without, &f,
+                        "decoding with dropout 0.5 out of training mode differs from dropout 0");
     at_seq2seq_score sa, sb;
     CHECK_OK(ctx, at_seq2seq_evaluate(ctx, with, &f.data, 4, &sa, NULL));
     CHECK_OK(ctx, at_seq2seq_evaluate(ctx, without, &f.data, 4, &sb, NULL));
     CHECK(!memcmp(&sa, &sb, sizeof sa), "evaluation: %ld/%ld characters with dropout, %ld/%ld "
           "without", sa.chars_correct, sa.chars, sb.chars_correct, sb.chars);
-    free(ids_with);
-    free(ids_without);
     fixture_clear(&f);
 done:
     at_seq2seq_free(with);
@@ -682,17 +688,9 @@ static void test_output_dropout_modes(void) {
     float eval_with = loss_of(ctx, with, &f), eval_without = loss_of(ctx, without, &f);
     CHECK(eval_with == eval_without, "out of training mode: loss %.9g with q = 0.5, %.9g without",
           (double)eval_with, (double)eval_without);
-    int Ty = with->config.max_target_len, B = f.batch.batch;
-    int32_t *ids_with = malloc((size_t)B * Ty * sizeof(int32_t));
-    int32_t *ids_without = malloc((size_t)B * Ty * sizeof(int32_t));
-    at_ctx_set_grad(ctx, 0);
-    at_ctx_reset(ctx);
-    CHECK_OK(ctx, at_seq2seq_decode(ctx, with, &f.batch, ids_with, NULL));
-    at_ctx_reset(ctx);
-    CHECK_OK(ctx, at_seq2seq_decode(ctx, without, &f.batch, ids_without, NULL));
-    CHECK(!memcmp(ids_with, ids_without, (size_t)B * Ty * sizeof(int32_t)),
-          "decoding with output dropout 0.5 out of training mode differs from q = 0");
-    size_t n = (size_t)B * f.batch.source_len * 2 * with->config.encoder_size;
+    check_same_decoding(ctx, with, without, &f,
+                        "decoding with output dropout 0.5 out of training mode differs from q = 0");
+    size_t n = (size_t)f.batch.batch * f.batch.source_len * 2 * with->config.encoder_size;
     float *eval = malloc(n * sizeof *eval);
     enc_out enc;
     dec_state state;
@@ -709,8 +707,6 @@ static void test_output_dropout_modes(void) {
           "output dropout 0.5 did not change the training-mode loss (%.9g)", (double)training);
     at_ctx_set_training(ctx, 0);
     free(eval);
-    free(ids_with);
-    free(ids_without);
     fixture_clear(&f);
 done:
     at_seq2seq_free(with);
