@@ -15,7 +15,7 @@
 typedef struct train_options {
     at_classify_config config;
     const char *data, *train, *dev, *out, *vectors;
-    long batch, epochs, seed, threads;
+    long batch, epochs, seed, threads, replicas;
     double lr, minutes;
     int resume;
 } train_options;
@@ -80,7 +80,7 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
     }
     int shared = cli_parse_run_option(arg, value, (cli_run_options){&o->batch, &o->seed,
                                                                   &o->threads, &o->lr,
-                                                                  &o->minutes});
+                                                                  &o->minutes, &o->replicas});
     if (shared >= 0) return shared;
     if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
     fprintf(stderr, "attend classify train: unknown option '%s'\n", arg);
@@ -91,7 +91,8 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
  * applied first wherever it was given. */
 static int parse_train_options(train_options *o, int argc, char **argv) {
     *o = (train_options){.data = CLASSIFY_CORPUS, .out = "runs/classify", .batch = 32,
-                         .epochs = 8, .seed = 1, .threads = 2, .lr = 2e-3};
+                         .epochs = 8, .seed = 1, .threads = 2, .lr = 2e-3,
+                         .replicas = 1};
     at_classify_config_default(&o->config, AT_CLASSIFY_HAN);
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--model") && !parse_kind(argv[i + 1], &o->config)) return 0;
@@ -113,7 +114,7 @@ static int parse_train_options(train_options *o, int argc, char **argv) {
         return 0;
     }
     o->config.seed = (uint64_t)o->seed;
-    return 1;
+    return cli_replicas_fit("classify train", o->replicas, o->threads, o->batch);
 }
 
 static void on_progress(void *user, const at_train_progress *p) {
@@ -141,6 +142,30 @@ static void describe(const at_classifier *m, const classify_data *d, long batch)
             c->embed, c->hidden, c->attn, c->max_sentences, c->max_words, (double)c->dropout,
             at_params_numel(at_classifier_params(m)), at_vocab_size(at_classifier_vocab(m)) - 4,
             at_classifier_classes(m), d->train->count, d->dev ? d->dev->count : 0, batch);
+}
+
+/* --replicas: copies of the model, each with its task over the same documents. */
+typedef struct replicas {
+    const at_classifier *model;
+    const classify_data *data;
+    at_classifier *copy[AT_REPLICAS_MAX];
+    at_classify_task *task[AT_REPLICAS_MAX];
+} replicas;
+
+static at_status make_replica(at_ctx *ctx, void *user, int r, const at_trainable **out) {
+    replicas *c = user;
+    CLI_TRY(at_classifier_create(ctx, &c->copy[r], at_classifier_get_config(c->model),
+                                 c->data->train));
+    CLI_TRY(at_classify_task_create(ctx, &c->task[r], c->copy[r], c->data->train, c->data->dev,
+                                    NULL, 64));
+    *out = at_classify_task_trainable(c->task[r]);
+    return AT_OK;
+}
+
+static void drop_replica(void *user, int r) {
+    replicas *c = user;
+    at_classify_task_free(c->task[r]);
+    at_classifier_free(c->copy[r]);
 }
 
 static at_status run_training(at_ctx *ctx, const train_options *o, at_classifier *m,
@@ -173,7 +198,9 @@ static at_status run_training(at_ctx *ctx, const train_options *o, at_classifier
     t.progress_user = &bar;
     t.reducer = cli_reducer();
     cli_progress_start(&bar, steps_per_epoch * o->epochs);
-    at_status s = at_train(ctx, at_classify_task_trainable(task), &t, r);
+    replicas copies = {.model = m, .data = d};
+    cli_replicas crew = {(int)o->replicas, &copies, make_replica, drop_replica};
+    at_status s = cli_train(ctx, &crew, at_classify_task_trainable(task), &t, r);
     cli_progress_finish(&bar);
     at_classify_task_free(task);
     return s;

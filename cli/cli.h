@@ -63,13 +63,31 @@ int cli_make_directory(const char *command, const char *path);
 int cli_parse_int(const char *option, const char *text, long lo, long hi, long *out);
 int cli_parse_float(const char *option, const char *text, double lo, double hi, double *out);
 /* The options every training command shares, with one range each: --batch
- * (1..4096), --seed (0..2^31), --threads (1..256), --lr (1e-7..10) and
- * --minutes (0..1e6), parsed into the caller's fields. 1 parsed, 0 a bad
- * value (said why), -1 when arg is none of them. */
+ * (1..4096), --seed (0..2^31), --threads (1..256), --lr (1e-7..10),
+ * --minutes (0..1e6) and --replicas (1..64), parsed into the caller's
+ * fields. 1 parsed, 0 a bad value (said why), -1 when arg is none of them. */
 typedef struct cli_run_options {
     long *batch, *seed, *threads;
     double *lr, *minutes;
+    long *replicas;
 } cli_run_options;
+
+/* --replicas R (cli/replicas.c): R copies of the model train at once, one
+ * thread group each (at_train_replicas). make() builds copy r (1 .. R-1)
+ * of the model with its task and hands back its trainable; drop() frees
+ * copy r. cli_replicas_fit says why R cannot run (threads not a multiple
+ * of R, a batch R cannot share, under mpirun) and returns 0, else 1.
+ * cli_train is at_train, or with R > 1 at_train_replicas over replica 0
+ * (`first`) and R - 1 made copies, with OpenBLAS's pool at threads / R. */
+typedef struct cli_replicas {
+    int count;
+    void *user;
+    at_status (*make)(at_ctx *ctx, void *user, int r, const at_trainable **out);
+    void (*drop)(void *user, int r);
+} cli_replicas;
+int cli_replicas_fit(const char *command, long replicas, long threads, long batch);
+at_status cli_train(at_ctx *ctx, const cli_replicas *replicas, const at_trainable *first,
+                    const at_trainer_options *opts, at_train_result *result);
 int cli_parse_run_option(const char *arg, const char *value, cli_run_options r);
 
 /* Output that must not be lost. A write error on a stream is sticky

@@ -26,7 +26,7 @@ int lm_usage(FILE *out) {
             "usage: attend lm train [--data FILE|moby-dick] [--model KIND] [model options]\n"
             "                       [--batch B] [--lr X] [--steps N] [--minutes M]\n"
             "                       [--eval-every N] [--eval-chars N] [--threads N]\n"
-            "                       [--seed S] [--out DIR] [--resume]\n"
+            "                       [--replicas R] [--seed S] [--out DIR] [--resume]\n"
             "       attend lm eval MODEL [FILE] [--threads N]\n"
             "       attend lm generate MODEL [--prompt TEXT] [--length N] [--temperature T]\n"
             "                       [--top-k K] [--seed S]\n"
@@ -58,6 +58,9 @@ int lm_usage(FILE *out) {
             "  --eval-chars N   validate on the first N validation characters during\n"
             "                   training (0 = all, the default); the end is always all\n"
             "  --threads N      threads for OpenMP and OpenBLAS (default 1)\n"
+            "  --replicas R     R copies of the model train as one, each on threads / R\n"
+            "                   threads and a slice of every batch (default 1; faster on\n"
+            "                   a quiet machine: docs/scale.md)\n"
             "  --out DIR        model.safetensors (the best), last.*, metrics.jsonl\n"
             "                   (default runs/lm)\n"
             "  --resume         continue where DIR/last.safetensors stopped\n"
@@ -98,7 +101,7 @@ typedef struct train_options {
     at_lm_config config;
     at_lm_recipe recipe;
     const char *data, *out;
-    long threads, eval_chars;
+    long threads, eval_chars, replicas;
     int resume;
     int set_context, set_memory, set_width, set_heads, set_layers, set_embed;
 } train_options;
@@ -148,7 +151,7 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
     at_lm_recipe *r = &o->recipe;
     int shared = cli_parse_run_option(arg, value, (cli_run_options){&r->batch, &r->seed,
                                                                   &o->threads, &r->lr,
-                                                                  &r->minutes});
+                                                                  &r->minutes, &o->replicas});
     if (shared >= 0) return shared;
     if (!strcmp(arg, "--steps")) return cli_parse_int(arg, value, 1, 100000000, &r->steps);
     if (!strcmp(arg, "--eval-every")) return cli_parse_int(arg, value, 1, 100000000, &r->eval_every);
@@ -161,7 +164,7 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
 /* --model resets the model's fields to its kind's defaults, so it must
  * come first when given; it is moved there. */
 static int parse_train_options(train_options *o, int argc, char **argv) {
-    *o = (train_options){.data = LM_BOOK, .out = "runs/lm", .threads = 1};
+    *o = (train_options){.data = LM_BOOK, .out = "runs/lm", .threads = 1, .replicas = 1};
     at_lm_recipe_default(&o->recipe);
     at_lm_config_default(&o->config, AT_LM_TRANSFORMER);
     for (int i = 1; i + 1 < argc; i++)
@@ -178,7 +181,7 @@ static int parse_train_options(train_options *o, int argc, char **argv) {
         if (r <= 0) return r;
     }
     o->config.seed = (uint64_t)o->recipe.seed;
-    return 1;
+    return cli_replicas_fit("lm train", o->replicas, o->threads, o->recipe.batch);
 }
 
 static void on_progress(void *user, const at_train_progress *p) {
@@ -213,6 +216,33 @@ static void describe(const at_lm *m, const at_lm_data *d, const char *path, long
                         "UNK\n", d->unknown);
 }
 
+/* --replicas: copies of the model, each with its task over the same text. */
+typedef struct replicas {
+    const at_lm *model;
+    const at_lm_data *data;
+    const train_options *o;
+    at_lm *copy[AT_REPLICAS_MAX];
+    at_lm_task *task[AT_REPLICAS_MAX];
+} replicas;
+
+static at_status make_replica(at_ctx *ctx, void *user, int r, const at_trainable **out) {
+    replicas *c = user;
+    at_vocab *vocab = NULL;
+    CLI_TRY(at_vocab_copy(ctx, &vocab, at_lm_vocab(c->model)));
+    CLI_TRY(at_lm_create(ctx, &c->copy[r], at_lm_get_config(c->model), vocab));
+    const at_lm_data *d = c->data;
+    CLI_TRY(at_lm_task_create(ctx, &c->task[r], c->copy[r], d->train, d->train_len, d->valid,
+                              d->valid_len, (int)c->o->recipe.batch, (size_t)c->o->eval_chars));
+    *out = at_lm_task_trainable(c->task[r]);
+    return AT_OK;
+}
+
+static void drop_replica(void *user, int r) {
+    replicas *c = user;
+    at_lm_task_free(c->task[r]);
+    at_lm_free(c->copy[r]);
+}
+
 static at_status run_training(at_ctx *ctx, const train_options *o, at_lm *m,
                               const at_lm_data *d, const char *path, at_train_result *r) {
     at_lm_task *task = NULL;
@@ -233,7 +263,9 @@ static at_status run_training(at_ctx *ctx, const train_options *o, at_lm *m,
     t.progress_user = progress_user;
     t.reducer = cli_reducer();
     cli_progress_start(&bar, o->recipe.steps);
-    at_status s = at_train(ctx, at_lm_task_trainable(task), &t, r);
+    replicas copies = {.model = m, .data = d, .o = o};
+    cli_replicas crew = {(int)o->replicas, &copies, make_replica, drop_replica};
+    at_status s = cli_train(ctx, &crew, at_lm_task_trainable(task), &t, r);
     cli_progress_finish(&bar);
     at_lm_task_free(task);
     return s;

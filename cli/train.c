@@ -39,7 +39,7 @@ typedef struct train_options {
     const char *dict, *test; /* --data g2p: CMUdict and the test split       */
     at_seq2seq_recipe recipe; /* steps, batch, lr, ...: the library's recipe  */
     at_seq2seq_config config;
-    long threads, train_size, valid_size;
+    long threads, train_size, valid_size, replicas;
     int resume;
     /* what one id stands for on each side; *_set: given on the command line */
     at_vocab_kind source_kind, target_kind;
@@ -55,7 +55,8 @@ static int usage(FILE *out) {
             "usage: attend train [--data dates|FILE.tsv] [--valid FILE.tsv] [--attention NAME]\n"
             "                    [--decoder seed|luong] [--encoder-layers N] [--dropout P]\n"
             "                    [--steps N | --epochs N] [--batch N]\n"
-            "                    [--lr X] [--seed N] [--threads N] [--out DIR] [--resume]\n"
+            "                    [--lr X] [--seed N] [--threads N] [--replicas R]\n"
+            "                    [--out DIR] [--resume]\n"
             "                    [--source-tokens chars|words] [--target-tokens chars|words]\n"
             "                    [--snapshots FILE.html [--probe TEXT]... [--snapshot-every N]]\n"
             "                    [--serve PORT]\n\n"
@@ -97,6 +98,9 @@ static int usage(FILE *out) {
             "                    validation); a killed run resumes from the latest\n"
             "  --seed N          seed for data, initialisation and order (default 1)\n"
             "  --threads N       threads for OpenMP and OpenBLAS (default 1)\n"
+            "  --replicas R      R copies of the model train as one, each on threads / R\n"
+            "                    threads and a slice of every batch (default 1; faster on\n"
+            "                    a quiet machine: docs/scale.md)\n"
             "  --out DIR         output directory (default runs/model)\n"
             "%s"
             "  --resume          continue where DIR/last.safetensors stopped (weights, step,\n"
@@ -168,7 +172,8 @@ static int parse_option(train_options *o, int argc, char **argv, int *i) {
     if (!strcmp(arg, "--test")) return parse_text(arg, value, &o->test);
     at_seq2seq_recipe *r = &o->recipe;
     int shared = cli_parse_run_option(
-        arg, value, (cli_run_options){&r->batch, &r->seed, &o->threads, &r->lr, &r->minutes});
+        arg, value,
+        (cli_run_options){&r->batch, &r->seed, &o->threads, &r->lr, &r->minutes, &o->replicas});
     if (shared >= 0) return shared;
     if (!strcmp(arg, "--source-tokens"))
         return o->source_kind_set = 1, parse_kind(arg, value, &o->source_kind);
@@ -223,6 +228,7 @@ static int parse_options(train_options *o, int argc, char **argv) {
     *o = (train_options){.data = "dates",
                          .out = "runs/model",
                          .threads = 1,
+                         .replicas = 1,
                          .train_size = 250000,
                          .valid_size = 2000,
                          .serve_port = -1};
@@ -242,7 +248,11 @@ static int parse_options(train_options *o, int argc, char **argv) {
         }
     }
     o->config.seed = (uint64_t)o->recipe.seed;
-    return 1;
+    if (o->replicas > 1 && o->serve_port >= 0) {
+        fprintf(stderr, "attend train: --serve watches one model; train it without --replicas\n");
+        return 0;
+    }
+    return cli_replicas_fit("train", o->replicas, o->threads, o->recipe.batch);
 }
 
 /* ------------------------------------------------------------------- data */
@@ -465,6 +475,38 @@ static void on_watched_progress(void *user, const at_train_progress *p) {
     w->watch->progress(w->watch->user, p);
 }
 
+/* --replicas: copies of the model, each with its task over the same pairs. */
+typedef struct replicas {
+    const at_seq2seq *model;
+    const train_data *data;
+    const train_options *o;
+    at_seq2seq *copy[AT_REPLICAS_MAX];
+    at_seq2seq_task *task[AT_REPLICAS_MAX];
+} replicas;
+
+static at_status make_replica(at_ctx *ctx, void *user, int r, const at_trainable **out) {
+    replicas *c = user;
+    at_vocab *source = NULL, *target = NULL;
+    CLI_TRY(at_vocab_copy(ctx, &source, at_seq2seq_source_vocab(c->model)));
+    at_status s = at_vocab_copy(ctx, &target, at_seq2seq_target_vocab(c->model));
+    if (s != AT_OK) {
+        at_vocab_free(source);
+        return s;
+    }
+    CLI_TRY(at_seq2seq_create(ctx, &c->copy[r], at_seq2seq_get_config(c->model), source, target));
+    CLI_TRY(at_seq2seq_task_create(ctx, &c->task[r], c->copy[r], &c->data->train,
+                                   &c->data->valid, (int)c->o->recipe.batch));
+    if (is_g2p(c->o)) at_seq2seq_task_set_metrics(c->task[r], AT_TASK_WORD_ERRORS);
+    *out = at_seq2seq_task_trainable(c->task[r]);
+    return AT_OK;
+}
+
+static void drop_replica(void *user, int r) {
+    replicas *c = user;
+    at_seq2seq_task_free(c->task[r]);
+    at_seq2seq_free(c->copy[r]);
+}
+
 static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
                              const train_data *d, at_train_result *result) {
     at_seq2seq_task *task = NULL;
@@ -493,7 +535,9 @@ static at_status train_model(at_ctx *ctx, train_options *o, at_seq2seq *m,
         topts.progress = on_watched_progress, topts.progress_user = &w;
     }
     cli_progress_start(&bar, total);
-    if (s == AT_OK) s = at_train(ctx, trainable, &topts, result);
+    replicas copies = {.model = m, .data = d, .o = o};
+    cli_replicas crew = {(int)o->replicas, &copies, make_replica, drop_replica};
+    if (s == AT_OK) s = cli_train(ctx, &crew, trainable, &topts, result);
     cli_progress_finish(&bar);
     at_metadata_clear(&extra);
     at_seq2seq_task_free(task);

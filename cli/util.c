@@ -50,6 +50,8 @@ int cli_parse_run_option(const char *arg, const char *value, cli_run_options r) 
     if (!strcmp(arg, "--threads")) return cli_parse_int(arg, value, 1, 256, r.threads);
     if (!strcmp(arg, "--lr")) return cli_parse_float(arg, value, 1e-7, 10, r.lr);
     if (!strcmp(arg, "--minutes")) return cli_parse_float(arg, value, 0, 1e6, r.minutes);
+    if (!strcmp(arg, "--replicas") && r.replicas)
+        return cli_parse_int(arg, value, 1, AT_REPLICAS_MAX, r.replicas);
     return -1;
 }
 

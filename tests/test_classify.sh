@@ -74,6 +74,7 @@ check_learns() { # NAME
 train han && check_learns han
 train flat --model flat && check_learns flat
 train feature --word-attention feature --sentence-attention feature && check_learns feature
+train crew --threads 2 --replicas 2 && check_learns crew # two replicas, one thread each
 
 # without --dev there is no evaluation: the last model is the model
 "$ATTEND" classify train --train "$DIR/train.tsv" --threads 1 --embed 8 --hidden 4 --attn 8 \

@@ -126,6 +126,28 @@ for f in last.safetensors last.optim.safetensors model.safetensors; do
 done
 cmp -s "$DIR/whole/last.safetensors" "$DIR/whole_od/last.safetensors" 2> /dev/null \
     && fail "--output-dropout 0.3 trained the model without it"
+# --replicas 2: two copies of the model, one thread each, train as one
+# (at_train_replicas); a repeat, and a stopped run resumed, give the same bytes
+crew() { train_flat --batch 4 --threads 2 --replicas 2 "$@"; }
+crew --steps 14 --out "$DIR/crew" 2> "$DIR/crew.log" || fail "--replicas 2: $(cat "$DIR/crew.log")"
+crew --steps 14 --out "$DIR/crew_again" 2> /dev/null || fail "--replicas 2, again"
+crew --steps 7 --out "$DIR/crew_half" 2> /dev/null || fail "--replicas 2, 7 steps"
+crew --steps 14 --out "$DIR/crew_half" --resume 2> /dev/null || fail "--replicas 2, resumed"
+for f in last.safetensors last.optim.safetensors model.safetensors; do
+    cmp -s "$DIR/crew/$f" "$DIR/crew_again/$f" || fail "--replicas 2 twice: $f differs"
+    cmp -s "$DIR/crew/$f" "$DIR/crew_half/$f" || fail "--replicas 2, 7 + resume to 14: $f differs"
+done
+expect_error "resume a 2-replica run with 1" "trained by 2 processes, now 1" \
+    train_flat --steps 20 --batch 4 --out "$DIR/crew" --resume
+expect_error "--replicas 2 on 1 thread" "--threads 1 is not a multiple of --replicas 2" \
+    train_flat --steps 2 --batch 4 --replicas 2 --out "$DIR/bad_crew"
+expect_error "--replicas 2, batch 3" "--batch 3 is not a multiple of --replicas 2" \
+    train_flat --steps 2 --threads 2 --replicas 2 --out "$DIR/bad_crew"
+expect_error "--replicas 0" "--replicas must be an integer in \[1, 64\]" \
+    train_flat --steps 2 --replicas 0 --out "$DIR/bad_crew"
+expect_error "--replicas with --serve" "train it without --replicas" \
+    train_flat --steps 2 --batch 4 --threads 2 --replicas 2 --serve 0 --out "$DIR/bad_crew"
+[ -e "$DIR/bad_crew" ] && fail "a refused --replicas run made its output folder"
 expect_error "--output-dropout 1" "--output-dropout must be a number in \[0, 0.99\]" \
     train_flat --steps 2 --output-dropout 1 --out "$DIR/bad_dropout"
 expect_error "--output-dropout with the seed decoder" "output_dropout = 0.2 needs the luong decoder" \

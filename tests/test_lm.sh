@@ -55,6 +55,10 @@ KV="--model kv --width 32 --embed 16 --context 32 --memory 5 --batch 16 --lr 0.0
 train tf $TF --steps 300 --eval-every 300 && train tf-1 $TF --steps 1 && check_learns tf
 # shellcheck disable=SC2086
 train kv $KV --steps 300 --eval-every 300 && train kv-1 $KV --steps 1 && check_learns kv
+# two replicas of one thread each (--replicas 2) learn as well
+# shellcheck disable=SC2086
+train tf2 $TF --steps 300 --eval-every 300 --threads 2 --replicas 2 && train tf2-1 $TF --steps 1 &&
+  check_learns tf2
 
 # resume: 20 steps, stop, 20 more = 40 steps at once, to the byte (all 40 in the warm-up)
 R="--layers 1 --heads 2 --width 16 --context 16 --eval-every 20 --threads 1"

@@ -21,6 +21,15 @@
  *   - ranks that start from different weights fail together (AT_ERR_STATE),
  *     and so do ranks whose model weighs a batch as 0;
  *   - a stop asked of rank 1 alone stops both at the same step.
+ *
+ * And the library's own crew of threads, at_train_replicas:
+ *   - 2 replicas end on the same bytes as the 2 ranks above (both sum in
+ *     rank order), again when repeated, from models whose initial weights
+ *     differ (replica 0's are copied); only replica 0 writes;
+ *   - a replica whose loss fails at its 5th call ends the other (no wait
+ *     forever), and the error names the failing replica and its cause;
+ *   - it refuses: 0 or too many replicas, a reducer as well, one model
+ *     twice, replicas that are not one model, a batch they cannot share.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h" /* AT_TRY */
@@ -94,6 +103,7 @@ typedef struct toy {
     at_dense layer;
     float x[TRAIN + VALID][FEATURES];
     int32_t y[TRAIN + VALID];
+    int calls, fail_at_call; /* loss calls so far; fail the n-th (0: never) */
     at_trainable trainable;
 } toy;
 
@@ -101,6 +111,8 @@ static int tokens(size_t i) { return 1 + (int)(i % 3); }
 
 static at_status toy_loss(at_ctx *ctx, void *self, const size_t *idx, int n, at_tensor **loss) {
     toy *t = self;
+    if (++t->calls == t->fail_at_call)
+        return at_ctx_fail(ctx, AT_ERR_NUMERIC, "toy: asked to fail at loss call %d", t->calls);
     float x[64 * 3 * FEATURES];
     int32_t y[64 * 3];
     int rows = 0;
@@ -162,7 +174,7 @@ static at_status toy_save(at_ctx *ctx, void *self, const char *path, const at_me
     return at_checkpoint_save(ctx, path, t->params, extra);
 }
 
-static void toy_make(at_ctx *ctx, toy *t, uint64_t init_seed) {
+static void toy_make_wide(at_ctx *ctx, toy *t, uint64_t init_seed, int classes) {
     memset(t, 0, sizeof *t);
     at_rng rng;
     at_rng_seed(&rng, 7);
@@ -174,11 +186,15 @@ static void toy_make(at_ctx *ctx, toy *t, uint64_t init_seed) {
     }
     at_rng_seed(&rng, init_seed);
     at_params_create(ctx, &t->params);
-    at_dense_init(ctx, &t->layer, t->params, "fc", FEATURES, CLASSES, 1, &rng);
+    at_dense_init(ctx, &t->layer, t->params, "fc", FEATURES, classes, 1, &rng);
     t->trainable = (at_trainable){.self = t, .params = t->params, .count = TRAIN,
                                   .loss = toy_loss, .evaluate = toy_evaluate, .save = toy_save,
                                   .evaluate_shard = toy_shard, .evaluate_finish = toy_finish,
                                   .weight = toy_weight};
+}
+
+static void toy_make(at_ctx *ctx, toy *t, uint64_t init_seed) {
+    toy_make_wide(ctx, t, init_seed, CLASSES);
 }
 
 /* ---------------------------------------------------------------- a run */
@@ -266,6 +282,8 @@ static double apart(const run *a, const run *b) {
 
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
+static float two_ranks_weights[CLASSES * FEATURES + CLASSES]; /* test_same_numbers' */
+
 static void test_same_numbers(const char *dir) {
     run one = job_run(dir, "one", 0);
     train_one(&one);
@@ -279,6 +297,7 @@ static void test_same_numbers(const char *dir) {
     printf("2 ranks vs 1 process: largest difference %.3g of the weights' scale\n", d);
     EXPECT(d <= 1e-5);
     EXPECT(memcmp(two[0].weights, two[1].weights, sizeof two[0].weights) == 0);
+    memcpy(two_ranks_weights, two[0].weights, sizeof two_ranks_weights);
     EXPECT(two[0].result.last.count == 1 && one.result.last.count == 1);
     EXPECT(two[0].result.last.value[0] == one.result.last.value[0]);
     EXPECT(two[0].result.last.value[0] > 0.8); /* it learns */
@@ -346,6 +365,117 @@ static void test_stop_together(const char *dir) {
     EXPECT(stop[0].result.steps == 1 && stop[1].result.steps == 1);
 }
 
+/* ------------------------------------------------- at_train_replicas */
+
+typedef struct crew_run {
+    at_status status;
+    char error[512];
+    at_train_result result;
+    float weights[CLASSES * FEATURES + CLASSES];
+} crew_run;
+
+/* Two toys (replica 1 from other initial weights) through at_train_replicas. */
+static crew_run train_crew(const char *out, int batch, int fail_replica, int fail_at_call) {
+    crew_run c = {0};
+    at_ctx *ctx = test_new_ctx_with(11, 2);
+    toy *t = calloc(2, sizeof *t);
+    toy_make(ctx, &t[0], 5);
+    toy_make(ctx, &t[1], 6);
+    if (fail_at_call) t[fail_replica].fail_at_call = fail_at_call;
+    const at_trainable *models[2] = {&t[0].trainable, &t[1].trainable};
+    at_trainer_options o;
+    at_trainer_options_default(&o);
+    o.out_dir = out;
+    o.steps = 30;
+    o.batch = batch;
+    o.seed = 3;
+    o.optim.lr = 0.05f;
+    o.eval_every = 10;
+    c.status = at_train_replicas(ctx, models, 2, &o, &c.result);
+    snprintf(c.error, sizeof c.error, "%s", c.status == AT_OK ? "" : at_ctx_error(ctx));
+    size_t k = 0;
+    for (int i = 0; i < at_params_count(t[0].params); i++) {
+        const at_tensor *p = at_params_get(t[0].params, i);
+        for (size_t j = 0; j < p->size; j++) c.weights[k++] = p->data[j];
+    }
+    for (int r = 0; r < 2; r++) at_params_free(t[r].params);
+    free(t);
+    at_ctx_free(ctx);
+    return c;
+}
+
+static void test_replicas(const char *dir) {
+    char out[512];
+    snprintf(out, sizeof out, "%s/crew", dir);
+    crew_run a = train_crew(out, 8, 0, 0);
+    EXPECT(a.status == AT_OK);
+    if (a.status != AT_OK) fprintf(stderr, "  replicas: '%s'\n", a.error);
+    EXPECT(memcmp(a.weights, two_ranks_weights, sizeof a.weights) == 0);
+    EXPECT(a.result.steps == 30 && a.result.last.count == 1 && a.result.last.value[0] > 0.8);
+    char path[600];
+    snprintf(path, sizeof path, "%s/last.safetensors", out);
+    at_metadata meta = {0};
+    EXPECT(at_checkpoint_read_metadata(NULL, path, &meta) == AT_OK);
+    const char *ranks = at_metadata_get(&meta, "train.ranks");
+    EXPECT(ranks && !strcmp(ranks, "2"));
+    at_metadata_clear(&meta);
+    snprintf(out, sizeof out, "%s/crew-again", dir);
+    crew_run again = train_crew(out, 8, 0, 0);
+    EXPECT(again.status == AT_OK && memcmp(a.weights, again.weights, sizeof a.weights) == 0);
+
+    for (int who = 0; who < 2; who++) { /* a failing replica ends both */
+        snprintf(out, sizeof out, "%s/crew-fail%d", dir, who);
+        crew_run f = train_crew(out, 8, who, 5);
+        char want[64];
+        snprintf(want, sizeof want, "replica %d: ", who);
+        EXPECT(f.status == AT_ERR_NUMERIC);
+        EXPECT(strstr(f.error, want) && strstr(f.error, "asked to fail at loss call 5"));
+        if (!strstr(f.error, want)) fprintf(stderr, "  failing replica %d: '%s'\n", who, f.error);
+    }
+    snprintf(out, sizeof out, "%s/crew-odd", dir);
+    crew_run odd = train_crew(out, 7, 0, 0);
+    EXPECT(odd.status == AT_ERR_ARGUMENT && strstr(odd.error, "multiple of the 2"));
+}
+
+static void test_replicas_refusals(const char *dir) {
+    at_ctx *ctx = test_new_ctx_with(11, 1);
+    toy *t = calloc(3, sizeof *t);
+    toy_make(ctx, &t[0], 5);
+    toy_make(ctx, &t[1], 5);
+    toy_make_wide(ctx, &t[2], 5, CLASSES + 1);
+    at_trainer_options o;
+    at_trainer_options_default(&o);
+    char out[512];
+    snprintf(out, sizeof out, "%s/crew-refused", dir);
+    o.out_dir = out;
+    o.steps = 2;
+    o.batch = 8;
+    const at_trainable *pair[2] = {&t[0].trainable, &t[1].trainable};
+    const at_trainable *same[2] = {&t[0].trainable, &t[0].trainable};
+    const at_trainable *unlike[2] = {&t[0].trainable, &t[2].trainable};
+    static const struct {
+        int which, replicas, with_reducer;
+        const char *says;
+    } cases[] = {{0, 0, 0, "0 replicas"},       {0, AT_REPLICAS_MAX + 1, 0, "1 to 64"},
+                 {0, 2, 1, "leave opts->reducer NULL"}, {1, 2, 0, "share a model"},
+                 {2, 2, 0, "must be one model"}};
+    at_reducer r = {.rank = 0, .ranks = 1};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const at_trainable *const *models = cases[i].which == 0   ? pair
+                                            : cases[i].which == 1 ? same
+                                                                  : unlike;
+        o.reducer = cases[i].with_reducer ? &r : NULL;
+        at_status s = at_train_replicas(ctx, models, cases[i].replicas, &o, NULL);
+        CHECK(s == AT_ERR_ARGUMENT && strstr(at_ctx_error(ctx), cases[i].says),
+              "refusal %zu: status %d, '%s', wanted '%s'", i, (int)s, at_ctx_error(ctx),
+              cases[i].says);
+    }
+    EXPECT(!exists(out)); /* refused before anything was written */
+    for (int k = 0; k < 3; k++) at_params_free(t[k].params);
+    free(t);
+    at_ctx_free(ctx);
+}
+
 int main(void) {
     char dir[] = "trainer_parallel_XXXXXX";
     test_enter_scratch_dir(dir);
@@ -353,6 +483,8 @@ int main(void) {
     test_refusals(".");
     test_zero_weight(".");
     test_stop_together(".");
+    test_replicas(".");
+    test_replicas_refusals(".");
     test_leave_scratch_dir(dir);
     return test_finish("trainer_parallel");
 }

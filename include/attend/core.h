@@ -795,6 +795,36 @@ AT_API at_status at_trainer_prepare(at_ctx *ctx, const at_trainer_options *opts)
 AT_API at_status at_train(at_ctx *ctx, const at_trainable *model, const at_trainer_options *opts,
                    at_train_result *result);
 
+/* Data parallelism inside one process (src/train/replicas.c): train
+ * `replicas` copies of one model as one, each on a thread of its own.
+ * models[r] is replica r: its own parameters and its own self (a task over
+ * the same data), nothing written shared with another replica. Every step
+ * each replica computes the loss and gradients of its slice of the batch
+ * alone, the gradients are summed as over processes (see at_reducer; in
+ * rank order, so a repeated run gives the same bytes), and every replica
+ * takes the same optimiser step. The replicas meet once a step, where a
+ * context's threads meet at every parallel loop: on 2 cores, 2 replicas of
+ * 1 thread train faster than 1 model on 2 threads. The numbers equal a
+ * 1-replica run up to the order of the float sums (as over processes), not
+ * bit for bit.
+ *   - models[0]'s parameter values are copied into the others first; their
+ *     tensors must match (names and sizes), else AT_ERR_ARGUMENT.
+ *   - Each replica computes on a context of its own with
+ *     at_ctx_threads(ctx) / replicas threads (at least 1), whose random
+ *     generator starts as ctx's; at the end ctx's is replica 0's. Products
+ *     large enough for OpenBLAS run on OpenBLAS's own pool, shared by the
+ *     replicas: set it to one thread (openblas_set_num_threads) for them.
+ *   - opts is at_train's, with reducer NULL: out_dir's files, the metrics
+ *     and the progress callback are replica 0's (called on its thread);
+ *     batch must be a multiple of replicas; checkpoints stamp
+ *     train.ranks = replicas, and resuming needs as many.
+ *   - A failure in any replica ends all of them, and ctx says the first
+ *     cause ("replica R: ..."); result is replica 0's.
+ *   - replicas = 1 is at_train(ctx, models[0], opts, result). */
+#define AT_REPLICAS_MAX 64
+AT_API at_status at_train_replicas(at_ctx *ctx, const at_trainable *const *models, int replicas,
+                                   const at_trainer_options *opts, at_train_result *result);
+
 #ifdef __cplusplus
 }
 #endif

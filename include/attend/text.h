@@ -164,6 +164,9 @@ AT_API at_status at_vocab_split(at_ctx *ctx, const at_vocab *vocab, const char *
  *           any truncation an error */
 AT_API at_status at_vocab_to_string(at_ctx *ctx, const at_vocab *vocab, char **out);
 AT_API at_status at_vocab_from_string(at_ctx *ctx, at_vocab **out, const char *text);
+/* A new vocabulary with the same units and ids (through the string above):
+ * for a second model over the same data (the models take ownership). */
+AT_API at_status at_vocab_copy(at_ctx *ctx, at_vocab **out, const at_vocab *vocab);
 
 /* --------------------------------------------------------------- metrics
  * How far an output is from its references, over tokens: runs of bytes

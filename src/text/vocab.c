@@ -403,3 +403,11 @@ at_status at_vocab_from_string(at_ctx *ctx, at_vocab **out, const char *text) {
     *out = v;
     return AT_OK;
 }
+
+at_status at_vocab_copy(at_ctx *ctx, at_vocab **out, const at_vocab *vocab) {
+    char *text = NULL;
+    at_status s = at_vocab_to_string(ctx, vocab, &text);
+    if (s == AT_OK) s = at_vocab_from_string(ctx, out, text);
+    free(text);
+    return s;
+}

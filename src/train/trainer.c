@@ -466,8 +466,8 @@ static at_status resume_check_ranks(trainer *t, const char *path, const at_metad
                            "cannot resume: %s was trained by %ld process%s, now %d: each "
                            "process's slice of a batch and its dropout masks depend on the "
                            "number, so the run would not continue as it was; resume with %ld "
-                           "(mpirun -np %ld) or start a new run",
-                           path, ranks, ranks == 1 ? "" : "es", t->ranks, ranks, ranks);
+                           "(mpirun -np %ld, or %ld replicas) or start a new run",
+                           path, ranks, ranks == 1 ? "" : "es", t->ranks, ranks, ranks, ranks);
     return AT_OK;
 }
 
