@@ -317,6 +317,23 @@ static void test_serialisation(void) {
     }
     CHECK(same, "the tokens after a round trip");
 
+    /* at_vocab_copy: the same string; and a chars vocabulary too */
+    at_vocab *copy = NULL, *nothing = NULL;
+    at_vocab *letters = build(ctx, AT_VOCAB_CHARS, TEXTS, texts), *letters_copy = NULL;
+    char *copied = NULL, *letters_text = NULL, *letters_copied = NULL;
+    CHECK_OK(ctx, at_vocab_copy(ctx, &copy, v));
+    if (copy) CHECK_OK(ctx, at_vocab_to_string(ctx, copy, &copied));
+    CHECK(copied && !strcmp(copied, text), "copy: '%s' -> '%s'", text, copied);
+    if (letters) CHECK_OK(ctx, at_vocab_copy(ctx, &letters_copy, letters));
+    if (letters_copy) CHECK_OK(ctx, at_vocab_to_string(ctx, letters_copy, &letters_copied));
+    if (letters) CHECK_OK(ctx, at_vocab_to_string(ctx, letters, &letters_text));
+    CHECK(letters_text && letters_copied && !strcmp(letters_text, letters_copied) &&
+              at_vocab_get_kind(letters_copy) == AT_VOCAB_CHARS,
+          "chars copy: '%s' -> '%s'", letters_text, letters_copied);
+    CHECK(at_vocab_copy(ctx, &nothing, NULL) == AT_ERR_ARGUMENT && !nothing, "copy of NULL");
+    free(copied), free(letters_text), free(letters_copied);
+    at_vocab_free(copy), at_vocab_free(letters), at_vocab_free(letters_copy);
+
     /* every truncation */
     size_t len = strlen(text);
     int bad_cuts = 0;
