@@ -24,6 +24,14 @@ static int int_field_value(const void *config, const ati_int_field *field) {
     return *(const int *)(const void *)((const char *)config + field->offset);
 }
 
+static float *prob_field_at(void *config, const ati_prob_field *field) {
+    return (float *)(void *)((char *)config + field->offset);
+}
+
+static float prob_field_value(const void *config, const ati_prob_field *field) {
+    return *(const float *)(const void *)((const char *)config + field->offset);
+}
+
 static at_status parse_object(at_ctx *ctx, const char *text, size_t max_values, const char *what,
                               json_object **out) {
     char why[160] = "";
@@ -39,22 +47,22 @@ static at_status parse_object(at_ctx *ctx, const char *text, size_t max_values, 
     return AT_OK;
 }
 
-static int is_known(const char *key, const ati_int_field *ints, size_t n_ints,
-                    const char *const *others, size_t n_others) {
-    for (size_t i = 0; i < n_ints; i++)
-        if (!strcmp(key, ints[i].name)) return 1;
-    for (size_t i = 0; i < n_others; i++)
-        if (!strcmp(key, others[i])) return 1;
+static int is_known(const char *key, const ati_config_form *form) {
+    for (size_t i = 0; i < form->n_ints; i++)
+        if (!strcmp(key, form->ints[i].name)) return 1;
+    for (size_t i = 0; i < form->n_probs; i++)
+        if (!strcmp(key, form->probs[i].name)) return 1;
+    for (size_t i = 0; i < form->n_others; i++)
+        if (!strcmp(key, form->others[i])) return 1;
     return 0;
 }
 
-static at_status check_known(at_ctx *ctx, json_object *o, const char *what,
-                             const ati_int_field *ints, size_t n_ints, const char *const *others,
-                             size_t n_others) {
+static at_status check_known(at_ctx *ctx, json_object *o, const ati_config_form *form) {
     json_object_iter it;
     json_object_object_foreachC(o, it) {
-        if (!is_known(it.key, ints, n_ints, others, n_others))
-            return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: unknown field '%.64s'", what, it.key);
+        if (!is_known(it.key, form))
+            return at_ctx_fail(ctx, AT_ERR_FORMAT, "%s: unknown field '%.64s'", form->what,
+                               it.key);
     }
     return AT_OK;
 }
@@ -120,8 +128,8 @@ static at_status read_seed(at_ctx *ctx, json_object *o, const char *what, uint64
     return AT_OK;
 }
 
-at_status ati_config_json_probability(at_ctx *ctx, json_object *o, const char *what,
-                                      const char *name, float *p) {
+static at_status read_probability(at_ctx *ctx, json_object *o, const char *what,
+                                  const char *name, float *p) {
     json_object *v;
     if (!json_object_object_get_ex(o, name, &v) ||
         !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
@@ -134,17 +142,26 @@ at_status ati_config_json_probability(at_ctx *ctx, json_object *o, const char *w
     return AT_OK;
 }
 
+static at_status read_probabilities(at_ctx *ctx, json_object *o, const ati_config_form *form,
+                                    void *config) {
+    for (size_t i = 0; i < form->n_probs; i++) {
+        const ati_prob_field *field = &form->probs[i];
+        if (field->optional && !json_object_object_get_ex(o, field->name, NULL))
+            continue; /* an older file: the value config holds */
+        AT_TRY(read_probability(ctx, o, form->what, field->name, prob_field_at(config, field)));
+    }
+    return AT_OK;
+}
+
 static at_status read_fields(at_ctx *ctx, json_object *o, const ati_config_form *form,
                              void *config) {
     const char *what = form->what;
-    AT_TRY(check_known(ctx, o, what, form->ints, form->n_ints, form->others, form->n_others));
+    AT_TRY(check_known(ctx, o, form));
     if (form->read_words) AT_TRY(form->read_words(ctx, o, config));
     AT_TRY(read_ints(ctx, o, what, form->ints, form->n_ints, config));
     char *base = config;
     AT_TRY(read_seed(ctx, o, what, (uint64_t *)(void *)(base + form->seed_offset)));
-    if (!form->dropout_optional || json_object_object_get_ex(o, "dropout", NULL))
-        AT_TRY(ati_config_json_probability(ctx, o, what, "dropout",
-                                           (float *)(void *)(base + form->dropout_offset)));
+    AT_TRY(read_probabilities(ctx, o, form, config));
     if (form->check(ctx, config) != AT_OK) return ati_rethrow(ctx, AT_ERR_FORMAT, what);
     return AT_OK;
 }
@@ -169,13 +186,21 @@ void ati_config_json_add_seed(json_object *o, uint64_t seed) {
     json_object_object_add(o, "seed", json_object_new_int64((int64_t)(uint32_t)seed));
 }
 
-void ati_config_json_add_probability(json_object *o, const char *name, float p) {
+static void add_probability(json_object *o, const char *name, float p) {
     char text[32];
     for (int digits = 1; digits <= 9; digits++) { /* 9 significant digits always do */
         snprintf(text, sizeof text, "%.*g", digits, (double)p);
         if (strtof(text, NULL) == p) break;
     }
     json_object_object_add(o, name, json_object_new_double_s((double)p, text));
+}
+
+void ati_config_json_add_probabilities(json_object *o, const ati_prob_field *probs, size_t n,
+                                       const void *config) {
+    for (size_t i = 0; i < n; i++) {
+        float p = prob_field_value(config, &probs[i]);
+        if (!(probs[i].omit_zero && p == 0.0f)) add_probability(o, probs[i].name, p);
+    }
 }
 
 at_status ati_config_json_finish(at_ctx *ctx, json_object *o, const char *what, char **out) {

@@ -34,17 +34,29 @@ typedef struct ati_int_field {
 /* The int of `config` that `field` describes. */
 int *ati_int_field_at(void *config, const ati_int_field *field);
 
+/* A probability field (a float in [0, 1): a dropout), by its JSON name and
+ * its offset in the struct. optional: 1 = the field may be absent (a file
+ * from before it existed) and then keeps the value the struct holds.
+ * omit_zero: 1 = not written when it is 0, so a model that does not use
+ * it is saved byte for byte as before the field existed. */
+typedef struct ati_prob_field {
+    const char *name;
+    size_t offset;
+    int optional;
+    int omit_zero;
+} ati_prob_field;
+
 /* What a configuration's JSON form holds, for the reader. */
 typedef struct ati_config_form {
     const char *what;  /* "model configuration": the messages' start */
     size_t max_values; /* of the JSON text (ati_json_parse_strict) */
     const ati_int_field *ints;
     size_t n_ints;
+    const ati_prob_field *probs;
+    size_t n_probs;
     const char *const *others; /* the names of every other field */
     size_t n_others;
-    size_t seed_offset;    /* of the uint64_t seed ("seed") */
-    size_t dropout_offset; /* of the float dropout ("dropout") */
-    int dropout_optional;  /* 1: "dropout" may be absent (keeps its value) */
+    size_t seed_offset; /* of the uint64_t seed ("seed") */
     /* the configuration's words (ati_config_json_word), then its check of
      * the whole, whose message comes back as "WHAT: message" */
     at_status (*read_words)(at_ctx *ctx, json_object *o, void *config);
@@ -58,8 +70,8 @@ typedef struct ati_config_form {
  * file's field would otherwise be dropped without a word), the words, each
  * int field a JSON integer in its [lo, hi] ("WHAT: no integer 'NAME'",
  * "WHAT: 'NAME' = V is outside [LO, HI]"), the seed a JSON integer in
- * [0, 2^32 - 1], dropout a JSON number in [0, 1) ("WHAT: no number
- * 'dropout'", "WHAT: 'dropout' = V is outside [0, 1)", NaN too), then the
+ * [0, 2^32 - 1], each probability field a JSON number in [0, 1) ("WHAT: no
+ * number 'NAME'", "WHAT: 'NAME' = V is outside [0, 1)", NaN too), then the
  * form's check. */
 at_status ati_config_json_read(at_ctx *ctx, const char *text, const ati_config_form *form,
                                void *config);
@@ -69,21 +81,15 @@ at_status ati_config_json_read(at_ctx *ctx, const char *text, const ati_config_f
 at_status ati_config_json_word(at_ctx *ctx, json_object *o, const char *what, const char *name,
                                const char *const *words, int n, int *index);
 
-/* The number field `name` of o, a probability in [0, 1) ("WHAT: no number
- * 'NAME'", "WHAT: 'NAME' = V is outside [0, 1)", NaN too) into *p. The
- * form's "dropout" is read with it; a configuration with another
- * probability reads it in its read_words. */
-at_status ati_config_json_probability(at_ctx *ctx, json_object *o, const char *what,
-                                      const char *name, float *p);
-
 /* Writing: the n int fields of config under their names; "seed" as an
- * unsigned 32-bit integer; a probability (as "dropout") as the shortest
- * decimal text that reads back as the same float ("0.3", not
- * "0.30000001192092896"). */
+ * unsigned 32-bit integer; the n probability fields (but an omit_zero one
+ * that is 0), each as the shortest decimal text that reads back as the
+ * same float ("0.3", not "0.30000001192092896"). */
 void ati_config_json_add_ints(json_object *o, const ati_int_field *ints, size_t n,
                               const void *config);
 void ati_config_json_add_seed(json_object *o, uint64_t seed);
-void ati_config_json_add_probability(json_object *o, const char *name, float p);
+void ati_config_json_add_probabilities(json_object *o, const ati_prob_field *probs, size_t n,
+                                       const void *config);
 
 /* o as compact JSON text into *out (malloc'd); o is released. o may be
  * NULL (it could not be made): "WHAT: out of memory". */

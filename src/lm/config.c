@@ -99,7 +99,8 @@ static const ati_int_field INT_FIELDS[] = {
 };
 #undef FIELD
 #define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
-static const char *const OTHER_FIELDS[] = {"kind", "dropout", "seed"};
+static const ati_prob_field PROB_FIELDS[] = {{"dropout", offsetof(at_lm_config, dropout), 0, 0}};
+static const char *const OTHER_FIELDS[] = {"kind", "seed"};
 #define WHAT "language model configuration"
 
 at_status lm_config_to_json(at_ctx *ctx, const at_lm_config *c, char **out) {
@@ -107,7 +108,7 @@ at_status lm_config_to_json(at_ctx *ctx, const at_lm_config *c, char **out) {
     if (!o) return at_ctx_fail(ctx, AT_ERR_MEMORY, "language model config: out of memory");
     json_object_object_add(o, "kind", json_object_new_string(KIND_NAMES[c->kind]));
     ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
-    ati_config_json_add_probability(o, "dropout", c->dropout);
+    ati_config_json_add_probabilities(o, PROB_FIELDS, 1, c);
     ati_config_json_add_seed(o, c->seed);
     return ati_config_json_finish(ctx, o, WHAT, out);
 }
@@ -124,11 +125,10 @@ static at_status check(at_ctx *ctx, const void *config) { return lm_config_check
 at_status lm_config_from_json(at_ctx *ctx, const char *text, at_lm_config *c) {
     static const ati_config_form FORM = {
         .what = WHAT, .max_values = 64,
-        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT,
+        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT, .probs = PROB_FIELDS, .n_probs = 1,
         .others = OTHER_FIELDS, .n_others = sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0],
         .seed_offset = offsetof(at_lm_config, seed),
-        .dropout_offset = offsetof(at_lm_config, dropout),
-        .dropout_optional = 0, .read_words = read_words, .check = check};
+        .read_words = read_words, .check = check};
     memset(c, 0, sizeof *c);
     return ati_config_json_read(ctx, text, &FORM, c);
 }

@@ -155,10 +155,15 @@ static const ati_int_field INT_FIELDS[] = {
 };
 #undef FIELD
 #define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
-/* The other fields: words, the seed, and dropout and output_dropout
- * (numbers, optional). */
-static const char *const OTHER_FIELDS[] = {"decoder", "attention", "cell",
-                                           "seed",    "dropout",   "output_dropout"};
+/* The dropouts, both optional (a file from before them had none), and
+ * output_dropout written only when it is used. */
+static const ati_prob_field PROB_FIELDS[] = {
+    {"dropout", offsetof(at_seq2seq_config, dropout), 1, 0},
+    {"output_dropout", offsetof(at_seq2seq_config, output_dropout), 1, 1},
+};
+#define PROB_FIELD_COUNT (sizeof PROB_FIELDS / sizeof PROB_FIELDS[0])
+/* The other fields: words and the seed. */
+static const char *const OTHER_FIELDS[] = {"decoder", "attention", "cell", "seed"};
 #define WHAT "model configuration"
 
 at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out) {
@@ -172,14 +177,11 @@ at_status s2s_config_to_json(at_ctx *ctx, const at_seq2seq_config *c, char **out
                            json_object_new_string(c->cell == AT_CELL_LSTM ? "lstm" : "gru"));
     ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
     ati_config_json_add_seed(o, c->seed);
-    ati_config_json_add_probability(o, "dropout", c->dropout);
-    if (c->output_dropout > 0.0f) /* absent = 0: files stay as they were */
-        ati_config_json_add_probability(o, "output_dropout", c->output_dropout);
+    ati_config_json_add_probabilities(o, PROB_FIELDS, PROB_FIELD_COUNT, c);
     return ati_config_json_finish(ctx, o, WHAT, out);
 }
 
-/* The three words, attention's message at_attention_kind_parse's; and
- * output_dropout, which is optional. */
+/* The three words, attention's message at_attention_kind_parse's. */
 static at_status read_words(at_ctx *ctx, json_object *o, void *config) {
     static const char *const decoders[] = {"seed", "luong"}, *const cells[] = {"gru", "lstm"};
     at_seq2seq_config *c = config;
@@ -194,8 +196,6 @@ static at_status read_words(at_ctx *ctx, json_object *o, void *config) {
         return at_ctx_fail(ctx, AT_ERR_FORMAT, "model configuration: no string 'attention'");
     if (at_attention_kind_parse(ctx, json_object_get_string(attention), &c->attention) != AT_OK)
         return ati_rethrow(ctx, AT_ERR_FORMAT, WHAT);
-    if (json_object_object_get_ex(o, "output_dropout", NULL))
-        AT_TRY(ati_config_json_probability(ctx, o, WHAT, "output_dropout", &c->output_dropout));
     return AT_OK;
 }
 
@@ -205,10 +205,10 @@ at_status s2s_config_from_json(at_ctx *ctx, const char *text, at_seq2seq_config 
     static const ati_config_form FORM = {
         .what = WHAT, .max_values = 256,
         .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT,
+        .probs = PROB_FIELDS, .n_probs = PROB_FIELD_COUNT,
         .others = OTHER_FIELDS, .n_others = sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0],
         .seed_offset = offsetof(at_seq2seq_config, seed),
-        .dropout_offset = offsetof(at_seq2seq_config, dropout),
-        .dropout_optional = 1, .read_words = read_words, .check = check};
+        .read_words = read_words, .check = check};
     at_seq2seq_config_default(c); /* what an older file's absent fields mean */
     return ati_config_json_read(ctx, text, &FORM, c);
 }
