@@ -47,7 +47,9 @@
 #
 #   bench/run_lm_bench.sh
 #   Variables: BUILD (build), MINUTES (3), THREADS ("1 2"), STEPS
-#              (100000000), AS_FOUND (1), ATTENTION (measure),
+#              (100000000), AS_FOUND (1), ATTENTION (measure), REPLICAS
+#              (1; R: attend trains with --replicas R wherever the thread
+#              count is a multiple of R, e.g. 2 replicas x 1 thread at 2),
 #              ATTENTION_ROUNDS (20), OUT (runs/lm-bench), DATA
 #              (scripts/data.sh moby-dick), PYTHON (/usr/bin/python3)
 set -euo pipefail
@@ -58,6 +60,7 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 MINUTES=${MINUTES:-3}
 THREADS=${THREADS:-1 2}
 STEPS=${STEPS:-100000000}
+REPLICAS=${REPLICAS:-1}
 AS_FOUND=${AS_FOUND:-1}
 ATTENTION=${ATTENTION:-measure}
 ATTENTION_ROUNDS=${ATTENTION_ROUNDS:-20}
@@ -124,16 +127,19 @@ check_params() {
 }
 
 run_attend() { # threads
-    local dir=$OUT/attend-t$1
+    local dir=$OUT/attend-t$1 replicas=1
+    [ $(($1 % REPLICAS)) -eq 0 ] && replicas=$REPLICAS
     rm -rf "$dir"
     OPENBLAS_NUM_THREADS=$1 "$ATTEND" lm train --data "$DATA" --model transformer "${MODEL[@]}" \
         "${TRAIN[@]}" --minutes "$MINUTES" --steps "$STEPS" --eval-every "$STEPS" --threads "$1" \
-        --out "$dir" 2>"$dir.log" || die "attend training failed: $(tail -3 "$dir.log")"
+        --replicas "$replicas" --out "$dir" 2>"$dir.log" ||
+        die "attend training failed: $(tail -3 "$dir.log")"
     OPENBLAS_NUM_THREADS=$1 "$ATTEND" lm eval "$dir/model.safetensors" "$DATA" --threads "$1" \
         >"$dir.eval" 2>&1 || die "attend lm eval failed: $(tail -3 "$dir.eval")"
-    "$PYTHON" - "$dir" "$1" "$MINUTES" "$(attend_params "$dir.log")" <<'PY' >>"$RESULTS" ||
+    "$PYTHON" - "$dir" "$1" "$MINUTES" "$(attend_params "$dir.log")" "$replicas" <<'PY' >>"$RESULTS" ||
 import json, math, re, sys
 folder, threads, minutes, params = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+replicas = int(sys.argv[5])
 log = open(folder + ".log").read().replace("\r", "\n")
 steps = re.findall(r"^trained to step (\d+)", log, re.M)
 nats = re.search(r"^valid: ([0-9.]+) nats/char .*\((\d+) characters predicted",
@@ -144,7 +150,7 @@ if not (steps and nats and timed and params):
     sys.exit("cannot read the run's steps, parameters, metrics or evaluation")
 last = timed[-1]
 batch, context = 64, 64
-print(json.dumps({"impl": "attend", "threads": threads, "minutes": minutes,
+print(json.dumps({"impl": "attend", "threads": threads, "minutes": minutes, "replicas": replicas,
                   "steps": int(steps[-1]), "batch": batch, "context": context,
                   "tokens": int(steps[-1]) * batch * context,
                   "train_seconds": last["seconds"], "timed_steps": last["step"],
@@ -231,6 +237,8 @@ say("| threads | side | steps | train s | tokens/s | valid nats/char | valid bit
 say("|---:|---|---:|---:|---:|---:|---:|---:|")
 for r in rows:
     side = r["impl"] + (f" ({r['attention']} attention)" if "attention" in r else "")
+    if r.get("replicas", 1) > 1:
+        side += f" ({r['replicas']} replicas)"
     say(f"| {r['threads']} | {side} | {r['steps']} | {r['train_seconds']:.1f} | "
         f"{r['tokens_per_s']:.0f} | {r['valid_nats']:.4f} | {r['valid_bpc']:.4f} | {r['params']} |")
 say("")
