@@ -251,8 +251,8 @@ at_status at_train_replicas(at_ctx *ctx, const at_trainable *const *models, int 
     if (replicas == 1) return at_train(ctx, models[0], opts, result);
     AT_TRY(copy_parameters(ctx, models, replicas));
     int threads = at_ctx_threads(ctx) / replicas;
-    replica rs[AT_REPLICAS_MAX];
-    memset(rs, 0, sizeof rs);
+    replica *rs = calloc((size_t)replicas, sizeof *rs);
+    if (!rs) return at_ctx_fail(ctx, AT_ERR_MEMORY, "train: no memory for %d replicas", replicas);
     at_status s = AT_OK;
     for (int r = 0; r < replicas && s == AT_OK; r++) {
         at_ctx_options o = {.num_threads = threads > 1 ? threads : 1};
@@ -266,5 +266,6 @@ at_status at_train_replicas(at_ctx *ctx, const at_trainable *const *models, int 
     }
     if (s == AT_OK) s = run_crew(ctx, rs, replicas, result);
     for (int r = 0; r < replicas; r++) at_ctx_free(rs[r].ctx);
+    free(rs);
     return s;
 }
