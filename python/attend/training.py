@@ -16,7 +16,10 @@ at_seq2seq_recipe, which the CLI uses too:
              options at_seq2seq_recipe_trainer_options makes: Adam warmed
              up, then a cosine decay, gradient clipping, an evaluation
              every eval_every steps; OUT/model.safetensors (the best by
-             exact match), OUT/last.safetensors and OUT/metrics.jsonl.
+             exact match), OUT/last.safetensors and OUT/metrics.jsonl;
+             with replicas = R > 1, at_train_replicas over R copies of
+             the model (made on a context of their own, as `attend train
+             --replicas R` makes them), each on threads / R threads.
 
 Progress: the trainer calls back after every step. `progress` is a
 function given an attend.Progress at each evaluation and every
@@ -150,6 +153,8 @@ declare({
                                                  ctypes.POINTER(TrainerOptions)]),
     "at_train": (_c_int, [_ctx_p, ctypes.c_void_p, ctypes.POINTER(TrainerOptions),
                           ctypes.POINTER(TrainResult)]),
+    "at_train_replicas": (_c_int, [_ctx_p, ctypes.POINTER(ctypes.c_void_p), _c_int,
+                                   ctypes.POINTER(TrainerOptions), ctypes.POINTER(TrainResult)]),
     "at_seq2seq_free": (None, [_model_p]),
 })
 
@@ -321,7 +326,7 @@ def _recipe(options):
 
 def train(out, data="dates", valid=None, *, attention=None, decoder="luong", steps=None,
           epochs=None, batch=None, lr=None, final_lr=None, warmup=None, clip=None,
-          eval_every=None, save_every=None, seed=None, minutes=None, threads=1,
+          eval_every=None, save_every=None, seed=None, minutes=None, threads=1, replicas=1,
           train_size=250000, valid_size=2000, source_tokens="chars", target_tokens="chars",
           encoder_layers=None, dropout=None, output_dropout=None, progress=print_progress,
           progress_every=100):
@@ -342,6 +347,11 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
       batch, lr      128 examples a step; Adam's peak rate 0.004, warmed
                      up over `warmup` (200) steps, then a cosine to
                      final_lr (lr / 100); clip 1; eval_every 500 steps
+      threads        threads to compute on (1)
+      replicas       copies of the model that train as one, each on
+                     threads / replicas threads and a slice of every batch
+                     (1; see docs/scale.md): threads and batch must be
+                     multiples of it
       progress       f(attend.Progress) or None; see the module's text
 
     Raises AttendError with the library's message if the library refuses
@@ -350,14 +360,19 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
     recipe = _recipe(dict(steps=steps, epochs=epochs, batch=batch, warmup=warmup,
                           eval_every=eval_every, save_every=save_every, seed=seed, lr=lr,
                           final_lr=final_lr, clip=clip, minutes=minutes))
-    for name, value in (("threads", threads), ("train_size", train_size),
+    for name, value in (("threads", threads), ("replicas", replicas), ("train_size", train_size),
                         ("valid_size", valid_size), ("progress_every", progress_every)):
         _whole(name, value, 0 if name in ("train_size", "valid_size") else 1)
+    if threads % replicas or recipe.batch % replicas:
+        raise ValueError(f"threads ({threads}) and batch ({recipe.batch}) must be multiples of "
+                         f"replicas ({replicas})")
     seed = recipe.seed
     out_dir = _text_arg("out", os.fspath(out))
     run = _Run(threads, seed)
     model = _model_p()
     task = ctypes.c_void_p()
+    copies = []  # (model, task) of replicas 1 .. replicas - 1
+    scratch = None
     try:
         data_id = run.load_data(data, valid, seed, train_size, valid_size)
         config = _config(run, attention, decoder, seed,
@@ -377,12 +392,30 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
         options.stop = ctypes.pointer(run.stop)
         options.progress = run.callback(progress, progress_every)
         result = TrainResult()
-        status = lib.at_train(run.ctx, lib.at_seq2seq_task_trainable(task),
-                              ctypes.byref(options), ctypes.byref(result))
+        trainables = [lib.at_seq2seq_task_trainable(task)]
+        if replicas > 1:  # the copies' initialisation leaves run.ctx's generator alone
+            scratch = new_context(ctypes.byref(CtxOptions(0, 1, seed)))
+            for _ in range(1, replicas):
+                copies.append((_model_p(), ctypes.c_void_p()))
+                copy, copy_task = copies[-1]
+                raise_for(scratch, lib.at_seq2seq_create_for_pairs(
+                    scratch, ctypes.byref(copy), ctypes.byref(config), ctypes.byref(run.train),
+                    ctypes.byref(run.valid), *kinds))
+                raise_for(scratch, lib.at_seq2seq_task_create(
+                    scratch, ctypes.byref(copy_task), copy, ctypes.byref(run.train),
+                    ctypes.byref(run.valid), recipe.batch))
+                trainables.append(lib.at_seq2seq_task_trainable(copy_task))
+        status = lib.at_train_replicas(run.ctx, (ctypes.c_void_p * replicas)(*trainables),
+                                       replicas, ctypes.byref(options), ctypes.byref(result))
         if run.error is not None:
             raise run.error
         raise_for(run.ctx, status)
     finally:
+        for copy, copy_task in copies:
+            lib.at_seq2seq_task_free(copy_task)
+            lib.at_seq2seq_free(copy)
+        if scratch:
+            lib.at_ctx_free(scratch)
         if task:
             lib.at_seq2seq_task_free(task)
         if model:

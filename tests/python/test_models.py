@@ -18,7 +18,8 @@ attend.train: a translator trained from Python with the tiny options has
 the very weights `attend train` gives with the same options, and the CLI
 translates it as Python does; the progress function sees every step of
 its choosing and the evaluations; an exception it raises stops the run
-(last.safetensors saved) and comes out of train(); bad options raise
+(last.safetensors saved) and comes out of train(); with replicas=2 it
+equals `attend train --threads 2 --replicas 2`; bad options raise
 before or with the library's message.
 
 AttentionMap: the PNG, SVG, PDF and HTML pictures and the JSON weights
@@ -424,6 +425,23 @@ class TrainedInPython(unittest.TestCase):
             last_step = max(json.loads(line)["step"] for line in f if line.strip())
         self.assertLessEqual(last_step, 21)
         self.assertTrue(os.path.exists(os.path.join(out, "last.safetensors")))
+
+    def test_replicas_as_the_cli(self):
+        with attend.train(self.path("replicas"), threads=2, replicas=2, progress=None, **TINY):
+            pass
+        run_cli("train", *TINY_CLI, "--threads", "2", "--replicas", "2", "--out",
+                self.path("cli-replicas"))
+        ours = checkpoint_tensors(self.path("replicas", "model.safetensors"))
+        theirs = checkpoint_tensors(self.path("cli-replicas", "model.safetensors"))
+        self.assertEqual(sorted(ours), sorted(theirs))
+        for name in ours:
+            np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+        for bad in (dict(threads=1, replicas=2), dict(threads=2, replicas=2, batch=15),
+                    dict(threads=2, replicas=0)):
+            options = dict(TINY, progress=None)
+            options.update(bad)
+            with self.assertRaises(ValueError):
+                attend.train(self.path("bad-replicas"), **options)
 
     def test_train_on_python_pairs(self):
         pairs = [(f"{n} apples", "x" * (n % 5 + 1)) for n in range(60)]
