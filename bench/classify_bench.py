@@ -30,6 +30,14 @@ the same vectors as its -pretrainedVectors (n-grams 1 and 2, epochs 25
 and 50, rates 0.1 and 0.25, 64 wide), chosen only if the development split
 prefers them.
 
+The decision threshold: `attend classify train` cuts p(spam) where the
+development split's accuracy is best (at_classifier_choose_threshold).
+fastText gets the same: its final model's p(spam) on the development split
+(`fasttext predict-prob`), the threshold chosen by the same rule
+(best_threshold below), then applied to the test split. Its scores at the
+plain decision (the larger probability) are kept in the JSON line too.
+--no-threshold gives both the plain decision.
+
 --prefixes 150,300,600 also trains and tests fastText (its chosen settings)
 on only the first N words of every document, which shows how much of its
 lead on hard ham (long newsletters) comes from the ends of long messages.
@@ -114,6 +122,47 @@ def fasttext_predict(model, ft_file):
     return [line.replace("__label__", "") for line in out if line]
 
 
+def fasttext_p_spam(model, ft_file):
+    """p(spam) of every line, from `fasttext predict-prob MODEL FILE 2`."""
+    p = []
+    for line in run(["fasttext", "predict-prob", model, ft_file, "2"]).stdout.split("\n"):
+        if not line:
+            continue
+        f = line.split()
+        probs = {f[i].replace("__label__", ""): float(f[i + 1]) for i in range(0, len(f) - 1, 2)}
+        p.append(probs.get("spam", 1.0 - probs.get("ham", 1.0)))
+    return p
+
+
+def best_threshold(p_pos, positive):
+    """The threshold on p(positive) by at_classifier_choose_threshold's rule
+    (src/classify/threshold.c): every cut between two documents' p is a
+    candidate; among those of the best accuracy, the interval nearest 0.5
+    wins, at its middle; 0.0 (the larger probability) if it holds 0.5."""
+    pairs = sorted(zip(p_pos, positive))
+
+    def away(lo, hi):
+        return 0.5 - hi if hi <= 0.5 else lo - 0.5 if lo >= 0.5 else 0.0
+
+    right = sum(1 for _, y in pairs if y)  # the cut below everything: all positive
+    best, best_lo, best_hi = right, -1.0, pairs[0][0]
+    for k in range(1, len(pairs) + 1):
+        right += -1 if pairs[k - 1][1] else 1
+        if k < len(pairs) and pairs[k][0] == pairs[k - 1][0]:
+            continue
+        lo, hi = pairs[k - 1][0], pairs[k][0] if k < len(pairs) else 2.0
+        if right > best or (right == best and away(lo, hi) < away(best_lo, best_hi)):
+            best, best_lo, best_hi = right, lo, hi
+    if away(best_lo, best_hi) == 0.0:
+        return 0.0
+    return (max(best_lo, 0.0) + min(best_hi, 1.0)) / 2
+
+
+def decide(p_spam, threshold):
+    return ["spam" if (p > threshold if threshold > 0 else p > 1.0 - p) else "ham"
+            for p in p_spam]
+
+
 def fasttext_best(split, work, vectors=None):
     truth, groups = read_truth(os.path.join(split, "dev.tsv"))
     best = None
@@ -135,14 +184,22 @@ def fasttext_best(split, work, vectors=None):
     return best[1]
 
 
-def fasttext_side(split, work, params=None, vectors=None):
+def fasttext_side(split, work, params=None, vectors=None, threshold=True):
     params = params or fasttext_best(split, work, vectors)
     model, seconds = fasttext_train(split, work, params["wordNgrams"], params["epoch"],
                                     params["lr"],
                                     vectors=vectors if params.get("pretrained") else None)
     truth, groups = read_truth(os.path.join(split, "test.tsv"))
-    s = scores(truth, groups, fasttext_predict(model, os.path.join(split, "test.ft")))
-    s.update({"train_seconds": seconds, "settings": params, "threads": 1})
+    p_test = fasttext_p_spam(model, os.path.join(split, "test.ft"))
+    at_half = scores(truth, groups, decide(p_test, 0.0))
+    t = 0.0
+    if threshold:
+        dev_truth, _ = read_truth(os.path.join(split, "dev.tsv"))
+        t = best_threshold(fasttext_p_spam(model, os.path.join(split, "dev.ft")),
+                           [y == "spam" for y in dev_truth])
+    s = scores(truth, groups, decide(p_test, t))
+    s.update({"train_seconds": seconds, "settings": dict(params, threshold=t), "threads": 1,
+              "plain_decision": at_half})
     return s
 
 
@@ -236,6 +293,8 @@ def main():
     ap.add_argument("--no-attend", action="store_true", help="fastText only")
     ap.add_argument("--vectors", action="store_true",
                     help="word vectors for both (fasttext skipgram on the training split)")
+    ap.add_argument("--no-threshold", action="store_true",
+                    help="both decide by the larger probability (no threshold from dev)")
     a = ap.parse_args()
     split = os.path.join(a.work, "split")
     os.makedirs(a.work, exist_ok=True)
@@ -245,11 +304,12 @@ def main():
         ngrams, epoch, lr = a.fasttext_settings.split(",")
         params = {"wordNgrams": int(ngrams), "epoch": int(epoch), "lr": float(lr)}
     vectors, vector_seconds = train_vectors(split, a.work) if a.vectors else (None, 0.0)
-    ft = fasttext_side(split, a.work, params, vectors)
+    ft = fasttext_side(split, a.work, params, vectors, not a.no_threshold)
     if a.prefixes:
         ft["prefixes"] = fasttext_prefixes(split, a.work, ft["settings"],
                                            [int(n) for n in a.prefixes.split(",")])
-    extra = a.attend_args.split() + (["--vectors", vectors] if vectors else [])
+    extra = a.attend_args.split() + (["--vectors", vectors] if vectors else []) + \
+        (["--threshold", "none"] if a.no_threshold else [])
     at = {} if a.no_attend else attend_side(a.attend, split, a.work, extra)
     if vectors and at:
         at["train_seconds"] += vector_seconds

@@ -18,6 +18,7 @@ typedef struct train_options {
     long batch, epochs, seed, threads, replicas;
     double lr, minutes;
     int resume;
+    int threshold; /* 1: --threshold dev (the default), 0: --threshold none */
 } train_options;
 
 static int parse_form(const char *option, const char *value, at_static_form *out) {
@@ -83,6 +84,14 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
                                                                   &o->minutes, &o->replicas});
     if (shared >= 0) return shared;
     if (!strcmp(arg, "--epochs")) return cli_parse_int(arg, value, 1, 100000, &o->epochs);
+    if (!strcmp(arg, "--threshold")) {
+        if (strcmp(value, "dev") && strcmp(value, "none")) {
+            fprintf(stderr, "attend classify train: --threshold is dev or none, not '%s'\n",
+                    value);
+            return 0;
+        }
+        return o->threshold = !strcmp(value, "dev"), 1;
+    }
     fprintf(stderr, "attend classify train: unknown option '%s'\n", arg);
     return 0;
 }
@@ -92,7 +101,7 @@ static int parse_train_option(train_options *o, int argc, char **argv, int *i) {
 static int parse_train_options(train_options *o, int argc, char **argv) {
     *o = (train_options){.data = CLASSIFY_CORPUS, .out = "runs/classify", .batch = 32,
                          .epochs = 8, .seed = 1, .threads = 2, .lr = 2e-3,
-                         .replicas = 1};
+                         .replicas = 1, .threshold = 1};
     at_classify_config_default(&o->config, AT_CLASSIFY_HAN);
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--model") && !parse_kind(argv[i + 1], &o->config)) return 0;
@@ -206,6 +215,42 @@ static at_status run_training(at_ctx *ctx, const train_options *o, at_classifier
     return s;
 }
 
+/* --threshold dev: the best model's decision threshold chosen on the dev
+ * documents (two classes), written back into OUT/model.safetensors with
+ * the trainer's metadata. Only the first process writes (mpirun). */
+static at_status choose_threshold(at_ctx *ctx, const train_options *o, const classify_data *d) {
+    const at_reducer *r = cli_reducer();
+    if (!o->threshold || !d->dev || (r && r->rank > 0)) return AT_OK;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", o->out);
+    at_classifier *m = NULL;
+    at_metadata meta = {0}, extra = {0};
+    CLI_TRY(at_classifier_load(ctx, &m, path, &meta));
+    at_status s = AT_OK;
+    double before = 0, after = 0;
+    if (at_classifier_classes(m) == 2) {
+        for (int i = 0; i < meta.count && s == AT_OK; i++) /* the model's own keys are rewritten */
+            if (strncmp(meta.keys[i], "attend.", 7) != 0)
+                s = at_metadata_set(ctx, &extra, meta.keys[i], meta.values[i]);
+        if (s == AT_OK) s = at_classifier_choose_threshold(ctx, m, d->dev, 64, &before, &after);
+        if (s == AT_OK) s = at_classifier_save(ctx, m, path, &extra);
+        float t = at_classifier_get_config(m)->threshold;
+        if (s == AT_OK && t > 0.0f)
+            fprintf(stderr, "decision: %s when p(%s) > %.4f, chosen on dev (accuracy %.2f%% -> "
+                            "%.2f%%)\n",
+                    at_classifier_class_name(m, 1), at_classifier_class_name(m, 1), (double)t,
+                    100 * before, 100 * after);
+        else if (s == AT_OK)
+            fprintf(stderr, "decision: the larger probability, which dev prefers (accuracy "
+                            "%.2f%%)\n",
+                    100 * before);
+    }
+    at_metadata_clear(&meta);
+    at_metadata_clear(&extra);
+    at_classifier_free(m);
+    return s;
+}
+
 static void report(const train_options *o, const at_train_result *r) {
     if (r->stopped) {
         fprintf(stderr, "stopped at step %ld: saved %s/last.safetensors (resume with --resume)\n",
@@ -271,10 +316,12 @@ int classify_train_main(int argc, char **argv) {
     at_train_result r = {0};
     s = run_training(ctx, &o, m, &d, &r);
     cli_release_stop_signals();
+    if (s == AT_OK) report(&o, &r);
+    if (s == AT_OK && !r.stopped) s = choose_threshold(ctx, &o, &d);
     if (s != AT_OK)
         code = cli_fail("classify train", ctx, s);
     else
-        report(&o, &r), code = r.stopped ? 130 : 0;
+        code = r.stopped ? 130 : 0;
 done:
     classify_data_clear(&d);
     at_classifier_free(m);

@@ -100,6 +100,25 @@ expect_error "vectors of another size" "vectors of 3 values, but the model's emb
 expect_error "--vectors with --resume" "--vectors starts a new model" \
   "$ATTEND" classify train --train "$DIR/train.tsv" --out "$DIR/vec" --resume --vectors "$DIR/words.vec"
 
+# the decision threshold: chosen on dev by default (and said), none on request
+grep -q "^decision: " "$DIR/han.err" || fail "classify train printed no decision: $(tail -3 "$DIR/han.err")"
+threshold_of() {
+  python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+c = json.loads(json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]["attend.classify"])
+print(c.get("threshold", "none"))' "$1"
+}
+t=$(threshold_of "$DIR/han/model.safetensors")
+grep -q "^decision: the larger probability" "$DIR/han.err" && [ "$t" != none ] &&
+  fail "dev kept the larger probability, but the model has threshold $t"
+grep -q "^decision: .* > " "$DIR/han.err" && [ "$t" = none ] &&
+  fail "a threshold was chosen but the model has none"
+train none --threshold none && [ "$(threshold_of "$DIR/none/model.safetensors")" = none ] ||
+  fail "--threshold none wrote a threshold"
+grep -q "^decision: " "$DIR/none.err" && fail "--threshold none still chose a decision"
+expect_error "--threshold maybe" "--threshold is dev or none, not 'maybe'" \
+  "$ATTEND" classify train --train "$DIR/train.tsv" --out "$DIR/x" --threshold maybe
+
 # ------------------------------------------------------ report and figures
 if [ -s "$DIR/han/model.safetensors" ]; then
   "$ATTEND" classify eval "$DIR/han/model.safetensors" "$DIR/test.tsv" --positive pos \

@@ -398,7 +398,8 @@ static int same_config(const at_classify_config *a, const at_classify_config *b)
            a->sentence_form == b->sentence_form && a->embed == b->embed &&
            a->hidden == b->hidden && a->attn == b->attn && a->max_sentences == b->max_sentences &&
            a->max_words == b->max_words && a->min_count == b->min_count &&
-           a->max_vocab == b->max_vocab && a->dropout == b->dropout && a->seed == b->seed;
+           a->max_vocab == b->max_vocab && a->dropout == b->dropout && a->seed == b->seed &&
+           a->threshold == b->threshold;
 }
 
 static void test_round_trip(void) {
@@ -700,12 +701,111 @@ done:
     test_leave_scratch_dir(dir);
 }
 
+/* ----------------------------------------------------------- threshold */
+
+/* The best accuracy any cut of p1 gives, by trying every midpoint. */
+static double brute_best(const float *probs, const int *labels, size_t n) {
+    double best = 0;
+    for (size_t a = 0; a <= n; a++) {
+        double t = a == n ? 1.0 : probs[2 * a + 1];
+        for (int side = -1; side <= 1; side += 2) {
+            double cut = t + side * 1e-7;
+            size_t right = 0;
+            for (size_t i = 0; i < n; i++) right += (probs[2 * i + 1] > cut) == labels[i];
+            best = fmax(best, (double)right / (double)n);
+        }
+    }
+    return best;
+}
+
+static void test_threshold(void) {
+    char dir[] = "classify_threshold_XXXXXX";
+    test_enter_scratch_dir(dir);
+    at_ctx *ctx = test_new_ctx_with(1, 1);
+    at_class_docs tr = {0}, va = {0};
+    make_docs(ctx, &tr, 300, 21, NULL);
+    make_docs(ctx, &va, 120, 22, NULL);
+    at_classify_config c = tiny_config(AT_CLASSIFY_HAN, AT_STATIC_CONTEXT, AT_STATIC_CONTEXT);
+    at_classifier *m = NULL, *back = NULL;
+    CHECK_OK(ctx, at_classifier_create(ctx, &m, &c, &tr));
+    if (!m) goto done;
+    train(ctx, m, &tr, &va, "threshold_out", 12); /* half-trained: p1 spreads out */
+    float probs[240];
+    int labels[120], predicted[120];
+    at_classify_score score;
+    CHECK_OK(ctx, at_classifier_evaluate(ctx, m, &va, 32, "spam", &score, NULL, probs));
+    for (size_t i = 0; i < va.count; i++)
+        labels[i] = at_classifier_class_index(m, va.labels[i]) == 1;
+    double before = -1, after = -1, best = brute_best(probs, labels, va.count);
+    CHECK_OK(ctx, at_classifier_choose_threshold(ctx, m, &va, 32, &before, &after));
+    float t = at_classifier_get_config(m)->threshold;
+    printf("  threshold %.4f: accuracy %.4f -> %.4f (the best cut gives %.4f); class 1 is %s\n",
+           (double)t, before, after, best, at_classifier_class_name(m, 1));
+    CHECK(before == score.accuracy, "before %.4f, evaluate said %.4f", before, score.accuracy);
+    CHECK(fabs(after - best) < 1e-12, "chosen accuracy %.4f, the best cut gives %.4f", after, best);
+    CHECK(after > before, "the half-trained model gains nothing: %.4f -> %.4f", before, after);
+    CHECK(t > 0.0f && t < 1.0f, "threshold %g", (double)t);
+    /* every decision is p1 > t now: evaluate and predict agree with it */
+    CHECK_OK(ctx, at_classifier_evaluate(ctx, m, &va, 32, "spam", &score, predicted, probs));
+    CHECK(fabs(score.accuracy - after) < 1e-12, "evaluate %.4f, chosen %.4f", score.accuracy, after);
+    int disagree = 0;
+    for (size_t i = 0; i < va.count; i++) {
+        disagree += predicted[i] != (probs[2 * i + 1] > t);
+        if (i < 10) {
+            at_classification p;
+            CHECK_OK(ctx, at_classifier_predict(ctx, m, va.texts[i], &p));
+            CHECK(p.label == predicted[i], "predict says %d, evaluate %d (doc %zu)", p.label,
+                  predicted[i], i);
+            at_classification_clear(&p);
+        }
+    }
+    CHECK(disagree == 0, "%d decisions are not p1 > t", disagree);
+    /* it is saved and read back */
+    CHECK_OK(ctx, at_classifier_save(ctx, m, "with_threshold.safetensors", NULL));
+    CHECK_OK(ctx, at_classifier_load(ctx, &back, "with_threshold.safetensors", NULL));
+    CHECK(back && at_classifier_get_config(back)->threshold == t, "threshold after a load: %g",
+          back ? (double)at_classifier_get_config(back)->threshold : -1.0);
+    /* refusals: three classes, a threshold outside [0, 1) */
+    at_class_docs three = {0};
+    at_classifier *m3 = NULL;
+    CHECK_OK(ctx, at_class_docs_add(ctx, &three, "a", "one two", NULL, NULL));
+    CHECK_OK(ctx, at_class_docs_add(ctx, &three, "b", "two three", NULL, NULL));
+    CHECK_OK(ctx, at_class_docs_add(ctx, &three, "c", "three four", NULL, NULL));
+    CHECK_OK(ctx, at_classifier_create(ctx, &m3, &c, &three));
+    if (m3) {
+        at_status s = at_classifier_choose_threshold(ctx, m3, &three, 8, NULL, NULL);
+        CHECK(s == AT_ERR_ARGUMENT && strstr(at_ctx_error(ctx), "two classes"),
+              "three classes: %d '%s'", (int)s, at_ctx_error(ctx));
+    }
+    at_classifier *bad = NULL;
+    at_classify_config c3 = c;
+    c3.threshold = 0.7f;
+    at_status s = at_classifier_create(ctx, &bad, &c3, &three);
+    CHECK(s == AT_ERR_ARGUMENT && strstr(at_ctx_error(ctx), "needs two classes"),
+          "a threshold with three classes: %d '%s'", (int)s, at_ctx_error(ctx));
+    c3.threshold = 1.0f;
+    s = at_classifier_create(ctx, &bad, &c3, &tr);
+    CHECK(s == AT_ERR_ARGUMENT && strstr(at_ctx_error(ctx), "outside [0, 1)"),
+          "threshold 1: %d '%s'", (int)s, at_ctx_error(ctx));
+    at_classifier_free(bad);
+    at_classifier_free(m3);
+    at_class_docs_clear(&three);
+done:
+    at_classifier_free(back);
+    at_classifier_free(m);
+    at_class_docs_clear(&tr);
+    at_class_docs_clear(&va);
+    at_ctx_free(ctx);
+    test_leave_scratch_dir(dir);
+}
+
 int main(int argc, char **argv) {
     static const test_case cases[] = {
         {"create", test_create, 0},         {"weights", test_weights, 0},
         {"padding", test_padding, 0},       {"round-trip", test_round_trip, 0},
         {"gradients", test_gradients, 0},   {"determinism", test_determinism, 0},
         {"learn", test_learn, 0},           {"vectors", test_vectors, 0},
+        {"threshold", test_threshold, 0},
         {"speed", test_speed, 1},
     };
     return test_run_cases(argc, argv, cases, sizeof cases / sizeof cases[0], "classify_model");

@@ -128,6 +128,11 @@ typedef struct at_classify_config {
     float dropout;      /* p in [0, 0.9) on the embeddings and on the
                            document vector, training mode only (default 0.2) */
     uint64_t seed;      /* parameter initialisation                       */
+    float threshold;    /* two classes only: the prediction is class 1 when
+                           p(class 1) > threshold; 0 (the default) = the
+                           class of the larger probability. In [0, 1);
+                           at_classifier_choose_threshold sets it from a
+                           development set. */
 } at_classify_config;
 AT_API void at_classify_config_default(at_classify_config *config, at_classify_kind kind);
 
@@ -180,10 +185,24 @@ AT_API at_status at_classifier_loss(at_ctx *ctx, const at_classifier *model,
                                     const at_class_docs *docs, const size_t *indices, int n,
                                     at_tensor **loss);
 
+/* The decision threshold (at_classify_config.threshold) of a model of two
+ * classes that scores best on docs: every threshold between two
+ * documents' p(class 1) is a candidate, the accuracy on docs is counted for
+ * each, and among the best ones the candidate interval nearest 0.5 wins,
+ * at its middle; if that interval holds 0.5, the threshold is 0 (the
+ * larger probability, unchanged behaviour). The model's threshold is set;
+ * *accuracy_before (at the model's threshold on entry) and
+ * *accuracy_after, each may be NULL. A model of other than two classes is
+ * an AT_ERR_ARGUMENT; so are no documents and a label the model lacks. */
+AT_API at_status at_classifier_choose_threshold(at_ctx *ctx, at_classifier *model,
+                                                const at_class_docs *docs, int batch,
+                                                double *accuracy_before, double *accuracy_after);
+
 /* One document's prediction with its attention (gradients off, not in
  * training mode). */
 typedef struct at_classification {
-    int label;                /* argmax of probs                           */
+    int label;                /* the decision: argmax of probs, or with two
+                                 classes and a threshold t, p_1 > t        */
     int classes;              /* C                                         */
     float *probs;             /* (C)                                       */
     at_doc_tokens tokens;     /* the words the model read                  */

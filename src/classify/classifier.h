@@ -111,6 +111,10 @@ at_status cls_score_shard(at_ctx *ctx, const at_classifier *m, const cls_corpus 
                           char *const *groups, int batch, int shard, int shards,
                           at_classify_score *score, int *predicted, float *probs);
 void cls_score_finish(at_classify_score *score, int classes, int positive);
+/* The decision for probabilities p (C): with two classes and a threshold
+ * t > 0, class 1 when p[1] > t; otherwise the first class of the largest
+ * probability. Every prediction (evaluation, predict, the lab) makes it here. */
+int cls_decide(const at_classifier *m, const float *p);
 /* The positive class named (NULL = 1), or AT_ERR_ARGUMENT. */
 at_status cls_positive(at_ctx *ctx, const at_classifier *m, const char *positive, int *out);
 

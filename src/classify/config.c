@@ -75,8 +75,11 @@ static const ati_int_field INT_FIELDS[] = {
     {"max_vocab", offsetof(at_classify_config, max_vocab), 1, AT_VOCAB_MAX_TOKENS, 0},
 };
 #define INT_FIELD_COUNT (sizeof INT_FIELDS / sizeof INT_FIELDS[0])
+/* threshold is optional and written only when set: older files have none */
 static const ati_prob_field PROB_FIELDS[] = {
-    {"dropout", offsetof(at_classify_config, dropout), 0, 0}};
+    {"dropout", offsetof(at_classify_config, dropout), 0, 0},
+    {"threshold", offsetof(at_classify_config, threshold), 1, 1}};
+#define PROB_FIELD_COUNT (sizeof PROB_FIELDS / sizeof PROB_FIELDS[0])
 /* The other fields: the three names and the seed. */
 static const char *const OTHER_FIELDS[] = {"kind", "word_form", "sentence_form", "seed"};
 #define WHAT "classifier configuration"
@@ -100,6 +103,9 @@ at_status cls_config_check(at_ctx *ctx, const at_classify_config *config) {
     if (!(c.dropout >= 0.0f && c.dropout < 0.9f))
         return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classifier: dropout %g is outside [0, 0.9)",
                            (double)c.dropout);
+    if (!(c.threshold >= 0.0f && c.threshold < 1.0f))
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classifier: threshold %g is outside [0, 1)",
+                           (double)c.threshold);
     return AT_OK;
 }
 
@@ -113,7 +119,7 @@ at_status cls_config_to_json(at_ctx *ctx, const at_classify_config *c, char **ou
     json_object_object_add(o, "sentence_form",
                            json_object_new_string(FORM_NAMES[c->sentence_form]));
     ati_config_json_add_ints(o, INT_FIELDS, INT_FIELD_COUNT, c);
-    ati_config_json_add_probabilities(o, PROB_FIELDS, 1, c);
+    ati_config_json_add_probabilities(o, PROB_FIELDS, PROB_FIELD_COUNT, c);
     ati_config_json_add_seed(o, c->seed);
     return ati_config_json_finish(ctx, o, WHAT, out);
 }
@@ -135,7 +141,7 @@ static at_status check(at_ctx *ctx, const void *config) { return cls_config_chec
 at_status cls_config_from_json(at_ctx *ctx, const char *text, at_classify_config *c) {
     static const ati_config_form FORM = {
         .what = WHAT, .max_values = 64,
-        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT, .probs = PROB_FIELDS, .n_probs = 1,
+        .ints = INT_FIELDS, .n_ints = INT_FIELD_COUNT, .probs = PROB_FIELDS, .n_probs = PROB_FIELD_COUNT,
         .others = OTHER_FIELDS, .n_others = sizeof OTHER_FIELDS / sizeof OTHER_FIELDS[0],
         .seed_offset = offsetof(at_classify_config, seed),
         .read_words = read_words, .check = check};

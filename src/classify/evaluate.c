@@ -4,7 +4,8 @@
  *
  * Scoring runs the forward pass batch documents at a time, gradients off
  * and out of training mode (dropout off), and for each document takes
- *     p = softmax(logits)            predicted = argmax_c p_c
+ *     p = softmax(logits)            predicted = cls_decide(p): argmax_c p_c,
+ *                                    or p_1 > threshold (threshold.c)
  *     loss += −log p_label           confusion[label][predicted] += 1
  * Then, for the positive class P (e.g. spam):
  *     precision = TP / (TP + FP)     recall = TP / (TP + FN)
@@ -72,9 +73,7 @@ static at_status score_batch(at_ctx *ctx, const at_classifier *m, const cls_corp
     for (int k = 0; k < n; k++) {
         size_t i = first + (size_t)k;
         const float *row = p->data + (size_t)k * C;
-        int best = 0, label = corpus->labels[i];
-        for (int c = 1; c < C; c++)
-            if (row[c] > row[best]) best = c;
+        int best = cls_decide(m, row), label = corpus->labels[i];
         score->count++;
         score->correct += best == label;
         score->loss -= log(fmax((double)row[label], 1e-30));

@@ -260,7 +260,12 @@ static at_status build(at_ctx *ctx, at_classifier **out, const at_classify_confi
     m->V = at_vocab_size(vocab);
     m->class_names = class_names;
     m->classes = classes;
-    at_status s = at_params_create(ctx, &m->params);
+    at_status s = AT_OK;
+    if (config->threshold > 0.0f && classes != 2)
+        s = at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                        "classifier: threshold %g needs two classes, not %d",
+                        (double)config->threshold, classes);
+    if (s == AT_OK) s = at_params_create(ctx, &m->params);
     at_rng rng;
     at_rng_seed(&rng, config->seed);
     if (s == AT_OK && check) ati_params_set_check(m->params, check, check_user);

@@ -49,8 +49,7 @@ static at_status run(at_ctx *ctx, const at_classifier *m, const cls_doc *doc,
     out->probs = malloc((size_t)m->classes * sizeof *out->probs);
     if (!out->probs) return at_ctx_fail(ctx, AT_ERR_MEMORY, "classifier: out of memory");
     memcpy(out->probs, p->data, (size_t)m->classes * sizeof *out->probs);
-    for (int c = 1; c < m->classes; c++)
-        if (out->probs[c] > out->probs[out->label]) out->label = c;
+    out->label = cls_decide(m, out->probs);
     if (out->tokens.sentences == 0) return AT_OK; // read as one UNK: nothing to weigh
     return copy_weights(ctx, m, &attn, out);
 }
