@@ -224,16 +224,13 @@ static at_status choose_threshold(at_ctx *ctx, const train_options *o, const cla
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", o->out);
     at_classifier *m = NULL;
-    at_metadata meta = {0}, extra = {0};
+    at_metadata meta = {0};
     CLI_TRY(at_classifier_load(ctx, &m, path, &meta));
     at_status s = AT_OK;
     double before = 0, after = 0;
     if (at_classifier_classes(m) == 2) {
-        for (int i = 0; i < meta.count && s == AT_OK; i++) /* the model's own keys are rewritten */
-            if (strncmp(meta.keys[i], "attend.", 7) != 0)
-                s = at_metadata_set(ctx, &extra, meta.keys[i], meta.values[i]);
-        if (s == AT_OK) s = at_classifier_choose_threshold(ctx, m, d->dev, 64, &before, &after);
-        if (s == AT_OK) s = at_classifier_save(ctx, m, path, &extra);
+        s = at_classifier_choose_threshold(ctx, m, d->dev, 64, &before, &after);
+        if (s == AT_OK) s = at_classifier_save(ctx, m, path, &meta); /* the trainer's keys kept */
         float t = at_classifier_get_config(m)->threshold;
         if (s == AT_OK && t > 0.0f)
             fprintf(stderr, "decision: %s when p(%s) > %.4f, chosen on dev (accuracy %.2f%% -> "
@@ -246,7 +243,6 @@ static at_status choose_threshold(at_ctx *ctx, const train_options *o, const cla
                     100 * before);
     }
     at_metadata_clear(&meta);
-    at_metadata_clear(&extra);
     at_classifier_free(m);
     return s;
 }

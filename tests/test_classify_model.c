@@ -760,11 +760,26 @@ static void test_threshold(void) {
         }
     }
     CHECK(disagree == 0, "%d decisions are not p1 > t", disagree);
-    /* it is saved and read back */
-    CHECK_OK(ctx, at_classifier_save(ctx, m, "with_threshold.safetensors", NULL));
-    CHECK_OK(ctx, at_classifier_load(ctx, &back, "with_threshold.safetensors", NULL));
+    /* it is saved and read back; saved again with the metadata the load gave
+     * (the model's own keys afresh, the others kept), as classify train does */
+    at_metadata meta = {0}, again = {0};
+    CHECK_OK(ctx, at_metadata_set(ctx, &meta, "train.step", "12"));
+    CHECK_OK(ctx, at_classifier_save(ctx, m, "with_threshold.safetensors", &meta));
+    at_metadata_clear(&meta);
+    CHECK_OK(ctx, at_classifier_load(ctx, &back, "with_threshold.safetensors", &meta));
     CHECK(back && at_classifier_get_config(back)->threshold == t, "threshold after a load: %g",
           back ? (double)at_classifier_get_config(back)->threshold : -1.0);
+    at_classifier_free(back);
+    back = NULL;
+    CHECK_OK(ctx, at_metadata_set(ctx, &meta, "attend.classify", "a stale configuration"));
+    CHECK_OK(ctx, at_classifier_save(ctx, m, "again.safetensors", &meta));
+    CHECK_OK(ctx, at_classifier_load(ctx, &back, "again.safetensors", &again));
+    const char *step = at_metadata_get(&again, "train.step");
+    CHECK(back && at_classifier_get_config(back)->threshold == t && step && !strcmp(step, "12"),
+          "saved with a loaded file's metadata: threshold %g, train.step %s",
+          back ? (double)at_classifier_get_config(back)->threshold : -1.0, step ? step : "none");
+    at_metadata_clear(&meta);
+    at_metadata_clear(&again);
     /* refusals: three classes, a threshold outside [0, 1) */
     at_class_docs three = {0};
     at_classifier *m3 = NULL;

@@ -168,7 +168,9 @@ AT_API at_status at_classifier_load_vectors(at_ctx *ctx, at_classifier *model, c
                                             size_t *found);
 
 /* Save the parameters + "attend.classify" (the configuration as JSON) +
- * "attend.vocab" + "attend.classes", plus extra (may be NULL),
+ * "attend.vocab" + "attend.classes", plus extra (may be NULL; its keys
+ * that are the model's own are written afresh, so the metadata a load
+ * returned can be passed back to keep the rest, e.g. the trainer's),
  * atomically. Load makes the model from the file alone; anything missing,
  * foreign, out of range or of the wrong shape is an AT_ERR_FORMAT
  * (AT_ERR_SHAPE) naming the path and the problem. */
