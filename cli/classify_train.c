@@ -163,8 +163,7 @@ typedef struct replicas {
 
 static at_status make_replica(at_ctx *ctx, void *user, int r, const at_trainable **out) {
     replicas *c = user;
-    CLI_TRY(at_classifier_create(ctx, &c->copy[r], at_classifier_get_config(c->model),
-                                 c->data->train));
+    CLI_TRY(at_classifier_copy(ctx, &c->copy[r], c->model));
     CLI_TRY(at_classify_task_create(ctx, &c->task[r], c->copy[r], c->data->train, c->data->dev,
                                     NULL, 64));
     *out = at_classify_task_trainable(c->task[r]);

@@ -227,9 +227,7 @@ typedef struct replicas {
 
 static at_status make_replica(at_ctx *ctx, void *user, int r, const at_trainable **out) {
     replicas *c = user;
-    at_vocab *vocab = NULL;
-    CLI_TRY(at_vocab_copy(ctx, &vocab, at_lm_vocab(c->model)));
-    CLI_TRY(at_lm_create(ctx, &c->copy[r], at_lm_get_config(c->model), vocab));
+    CLI_TRY(at_lm_copy(ctx, &c->copy[r], c->model));
     const at_lm_data *d = c->data;
     CLI_TRY(at_lm_task_create(ctx, &c->task[r], c->copy[r], d->train, d->train_len, d->valid,
                               d->valid_len, (int)c->o->recipe.batch, (size_t)c->o->eval_chars));

@@ -486,14 +486,7 @@ typedef struct replicas {
 
 static at_status make_replica(at_ctx *ctx, void *user, int r, const at_trainable **out) {
     replicas *c = user;
-    at_vocab *source = NULL, *target = NULL;
-    CLI_TRY(at_vocab_copy(ctx, &source, at_seq2seq_source_vocab(c->model)));
-    at_status s = at_vocab_copy(ctx, &target, at_seq2seq_target_vocab(c->model));
-    if (s != AT_OK) {
-        at_vocab_free(source);
-        return s;
-    }
-    CLI_TRY(at_seq2seq_create(ctx, &c->copy[r], at_seq2seq_get_config(c->model), source, target));
+    CLI_TRY(at_seq2seq_copy(ctx, &c->copy[r], c->model));
     CLI_TRY(at_seq2seq_task_create(ctx, &c->task[r], c->copy[r], &c->data->train,
                                    &c->data->valid, (int)c->o->recipe.batch));
     if (is_g2p(c->o)) at_seq2seq_task_set_metrics(c->task[r], AT_TASK_WORD_ERRORS);

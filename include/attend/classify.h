@@ -146,6 +146,11 @@ AT_API at_status at_classifier_create(at_ctx *ctx, at_classifier **out,
                                       const at_classify_config *config,
                                       const at_class_docs *train);
 AT_API void at_classifier_free(at_classifier *model);
+/* A new model equal to `model`: the same configuration, vocabularies and
+ * parameter values, sharing nothing with it (e.g. a replica for
+ * at_train_replicas). */
+AT_API at_status at_classifier_copy(at_ctx *ctx, at_classifier **out,
+                                    const at_classifier *model);
 AT_API const at_classify_config *at_classifier_get_config(const at_classifier *model);
 AT_API at_params *at_classifier_params(const at_classifier *model);
 AT_API const at_vocab *at_classifier_vocab(const at_classifier *model); /* tokens kind */

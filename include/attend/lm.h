@@ -96,6 +96,10 @@ typedef struct at_lm at_lm;
  * configuration is an AT_ERR_ARGUMENT naming the field. */
 AT_API at_status at_lm_create(at_ctx *ctx, at_lm **out, const at_lm_config *config, at_vocab *vocab);
 AT_API void at_lm_free(at_lm *model);
+/* A new model equal to `model`: the same configuration, vocabularies and
+ * parameter values, sharing nothing with it (e.g. a replica for
+ * at_train_replicas). */
+AT_API at_status at_lm_copy(at_ctx *ctx, at_lm **out, const at_lm *model);
 AT_API const at_lm_config *at_lm_get_config(const at_lm *model);
 AT_API at_params *at_lm_params(const at_lm *model);
 AT_API const at_vocab *at_lm_vocab(const at_lm *model);

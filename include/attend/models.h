@@ -131,6 +131,10 @@ typedef struct at_seq2seq at_seq2seq;
 AT_API at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
                             at_vocab *source_vocab, at_vocab *target_vocab);
 AT_API void at_seq2seq_free(at_seq2seq *model);
+/* A new model equal to `model`: the same configuration, vocabularies and
+ * parameter values, sharing nothing with it (e.g. a replica for
+ * at_train_replicas). */
+AT_API at_status at_seq2seq_copy(at_ctx *ctx, at_seq2seq **out, const at_seq2seq *model);
 AT_API const at_seq2seq_config *at_seq2seq_get_config(const at_seq2seq *model);
 AT_API at_params *at_seq2seq_params(const at_seq2seq *model);
 AT_API const at_vocab *at_seq2seq_source_vocab(const at_seq2seq *model);

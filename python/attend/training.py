@@ -18,8 +18,8 @@ at_seq2seq_recipe, which the CLI uses too:
              every eval_every steps; OUT/model.safetensors (the best by
              exact match), OUT/last.safetensors and OUT/metrics.jsonl;
              with replicas = R > 1, at_train_replicas over R copies of
-             the model (made on a context of their own, as `attend train
-             --replicas R` makes them), each on threads / R threads.
+             the model (at_seq2seq_copy, as `attend train --replicas R`
+             makes them), each on threads / R threads.
 
 Progress: the trainer calls back after every step. `progress` is a
 function given an attend.Progress at each evaluation and every
@@ -144,6 +144,7 @@ declare({
     "at_seq2seq_create_for_pairs": (_c_int, [_ctx_p, ctypes.POINTER(_model_p),
                                              ctypes.POINTER(Seq2seqConfig), _pairs_p, _pairs_p,
                                              _c_int, _c_int]),
+    "at_seq2seq_copy": (_c_int, [_ctx_p, ctypes.POINTER(_model_p), _model_p]),
     "at_seq2seq_task_create": (_c_int, [_ctx_p, ctypes.POINTER(ctypes.c_void_p), _model_p,
                                         _pairs_p, _pairs_p, _c_int]),
     "at_seq2seq_task_free": (None, [ctypes.c_void_p]),
@@ -372,7 +373,6 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
     model = _model_p()
     task = ctypes.c_void_p()
     copies = []  # (model, task) of replicas 1 .. replicas - 1
-    scratch = None
     try:
         data_id = run.load_data(data, valid, seed, train_size, valid_size)
         config = _config(run, attention, decoder, seed,
@@ -393,18 +393,13 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
         options.progress = run.callback(progress, progress_every)
         result = TrainResult()
         trainables = [lib.at_seq2seq_task_trainable(task)]
-        if replicas > 1:  # the copies' initialisation leaves run.ctx's generator alone
-            scratch = new_context(ctypes.byref(CtxOptions(0, 1, seed)))
-            for _ in range(1, replicas):
-                copies.append((_model_p(), ctypes.c_void_p()))
-                copy, copy_task = copies[-1]
-                raise_for(scratch, lib.at_seq2seq_create_for_pairs(
-                    scratch, ctypes.byref(copy), ctypes.byref(config), ctypes.byref(run.train),
-                    ctypes.byref(run.valid), *kinds))
-                raise_for(scratch, lib.at_seq2seq_task_create(
-                    scratch, ctypes.byref(copy_task), copy, ctypes.byref(run.train),
-                    ctypes.byref(run.valid), recipe.batch))
-                trainables.append(lib.at_seq2seq_task_trainable(copy_task))
+        for _ in range(1, replicas):
+            copies.append((_model_p(), ctypes.c_void_p()))
+            copy, copy_task = copies[-1]
+            run.check(lib.at_seq2seq_copy, run.ctx, ctypes.byref(copy), model)
+            run.check(lib.at_seq2seq_task_create, run.ctx, ctypes.byref(copy_task), copy,
+                      ctypes.byref(run.train), ctypes.byref(run.valid), recipe.batch)
+            trainables.append(lib.at_seq2seq_task_trainable(copy_task))
         status = lib.at_train_replicas(run.ctx, (ctypes.c_void_p * replicas)(*trainables),
                                        replicas, ctypes.byref(options), ctypes.byref(result))
         if run.error is not None:
@@ -414,8 +409,6 @@ def train(out, data="dates", valid=None, *, attention=None, decoder="luong", ste
         for copy, copy_task in copies:
             lib.at_seq2seq_task_free(copy_task)
             lib.at_seq2seq_free(copy)
-        if scratch:
-            lib.at_ctx_free(scratch)
         if task:
             lib.at_seq2seq_task_free(task)
         if model:

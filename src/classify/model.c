@@ -297,6 +297,31 @@ at_status at_classifier_create(at_ctx *ctx, at_classifier **out, const at_classi
     return build(ctx, out, config, vocab, names, classes, NULL, NULL);
 }
 
+at_status at_classifier_copy(at_ctx *ctx, at_classifier **out, const at_classifier *m) {
+    if (!out || !m) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "classifier_copy: NULL argument");
+    *out = NULL;
+    char **names = calloc((size_t)m->classes, sizeof *names);
+    at_status s = names ? AT_OK : at_ctx_fail(ctx, AT_ERR_MEMORY, "classifier: out of memory");
+    for (int c = 0; c < m->classes && s == AT_OK; c++)
+        if (!(names[c] = ati_strdup(m->class_names[c])))
+            s = at_ctx_fail(ctx, AT_ERR_MEMORY, "classifier: out of memory");
+    at_vocab *vocab = NULL;
+    if (s == AT_OK) s = at_vocab_copy(ctx, &vocab, m->vocab);
+    if (s != AT_OK) {
+        free_classes(names, m->classes);
+        return s;
+    }
+    at_classifier *copy = NULL;
+    AT_TRY(build(ctx, &copy, &m->config, vocab, names, m->classes, NULL, NULL));
+    s = ati_params_copy_values(ctx, copy->params, m->params, "classifier_copy");
+    if (s != AT_OK) {
+        at_classifier_free(copy);
+        return s;
+    }
+    *out = copy;
+    return AT_OK;
+}
+
 void at_classifier_free(at_classifier *m) {
     if (!m) return;
     at_params_free(m->params);

@@ -177,6 +177,11 @@ int ati_axis(int axis, int ndim);
 typedef at_status (*ati_params_check_fn)(at_ctx *ctx, void *user, const char *name, int ndim,
                                         const int *shape);
 void ati_params_set_check(at_params *params, ati_params_check_fn check, void *user);
+/* dst's values become src's: the same tensors in the same order (names
+ * and sizes), else an AT_ERR_ARGUMENT "WHAT: ..." and dst unchanged.
+ * Model copies and replicas (at_train_replicas) use it. */
+at_status ati_params_copy_values(at_ctx *ctx, at_params *dst, const at_params *src,
+                                 const char *what);
 
 /* ------------------------------------------------------- softmax rows
  * The row kernels of at_softmax (src/ops/softmax.c), for the attention

@@ -101,3 +101,21 @@ void at_params_zero_grad(at_params *params) {
     for (int i = 0; i < at_params_count(params); i++)
         memset(params->items[i]->grad, 0, params->items[i]->size * sizeof(float));
 }
+
+at_status ati_params_copy_values(at_ctx *ctx, at_params *dst, const at_params *src,
+                                 const char *what) {
+    int n = at_params_count(src);
+    if (at_params_count(dst) != n)
+        return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "%s: %d parameter tensors, the original has %d",
+                           what, at_params_count(dst), n);
+    for (int i = 0; i < n; i++) {
+        const at_tensor *a = src->items[i], *b = dst->items[i];
+        if (a->size != b->size || strcmp(a->name, b->name) != 0)
+            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
+                               "%s: parameter %d is %s (%zu values), the original's is %s (%zu)",
+                               what, i, b->name, b->size, a->name, a->size);
+    }
+    for (int i = 0; i < n; i++)
+        memcpy(dst->items[i]->data, src->items[i]->data, src->items[i]->size * sizeof(float));
+    return AT_OK;
+}

@@ -68,6 +68,22 @@ at_status at_lm_create(at_ctx *ctx, at_lm **out, const at_lm_config *config, at_
     return lm_build(ctx, out, config, vocab, NULL, NULL);
 }
 
+at_status at_lm_copy(at_ctx *ctx, at_lm **out, const at_lm *m) {
+    if (!out || !m) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_copy: NULL argument");
+    *out = NULL;
+    at_vocab *vocab = NULL;
+    AT_TRY(at_vocab_copy(ctx, &vocab, m->vocab));
+    at_lm *copy = NULL;
+    AT_TRY(at_lm_create(ctx, &copy, &m->config, vocab));
+    at_status s = ati_params_copy_values(ctx, copy->params, m->params, "lm_copy");
+    if (s != AT_OK) {
+        at_lm_free(copy);
+        return s;
+    }
+    *out = copy;
+    return AT_OK;
+}
+
 void at_lm_free(at_lm *m) {
     if (!m) return;
     at_params_free(m->params);

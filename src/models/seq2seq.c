@@ -123,6 +123,27 @@ at_status at_seq2seq_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_conf
     return s2s_create(ctx, out, config, source_vocab, target_vocab, NULL, NULL);
 }
 
+at_status at_seq2seq_copy(at_ctx *ctx, at_seq2seq **out, const at_seq2seq *m) {
+    if (!out || !m) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "seq2seq_copy: NULL argument");
+    *out = NULL;
+    at_vocab *source = NULL, *target = NULL;
+    AT_TRY(at_vocab_copy(ctx, &source, m->source_vocab));
+    at_status s = at_vocab_copy(ctx, &target, m->target_vocab);
+    if (s != AT_OK) {
+        at_vocab_free(source);
+        return s;
+    }
+    at_seq2seq *copy = NULL;
+    AT_TRY(at_seq2seq_create(ctx, &copy, &m->config, source, target));
+    s = ati_params_copy_values(ctx, copy->params, m->params, "seq2seq_copy");
+    if (s != AT_OK) {
+        at_seq2seq_free(copy);
+        return s;
+    }
+    *out = copy;
+    return AT_OK;
+}
+
 at_status s2s_create(at_ctx *ctx, at_seq2seq **out, const at_seq2seq_config *config,
                      at_vocab *source_vocab, at_vocab *target_vocab, ati_params_check_fn check,
                      void *check_user) {

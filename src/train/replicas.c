@@ -31,6 +31,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,29 +153,11 @@ static void *replica_main(void *arg) {
 /* models[r]'s parameters must be models[0]'s tensors; their values become
  * models[0]'s. */
 static at_status copy_parameters(at_ctx *ctx, const at_trainable *const *models, int replicas) {
-    const at_params *first = models[0]->params;
     for (int r = 1; r < replicas; r++) {
-        at_params *p = models[r]->params;
-        int n = at_params_count(first);
-        if (at_params_count(p) != n)
-            return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                               "train: replica %d has %d parameter tensors, replica 0 has %d", r,
-                               at_params_count(p), n);
-        for (int i = 0; i < n; i++) {
-            const at_tensor *a = at_params_get(first, i);
-            at_tensor *b = at_params_get(p, i);
-            if (a->size != b->size || strcmp(a->name ? a->name : "", b->name ? b->name : ""))
-                return at_ctx_fail(ctx, AT_ERR_ARGUMENT,
-                                   "train: replica %d's parameter %d is %s (%zu values), "
-                                   "replica 0's is %s (%zu): the replicas must be one model",
-                                   r, i, b->name ? b->name : "?", b->size,
-                                   a->name ? a->name : "?", a->size);
-        }
+        char what[64];
+        snprintf(what, sizeof what, "train: replica %d (the replicas must be one model)", r);
+        AT_TRY(ati_params_copy_values(ctx, models[r]->params, models[0]->params, what));
     }
-    for (int r = 1; r < replicas; r++)
-        for (int i = 0; i < at_params_count(first); i++)
-            memcpy(at_params_get(models[r]->params, i)->data, at_params_get(first, i)->data,
-                   at_params_get(first, i)->size * sizeof(float));
     return AT_OK;
 }
 
