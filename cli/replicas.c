@@ -39,15 +39,11 @@ at_status cli_train(at_ctx *ctx, const cli_replicas *replicas, const at_trainabl
     int n = replicas ? replicas->count : 1;
     if (n <= 1) return at_train(ctx, first, opts, result);
     const at_trainable *models[AT_REPLICAS_MAX] = {first};
-    at_ctx *scratch = NULL; /* the copies' initialisation leaves ctx's generator alone */
-    at_ctx_options scratch_options = {.num_threads = 1};
-    if (at_ctx_create(&scratch, &scratch_options) != AT_OK)
-        return at_ctx_fail(ctx, AT_ERR_MEMORY, "no memory for the replicas");
     at_status s = AT_OK;
-    int made = 1;
+    int made = 1; /* copies leave ctx's generator alone: they copy, not initialise */
     for (; made < n && s == AT_OK; made++)
-        if ((s = replicas->make(scratch, replicas->user, made, &models[made])) != AT_OK)
-            s = at_ctx_fail(ctx, s, "replica %d: %s", made, at_ctx_error(scratch));
+        if ((s = replicas->make(ctx, replicas->user, made, &models[made])) != AT_OK)
+            s = at_ctx_fail(ctx, s, "replica %d: %s", made, at_ctx_error(ctx));
     if (s == AT_OK) {
         int pool = openblas_get_num_threads();
         int share = at_ctx_threads(ctx) / n;
@@ -56,6 +52,5 @@ at_status cli_train(at_ctx *ctx, const cli_replicas *replicas, const at_trainabl
         openblas_set_num_threads(pool);
     }
     for (int r = 1; r < made; r++) replicas->drop(replicas->user, r);
-    at_ctx_free(scratch);
     return s;
 }
