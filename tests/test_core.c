@@ -6,6 +6,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static void test_rng(void) {
@@ -110,6 +112,21 @@ static void test_params(void) {
     w->grad[5] = 3;
     at_params_zero_grad(params);
     CHECK(w->grad[5] == 0, "zero_grad");
+    // every parameter's data and gradient start on a 64-byte line, whatever
+    // the sizes before it (a vector load of a weight row must not straddle
+    // two lines), and both start at zero
+    int odd_shapes[][2] = {{1, 5}, {7, 3}, {1024, 256}, {1, 1}};
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "odd.%d", i);
+        at_tensor *t;
+        CHECK_OK(ctx, at_params_add(ctx, params, name, 2, odd_shapes[i], &t));
+        CHECK((uintptr_t)t->data % 64 == 0, "%s: data at %p is not 64-byte aligned", name,
+              (void *)t->data);
+        CHECK((uintptr_t)t->grad % 64 == 0, "%s: grad at %p is not 64-byte aligned", name,
+              (void *)t->grad);
+        CHECK(t->data[t->size - 1] == 0 && t->grad[t->size - 1] == 0, "%s starts at zero", name);
+    }
     at_params_free(params);
     at_ctx_free(ctx);
 }

@@ -56,8 +56,16 @@ at_status at_params_add(at_ctx *ctx, at_params *params, const char *name, int nd
         params->capacity = capacity;
     }
     size_t size = ati_shape_size(ndim, shape);
-    /* header, then data, then grad, in one block */
-    at_tensor *t = calloc(1, sizeof *t + 2 * size * sizeof(float));
+    /* header, then data, then grad, in one block; data and grad each start
+     * on a cache line, so that a vector load of a weight row never straddles
+     * two lines (a batch-1 step streams the weights: at 16-byte alignment
+     * the encoder's one-row product ran at half the speed) */
+    enum { LINE = 64 };
+    size_t header = (sizeof(at_tensor) + LINE - 1) / LINE * LINE;
+    size_t data_bytes = (size * sizeof(float) + LINE - 1) / LINE * LINE;
+    size_t block = header + 2 * data_bytes;
+    at_tensor *t = aligned_alloc(LINE, block);
+    if (t) memset(t, 0, block);
     char *copy = malloc(strlen(name) + 1);
     if (!t || !copy) {
         free(t);
@@ -65,8 +73,8 @@ at_status at_params_add(at_ctx *ctx, at_params *params, const char *name, int nd
         return at_ctx_fail(ctx, AT_ERR_MEMORY, "params_add: out of memory for '%s'", name);
     }
     strcpy(copy, name);
-    t->data = (float *)(t + 1);
-    t->grad = t->data + size;
+    t->data = (float *)((unsigned char *)t + header);
+    t->grad = (float *)((unsigned char *)t->data + data_bytes);
     t->ndim = ndim;
     for (int i = 0; i < AT_MAX_DIMS; i++) t->shape[i] = i < ndim ? shape[i] : 1;
     t->size = size;
