@@ -19,7 +19,11 @@
  *   next        at_lm_next: the softmax of the last logits row over the
  *               drawable characters (specials 0, sum 1), read from the
  *               prompt's last `context` characters; its argmax is greedy
- *               generation's next character; an unseen character refused.
+ *               generation's next character; an unseen character refused;
+ *   generate_window  greedy generation (which computes only the last
+ *               position) follows the argmax of the full logits' last row
+ *               as its window fills and slides; at_lm_next of a prompt
+ *               shorter than the context.
  *
  *     test_lm_transformer [CASE ...]     (no argument: every case)
  */
@@ -606,6 +610,72 @@ done:
     at_ctx_free(ctx);
 }
 
+/* Generation computes only the last position of its window (the last
+ * block and the head for one row): greedy generation from a prompt shorter
+ * than the context, on past the point where the window slides, picks at
+ * every step the argmax of the last row of at_lm_logits over the same
+ * window; at_lm_next of a short prompt is the softmax of that row. */
+static void test_generate_window(void) {
+    enum { T = 6, FIRST = 4, LENGTH = 20 };
+    at_ctx *ctx = test_new_ctx();
+    at_lm *m = make_model(ctx, "abcdefgh", 3, 2, 8, T, 0.0f, 5);
+    float *probs = NULL, *logits = NULL;
+    char *greedy = NULL;
+    if (!m) goto done;
+    at_rng rng;
+    at_rng_seed(&rng, 29);
+    test_jitter_params(at_lm_params(m), &rng, 1.0f);
+    const at_vocab *vocab = at_lm_vocab(m);
+    int V = at_vocab_size(vocab);
+    int32_t ids[2 + LENGTH];
+    int n = 0;
+    CHECK_OK(ctx, at_vocab_encode(ctx, vocab, "ab", ids, 2, &n));
+    at_lm_sample_options o;
+    at_lm_sample_options_default(&o);
+    o.length = LENGTH, o.temperature = 0;
+    CHECK_OK(ctx, at_lm_generate(ctx, m, "ab", &o, &greedy));
+    if (!greedy || strlen(greedy) != 2 + LENGTH) goto done;
+    for (int k = 0; k < LENGTH; k++, n++) {
+        int len = n < T ? n : T;
+        logits = logits_of(ctx, m, ids + n - len, 1, len, NULL);
+        if (!logits) goto done;
+        const float *row = logits + (size_t)(len - 1) * V;
+        int best = FIRST;
+        for (int v = FIRST; v < V; v++)
+            if (row[v] > row[best]) best = v;
+        free(logits);
+        logits = NULL;
+        ids[n] = best;
+        uint32_t cp = at_vocab_code_point(vocab, best);
+        if ((uint32_t)(unsigned char)greedy[n] != cp) {
+            CHECK(0, "generate: character %d is '%c', the argmax of the full logits is U+%04X",
+                  n, greedy[n], (unsigned)cp);
+            goto done;
+        }
+    }
+    // at_lm_next of a prompt shorter than the context
+    const char *prompt = "hgf";
+    probs = malloc((size_t)V * sizeof *probs);
+    CHECK_OK(ctx, at_vocab_encode(ctx, vocab, prompt, ids, 3, &n));
+    logits = logits_of(ctx, m, ids, 1, 3, NULL);
+    CHECK_OK(ctx, at_lm_next(ctx, m, prompt, probs));
+    if (!logits || !probs) goto done;
+    const float *row = logits + (size_t)2 * V;
+    double top = row[FIRST], total = 0, worst = 0;
+    for (int v = FIRST; v < V; v++) top = fmax(top, row[v]);
+    for (int v = FIRST; v < V; v++) total += exp(row[v] - top);
+    for (int v = 0; v < V; v++)
+        worst = fmax(worst, fabs(probs[v] - (v < FIRST ? 0 : exp(row[v] - top) / total)));
+    CHECK(worst < 1e-6, "next of a short prompt: largest error %.3g against the full last row",
+          worst);
+done:
+    free(greedy);
+    free(logits);
+    free(probs);
+    at_lm_free(m);
+    at_ctx_free(ctx);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const struct {
@@ -614,7 +684,7 @@ static const struct {
 } CASES[] = {{"gradients", test_gradients}, {"causality", test_causality},
              {"weights", test_weights},     {"init", test_init},
              {"files", test_files},         {"overfit", test_overfit},
-             {"next", test_next}};
+             {"next", test_next},           {"generate_window", test_generate_window}};
 
 int main(int argc, char **argv) {
     int n = (int)(sizeof CASES / sizeof CASES[0]);

@@ -102,10 +102,10 @@ static at_status sample(at_ctx *ctx, const at_lm *m, const at_lm_sample_options 
     int T = m->config.context;
     for (int k = 0; k < o->length; k++, n++) {
         int len = n < (size_t)T ? (int)n : T;
-        at_tensor *logits;
+        const float *row;
         at_ctx_reset(ctx);
-        AT_TRY(at_lm_logits(ctx, m, ids + n - (size_t)len, 1, len, &logits, NULL));
-        ids[n] = draw(logits->data + (size_t)(len - 1) * m->V, m->V, o, &rng, p);
+        AT_TRY(lm_next_logits(ctx, m, ids + n - (size_t)len, len, &row));
+        ids[n] = draw(row, m->V, o, &rng, p);
     }
     at_ctx_reset(ctx);
     return AT_OK;
@@ -157,10 +157,9 @@ at_status at_lm_next(at_ctx *ctx, const at_lm *m, const char *prompt, float *pro
     int T = m->config.context, V = m->V;
     int read = s == AT_OK && n < (size_t)T ? (int)n : T; /* the last T characters */
     int grad = at_ctx_set_grad(ctx, 0), training = at_ctx_set_training(ctx, 0);
-    at_tensor *logits;
-    if (s == AT_OK) s = at_lm_logits(ctx, m, ids + n - (size_t)read, 1, read, &logits, NULL);
+    const float *row = NULL;
+    if (s == AT_OK) s = lm_next_logits(ctx, m, ids + n - (size_t)read, read, &row);
     if (s == AT_OK) {
-        const float *row = logits->data + (size_t)(read - 1) * V;
         float top = row[FIRST_CHAR_ID];
         for (int v = FIRST_CHAR_ID; v < V; v++) top = row[v] > top ? row[v] : top;
         double total = 0;

@@ -52,6 +52,15 @@ struct at_lm {
 at_status lm_transformer_init(at_ctx *ctx, at_lm *m, at_rng *rng);
 at_status lm_transformer_forward(at_ctx *ctx, const at_lm *m, const int32_t *ids, int B, int T,
                                  at_tensor **logits, float *weights);
+/* The last position's logits only, (B, 1, V) (transformer.c). */
+at_status lm_transformer_forward_last(at_ctx *ctx, const at_lm *m, const int32_t *ids, int B,
+                                      int T, at_tensor **logits);
+/* The next character's logits after ids (T of them, checked as
+ * at_lm_logits does): *row points at V floats in the context's arena,
+ * valid until its next reset. The transformer computes the last position
+ * alone; the LSTM kinds run every position and point at the last row. */
+at_status lm_next_logits(at_ctx *ctx, const at_lm *m, const int32_t *ids, int T,
+                         const float **row);
 at_status lm_daniluk_init(at_ctx *ctx, at_lm *m, at_rng *rng);
 at_status lm_daniluk_forward(at_ctx *ctx, const at_lm *m, const int32_t *ids, int B, int T,
                              at_tensor **logits, float *weights);

@@ -135,6 +135,20 @@ at_status at_lm_logits(at_ctx *ctx, const at_lm *m, const int32_t *ids, int B, i
     return lm_daniluk_forward(ctx, m, ids, B, T, logits, weights);
 }
 
+at_status lm_next_logits(at_ctx *ctx, const at_lm *m, const int32_t *ids, int T,
+                         const float **row) {
+    AT_TRY(check_input(ctx, m, ids, 1, T));
+    at_tensor *logits;
+    if (m->config.kind == AT_LM_TRANSFORMER) {
+        AT_TRY(lm_transformer_forward_last(ctx, m, ids, 1, T, &logits)); // (1, 1, V)
+        *row = logits->data;
+        return AT_OK;
+    }
+    AT_TRY(lm_daniluk_forward(ctx, m, ids, 1, T, &logits, NULL)); // (1, T, V)
+    *row = logits->data + (size_t)(T - 1) * m->V;
+    return AT_OK;
+}
+
 at_status at_lm_loss(at_ctx *ctx, const at_lm *m, const int32_t *windows, int B, int T,
                      at_tensor **loss) {
     if (!m || !windows || !loss) return at_ctx_fail(ctx, AT_ERR_ARGUMENT, "lm_loss: NULL argument");
