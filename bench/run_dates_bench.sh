@@ -178,8 +178,8 @@ print(f"the peer = the faster of torch tuned (OpenBLAS {sys.argv[5]}, measured f
 print()
 print("| model | threads | work | attend ms | torch tuned ms | torch as-found ms | peer ms "
       "| ratio (peer / attend) | goal | GFLOP | attend GFLOP/s | attend % FMA peak "
-      "| peer GFLOP/s | floor ms | best possible ratio (peer / floor) |")
-print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| peer GFLOP/s | floor ms | attend / floor | best possible ratio (peer / floor) |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 cases = sorted({(r["size"] == "large", r["size"], r["threads"], r["kind"] == "translate",
                  r["kind"], r["batch"]) for r in rows})
 for _, size, threads, _, kind, batch in cases:
@@ -194,9 +194,10 @@ for _, size, threads, _, kind, batch in cases:
         gflop, floor_ms = fl["gflop"], fl["floor_ms"]
         rate = gflop / a * 1e3  # attend's GFLOP/s
         extra = (f"{gflop:.4g} | {rate:.1f} | {100 * rate / fl['peak_gflops']:.1f}% "
-                 f"| {gflop / p * 1e3:.1f} | {floor_ms:.4g} | {p / floor_ms:.2f}x")
+                 f"| {gflop / p * 1e3:.1f} | {floor_ms:.4g} | {a / floor_ms:.2f}x "
+                 f"| {p / floor_ms:.2f}x")
     else:
-        extra = "- | - | - | - | - | -"
+        extra = "- | - | - | - | - | - | -"
     print(f"| {size} | {threads} | {work} | {a:.3f} | {t:.3f} | {f:.3f} | {p:.3f} ({which}) "
           f"| {p / a:.2f}x | {goal} | {extra} |")
 print()
