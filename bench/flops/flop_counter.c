@@ -19,24 +19,35 @@
  * where pairs are the (query, key) pairs a causal mask leaves (Tq·Tk
  * without one; keep-bytes are not looked at). Left out, as the dates
  * bench's count leaves them out: the additive scores v·tanh(..), computed
- * in a loop, and every elementwise op. Calls between the routines inside
- * one object file are not wrapped, so nothing is counted twice.
+ * in a loop, and every elementwise op. Nothing is counted twice: calls
+ * between routines of one object file are not wrapped, and a wrapped
+ * routine's own calls into another wrapped one (a weighted sum over
+ * several queries calls ati_gemm) are not counted. Exact for a run on one
+ * thread (--threads 1), as the bench runs it.
  */
-#include "internal.h"
 #include "attention.h"
+#include "internal.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static _Atomic unsigned long long mac_count; /* this program's, one process */
+/* > 0 while a wrapped routine runs: a product it makes through another
+ * wrapped routine (a weighted sum with several queries calls ati_gemm) is
+ * its own work, already counted. Process-wide, so the count is exact for a
+ * run on one thread (--threads 1), which is how the bench uses it. */
+static _Atomic int inside;
 
 static void add_macs(double macs) {
-    atomic_fetch_add_explicit(&mac_count, (unsigned long long)macs, memory_order_relaxed);
+    if (atomic_load_explicit(&inside, memory_order_relaxed) == 0)
+        atomic_fetch_add_explicit(&mac_count, (unsigned long long)macs, memory_order_relaxed);
 }
+static void enter(void) { atomic_fetch_add_explicit(&inside, 1, memory_order_relaxed); }
+static void leave(void) { atomic_fetch_sub_explicit(&inside, 1, memory_order_relaxed); }
 
-#define GEMM_ARGS                                                                             \
-    int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,       \
+#define GEMM_ARGS                                                                                  \
+    int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,           \
         const float *B, int ldb
 #define GEMM_PASS trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb
 #define GEMM_MACS ((double)M * (double)N * (double)K)
@@ -44,32 +55,44 @@ static void add_macs(double macs) {
 void __real_ati_gemm(GEMM_ARGS, float beta, float *C, int ldc);
 void __wrap_ati_gemm(GEMM_ARGS, float beta, float *C, int ldc) {
     add_macs(GEMM_MACS);
+    enter();
     __real_ati_gemm(GEMM_PASS, beta, C, ldc);
+    leave();
 }
 void __real_ati_gemm_threads(GEMM_ARGS, float beta, float *C, int ldc, int threads);
 void __wrap_ati_gemm_threads(GEMM_ARGS, float beta, float *C, int ldc, int threads) {
     add_macs(GEMM_MACS);
+    enter();
     __real_ati_gemm_threads(GEMM_PASS, beta, C, ldc, threads);
+    leave();
 }
 void __real_ati_gemm_bias(GEMM_ARGS, const float *bias, float *C, int ldc, int threads);
 void __wrap_ati_gemm_bias(GEMM_ARGS, const float *bias, float *C, int ldc, int threads) {
     add_macs(GEMM_MACS);
+    enter();
     __real_ati_gemm_bias(GEMM_PASS, bias, C, ldc, threads);
+    leave();
 }
 void __real_ati_gemm_small(GEMM_ARGS, float beta, float *C, int ldc);
 void __wrap_ati_gemm_small(GEMM_ARGS, float beta, float *C, int ldc) {
     add_macs(GEMM_MACS);
+    enter();
     __real_ati_gemm_small(GEMM_PASS, beta, C, ldc);
+    leave();
 }
 void __real_ati_gemm_own(GEMM_ARGS, float beta, float *C, int ldc, int threads);
 void __wrap_ati_gemm_own(GEMM_ARGS, float beta, float *C, int ldc, int threads) {
     add_macs(GEMM_MACS);
+    enter();
     __real_ati_gemm_own(GEMM_PASS, beta, C, ldc, threads);
+    leave();
 }
 void __real_ati_gemm_blas(GEMM_ARGS, float beta, float *C, int ldc);
 void __wrap_ati_gemm_blas(GEMM_ARGS, float beta, float *C, int ldc) {
     add_macs(GEMM_MACS);
+    enter();
     __real_ati_gemm_blas(GEMM_PASS, beta, C, ldc);
+    leave();
 }
 
 void __real_attn_weighted_sum(int threads, int B, int tq, int tk, int dv, const float *alpha,
@@ -77,7 +100,9 @@ void __real_attn_weighted_sum(int threads, int B, int tq, int tk, int dv, const 
 void __wrap_attn_weighted_sum(int threads, int B, int tq, int tk, int dv, const float *alpha,
                               const float *values, float *context) {
     add_macs((double)B * tq * tk * dv);
+    enter();
     __real_attn_weighted_sum(threads, B, tq, tk, dv, alpha, values, context);
+    leave();
 }
 void __real_attn_weighted_sum_backward(int threads, int B, int tq, int tk, int dv,
                                        const float *alpha, const float *values,
@@ -86,8 +111,10 @@ void __wrap_attn_weighted_sum_backward(int threads, int B, int tq, int tk, int d
                                        const float *alpha, const float *values,
                                        const float *d_context, float *d_alpha, float *d_values) {
     add_macs((double)B * tq * tk * dv * ((d_alpha != NULL) + (d_values != NULL)));
+    enter();
     __real_attn_weighted_sum_backward(threads, B, tq, tk, dv, alpha, values, d_context, d_alpha,
                                       d_values);
+    leave();
 }
 
 /* (query, key) pairs of one group that the mask leaves: query i sees keys
@@ -111,8 +138,11 @@ at_status __wrap_attn_dot_forward_scores(at_ctx *ctx, int G, int tq, int tk, int
                                          const float *v, const attn_mask_view *mask, float *out,
                                          float *lse, float *weights, float *scores) {
     add_macs((double)G * kept_pairs(mask, tq, tk) * (d + dv));
-    return __real_attn_dot_forward_scores(ctx, G, tq, tk, d, dv, scale, q, k, v, mask, out, lse,
-                                          weights, scores);
+    enter();
+    at_status status = __real_attn_dot_forward_scores(ctx, G, tq, tk, d, dv, scale, q, k, v, mask,
+                                                      out, lse, weights, scores);
+    leave();
+    return status;
 }
 at_status __real_attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
                                   const float *q, const float *k, const float *v,
@@ -123,22 +153,28 @@ at_status __wrap_attn_dot_forward(at_ctx *ctx, int G, int tq, int tk, int d, int
                                   const attn_mask_view *mask, float *out, float *lse,
                                   float *weights) {
     add_macs((double)G * kept_pairs(mask, tq, tk) * (d + dv));
-    return __real_attn_dot_forward(ctx, G, tq, tk, d, dv, scale, q, k, v, mask, out, lse,
-                                   weights);
+    enter();
+    at_status status =
+        __real_attn_dot_forward(ctx, G, tq, tk, d, dv, scale, q, k, v, mask, out, lse, weights);
+    leave();
+    return status;
 }
 at_status __real_attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
-                                   const float *q, const float *k, const float *v,
-                                   const float *out, const float *lse, const float *d_out,
-                                   const float *weights, const float *d_weights,
-                                   const attn_mask_view *mask, float *dq, float *dk, float *d_v);
+                                   const float *q, const float *k, const float *v, const float *out,
+                                   const float *lse, const float *d_out, const float *weights,
+                                   const float *d_weights, const attn_mask_view *mask, float *dq,
+                                   float *dk, float *d_v);
 at_status __wrap_attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, int dv, float scale,
-                                   const float *q, const float *k, const float *v,
-                                   const float *out, const float *lse, const float *d_out,
-                                   const float *weights, const float *d_weights,
-                                   const attn_mask_view *mask, float *dq, float *dk, float *d_v) {
+                                   const float *q, const float *k, const float *v, const float *out,
+                                   const float *lse, const float *d_out, const float *weights,
+                                   const float *d_weights, const attn_mask_view *mask, float *dq,
+                                   float *dk, float *d_v) {
     add_macs((double)G * kept_pairs(mask, tq, tk) * (2.0 * d + 2.0 * dv));
-    return __real_attn_dot_backward(ctx, G, tq, tk, d, dv, scale, q, k, v, out, lse, d_out,
-                                    weights, d_weights, mask, dq, dk, d_v);
+    enter();
+    at_status status = __real_attn_dot_backward(ctx, G, tq, tk, d, dv, scale, q, k, v, out, lse,
+                                                d_out, weights, d_weights, mask, dq, dk, d_v);
+    leave();
+    return status;
 }
 
 /* At exit: {"gflop": ...} into $ATTEND_FLOPS_OUT (appended), if set. */
