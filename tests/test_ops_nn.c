@@ -404,8 +404,17 @@ static void test_dropout(void) {
     CHECK_OK(ctx, at_dropout(ctx, &y, x, 0.0f));
     CHECK(y == x, "dropout p = 0: identity");
 
-    // training: about p zeros, the rest 1 / (1 - p)
+    // training: about p zeros, the rest 1 / (1 - p); element i is kept
+    // exactly when the generator's i-th uniform draw is >= p
+    at_rng before = *at_ctx_rng(ctx);
     CHECK_OK(ctx, at_dropout(ctx, &y, x, p));
+    size_t first_wrong = n;
+    for (size_t i = 0; i < n && first_wrong == n; i++)
+        if ((at_rng_uniform(&before) >= p) != (y->data[i] != 0.0f)) first_wrong = i;
+    CHECK(first_wrong == n, "dropout: element %zu is not kept as the %zu-th uniform draw says",
+          first_wrong, first_wrong);
+    CHECK(memcmp(&before, at_ctx_rng(ctx), sizeof before) == 0,
+          "dropout: the generator must advance by one draw per element");
     size_t zeros = 0, scaled = 0;
     for (size_t i = 0; i < n; i++) {
         zeros += y->data[i] == 0.0f;

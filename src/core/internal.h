@@ -46,6 +46,26 @@
         if (!(t)) return at_ctx_fail((ctx), AT_ERR_ARGUMENT, "%s is NULL", (what));           \
     } while (0)
 
+/* ---------------------------------------------------------- generator */
+
+/* One step of xoshiro128** (src/core/rng.c explains the choice): the next
+ * 32 random bits, the state advanced. at_rng_u32 is this; it is inline so
+ * that a loop drawing one number per element (dropout's mask) keeps the
+ * state in registers instead of calling out for every element. */
+static inline uint32_t ati_rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+static inline uint32_t ati_rng_next(at_rng *rng) {
+    uint32_t *s = rng->s;
+    uint32_t result = ati_rotl32(s[1] * 5, 7) * 9;
+    uint32_t t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = ati_rotl32(s[3], 11);
+    return result;
+}
+
 /* ------------------------------------------------------------------ arena */
 
 typedef struct ati_arena_block {

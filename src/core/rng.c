@@ -7,7 +7,7 @@
  * same seed repeats exactly. The seed is expanded with splitmix64, which
  * guarantees a non-zero state.
  */
-#include "attend.h"
+#include "internal.h"
 
 #include <math.h>
 
@@ -27,20 +27,9 @@ void at_rng_seed(at_rng *rng, uint64_t seed) {
     rng->s[3] = (uint32_t)(b >> 32);
 }
 
-static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
-
-uint32_t at_rng_u32(at_rng *rng) {
-    uint32_t *s = rng->s;
-    uint32_t result = rotl(s[1] * 5, 7) * 9;
-    uint32_t t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-}
+/* The step itself is ati_rng_next (internal.h), inline for the loops that
+ * draw one number per element. */
+uint32_t at_rng_u32(at_rng *rng) { return ati_rng_next(rng); }
 
 float at_rng_uniform(at_rng *rng) {
     return (float)(at_rng_u32(rng) >> 8) * (1.0f / 16777216.0f); /* 24 bits */

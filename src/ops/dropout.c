@@ -38,9 +38,16 @@ static at_status dropout_backward(at_ctx *ctx, ati_node *node) {
     return AT_OK;
 }
 
-/* Draw the keep mask serially from the context's generator. */
+/* Draw the keep mask serially from the context's generator:
+ * keep[i] = at_rng_uniform(rng) >= p, one draw per element in order. The
+ * uniform is k / 2^24 exactly, k the draw's top 24 bits, so the test is
+ * k >= p·2^24 on integers (p·2^24 is exact in double): the same mask, with
+ * the generator inline and its state in registers. */
 static void draw_keep_mask(uint8_t *keep, size_t n, float p, at_rng *rng) {
-    for (size_t i = 0; i < n; i++) keep[i] = at_rng_uniform(rng) >= p;
+    const uint32_t first_kept = (uint32_t)ceil((double)p * 16777216.0); // least k kept
+    at_rng local = *rng;
+    for (size_t i = 0; i < n; i++) keep[i] = (ati_rng_next(&local) >> 8) >= first_kept;
+    *rng = local;
 }
 
 at_status at_dropout(at_ctx *ctx, at_tensor **out, at_tensor *x, float p) {
