@@ -46,54 +46,37 @@ static void add_macs(double macs) {
 static void enter(void) { atomic_fetch_add_explicit(&inside, 1, memory_order_relaxed); }
 static void leave(void) { atomic_fetch_sub_explicit(&inside, 1, memory_order_relaxed); }
 
-#define GEMM_ARGS                                                                                  \
+static double product_macs(int M, int N, int K) { return (double)M * (double)N * (double)K; }
+
+/* The wrapper of one product routine: count, then call the real one with
+ * the same arguments. The six ati_gemm routines share their first ten
+ * parameters (op(A) is M x K, op(B) is K x N) and differ in the tail. */
+#define GEMM_HEAD                                                                                  \
     int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,           \
         const float *B, int ldb
-#define GEMM_PASS trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb
-#define GEMM_MACS ((double)M * (double)N * (double)K)
+#define GEMM_HEAD_ARGS trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb
+#define WRAP_GEMM(name, TAIL, TAIL_ARGS)                                                           \
+    void __real_##name(GEMM_HEAD, TAIL);                                                           \
+    void __wrap_##name(GEMM_HEAD, TAIL);                                                           \
+    void __wrap_##name(GEMM_HEAD, TAIL) {                                                          \
+        add_macs(product_macs(M, N, K));                                                           \
+        enter();                                                                                   \
+        __real_##name(GEMM_HEAD_ARGS, TAIL_ARGS);                                                  \
+        leave();                                                                                   \
+    }
+#define BETA_TAIL float beta, float *C, int ldc
+#define BETA_TAIL_ARGS beta, C, ldc
+#define THREADS_TAIL float beta, float *C, int ldc, int threads
+#define THREADS_TAIL_ARGS beta, C, ldc, threads
+#define BIAS_TAIL const float *bias, float *C, int ldc, int threads
+#define BIAS_TAIL_ARGS bias, C, ldc, threads
 
-void __real_ati_gemm(GEMM_ARGS, float beta, float *C, int ldc);
-void __wrap_ati_gemm(GEMM_ARGS, float beta, float *C, int ldc) {
-    add_macs(GEMM_MACS);
-    enter();
-    __real_ati_gemm(GEMM_PASS, beta, C, ldc);
-    leave();
-}
-void __real_ati_gemm_threads(GEMM_ARGS, float beta, float *C, int ldc, int threads);
-void __wrap_ati_gemm_threads(GEMM_ARGS, float beta, float *C, int ldc, int threads) {
-    add_macs(GEMM_MACS);
-    enter();
-    __real_ati_gemm_threads(GEMM_PASS, beta, C, ldc, threads);
-    leave();
-}
-void __real_ati_gemm_bias(GEMM_ARGS, const float *bias, float *C, int ldc, int threads);
-void __wrap_ati_gemm_bias(GEMM_ARGS, const float *bias, float *C, int ldc, int threads) {
-    add_macs(GEMM_MACS);
-    enter();
-    __real_ati_gemm_bias(GEMM_PASS, bias, C, ldc, threads);
-    leave();
-}
-void __real_ati_gemm_small(GEMM_ARGS, float beta, float *C, int ldc);
-void __wrap_ati_gemm_small(GEMM_ARGS, float beta, float *C, int ldc) {
-    add_macs(GEMM_MACS);
-    enter();
-    __real_ati_gemm_small(GEMM_PASS, beta, C, ldc);
-    leave();
-}
-void __real_ati_gemm_own(GEMM_ARGS, float beta, float *C, int ldc, int threads);
-void __wrap_ati_gemm_own(GEMM_ARGS, float beta, float *C, int ldc, int threads) {
-    add_macs(GEMM_MACS);
-    enter();
-    __real_ati_gemm_own(GEMM_PASS, beta, C, ldc, threads);
-    leave();
-}
-void __real_ati_gemm_blas(GEMM_ARGS, float beta, float *C, int ldc);
-void __wrap_ati_gemm_blas(GEMM_ARGS, float beta, float *C, int ldc) {
-    add_macs(GEMM_MACS);
-    enter();
-    __real_ati_gemm_blas(GEMM_PASS, beta, C, ldc);
-    leave();
-}
+WRAP_GEMM(ati_gemm, BETA_TAIL, BETA_TAIL_ARGS)
+WRAP_GEMM(ati_gemm_small, BETA_TAIL, BETA_TAIL_ARGS)
+WRAP_GEMM(ati_gemm_blas, BETA_TAIL, BETA_TAIL_ARGS)
+WRAP_GEMM(ati_gemm_threads, THREADS_TAIL, THREADS_TAIL_ARGS)
+WRAP_GEMM(ati_gemm_own, THREADS_TAIL, THREADS_TAIL_ARGS)
+WRAP_GEMM(ati_gemm_bias, BIAS_TAIL, BIAS_TAIL_ARGS)
 
 void __real_attn_weighted_sum(int threads, int B, int tq, int tk, int dv, const float *alpha,
                               const float *values, float *context);
