@@ -55,6 +55,7 @@
 #include "../layers/layers.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------- init */
 
@@ -160,18 +161,22 @@ static at_status check_multi_head(at_ctx *ctx, const char *op, const at_multi_he
 
 /* -------------------------------------------------------------- pieces */
 
-/* The one head split/merge. to_heads = 1: heads (B, H, T, hd) += flat
- * (B, T, E); to_heads = 0: flat (B, T, E) += heads (B, H, T, hd).
- * Always adds, so it serves forward (into zeroed buffers) and backward. */
-static void move_head(int to_heads, int b, int h, int T, int H, int hd, const float *src,
-                      float *dst) {
+/* The one head split/merge. to_heads = 1: heads (B, H, T, hd) <- flat
+ * (B, T, E); to_heads = 0: flat (B, T, E) <- heads (B, H, T, hd). add = 1
+ * adds into dst (a gradient that others also add to); add = 0 writes
+ * every element of dst, which then needs no zeroing first. */
+static void move_head(int to_heads, int add, int b, int h, int T, int H, int hd,
+                      const float *src, float *dst) {
     int E = H * hd;
     for (int t = 0; t < T; t++) {
         size_t flat = ((size_t)b * T + t) * E + (size_t)h * hd;
         size_t head = (((size_t)b * H + h) * T + t) * hd;
         const float *from = src + (to_heads ? flat : head);
         float *to = dst + (to_heads ? head : flat);
-        for (int i = 0; i < hd; i++) to[i] += from[i];
+        if (add)
+            for (int i = 0; i < hd; i++) to[i] += from[i];
+        else
+            for (int i = 0; i < hd; i++) to[i] = from[i];
     }
 }
 
@@ -179,17 +184,17 @@ static void move_head(int to_heads, int b, int h, int T, int H, int hd, const fl
  * threads by (b, h): the same bits for any number. */
 enum { MOVE_HEADS_PARALLEL_MIN = 1 << 16 };
 
-static void move_heads(int to_heads, int B, int T, int H, int hd, const float *src, float *dst,
-                       int threads) {
+static void move_heads(int to_heads, int add, int B, int T, int H, int hd, const float *src,
+                       float *dst, int threads) {
     long pieces = (long)B * H;
     if (threads <= 1 || pieces < 2 || pieces * T * hd < MOVE_HEADS_PARALLEL_MIN) {
         for (long p = 0; p < pieces; p++)
-            move_head(to_heads, (int)(p / H), (int)(p % H), T, H, hd, src, dst);
+            move_head(to_heads, add, (int)(p / H), (int)(p % H), T, H, hd, src, dst);
         return;
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long p = 0; p < pieces; p++)
-        move_head(to_heads, (int)(p / H), (int)(p % H), T, H, hd, src, dst);
+        move_head(to_heads, add, (int)(p / H), (int)(p % H), T, H, hd, src, dst);
 }
 
 /* y (R, out) = x (R, in) Wᵀ + b, W (out, in), b (out); y is overwritten.
@@ -201,11 +206,14 @@ static void linear_forward(int rows, int in, int out, const float *x, const floa
     ati_gemm_bias(0, 1, rows, out, in, 1.0f, x, in, W, in, b, y, out, threads);
 }
 
-/* The backward of linear_forward: dx, dW, db each added to where not NULL. */
+/* The backward of linear_forward: dx, dW, db each added to where not NULL;
+ * dx_beta 0 writes dx instead (a scratch buffer of the op's own). */
 static void linear_backward(int rows, int in, int out, const float *x, const float *W,
-                            const float *dy, float *dx, float *dW, float *db, int threads) {
+                            const float *dy, float *dx, float dx_beta, float *dW, float *db,
+                            int threads) {
     // forward: y = x Wᵀ + b              so dx += dy W : (R, out) x (out, in)
-    if (dx) ati_gemm_threads(0, 0, rows, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in, threads);
+    if (dx)
+        ati_gemm_threads(0, 0, rows, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in, threads);
     // forward: y = x Wᵀ + b              so dW += dyᵀ x : (out, R) x (R, in)
     if (dW) ati_gemm_threads(1, 0, out, in, rows, 1.0f, dy, out, x, in, 1.0f, dW, in, threads);
     // forward: y[r, :] = ... + b          so db += Σ_r dy[r, :]
@@ -235,14 +243,14 @@ static at_status in_proj_backward(at_ctx *ctx, ati_node *node) {
     int B = x->shape[0], T = x->shape[1], in = x->shape[2], rows = B * T;
     int E = node->out->shape[1] * node->out->shape[3];
     size_t w_off = W->shape[0] == 3 * E ? (size_t)part * E * E : 0; // packed: a row block
-    float *d_proj; // (B, T, E)
-    AT_TRY(attn_scratch_floats(ctx, &d_proj, (size_t)rows * E));
+    float *d_proj; // (B, T, E), every element written below
+    AT_TRY(ati_scratch(ctx, (void **)&d_proj, (size_t)rows * E * sizeof *d_proj));
     // forward: heads (B, H, T, E/H) = proj (B, T, E) split into heads
-    move_heads(0, B, T, H, E / H, node->out->grad, d_proj, ctx->threads);
+    move_heads(0, 0, B, T, H, E / H, node->out->grad, d_proj, ctx->threads);
     // forward: proj = x W_partᵀ + b_part, W_part (E, in)
     size_t b_off = (size_t)part * E;
-    linear_backward(rows, in, E, x->data, W->data + w_off, d_proj, x->grad, grad_at(W, w_off),
-                    grad_at(bias, b_off), ctx->threads);
+    linear_backward(rows, in, E, x->data, W->data + w_off, d_proj, x->grad, 1.0f,
+                    grad_at(W, w_off), grad_at(bias, b_off), ctx->threads);
     return AT_OK;
 }
 
@@ -258,12 +266,12 @@ static at_status in_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *x, 
     int track = ati_tracking(ctx, 3, inputs);
     int shape[4] = {B, H, T, E / H};
     at_tensor *heads;
-    AT_TRY(ati_result(ctx, &heads, 4, shape, track)); // zeroed: move_heads adds
-    float *proj; // (B, T, E)
-    AT_TRY(attn_scratch_floats(ctx, &proj, (size_t)B * T * E));
+    AT_TRY(ati_result_uninit(ctx, &heads, 4, shape, track)); // every element written
+    float *proj; // (B, T, E), written by linear_forward
+    AT_TRY(ati_scratch(ctx, (void **)&proj, (size_t)B * T * E * sizeof *proj));
     linear_forward(B * T, in, E, x->data, W->data + w_off,
                    layer->in_proj_bias->data + (size_t)part * E, proj, ctx->threads);
-    move_heads(1, B, T, H, E / H, proj, heads->data, ctx->threads);
+    move_heads(1, 0, B, T, H, E / H, proj, heads->data, ctx->threads);
     if (track) {
         ati_node *node;
         AT_TRY(ati_tape_record(ctx, &node, "multi_head_in_proj", in_proj_backward, heads, 3,
@@ -281,13 +289,14 @@ static at_status out_proj_backward(at_ctx *ctx, ati_node *node) {
     const float *merged = node->saved; // (B, Tq, E)
     int B = heads->shape[0], H = heads->shape[1], T = heads->shape[2], hd = heads->shape[3];
     int E = H * hd, rows = B * T, O = W_O->shape[0];
-    float *d_merged = NULL; // (B, Tq, E)
-    if (heads->grad) AT_TRY(attn_scratch_floats(ctx, &d_merged, (size_t)rows * E));
+    float *d_merged = NULL; // (B, Tq, E), written by linear_backward (dx_beta 0)
+    if (heads->grad)
+        AT_TRY(ati_scratch(ctx, (void **)&d_merged, (size_t)rows * E * sizeof *d_merged));
     // forward: out = merged W_Oᵀ + b_O, W_O (O, E)
-    linear_backward(rows, E, O, merged, W_O->data, node->out->grad, d_merged, W_O->grad,
+    linear_backward(rows, E, O, merged, W_O->data, node->out->grad, d_merged, 0.0f, W_O->grad,
                     b_O->grad, ctx->threads);
     // forward: merged (B, Tq, E) = heads (B, H, Tq, E/H) concatenated
-    if (heads->grad) move_heads(1, B, T, H, hd, d_merged, heads->grad, ctx->threads);
+    if (heads->grad) move_heads(1, 1, B, T, H, hd, d_merged, heads->grad, ctx->threads);
     return AT_OK;
 }
 
@@ -301,9 +310,9 @@ static at_status out_proj(at_ctx *ctx, const at_multi_head *layer, at_tensor *he
     int shape[3] = {B, T, O};
     at_tensor *out;
     AT_TRY(ati_result_uninit(ctx, &out, 3, shape, track)); // every element written
-    float *merged; // (B, Tq, E)
-    AT_TRY(attn_scratch_floats(ctx, &merged, (size_t)B * T * E));
-    move_heads(0, B, T, H, hd, heads->data, merged, ctx->threads);
+    float *merged; // (B, Tq, E), every element written
+    AT_TRY(ati_scratch(ctx, (void **)&merged, (size_t)B * T * E * sizeof *merged));
+    move_heads(0, 0, B, T, H, hd, heads->data, merged, ctx->threads);
     linear_forward(B * T, E, O, merged, layer->out_proj_weight->data,
                    layer->out_proj_bias->data, out->data, ctx->threads);
     if (track) {
