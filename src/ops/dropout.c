@@ -66,7 +66,7 @@ at_status at_dropout(at_ctx *ctx, at_tensor **out, at_tensor *x, float p) {
     uint8_t *keep = mask; // (size)
     draw_keep_mask(keep, x->size, p, at_ctx_rng(ctx));
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, x->ndim, x->shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, x->ndim, x->shape, track)); // every element written
     const float scale = 1.0f / (1.0f - p);
     for (size_t i = 0; i < x->size; i++) y->data[i] = keep[i] ? x->data[i] * scale : 0.0f;
     if (track) {

@@ -72,7 +72,7 @@ at_status at_gather_rows(at_ctx *ctx, at_tensor **out, at_tensor *table, const i
     out_shape[ids_ndim] = D;
     int track = ati_tracking(ctx, 1, &table);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, ids_ndim + 1, out_shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, ids_ndim + 1, out_shape, track)); // every row copied
     const size_t row_bytes = (size_t)D * sizeof(float);
     for (size_t i = 0; i < count; i++) // (count, D) <- (V, D)
         memcpy(y->data + i * (size_t)D, table->data + (size_t)ids[i] * D, row_bytes);

@@ -135,7 +135,7 @@ at_status at_concat(at_ctx *ctx, at_tensor **out, int n, at_tensor *const *xs, i
 
     int track = ati_tracking(ctx, n, xs);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, xs[0]->ndim, shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, xs[0]->ndim, shape, track)); // every block copied
     size_t outer = outer_of(y, ax), row = y->size / outer, offset = 0;
     for (int i = 0; i < n; i++) {
         size_t len = xs[i]->size / outer;
@@ -239,7 +239,7 @@ at_status at_slice(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis, int sta
     shape[ax] = len;
     int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, x->ndim, shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, x->ndim, shape, track)); // every block copied
     size_t outer = outer_of(x, ax), inner = inner_of(x, ax);
     size_t row = x->size / outer, piece = y->size / outer;
     copy_blocks(outer, piece, x->data + (size_t)start * inner, row, y->data, piece, 0);
@@ -358,7 +358,7 @@ at_status at_transpose(at_ctx *ctx, at_tensor **out, at_tensor *x, int axis0, in
 
     int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
-    AT_TRY(ati_result(ctx, &y, x->ndim, shape, track));
+    AT_TRY(ati_result_uninit(ctx, &y, x->ndim, shape, track)); // every element written
     walk_transpose(&plan, x->data, y->data, 1);
     if (track) {
         ati_node *node;
