@@ -55,7 +55,6 @@
 #include "../layers/layers.h"
 
 #include <math.h>
-#include <string.h>
 
 /* ---------------------------------------------------------------- init */
 
