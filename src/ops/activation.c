@@ -7,7 +7,9 @@
  *     backward  dx[i] += f'(x[i]) * dy[i]
  *
  * written so f' uses whichever of x[i] or y[i] is cheaper (tanh, sigmoid
- * and exp reuse y; relu and gelu need x). One shared function validates,
+ * and exp reuse y; relu needs x). GELU's f' costs as much as f, so its
+ * forward keeps slope[i] = f'(x[i]) while recording, and its backward is
+ * dx[i] += slope[i] * dy[i]. One shared function validates,
  * allocates, runs the pair and records the tape entry. Large tensors are
  * split between the context's threads; every element is computed the same
  * way on any thread, so results do not depend on the thread count.
@@ -23,11 +25,17 @@
 typedef void (*forward_fn)(size_t n, const float *x, float *y);
 typedef void (*backward_fn)(size_t n, const float *x, const float *y, const float *dy,
                             float *dx);
+typedef void (*forward_slope_fn)(size_t n, const float *x, float *y, float *slope);
 
+/* forward_slope, where set, is used while recording: it also writes
+ * slope[i] = f'(x[i]), and backward becomes dx[i] += slope[i] * dy[i]. For
+ * an f' that costs as much as f (gelu), one more store in the forward
+ * saves recomputing it in the backward; the values are the same bits. */
 typedef struct activation {
     const char *name;
     forward_fn forward;
     backward_fn backward;
+    forward_slope_fn forward_slope; /* set: backward is NULL, and unused      */
 } activation;
 
 /* ----------------------------------------------------------------- tanh */
@@ -81,13 +89,13 @@ static void gelu_forward(size_t n, const float *x, float *y) {
         y[i] = x[i] * ati_fast_normal_cdf(x[i], &pdf);
     }
 }
-static void gelu_backward(size_t n, const float *x, const float *y, const float *dy,
-                          float *dx) {
-    (void)y;
+/* The forward while recording: y as gelu_forward, and its slope, which
+ * costs as much again, for backward_from_slope. */
+static void gelu_forward_slope(size_t n, const float *x, float *y, float *slope) {
     for (size_t i = 0; i < n; i++) {
         float pdf, cdf = ati_fast_normal_cdf(x[i], &pdf);
-        // forward: y[i] = x[i] * Phi(x[i])
-        dx[i] += (cdf + x[i] * pdf) * dy[i];
+        y[i] = x[i] * cdf;
+        slope[i] = cdf + x[i] * pdf; // dy/dx = Phi(x) + x phi(x)
     }
 }
 
@@ -103,11 +111,18 @@ static void exp_backward(size_t n, const float *x, const float *y, const float *
         dx[i] += y[i] * dy[i];
 }
 
-static const activation TANH = {"tanh", tanh_forward, tanh_backward};
-static const activation SIGMOID = {"sigmoid", sigmoid_forward, sigmoid_backward};
-static const activation RELU = {"relu", relu_forward, relu_backward};
-static const activation GELU = {"gelu", gelu_forward, gelu_backward};
-static const activation EXP = {"exp", exp_forward, exp_backward};
+/* Any activation whose forward kept its slope: */
+static void backward_from_slope(size_t n, const float *slope, const float *dy, float *dx) {
+    for (size_t i = 0; i < n; i++)
+        // forward: slope[i] = f'(x[i])
+        dx[i] += slope[i] * dy[i];
+}
+
+static const activation TANH = {"tanh", tanh_forward, tanh_backward, NULL};
+static const activation SIGMOID = {"sigmoid", sigmoid_forward, sigmoid_backward, NULL};
+static const activation RELU = {"relu", relu_forward, relu_backward, NULL};
+static const activation GELU = {"gelu", gelu_forward, NULL, gelu_forward_slope};
+static const activation EXP = {"exp", exp_forward, exp_backward, NULL};
 
 /* ------------------------------------------------------------- plumbing */
 
@@ -120,41 +135,47 @@ static size_t block_len(size_t n, long b) {
     return n - start < BLOCK ? n - start : BLOCK;
 }
 
-static void run_forward(at_ctx *ctx, const activation *f, size_t n, const float *x, float *y) {
+/* Block b of the forward; slope is NULL unless the slope is kept. */
+static void forward_block(const activation *f, size_t n, long b, const float *x, float *y,
+                          float *slope) {
+    size_t at = (size_t)b * BLOCK;
+    if (slope) f->forward_slope(block_len(n, b), x + at, y + at, slope + at);
+    else f->forward(block_len(n, b), x + at, y + at);
+}
+
+static void run_forward(at_ctx *ctx, const activation *f, size_t n, const float *x, float *y,
+                        float *slope) {
     long blocks = (long)block_count(n);
     // a plain branch, not an if clause: a false if still builds a team per call
     if (ctx->threads > 1 && n > PARALLEL_MIN) {
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
-        for (long b = 0; b < blocks; b++) {
-            size_t at = (size_t)b * BLOCK;
-            f->forward(block_len(n, b), x + at, y + at);
-        }
+        for (long b = 0; b < blocks; b++) forward_block(f, n, b, x, y, slope);
         return;
     }
-    for (long b = 0; b < blocks; b++) {
-        size_t at = (size_t)b * BLOCK;
-        f->forward(block_len(n, b), x + at, y + at);
-    }
+    for (long b = 0; b < blocks; b++) forward_block(f, n, b, x, y, slope);
+}
+
+/* Block b of the backward; slope as kept by the forward, or NULL. */
+static void backward_block(const activation *f, size_t n, long b, const at_tensor *x,
+                           const at_tensor *y, const float *slope) {
+    size_t at = (size_t)b * BLOCK, len = block_len(n, b);
+    if (slope) backward_from_slope(len, slope + at, y->grad + at, x->grad + at);
+    else f->backward(len, x->data + at, y->data + at, y->grad + at, x->grad + at);
 }
 
 static at_status activation_backward(at_ctx *ctx, ati_node *node) {
     const activation *f = node->aux[0];
+    const float *slope = node->aux[1]; // (n), or NULL
     at_tensor *x = node->in[0], *y = node->out;
     if (!x->grad) return AT_OK;
     size_t n = y->size;
     long blocks = (long)block_count(n);
     if (ctx->threads > 1 && n > PARALLEL_MIN) {
 #pragma omp parallel for num_threads(ctx->threads) schedule(static)
-        for (long b = 0; b < blocks; b++) {
-            size_t at = (size_t)b * BLOCK;
-            f->backward(block_len(n, b), x->data + at, y->data + at, y->grad + at, x->grad + at);
-        }
+        for (long b = 0; b < blocks; b++) backward_block(f, n, b, x, y, slope);
         return AT_OK;
     }
-    for (long b = 0; b < blocks; b++) {
-        size_t at = (size_t)b * BLOCK;
-        f->backward(block_len(n, b), x->data + at, y->data + at, y->grad + at, x->grad + at);
-    }
+    for (long b = 0; b < blocks; b++) backward_block(f, n, b, x, y, slope);
     return AT_OK;
 }
 
@@ -167,11 +188,15 @@ static at_status activate(at_ctx *ctx, at_tensor **out, at_tensor *x, const acti
     int track = ati_tracking(ctx, 1, &x);
     at_tensor *y;
     AT_TRY(ati_result_uninit(ctx, &y, x->ndim, x->shape, track)); // every element written
-    run_forward(ctx, f, y->size, x->data, y->data);
+    float *slope = NULL; // (size): f'(x), kept for the backward where f has forward_slope
+    if (track && f->forward_slope)
+        AT_TRY(ati_scratch(ctx, (void **)&slope, y->size * sizeof(float)));
+    run_forward(ctx, f, y->size, x->data, y->data, slope);
     if (track) {
         ati_node *node;
         AT_TRY(ati_tape_record(ctx, &node, f->name, activation_backward, y, 1, &x));
         node->aux[0] = f;
+        node->aux[1] = slope;
     }
     *out = y;
     return AT_OK;
