@@ -29,10 +29,14 @@
  *   - a replica whose loss fails at its 5th call ends the other (no wait
  *     forever), and the error names the failing replica and its cause;
  *   - it refuses: 0 or too many replicas, a reducer as well, one model
- *     twice, replicas that are not one model, a batch they cannot share.
+ *     twice, replicas that are not one model, a batch they cannot share;
+ *   - the crew's sum (par_share_floats, par_share_doubles) over 3 buffers
+ *     of 1,500 elements (several of its blocks) is, bit for bit, the plain
+ *     rank-order loop's, in [lo, hi) and nowhere else.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h" /* AT_TRY */
+#include "parallel.h" /* par_share_floats */
 #include "testutil.h"
 
 #include <math.h>
@@ -476,6 +480,40 @@ static void test_replicas_refusals(const char *dir) {
     at_ctx_free(ctx);
 }
 
+/* ------------------------------------------------- the crew's sum */
+
+enum { SHARE_N = 1500, SHARE_LO = 7, SHARE_HI = 1400, SHARE_BUFFERS = 3 };
+
+static void test_share_in_rank_order(void) {
+    static float f[SHARE_BUFFERS][SHARE_N], f0[SHARE_BUFFERS][SHARE_N];
+    static double d[SHARE_BUFFERS][SHARE_N], d0[SHARE_BUFFERS][SHARE_N];
+    at_rng rng;
+    at_rng_seed(&rng, 17);
+    for (int q = 0; q < SHARE_BUFFERS; q++)
+        for (int k = 0; k < SHARE_N; k++) { /* magnitudes 1e-3 .. 1e3: the order shows */
+            float v = (at_rng_uniform(&rng) - 0.5f) * powf(10.0f, 6.0f * at_rng_uniform(&rng) - 3);
+            f[q][k] = f0[q][k] = v;
+            d[q][k] = d0[q][k] = (double)v * (1.0 + 1e-9 * k);
+        }
+    float *fs[SHARE_BUFFERS] = {f[0], f[1], f[2]};
+    double *ds[SHARE_BUFFERS] = {d[0], d[1], d[2]};
+    par_share_floats(fs, SHARE_BUFFERS, SHARE_LO, SHARE_HI);
+    par_share_doubles(ds, SHARE_BUFFERS, SHARE_LO, SHARE_HI);
+    int bad = 0;
+    for (int q = 0; q < SHARE_BUFFERS; q++)
+        for (int k = 0; k < SHARE_N; k++) {
+            int inside = k >= SHARE_LO && k < SHARE_HI;
+            float wf = inside ? (f0[0][k] + f0[1][k]) + f0[2][k] : f0[q][k];
+            double wd = inside ? (d0[0][k] + d0[1][k]) + d0[2][k] : d0[q][k];
+            if (memcmp(&f[q][k], &wf, sizeof wf) != 0 || memcmp(&d[q][k], &wd, sizeof wd) != 0) {
+                if (bad++ < 5)
+                    fprintf(stderr, "  share: buffer %d element %d: %.9g / %.17g, want %.9g / %.17g\n",
+                            q, k, (double)f[q][k], d[q][k], (double)wf, wd);
+            }
+        }
+    CHECK(bad == 0, "share in rank order: %d elements differ", bad);
+}
+
 int main(void) {
     char dir[] = "trainer_parallel_XXXXXX";
     test_enter_scratch_dir(dir);
@@ -485,6 +523,7 @@ int main(void) {
     test_stop_together(".");
     test_replicas(".");
     test_replicas_refusals(".");
+    test_share_in_rank_order();
     test_leave_scratch_dir(dir);
     return test_finish("trainer_parallel");
 }

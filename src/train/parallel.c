@@ -43,6 +43,11 @@ uint64_t par_hash(uint64_t h, const void *bytes, size_t n) {
     return h;
 }
 
+/* to[k] = from[k] * weight: two distinct arrays, a vector loop. */
+static void scaled_copy(float *restrict to, const float *restrict from, size_t n, float weight) {
+    for (size_t k = 0; k < n; k++) to[k] = from[k] * weight;
+}
+
 /* The stream's floats [start, start + n) between the gradients (each times
  * weight) plus the tail, and buffer: pack copies into buffer, else the
  * buffer's sums go back. */
@@ -53,12 +58,10 @@ static void copy_stream(at_params *params, float weight, float *tail, int tail_c
         at_tensor *p = at_params_get(params, i);
         size_t lo = start > offset ? start - offset : 0;
         size_t hi = end - offset < p->size ? end - offset : p->size;
-        for (size_t k = lo; k < hi; k++) {
-            float *slot = buffer + (offset + k - start);
-            if (pack)
-                *slot = p->grad[k] * weight;
-            else
-                p->grad[k] = *slot;
+        if (hi > lo) {
+            float *slots = buffer + (offset + lo - start);
+            if (pack) scaled_copy(slots, p->grad + lo, hi - lo, weight);
+            else memcpy(p->grad + lo, slots, (hi - lo) * sizeof(float));
         }
         offset += p->size;
     }
@@ -81,6 +84,33 @@ at_status par_sum_gradients(at_ctx *ctx, const at_reducer *r, at_params *params,
         copy_stream(params, weight, tail, tail_count, start, n, buffer, 0);
     }
     return AT_OK;
+}
+
+/* The sums go through a small local block, so that the compiler sees no
+ * aliasing between the buffers and every loop is a vector loop; the order
+ * of the additions is the rank order all the same. */
+#define SHARE_BLOCK 512
+
+void par_share_floats(float *const *slots, int count, size_t lo, size_t hi) {
+    float sum[SHARE_BLOCK];
+    for (size_t at = lo; at < hi; at += SHARE_BLOCK) {
+        size_t n = hi - at < SHARE_BLOCK ? hi - at : SHARE_BLOCK;
+        for (size_t k = 0; k < n; k++) sum[k] = slots[0][at + k];
+        for (int q = 1; q < count; q++)
+            for (size_t k = 0; k < n; k++) sum[k] += slots[q][at + k];
+        for (int q = 0; q < count; q++) memcpy(slots[q] + at, sum, n * sizeof *sum);
+    }
+}
+
+void par_share_doubles(double *const *slots, int count, size_t lo, size_t hi) {
+    double sum[SHARE_BLOCK];
+    for (size_t at = lo; at < hi; at += SHARE_BLOCK) {
+        size_t n = hi - at < SHARE_BLOCK ? hi - at : SHARE_BLOCK;
+        for (size_t k = 0; k < n; k++) sum[k] = slots[0][at + k];
+        for (int q = 1; q < count; q++)
+            for (size_t k = 0; k < n; k++) sum[k] += slots[q][at + k];
+        for (int q = 0; q < count; q++) memcpy(slots[q] + at, sum, n * sizeof *sum);
+    }
 }
 
 static uint64_t hash_params(const at_params *params) {

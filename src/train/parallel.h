@@ -27,6 +27,13 @@ void par_slice_rng(const at_rng *shared, int rank, at_rng *out);
 at_status par_sum_gradients(at_ctx *ctx, const at_reducer *r, at_params *params, float weight,
                             float *tail, int tail_count, float *buffer, size_t capacity);
 
+/* Elements [lo, hi) of count buffers in one address space (threads that
+ * train replicas): each becomes the rank-order sum
+ *     s[k] = ((slots[0][k] + slots[1][k]) + slots[2][k]) + ...
+ * written into every buffer, so all hold the same bytes. */
+void par_share_floats(float *const *slots, int count, size_t lo, size_t hi);
+void par_share_doubles(double *const *slots, int count, size_t lo, size_t hi);
+
 /* Every process passes its own `state` (a digest of its step, data order,
  * generators) and its parameters; AT_ERR_STATE on every process if any of
  * them differs from another's, naming `when`. */

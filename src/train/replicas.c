@@ -29,6 +29,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "parallel.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -87,27 +88,6 @@ static at_status crew_broken(at_ctx *ctx, crew *c) {
                        c->left_rank, c->replicas);
 }
 
-/* Elements [lo, hi) of every posted buffer: each the rank-order sum. */
-static void share_floats(crew *c, size_t lo, size_t hi) {
-    float *slot[AT_REPLICAS_MAX];
-    for (int q = 0; q < c->replicas; q++) slot[q] = c->slot[q];
-    for (size_t k = lo; k < hi; k++) {
-        float s = slot[0][k];
-        for (int q = 1; q < c->replicas; q++) s += slot[q][k];
-        for (int q = 0; q < c->replicas; q++) slot[q][k] = s;
-    }
-}
-
-static void share_doubles(crew *c, size_t lo, size_t hi) {
-    double *slot[AT_REPLICAS_MAX];
-    for (int q = 0; q < c->replicas; q++) slot[q] = c->slot[q];
-    for (size_t k = lo; k < hi; k++) {
-        double s = slot[0][k];
-        for (int q = 1; q < c->replicas; q++) s += slot[q][k];
-        for (int q = 0; q < c->replicas; q++) slot[q][k] = s;
-    }
-}
-
 static at_status crew_sum(at_ctx *ctx, crew_seat *seat, void *values, size_t count,
                           int is_double) {
     crew *c = seat->c;
@@ -115,10 +95,15 @@ static at_status crew_sum(at_ctx *ctx, crew_seat *seat, void *values, size_t cou
     if (crew_wait(c) != 0) return crew_broken(ctx, c);
     size_t lo = count * (size_t)seat->rank / (size_t)c->replicas;
     size_t hi = count * (size_t)(seat->rank + 1) / (size_t)c->replicas;
-    if (is_double)
-        share_doubles(c, lo, hi);
-    else
-        share_floats(c, lo, hi);
+    if (is_double) {
+        double *slots[AT_REPLICAS_MAX];
+        for (int q = 0; q < c->replicas; q++) slots[q] = c->slot[q];
+        par_share_doubles(slots, c->replicas, lo, hi);
+    } else {
+        float *slots[AT_REPLICAS_MAX];
+        for (int q = 0; q < c->replicas; q++) slots[q] = c->slot[q];
+        par_share_floats(slots, c->replicas, lo, hi);
+    }
     if (crew_wait(c) != 0) return crew_broken(ctx, c);
     return AT_OK;
 }
