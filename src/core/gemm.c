@@ -60,6 +60,9 @@
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GEMM_VECTORS 1
@@ -113,6 +116,37 @@ typedef float vf __attribute__((vector_size(VL * sizeof(float))));
 
 /* ------------------------------------------------------------------ packing */
 
+#if defined(__AVX512F__)
+/* The 16 x 16 square src (row r at src + r * lds) transposed into dst (row k
+ * at dst + k * ldd): dst[k][r] = src[r][k]. In registers: 16 loads, four
+ * rounds of shuffles (32-bit pairs, 64-bit pairs, then 128-bit lanes twice)
+ * and 16 stores, where one float at a time costs 256 scattered stores. */
+static inline void transpose16(const float *src, size_t lds, float *dst, size_t ldd) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
+    for (int k = 0; k < 16; k++) _mm512_storeu_ps(dst + (size_t)k * ldd, r[k]);
+}
+#endif
+
 /* P = panels of op(B) rows k0 .. k0+kc, columns j0 .. j0+nc: panel p holds
  * columns j0 + p*nr .. +nr as P[p*kc*nr + k*nr + j], zero past nc (nr: NR
  * or NR_SWAP, a constant at each call). Whole panel rows move as
@@ -127,7 +161,17 @@ static ALWAYS_INLINE void pack_panels(int nr, int trans_b, const float *B, int l
         if (cols < nr)
             for (int k = 0; k < kc; k++) memcpy(panel + (size_t)k * nr, zeros, nr * sizeof(float));
         if (trans_b) { /* B stored (N, K): column j of op(B) is row j of B */
-            for (int j = 0; j < cols; j++) {
+            int j = 0;
+#if defined(__AVX512F__)
+            for (; j + 16 <= cols; j += 16) { /* 16 rows of B at a time, in 16 x 16 squares */
+                const float *b = B + (size_t)(j0 + p0 + j) * ldb + k0;
+                int k = 0;
+                for (; k + 16 <= kc; k += 16) transpose16(b + k, ldb, panel + (size_t)k * nr + j, nr);
+                for (; k < kc; k++)
+                    for (int q = 0; q < 16; q++) panel[(size_t)k * nr + j + q] = b[(size_t)q * ldb + k];
+            }
+#endif
+            for (; j < cols; j++) {
                 const float *b = B + (size_t)(j0 + p0 + j) * ldb + k0;
                 for (int k = 0; k < kc; k++) panel[(size_t)k * nr + j] = b[k];
             }
