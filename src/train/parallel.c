@@ -91,27 +91,21 @@ at_status par_sum_gradients(at_ctx *ctx, const at_reducer *r, at_params *params,
  * of the additions is the rank order all the same. */
 #define SHARE_BLOCK 512
 
-void par_share_floats(float *const *slots, int count, size_t lo, size_t hi) {
-    float sum[SHARE_BLOCK];
-    for (size_t at = lo; at < hi; at += SHARE_BLOCK) {
-        size_t n = hi - at < SHARE_BLOCK ? hi - at : SHARE_BLOCK;
-        for (size_t k = 0; k < n; k++) sum[k] = slots[0][at + k];
-        for (int q = 1; q < count; q++)
-            for (size_t k = 0; k < n; k++) sum[k] += slots[q][at + k];
-        for (int q = 0; q < count; q++) memcpy(slots[q] + at, sum, n * sizeof *sum);
+/* One body for both element types (float gradients, double counts). */
+#define DEFINE_SHARE(name, type)                                                              \
+    void name(type *const *slots, int count, size_t lo, size_t hi) {                          \
+        type sum[SHARE_BLOCK];                                                                \
+        for (size_t at = lo; at < hi; at += SHARE_BLOCK) {                                    \
+            size_t n = hi - at < SHARE_BLOCK ? hi - at : SHARE_BLOCK;                         \
+            for (size_t k = 0; k < n; k++) sum[k] = slots[0][at + k];                         \
+            for (int q = 1; q < count; q++)                                                   \
+                for (size_t k = 0; k < n; k++) sum[k] += slots[q][at + k];                    \
+            for (int q = 0; q < count; q++) memcpy(slots[q] + at, sum, n * sizeof *sum);      \
+        }                                                                                     \
     }
-}
 
-void par_share_doubles(double *const *slots, int count, size_t lo, size_t hi) {
-    double sum[SHARE_BLOCK];
-    for (size_t at = lo; at < hi; at += SHARE_BLOCK) {
-        size_t n = hi - at < SHARE_BLOCK ? hi - at : SHARE_BLOCK;
-        for (size_t k = 0; k < n; k++) sum[k] = slots[0][at + k];
-        for (int q = 1; q < count; q++)
-            for (size_t k = 0; k < n; k++) sum[k] += slots[q][at + k];
-        for (int q = 0; q < count; q++) memcpy(slots[q] + at, sum, n * sizeof *sum);
-    }
-}
+DEFINE_SHARE(par_share_floats, float)
+DEFINE_SHARE(par_share_doubles, double)
 
 static uint64_t hash_params(const at_params *params) {
     uint64_t h = PAR_HASH_START;
