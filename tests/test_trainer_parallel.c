@@ -507,8 +507,9 @@ static void test_share_in_rank_order(void) {
             double wd = inside ? (d0[0][k] + d0[1][k]) + d0[2][k] : d0[q][k];
             if (memcmp(&f[q][k], &wf, sizeof wf) != 0 || memcmp(&d[q][k], &wd, sizeof wd) != 0) {
                 if (bad++ < 5)
-                    fprintf(stderr, "  share: buffer %d element %d: %.9g / %.17g, want %.9g / %.17g\n",
-                            q, k, (double)f[q][k], d[q][k], (double)wf, wd);
+                    fprintf(stderr,
+                            "  share: buffer %d element %d: %.9g / %.17g, want %.9g / %.17g\n", q,
+                            k, (double)f[q][k], d[q][k], (double)wf, wd);
             }
         }
     CHECK(bad == 0, "share in rank order: %d elements differ", bad);

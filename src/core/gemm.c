@@ -166,9 +166,11 @@ static ALWAYS_INLINE void pack_panels(int nr, int trans_b, const float *B, int l
             for (; j + 16 <= cols; j += 16) { /* 16 rows of B at a time, in 16 x 16 squares */
                 const float *b = B + (size_t)(j0 + p0 + j) * ldb + k0;
                 int k = 0;
-                for (; k + 16 <= kc; k += 16) transpose16(b + k, ldb, panel + (size_t)k * nr + j, nr);
+                for (; k + 16 <= kc; k += 16)
+                    transpose16(b + k, ldb, panel + (size_t)k * nr + j, nr);
                 for (; k < kc; k++)
-                    for (int q = 0; q < 16; q++) panel[(size_t)k * nr + j + q] = b[(size_t)q * ldb + k];
+                    for (int q = 0; q < 16; q++)
+                        panel[(size_t)k * nr + j + q] = b[(size_t)q * ldb + k];
             }
 #endif
             for (; j < cols; j++) {
