@@ -179,12 +179,21 @@ static void add_forward(const row *r) {
     else
         for (size_t j = 0; j < r->n; j++) r->y[j] = r->a[j * r->sa] + r->b[j * r->sb];
 }
+/* d[j * step] += sign * dy[j], the gradient of a term read at that stride
+ * (sign 1 or -1, so the product is exact): its own loop for step 1, which
+ * vectorises; broadcast terms (step 0) sum in order. */
+static void add_gradient(float *restrict d, size_t step, float sign, const float *restrict dy,
+                         size_t n) {
+    if (step == 1)
+        for (size_t j = 0; j < n; j++) d[j] += sign * dy[j];
+    else
+        for (size_t j = 0; j < n; j++) d[j * step] += sign * dy[j];
+}
+
 static void add_backward(const row *r) {
     // forward: y[j] = a[j * sa] + b[j * sb]
-    if (r->da)
-        for (size_t j = 0; j < r->n; j++) r->da[j * r->sa] += r->dy[j];
-    if (r->db)
-        for (size_t j = 0; j < r->n; j++) r->db[j * r->sb] += r->dy[j];
+    if (r->da) add_gradient(r->da, r->sa, 1.0f, r->dy, r->n);
+    if (r->db) add_gradient(r->db, r->sb, 1.0f, r->dy, r->n);
 }
 
 static void sub_forward(const row *r) {
@@ -195,10 +204,8 @@ static void sub_forward(const row *r) {
 }
 static void sub_backward(const row *r) {
     // forward: y[j] = a[j * sa] - b[j * sb]
-    if (r->da)
-        for (size_t j = 0; j < r->n; j++) r->da[j * r->sa] += r->dy[j];
-    if (r->db)
-        for (size_t j = 0; j < r->n; j++) r->db[j * r->sb] -= r->dy[j];
+    if (r->da) add_gradient(r->da, r->sa, 1.0f, r->dy, r->n);
+    if (r->db) add_gradient(r->db, r->sb, -1.0f, r->dy, r->n);
 }
 
 static void mul_forward(const row *r) {
