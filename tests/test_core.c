@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_rng(void) {
@@ -131,7 +132,36 @@ static void test_params(void) {
     at_ctx_free(ctx);
 }
 
+/* ati_transpose against the plain double loop, on shapes with whole 16 x 16
+ * squares and ragged edges, into a wider destination whose padding must
+ * stay untouched. */
+static void test_transpose(void) {
+    static const int shapes[][2] = {{16, 16}, {37, 53}, {64, 128}, {5, 3}, {1, 40}, {33, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int rows = shapes[s][0], cols = shapes[s][1];
+        size_t lds = (size_t)cols + 3, ldd = (size_t)rows + 5;
+        float *src = malloc((size_t)rows * lds * sizeof *src);
+        float *dst = malloc((size_t)cols * ldd * sizeof *dst);
+        for (size_t i = 0; i < (size_t)rows * lds; i++) src[i] = (float)i;
+        for (size_t i = 0; i < (size_t)cols * ldd; i++) dst[i] = -1.0f;
+        ati_transpose(dst, ldd, src, lds, rows, cols);
+        int bad = 0;
+        for (int c = 0; c < cols; c++)
+            for (size_t r = 0; r < ldd; r++) {
+                float want = r < (size_t)rows ? src[r * lds + (size_t)c] : -1.0f;
+                float got = dst[(size_t)c * ldd + r];
+                if (got != want && bad++ < 5)
+                    fprintf(stderr, "  transpose %dx%d: dst[%d][%zu] = %g, want %g\n", rows, cols,
+                            c, r, (double)got, (double)want);
+            }
+        CHECK(bad == 0, "transpose %dx%d: %d elements wrong", rows, cols, bad);
+        free(src);
+        free(dst);
+    }
+}
+
 int main(void) {
+    test_transpose();
     test_rng();
     test_arena_reuse();
     test_errors();

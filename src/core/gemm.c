@@ -147,6 +147,23 @@ static inline void transpose16(const float *src, size_t lds, float *dst, size_t 
 }
 #endif
 
+void ati_transpose(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols) {
+    enum { SQUARE = 16 };
+    for (int r0 = 0; r0 < rows; r0 += SQUARE)
+        for (int c0 = 0; c0 < cols; c0 += SQUARE) {
+            int r1 = rows - r0 < SQUARE ? rows : r0 + SQUARE;
+            int c1 = cols - c0 < SQUARE ? cols : c0 + SQUARE;
+#if defined(__AVX512F__)
+            if (r1 - r0 == SQUARE && c1 - c0 == SQUARE) {
+                transpose16(src + (size_t)r0 * lds + c0, lds, dst + (size_t)c0 * ldd + r0, ldd);
+                continue;
+            }
+#endif
+            for (int c = c0; c < c1; c++)
+                for (int r = r0; r < r1; r++) dst[(size_t)c * ldd + r] = src[(size_t)r * lds + c];
+        }
+}
+
 /* P = panels of op(B) rows k0 .. k0+kc, columns j0 .. j0+nc: panel p holds
  * columns j0 + p*nr .. +nr as P[p*kc*nr + k*nr + j], zero past nc (nr: NR
  * or NR_SWAP, a constant at each call). Whole panel rows move as
@@ -161,22 +178,8 @@ static ALWAYS_INLINE void pack_panels(int nr, int trans_b, const float *B, int l
         if (cols < nr)
             for (int k = 0; k < kc; k++) memcpy(panel + (size_t)k * nr, zeros, nr * sizeof(float));
         if (trans_b) { /* B stored (N, K): column j of op(B) is row j of B */
-            int j = 0;
-#if defined(__AVX512F__)
-            for (; j + 16 <= cols; j += 16) { /* 16 rows of B at a time, in 16 x 16 squares */
-                const float *b = B + (size_t)(j0 + p0 + j) * ldb + k0;
-                int k = 0;
-                for (; k + 16 <= kc; k += 16)
-                    transpose16(b + k, ldb, panel + (size_t)k * nr + j, nr);
-                for (; k < kc; k++)
-                    for (int q = 0; q < 16; q++)
-                        panel[(size_t)k * nr + j + q] = b[(size_t)q * ldb + k];
-            }
-#endif
-            for (; j < cols; j++) {
-                const float *b = B + (size_t)(j0 + p0 + j) * ldb + k0;
-                for (int k = 0; k < kc; k++) panel[(size_t)k * nr + j] = b[k];
-            }
+            ati_transpose(panel, (size_t)nr, B + (size_t)(j0 + p0) * ldb + k0, (size_t)ldb, cols,
+                          kc);
         } else if (cols == nr) {
             for (int k = 0; k < kc; k++)
                 memcpy(panel + (size_t)k * nr, B + (size_t)(k0 + k) * ldb + j0 + p0,

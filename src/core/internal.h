@@ -251,6 +251,12 @@ void ati_gemm_own(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 void ati_gemm_blas(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
+/* dst = srcᵀ: dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols.
+ * In 16 x 16 squares (each 16 lines read and 16 written), through registers
+ * with AVX-512; the one transpose of gemm's packing and the recurrent
+ * layers' W_hh. */
+void ati_transpose(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols);
+
 /* Up to this many multiply-adds (M*N*K) ati_gemm uses its own kernel; above
  * it, cblas_sgemm (bench/gemm_cutover measures where that pays). With the
  * 12 x 32 blocks the own kernel beat this machine's pinned OpenBLAS on

@@ -169,15 +169,9 @@ void rnn_project_inputs(const rnn_dims *d, const rnn_weights *w, const float *xs
 }
 
 void rnn_transpose_hh(const rnn_dims *d, const rnn_weights *w, float *whh_t) {
-    enum { TILE = 16 }; // a 16 x 16 tile: 16 rows read and 16 written, each one cache line
     int GH = d->G * d->H, H = d->H;
-    const float *whh = w->weight_hh->data; // (G*H, H)
-    for (int k0 = 0; k0 < GH; k0 += TILE)
-        for (int j0 = 0; j0 < H; j0 += TILE) {
-            int k1 = k0 + TILE < GH ? k0 + TILE : GH, j1 = j0 + TILE < H ? j0 + TILE : H;
-            for (int j = j0; j < j1; j++)
-                for (int k = k0; k < k1; k++) whh_t[(size_t)j * GH + k] = whh[(size_t)k * H + j];
-        }
+    // whh_t (H, G*H) = W_hh (G*H, H) transposed
+    ati_transpose(whh_t, (size_t)GH, w->weight_hh->data, (size_t)H, GH, H);
 }
 
 void rnn_initial_state(const rnn_dims *d, const at_tensor *h0, float *state) {
