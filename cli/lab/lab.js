@@ -57,7 +57,15 @@
     }).then(function (r) {
       return r.json().then(function (data) { return { status: r.status, data: data }; });
     }).then(function (answer) {
-      if (inFlight[channel] === control) inFlight[channel] = null;
+      /* A newer request on the channel may have started after this answer
+       * had already arrived (too late to abort it): drop the answer as an
+       * aborted one, so that only the latest request is ever drawn. */
+      if (inFlight[channel] !== control) {
+        var stale = new Error('a newer request replaced this one');
+        stale.name = 'AbortError';
+        throw stale;
+      }
+      inFlight[channel] = null;
       return answer;
     });
   }
