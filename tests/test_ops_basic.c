@@ -127,7 +127,10 @@ static void test_gemm_own(void) {
     at_rng_seed(&rng, 12);
     const int sizes[][3] = {{128, 128, 32}, {3840 / 8, 128, 64}, {128, 64, 700},
                             {61, 200, 131}, {9, 256, 257},     {200, 33, 5},
-                            {2, 64, 64},    {300, 16, 40},     {1, 700, 400}};
+                            {2, 64, 64},    {300, 16, 40},     {1, 700, 400},
+                            /* a GRU of 50 (N = 150 ends in 22 columns) and attention of
+                               100 (ends in 36): the edge kernels of 2 and 3 vectors */
+                            {150, 150, 50}, {96, 100, 50}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int t = 0; t < 4; t++) {
             int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ta = t & 1, tb = t >> 1;

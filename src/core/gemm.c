@@ -208,11 +208,13 @@ static void pack_block_swap(int trans_b, const float *B, int ldb, int k0, int kc
 /* Rows of C up to which a B that is not transposed is read in place rather
  * than packed (gemm_range). */
 #define GEMM_IN_PLACE_MAX_M 64
+/* Rows of C per row block of gemm_range (a multiple of MR). */
+#define GEMM_MC 384
 
 /* ------------------------------------------------------------ the kernel */
 
 /* C (rows, cols) = or += alpha * A(rows, kc) P(kc, nv * VL); rows <= mr,
- * cols <= nv * VL; row k of P at P + k * ldp (nv * VL when packed).
+ * cols <= nv * VL; row k of P at P + k * ldp (NR or NR_SWAP when packed).
  * overwrite: C is not read (the first slice of a beta = 0 product), and
  * bias (cols), if not NULL, is added to every row. mr, nv, a_row and a_col
  * are literals at every call, so each shape and layout gets its own
@@ -290,19 +292,40 @@ static ALWAYS_INLINE void block_kernel(int mr, int nv, int rows, int cols, int k
 
 /* The kernel's three uses, each with its layout in literals: A read in
  * place by rows (n) or by columns (t: a transposed A), and n storing the
- * tile transposed (the swapped product below). */
+ * tile transposed (the swapped product below).
+ *
+ * A panel at the right edge of C holds fewer than NR columns: N = 150 (a
+ * GRU of 50: three gates) ends in 22, N = 100 in 36. The full kernel
+ * would multiply the padding too (42 of every 192 columns at N = 150), so
+ * the edge gets the kernel of the fewest vectors that cover it. Each
+ * element still sums the same products in the same order: the result is
+ * the same, bit for bit. */
+#define BLOCK_KERNEL_COVERING(a_row, a_col)                                                      \
+    do {                                                                                         \
+        if (NV > 1 && cols <= VL)                                                                \
+            block_kernel(MR, 1, rows, cols, kc, alpha, A, a_row, a_col, P, ldp, C, ldc,          \
+                         overwrite, bias, 0);                                                    \
+        else if (NV > 2 && cols <= 2 * VL)                                                       \
+            block_kernel(MR, 2, rows, cols, kc, alpha, A, a_row, a_col, P, ldp, C, ldc,          \
+                         overwrite, bias, 0);                                                    \
+        else if (NV > 3 && cols <= 3 * VL)                                                       \
+            block_kernel(MR, 3, rows, cols, kc, alpha, A, a_row, a_col, P, ldp, C, ldc,          \
+                         overwrite, bias, 0);                                                    \
+        else                                                                                     \
+            block_kernel(MR, NV, rows, cols, kc, alpha, A, a_row, a_col, P, ldp, C, ldc,         \
+                         overwrite, bias, 0);                                                    \
+    } while (0)
+
 static void block_kernel_n(int rows, int cols, int kc, float alpha, const float *A, int lda,
                            const float *restrict P, size_t ldp, float *C, int ldc,
                            int overwrite, const float *bias) {
-    block_kernel(MR, NV, rows, cols, kc, alpha, A, (size_t)lda, 1, P, ldp, C, ldc, overwrite, bias,
-                 0);
+    BLOCK_KERNEL_COVERING((size_t)lda, 1);
 }
 
 static void block_kernel_t(int rows, int cols, int kc, float alpha, const float *A, int lda,
                            const float *restrict P, size_t ldp, float *C, int ldc,
                            int overwrite, const float *bias) {
-    block_kernel(MR, NV, rows, cols, kc, alpha, A, 1, (size_t)lda, P, ldp, C, ldc, overwrite, bias,
-                 0);
+    BLOCK_KERNEL_COVERING(1, (size_t)lda);
 }
 
 static void block_kernel_swapped(int rows, int cols, int kc, float alpha, const float *A,
@@ -333,16 +356,13 @@ static int gemm_trivial(int i0, int i1, int j0, int j1, int K, float alpha, floa
     return 1;
 }
 
-/* The rows i0 .. i1 and columns j0 .. j1 of C = alpha op(A) op(B) + beta C,
- * or, when bias (N) is not NULL, of C = alpha op(A) op(B) + bias in every
- * row (beta must then be 0). */
-static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1, int K,
-                       float alpha, const float *A, int lda, const float *B, int ldb, float beta,
-                       const float *bias, float *C, int ldc) {
-    if (i0 >= i1 || j0 >= j1) return;
-    if (gemm_trivial(i0, i1, j0, j1, K, alpha, beta, bias, C, ldc)) return;
-    if (beta != 0.0f && beta != 1.0f) scale_rows(i0, i1, j0, j1, beta, C, ldc);
-    float packed[KC * NC];
+/* gemm_range's work on the rows i0 .. i1 of one row block (at most
+ * GEMM_MC): every column block, every depth slice. few_rows: the whole
+ * range is at most GEMM_IN_PLACE_MAX_M rows (see below). */
+static void gemm_rows_block(int trans_a, int trans_b, int i0, int i1, int j0, int j1, int K,
+                            float alpha, const float *A, int lda, const float *B, int ldb,
+                            float beta, const float *bias, float *C, int ldc, int few_rows,
+                            float *packed) {
     size_t a_row = trans_a ? 1 : (size_t)lda, a_col = trans_a ? (size_t)lda : 1;
     for (int jb = j0; jb < j1; jb += NC) {
         int nc = j1 - jb < NC ? j1 - jb : NC;
@@ -354,7 +374,7 @@ static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1,
          * other, so every pass over the panel came from L2 (bench/
          * gemm_cutover.c: (4096, 512, 128) 76 -> 81% of the FMA peak,
          * dW (1024, 256, 2560) 62 -> 72%; at 32 rows packing lost). */
-        int in_place = !trans_b && nc % NR == 0 && i1 - i0 <= GEMM_IN_PLACE_MAX_M;
+        int in_place = !trans_b && nc % NR == 0 && few_rows;
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = K - k0 < KC ? K - k0 : KC;
             int overwrite = k0 == 0 && beta == 0.0f;
@@ -378,6 +398,31 @@ static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1,
                 }
             }
         }
+    }
+}
+
+/* The rows i0 .. i1 and columns j0 .. j1 of C = alpha op(A) op(B) + beta C,
+ * or, when bias (N) is not NULL, of C = alpha op(A) op(B) + bias in every
+ * row (beta must then be 0).
+ *
+ * The rows go in blocks of GEMM_MC, each through every column block of C:
+ * a block's rows of A stay in L2 while they meet all of B. Without the
+ * blocks, a product of tens of thousands of rows (a layer's input
+ * projection over a whole batch of sequences) read all of A from memory
+ * once for every NC columns of C. Each block packs B again, 1 / GEMM_MC
+ * of its multiply-adds. */
+static void gemm_range(int trans_a, int trans_b, int i0, int i1, int j0, int j1, int K,
+                       float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                       const float *bias, float *C, int ldc) {
+    if (i0 >= i1 || j0 >= j1) return;
+    if (gemm_trivial(i0, i1, j0, j1, K, alpha, beta, bias, C, ldc)) return;
+    if (beta != 0.0f && beta != 1.0f) scale_rows(i0, i1, j0, j1, beta, C, ldc);
+    float packed[KC * NC];
+    int few_rows = i1 - i0 <= GEMM_IN_PLACE_MAX_M;
+    for (int ib = i0; ib < i1; ib += GEMM_MC) {
+        int ie = i1 - ib < GEMM_MC ? i1 : ib + GEMM_MC;
+        gemm_rows_block(trans_a, trans_b, ib, ie, j0, j1, K, alpha, A, lda, B, ldb, beta, bias, C,
+                        ldc, few_rows, packed);
     }
 }
 
