@@ -5,6 +5,8 @@
 #                  difference of the two counts over the characters added
 #                  equals 2·3·(L·12D² + D·V + L·D·(T+1)) a character (the
 #                  causal attention's pairs), to the FLOP;
+#                  With ATTEND_FLOPS_SHAPES it also writes its table of
+#                  the products by shape;
 #   lm_generate_bench  its least and full GFLOP a character are the counts
 #                  of its header for the default model (4 x 4 x 128,
 #                  context 64, V = 100), and its floor is positive.
@@ -22,7 +24,7 @@ L=2 H=2 D=16 T=8 B=4 V=13
 : > "$DIR/counts"
 for steps in 2 4; do
     rm -rf "$DIR/run"
-    ATTEND_FLOPS_OUT="$DIR/counts" "$FLOPS" lm train --data "$DIR/text.txt" --layers $L \
+    ATTEND_FLOPS_SHAPES="$DIR/shapes.txt" ATTEND_FLOPS_OUT="$DIR/counts" "$FLOPS" lm train --data "$DIR/text.txt" --layers $L \
         --heads $H --width $D --context $T --batch $B --steps $steps --eval-every 100000 \
         --threads 1 --out "$DIR/run" > "$DIR/log" 2>&1 || fail "attend_flops lm train: $(tail -3 "$DIR/log")"
 done
@@ -37,6 +39,14 @@ awk -v L=$L -v D=$D -v T=$T -v V=$V -v B=$B 'NR == 1 { a = $2 } NR == 2 { b = $2
             exit 1
         }
     }' FS='[:}]' "$DIR/counts" || fail "attend_flops count (counts: $(cat "$DIR/counts"))"
+
+# the products by shape: a header, the dense layers' rows (X W^T: NT, 16 wide), a total
+head -1 "$DIR/shapes.txt" 2> /dev/null | grep -q "routine .*GFLOP/s.*share" ||
+    fail "ATTEND_FLOPS_SHAPES: no table header in $DIR/shapes.txt"
+grep -Eq "^ati_gemm[a-z_]* +NT +[0-9]+ +16 +16 " "$DIR/shapes.txt" ||
+    fail "ATTEND_FLOPS_SHAPES: no 16 x 16 NT product: $(cat "$DIR/shapes.txt" 2> /dev/null)"
+tail -1 "$DIR/shapes.txt" | grep -q "^all products: [0-9.]* s$" ||
+    fail "ATTEND_FLOPS_SHAPES: no total line"
 
 "$GENERATE" --threads 1 --chars 2 --reps 1 > "$DIR/generate.json" 2> "$DIR/err" ||
     fail "lm_generate_bench: $(cat "$DIR/err")"

@@ -24,13 +24,26 @@
  * routine's own calls into another wrapped one (a weighted sum over
  * several queries calls ati_gemm) are not counted. Exact for a run on one
  * thread (--threads 1), as the bench runs it.
+ *
+ * Where the products' time goes: with $ATTEND_FLOPS_SHAPES set to a file,
+ * the ati_gemm routines are also timed, call by call, and at exit the file
+ * gets a table of the products grouped by routine, layout and shape (a
+ * dimension above 64 counts by its power-of-two range, so a recurrent
+ * layer's steps over shrinking batches make one row; the row shows the
+ * mean of each dimension), the 40 slowest in all first: calls, seconds,
+ * GFLOP/s and share of the products' time. For one thread.
+ *
+ *     ATTEND_FLOPS_SHAPES=shapes.txt attend_flops classify train ... --threads 1
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "attention.h"
 #include "internal.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 static _Atomic unsigned long long mac_count; /* this program's, one process */
 /* > 0 while a wrapped routine runs: a product it makes through another
@@ -48,8 +61,95 @@ static void leave(void) { atomic_fetch_sub_explicit(&inside, 1, memory_order_rel
 
 static double product_macs(int M, int N, int K) { return (double)M * (double)N * (double)K; }
 
+/* ------------------------------------------------- time by product shape */
+
+typedef struct shape_row {
+    const char *routine;
+    int trans_a, trans_b, range[3]; /* range of M, N, K: exact to 64, then 2^k */
+    long calls;
+    double seconds, macs, sum[3];   /* sums of M, N, K, for the means */
+} shape_row;
+
+#define SHAPE_ROWS 4096
+static shape_row shape_rows[SHAPE_ROWS];
+static int shape_count;
+static atomic_flag shape_lock = ATOMIC_FLAG_INIT;
+
+static int timing_shapes(void) {
+    static int on = -1; /* -1: $ATTEND_FLOPS_SHAPES not looked at yet */
+    if (on < 0) on = getenv("ATTEND_FLOPS_SHAPES") != NULL;
+    return on;
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int size_range(int d) {
+    int r = 64;
+    if (d <= r) return d;
+    while (r < d) r *= 2;
+    return r;
+}
+
+static void tally_shape(const char *routine, int ta, int tb, int M, int N, int K, double sec) {
+    int range[3] = {size_range(M), size_range(N), size_range(K)};
+    while (atomic_flag_test_and_set(&shape_lock)) {}
+    shape_row *row = NULL;
+    for (int i = 0; i < shape_count && !row; i++) {
+        shape_row *r = &shape_rows[i];
+        if (r->routine == routine && r->trans_a == ta && r->trans_b == tb &&
+            !memcmp(r->range, range, sizeof range))
+            row = r;
+    }
+    if (!row && shape_count < SHAPE_ROWS) {
+        row = &shape_rows[shape_count++];
+        *row = (shape_row){.routine = routine, .trans_a = ta, .trans_b = tb};
+        memcpy(row->range, range, sizeof range);
+    }
+    if (row) {
+        row->calls++;
+        row->seconds += sec;
+        row->macs += product_macs(M, N, K);
+        row->sum[0] += M, row->sum[1] += N, row->sum[2] += K;
+    }
+    atomic_flag_clear(&shape_lock);
+}
+
+static int slower_first(const void *a, const void *b) {
+    double x = ((const shape_row *)a)->seconds, y = ((const shape_row *)b)->seconds;
+    return (x < y) - (x > y);
+}
+
+static void report_shapes(void) {
+    const char *path = getenv("ATTEND_FLOPS_SHAPES");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "attend_flops: cannot write %s\n", path);
+        return;
+    }
+    qsort(shape_rows, (size_t)shape_count, sizeof *shape_rows, slower_first);
+    double total = 0;
+    for (int i = 0; i < shape_count; i++) total += shape_rows[i].seconds;
+    fprintf(f, "%-18s %-2s %9s %9s %9s %9s %9s %8s %6s\n", "routine", "op", "mean M", "mean N",
+            "mean K", "calls", "seconds", "GFLOP/s", "share");
+    for (int i = 0; i < shape_count && i < 40; i++) {
+        const shape_row *r = &shape_rows[i];
+        fprintf(f, "%-18s %c%c %9.0f %9.0f %9.0f %9ld %9.3f %8.1f %5.1f%%\n", r->routine,
+                r->trans_a ? 'T' : 'N', r->trans_b ? 'T' : 'N', r->sum[0] / r->calls,
+                r->sum[1] / r->calls, r->sum[2] / r->calls, r->calls, r->seconds,
+                2e-9 * r->macs / r->seconds, 100 * r->seconds / total);
+    }
+    fprintf(f, "all products: %.3f s\n", total);
+    fclose(f);
+}
+
 /* The wrapper of one product routine: count, then call the real one with
- * the same arguments. The six ati_gemm routines share their first ten
+ * the same arguments (timed, outside any other wrapped routine, when
+ * $ATTEND_FLOPS_SHAPES is set). The six ati_gemm routines share their first ten
  * parameters (op(A) is M x K, op(B) is K x N) and differ in the tail. */
 #define GEMM_HEAD                                                                                  \
     int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,           \
@@ -60,9 +160,12 @@ static double product_macs(int M, int N, int K) { return (double)M * (double)N *
     void __wrap_##name(GEMM_HEAD, TAIL);                                                           \
     void __wrap_##name(GEMM_HEAD, TAIL) {                                                          \
         add_macs(product_macs(M, N, K));                                                           \
+        int timed = timing_shapes() && atomic_load(&inside) == 0;                                  \
+        double start = timed ? seconds_now() : 0;                                                  \
         enter();                                                                                   \
         __real_##name(GEMM_HEAD_ARGS, TAIL_ARGS);                                                  \
         leave();                                                                                   \
+        if (timed) tally_shape(#name, trans_a, trans_b, M, N, K, seconds_now() - start);           \
     }
 #define BETA_TAIL float beta, float *C, int ldc
 #define BETA_TAIL_ARGS beta, C, ldc
@@ -160,8 +263,10 @@ at_status __wrap_attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, in
     return status;
 }
 
-/* At exit: {"gflop": ...} into $ATTEND_FLOPS_OUT (appended), if set. */
+/* At exit: the shape table, if asked for, and {"gflop": ...} into
+ * $ATTEND_FLOPS_OUT (appended), if set. */
 __attribute__((destructor)) static void report_flops(void) {
+    report_shapes();
     const char *path = getenv("ATTEND_FLOPS_OUT");
     if (!path || !*path) return;
     FILE *f = fopen(path, "a");
