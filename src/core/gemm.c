@@ -13,6 +13,7 @@
  *
  * The kernel (Goto's scheme, with A read in place):
  *
+ *   for each block of GEMM_MC rows of C (its rows of A stay in L2),
  *   for each block of NC columns of C, for each slice of KC of the depth:
  *       pack the (KC, NC) block of op(B) into NR-wide panels,
  *           P[panel][k][0 .. NR)  (zero-padded past N; contiguous in k)
@@ -21,6 +22,8 @@
  *         the kernel reads them in place (stride ldb)
  *       for each block of MR rows of C, for each panel:
  *           C[MR, NR] (+)= alpha * A(MR rows, KC) P(KC, NR)
+ *       (a panel at the right edge of C with fewer columns gets the
+ *       kernel of the fewest vectors that cover them)
  *
  * The MR x NR accumulators of one block live in vector registers for the
  * whole KC loop: per k, NR/VL vector loads of the panel, MR scalar
