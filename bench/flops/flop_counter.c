@@ -123,14 +123,18 @@ static int slower_first(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
+/* The file $variable names, opened with mode; NULL if unset or unopened. */
+static FILE *open_named(const char *variable, const char *mode) {
+    const char *path = getenv(variable);
+    if (!path || !*path) return NULL;
+    FILE *f = fopen(path, mode);
+    if (!f) fprintf(stderr, "attend_flops: cannot write %s\n", path);
+    return f;
+}
+
 static void report_shapes(void) {
-    const char *path = getenv("ATTEND_FLOPS_SHAPES");
-    if (!path || !*path) return;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "attend_flops: cannot write %s\n", path);
-        return;
-    }
+    FILE *f = open_named("ATTEND_FLOPS_SHAPES", "w");
+    if (!f) return;
     qsort(shape_rows, (size_t)shape_count, sizeof *shape_rows, slower_first);
     double total = 0;
     for (int i = 0; i < shape_count; i++) total += shape_rows[i].seconds;
@@ -267,13 +271,8 @@ at_status __wrap_attn_dot_backward(at_ctx *ctx, int G, int tq, int tk, int d, in
  * $ATTEND_FLOPS_OUT (appended), if set. */
 __attribute__((destructor)) static void report_flops(void) {
     report_shapes();
-    const char *path = getenv("ATTEND_FLOPS_OUT");
-    if (!path || !*path) return;
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        fprintf(stderr, "attend_flops: cannot write %s\n", path);
-        return;
-    }
+    FILE *f = open_named("ATTEND_FLOPS_OUT", "a");
+    if (!f) return;
     fprintf(f, "{\"gflop\": %.9g}\n", 2.0 * (double)atomic_load(&mac_count) * 1e-9);
     fclose(f);
 }
