@@ -75,10 +75,9 @@ static shape_row shape_rows[SHAPE_ROWS];
 static int shape_count;
 static atomic_flag shape_lock = ATOMIC_FLAG_INIT;
 
-static int timing_shapes(void) {
-    static int on = -1; /* -1: $ATTEND_FLOPS_SHAPES not looked at yet */
-    if (on < 0) on = getenv("ATTEND_FLOPS_SHAPES") != NULL;
-    return on;
+static int shapes_on; /* $ATTEND_FLOPS_SHAPES is set: read once, before main */
+__attribute__((constructor)) static void read_shapes_variable(void) {
+    shapes_on = getenv("ATTEND_FLOPS_SHAPES") != NULL;
 }
 
 static double seconds_now(void) {
@@ -164,7 +163,7 @@ static void report_shapes(void) {
     void __wrap_##name(GEMM_HEAD, TAIL);                                                           \
     void __wrap_##name(GEMM_HEAD, TAIL) {                                                          \
         add_macs(product_macs(M, N, K));                                                           \
-        int timed = timing_shapes() && atomic_load(&inside) == 0;                                  \
+        int timed = shapes_on && atomic_load(&inside) == 0;                                        \
         double start = timed ? seconds_now() : 0;                                                  \
         enter();                                                                                   \
         __real_##name(GEMM_HEAD_ARGS, TAIL_ARGS);                                                  \
